@@ -1,0 +1,184 @@
+# rnnlab - a recurrent-network sequence lab in C.   `make help` lists the targets.
+#
+# Two commands on a fresh Debian 12 machine:  `make run`  and  `make test`. Both first run the
+# setup step, which installs the Debian packages the build needs with apt-get when they are missing
+# and you are root (otherwise it prints the one apt-get line to run).
+#
+# Knobs: NO_OMP=1 (build without OpenMP), DEBUG=1 (-O0, internal asserts), CC=clang,
+#        EXP=name (the experiment `make run` runs, default decay_sweep), NATIVE=1 (-march=native).
+
+.DEFAULT_GOAL := all
+SHELL := /bin/bash
+.SUFFIXES:
+
+ifeq ($(origin CC),default)
+CC := gcc
+endif
+
+BUILD ?= build
+BIN ?= bin
+EXP ?= decay_sweep
+
+# ------------------------------------------------------------------ Debian packages (setup step)
+DEB_PACKAGES := build-essential libopenblas-openmp-dev liblapack-dev libcsv-dev libcmocka-dev libinih-dev \
+                zlib1g-dev gnuplot-nox
+ifneq ($(findstring clang,$(CC)),)
+DEB_PACKAGES += clang libomp-dev
+endif
+
+# ------------------------------------------------------------------ flags
+MULTIARCH := $(shell gcc -print-multiarch 2>/dev/null)
+OPENBLAS_OMP_DIR := /usr/lib/$(MULTIARCH)/openblas-openmp
+ifneq ($(wildcard $(OPENBLAS_OMP_DIR)/libopenblas.so),)
+# Debian's OpenMP build of OpenBLAS: one thread pool shared with rnnlab's loops (issue #6 / README)
+BLAS_CFLAGS := -I/usr/include/$(MULTIARCH)/openblas-openmp
+BLAS_LIBS := -L$(OPENBLAS_OMP_DIR) -Wl,-rpath,$(OPENBLAS_OMP_DIR) -lopenblas
+else
+BLAS_CFLAGS :=
+BLAS_LIBS := -lopenblas
+endif
+
+WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+CFLAGS_BASE := -std=c11 -g $(WARN) -D_DEFAULT_SOURCE -Iinclude -Isrc $(BLAS_CFLAGS) -MMD -MP
+ifeq ($(DEBUG),1)
+OPT := -O0 -DRNNLAB_DEBUG
+else
+OPT := -O2
+endif
+ifeq ($(NATIVE),1)
+OPT += -march=native
+endif
+ifneq ($(SAN),)
+OPT := -O1 -fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all -DRNNLAB_DEBUG
+LDSAN := -fsanitize=$(SAN)
+endif
+
+ifeq ($(NO_OMP),1)
+OMP_FLAGS := -Wno-unknown-pragmas
+OMP_STATE := off (NO_OMP=1)
+else
+OMP_OK := $(shell echo 'int main(void){return 0;}' | $(CC) -fopenmp -x c - -o /dev/null 2>/dev/null && echo yes)
+ifeq ($(OMP_OK),yes)
+OMP_FLAGS := -fopenmp
+OMP_STATE := on
+else
+OMP_FLAGS := -Wno-unknown-pragmas
+OMP_STATE := off ($(CC) -fopenmp does not work)
+endif
+endif
+
+CFLAGS_ALL := $(CFLAGS_BASE) $(OPT) $(OMP_FLAGS) $(CFLAGS)
+LIBS := $(BLAS_LIBS) -lcsv -linih -lz -lm
+LDFLAGS_ALL := $(OMP_FLAGS) $(LDSAN) $(LDFLAGS)
+
+# ------------------------------------------------------------------ sources
+# GENERIC: compiled once per precision with -DRNNLAB_REAL_BITS=32 and =64 (src/core/real.h)
+GENERIC_SRC := src/core/gemm.c src/cells/cell_ops.c src/cells/rnn.c src/cells/lstm.c src/cells/gru.c \
+               src/engine/bptt.c
+LIB_SRC := $(filter-out $(GENERIC_SRC),$(wildcard src/core/*.c src/cells/*.c src/engine/*.c src/data/*.c src/lab/*.c))
+CLI_SRC := $(wildcard src/cli/*.c)
+TEST_SRC := $(wildcard tests/test_*.c)
+TEST_HELPERS := tests/check.c
+
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(GENERIC_SRC:%.c=$(BUILD)/obj/f32/%.o) $(GENERIC_SRC:%.c=$(BUILD)/obj/f64/%.o)
+CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+TEST_BINS := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+LIB := $(BUILD)/librnnlab.a
+CLI := $(BIN)/rnnlab
+
+# ------------------------------------------------------------------ user-facing targets
+.PHONY: all test run bench asan ubsan clean setup help build check
+
+all: setup
+	@$(MAKE) --no-print-directory build
+
+test: setup
+	@$(MAKE) --no-print-directory check
+
+run: setup
+	@$(MAKE) --no-print-directory build
+	$(CLI) run experiments/$(EXP).ini
+
+bench: setup
+	@$(MAKE) --no-print-directory build
+	$(CLI) bench --grid standard --out results/bench/bench.csv
+
+asan: setup
+	@$(MAKE) --no-print-directory BUILD=$(BUILD)/asan BIN=$(BUILD)/asan/bin SAN=address check
+
+ubsan: setup
+	@$(MAKE) --no-print-directory BUILD=$(BUILD)/ubsan BIN=$(BUILD)/ubsan/bin SAN=undefined check
+
+clean:
+	rm -rf $(BUILD) $(BIN)
+
+help:
+	@echo "make          build $(LIB) and $(CLI)"
+	@echo "make test     build and run every test (CMocka); non-zero exit on any failure"
+	@echo "make run      the main job: $(CLI) run experiments/\$$EXP.ini (EXP=$(EXP))"
+	@echo "make bench    the benchmark grid -> results/bench/bench.csv"
+	@echo "make asan     the test suite under AddressSanitizer;  make ubsan: UndefinedBehaviorSanitizer"
+	@echo "make clean    remove build/ and bin/"
+	@echo "knobs: NO_OMP=1 DEBUG=1 CC=clang NATIVE=1 EXP=name"
+
+# The setup step: Debian packages the build needs (see README, Requirements).
+setup:
+	@if ! command -v dpkg-query >/dev/null 2>&1; then \
+	  echo "rnnlab: not a Debian system: make sure these (or your system's equivalents) are installed: $(DEB_PACKAGES)"; \
+	  exit 0; \
+	fi; \
+	missing=""; \
+	for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "rnnlab: installing missing Debian packages:$$missing"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing) \
+	      || { echo "rnnlab: error: apt-get install failed for:$$missing"; exit 1; }; \
+	  else \
+	    echo "rnnlab: error: missing Debian packages:$$missing"; \
+	    echo "hint: sudo apt-get install$$missing"; \
+	    exit 1; \
+	  fi; \
+	fi
+
+# ------------------------------------------------------------------ build rules
+build: $(LIB) $(CLI) $(TEST_BINS)
+	@echo "rnnlab: built $(LIB) and $(CLI) (OpenMP $(OMP_STATE), $(CC))"
+
+$(LIB): $(LIB_OBJ)
+	@mkdir -p $(@D)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(BUILD)/obj/f32/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -DRNNLAB_REAL_BITS=32 -c $< -o $@
+
+$(BUILD)/obj/f64/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -DRNNLAB_REAL_BITS=64 -c $< -o $@
+
+$(CLI): $(CLI_OBJ) $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS_ALL) $(CLI_OBJ) $(LIB) $(LIBS) -o $@
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(BUILD)/obj/tests/check.o $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS_ALL) $^ $(LIBS) -lcmocka -o $@
+
+# Runs every test binary; the tests find the CLI and the shared data through these variables.
+check: build
+	@fail=0; \
+	for t in $(TEST_BINS); do \
+	  echo "== $$t"; \
+	  if ! RNNLAB_BIN=$(abspath $(CLI)) RNNLAB_SHARED=$(abspath ../shared) $$t; then echo "FAILED: $$t"; fail=1; fi; \
+	done; \
+	if [ $$fail = 0 ]; then echo "rnnlab: all tests passed"; else echo "rnnlab: some tests FAILED"; exit 1; fi
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,129 @@
+/*
+ * rnnlab/model.h - an L-layer stack of one cell type with a linear readout (head).
+ *
+ * Shapes (letters as everywhere in rnnlab: B batch, T steps, I input size, H hidden size,
+ * G gates (1 rnn, 4 lstm, 3 gru), L layers, O outputs):
+ *
+ *   layer l (0-based), I_l = I for l = 0 and H above it:
+ *     weight_ih_l{l}       (G*H, I_l)   W, gate blocks stacked as in PyTorch (LSTM i,f,g,o; GRU r,z,n)
+ *     weight_hh_l{l}       (G*H, H)     U
+ *     bias_ih_l{l}         (G*H)        b_ih
+ *     bias_hh_l{l}         (G*H)        b_hh
+ *     weight_peephole_l{l} (3, H)       LSTM with peepholes only: rows p_i, p_f, p_o
+ *   head_weight            (O, H)       y_t = head_weight h^{L-1}_t + head_bias
+ *   head_bias              (O)
+ *
+ * The tensors are stored one after another, in the order above, in one block of n_params
+ * elements of the model's precision (row-major); gradients use the same layout in a second block.
+ * Layer l > 0 takes as input the hidden state of layer l-1 at the same step (PyTorch's
+ * convention). Parameter names are PyTorch's, so a state_dict maps one to one (add "rnn." to the
+ * layer tensors and rename head_* to your Linear's names).
+ */
+#ifndef RNNLAB_MODEL_H
+#define RNNLAB_MODEL_H
+
+#include <stddef.h>
+
+#include "rnnlab/cell.h"
+#include "rnnlab/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum rnnlab_dtype {
+    RNNLAB_FLOAT32 = 0, /* speed default for training */
+    RNNLAB_FLOAT64      /* gradient checks and decay measurements */
+} rnnlab_dtype;
+
+/* "float32" / "float64"; "?" for invalid values. */
+const char *rnnlab_dtype_name(rnnlab_dtype d);
+/* Accepts float32, f32, float, float64, f64, double. Errors: RNNLAB_ERR_CONFIG. */
+rnnlab_status rnnlab_dtype_parse(const char *name, rnnlab_dtype *d);
+/* Size of one element in bytes (4 or 8). */
+size_t rnnlab_dtype_size(rnnlab_dtype d);
+
+typedef struct rnnlab_model_config {
+    rnnlab_cell_kind cell;
+    rnnlab_activation activation;   /* rnn only; default tanh */
+    double leaky_alpha;             /* leaky_relu slope for z < 0; default 0.01 (PyTorch) */
+    rnnlab_gru_variant gru_variant; /* gru only; default reset_after */
+    int peephole;                   /* lstm only: 1 adds diagonal peepholes; default 0 */
+    int input_size;                 /* I >= 1 */
+    int hidden_size;                /* H >= 1 */
+    int num_layers;                 /* L >= 1 */
+    int output_size;                /* O >= 1 */
+    rnnlab_dtype dtype;             /* default float64 */
+} rnnlab_model_config;
+
+/* Fills *cfg with the defaults: rnn, tanh, alpha 0.01, reset_after, no peepholes, I = 1, H = 32,
+ * L = 1, O = 1, float64. */
+void rnnlab_model_config_init(rnnlab_model_config *cfg);
+
+/* Checks every field (sizes >= 1 and below 2^20, enums in range, alpha finite, options that
+ * do not apply to the cell left at their defaults are accepted).
+ * Errors: RNNLAB_ERR_CONFIG naming the field and the bad value. */
+rnnlab_status rnnlab_model_config_check(const rnnlab_model_config *cfg);
+
+/* One named parameter tensor inside the parameter block. */
+typedef struct rnnlab_tensor_info {
+    char name[32];  /* PyTorch's name, e.g. "weight_hh_l1" */
+    int layer;      /* 0..L-1, or -1 for the head */
+    int ndim;       /* 1 or 2 */
+    int dims[2];    /* rows, cols (dims[1] = 1 when ndim = 1) */
+    size_t offset;  /* first element in the parameter block */
+    size_t numel;   /* dims[0] * dims[1] */
+} rnnlab_tensor_info;
+
+/* A model: configuration, tensor table, parameters and gradients. Create with rnnlab_model_create
+ * and free with rnnlab_model_free; the struct's fields may be read but not changed. */
+typedef struct rnnlab_model {
+    rnnlab_model_config cfg;
+    int G;                       /* gates per cell */
+    int n_tensors;
+    rnnlab_tensor_info *tensors; /* (n_tensors), owned */
+    size_t n_params;             /* total elements */
+    void *params;                /* (n_params) of cfg.dtype, owned */
+    void *grads;                 /* (n_params) of cfg.dtype, same layout, owned */
+} rnnlab_model;
+
+/*
+ * rnnlab_model_create - allocates a model with all parameters and gradients zero.
+ *
+ * Memory: *out is owned by the caller; free it with rnnlab_model_free.
+ * Errors:  RNNLAB_ERR_CONFIG (see rnnlab_model_config_check), RNNLAB_ERR_NOMEM.
+ */
+rnnlab_status rnnlab_model_create(rnnlab_model **out, const rnnlab_model_config *cfg);
+
+/* Frees a model; NULL is allowed. */
+void rnnlab_model_free(rnnlab_model *m);
+
+/* Index of the tensor called `name`, or -1. */
+int rnnlab_model_find(const rnnlab_model *m, const char *name);
+
+/*
+ * Copy one tensor (index i) of the parameters or of the gradients out to, or in from, a double
+ * array of its numel elements (converting from/to float32 where the model is float32).
+ * Errors: RNNLAB_ERR_SHAPE if i is out of range.
+ */
+rnnlab_status rnnlab_model_get(const rnnlab_model *m, int i, double *out);
+rnnlab_status rnnlab_model_set(rnnlab_model *m, int i, const double *in);
+rnnlab_status rnnlab_model_get_grad(const rnnlab_model *m, int i, double *out);
+
+/* Element j of the whole parameter block as a double, and setting it (j < n_params, unchecked). */
+double rnnlab_model_param_at(const rnnlab_model *m, size_t j);
+void rnnlab_model_param_set_at(rnnlab_model *m, size_t j, double v);
+/* Element j of the gradient block as a double (unchecked). */
+double rnnlab_model_grad_at(const rnnlab_model *m, size_t j);
+
+/* Copies every parameter from src to dst, converting precision; both must have the same
+ * architecture (everything in the config but dtype). Errors: RNNLAB_ERR_SHAPE. */
+rnnlab_status rnnlab_model_copy_params(rnnlab_model *dst, const rnnlab_model *src);
+
+/* Sets every gradient to zero. */
+void rnnlab_model_zero_grad(rnnlab_model *m);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,27 @@
+/*
+ * rnnlab/rnnlab.h - the umbrella header of librnnlab, a recurrent-network sequence lab.
+ *
+ * Read the module headers in this order; each layer uses only the ones above it:
+ *   status.h   status codes, error messages, allocation
+ *   rng.h      the seeded generator passed to everything random
+ *   runtime.h  threads and flush-to-zero
+ *   cell.h     the cells (rnn, lstm, gru), activations, GRU variants
+ *   model.h    an L-layer stack with a linear head: parameter layout (PyTorch's)
+ *   init.h     initialisation schemes
+ *   bptt.h     forward, backpropagation through time, losses, gradient taps
+ *   gradcheck.h finite differences and the PyTorch reference cases
+ */
+#ifndef RNNLAB_RNNLAB_H
+#define RNNLAB_RNNLAB_H
+
+#define RNNLAB_VERSION "0.1.0"
+
+#include "rnnlab/status.h"
+#include "rnnlab/rng.h"
+#include "rnnlab/runtime.h"
+#include "rnnlab/cell.h"
+#include "rnnlab/model.h"
+#include "rnnlab/init.h"
+#include "rnnlab/bptt.h"
+
+#endif

@@ -1,0 +1,46 @@
+/*
+ * rnnlab/runtime.h - threads and the floating-point mode, for the whole process.
+ *
+ * rnnlab uses one pool of OpenMP threads for its own loops and, with Debian's OpenMP build of
+ * OpenBLAS (libopenblas0-openmp), for the matrix products too. Results never depend on the thread
+ * count: no floating-point reduction is split across threads.
+ */
+#ifndef RNNLAB_RUNTIME_H
+#define RNNLAB_RUNTIME_H
+
+#include "rnnlab/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* 1 if the library was built with OpenMP, 0 otherwise (NO_OMP=1). */
+int rnnlab_openmp_enabled(void);
+
+/* The number of threads the next parallel region will use (1 without OpenMP). */
+int rnnlab_threads_get(void);
+
+/* Sets the thread count for rnnlab's loops and OpenBLAS's products (n >= 1; values above the
+ * machine's core count are allowed and only oversubscribe). Without OpenMP this does nothing. */
+void rnnlab_threads_set(int n);
+
+/* 1 if flush-to-zero / denormals-are-zero can be set on this CPU (x86 SSE), 0 otherwise. */
+int rnnlab_ftz_supported(void);
+
+/*
+ * Sets (on != 0) or clears flush-to-zero and denormals-are-zero on the calling thread and on every
+ * thread of the OpenMP pool, up to rnnlab_threads_get() threads.
+ * Subnormal results then become zero, which moves the step where a decay curve reaches zero; this
+ * is why the mode is off by default and recorded in every manifest.
+ * Errors: RNNLAB_ERR_CONFIG if on != 0 and the CPU has no such mode.
+ */
+rnnlab_status rnnlab_ftz_set(int on);
+
+/* How many of the pool's threads (as rnnlab_threads_get() would use) have flush-to-zero set
+ * right now, including the caller's; for tests and manifests. */
+int rnnlab_ftz_count_threads(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,120 @@
+/*
+ * lstm.c - the LSTM cell with forget gate and optional diagonal peepholes, G = 4.
+ *
+ *     [z_i z_f z_g z_o] = W x_t + b_ih + U h_{t-1} + b_hh     gate blocks in PyTorch's order i, f, g, o
+ *     i = s(z_i + p_i * c_{t-1})                               input gate
+ *     f = s(z_f + p_f * c_{t-1})                               forget gate (Gers, Schmidhuber & Cummins 2000)
+ *     g = tanh(z_g)                                            candidate
+ *     c_t = f * c_{t-1} + i * g                                (Hochreiter & Schmidhuber 1997)
+ *     o = s(z_o + p_o * c_t)                                   output gate; peepholes p (3, H) are
+ *     h_t = o * tanh(c_t)                                      optional (Gers & Schmidhuber 2000) and
+ *                                                              absent (zero) in PyTorch's nn.LSTM
+ * s is the logistic sigmoid. Cache: gates (B, 4H) hold i, f, g, o after forward; extra (B, H) holds
+ * tanh(c_t); c_t and c_{t-1} come from the stored cell states.
+ *
+ * Dimensions: B batch, H hidden size, GH = 4H.
+ */
+#include "core/real.h"
+#include "cells/cells.h"
+#include "core/gemm.h"
+#include "core/internal.h"
+#include "core/ops.h"
+
+#include <stddef.h>
+
+static void lstm_step_forward(real *h, real *c, real *gates, real *extra, const real *h_prev, const real *c_prev,
+                              const R(rnnlab_layer) *p, const rnnlab_cell_opts *o, int B, int H, real *scratch)
+{
+    (void)scratch;
+    const int GH = 4 * H;
+    const real *bh = p->b_hh, *peep = o->peephole ? p->peep : NULL;
+    R(rnnlab_gemm)(0, 1, B, GH, H, 1, h_prev, H, p->U, H, 1, gates, GH); /* gates += h_prev U^T */
+#pragma omp parallel for schedule(static) if ((size_t)B * GH >= RNNLAB_OMP_MIN_WORK)
+    for (int b = 0; b < B; b++) {
+        real *g_b = gates + (size_t)b * GH, *c_b = c + (size_t)b * H, *h_b = h + (size_t)b * H;
+        real *tc_b = extra + (size_t)b * H;
+        const real *cp_b = c_prev + (size_t)b * H;
+        for (int j = 0; j < H; j++) {
+            real zi = g_b[j] + bh[j], zf = g_b[H + j] + bh[H + j];
+            real zg = g_b[2 * H + j] + bh[2 * H + j], zo = g_b[3 * H + j] + bh[3 * H + j];
+            const real cp = cp_b[j];
+            if (peep) {
+                zi += peep[j] * cp;
+                zf += peep[H + j] * cp;
+            }
+            const real ig = R(sigmoid)(zi), fg = R(sigmoid)(zf), gg = tanh(zg);
+            const real cn = fg * cp + ig * gg; /* c_t = f*c_{t-1} + i*g */
+            if (peep) zo += peep[2 * H + j] * cn;
+            const real og = R(sigmoid)(zo), tc = tanh(cn);
+            g_b[j] = ig, g_b[H + j] = fg, g_b[2 * H + j] = gg, g_b[3 * H + j] = og;
+            c_b[j] = cn;
+            tc_b[j] = tc;
+            h_b[j] = og * tc; /* h_t = o*tanh(c_t) */
+        }
+    }
+}
+
+static void lstm_step_backward(real *dh_prev, real *dc_prev, real *dzx, real *dzh, real *dc_total, const real *dh,
+                               const real *dc, const R(rnnlab_step_cache) *cache, const R(rnnlab_layer) *p,
+                               const rnnlab_cell_opts *o, int B, int H, real *scratch)
+{
+    (void)dzh, (void)scratch;
+    const int GH = 4 * H;
+    const real *peep = o->peephole ? p->peep : NULL;
+#pragma omp parallel for schedule(static) if ((size_t)B * GH >= RNNLAB_OMP_MIN_WORK)
+    for (int b = 0; b < B; b++) {
+        const real *g_b = cache->gates + (size_t)b * GH, *tc_b = cache->extra + (size_t)b * H;
+        const real *cp_b = cache->c_prev + (size_t)b * H, *dh_b = dh + (size_t)b * H;
+        const real *dc_b = dc ? dc + (size_t)b * H : NULL;
+        real *dz_b = dzx + (size_t)b * GH, *dcp_b = dc_prev + (size_t)b * H, *dct_b = dc_total + (size_t)b * H;
+        for (int j = 0; j < H; j++) {
+            const real ig = g_b[j], fg = g_b[H + j], gg = g_b[2 * H + j], og = g_b[3 * H + j];
+            const real tc = tc_b[j], cp = cp_b[j], d_h = dh_b[j];
+            const real dzo = d_h * tc * og * (1 - og);           /* h = o*tanh(c), o = s(z_o) */
+            real dct = d_h * og * (1 - tc * tc);                 /* h = o*tanh(c) */
+            if (dc_b) dct += dc_b[j];                            /* c_{t+1} = f*c_t + ... */
+            if (peep) dct += dzo * peep[2 * H + j];              /* z_o += p_o*c_t */
+            const real dzi = dct * gg * ig * (1 - ig);           /* c = ... + i*g, i = s(z_i) */
+            const real dzf = dct * cp * fg * (1 - fg);           /* c = f*c_prev + ..., f = s(z_f) */
+            const real dzg = dct * ig * (1 - gg * gg);           /* g = tanh(z_g) */
+            real dcp = dct * fg;                                 /* c = f*c_prev + ... */
+            if (peep) dcp += dzi * peep[j] + dzf * peep[H + j]; /* z_i += p_i*c_prev, z_f += p_f*c_prev */
+            dz_b[j] = dzi, dz_b[H + j] = dzf, dz_b[2 * H + j] = dzg, dz_b[3 * H + j] = dzo;
+            dcp_b[j] = dcp;
+            dct_b[j] = dct;
+        }
+    }
+    R(rnnlab_gemm)(0, 0, B, H, GH, 1, dzx, GH, p->U, H, 0, dh_prev, H); /* dh_prev = dz U */
+}
+
+/* dU += dZ^T h_{t-1};  dp_i += sum dz_i c_{t-1}, dp_f += sum dz_f c_{t-1}, dp_o += sum dz_o c_t */
+static void lstm_wgrad_hh(R(rnnlab_layer_grad) *g, const real *dZh, const real *Hprev, const real *Cprev,
+                          const real *Cnext, const real *extra, const R(rnnlab_layer) *p, const rnnlab_cell_opts *o,
+                          int TB, int H)
+{
+    (void)extra, (void)p;
+    const int GH = 4 * H;
+    R(rnnlab_wgrad_hh_plain)(g->dU, dZh, Hprev, TB, GH, H);
+    if (!o->peephole) return;
+    /* parallel over units j; each sums its rows in row order (any thread count gives the same bits) */
+#pragma omp parallel for schedule(static) if ((size_t)TB * H >= RNNLAB_OMP_MIN_WORK)
+    for (int j = 0; j < H; j++) {
+        real si = 0, sf = 0, so = 0;
+        for (int r = 0; r < TB; r++) {
+            const real *dz_r = dZh + (size_t)r * GH;
+            si += dz_r[j] * Cprev[(size_t)r * H + j];
+            sf += dz_r[H + j] * Cprev[(size_t)r * H + j];
+            so += dz_r[3 * H + j] * Cnext[(size_t)r * H + j];
+        }
+        g->dpeep[j] += si, g->dpeep[H + j] += sf, g->dpeep[2 * H + j] += so;
+    }
+}
+
+const R(rnnlab_cell_ops) R(rnnlab_lstm_ops) = {
+    .forward = lstm_step_forward,
+    .backward = lstm_step_backward,
+    .wgrad_hh = lstm_wgrad_hh,
+    .separate_dzh = 0,
+    .has_c = 1,
+    .has_extra = 1,
+};

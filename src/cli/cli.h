@@ -1,0 +1,36 @@
+/*
+ * cli.h - shared pieces of the rnnlab command: option parsing helpers and the subcommands.
+ *
+ * Exit codes: 0 success, 1 runtime failure (including a failed check), 2 usage error.
+ */
+#ifndef RNNLAB_CLI_H
+#define RNNLAB_CLI_H
+
+#include "rnnlab/rnnlab.h"
+
+#define CLI_EXIT_OK 0
+#define CLI_EXIT_FAIL 1
+#define CLI_EXIT_USAGE 2
+
+/* Prints "rnnlab: error: <msg>" (and "hint: <hint>" when hint is not NULL) on stderr. */
+void cli_error(const char *hint, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* Parses a whole decimal integer in [lo, hi] for option `opt`; on failure prints the error and
+ * returns 0. */
+int cli_int(const char *opt, const char *s, long lo, long hi, long *out);
+/* Parses a finite double for option `opt`; on failure prints the error and returns 0. */
+int cli_double(const char *opt, const char *s, double *out);
+/* Parses an unsigned 64-bit integer (seeds). */
+int cli_u64(const char *opt, const char *s, unsigned long long *out);
+
+/* If argv[*i] is `name` or `name=VALUE`, sets *val to the value (the next argument, or after '=')
+ * and returns 1; returns -1 (after printing an error) when the value is missing, 0 otherwise. */
+int cli_opt(int argc, char **argv, int *i, const char *name, const char **val);
+
+int cmd_gradcheck(int argc, char **argv);
+
+#endif

@@ -1,0 +1,189 @@
+/*
+ * cmd_gradcheck.c - `rnnlab gradcheck`: finite-difference checks on a random model, or the PyTorch
+ * float64 reference cases. Definitions and tolerances: include/rnnlab/gradcheck.h.
+ */
+#include "cli/cli.h"
+#include "rnnlab/gradcheck.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static void help(FILE *f)
+{
+    fprintf(f,
+            "usage: rnnlab gradcheck --reference FILE... [--tol X]\n"
+            "       rnnlab gradcheck --cell C [--activation A] [--variant V] [--peephole] [--alpha X]\n"
+            "                        --input I --hidden H --layers L --batch B --seq T [--outputs O]\n"
+            "                        [--truncate K] [--loss mse|xent|bernoulli] [--loss-at last|all]\n"
+            "                        [--lengths] [--seed S] [--tol X] [--no-taps]\n"
+            "\n"
+            "With --reference, loads each PyTorch float64 reference case (format torchref-gradref-v1),\n"
+            "recomputes it and prints the maximum absolute and relative error per tensor; an element\n"
+            "passes when |a - r| <= 1e-12 + tol*|r| (default tol 1e-9).\n"
+            "Otherwise builds a random float64 model (seed S) and compares every gradient (parameters,\n"
+            "input, h0, c0, and the dL/dh_t taps) with central finite differences; an element passes when\n"
+            "|a - n| <= 1e-8 + tol*max(|a|,|n|) (default tol 1e-6). Points where a relu perturbation\n"
+            "crosses the kink are counted as skipped.\n"
+            "\n"
+            "cells: rnn, lstm, gru (aliases rnn_tanh, rnn_relu, ...); activations: tanh, sigmoid, relu,\n"
+            "leaky_relu, identity; GRU variants: reset_after (default), reset_before.\n"
+            "Defaults: --input 3 --hidden 4 --layers 2 --batch 2 --seq 5 --outputs 2 --seed 1, mse at last.\n"
+            "Exit status: 0 all pass, 1 a tolerance is exceeded (or a runtime error), 2 usage error.\n");
+}
+
+static void print_report(const rnnlab_check_report *rep)
+{
+    printf("%-28s %8s %8s %12s %12s  %s\n", "tensor", "n", "skipped", "max_abs_err", "max_rel_err", "result");
+    for (int i = 0; i < rep->n; i++) {
+        const rnnlab_check_entry *e = &rep->e[i];
+        printf("%-28s %8zu %8zu %12.3e %12.3e  %s", e->name, e->n, e->n_skipped, e->max_abs, e->max_rel,
+               e->pass ? "ok" : "FAIL");
+        if (!e->pass) printf(" (element %zu: engine %.17g, reference %.17g)", e->worst, e->worst_a, e->worst_r);
+        putchar('\n');
+    }
+}
+
+static int run_references(int n, char **files, double tol)
+{
+    int fails = 0;
+    for (int i = 0; i < n; i++) {
+        rnnlab_refcase *rc = NULL;
+        rnnlab_check_report rep;
+        memset(&rep, 0, sizeof rep);
+        rnnlab_status st = rnnlab_refcase_load(files[i], &rc);
+        if (!st) st = rnnlab_refcase_check(rc, tol, &rep);
+        if (st) {
+            cli_error(NULL, "%s: %s", files[i], rnnlab_last_error());
+            fails++;
+        } else {
+            printf("== %s (%s, I=%d H=%d L=%d B=%d T=%d, loss at %s): %s\n", files[i], rc->cell, rc->input_size,
+                   rc->hidden_size, rc->num_layers, rc->batch, rc->seq_len, rnnlab_loss_at_name(rc->loss_at),
+                   rep.all_pass ? "pass" : "FAIL");
+            print_report(&rep);
+            fails += !rep.all_pass;
+        }
+        rnnlab_check_report_free(&rep);
+        rnnlab_refcase_free(rc);
+    }
+    printf("%d of %d reference case(s) passed (tol %g)\n", n - fails, n, tol);
+    return fails ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+}
+
+int cmd_gradcheck(int argc, char **argv)
+{
+    rnnlab_gradcheck_config cfg;
+    rnnlab_gradcheck_config_init(&cfg);
+    double tol = -1;
+    int ref_first = 0, ref_n = 0, act_given = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *v = NULL;
+        long n;
+        int r;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            help(stdout);
+            return CLI_EXIT_OK;
+        }
+        if (!strcmp(argv[i], "--reference")) {
+            ref_first = i + 1;
+            while (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0) i++, ref_n++;
+            if (!ref_n) {
+                cli_error(NULL, "--reference needs at least one file");
+                return CLI_EXIT_USAGE;
+            }
+            continue;
+        }
+        if (!strcmp(argv[i], "--peephole")) {
+            cfg.model.peephole = 1;
+            continue;
+        }
+        if (!strcmp(argv[i], "--no-taps")) {
+            cfg.check_taps = 0;
+            continue;
+        }
+        if (!strcmp(argv[i], "--lengths")) {
+            cfg.random_lengths = 1;
+            continue;
+        }
+#define INT_OPT(name, lo, hi, dst)                                                                                     \
+    if ((r = cli_opt(argc, argv, &i, name, &v)) != 0) {                                                                \
+        if (r < 0 || !cli_int(name, v, lo, hi, &n)) return CLI_EXIT_USAGE;                                             \
+        dst = (int)n;                                                                                                  \
+        continue;                                                                                                      \
+    }
+        INT_OPT("--input", 1, 1 << 16, cfg.model.input_size)
+        INT_OPT("--hidden", 1, 1 << 16, cfg.model.hidden_size)
+        INT_OPT("--layers", 1, 64, cfg.model.num_layers)
+        INT_OPT("--outputs", 1, 1 << 16, cfg.model.output_size)
+        INT_OPT("--batch", 1, 1 << 16, cfg.bptt.batch)
+        INT_OPT("--seq", 1, 1 << 20, cfg.bptt.seq_len)
+        INT_OPT("--truncate", 0, 1 << 20, cfg.bptt.truncate)
+#undef INT_OPT
+        rnnlab_status st = RNNLAB_OK;
+        if ((r = cli_opt(argc, argv, &i, "--cell", &v)) != 0) {
+            int set = 0;
+            if (r < 0) return CLI_EXIT_USAGE;
+            st = rnnlab_cell_parse(v, &cfg.model.cell, &cfg.model.activation, &set);
+            act_given |= set;
+        } else if ((r = cli_opt(argc, argv, &i, "--activation", &v)) != 0) {
+            if (r < 0) return CLI_EXIT_USAGE;
+            st = rnnlab_activation_parse(v, &cfg.model.activation);
+            act_given = 1;
+        } else if ((r = cli_opt(argc, argv, &i, "--variant", &v)) != 0) {
+            if (r < 0) return CLI_EXIT_USAGE;
+            st = rnnlab_gru_variant_parse(v, &cfg.model.gru_variant);
+        } else if ((r = cli_opt(argc, argv, &i, "--loss", &v)) != 0) {
+            if (r < 0) return CLI_EXIT_USAGE;
+            st = rnnlab_loss_parse(v, &cfg.bptt.loss);
+        } else if ((r = cli_opt(argc, argv, &i, "--loss-at", &v)) != 0) {
+            if (r < 0) return CLI_EXIT_USAGE;
+            st = rnnlab_loss_at_parse(v, &cfg.bptt.loss_at);
+        } else if ((r = cli_opt(argc, argv, &i, "--alpha", &v)) != 0) {
+            if (r < 0 || !cli_double("--alpha", v, &cfg.model.leaky_alpha)) return CLI_EXIT_USAGE;
+        } else if ((r = cli_opt(argc, argv, &i, "--tol", &v)) != 0) {
+            if (r < 0 || !cli_double("--tol", v, &tol) || tol <= 0) {
+                if (r >= 0 && tol <= 0) cli_error(NULL, "--tol must be > 0");
+                return CLI_EXIT_USAGE;
+            }
+        } else if ((r = cli_opt(argc, argv, &i, "--seed", &v)) != 0) {
+            unsigned long long s;
+            if (r < 0 || !cli_u64("--seed", v, &s)) return CLI_EXIT_USAGE;
+            cfg.seed = s;
+        } else {
+            cli_error("run `rnnlab gradcheck --help`", "unknown option '%s'", argv[i]);
+            return CLI_EXIT_USAGE;
+        }
+        if (st) {
+            cli_error(NULL, "%s", rnnlab_last_error());
+            return CLI_EXIT_USAGE;
+        }
+    }
+    if (ref_n) return run_references(ref_n, argv + ref_first, tol > 0 ? tol : 1e-9);
+    (void)act_given;
+    if (tol > 0) cfg.tol = tol;
+    rnnlab_status st = rnnlab_model_config_check(&cfg.model);
+    if (st) {
+        cli_error(NULL, "%s", rnnlab_last_error());
+        return CLI_EXIT_USAGE;
+    }
+    rnnlab_check_report rep;
+    st = rnnlab_gradcheck_run(&cfg, &rep);
+    if (st) {
+        cli_error(NULL, "%s", rnnlab_last_error());
+        rnnlab_check_report_free(&rep);
+        return st == RNNLAB_ERR_CONFIG ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
+    }
+    const int trunc = cfg.bptt.truncate > 0 && cfg.bptt.truncate < cfg.bptt.seq_len;
+    printf("gradcheck: %s%s%s, I=%d H=%d L=%d O=%d B=%d T=%d, %s loss at %s, %s, seed %llu, loss %.17g\n",
+           rnnlab_cell_label(cfg.model.cell, cfg.model.activation),
+           cfg.model.cell == RNNLAB_CELL_GRU ? " " : "",
+           cfg.model.cell == RNNLAB_CELL_GRU ? rnnlab_gru_variant_name(cfg.model.gru_variant) : "",
+           cfg.model.input_size, cfg.model.hidden_size, cfg.model.num_layers, cfg.model.output_size, cfg.bptt.batch,
+           cfg.bptt.seq_len, rnnlab_loss_name(cfg.bptt.loss), rnnlab_loss_at_name(cfg.bptt.loss_at),
+           trunc ? "truncated BPTT" : "full BPTT", (unsigned long long)cfg.seed, rep.loss);
+    if (trunc) printf("truncation length k = %d\n", cfg.bptt.truncate);
+    print_report(&rep);
+    const int ok = rep.all_pass;
+    printf("%s (tol %g relative, 1e-8 absolute floor)\n", ok ? "all gradients agree" : "FAILED", cfg.tol);
+    rnnlab_check_report_free(&rep);
+    return ok ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+}

@@ -1,0 +1,117 @@
+/*
+ * main.c - the rnnlab command: parses the subcommand, calls the library, reports errors, sets the
+ * exit code (0 ok, 1 runtime failure, 2 usage error).
+ */
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <locale.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void cli_error(const char *hint, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("rnnlab: error: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    if (hint) fprintf(stderr, "hint: %s\n", hint);
+}
+
+int cli_int(const char *opt, const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || errno || v < lo || v > hi) {
+        cli_error(NULL, "%s: expected an integer in [%ld, %ld], got '%s'", opt, lo, hi, s);
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+int cli_double(const char *opt, const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (!*s || *end || v != v || v - v != 0) {
+        cli_error(NULL, "%s: expected a finite number, got '%s'", opt, s);
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+int cli_u64(const char *opt, const char *s, unsigned long long *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (!*s || *end || errno || s[0] == '-') {
+        cli_error(NULL, "%s: expected a non-negative integer, got '%s'", opt, s);
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+int cli_opt(int argc, char **argv, int *i, const char *name, const char **val)
+{
+    const size_t n = strlen(name);
+    if (strncmp(argv[*i], name, n) != 0) return 0;
+    if (argv[*i][n] == '=') {
+        *val = argv[*i] + n + 1;
+        return 1;
+    }
+    if (argv[*i][n] != '\0') return 0;
+    if (*i + 1 >= argc) {
+        cli_error(NULL, "%s needs a value", name);
+        return -1;
+    }
+    *val = argv[++*i];
+    return 1;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "rnnlab %s - a recurrent-network sequence lab: RNN, LSTM and GRU on one BPTT engine\n"
+            "\n"
+            "usage: rnnlab COMMAND [OPTIONS]\n"
+            "\n"
+            "commands:\n"
+            "  gradcheck   check the engine's gradients (finite differences, or PyTorch reference cases)\n"
+            "  version     print the version and build\n"
+            "  help        this text; `rnnlab COMMAND --help` describes a command\n"
+            "\n"
+            "exit codes: 0 ok, 1 runtime failure or failed check, 2 usage error\n",
+            RNNLAB_VERSION);
+}
+
+int main(int argc, char **argv)
+{
+    setlocale(LC_ALL, "C"); /* numbers are always written and read in the C locale */
+    if (argc < 2) {
+        usage(stderr);
+        return CLI_EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+        usage(stdout);
+        return CLI_EXIT_OK;
+    }
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+        printf("rnnlab %s (OpenMP %s, %d threads)\n", RNNLAB_VERSION, rnnlab_openmp_enabled() ? "on" : "off",
+               rnnlab_threads_get());
+        return CLI_EXIT_OK;
+    }
+    if (!strcmp(cmd, "gradcheck")) return cmd_gradcheck(argc - 1, argv + 1);
+    cli_error("run `rnnlab help` for the list of commands", "unknown command '%s'", cmd);
+    return CLI_EXIT_USAGE;
+}

@@ -1,0 +1,28 @@
+/*
+ * gemm.h - matrix products for one precision (internal; include real.h first).
+ *
+ * Row-major: C (M, N) = alpha * op(A) op(B) + beta * C, op(X) = X or X^T as trans says, with
+ * leading dimensions lda, ldb, ldc in elements. gemm.c is the one place that calls CBLAS.
+ */
+#ifndef RNNLAB_GEMM_H
+#define RNNLAB_GEMM_H
+
+#ifndef RNNLAB_REAL_H
+#error "include core/real.h first"
+#endif
+
+#include <stddef.h>
+
+void R(rnnlab_gemm)(int trans_a, int trans_b, int M, int N, int K, real alpha, const real *A, int lda,
+                    const real *B, int ldb, real beta, real *C, int ldc);
+
+/* out[j] (+)= sum over rows r of A[r, j], A (rows, cols) with leading dimension lda; the sum over r
+ * runs in row order for every j (parallel over j only), so it is the same for any thread count.
+ * accumulate = 0 overwrites out. */
+void R(rnnlab_colsum)(real *out, const real *A, int rows, int cols, int lda, int accumulate);
+
+/* y[i] = x[i] converting from double (n elements), and back. */
+void R(rnnlab_from_double)(real *y, const double *x, size_t n);
+void R(rnnlab_to_double)(double *y, const real *x, size_t n);
+
+#endif

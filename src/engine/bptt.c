@@ -1,0 +1,556 @@
+/*
+ * bptt.c - forward over T steps, backpropagation through time (full and truncated), the head and
+ * losses, and the gradient taps. Compiled once per precision (core/real.h).
+ *
+ * Dimension legend: B batch, T steps, I input size, H hidden size, G gates, GH = G*H, L layers,
+ * O outputs, TB = T*B rows, K truncation length. States are stored (T+1, B, H) with row 0 = h0, so
+ * the state after step t is row t+1. Definitions of losses, truncation and taps: rnnlab/bptt.h.
+ *
+ * Structure (as cuDNN and oneDNN organise RNNs, and as the STYLE guide asks):
+ *   forward   layer by layer: one product for the input projections of all T steps
+ *             (gates = X W^T + b_ih), then the time loop with only the recurrent product per step.
+ *   backward  full BPTT: the head's gradient for all steps, then layer by layer from the top: the
+ *             reverse time loop (cell backward, taps), then dW, db, dU as single products over all
+ *             steps, and the gradient for the layer below (dZx W) as one product.
+ *             truncated BPTT (k < T): for each loss step s, a window s-k+1..s through all layers;
+ *             each window's pre-activation gradients are summed per step, and the weight products
+ *             run once at the end. Costs O(T k) steps, as the definition requires.
+ * Not here: argument checks (bptt_api.c: everything is validated before any parallel region) and
+ * the cell arithmetic (cells/).
+ */
+#include "core/real.h"
+#include "cells/cells.h"
+#include "core/gemm.h"
+#include "core/internal.h"
+#include "engine/bptt_internal.h"
+#include "engine/bptt_ws.h"
+
+#include <math.h>
+#include <string.h>
+
+/* ---------------------------------------------------------------- views */
+
+static rnnlab_cell_opts cell_opts(const rnnlab_model *m)
+{
+    rnnlab_cell_opts o = {m->cfg.activation, m->cfg.leaky_alpha, m->cfg.gru_variant, m->cfg.peephole};
+    return o;
+}
+
+static int tensors_per_layer(const rnnlab_model *m) { return m->cfg.peephole ? 5 : 4; }
+
+static void R(layer_view)(const rnnlab_model *m, int l, R(rnnlab_layer) *p)
+{
+    const real *P = m->params;
+    const rnnlab_tensor_info *t = &m->tensors[l * tensors_per_layer(m)];
+    p->W = P + t[0].offset, p->U = P + t[1].offset, p->b_ih = P + t[2].offset, p->b_hh = P + t[3].offset;
+    p->peep = m->cfg.peephole ? P + t[4].offset : NULL;
+    p->I = t[0].dims[1];
+}
+
+static void R(layer_grad_view)(rnnlab_model *m, int l, R(rnnlab_layer_grad) *g)
+{
+    real *D = m->grads;
+    const rnnlab_tensor_info *t = &m->tensors[l * tensors_per_layer(m)];
+    g->dW = D + t[0].offset, g->dU = D + t[1].offset, g->db_ih = D + t[2].offset, g->db_hh = D + t[3].offset;
+    g->dpeep = m->cfg.peephole ? D + t[4].offset : NULL;
+}
+
+static const real *R(head_weight)(const rnnlab_model *m)
+{
+    return (const real *)m->params + m->tensors[m->n_tensors - 2].offset;
+}
+
+/* The top layer's state rows the head reads: (TB, H) at all, gathered (B, H) at last. */
+static const real *R(head_input)(const rnnlab_bptt *ws)
+{
+    return ws->cfg.loss_at == RNNLAB_LOSS_ALL ? (const real *)ws->Hs[ws->L - 1] + (size_t)ws->B * ws->H
+                                              : (const real *)ws->Hlast;
+}
+
+static int head_rows(const rnnlab_bptt *ws) { return ws->cfg.loss_at == RNNLAB_LOSS_ALL ? ws->T * ws->B : ws->B; }
+
+/* ---------------------------------------------------------------- norms (double, scaled) */
+
+/* ||v||_2 of n elements accumulated in double with scaling (as BLAS nrm2), so values near the
+ * bottom of double's range (1e-300) do not underflow when squared. Inf gives inf, NaN gives NaN. */
+static double R(norm2)(const real *v, size_t n)
+{
+    double mx = 0;
+    int nan = 0;
+    for (size_t i = 0; i < n; i++) {
+        const double a = fabs((double)v[i]);
+        if (a > mx) mx = a;
+        else if (a != a) nan = 1;
+    }
+    if (nan) return NAN;
+    if (mx == 0 || isinf(mx)) return mx;
+    const double inv = 1 / mx;
+    double s = 0;
+    if (isinf(inv)) { /* mx subnormal: scale up by a power of two first */
+        for (size_t i = 0; i < n; i++) {
+            const double a = ldexp((double)v[i], 600) / ldexp(mx, 600);
+            s += a * a;
+        }
+    } else
+        for (size_t i = 0; i < n; i++) {
+            const double a = (double)v[i] * inv;
+            s += a * a;
+        }
+    return mx * sqrt(s);
+}
+
+/* Tap norms of one (B, H) gradient: over the batch, and the mean over real samples of per-sample
+ * norms. nb (B) is scratch. */
+static void R(tap_norms)(const real *v, int B, int H, const int *len, int t, double *nb, double *norm,
+                         double *mean)
+{
+    double mx = 0, msum = 0;
+    int cnt = 0, nan = 0;
+    for (int b = 0; b < B; b++) {
+        nb[b] = R(norm2)(v + (size_t)b * H, (size_t)H);
+        if (nb[b] > mx) mx = nb[b];
+        else if (nb[b] != nb[b]) nan = 1;
+        if (t < len[b]) msum += nb[b], cnt++;
+    }
+    double s = 0;
+    if (mx > 0 && !isinf(mx))
+        for (int b = 0; b < B; b++) s += (nb[b] / mx) * (nb[b] / mx);
+    *norm = nan ? NAN : (mx == 0 || isinf(mx)) ? mx : mx * sqrt(s);
+    *mean = cnt ? msum / cnt : 0;
+}
+
+/* ---------------------------------------------------------------- forward */
+
+/* Runs steps t_lo..t_hi of every layer; Hs[l] row t_lo (and Cs) must hold the entry states. */
+static void R(forward_range)(rnnlab_bptt *ws, const rnnlab_model *m, int t_lo, int t_hi)
+{
+    const int B = ws->B, H = ws->H, GH = ws->GH, n = t_hi - t_lo + 1;
+    const size_t BH = (size_t)B * H;
+    const rnnlab_cell_opts o = cell_opts(m);
+    const R(rnnlab_cell_ops) *ops = R(rnnlab_cell_ops_get)(m->cfg.cell, &o);
+    real *scratch = ws->scratch;
+    for (int l = 0; l < ws->L; l++) {
+        R(rnnlab_layer) p;
+        R(layer_view)(m, l, &p);
+        real *Hl = ws->Hs[l], *Cl = ws->Cs ? ws->Cs[l] : NULL, *gl = ws->gates[l];
+        real *el = ws->extra ? ws->extra[l] : NULL;
+        const real *Xin = l == 0 ? (const real *)ws->X : (const real *)ws->Hs[l - 1] + BH; /* row t: input of step t */
+        real *g0 = gl + (size_t)t_lo * B * GH;
+        /* gates = X W^T + b_ih for all steps of the range: one product */
+        R(rnnlab_gemm)(0, 1, n * B, GH, p.I, 1, Xin + (size_t)t_lo * B * p.I, p.I, p.W, p.I, 0, g0, GH);
+#pragma omp parallel for schedule(static) if ((size_t)n * B * GH >= RNNLAB_OMP_MIN_WORK)
+        for (int r = 0; r < n * B; r++) {
+            real *g_r = g0 + (size_t)r * GH;
+            for (int k = 0; k < GH; k++) g_r[k] += p.b_ih[k];
+        }
+        for (int t = t_lo; t <= t_hi; t++) {
+            ops->forward(Hl + (size_t)(t + 1) * BH, Cl ? Cl + (size_t)(t + 1) * BH : NULL, gl + (size_t)t * B * GH,
+                         el ? el + (size_t)t * BH : NULL, Hl + (size_t)t * BH, Cl ? Cl + (size_t)t * BH : NULL, &p, &o,
+                         B, H, scratch);
+            if (ws->kink_ref) { /* before the perturbation: its own kink is the activation's, not h's */
+                const real *h = Hl + (size_t)(t + 1) * BH;
+                const unsigned char *ref = ws->kink_ref + ((size_t)l * ws->T + t) * BH;
+                for (size_t i = 0; i < BH; i++) ws->kink_flips += (h[i] > 0) != ref[i];
+            }
+            if (ws->perturb.on && ws->perturb.l == l && ws->perturb.t == t)
+                Hl[(size_t)(t + 1) * BH + (size_t)ws->perturb.b * H + ws->perturb.j] += (real)ws->perturb.eps;
+        }
+    }
+}
+
+/* Sets row 0 of every layer's states from h0/c0 (double, (L, B, H)) or zeros. */
+static void R(set_initial_states)(rnnlab_bptt *ws, const double *h0, const double *c0)
+{
+    const size_t BH = (size_t)ws->B * ws->H;
+    for (int l = 0; l < ws->L; l++) {
+        real *Hl = ws->Hs[l];
+        if (h0) R(rnnlab_from_double)(Hl, h0 + l * BH, BH);
+        else memset(Hl, 0, BH * sizeof(real));
+        if (ws->Cs) {
+            if (c0) R(rnnlab_from_double)((real *)ws->Cs[l], c0 + l * BH, BH);
+            else memset(ws->Cs[l], 0, BH * sizeof(real));
+        }
+    }
+}
+
+/* Y = head_input Wh^T + bh; at last, gathers each sample's top state at its last real step first. */
+static void R(head_forward)(rnnlab_bptt *ws, const rnnlab_model *m)
+{
+    const int B = ws->B, H = ws->H, O = ws->O, rows = head_rows(ws);
+    const real *bh = (const real *)m->params + m->tensors[m->n_tensors - 1].offset;
+    if (ws->cfg.loss_at == RNNLAB_LOSS_LAST) {
+        const real *Htop = ws->Hs[ws->L - 1];
+        for (int b = 0; b < B; b++)
+            memcpy((real *)ws->Hlast + (size_t)b * H, Htop + ((size_t)ws->len[b] * B + b) * H, (size_t)H * sizeof(real));
+    }
+    real *Y = ws->Y;
+    R(rnnlab_gemm)(0, 1, rows, O, H, 1, R(head_input)(ws), H, R(head_weight)(m), H, 0, Y, O);
+    for (int r = 0; r < rows; r++)
+        for (int o = 0; o < O; o++) Y[(size_t)r * O + o] += bh[o];
+}
+
+/* The loss of one output row y (O) at a position with weight w, and (if dy) its gradient. */
+static double R(loss_row)(rnnlab_loss_kind kind, const real *y, const double *target, int cls, int O, double w,
+                          real *dy)
+{
+    double l = 0;
+    switch (kind) {
+    case RNNLAB_LOSS_MSE: /* sum_o (y - t)^2, weight 1/(N O) */
+        for (int o = 0; o < O; o++) {
+            const double d = (double)y[o] - target[o];
+            l += d * d;
+            if (dy) dy[o] = (real)(2 * d * w / O);
+        }
+        return l * w / O;
+    case RNNLAB_LOSS_XENT: { /* log sum_o e^{y_o} - y_cls, weight 1/N */
+        double mx = -INFINITY, s = 0;
+        for (int o = 0; o < O; o++) mx = fmax(mx, (double)y[o]);
+        for (int o = 0; o < O; o++) s += exp((double)y[o] - mx);
+        const double lse = mx + log(s);
+        if (dy)
+            for (int o = 0; o < O; o++) dy[o] = (real)((exp((double)y[o] - lse) - (o == cls)) * w);
+        return (lse - (double)y[cls]) * w;
+    }
+    default: /* bernoulli: sum_o softplus(y) - t*y, weight 1/N */
+        for (int o = 0; o < O; o++) {
+            const double yo = y[o];
+            l += fmax(yo, 0.0) + log1p(exp(-fabs(yo))) - target[o] * yo;
+            if (dy) dy[o] = (real)((1 / (1 + exp(-yo)) - target[o]) * w);
+        }
+        return l * w;
+    }
+}
+
+/* Sums the loss over the loss positions (only those at step s_only when s_only >= 0), and writes
+ * dL/dY into dY when not NULL (zero at rows that are not positions). */
+static double R(loss_eval)(rnnlab_bptt *ws, int s_only, real *dY)
+{
+    const int B = ws->B, O = ws->O, T = ws->T;
+    const double w = 1.0 / (double)ws->n_pos;
+    const real *Y = ws->Y;
+    double loss = 0;
+    if (dY) memset(dY, 0, (size_t)head_rows(ws) * O * sizeof(real));
+    if (ws->cfg.loss_at == RNNLAB_LOSS_LAST) {
+        for (int b = 0; b < B; b++) {
+            if (s_only >= 0 && ws->len[b] - 1 != s_only) continue;
+            loss += R(loss_row)(ws->cfg.loss, Y + (size_t)b * O, ws->target ? ws->target + (size_t)b * O : NULL,
+                                ws->target_class ? ws->target_class[b] : 0, O, w, dY ? dY + (size_t)b * O : NULL);
+        }
+    } else {
+        for (int t = 0; t < T; t++) {
+            if (s_only >= 0 && t != s_only) continue;
+            for (int b = 0; b < B; b++) {
+                if (t >= ws->len[b]) continue;
+                const size_t r = (size_t)t * B + b;
+                loss += R(loss_row)(ws->cfg.loss, Y + r * O, ws->target ? ws->target + r * O : NULL,
+                                    ws->target_class ? ws->target_class[r] : 0, O, w, dY ? dY + r * O : NULL);
+            }
+        }
+    }
+    return loss;
+}
+
+/* Copies targets and lengths of the batch into the workspace and counts the loss positions. */
+static void copy_batch_meta(rnnlab_bptt *ws, const rnnlab_batch *bt)
+{
+    const int B = ws->B, T = ws->T, O = ws->O;
+    const size_t rows = ws->cfg.loss_at == RNNLAB_LOSS_ALL ? (size_t)T * B : (size_t)B;
+    for (int b = 0; b < B; b++) ws->len[b] = bt->lengths ? bt->lengths[b] : T;
+    if (ws->target) memcpy(ws->target, bt->target, rows * O * sizeof(double));
+    if (ws->target_class) memcpy(ws->target_class, bt->target_class, rows * sizeof(int));
+    long n = 0;
+    for (int b = 0; b < B; b++) n += ws->cfg.loss_at == RNNLAB_LOSS_ALL ? ws->len[b] : 1;
+    ws->n_pos = n;
+}
+
+rnnlab_status R(rnnlab_bptt_forward_impl)(rnnlab_bptt *ws, const rnnlab_model *m, const rnnlab_batch *bt,
+                                          double *loss)
+{
+    const size_t BH = (size_t)ws->B * ws->H;
+    copy_batch_meta(ws, bt);
+    R(rnnlab_from_double)(ws->X, bt->x, (size_t)ws->T * ws->B * ws->I);
+    R(set_initial_states)(ws, bt->h0, bt->c0);
+    R(forward_range)(ws, m, 0, ws->T - 1);
+    R(head_forward)(ws, m);
+    ws->loss = R(loss_eval)(ws, -1, NULL);
+    ws->have_forward = 1;
+    if (loss) *loss = ws->loss;
+    if (isfinite(ws->loss)) return RNNLAB_OK;
+    /* name the first (step, layer) whose state is not finite */
+    for (int t = 0; t < ws->T; t++)
+        for (int l = 0; l < ws->L; l++) {
+            const real *h = (const real *)ws->Hs[l] + (size_t)(t + 1) * BH;
+            for (size_t i = 0; i < BH; i++)
+                if (!isfinite(h[i]))
+                    return rnnlab_error(RNNLAB_ERR_NUMERIC,
+                                        "non-finite hidden state at layer %d, step %d (sample %d, unit %d)", l, t,
+                                        (int)(i / ws->H), (int)(i % ws->H));
+        }
+    return rnnlab_error(RNNLAB_ERR_NUMERIC, "the loss is not finite (%g) although every hidden state is", ws->loss);
+}
+
+/* ---------------------------------------------------------------- backward */
+
+enum { TAP_NONE, TAP_NORMS, TAP_ACCUM };
+
+/*
+ * Reverse sweep of layer l over steps t_hi..t_lo. dHin (t - t_lo rows of (B, H)) is the gradient
+ * arriving at h_t from above (head or layer l+1); the recurrent gradient starts at zero after t_hi.
+ * Writes dZx/dZh rows (t - t_lo) and leaves dL/dh_{t_lo - 1} in ws->dh_next and dL/dc_{t_lo - 1} in
+ * *dc_out (LSTM).
+ */
+static void R(layer_sweep)(rnnlab_bptt *ws, const rnnlab_model *m, int l, int t_lo, int t_hi, const real *dHin,
+                           real *dZx, real *dZh, int tap_mode, real **dc_out)
+{
+    const int B = ws->B, H = ws->H, GH = ws->GH, T = ws->T;
+    const size_t BH = (size_t)B * H;
+    const rnnlab_cell_opts o = cell_opts(m);
+    const R(rnnlab_cell_ops) *ops = R(rnnlab_cell_ops_get)(m->cfg.cell, &o);
+    R(rnnlab_layer) p;
+    R(layer_view)(m, l, &p);
+    const real *Hl = ws->Hs[l], *Cl = ws->Cs ? ws->Cs[l] : NULL, *gl = ws->gates[l];
+    const real *el = ws->extra ? ws->extra[l] : NULL;
+    real *dh = ws->dh, *dh_next = ws->dh_next, *dct = ws->dc_tot;
+    real *dc = ws->dc_a, *dc_prev = ws->dc_b;
+    memset(dh_next, 0, BH * sizeof(real));
+    if (Cl) memset(dc, 0, BH * sizeof(real));
+    for (int t = t_hi; t >= t_lo; t--) {
+        const real *in = dHin + (size_t)(t - t_lo) * BH;
+        for (size_t i = 0; i < BH; i++) dh[i] = in[i] + dh_next[i]; /* total dL/dh_t */
+        if (tap_mode == TAP_NORMS)
+            R(tap_norms)(dh, B, H, ws->len, t, ws->tap_b, &ws->tap_h[(size_t)l * T + t], &ws->tap_hm[(size_t)l * T + t]);
+        else if (tap_mode == TAP_ACCUM) {
+            real *acc = (real *)ws->dH_acc[l] + (size_t)t * BH;
+            for (size_t i = 0; i < BH; i++) acc[i] += dh[i];
+        }
+        const R(rnnlab_step_cache) cache = {
+            .gates = gl + (size_t)t * B * GH,
+            .extra = el ? el + (size_t)t * BH : NULL,
+            .h = Hl + (size_t)(t + 1) * BH,
+            .c = Cl ? Cl + (size_t)(t + 1) * BH : NULL,
+            .h_prev = Hl + (size_t)t * BH,
+            .c_prev = Cl ? Cl + (size_t)t * BH : NULL,
+        };
+        const size_t zrow = (size_t)(t - t_lo) * B * GH;
+        ops->backward(dh_next, Cl ? dc_prev : NULL, dZx + zrow, ops->separate_dzh ? dZh + zrow : NULL,
+                      Cl ? dct : NULL, dh, Cl ? dc : NULL, &cache, &p, &o, B, H, ws->scratch);
+        if (Cl) {
+            if (tap_mode == TAP_NORMS)
+                R(tap_norms)(dct, B, H, ws->len, t, ws->tap_b, &ws->tap_c[(size_t)l * T + t],
+                             &ws->tap_cm[(size_t)l * T + t]);
+            else if (tap_mode == TAP_ACCUM) {
+                real *acc = (real *)ws->dC_acc[l] + (size_t)t * BH;
+                for (size_t i = 0; i < BH; i++) acc[i] += dct[i];
+            }
+            real *tmp = dc;
+            dc = dc_prev, dc_prev = tmp; /* dc now holds dL/dc_{t-1} through c_t */
+        }
+    }
+    if (dc_out) *dc_out = dc;
+}
+
+/* dW, db_ih, db_hh, dU (and peepholes) of layer l from the pre-activation gradients of all steps. */
+static void R(layer_wgrad)(rnnlab_bptt *ws, rnnlab_model *m, int l, const real *dZx, const real *dZh)
+{
+    const int B = ws->B, H = ws->H, GH = ws->GH, TB = ws->T * ws->B;
+    const size_t BH = (size_t)B * H;
+    const rnnlab_cell_opts o = cell_opts(m);
+    const R(rnnlab_cell_ops) *ops = R(rnnlab_cell_ops_get)(m->cfg.cell, &o);
+    R(rnnlab_layer) p;
+    R(rnnlab_layer_grad) g;
+    R(layer_view)(m, l, &p);
+    R(layer_grad_view)(m, l, &g);
+    const real *Xin = l == 0 ? (const real *)ws->X : (const real *)ws->Hs[l - 1] + BH;
+    R(rnnlab_gemm)(1, 0, GH, p.I, TB, 1, dZx, GH, Xin, p.I, 1, g.dW, p.I); /* dW += dZx^T X */
+    R(rnnlab_colsum)(g.db_ih, dZx, TB, GH, GH, 1);
+    R(rnnlab_colsum)(g.db_hh, dZh, TB, GH, GH, 1);
+    const real *Cl = ws->Cs ? ws->Cs[l] : NULL;
+    ops->wgrad_hh(&g, dZh, ws->Hs[l], Cl, Cl ? Cl + BH : NULL, ws->extra ? ws->extra[l] : NULL, &p, &o, TB, H);
+}
+
+/* dWh, dbh and the gradient arriving at the top layer's states from the head: dHtop (TB, H). */
+static void R(head_backward)(rnnlab_bptt *ws, rnnlab_model *m, real *dHtop)
+{
+    const int B = ws->B, H = ws->H, O = ws->O, rows = head_rows(ws);
+    real *dY = ws->dY;
+    real *dWh = (real *)m->grads + m->tensors[m->n_tensors - 2].offset;
+    real *dbh = (real *)m->grads + m->tensors[m->n_tensors - 1].offset;
+    R(loss_eval)(ws, -1, dY);
+    R(rnnlab_gemm)(1, 0, O, H, rows, 1, dY, O, R(head_input)(ws), H, 0, dWh, H); /* dWh = dY^T Hin */
+    R(rnnlab_colsum)(dbh, dY, rows, O, O, 0);
+    if (ws->cfg.loss_at == RNNLAB_LOSS_ALL) {
+        R(rnnlab_gemm)(0, 0, rows, H, O, 1, dY, O, R(head_weight)(m), H, 0, dHtop, H); /* dHtop = dY Wh */
+        return;
+    }
+    real *g = ws->dh; /* (B, H) */
+    R(rnnlab_gemm)(0, 0, B, H, O, 1, dY, O, R(head_weight)(m), H, 0, g, H);
+    memset(dHtop, 0, (size_t)ws->T * B * H * sizeof(real));
+    for (int b = 0; b < B; b++)
+        memcpy(dHtop + ((size_t)(ws->len[b] - 1) * B + b) * H, g + (size_t)b * H, (size_t)H * sizeof(real));
+}
+
+static void R(backward_full)(rnnlab_bptt *ws, rnnlab_model *m, double *dx, double *dh0, double *dc0)
+{
+    const int B = ws->B, H = ws->H, GH = ws->GH, TB = ws->T * ws->B;
+    const size_t BH = (size_t)B * H;
+    real *cur = ws->dHa, *other = ws->dHb;
+    real *dZx = ws->dZx, *dZh = ws->dZh ? (real *)ws->dZh : dZx;
+    const int tap_mode = ws->cfg.taps ? TAP_NORMS : TAP_NONE;
+    R(head_backward)(ws, m, cur);
+    for (int l = ws->L - 1; l >= 0; l--) {
+        real *dc = NULL;
+        R(layer_sweep)(ws, m, l, 0, ws->T - 1, cur, dZx, dZh, tap_mode, &dc);
+        if (dh0) R(rnnlab_to_double)(dh0 + l * BH, ws->dh_next, BH);
+        if (dc0 && ws->Cs) R(rnnlab_to_double)(dc0 + l * BH, dc, BH);
+        R(layer_wgrad)(ws, m, l, dZx, dZh);
+        R(rnnlab_layer) p;
+        R(layer_view)(m, l, &p);
+        if (l > 0 || dx) { /* gradient of the layer's input: dZx W, (TB, I_l) */
+            R(rnnlab_gemm)(0, 0, TB, p.I, GH, 1, dZx, GH, p.W, p.I, 0, other, p.I);
+            real *tmp = cur;
+            cur = other, other = tmp;
+        }
+    }
+    if (dx) R(rnnlab_to_double)(dx, cur, (size_t)TB * ws->I);
+}
+
+/* Does any sample have a loss at step s? */
+static int has_loss_at(const rnnlab_bptt *ws, int s)
+{
+    for (int b = 0; b < ws->B; b++)
+        if (ws->cfg.loss_at == RNNLAB_LOSS_ALL ? s < ws->len[b] : s == ws->len[b] - 1) return 1;
+    return 0;
+}
+
+static void R(backward_windowed)(rnnlab_bptt *ws, rnnlab_model *m, double *dx, double *dh0, double *dc0)
+{
+    const int B = ws->B, H = ws->H, GH = ws->GH, T = ws->T, L = ws->L, k = ws->cfg.truncate;
+    const size_t BH = (size_t)B * H, TBGH = (size_t)T * B * GH;
+    const int sep = ws->dZh != NULL;
+    real *dHtop = ws->dHa;
+    R(head_backward)(ws, m, dHtop);
+    for (int l = 0; l < L; l++) {
+        memset(ws->dZx_sum[l], 0, TBGH * sizeof(real));
+        if (sep) memset(ws->dZh_sum[l], 0, TBGH * sizeof(real));
+        memset(ws->dH_acc[l], 0, (size_t)T * BH * sizeof(real));
+        if (ws->Cs) memset(ws->dC_acc[l], 0, (size_t)T * BH * sizeof(real));
+    }
+    memset(ws->dh0_acc, 0, L * BH * sizeof(real));
+    if (ws->Cs) memset(ws->dc0_acc, 0, L * BH * sizeof(real));
+    real *dZx_w = ws->dZx_w, *dZh_w = sep ? (real *)ws->dZh_w : dZx_w;
+    for (int s = 0; s < T; s++) {
+        if (!has_loss_at(ws, s)) continue;
+        const int t_lo = RNNLAB_MAX(0, s - k + 1), n = s - t_lo + 1;
+        real *win = ws->dHw_a, *below = ws->dHw_b;
+        memset(win, 0, (size_t)n * BH * sizeof(real));
+        memcpy(win + (size_t)(n - 1) * BH, dHtop + (size_t)s * BH, BH * sizeof(real)); /* only L_s enters */
+        for (int l = L - 1; l >= 0; l--) {
+            real *dc = NULL;
+            R(layer_sweep)(ws, m, l, t_lo, s, win, dZx_w, dZh_w, TAP_ACCUM, &dc);
+            real *sx = (real *)ws->dZx_sum[l] + (size_t)t_lo * B * GH;
+            for (size_t i = 0; i < (size_t)n * B * GH; i++) sx[i] += dZx_w[i];
+            if (sep) {
+                real *sh = (real *)ws->dZh_sum[l] + (size_t)t_lo * B * GH;
+                for (size_t i = 0; i < (size_t)n * B * GH; i++) sh[i] += dZh_w[i];
+            }
+            if (t_lo == 0) { /* this window reaches step 0: its gradient enters h0 (c0) */
+                real *a = (real *)ws->dh0_acc + l * BH;
+                for (size_t i = 0; i < BH; i++) a[i] += ((real *)ws->dh_next)[i];
+                if (ws->Cs) {
+                    real *ac = (real *)ws->dc0_acc + l * BH;
+                    for (size_t i = 0; i < BH; i++) ac[i] += dc[i];
+                }
+            }
+            if (l > 0) {
+                R(rnnlab_layer) p;
+                R(layer_view)(m, l, &p);
+                R(rnnlab_gemm)(0, 0, n * B, H, GH, 1, dZx_w, GH, p.W, H, 0, below, H); /* dh^{l-1} = dZx W */
+                real *tmp = win;
+                win = below, below = tmp;
+            }
+        }
+    }
+    for (int l = L - 1; l >= 0; l--) {
+        real *sx = ws->dZx_sum[l];
+        R(layer_wgrad)(ws, m, l, sx, sep ? (real *)ws->dZh_sum[l] : sx);
+        if (ws->cfg.taps)
+            for (int t = 0; t < T; t++) {
+                R(tap_norms)((real *)ws->dH_acc[l] + (size_t)t * BH, B, H, ws->len, t, ws->tap_b,
+                             &ws->tap_h[(size_t)l * T + t], &ws->tap_hm[(size_t)l * T + t]);
+                if (ws->Cs)
+                    R(tap_norms)((real *)ws->dC_acc[l] + (size_t)t * BH, B, H, ws->len, t, ws->tap_b,
+                                 &ws->tap_c[(size_t)l * T + t], &ws->tap_cm[(size_t)l * T + t]);
+            }
+    }
+    if (dx) {
+        R(rnnlab_layer) p;
+        R(layer_view)(m, 0, &p);
+        R(rnnlab_gemm)(0, 0, T * B, p.I, GH, 1, ws->dZx_sum[0], GH, p.W, p.I, 0, ws->dHb, p.I);
+        R(rnnlab_to_double)(dx, ws->dHb, (size_t)T * B * ws->I);
+    }
+    if (dh0) R(rnnlab_to_double)(dh0, ws->dh0_acc, L * BH);
+    if (dc0 && ws->Cs) R(rnnlab_to_double)(dc0, ws->dc0_acc, L * BH);
+}
+
+rnnlab_status R(rnnlab_bptt_backward_impl)(rnnlab_bptt *ws, rnnlab_model *m, double *dx, double *dh0, double *dc0)
+{
+    rnnlab_model_zero_grad(m);
+    if (ws->windowed) R(backward_windowed)(ws, m, dx, dh0, dc0);
+    else R(backward_full)(ws, m, dx, dh0, dc0);
+    for (int i = 0; i < m->n_tensors; i++)
+        ws->param_norm[i] = R(norm2)((const real *)m->grads + m->tensors[i].offset, m->tensors[i].numel);
+    /* non-finite: name the layer and step nearest the loss where dL/dh first is, else the tensor */
+    if (ws->cfg.taps)
+        for (int l = ws->L - 1; l >= 0; l--)
+            for (int t = ws->T - 1; t >= 0; t--)
+                if (!isfinite(ws->tap_h[(size_t)l * ws->T + t]))
+                    return rnnlab_error(RNNLAB_ERR_NUMERIC, "non-finite gradient dL/dh at layer %d, step %d (norm %g)",
+                                        l, t, ws->tap_h[(size_t)l * ws->T + t]);
+    for (int i = 0; i < m->n_tensors; i++)
+        if (!isfinite(ws->param_norm[i]))
+            return rnnlab_error(RNNLAB_ERR_NUMERIC, "non-finite gradient in tensor %s (norm %g)", m->tensors[i].name,
+                                ws->param_norm[i]);
+    return RNNLAB_OK;
+}
+
+/* ---------------------------------------------------------------- truncated objective (reference) */
+
+double R(rnnlab_bptt_window_loss_impl)(rnnlab_bptt *ws, const rnnlab_model *m, const rnnlab_batch *bt,
+                                       const double *entry_h, const double *entry_c, int k)
+{
+    const int T = ws->T;
+    const size_t BH = (size_t)ws->B * ws->H;
+    copy_batch_meta(ws, bt);
+    R(rnnlab_from_double)(ws->X, bt->x, (size_t)T * ws->B * ws->I);
+    double total = 0;
+    for (int s = 0; s < T; s++) {
+        if (!has_loss_at(ws, s)) continue;
+        const int t_lo = RNNLAB_MAX(0, s - k + 1);
+        if (t_lo == 0) R(set_initial_states)(ws, bt->h0, bt->c0);
+        else
+            for (int l = 0; l < ws->L; l++) { /* detached entry states from the unperturbed forward */
+                const size_t off = ((size_t)l * (T + 1) + t_lo) * BH;
+                R(rnnlab_from_double)((real *)ws->Hs[l] + t_lo * BH, entry_h + off, BH);
+                if (ws->Cs) R(rnnlab_from_double)((real *)ws->Cs[l] + t_lo * BH, entry_c + off, BH);
+            }
+        R(forward_range)(ws, m, t_lo, s);
+        R(head_forward)(ws, m);
+        total += R(loss_eval)(ws, s, NULL);
+    }
+    ws->have_forward = 0; /* the cache no longer matches one forward */
+    return total;
+}
+
+/* ---------------------------------------------------------------- reading the cache */
+
+void R(rnnlab_bptt_get_state_impl)(const rnnlab_bptt *ws, int l, int t, double *h_out, double *c_out)
+{
+    const size_t BH = (size_t)ws->B * ws->H;
+    if (h_out) R(rnnlab_to_double)(h_out, (const real *)ws->Hs[l] + (size_t)(t + 1) * BH, BH);
+    if (c_out && ws->Cs) R(rnnlab_to_double)(c_out, (const real *)ws->Cs[l] + (size_t)(t + 1) * BH, BH);
+}
+
+void R(rnnlab_bptt_get_output_impl)(const rnnlab_bptt *ws, double *out)
+{
+    R(rnnlab_to_double)(out, ws->Y, (size_t)head_rows(ws) * ws->O);
+}

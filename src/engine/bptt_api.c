@@ -1,0 +1,366 @@
+/*
+ * bptt_api.c - the public rnnlab_bptt_* functions: option and shape checks (all before any
+ * parallel region), the workspace's single allocation, flush-to-zero around each pass, and the
+ * dispatch to the float32 or float64 build of bptt.c.
+ *
+ * Dimension legend as in bptt_ws.h.
+ */
+#include "engine/bptt_internal.h"
+#include "engine/bptt_ws.h"
+#include "core/internal.h"
+#include "rnnlab/runtime.h"
+
+#include <limits.h>
+#include <stdint.h>
+#include <math.h>
+#include <string.h>
+
+/* ---------------------------------------------------------------- names */
+
+const char *rnnlab_loss_name(rnnlab_loss_kind k)
+{
+    static const char *const names[] = {"mse", "xent", "bernoulli"};
+    return (unsigned)k < RNNLAB_LOSS_KIND_COUNT ? names[k] : "?";
+}
+
+const char *rnnlab_loss_at_name(rnnlab_loss_at a)
+{
+    return a == RNNLAB_LOSS_LAST ? "last" : a == RNNLAB_LOSS_ALL ? "all" : "?";
+}
+
+rnnlab_status rnnlab_loss_parse(const char *name, rnnlab_loss_kind *k)
+{
+    static const struct {
+        const char *name;
+        rnnlab_loss_kind k;
+    } names[] = {{"mse", RNNLAB_LOSS_MSE}, {"xent", RNNLAB_LOSS_XENT}, {"cross_entropy", RNNLAB_LOSS_XENT},
+                 {"bernoulli", RNNLAB_LOSS_BERNOULLI}, {"bce", RNNLAB_LOSS_BERNOULLI}};
+    for (size_t i = 0; name && i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(name, names[i].name) == 0) return *k = names[i].k, RNNLAB_OK;
+    return rnnlab_error(RNNLAB_ERR_CONFIG, "unknown loss '%s' (expected mse, xent or bernoulli)", name ? name : "(null)");
+}
+
+rnnlab_status rnnlab_loss_at_parse(const char *name, rnnlab_loss_at *a)
+{
+    if (name && strcmp(name, "last") == 0) return *a = RNNLAB_LOSS_LAST, RNNLAB_OK;
+    if (name && strcmp(name, "all") == 0) return *a = RNNLAB_LOSS_ALL, RNNLAB_OK;
+    return rnnlab_error(RNNLAB_ERR_CONFIG, "unknown loss position '%s' (expected last or all)", name ? name : "(null)");
+}
+
+void rnnlab_bptt_config_init(rnnlab_bptt_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->batch = 1;
+    cfg->seq_len = 1;
+    cfg->loss = RNNLAB_LOSS_MSE;
+    cfg->loss_at = RNNLAB_LOSS_LAST;
+    cfg->truncate = 0;
+    cfg->taps = 1;
+    cfg->ftz = 0;
+}
+
+/* ---------------------------------------------------------------- workspace */
+
+static int separate_dzh(const rnnlab_model_config *c)
+{
+    return c->cell == RNNLAB_CELL_GRU && c->gru_variant == RNNLAB_GRU_RESET_AFTER;
+}
+
+/* Carves n elements of esize bytes, 64-byte aligned, from a block; with base == NULL only counts. */
+static void *carve(char *base, size_t *off, size_t n, size_t esize)
+{
+    void *p = base ? base + *off : NULL;
+    *off += (n * esize + 63) & ~(size_t)63;
+    return p;
+}
+
+/* Lays out (base != NULL) or measures (base == NULL) every real buffer; returns the total bytes and
+ * sets *cache to the bytes of the forward cache. */
+static size_t layout(rnnlab_bptt *ws, char *base, size_t *cache)
+{
+    const size_t es = rnnlab_dtype_size(ws->mcfg.dtype), B = ws->B, T = ws->T, H = ws->H, GH = ws->GH;
+    const size_t BH = B * H, rows = ws->cfg.loss_at == RNNLAB_LOSS_ALL ? T * B : B;
+    const int lstm = ws->mcfg.cell == RNNLAB_CELL_LSTM, extra = ws->mcfg.cell != RNNLAB_CELL_RNN;
+    const int sep = separate_dzh(&ws->mcfg);
+    const size_t K = ws->windowed ? (size_t)ws->cfg.truncate : 0;
+    size_t off = 0;
+    ws->X = carve(base, &off, T * B * ws->I, es);
+    for (int l = 0; l < ws->L; l++) {
+        ws->Hs[l] = carve(base, &off, (T + 1) * BH, es);
+        if (lstm) ws->Cs[l] = carve(base, &off, (T + 1) * BH, es);
+        ws->gates[l] = carve(base, &off, T * B * GH, es);
+        if (extra) ws->extra[l] = carve(base, &off, T * BH, es);
+    }
+    ws->Y = carve(base, &off, rows * ws->O, es);
+    ws->Hlast = carve(base, &off, BH, es);
+    *cache = off;
+    ws->dY = carve(base, &off, rows * ws->O, es);
+    ws->dZx = carve(base, &off, T * B * GH, es);
+    ws->dZh = sep ? carve(base, &off, T * B * GH, es) : NULL;
+    ws->dHa = carve(base, &off, T * B * ws->maxIH, es);
+    ws->dHb = carve(base, &off, T * B * ws->maxIH, es);
+    ws->dh = carve(base, &off, BH, es);
+    ws->dh_next = carve(base, &off, BH, es);
+    ws->dc_a = carve(base, &off, BH, es);
+    ws->dc_b = carve(base, &off, BH, es);
+    ws->dc_tot = carve(base, &off, BH, es);
+    ws->scratch = carve(base, &off, B * GH, es);
+    if (ws->windowed) {
+        for (int l = 0; l < ws->L; l++) {
+            ws->dZx_sum[l] = carve(base, &off, T * B * GH, es);
+            if (sep) ws->dZh_sum[l] = carve(base, &off, T * B * GH, es);
+            ws->dH_acc[l] = carve(base, &off, T * BH, es);
+            if (lstm) ws->dC_acc[l] = carve(base, &off, T * BH, es);
+        }
+        ws->dZx_w = carve(base, &off, K * B * GH, es);
+        ws->dZh_w = sep ? carve(base, &off, K * B * GH, es) : NULL;
+        ws->dHw_a = carve(base, &off, K * BH, es);
+        ws->dHw_b = carve(base, &off, K * BH, es);
+        ws->dh0_acc = carve(base, &off, ws->L * BH, es);
+        ws->dc0_acc = carve(base, &off, ws->L * BH, es);
+    }
+    return off;
+}
+
+void rnnlab_bptt_free(rnnlab_bptt *ws)
+{
+    if (!ws) return;
+    rnnlab_free(ws->block);
+    void **arrays[] = {ws->Hs, ws->Cs, ws->gates, ws->extra, ws->dZx_sum, ws->dZh_sum, ws->dH_acc, ws->dC_acc};
+    for (size_t i = 0; i < sizeof arrays / sizeof arrays[0]; i++) rnnlab_free(arrays[i]);
+    double *doubles[] = {ws->target, ws->tap_h, ws->tap_hm, ws->tap_c, ws->tap_cm, ws->param_norm, ws->tap_b};
+    for (size_t i = 0; i < sizeof doubles / sizeof doubles[0]; i++) rnnlab_free(doubles[i]);
+    rnnlab_free(ws->target_class);
+    rnnlab_free(ws->len);
+    rnnlab_free(ws);
+}
+
+rnnlab_status rnnlab_bptt_create(rnnlab_bptt **out, const rnnlab_model *m, const rnnlab_bptt_config *cfg)
+{
+    *out = NULL;
+    if (!m || !cfg) return rnnlab_error(RNNLAB_ERR_CONFIG, "rnnlab_bptt_create: model and config are required");
+    if (cfg->batch < 1) return rnnlab_error(RNNLAB_ERR_CONFIG, "batch must be >= 1 (got %d)", cfg->batch);
+    if (cfg->seq_len < 1) return rnnlab_error(RNNLAB_ERR_CONFIG, "seq_len must be >= 1 (got %d)", cfg->seq_len);
+    if (cfg->truncate < 0)
+        return rnnlab_error(RNNLAB_ERR_CONFIG, "truncate must be >= 0 (0 = full BPTT; got %d)", cfg->truncate);
+    if ((unsigned)cfg->loss >= RNNLAB_LOSS_KIND_COUNT)
+        return rnnlab_error(RNNLAB_ERR_CONFIG, "loss: invalid value %d", (int)cfg->loss);
+    if (cfg->loss_at != RNNLAB_LOSS_LAST && cfg->loss_at != RNNLAB_LOSS_ALL)
+        return rnnlab_error(RNNLAB_ERR_CONFIG, "loss_at: invalid value %d", (int)cfg->loss_at);
+    if (cfg->loss == RNNLAB_LOSS_XENT && m->cfg.output_size < 2)
+        return rnnlab_error(RNNLAB_ERR_CONFIG, "the xent loss needs output_size >= 2 classes (got %d)",
+                            m->cfg.output_size);
+    if (cfg->ftz && !rnnlab_ftz_supported())
+        return rnnlab_error(RNNLAB_ERR_CONFIG, "ftz = 1: flush-to-zero is not supported on this CPU");
+    const rnnlab_model_config *mc = &m->cfg;
+    const int H = mc->hidden_size, GH = m->G * H, maxIH = mc->input_size > H ? mc->input_size : H;
+    const double rows = (double)cfg->seq_len * cfg->batch, widest = (double)(GH > maxIH ? GH : maxIH);
+    if (rows * widest >= (double)INT_MAX || rows * mc->output_size >= (double)INT_MAX)
+        return rnnlab_error(RNNLAB_ERR_SHAPE, "seq_len x batch x %d = %.0f elements is too large for one product",
+                            (int)widest, rows * widest);
+
+    rnnlab_bptt *ws = rnnlab_calloc(1, sizeof *ws);
+    if (!ws) return rnnlab_error(RNNLAB_ERR_NOMEM, "out of memory allocating the BPTT workspace");
+    ws->cfg = *cfg;
+    ws->mcfg = *mc;
+    ws->B = cfg->batch, ws->T = cfg->seq_len, ws->I = mc->input_size, ws->H = H, ws->L = mc->num_layers;
+    ws->O = mc->output_size, ws->G = m->G, ws->GH = GH, ws->maxIH = maxIH;
+    ws->n_tensors = m->n_tensors, ws->n_params = m->n_params;
+    ws->windowed = cfg->truncate > 0 && cfg->truncate < cfg->seq_len;
+    const size_t L = (size_t)ws->L, LT = L * ws->T;
+    const size_t rows_t = cfg->loss_at == RNNLAB_LOSS_ALL ? (size_t)rows : (size_t)ws->B;
+    ws->Hs = rnnlab_calloc(L, sizeof(void *));
+    ws->gates = rnnlab_calloc(L, sizeof(void *));
+    ws->len = rnnlab_calloc((size_t)ws->B, sizeof(int));
+    ws->tap_h = rnnlab_calloc(LT, sizeof(double));
+    ws->tap_hm = rnnlab_calloc(LT, sizeof(double));
+    ws->param_norm = rnnlab_calloc((size_t)m->n_tensors, sizeof(double));
+    ws->tap_b = rnnlab_calloc(2 * (size_t)ws->B, sizeof(double));
+    int ok = ws->Hs && ws->gates && ws->len && ws->tap_h && ws->tap_hm && ws->param_norm && ws->tap_b;
+    if (mc->cell == RNNLAB_CELL_LSTM) {
+        ws->Cs = rnnlab_calloc(L, sizeof(void *));
+        ws->tap_c = rnnlab_calloc(LT, sizeof(double));
+        ws->tap_cm = rnnlab_calloc(LT, sizeof(double));
+        ok = ok && ws->Cs && ws->tap_c && ws->tap_cm;
+    }
+    if (mc->cell != RNNLAB_CELL_RNN) ok = ok && (ws->extra = rnnlab_calloc(L, sizeof(void *)));
+    if (cfg->loss == RNNLAB_LOSS_XENT) ok = ok && (ws->target_class = rnnlab_calloc(rows_t, sizeof(int)));
+    else ok = ok && (ws->target = rnnlab_calloc(rows_t * ws->O, sizeof(double)));
+    if (ws->windowed) {
+        ws->dZx_sum = rnnlab_calloc(L, sizeof(void *));
+        ws->dZh_sum = rnnlab_calloc(L, sizeof(void *));
+        ws->dH_acc = rnnlab_calloc(L, sizeof(void *));
+        ws->dC_acc = rnnlab_calloc(L, sizeof(void *));
+        ok = ok && ws->dZx_sum && ws->dZh_sum && ws->dH_acc && ws->dC_acc;
+    }
+    if (ok) {
+        size_t cache = 0, total = layout(ws, NULL, &cache);
+        ws->block = rnnlab_calloc(1, total + 64);
+        if (ws->block) {
+            char *base = (char *)(((uintptr_t)ws->block + 63) & ~(uintptr_t)63);
+            layout(ws, base, &cache);
+            ws->cache_bytes = cache;
+            ws->total_bytes = total + 64 + (2 * LT * (ws->tap_c ? 2 : 1) + m->n_tensors + 2 * ws->B) * sizeof(double);
+        }
+        ok = ws->block != NULL;
+    }
+    if (!ok) {
+        rnnlab_bptt_free(ws);
+        return rnnlab_error(RNNLAB_ERR_NOMEM, "out of memory allocating the BPTT workspace (B=%d, T=%d, H=%d, L=%d)",
+                            cfg->batch, cfg->seq_len, H, mc->num_layers);
+    }
+    *out = ws;
+    return RNNLAB_OK;
+}
+
+size_t rnnlab_bptt_cache_bytes(const rnnlab_bptt *ws) { return ws->cache_bytes; }
+size_t rnnlab_bptt_bytes(const rnnlab_bptt *ws) { return ws->total_bytes; }
+const rnnlab_bptt_config *rnnlab_bptt_get_config(const rnnlab_bptt *ws) { return &ws->cfg; }
+
+/* ---------------------------------------------------------------- checks */
+
+static rnnlab_status check_model(const rnnlab_bptt *ws, const rnnlab_model *m)
+{
+    const rnnlab_model_config *a = &ws->mcfg, *b = &m->cfg;
+    if (a->cell != b->cell || a->gru_variant != b->gru_variant || a->peephole != b->peephole ||
+        a->input_size != b->input_size || a->hidden_size != b->hidden_size || a->num_layers != b->num_layers ||
+        a->output_size != b->output_size || a->dtype != b->dtype)
+        return rnnlab_error(RNNLAB_ERR_SHAPE,
+                            "the model (%s, I=%d, H=%d, L=%d, O=%d, %s) does not match the workspace "
+                            "(%s, I=%d, H=%d, L=%d, O=%d, %s)",
+                            rnnlab_cell_name(b->cell), b->input_size, b->hidden_size, b->num_layers, b->output_size,
+                            rnnlab_dtype_name(b->dtype), rnnlab_cell_name(a->cell), a->input_size, a->hidden_size,
+                            a->num_layers, a->output_size, rnnlab_dtype_name(a->dtype));
+    return RNNLAB_OK;
+}
+
+/* The first non-finite element of a (T?, B, n) array, named as tensor[t, b, i]. */
+static rnnlab_status check_finite(const char *name, const double *v, size_t rows, int B, int n, int time_major)
+{
+    for (size_t r = 0; r < rows; r++)
+        for (int i = 0; i < n; i++)
+            if (!isfinite(v[r * n + i])) {
+                if (time_major)
+                    return rnnlab_error(RNNLAB_ERR_NUMERIC, "%s[t=%d, b=%d, %d] is not finite (%g)", name,
+                                        (int)(r / B), (int)(r % B), i, v[r * n + i]);
+                return rnnlab_error(RNNLAB_ERR_NUMERIC, "%s[%d, b=%d, %d] is not finite (%g)", name, (int)(r / B),
+                                    (int)(r % B), i, v[r * n + i]);
+            }
+    return RNNLAB_OK;
+}
+
+rnnlab_status rnnlab_bptt_check_batch(const rnnlab_bptt *ws, const rnnlab_model *m, const rnnlab_batch *bt)
+{
+    rnnlab_status st = check_model(ws, m);
+    if (st) return st;
+    const int B = ws->B, T = ws->T, all = ws->cfg.loss_at == RNNLAB_LOSS_ALL;
+    const size_t rows = all ? (size_t)T * B : (size_t)B;
+    if (!bt || !bt->x) return rnnlab_error(RNNLAB_ERR_CONFIG, "batch: x is required");
+    if (bt->lengths)
+        for (int b = 0; b < B; b++)
+            if (bt->lengths[b] < 1 || bt->lengths[b] > T)
+                return rnnlab_error(RNNLAB_ERR_SHAPE, "batch: lengths[%d] = %d is outside [1, %d]", b, bt->lengths[b], T);
+    if (ws->cfg.loss == RNNLAB_LOSS_XENT) {
+        if (!bt->target_class)
+            return rnnlab_error(RNNLAB_ERR_CONFIG, "batch: the xent loss needs target_class (%s)",
+                                all ? "(T, B)" : "(B)");
+        for (size_t r = 0; r < rows; r++) {
+            const int b = (int)(r % B), t = all ? (int)(r / B) : 0;
+            if (bt->lengths && all && t >= bt->lengths[b]) continue; /* padding: never read */
+            if (bt->target_class[r] < 0 || bt->target_class[r] >= ws->O)
+                return rnnlab_error(RNNLAB_ERR_CONFIG, "batch: target_class[%zu] = %d is outside [0, %d)", r,
+                                    bt->target_class[r], ws->O);
+        }
+    } else {
+        if (!bt->target)
+            return rnnlab_error(RNNLAB_ERR_CONFIG, "batch: the %s loss needs target %s", rnnlab_loss_name(ws->cfg.loss),
+                                all ? "(T, B, O)" : "(B, O)");
+        if ((st = check_finite("target", bt->target, rows, B, ws->O, all))) return st;
+    }
+    if ((st = check_finite("x", bt->x, (size_t)T * B, B, ws->I, 1))) return st;
+    const size_t LB = (size_t)ws->L * B;
+    if (bt->h0 && (st = check_finite("h0", bt->h0, LB, B, ws->H, 0))) return st;
+    if (bt->c0 && ws->Cs && (st = check_finite("c0", bt->c0, LB, B, ws->H, 0))) return st;
+    return RNNLAB_OK;
+}
+
+/* ---------------------------------------------------------------- passes */
+
+rnnlab_status rnnlab_bptt_forward(rnnlab_bptt *ws, const rnnlab_model *m, const rnnlab_batch *bt, double *loss)
+{
+    rnnlab_status st = rnnlab_bptt_check_batch(ws, m, bt);
+    if (st) return st;
+    if (ws->cfg.ftz) rnnlab_ftz_set(1);
+    st = m->cfg.dtype == RNNLAB_FLOAT32 ? rnnlab_bptt_forward_impl_f32(ws, m, bt, loss)
+                                        : rnnlab_bptt_forward_impl_f64(ws, m, bt, loss);
+    if (ws->cfg.ftz) rnnlab_ftz_set(0);
+    return st;
+}
+
+rnnlab_status rnnlab_bptt_backward(rnnlab_bptt *ws, rnnlab_model *m, double *dx, double *dh0, double *dc0)
+{
+    rnnlab_status st = check_model(ws, m);
+    if (st) return st;
+    if (!ws->have_forward)
+        return rnnlab_error(RNNLAB_ERR_CONFIG, "rnnlab_bptt_backward: no forward pass to backpropagate (call "
+                                               "rnnlab_bptt_forward first)");
+    if (ws->cfg.ftz) rnnlab_ftz_set(1);
+    st = m->cfg.dtype == RNNLAB_FLOAT32 ? rnnlab_bptt_backward_impl_f32(ws, m, dx, dh0, dc0)
+                                        : rnnlab_bptt_backward_impl_f64(ws, m, dx, dh0, dc0);
+    if (ws->cfg.ftz) rnnlab_ftz_set(0);
+    return st;
+}
+
+rnnlab_status rnnlab_bptt_window_loss(rnnlab_bptt *ws, const rnnlab_model *m, const rnnlab_batch *bt,
+                                      const double *entry_h, const double *entry_c, int k, double *value)
+{
+    rnnlab_status st = rnnlab_bptt_check_batch(ws, m, bt);
+    if (st) return st;
+    if (k < 1) k = ws->T;
+    if (ws->cfg.ftz) rnnlab_ftz_set(1);
+    *value = m->cfg.dtype == RNNLAB_FLOAT32 ? rnnlab_bptt_window_loss_impl_f32(ws, m, bt, entry_h, entry_c, k)
+                                            : rnnlab_bptt_window_loss_impl_f64(ws, m, bt, entry_h, entry_c, k);
+    if (ws->cfg.ftz) rnnlab_ftz_set(0);
+    return RNNLAB_OK;
+}
+
+void rnnlab_bptt_set_perturb(rnnlab_bptt *ws, int on, int l, int t, int b, int j, double eps)
+{
+    ws->perturb.on = on, ws->perturb.l = l, ws->perturb.t = t, ws->perturb.b = b, ws->perturb.j = j;
+    ws->perturb.eps = eps;
+}
+
+void rnnlab_bptt_set_kink_ref(rnnlab_bptt *ws, const unsigned char *ref)
+{
+    ws->kink_ref = ref;
+    ws->kink_flips = 0;
+}
+
+long rnnlab_bptt_kink_flips(rnnlab_bptt *ws)
+{
+    long n = ws->kink_flips;
+    ws->kink_flips = 0;
+    return n;
+}
+
+rnnlab_taps rnnlab_bptt_get_taps(const rnnlab_bptt *ws)
+{
+    rnnlab_taps t = {ws->L, ws->T, ws->tap_h, ws->tap_hm, ws->tap_c, ws->tap_cm, ws->param_norm};
+    return t;
+}
+
+rnnlab_status rnnlab_bptt_get_state(const rnnlab_bptt *ws, int l, int t, double *h_out, double *c_out)
+{
+    if (l < 0 || l >= ws->L || t < -1 || t >= ws->T)
+        return rnnlab_error(RNNLAB_ERR_SHAPE, "state (layer %d, step %d) out of range (L=%d, T=%d)", l, t, ws->L, ws->T);
+    if (ws->mcfg.dtype == RNNLAB_FLOAT32) rnnlab_bptt_get_state_impl_f32(ws, l, t, h_out, c_out);
+    else rnnlab_bptt_get_state_impl_f64(ws, l, t, h_out, c_out);
+    return RNNLAB_OK;
+}
+
+rnnlab_status rnnlab_bptt_get_output(const rnnlab_bptt *ws, double *out)
+{
+    if (ws->mcfg.dtype == RNNLAB_FLOAT32) rnnlab_bptt_get_output_impl_f32(ws, out);
+    else rnnlab_bptt_get_output_impl_f64(ws, out);
+    return RNNLAB_OK;
+}

@@ -1,0 +1,70 @@
+/*
+ * bptt_ws.h - the workspace behind rnnlab_bptt (internal).
+ *
+ * Buffers marked (real) hold the model's precision and live in one allocation (block); bptt.c is
+ * compiled once per precision and casts them. Dimension legend: B batch, T steps, I input size,
+ * H hidden size, G gates, GH = G*H, L layers, O outputs, K = truncation length (k < T only).
+ */
+#ifndef RNNLAB_BPTT_WS_H
+#define RNNLAB_BPTT_WS_H
+
+#include "rnnlab/bptt.h"
+
+struct rnnlab_bptt {
+    rnnlab_bptt_config cfg;
+    rnnlab_model_config mcfg; /* the model shape this workspace serves */
+    int B, T, I, H, L, O, G, GH, maxIH;
+    int n_tensors;
+    size_t n_params;
+    int windowed; /* truncated BPTT with 1 <= k < T */
+
+    /* ---- forward cache (real) */
+    void *X;      /* (T, B, I) input */
+    void **Hs;    /* L x (T+1, B, H) hidden states, row 0 = h0 */
+    void **Cs;    /* L x (T+1, B, H) LSTM cell states, row 0 = c0; else NULL */
+    void **gates; /* L x (T, B, GH) gate activations */
+    void **extra; /* L x (T, B, H) cell extras (lstm tanh c; gru hn or r*h); else NULL */
+    void *Y;      /* (T*B, O) at all, (B, O) at last: head outputs */
+    void *Hlast;  /* (B, H) top state at each sample's last real step (loss at last) */
+
+    /* ---- the batch's targets and lengths, copied by forward */
+    double *target;    /* (T*B*O) or (B*O) */
+    int *target_class; /* (T*B) or (B) */
+    int *len;          /* (B) */
+    long n_pos;        /* N, the number of loss positions */
+
+    /* ---- backward buffers (real) */
+    void *dY;                                   /* like Y */
+    void *dZx, *dZh;                            /* (T, B, GH); dZh is NULL unless the cell separates it */
+    void *dHa, *dHb;                            /* (T, B, maxIH) ping-pong: gradient arriving from above */
+    void *dh, *dh_next, *dc_a, *dc_b, *dc_tot;  /* (B, H) */
+    void *scratch;                              /* (B, GH) */
+
+    /* ---- truncated BPTT (windowed) only (real) */
+    void **dZx_sum, **dZh_sum; /* L x (T, B, GH) */
+    void *dZx_w, *dZh_w;       /* (K, B, GH) */
+    void *dHw_a, *dHw_b;       /* (K, B, H) */
+    void **dH_acc, **dC_acc;   /* L x (T, B, H) the taps' vectors, summed over windows */
+    void *dh0_acc, *dc0_acc;   /* (L, B, H) */
+
+    /* ---- taps (double) */
+    double *tap_h, *tap_hm, *tap_c, *tap_cm; /* (L, T); tap_c* NULL unless LSTM */
+    double *param_norm;                      /* (n_tensors) */
+    double *tap_b;                           /* (2B) per-sample scratch */
+
+    /* ---- state */
+    int have_forward;
+    double loss;
+    size_t cache_bytes, total_bytes;
+    void *block; /* the one allocation holding every real buffer */
+
+    /* ---- checking hooks (bptt_internal.h) */
+    struct { /* add eps to h^l_t[b][j] right after step t computes it */
+        int on, l, t, b, j;
+        double eps;
+    } perturb;
+    const unsigned char *kink_ref; /* (L, T, B, H) 1 where h > 0 in the reference forward, or NULL */
+    long kink_flips;               /* states computed since the hook was set whose sign differs */
+};
+
+#endif
