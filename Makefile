@@ -10,6 +10,8 @@
 .DEFAULT_GOAL := all
 SHELL := /bin/bash
 .SUFFIXES:
+.SECONDARY:
+.DELETE_ON_ERROR:
 
 ifeq ($(origin CC),default)
 CC := gcc

@@ -85,8 +85,9 @@ typedef struct rnnlab_batch {
     const double *target;    /* mse, bernoulli: (B, O) at last, (T, B, O) at all */
     const int *target_class; /* xent: (B) at last, (T, B) at all; classes in [0, O) */
     const int *lengths;      /* (B) real steps per sample in [1, T], or NULL (all T); later steps are
-                                padding: they never change the loss, the gradients or the taps of
-                                real steps */
+                                padding: their x and targets are never read (NaN is fine there), and
+                                they never change the loss, the gradients or the taps of real steps.
+                                Only max(lengths) steps are computed; taps and dx beyond are 0 */
     const double *h0;        /* (L, B, H) initial hidden states, or NULL for zeros */
     const double *c0;        /* (L, B, H) LSTM initial cell states, or NULL for zeros */
 } rnnlab_batch;

@@ -56,6 +56,8 @@ typedef struct rnnlab_gradcheck_config {
     double atol;               /* absolute floor; default 1e-8 */
     int check_taps;            /* default 1 */
     int random_lengths;        /* 1: samples get random lengths in [1, T] (padding); default 0 */
+    const double *params;      /* (n_params) parameter values to check at, or NULL (default) for a
+                                  PyTorch-default initialisation from seed */
 } rnnlab_gradcheck_config;
 
 /* Defaults: rnn tanh, I = 3, H = 4, L = 2, O = 2, B = 2, T = 5, mse at last, full BPTT, seed 1,

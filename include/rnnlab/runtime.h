@@ -1,9 +1,10 @@
 /*
  * rnnlab/runtime.h - threads and the floating-point mode, for the whole process.
  *
- * rnnlab uses one pool of OpenMP threads for its own loops and, with Debian's OpenMP build of
- * OpenBLAS (libopenblas0-openmp), for the matrix products too. Results never depend on the thread
- * count: no floating-point reduction is split across threads.
+ * rnnlab uses one pool of OpenMP threads for its own loops and for the matrix products, which it cuts
+ * into fixed tiles and hands to OpenBLAS one tile per call (OpenBLAS itself runs single-threaded; see
+ * src/core/gemm.c). Results never depend on the thread count: no floating-point sum is split
+ * differently for a different number of threads.
  */
 #ifndef RNNLAB_RUNTIME_H
 #define RNNLAB_RUNTIME_H
@@ -20,8 +21,8 @@ int rnnlab_openmp_enabled(void);
 /* The number of threads the next parallel region will use (1 without OpenMP). */
 int rnnlab_threads_get(void);
 
-/* Sets the thread count for rnnlab's loops and OpenBLAS's products (n >= 1; values above the
- * machine's core count are allowed and only oversubscribe). Without OpenMP this does nothing. */
+/* Sets the thread count for rnnlab's loops and products (n >= 1; values above the machine's core
+ * count are allowed and only oversubscribe). Without OpenMP this does nothing. */
 void rnnlab_threads_set(int n);
 
 /* 1 if flush-to-zero / denormals-are-zero can be set on this CPU (x86 SSE), 0 otherwise. */

@@ -1,9 +1,19 @@
 /*
  * gemm.c - the one place that calls CBLAS (OpenBLAS), plus column sums and precision copies.
  *
- * Compiled once per precision (real.h). OpenBLAS splits a product over rows and columns of C, never
- * over the inner dimension K, so each element's sum runs in the same order for any thread count;
- * tests/test_determinism.c checks this byte for byte.
+ * Compiled once per precision (real.h).
+ *
+ * Determinism: OpenBLAS's sgemm gives different bits for the same element when the product is split
+ * differently (its edge kernels accumulate in another order), and its threaded dgemm also changes
+ * with the thread count at large K (measured with Debian's 0.3.21 on this project's machine; see
+ * README, Determinism). So rnnlab never lets OpenBLAS choose a split: a product larger than
+ * RNNLAB_GEMM_SERIAL_MNK is cut into fixed tiles of RNNLAB_GEMM_TILE rows (or columns, whichever
+ * dimension of C is longer), a layout that depends on the shape alone, and the tiles are shared
+ * among the OpenMP threads. Each tile is one OpenBLAS call made inside an active parallel region,
+ * where Debian's OpenMP build of OpenBLAS runs single-threaded; products at or below the threshold
+ * are one call, which OpenBLAS itself keeps single-threaded (its own cut-off is 65536 * 4 = 2^18
+ * multiply-adds). The result is the same for any thread count, and tests/test_determinism.c checks it
+ * byte for byte.
  */
 #include "core/real.h"
 #include "core/gemm.h"
@@ -11,6 +21,25 @@
 
 #include <cblas.h>
 #include <stddef.h>
+
+#define RNNLAB_GEMM_TILE 64
+#define RNNLAB_GEMM_SERIAL_MNK (1 << 18)
+
+#ifndef _OPENMP
+void openblas_set_num_threads(int num_threads);
+#endif
+
+static void R(blas_call)(int trans_a, int trans_b, int M, int N, int K, real alpha, const real *A, int lda,
+                         const real *B, int ldb, real beta, real *C, int ldc)
+{
+#if RNNLAB_REAL_BITS == 32
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, M, N, K,
+                alpha, A, lda, B, ldb, beta, C, ldc);
+#else
+    cblas_dgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, M, N, K,
+                alpha, A, lda, B, ldb, beta, C, ldc);
+#endif
+}
 
 void R(rnnlab_gemm)(int trans_a, int trans_b, int M, int N, int K, real alpha, const real *A, int lda,
                     const real *B, int ldb, real beta, real *C, int ldc)
@@ -22,13 +51,26 @@ void R(rnnlab_gemm)(int trans_a, int trans_b, int M, int N, int K, real alpha, c
             for (int j = 0; j < N; j++) C[(size_t)i * ldc + j] = beta == 0 ? 0 : beta * C[(size_t)i * ldc + j];
         return;
     }
-#if RNNLAB_REAL_BITS == 32
-    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, M, N, K,
-                alpha, A, lda, B, ldb, beta, C, ldc);
-#else
-    cblas_dgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, M, N, K,
-                alpha, A, lda, B, ldb, beta, C, ldc);
+#ifndef _OPENMP
+    static int blas_single = 0; /* without OpenMP there is no pool to share: keep OpenBLAS serial */
+    if (!blas_single) openblas_set_num_threads(1), blas_single = 1;
 #endif
+    const double mnk = (double)M * N * K;
+    if (mnk <= RNNLAB_GEMM_SERIAL_MNK) {
+        R(blas_call)(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    const int by_rows = M >= N, len = by_rows ? M : N, ntiles = (len + RNNLAB_GEMM_TILE - 1) / RNNLAB_GEMM_TILE;
+#pragma omp parallel for schedule(static)
+    for (int tile = 0; tile < ntiles; tile++) {
+        const int lo = tile * RNNLAB_GEMM_TILE, n = RNNLAB_MIN(RNNLAB_GEMM_TILE, len - lo);
+        if (by_rows) /* rows lo..lo+n of C: rows of op(A) */
+            R(blas_call)(trans_a, trans_b, n, N, K, alpha, trans_a ? A + lo : A + (size_t)lo * lda, lda, B, ldb, beta,
+                         C + (size_t)lo * ldc, ldc);
+        else /* columns lo..lo+n of C: columns of op(B) */
+            R(blas_call)(trans_a, trans_b, M, n, K, alpha, A, lda, trans_b ? B + (size_t)lo * ldb : B + lo, ldb, beta,
+                         C + lo, ldc);
+    }
 }
 
 void R(rnnlab_colsum)(real *out, const real *A, int rows, int cols, int lda, int accumulate)

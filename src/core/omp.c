@@ -1,5 +1,5 @@
 /*
- * omp.c - the one file that calls omp_* and openblas_* thread functions, and sets the x86
+ * omp.c - the one file that calls omp_* functions, and sets the x86
  * floating-point control word (flush-to-zero) on every pool thread.
  *
  * Not here: parallel loops themselves (each module writes its own `#pragma omp parallel for`).
@@ -14,9 +14,6 @@
 #define HAVE_MXCSR 1
 #define MXCSR_FTZ_DAZ 0x8040u /* bit 15 flush-to-zero, bit 6 denormals-are-zero */
 #endif
-
-void openblas_set_num_threads(int num_threads); /* from OpenBLAS's cblas.h; declared here to keep
-                                                   that header out of this file */
 
 int rnnlab_openmp_enabled(void)
 {
@@ -40,9 +37,10 @@ void rnnlab_threads_set(int n)
 {
     if (n < 1) n = 1;
 #ifdef _OPENMP
-    omp_set_num_threads(n);
+    omp_set_num_threads(n); /* OpenBLAS's OpenMP build follows this too, but gemm.c keeps it serial */
+#else
+    (void)n;
 #endif
-    openblas_set_num_threads(n);
 }
 
 int rnnlab_ftz_supported(void)

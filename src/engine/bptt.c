@@ -67,7 +67,7 @@ static const real *R(head_input)(const rnnlab_bptt *ws)
                                               : (const real *)ws->Hlast;
 }
 
-static int head_rows(const rnnlab_bptt *ws) { return ws->cfg.loss_at == RNNLAB_LOSS_ALL ? ws->T * ws->B : ws->B; }
+static int head_rows(const rnnlab_bptt *ws) { return ws->cfg.loss_at == RNNLAB_LOSS_ALL ? ws->Teff * ws->B : ws->B; }
 
 /* ---------------------------------------------------------------- norms (double, scaled) */
 
@@ -225,7 +225,7 @@ static double R(loss_row)(rnnlab_loss_kind kind, const real *y, const double *ta
  * dL/dY into dY when not NULL (zero at rows that are not positions). */
 static double R(loss_eval)(rnnlab_bptt *ws, int s_only, real *dY)
 {
-    const int B = ws->B, O = ws->O, T = ws->T;
+    const int B = ws->B, O = ws->O, T = ws->Teff;
     const double w = 1.0 / (double)ws->n_pos;
     const real *Y = ws->Y;
     double loss = 0;
@@ -255,7 +255,11 @@ static void copy_batch_meta(rnnlab_bptt *ws, const rnnlab_batch *bt)
 {
     const int B = ws->B, T = ws->T, O = ws->O;
     const size_t rows = ws->cfg.loss_at == RNNLAB_LOSS_ALL ? (size_t)T * B : (size_t)B;
-    for (int b = 0; b < B; b++) ws->len[b] = bt->lengths ? bt->lengths[b] : T;
+    ws->Teff = 1;
+    for (int b = 0; b < B; b++) {
+        ws->len[b] = bt->lengths ? bt->lengths[b] : T;
+        if (ws->len[b] > ws->Teff) ws->Teff = ws->len[b];
+    }
     if (ws->target) memcpy(ws->target, bt->target, rows * O * sizeof(double));
     if (ws->target_class) memcpy(ws->target_class, bt->target_class, rows * sizeof(int));
     long n = 0;
@@ -263,21 +267,31 @@ static void copy_batch_meta(rnnlab_bptt *ws, const rnnlab_batch *bt)
     ws->n_pos = n;
 }
 
+/* X = x with padded positions (t >= length) set to 0, so what the padding held never matters. */
+static void R(load_input)(rnnlab_bptt *ws, const double *x)
+{
+    const int B = ws->B, I = ws->I;
+    R(rnnlab_from_double)(ws->X, x, (size_t)ws->Teff * B * I);
+    for (int t = 0; t < ws->Teff; t++)
+        for (int b = 0; b < B; b++)
+            if (t >= ws->len[b]) memset((real *)ws->X + ((size_t)t * B + b) * I, 0, (size_t)I * sizeof(real));
+}
+
 rnnlab_status R(rnnlab_bptt_forward_impl)(rnnlab_bptt *ws, const rnnlab_model *m, const rnnlab_batch *bt,
                                           double *loss)
 {
     const size_t BH = (size_t)ws->B * ws->H;
     copy_batch_meta(ws, bt);
-    R(rnnlab_from_double)(ws->X, bt->x, (size_t)ws->T * ws->B * ws->I);
+    R(load_input)(ws, bt->x);
     R(set_initial_states)(ws, bt->h0, bt->c0);
-    R(forward_range)(ws, m, 0, ws->T - 1);
+    R(forward_range)(ws, m, 0, ws->Teff - 1);
     R(head_forward)(ws, m);
     ws->loss = R(loss_eval)(ws, -1, NULL);
     ws->have_forward = 1;
     if (loss) *loss = ws->loss;
     if (isfinite(ws->loss)) return RNNLAB_OK;
     /* name the first (step, layer) whose state is not finite */
-    for (int t = 0; t < ws->T; t++)
+    for (int t = 0; t < ws->Teff; t++)
         for (int l = 0; l < ws->L; l++) {
             const real *h = (const real *)ws->Hs[l] + (size_t)(t + 1) * BH;
             for (size_t i = 0; i < BH; i++)
@@ -352,7 +366,7 @@ static void R(layer_sweep)(rnnlab_bptt *ws, const rnnlab_model *m, int l, int t_
 /* dW, db_ih, db_hh, dU (and peepholes) of layer l from the pre-activation gradients of all steps. */
 static void R(layer_wgrad)(rnnlab_bptt *ws, rnnlab_model *m, int l, const real *dZx, const real *dZh)
 {
-    const int B = ws->B, H = ws->H, GH = ws->GH, TB = ws->T * ws->B;
+    const int B = ws->B, H = ws->H, GH = ws->GH, TB = ws->Teff * ws->B;
     const size_t BH = (size_t)B * H;
     const rnnlab_cell_opts o = cell_opts(m);
     const R(rnnlab_cell_ops) *ops = R(rnnlab_cell_ops_get)(m->cfg.cell, &o);
@@ -384,14 +398,14 @@ static void R(head_backward)(rnnlab_bptt *ws, rnnlab_model *m, real *dHtop)
     }
     real *g = ws->dh; /* (B, H) */
     R(rnnlab_gemm)(0, 0, B, H, O, 1, dY, O, R(head_weight)(m), H, 0, g, H);
-    memset(dHtop, 0, (size_t)ws->T * B * H * sizeof(real));
+    memset(dHtop, 0, (size_t)ws->Teff * B * H * sizeof(real));
     for (int b = 0; b < B; b++)
         memcpy(dHtop + ((size_t)(ws->len[b] - 1) * B + b) * H, g + (size_t)b * H, (size_t)H * sizeof(real));
 }
 
 static void R(backward_full)(rnnlab_bptt *ws, rnnlab_model *m, double *dx, double *dh0, double *dc0)
 {
-    const int B = ws->B, H = ws->H, GH = ws->GH, TB = ws->T * ws->B;
+    const int B = ws->B, H = ws->H, GH = ws->GH, TB = ws->Teff * ws->B;
     const size_t BH = (size_t)B * H;
     real *cur = ws->dHa, *other = ws->dHb;
     real *dZx = ws->dZx, *dZh = ws->dZh ? (real *)ws->dZh : dZx;
@@ -399,7 +413,7 @@ static void R(backward_full)(rnnlab_bptt *ws, rnnlab_model *m, double *dx, doubl
     R(head_backward)(ws, m, cur);
     for (int l = ws->L - 1; l >= 0; l--) {
         real *dc = NULL;
-        R(layer_sweep)(ws, m, l, 0, ws->T - 1, cur, dZx, dZh, tap_mode, &dc);
+        R(layer_sweep)(ws, m, l, 0, ws->Teff - 1, cur, dZx, dZh, tap_mode, &dc);
         if (dh0) R(rnnlab_to_double)(dh0 + l * BH, ws->dh_next, BH);
         if (dc0 && ws->Cs) R(rnnlab_to_double)(dc0 + l * BH, dc, BH);
         R(layer_wgrad)(ws, m, l, dZx, dZh);
@@ -411,7 +425,10 @@ static void R(backward_full)(rnnlab_bptt *ws, rnnlab_model *m, double *dx, doubl
             cur = other, other = tmp;
         }
     }
-    if (dx) R(rnnlab_to_double)(dx, cur, (size_t)TB * ws->I);
+    if (dx) {
+        R(rnnlab_to_double)(dx, cur, (size_t)TB * ws->I);
+        memset(dx + (size_t)TB * ws->I, 0, (size_t)(ws->T - ws->Teff) * B * ws->I * sizeof(double));
+    }
 }
 
 /* Does any sample have a loss at step s? */
@@ -424,7 +441,7 @@ static int has_loss_at(const rnnlab_bptt *ws, int s)
 
 static void R(backward_windowed)(rnnlab_bptt *ws, rnnlab_model *m, double *dx, double *dh0, double *dc0)
 {
-    const int B = ws->B, H = ws->H, GH = ws->GH, T = ws->T, L = ws->L, k = ws->cfg.truncate;
+    const int B = ws->B, H = ws->H, GH = ws->GH, T = ws->Teff, Ts = ws->T, L = ws->L, k = ws->cfg.truncate;
     const size_t BH = (size_t)B * H, TBGH = (size_t)T * B * GH;
     const int sep = ws->dZh != NULL;
     real *dHtop = ws->dHa;
@@ -476,10 +493,10 @@ static void R(backward_windowed)(rnnlab_bptt *ws, rnnlab_model *m, double *dx, d
         if (ws->cfg.taps)
             for (int t = 0; t < T; t++) {
                 R(tap_norms)((real *)ws->dH_acc[l] + (size_t)t * BH, B, H, ws->len, t, ws->tap_b,
-                             &ws->tap_h[(size_t)l * T + t], &ws->tap_hm[(size_t)l * T + t]);
+                             &ws->tap_h[(size_t)l * Ts + t], &ws->tap_hm[(size_t)l * Ts + t]);
                 if (ws->Cs)
                     R(tap_norms)((real *)ws->dC_acc[l] + (size_t)t * BH, B, H, ws->len, t, ws->tap_b,
-                                 &ws->tap_c[(size_t)l * T + t], &ws->tap_cm[(size_t)l * T + t]);
+                                 &ws->tap_c[(size_t)l * Ts + t], &ws->tap_cm[(size_t)l * Ts + t]);
             }
     }
     if (dx) {
@@ -487,6 +504,7 @@ static void R(backward_windowed)(rnnlab_bptt *ws, rnnlab_model *m, double *dx, d
         R(layer_view)(m, 0, &p);
         R(rnnlab_gemm)(0, 0, T * B, p.I, GH, 1, ws->dZx_sum[0], GH, p.W, p.I, 0, ws->dHb, p.I);
         R(rnnlab_to_double)(dx, ws->dHb, (size_t)T * B * ws->I);
+        memset(dx + (size_t)T * B * ws->I, 0, (size_t)(Ts - T) * B * ws->I * sizeof(double));
     }
     if (dh0) R(rnnlab_to_double)(dh0, ws->dh0_acc, L * BH);
     if (dc0 && ws->Cs) R(rnnlab_to_double)(dc0, ws->dc0_acc, L * BH);
@@ -495,6 +513,9 @@ static void R(backward_windowed)(rnnlab_bptt *ws, rnnlab_model *m, double *dx, d
 rnnlab_status R(rnnlab_bptt_backward_impl)(rnnlab_bptt *ws, rnnlab_model *m, double *dx, double *dh0, double *dc0)
 {
     rnnlab_model_zero_grad(m);
+    const size_t LT = (size_t)ws->L * ws->T;
+    memset(ws->tap_h, 0, LT * sizeof(double)), memset(ws->tap_hm, 0, LT * sizeof(double));
+    if (ws->tap_c) memset(ws->tap_c, 0, LT * sizeof(double)), memset(ws->tap_cm, 0, LT * sizeof(double));
     if (ws->windowed) R(backward_windowed)(ws, m, dx, dh0, dc0);
     else R(backward_full)(ws, m, dx, dh0, dc0);
     for (int i = 0; i < m->n_tensors; i++)
@@ -518,10 +539,10 @@ rnnlab_status R(rnnlab_bptt_backward_impl)(rnnlab_bptt *ws, rnnlab_model *m, dou
 double R(rnnlab_bptt_window_loss_impl)(rnnlab_bptt *ws, const rnnlab_model *m, const rnnlab_batch *bt,
                                        const double *entry_h, const double *entry_c, int k)
 {
-    const int T = ws->T;
+    const int T = ws->T; /* entry_h strides use the full T */
     const size_t BH = (size_t)ws->B * ws->H;
     copy_batch_meta(ws, bt);
-    R(rnnlab_from_double)(ws->X, bt->x, (size_t)T * ws->B * ws->I);
+    R(load_input)(ws, bt->x);
     double total = 0;
     for (int s = 0; s < T; s++) {
         if (!has_loss_at(ws, s)) continue;

@@ -234,18 +234,20 @@ static rnnlab_status check_model(const rnnlab_bptt *ws, const rnnlab_model *m)
     return RNNLAB_OK;
 }
 
-/* The first non-finite element of a (T?, B, n) array, named as tensor[t, b, i]. */
-static rnnlab_status check_finite(const char *name, const double *v, size_t rows, int B, int n, int time_major)
+/* The first non-finite element of a (rows, n) array whose row r is (t, b) = (r / B, r % B) when
+ * time_major (rows at padded steps, t >= len[b], are skipped), or (l, b) otherwise. */
+static rnnlab_status check_finite(const char *name, const double *v, size_t rows, int B, int n, int time_major,
+                                  const int *len)
 {
-    for (size_t r = 0; r < rows; r++)
+    for (size_t r = 0; r < rows; r++) {
+        const int a = (int)(r / B), b = (int)(r % B);
+        if (time_major && len && a >= len[b]) continue;
         for (int i = 0; i < n; i++)
-            if (!isfinite(v[r * n + i])) {
-                if (time_major)
-                    return rnnlab_error(RNNLAB_ERR_NUMERIC, "%s[t=%d, b=%d, %d] is not finite (%g)", name,
-                                        (int)(r / B), (int)(r % B), i, v[r * n + i]);
-                return rnnlab_error(RNNLAB_ERR_NUMERIC, "%s[%d, b=%d, %d] is not finite (%g)", name, (int)(r / B),
-                                    (int)(r % B), i, v[r * n + i]);
-            }
+            if (!isfinite(v[r * n + i]))
+                return rnnlab_error(RNNLAB_ERR_NUMERIC, time_major ? "%s[t=%d, b=%d, %d] is not finite (%g)"
+                                                                   : "%s[%d, b=%d, %d] is not finite (%g)",
+                                    name, a, b, i, v[r * n + i]);
+    }
     return RNNLAB_OK;
 }
 
@@ -275,12 +277,12 @@ rnnlab_status rnnlab_bptt_check_batch(const rnnlab_bptt *ws, const rnnlab_model 
         if (!bt->target)
             return rnnlab_error(RNNLAB_ERR_CONFIG, "batch: the %s loss needs target %s", rnnlab_loss_name(ws->cfg.loss),
                                 all ? "(T, B, O)" : "(B, O)");
-        if ((st = check_finite("target", bt->target, rows, B, ws->O, all))) return st;
+        if ((st = check_finite("target", bt->target, rows, B, ws->O, all, bt->lengths))) return st;
     }
-    if ((st = check_finite("x", bt->x, (size_t)T * B, B, ws->I, 1))) return st;
+    if ((st = check_finite("x", bt->x, (size_t)T * B, B, ws->I, 1, bt->lengths))) return st;
     const size_t LB = (size_t)ws->L * B;
-    if (bt->h0 && (st = check_finite("h0", bt->h0, LB, B, ws->H, 0))) return st;
-    if (bt->c0 && ws->Cs && (st = check_finite("c0", bt->c0, LB, B, ws->H, 0))) return st;
+    if (bt->h0 && (st = check_finite("h0", bt->h0, LB, B, ws->H, 0, NULL))) return st;
+    if (bt->c0 && ws->Cs && (st = check_finite("c0", bt->c0, LB, B, ws->H, 0, NULL))) return st;
     return RNNLAB_OK;
 }
 

@@ -31,6 +31,7 @@ struct rnnlab_bptt {
     double *target;    /* (T*B*O) or (B*O) */
     int *target_class; /* (T*B) or (B) */
     int *len;          /* (B) */
+    int Teff;          /* max(len): steps beyond it are padding for every sample and never computed */
     long n_pos;        /* N, the number of loss positions */
 
     /* ---- backward buffers (real) */

@@ -220,6 +220,8 @@ rnnlab_status rnnlab_gradcheck_run(const rnnlab_gradcheck_config *cfg, rnnlab_ch
     rnnlab_init_config ic;
     rnnlab_init_config_init(&ic);
     if ((st = rnnlab_model_init(c.m, &ic, &rng))) goto done;
+    if (cfg->params)
+        for (size_t j = 0; j < c.m->n_params; j++) rnnlab_model_param_set_at(c.m, j, cfg->params[j]);
     c.x = rnnlab_malloc((size_t)T * B * I * sizeof(double));
     c.h0 = rnnlab_malloc(LBH * sizeof(double));
     c.c0 = rnnlab_malloc(LBH * sizeof(double));

@@ -1,0 +1,336 @@
+/*
+ * test_bptt.c - the BPTT entry points: refusals with clear messages, non-finite values named by
+ * layer and step, failed allocations, taps on/off, float32 against float64, flush-to-zero, and
+ * padding that never changes real steps.
+ */
+#include "check.h"
+#include "rnnlab/rnnlab.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static rnnlab_model *model(rnnlab_cell_kind cell, rnnlab_activation act, int I, int H, int L, int O, rnnlab_dtype dt,
+                           uint64_t seed)
+{
+    rnnlab_model_config mc;
+    rnnlab_model_config_init(&mc);
+    mc.cell = cell, mc.activation = act, mc.input_size = I, mc.hidden_size = H, mc.num_layers = L;
+    mc.output_size = O, mc.dtype = dt;
+    rnnlab_model *m;
+    assert_int_equal(rnnlab_model_create(&m, &mc), RNNLAB_OK);
+    rnnlab_rng rng;
+    rnnlab_rng_seed(&rng, seed);
+    rnnlab_init_config ic;
+    rnnlab_init_config_init(&ic);
+    assert_int_equal(rnnlab_model_init(m, &ic, &rng), RNNLAB_OK);
+    return m;
+}
+
+static rnnlab_bptt *workspace(const rnnlab_model *m, int B, int T, rnnlab_loss_at at, int taps, int ftz)
+{
+    rnnlab_bptt_config bc;
+    rnnlab_bptt_config_init(&bc);
+    bc.batch = B, bc.seq_len = T, bc.loss_at = at, bc.taps = taps, bc.ftz = ftz;
+    rnnlab_bptt *ws;
+    assert_int_equal(rnnlab_bptt_create(&ws, m, &bc), RNNLAB_OK);
+    return ws;
+}
+
+static void fill(double *v, size_t n, uint64_t seed)
+{
+    rnnlab_rng r;
+    rnnlab_rng_seed(&r, seed);
+    for (size_t i = 0; i < n; i++) v[i] = 2 * rnnlab_rng_uniform(&r) - 1;
+}
+
+static void set_scalar(rnnlab_model *m, const char *name, double v)
+{
+    const int i = rnnlab_model_find(m, name);
+    double buf[1024];
+    for (size_t j = 0; j < m->tensors[i].numel; j++) buf[j] = v;
+    rnnlab_model_set(m, i, buf);
+}
+
+static void test_create_refuses_bad_options(void **state)
+{
+    (void)state;
+    rnnlab_model *m = model(RNNLAB_CELL_LSTM, 0, 2, 3, 1, 1, RNNLAB_FLOAT64, 1);
+    rnnlab_bptt_config bc;
+    rnnlab_bptt *ws = (rnnlab_bptt *)1;
+    rnnlab_bptt_config_init(&bc);
+    bc.batch = 0;
+    assert_int_equal(rnnlab_bptt_create(&ws, m, &bc), RNNLAB_ERR_CONFIG);
+    assert_null(ws);
+    assert_non_null(strstr(rnnlab_last_error(), "batch"));
+    rnnlab_bptt_config_init(&bc);
+    bc.seq_len = -1;
+    assert_int_equal(rnnlab_bptt_create(&ws, m, &bc), RNNLAB_ERR_CONFIG);
+    assert_non_null(strstr(rnnlab_last_error(), "seq_len"));
+    rnnlab_bptt_config_init(&bc);
+    bc.truncate = -2;
+    assert_int_equal(rnnlab_bptt_create(&ws, m, &bc), RNNLAB_ERR_CONFIG);
+    assert_non_null(strstr(rnnlab_last_error(), "truncate"));
+    rnnlab_bptt_config_init(&bc);
+    bc.loss = RNNLAB_LOSS_XENT; /* O = 1 */
+    assert_int_equal(rnnlab_bptt_create(&ws, m, &bc), RNNLAB_ERR_CONFIG);
+    assert_non_null(strstr(rnnlab_last_error(), "output_size"));
+    rnnlab_model_free(m);
+}
+
+static void test_batch_refusals_name_the_element(void **state)
+{
+    (void)state;
+    enum { B = 2, T = 3, I = 2 };
+    rnnlab_model *m = model(RNNLAB_CELL_GRU, 0, I, 3, 1, 2, RNNLAB_FLOAT64, 2);
+    rnnlab_bptt *ws = workspace(m, B, T, RNNLAB_LOSS_LAST, 1, 0);
+    double x[T * B * I], y[B * 2];
+    fill(x, T * B * I, 1), fill(y, B * 2, 2);
+    rnnlab_batch bt = {NULL, y, NULL, NULL, NULL, NULL};
+    double loss;
+    assert_int_equal(rnnlab_bptt_forward(ws, m, &bt, &loss), RNNLAB_ERR_CONFIG);
+    assert_non_null(strstr(rnnlab_last_error(), "x is required"));
+    bt.x = x;
+    const int bad_len[B] = {3, 0};
+    bt.lengths = bad_len;
+    assert_int_equal(rnnlab_bptt_forward(ws, m, &bt, &loss), RNNLAB_ERR_SHAPE);
+    assert_non_null(strstr(rnnlab_last_error(), "lengths[1] = 0"));
+    bt.lengths = NULL;
+    bt.target = NULL;
+    assert_int_equal(rnnlab_bptt_forward(ws, m, &bt, &loss), RNNLAB_ERR_CONFIG);
+    assert_non_null(strstr(rnnlab_last_error(), "target"));
+    bt.target = y;
+    x[(2 * B + 1) * I + 1] = NAN; /* t = 2, b = 1, feature 1 */
+    assert_int_equal(rnnlab_bptt_forward(ws, m, &bt, &loss), RNNLAB_ERR_NUMERIC);
+    assert_non_null(strstr(rnnlab_last_error(), "x[t=2, b=1, 1]"));
+    x[(2 * B + 1) * I + 1] = 0.5;
+    /* backward before any successful forward */
+    assert_int_equal(rnnlab_bptt_backward(ws, m, NULL, NULL, NULL), RNNLAB_ERR_CONFIG);
+    /* a model of another shape */
+    rnnlab_model *other = model(RNNLAB_CELL_GRU, 0, I, 4, 1, 2, RNNLAB_FLOAT64, 2);
+    assert_int_equal(rnnlab_bptt_forward(ws, other, &bt, &loss), RNNLAB_ERR_SHAPE);
+    assert_non_null(strstr(rnnlab_last_error(), "does not match"));
+    double h[B * 3];
+    assert_int_equal(rnnlab_bptt_get_state(ws, 1, 0, h, NULL), RNNLAB_ERR_SHAPE);
+    rnnlab_model_free(other);
+    rnnlab_bptt_free(ws);
+    rnnlab_model_free(m);
+}
+
+/* relu RNN, one unit, W = 0, U = 10, biases 0, h0 = 1: h_t = 10^(t+1). In float64 the first value
+ * above DBL_MAX (1.8e308) is 10^309, at t = 308; in float32 the first above FLT_MAX (3.4e38) is
+ * 10^39, at t = 38. */
+static void test_forward_overflow_names_layer_and_step(void **state)
+{
+    (void)state;
+    const rnnlab_dtype dts[2] = {RNNLAB_FLOAT64, RNNLAB_FLOAT32};
+    const int expect[2] = {308, 38};
+    for (int d = 0; d < 2; d++) {
+        enum { T = 400 };
+        rnnlab_model *m = model(RNNLAB_CELL_RNN, RNNLAB_ACT_RELU, 1, 1, 1, 1, dts[d], 3);
+        set_scalar(m, "weight_ih_l0", 0), set_scalar(m, "weight_hh_l0", 10), set_scalar(m, "bias_ih_l0", 0);
+        set_scalar(m, "bias_hh_l0", 0);
+        rnnlab_bptt *ws = workspace(m, 1, T, RNNLAB_LOSS_LAST, 1, 0);
+        double x[T] = {0}, y = 0, h0 = 1, loss;
+        rnnlab_batch bt = {x, &y, NULL, NULL, &h0, NULL};
+        assert_int_equal(rnnlab_bptt_forward(ws, m, &bt, &loss), RNNLAB_ERR_NUMERIC);
+        char want[64];
+        snprintf(want, sizeof want, "layer 0, step %d ", expect[d]);
+        if (!strstr(rnnlab_last_error(), want)) fprintf(stderr, "got: %s\n", rnnlab_last_error());
+        assert_non_null(strstr(rnnlab_last_error(), want));
+        rnnlab_bptt_free(ws);
+        rnnlab_model_free(m);
+    }
+}
+
+/* Linear RNN, one unit, U = 10, W = 0, h0 = 0: every state is 0 (finite), y = 0, target 1, head
+ * weight 1: dL/dh_{T-1} = -2 and dL/dh_{T-1-n} = -2 10^n, which first exceeds DBL_MAX at n = 308. */
+static void test_backward_overflow_names_layer_and_step(void **state)
+{
+    (void)state;
+    enum { T = 400 };
+    rnnlab_model *m = model(RNNLAB_CELL_RNN, RNNLAB_ACT_IDENTITY, 1, 1, 1, 1, RNNLAB_FLOAT64, 4);
+    set_scalar(m, "weight_ih_l0", 0), set_scalar(m, "weight_hh_l0", 10), set_scalar(m, "bias_ih_l0", 0);
+    set_scalar(m, "bias_hh_l0", 0), set_scalar(m, "head_weight", 1), set_scalar(m, "head_bias", 0);
+    rnnlab_bptt *ws = workspace(m, 1, T, RNNLAB_LOSS_LAST, 1, 0);
+    double x[T] = {0}, y = 1, loss;
+    rnnlab_batch bt = {x, &y, NULL, NULL, NULL, NULL};
+    assert_int_equal(rnnlab_bptt_forward(ws, m, &bt, &loss), RNNLAB_OK);
+    assert_int_equal(rnnlab_bptt_backward(ws, m, NULL, NULL, NULL), RNNLAB_ERR_NUMERIC);
+    char want[64];
+    snprintf(want, sizeof want, "layer 0, step %d ", T - 1 - 308);
+    if (!strstr(rnnlab_last_error(), want)) fprintf(stderr, "got: %s\n", rnnlab_last_error());
+    assert_non_null(strstr(rnnlab_last_error(), want));
+    const rnnlab_taps tp = rnnlab_bptt_get_taps(ws);
+    assert_close1("tap 300 steps back", tp.h_norm[T - 1 - 300], 2e300, 0, 1e-12);
+    assert_true(isinf(tp.h_norm[T - 1 - 308]));
+    rnnlab_bptt_free(ws);
+    rnnlab_model_free(m);
+}
+
+static void test_create_survives_failed_allocations(void **state)
+{
+    (void)state;
+    rnnlab_model *m = model(RNNLAB_CELL_LSTM, 0, 3, 4, 2, 2, RNNLAB_FLOAT64, 5);
+    rnnlab_bptt_config bc;
+    rnnlab_bptt_config_init(&bc);
+    bc.batch = 2, bc.seq_len = 6, bc.truncate = 2, bc.loss = RNNLAB_LOSS_XENT;
+    int succeeded = 0;
+    for (long n = 0; n < 60 && !succeeded; n++) {
+        rnnlab_bptt *ws = NULL;
+        rnnlab_alloc_fail_after(n);
+        rnnlab_status st = rnnlab_bptt_create(&ws, m, &bc);
+        rnnlab_alloc_fail_after(-1);
+        if (st == RNNLAB_OK) succeeded = 1;
+        else assert_int_equal(st, RNNLAB_ERR_NOMEM), assert_null(ws);
+        rnnlab_bptt_free(ws);
+    }
+    assert_true(succeeded);
+    rnnlab_model_free(m);
+}
+
+static void test_taps_off_same_gradients(void **state)
+{
+    (void)state;
+    enum { B = 3, T = 7, I = 2 };
+    unsigned char *g[2];
+    rnnlab_model *m = model(RNNLAB_CELL_LSTM, 0, I, 5, 2, 1, RNNLAB_FLOAT64, 6);
+    double x[T * B * I], y[T * B];
+    fill(x, T * B * I, 3), fill(y, T * B, 4);
+    rnnlab_batch bt = {x, y, NULL, NULL, NULL, NULL};
+    for (int taps = 0; taps < 2; taps++) {
+        rnnlab_bptt *ws = workspace(m, B, T, RNNLAB_LOSS_ALL, taps, 0);
+        double loss;
+        assert_int_equal(rnnlab_bptt_forward(ws, m, &bt, &loss), RNNLAB_OK);
+        assert_int_equal(rnnlab_bptt_backward(ws, m, NULL, NULL, NULL), RNNLAB_OK);
+        g[taps] = malloc(m->n_params * sizeof(double));
+        memcpy(g[taps], m->grads, m->n_params * sizeof(double));
+        const rnnlab_taps tp = rnnlab_bptt_get_taps(ws);
+        for (int i = 0; i < 2 * T; i++) assert_true(taps ? tp.h_norm[i] > 0 : tp.h_norm[i] == 0);
+        for (int i = 0; i < m->n_tensors; i++) assert_true(tp.param_norm[i] > 0);
+        rnnlab_bptt_free(ws);
+    }
+    assert_true(check_same_bytes("grads with and without taps", g[0], g[1], m->n_params * sizeof(double)));
+    free(g[0]), free(g[1]);
+    rnnlab_model_free(m);
+}
+
+/* The same model in both precisions: float32 agrees with float64 to float32's precision. */
+static void test_float32_agrees_with_float64(void **state)
+{
+    (void)state;
+    enum { B = 4, T = 20, I = 3, H = 16 };
+    for (int cell = 0; cell < RNNLAB_CELL_COUNT; cell++) {
+        rnnlab_model *m64 = model((rnnlab_cell_kind)cell, 0, I, H, 2, 2, RNNLAB_FLOAT64, 7);
+        rnnlab_model *m32 = model((rnnlab_cell_kind)cell, 0, I, H, 2, 2, RNNLAB_FLOAT32, 8);
+        assert_int_equal(rnnlab_model_copy_params(m32, m64), RNNLAB_OK);
+        double x[T * B * I], y[T * B * 2], l32, l64;
+        fill(x, T * B * I, 5), fill(y, T * B * 2, 6);
+        rnnlab_batch bt = {x, y, NULL, NULL, NULL, NULL};
+        rnnlab_bptt *w64 = workspace(m64, B, T, RNNLAB_LOSS_ALL, 1, 0), *w32 = workspace(m32, B, T, RNNLAB_LOSS_ALL, 1, 0);
+        assert_int_equal(rnnlab_bptt_forward(w64, m64, &bt, &l64), RNNLAB_OK);
+        assert_int_equal(rnnlab_bptt_forward(w32, m32, &bt, &l32), RNNLAB_OK);
+        assert_int_equal(rnnlab_bptt_backward(w64, m64, NULL, NULL, NULL), RNNLAB_OK);
+        assert_int_equal(rnnlab_bptt_backward(w32, m32, NULL, NULL, NULL), RNNLAB_OK);
+        assert_close1("loss f32 vs f64", l32, l64, 0, 1e-5);
+        double *g32 = malloc(m64->n_params * sizeof(double)), *g64 = malloc(m64->n_params * sizeof(double));
+        for (size_t j = 0; j < m64->n_params; j++) g32[j] = rnnlab_model_grad_at(m32, j), g64[j] = rnnlab_model_grad_at(m64, j);
+        assert_close("grads f32 vs f64", g32, g64, m64->n_params, 1e-6, 1e-3);
+        free(g32), free(g64);
+        rnnlab_bptt_free(w64), rnnlab_bptt_free(w32);
+        rnnlab_model_free(m64), rnnlab_model_free(m32);
+    }
+}
+
+/* Linear RNN, one unit, U = 1e-5, h0 = 1, no input: h_t = 1e-5^(t+1); at t = 61 that is 1e-310,
+ * a subnormal double. With flush-to-zero it is 0, without it is not; the mode is cleared after. */
+static void test_flush_to_zero_is_a_run_option(void **state)
+{
+    (void)state;
+    if (!rnnlab_ftz_supported()) skip();
+    enum { T = 64 };
+    for (int ftz = 0; ftz < 2; ftz++) {
+        rnnlab_model *m = model(RNNLAB_CELL_RNN, RNNLAB_ACT_IDENTITY, 1, 1, 1, 1, RNNLAB_FLOAT64, 9);
+        set_scalar(m, "weight_ih_l0", 0), set_scalar(m, "weight_hh_l0", 1e-5), set_scalar(m, "bias_ih_l0", 0);
+        set_scalar(m, "bias_hh_l0", 0);
+        rnnlab_bptt *ws = workspace(m, 1, T, RNNLAB_LOSS_LAST, 1, ftz);
+        double x[T] = {0}, y = 0, h0 = 1, loss, h;
+        rnnlab_batch bt = {x, &y, NULL, NULL, &h0, NULL};
+        assert_int_equal(rnnlab_bptt_forward(ws, m, &bt, &loss), RNNLAB_OK);
+        rnnlab_bptt_get_state(ws, 0, 61, &h, NULL);
+        if (ftz) assert_true(h == 0.0);
+        else assert_true(h > 0 && h < 2.3e-308);
+        assert_int_equal(rnnlab_ftz_count_threads(), 0);
+        rnnlab_bptt_free(ws);
+        rnnlab_model_free(m);
+    }
+}
+
+/* Samples of lengths 4, 2, 3 padded to T = 4 and to T = 10 (with different garbage in the padding):
+ * the loss, every gradient, dx of real steps, and the taps of steps 0..3 are the same bits. */
+static void test_padding_never_changes_real_steps(void **state)
+{
+    (void)state;
+    enum { B = 3, I = 2, O = 2 };
+    const int lens[B] = {4, 2, 3};
+    for (int cell = 0; cell < RNNLAB_CELL_COUNT; cell++)
+        for (int at = 0; at < 2; at++) {
+            double loss[2], *grads[2], *dx[2], *taps[2];
+            rnnlab_model *m = model((rnnlab_cell_kind)cell, 0, I, 5, 2, O, RNNLAB_FLOAT64, 10);
+            for (int p = 0; p < 2; p++) {
+                const int T = p ? 10 : 4;
+                double *x = malloc(sizeof(double) * T * B * I), *y = malloc(sizeof(double) * T * B * O);
+                fill(x, (size_t)T * B * I, 20 + p), fill(y, (size_t)T * B * O, 30 + p); /* padding differs */
+                double xr[4 * B * I], yr[4 * B * O];
+                fill(xr, 4 * B * I, 11), fill(yr, 4 * B * O, 12); /* real steps: the same in both */
+                for (int t = 0; t < 4; t++)
+                    for (int b = 0; b < B; b++) {
+                        if (t >= lens[b]) continue;
+                        for (int i = 0; i < I; i++) x[(t * B + b) * I + i] = xr[(t * B + b) * I + i];
+                        for (int o = 0; o < O; o++) y[(t * B + b) * O + o] = yr[(t * B + b) * O + o];
+                    }
+                if (p) x[(5 * B + 0) * I] = NAN, x[(3 * B + 1) * I + 1] = NAN; /* padding is never read */
+                /* at last, the target is (B, O): one per sample */
+                rnnlab_batch bt = {x, at ? y : yr, NULL, lens, NULL, NULL};
+                rnnlab_bptt *ws = workspace(m, B, T, (rnnlab_loss_at)at, 1, 0);
+                dx[p] = malloc(sizeof(double) * T * B * I);
+                assert_int_equal(rnnlab_bptt_forward(ws, m, &bt, &loss[p]), RNNLAB_OK);
+                assert_int_equal(rnnlab_bptt_backward(ws, m, dx[p], NULL, NULL), RNNLAB_OK);
+                for (int t = 0; t < T; t++)
+                    for (int b = 0; b < B; b++)
+                        if (t >= lens[b]) memset(dx[p] + (t * B + b) * I, 0, sizeof(double) * I);
+                grads[p] = malloc(sizeof(double) * m->n_params);
+                memcpy(grads[p], m->grads, sizeof(double) * m->n_params);
+                const rnnlab_taps tp = rnnlab_bptt_get_taps(ws);
+                taps[p] = malloc(sizeof(double) * 2 * 2 * 4);
+                for (int l = 0; l < 2; l++)
+                    for (int t = 0; t < 4; t++)
+                        taps[p][l * 4 + t] = tp.h_norm[l * T + t], taps[p][8 + l * 4 + t] = tp.h_norm_mean[l * T + t];
+                free(x), free(y);
+                rnnlab_bptt_free(ws);
+            }
+            assert_true(check_same_bytes("loss", &loss[0], &loss[1], sizeof(double)));
+            assert_true(check_same_bytes("grads", grads[0], grads[1], sizeof(double) * m->n_params));
+            assert_true(check_same_bytes("dx of steps 0..3", dx[0], dx[1], sizeof(double) * 4 * B * I));
+            assert_true(check_same_bytes("taps of steps 0..3", taps[0], taps[1], sizeof(double) * 16));
+            for (int p = 0; p < 2; p++) free(grads[p]), free(dx[p]), free(taps[p]);
+            rnnlab_model_free(m);
+        }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_create_refuses_bad_options),
+        cmocka_unit_test(test_batch_refusals_name_the_element),
+        cmocka_unit_test(test_forward_overflow_names_layer_and_step),
+        cmocka_unit_test(test_backward_overflow_names_layer_and_step),
+        cmocka_unit_test(test_create_survives_failed_allocations),
+        cmocka_unit_test(test_taps_off_same_gradients),
+        cmocka_unit_test(test_float32_agrees_with_float64),
+        cmocka_unit_test(test_flush_to_zero_is_a_run_option),
+        cmocka_unit_test(test_padding_never_changes_real_steps),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,182 @@
+/*
+ * test_gradcheck.c - central finite differences in float64 (rnnlab/gradcheck.h) for every cell,
+ * every RNN activation, both GRU variants, peepholes, L in {1, 3}, T >= 5, the loss at the last step
+ * and at every step, truncated BPTT with k < T, every loss, and padded batches. Every parameter,
+ * input element, h0/c0 and dL/dh_t tap is compared: |a - n| <= 1e-8 + 1e-6 max(|a|, |n|).
+ */
+#include "check.h"
+#include "rnnlab/gradcheck.h"
+
+#include <stdio.h>
+
+static void run_case(const char *label, const rnnlab_gradcheck_config *cfg)
+{
+    rnnlab_check_report rep;
+    rnnlab_status st = rnnlab_gradcheck_run(cfg, &rep);
+    if (st) fprintf(stderr, "%s: %s\n", label, rnnlab_last_error());
+    assert_int_equal(st, RNNLAB_OK);
+    size_t compared = 0, skipped = 0;
+    for (int i = 0; i < rep.n; i++) {
+        const rnnlab_check_entry *e = &rep.e[i];
+        compared += e->n, skipped += e->n_skipped;
+        if (!e->pass)
+            fprintf(stderr, "%s: %s FAILED: max rel %.3g at element %zu (analytic %.17g, numeric %.17g)\n", label,
+                    e->name, e->max_rel, e->worst, e->worst_a, e->worst_r);
+    }
+    if (skipped) fprintf(stderr, "%s: %zu point(s) on a relu kink skipped\n", label, skipped);
+    assert_true(rep.all_pass);
+    assert_true(compared > 0);
+    assert_true(skipped * 10 < compared); /* skipping must stay the exception */
+    rnnlab_check_report_free(&rep);
+}
+
+static rnnlab_gradcheck_config base(rnnlab_cell_kind cell, int L, rnnlab_loss_at at)
+{
+    rnnlab_gradcheck_config c;
+    rnnlab_gradcheck_config_init(&c);
+    c.model.cell = cell, c.model.num_layers = L, c.bptt.loss_at = at;
+    c.bptt.seq_len = 5;
+    return c;
+}
+
+static void test_rnn_every_activation(void **state)
+{
+    (void)state;
+    for (int a = 0; a < RNNLAB_ACT_COUNT; a++)
+        for (int L = 1; L <= 3; L += 2)
+            for (int at = 0; at < 2; at++) {
+                rnnlab_gradcheck_config c = base(RNNLAB_CELL_RNN, L, (rnnlab_loss_at)at);
+                c.model.activation = (rnnlab_activation)a;
+                c.seed = 100 + a * 10 + L + at;
+                char label[96];
+                snprintf(label, sizeof label, "rnn_%s L=%d loss=%s", rnnlab_activation_name(c.model.activation), L,
+                         at ? "all" : "last");
+                run_case(label, &c);
+            }
+}
+
+static void test_lstm_with_and_without_peepholes(void **state)
+{
+    (void)state;
+    for (int peep = 0; peep < 2; peep++)
+        for (int L = 1; L <= 3; L += 2)
+            for (int at = 0; at < 2; at++) {
+                rnnlab_gradcheck_config c = base(RNNLAB_CELL_LSTM, L, (rnnlab_loss_at)at);
+                c.model.peephole = peep;
+                c.seed = 200 + peep * 10 + L + at;
+                char label[96];
+                snprintf(label, sizeof label, "lstm peephole=%d L=%d loss=%s", peep, L, at ? "all" : "last");
+                run_case(label, &c);
+            }
+}
+
+static void test_gru_both_variants(void **state)
+{
+    (void)state;
+    for (int v = 0; v < 2; v++)
+        for (int L = 1; L <= 3; L += 2)
+            for (int at = 0; at < 2; at++) {
+                rnnlab_gradcheck_config c = base(RNNLAB_CELL_GRU, L, (rnnlab_loss_at)at);
+                c.model.gru_variant = (rnnlab_gru_variant)v;
+                c.seed = 300 + v * 10 + L + at;
+                char label[96];
+                snprintf(label, sizeof label, "gru %s L=%d loss=%s", rnnlab_gru_variant_name(c.model.gru_variant), L,
+                         at ? "all" : "last");
+                run_case(label, &c);
+            }
+}
+
+/* k < T: the reference is the truncated objective evaluated forward only (rnnlab/bptt.h). */
+static void test_truncated_bptt(void **state)
+{
+    (void)state;
+    const struct {
+        rnnlab_cell_kind cell;
+        rnnlab_activation act;
+        rnnlab_gru_variant v;
+        int peep;
+    } cells[] = {{RNNLAB_CELL_RNN, RNNLAB_ACT_TANH, 0, 0},
+                 {RNNLAB_CELL_RNN, RNNLAB_ACT_RELU, 0, 0},
+                 {RNNLAB_CELL_LSTM, 0, 0, 1},
+                 {RNNLAB_CELL_GRU, 0, RNNLAB_GRU_RESET_AFTER, 0},
+                 {RNNLAB_CELL_GRU, 0, RNNLAB_GRU_RESET_BEFORE, 0}};
+    for (size_t ci = 0; ci < sizeof cells / sizeof cells[0]; ci++)
+        for (int k = 1; k <= 3; k++)
+            for (int at = 0; at < 2; at++) {
+                rnnlab_gradcheck_config c = base(cells[ci].cell, 3, (rnnlab_loss_at)at);
+                c.model.activation = cells[ci].act, c.model.gru_variant = cells[ci].v, c.model.peephole = cells[ci].peep;
+                c.bptt.seq_len = 6, c.bptt.truncate = k;
+                c.seed = 400 + ci * 10 + k * 2 + at;
+                char label[96];
+                snprintf(label, sizeof label, "%s truncate=%d L=3 T=6 loss=%s",
+                         rnnlab_cell_label(c.model.cell, c.model.activation), k, at ? "all" : "last");
+                run_case(label, &c);
+            }
+}
+
+static void test_losses_and_padding(void **state)
+{
+    (void)state;
+    const rnnlab_loss_kind losses[] = {RNNLAB_LOSS_XENT, RNNLAB_LOSS_BERNOULLI, RNNLAB_LOSS_MSE};
+    for (int cell = 0; cell < RNNLAB_CELL_COUNT; cell++)
+        for (int li = 0; li < 3; li++)
+            for (int at = 0; at < 2; at++) {
+                rnnlab_gradcheck_config c = base((rnnlab_cell_kind)cell, 2, (rnnlab_loss_at)at);
+                c.bptt.loss = losses[li];
+                c.model.output_size = 3;
+                c.bptt.batch = 3;
+                c.random_lengths = 1;
+                c.bptt.truncate = li == 2 ? 2 : 0;
+                c.seed = 500 + cell * 10 + li * 2 + at;
+                char label[96];
+                snprintf(label, sizeof label, "%s loss=%s at %s, padded batch%s", rnnlab_cell_name(c.model.cell),
+                         rnnlab_loss_name(c.bptt.loss), at ? "all" : "last", c.bptt.truncate ? ", truncate 2" : "");
+                run_case(label, &c);
+            }
+}
+
+/* All weights and biases zero: every relu pre-activation is exactly 0, on the kink. Perturbing them
+ * crosses it; those points must be reported as skipped, never as failures, and the rest must pass. */
+static void test_relu_kink_points_are_skipped(void **state)
+{
+    (void)state;
+    rnnlab_gradcheck_config c = base(RNNLAB_CELL_RNN, 1, RNNLAB_LOSS_ALL);
+    c.model.activation = RNNLAB_ACT_RELU;
+    double params[256] = {0};
+    /* n_params for I=3, H=4, O=2: 4*3 + 4*4 + 4 + 4 + 2*4 + 2 = 46; only the head is non-zero */
+    for (int j = 36; j < 46; j++) params[j] = 0.1 * (j - 40);
+    c.params = params;
+    c.check_taps = 0;
+    rnnlab_check_report rep;
+    assert_int_equal(rnnlab_gradcheck_run(&c, &rep), RNNLAB_OK);
+    size_t skipped = 0;
+    for (int i = 0; i < rep.n; i++) skipped += rep.e[i].n_skipped;
+    assert_true(skipped > 0);
+    assert_true(rep.all_pass);
+    rnnlab_check_report_free(&rep);
+}
+
+static void test_refuses_float32(void **state)
+{
+    (void)state;
+    rnnlab_gradcheck_config c;
+    rnnlab_gradcheck_config_init(&c);
+    c.model.dtype = RNNLAB_FLOAT32;
+    rnnlab_check_report rep;
+    assert_int_equal(rnnlab_gradcheck_run(&c, &rep), RNNLAB_ERR_CONFIG);
+    rnnlab_check_report_free(&rep);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_rnn_every_activation),
+        cmocka_unit_test(test_lstm_with_and_without_peepholes),
+        cmocka_unit_test(test_gru_both_variants),
+        cmocka_unit_test(test_truncated_bptt),
+        cmocka_unit_test(test_losses_and_padding),
+        cmocka_unit_test(test_relu_kink_points_are_skipped),
+        cmocka_unit_test(test_refuses_float32),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
