@@ -32,5 +32,10 @@ int cli_u64(const char *opt, const char *s, unsigned long long *out);
 int cli_opt(int argc, char **argv, int *i, const char *name, const char **val);
 
 int cmd_gradcheck(int argc, char **argv);
+int cmd_data(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_merge(int argc, char **argv);
+int cmd_plot(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 #endif

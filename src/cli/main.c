@@ -87,6 +87,8 @@ static void usage(FILE *f)
             "\n"
             "commands:\n"
             "  gradcheck   check the engine's gradients (finite differences, or PyTorch reference cases)\n"
+            "  data        list the tasks and datasets, or show decoded examples of one\n"
+            "  bench       time training steps (forward, BPTT, SGD) and print CSV rows; --grid standard\n"
             "  version     print the version and build\n"
             "  help        this text; `rnnlab COMMAND --help` describes a command\n"
             "\n"
@@ -112,6 +114,11 @@ int main(int argc, char **argv)
         return CLI_EXIT_OK;
     }
     if (!strcmp(cmd, "gradcheck")) return cmd_gradcheck(argc - 1, argv + 1);
+    if (!strcmp(cmd, "data")) return cmd_data(argc - 1, argv + 1);
+    if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
+    if (!strcmp(cmd, "merge")) return cmd_merge(argc - 1, argv + 1);
+    if (!strcmp(cmd, "plot")) return cmd_plot(argc - 1, argv + 1);
+    if (!strcmp(cmd, "bench")) return cmd_bench(argc - 1, argv + 1);
     cli_error("run `rnnlab help` for the list of commands", "unknown command '%s'", cmd);
     return CLI_EXIT_USAGE;
 }

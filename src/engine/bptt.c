@@ -280,7 +280,6 @@ static void R(load_input)(rnnlab_bptt *ws, const double *x)
 rnnlab_status R(rnnlab_bptt_forward_impl)(rnnlab_bptt *ws, const rnnlab_model *m, const rnnlab_batch *bt,
                                           double *loss)
 {
-    const size_t BH = (size_t)ws->B * ws->H;
     copy_batch_meta(ws, bt);
     R(load_input)(ws, bt->x);
     R(set_initial_states)(ws, bt->h0, bt->c0);
@@ -291,15 +290,11 @@ rnnlab_status R(rnnlab_bptt_forward_impl)(rnnlab_bptt *ws, const rnnlab_model *m
     if (loss) *loss = ws->loss;
     if (isfinite(ws->loss)) return RNNLAB_OK;
     /* name the first (step, layer) whose state is not finite */
-    for (int t = 0; t < ws->Teff; t++)
-        for (int l = 0; l < ws->L; l++) {
-            const real *h = (const real *)ws->Hs[l] + (size_t)(t + 1) * BH;
-            for (size_t i = 0; i < BH; i++)
-                if (!isfinite(h[i]))
-                    return rnnlab_error(RNNLAB_ERR_NUMERIC,
-                                        "non-finite hidden state at layer %d, step %d (sample %d, unit %d)", l, t,
-                                        (int)(i / ws->H), (int)(i % ws->H));
-        }
+    int l_bad, t_bad, b_bad, j_bad;
+    R(rnnlab_bptt_first_nonfinite_impl)(ws, &l_bad, &t_bad, &b_bad, &j_bad);
+    if (l_bad >= 0)
+        return rnnlab_error(RNNLAB_ERR_NUMERIC, "non-finite hidden state at layer %d, step %d (sample %d, unit %d)",
+                            l_bad, t_bad, b_bad, j_bad);
     return rnnlab_error(RNNLAB_ERR_NUMERIC, "the loss is not finite (%g) although every hidden state is", ws->loss);
 }
 
@@ -563,6 +558,21 @@ double R(rnnlab_bptt_window_loss_impl)(rnnlab_bptt *ws, const rnnlab_model *m, c
 }
 
 /* ---------------------------------------------------------------- reading the cache */
+
+void R(rnnlab_bptt_first_nonfinite_impl)(const rnnlab_bptt *ws, int *layer, int *t, int *b, int *j)
+{
+    const size_t BH = (size_t)ws->B * ws->H;
+    *layer = *t = *b = *j = -1;
+    for (int tt = 0; tt < ws->Teff; tt++)
+        for (int l = 0; l < ws->L; l++) {
+            const real *h = (const real *)ws->Hs[l] + (size_t)(tt + 1) * BH;
+            for (size_t i = 0; i < BH; i++)
+                if (!isfinite(h[i])) {
+                    *layer = l, *t = tt, *b = (int)(i / ws->H), *j = (int)(i % ws->H);
+                    return;
+                }
+        }
+}
 
 void R(rnnlab_bptt_get_state_impl)(const rnnlab_bptt *ws, int l, int t, double *h_out, double *c_out)
 {

@@ -1,0 +1,127 @@
+/*
+ * rnnlab/data.h - tasks and datasets by name: the synthetic long-range tasks of the
+ * vanishing-gradient literature and loaders for real data, all seeded and deterministic.
+ *
+ * A dataset is opened by name with string options (the [task] keys of an experiment file; each
+ * task documents its own keys, and `rnnlab data list` prints them). It then hands out batches by
+ * (split, index): batch i of a split is a pure function of (seed, split, i, B), so a run gets the
+ * same data alone, inside a sweep, first or last, on any thread count.
+ *
+ * Layout of a batch, as rnnlab_bptt expects (rnnlab/bptt.h): x (T, B, I) time-major; targets
+ * (B, O) when the loss is at the last step or (T, B, O) at every step; class targets (B) or (T, B);
+ * lengths (B), each in [1, T], with padding after a sample's length.
+ */
+#ifndef RNNLAB_DATA_H
+#define RNNLAB_DATA_H
+
+#include <stdint.h>
+
+#include "rnnlab/bptt.h"
+#include "rnnlab/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum rnnlab_split { RNNLAB_SPLIT_TRAIN = 0, RNNLAB_SPLIT_VALID, RNNLAB_SPLIT_TEST } rnnlab_split;
+
+/* "train", "valid", "test". */
+const char *rnnlab_split_name(rnnlab_split s);
+
+/* One option: key and value as written, and the line it came from (0 if none) for messages. */
+typedef struct rnnlab_option {
+    const char *key;
+    const char *value;
+    int line;
+} rnnlab_option;
+
+/* What a task is, once opened with its options. */
+typedef struct rnnlab_task_info {
+    char name[32];             /* e.g. "adding" */
+    char variant[32];          /* e.g. "hochreiter1997", or "" */
+    int input_size;            /* I */
+    int output_size;           /* O (classes for xent) */
+    int seq_len;               /* T: the length of every batch (the longest, for variable length) */
+    int variable_length;       /* 1 if samples have different lengths (batches carry lengths) */
+    rnnlab_loss_kind loss;     /* the loss the task is defined with */
+    rnnlab_loss_at loss_at;    /* where the loss is */
+    double baseline;           /* expected loss of the trivial baseline, in the loss's units */
+    char baseline_desc[160];   /* what the trivial baseline predicts */
+    double success_threshold;  /* the task's own criterion (e.g. MSE below it, or |error| below it), or NAN */
+    char success_desc[160];    /* the criterion in words */
+    char source[200];          /* the paper or dataset it comes from */
+    long split_size[3];        /* examples (sequences, windows or images) in train, valid, test; -1 for
+                                  generators, which have no end */
+    int report_bits;           /* 1 for language modelling: the loss is in nats per character and papers
+                                  report bits per character, loss / ln 2 */
+} rnnlab_task_info;
+
+typedef struct rnnlab_dataset rnnlab_dataset;
+
+/*
+ * rnnlab_dataset_open - opens task or dataset `name` with its options.
+ *
+ * Memory:  *out is owned by the caller (rnnlab_dataset_close). File-based datasets are read here.
+ * Errors:  RNNLAB_ERR_CONFIG for an unknown name, an unknown option or a bad value: the message is
+ *          "key: why" and *bad_option (if not NULL) is the index of the option at fault, else -1;
+ *          RNNLAB_ERR_IO for a missing or malformed file ("file:line[:column]: why", and for a missing
+ *          file what to fetch and where to put it); RNNLAB_ERR_NOMEM.
+ */
+rnnlab_status rnnlab_dataset_open(rnnlab_dataset **out, const char *name, const rnnlab_option *opts, int n_opts,
+                                  uint64_t seed, int *bad_option);
+void rnnlab_dataset_close(rnnlab_dataset *ds);
+
+const rnnlab_task_info *rnnlab_dataset_info(const rnnlab_dataset *ds);
+
+/*
+ * rnnlab_dataset_batch - writes batch `index` of `split` with B samples.
+ *
+ * Shapes:  x (T, B, I); target (B, O) or (T, B, O) for mse/bernoulli tasks (NULL allowed for xent
+ *          tasks); target_class (B) or (T, B) for xent tasks (NULL allowed otherwise); lengths (B),
+ *          always written (T for fixed-length tasks). Padding is written as zeros.
+ * Errors:  RNNLAB_ERR_CONFIG for B < 1 or a split the dataset does not have.
+ */
+rnnlab_status rnnlab_dataset_batch(rnnlab_dataset *ds, rnnlab_split split, long index, int B, double *x,
+                                   double *target, int *target_class, int *lengths);
+
+/*
+ * rnnlab_dataset_show - a human-readable rendering of the first n samples of batch 0 of `split`
+ * (ASCII art for images, characters for text, markers and values for the synthetic tasks, the
+ * piano roll for music), with their targets. For `rnnlab data show`.
+ *
+ * Memory:  *text is NUL-terminated, allocated with rnnlab_malloc; the caller frees it with
+ *          rnnlab_free.
+ * Errors:  as rnnlab_dataset_batch; RNNLAB_ERR_NOMEM.
+ */
+rnnlab_status rnnlab_dataset_show(rnnlab_dataset *ds, rnnlab_split split, int n, char **text);
+
+/* ---------------------------------------------------------------- the registry */
+
+/* Number of known tasks and datasets, and the i-th's name, one-line summary and its options'
+ * documentation (multi-line text). Never NULL for 0 <= i < count. */
+int rnnlab_task_count(void);
+const char *rnnlab_task_name(int i);
+const char *rnnlab_task_summary(int i);
+const char *rnnlab_task_options_doc(int i);
+
+/* Index of task `name`, or -1. */
+int rnnlab_task_find(const char *name);
+
+/* The i-th task's sizes ("I=2 O=1 T=seq_len"), examples per split ("55000/5000/10000 images" or
+ * "unlimited (generated)"), and source with licence. Never NULL for 0 <= i < count. */
+const char *rnnlab_task_shape(int i);
+const char *rnnlab_task_size(int i);
+const char *rnnlab_task_source(int i);
+
+/* The file or directory the i-th task reads when no `path` option is given, or NULL (generators,
+ * and loaders whose `path` is required). */
+const char *rnnlab_task_data_path(int i);
+
+/* 1 if the i-th task's default data is there, 0 if it is missing, -1 if it needs none (generators)
+ * or reads only the user's file (`path` required). Checks that the file or directory exists. */
+int rnnlab_task_installed(int i);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,100 @@
+/*
+ * rnnlab/experiment.h - experiment files, sweeps, and the runner that writes CSV for papers.
+ *
+ * An experiment file (INI, parsed with inih) describes one figure or table: a model, a task, what
+ * to measure, seeds and where to write. A [sweep] section turns any model or task key into a list;
+ * the experiment is the Cartesian product of those lists (the grid), first key slowest. Each grid
+ * point is one run. The file format, every key and every output column are documented in
+ * README.md ("Experiment files", "Output files").
+ *
+ * Seeds. A run's seed s comes from `seed` ([run], or swept). Its data and its model are drawn from
+ *     data_seed  = rnnlab_seed_derive(s, fnv1a64("data|"  + the task's settings))
+ *     model_seed = rnnlab_seed_derive(s, fnv1a64("model|" + the architecture: cell, activation,
+ *                                                 GRU variant, peepholes, sizes, layers))
+ * i.e. from the grid point's values, never from its position: a run gives the same numbers alone,
+ * inside a sweep, first or last, in a shard, and with any thread count. Runs that share s and the
+ * task see the same batch, so cells and inits are compared on the same data.
+ */
+#ifndef RNNLAB_EXPERIMENT_H
+#define RNNLAB_EXPERIMENT_H
+
+#include <stdio.h>
+
+#include "rnnlab/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct rnnlab_experiment rnnlab_experiment;
+
+/*
+ * rnnlab_experiment_load - reads, checks and expands an experiment file.
+ *
+ * Every key and every grid point is checked here, before anything runs: unknown sections or keys,
+ * bad values, empty lists, impossible combinations, tasks whose data file is missing.
+ * Memory:  *out is owned by the caller (rnnlab_experiment_free).
+ * Errors:  RNNLAB_ERR_CONFIG with the message "file:line: key: why"; RNNLAB_ERR_IO if the file
+ *          cannot be read or a task's data is missing ("what to fetch and where to put it").
+ */
+rnnlab_status rnnlab_experiment_load(rnnlab_experiment **out, const char *path);
+void rnnlab_experiment_free(rnnlab_experiment *e);
+
+/* The experiment's name (its [experiment] name, or the file's name without .ini). */
+const char *rnnlab_experiment_name(const rnnlab_experiment *e);
+/* The output folder: [output] dir, or results/<name>. */
+const char *rnnlab_experiment_out_dir(const rnnlab_experiment *e);
+/* Number of grid points. */
+long rnnlab_experiment_grid_size(const rnnlab_experiment *e);
+
+/* Writes the expanded grid, one line per run ("run_id key=value ... seed=s"), to f. */
+void rnnlab_experiment_print_grid(const rnnlab_experiment *e, FILE *f);
+
+typedef struct rnnlab_run_options {
+    const char *out_dir; /* NULL: the experiment's */
+    int shard_k, shard_n; /* run grid points i with i % shard_n == shard_k (0 <= k < n); n = 1: all */
+    int fresh;            /* 1: discard earlier results in the output folder and start over */
+    int quiet;            /* 1: no progress output */
+    int threads;          /* total threads (0: the experiment's [run] threads, else all cores) */
+    int jobs;             /* runs side by side (0: the experiment's [run] jobs, else automatic) */
+    int plot;             /* 1: draw the figures at the end (when gnuplot is there) */
+    FILE *progress;       /* where progress goes (NULL: stderr) */
+} rnnlab_run_options;
+
+void rnnlab_run_options_init(rnnlab_run_options *o);
+
+/*
+ * rnnlab_experiment_run - runs the grid points not yet in the output folder and appends their rows.
+ *
+ * Files: decay.csv, summary.csv, layers.csv, manifest.json and figures/ in the output folder (with
+ *        shards, in <out>/shard-K-of-N/). Each run's rows are committed together, in grid order,
+ *        after the rows are on disk (fsync) and recorded in the folder's journal (.journal), so a
+ *        killed sweep (SIGKILL included) resumes with the same command and ends with the same bytes
+ *        as an uninterrupted one. A torn last line is cut off on resume.
+ * Errors:  RNNLAB_ERR_CONFIG if the folder holds results of a different experiment file (unless
+ *          fresh); RNNLAB_ERR_IO for files that cannot be written. A run whose values diverge is not
+ *          an error: it is recorded as diverged and the sweep goes on.
+ */
+rnnlab_status rnnlab_experiment_run(rnnlab_experiment *e, const rnnlab_run_options *opt);
+
+/*
+ * rnnlab_experiment_merge - combines the complete shards shard-K-of-N (K = 0..N-1) found in dir
+ * into dir/decay.csv, summary.csv, layers.csv and manifest.json, byte for byte what a single run
+ * would have written.
+ * Errors:  RNNLAB_ERR_IO if no shards are found, one is missing or incomplete, or they come from
+ *          different experiment files.
+ */
+rnnlab_status rnnlab_experiment_merge(const char *dir);
+
+/*
+ * rnnlab_plot - (re)draws the figures of an output folder from its CSV alone, with gnuplot:
+ * decay.png/.pdf (log10 ||dL/dh_t|| against t, one line per cell/setting, one panel per sequence
+ * length), decay_rate.png/.pdf (decay rate against sequence length), heatmap.png/.pdf (layer x time).
+ * Errors: RNNLAB_ERR_IO if the CSV cannot be read or gnuplot fails (the message says so).
+ */
+rnnlab_status rnnlab_plot(const char *dir);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,730 @@
+/*
+ * cmd_bench.c - `rnnlab bench`: times training steps of the engine (issue #6). Measurement only:
+ * nothing here changes how the engine computes.
+ *
+ * Not here: the contenders (bench/torch_bench.py, bench/onednn_bench.c) and the interleaved
+ * comparison (bench/compare.sh); this file gives them the grid (`--grid standard --list`).
+ *
+ * Dimension legend: B batch, T steps, I input size, H hidden size, G gates (1 rnn, 4 lstm, 3 gru),
+ * L layers, O outputs (1 here: a Linear head with MSE at the last step, as in the contenders).
+ *
+ * One training step = rnnlab_bptt_forward over T steps + rnnlab_bptt_backward (full BPTT, or
+ * truncated with --truncate) + a plain SGD update params -= lr * grads. Each step is timed with
+ * CLOCK_MONOTONIC after W warm-up steps; the row gives the median and minimum of S steps, the
+ * medians of the three phases, and
+ *     GFLOP/s = sum_l 3 * 2 * B * T * (I_l + H) * G * H / median step time
+ * (issue #6: three products of each weight matrix per step - forward, dh/dx, dW - counted whether
+ * or not a contender skips dx of layer 0, so every contender is charged the same nominal work).
+ * Peak resident memory comes from getrusage (ru_maxrss, KiB on Linux); the grid runs every row
+ * in a fresh process (fork + exec of this binary) so that each row's peak is its own.
+ */
+#include "cli/cli.h"
+#include "rnnlab/format.h"
+
+#include <cblas.h>
+#include <csv.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#undef I /* OpenBLAS's cblas.h pulls in <complex.h>, which defines I; here I is the input size */
+
+/* ---------------------------------------------------------------- the rows */
+
+typedef struct bench_row {
+    char workload[16];         /* W1, W2, W3, ... or "custom" */
+    rnnlab_model_config model; /* cell, activation, I, H, L, O = 1, dtype */
+    int batch, seq_len;        /* B, T */
+    int threads;               /* N */
+    int taps;                  /* 1: gradient taps recorded during backward */
+    int truncate;              /* 0: full BPTT; k >= 1: truncated */
+    int steps, warmup;         /* S timed steps after W warm-up steps */
+} bench_row;
+
+typedef struct bench_result {
+    double ms_median, ms_min;                /* whole step */
+    double ms_forward, ms_backward, ms_update; /* medians of the phases */
+    double gflop_per_step, gflops;           /* nominal work (see top) and rate at the median */
+    double peak_rss_mib, base_rss_mib;       /* ru_maxrss at the end, and before anything was allocated */
+    size_t params_bytes, cache_bytes, workspace_bytes;
+} bench_result;
+
+static const char *const COLUMNS[] = {
+    "contender",      "workload",     "cell",         "input_size",  "hidden_size",   "layers",
+    "batch",          "seq_len",      "threads",      "precision",   "taps",          "truncate",
+    "steps",          "warmup",       "ms_median",    "ms_min",      "ms_forward",    "ms_backward",
+    "ms_update",      "gflop_per_step", "gflops",     "peak_rss_mib", "base_rss_mib", "params_bytes",
+    "cache_bytes",    "workspace_bytes",
+};
+#define N_COLUMNS (sizeof COLUMNS / sizeof COLUMNS[0])
+
+/* Default timed steps per workload size: the standard grid takes a few minutes on 2 cores. */
+static int default_steps(const bench_row *r)
+{
+    const double work = (double)r->batch * r->seq_len * r->model.hidden_size * r->model.hidden_size;
+    return work > 1e8 ? 10 : work > 1e7 ? 20 : 50;
+}
+
+/* ---------------------------------------------------------------- timing helpers */
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Median of v (n >= 1); sorts v in place. */
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+static double peak_rss_mib(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0) return 0;
+    return ru.ru_maxrss / 1024.0; /* Linux: KiB */
+}
+
+/* sum over layers of 3 * 2 * B * T * (I_l + H) * G * H */
+static double flop_per_step(const bench_row *r)
+{
+    const double B = r->batch, T = r->seq_len, H = r->model.hidden_size, G = rnnlab_cell_gates(r->model.cell);
+    double f = 0;
+    for (int l = 0; l < r->model.num_layers; l++) f += 6 * B * T * ((l ? H : r->model.input_size) + H) * G * H;
+    return f;
+}
+
+/* ---------------------------------------------------------------- one row */
+
+static void sgd_update(rnnlab_model *m, double lr)
+{
+    if (m->cfg.dtype == RNNLAB_FLOAT32) {
+        float *p = m->params;
+        const float *g = m->grads, a = (float)lr;
+        for (size_t i = 0; i < m->n_params; i++) p[i] -= a * g[i];
+    } else {
+        double *p = m->params;
+        const double *g = m->grads;
+        for (size_t i = 0; i < m->n_params; i++) p[i] -= lr * g[i];
+    }
+}
+
+/* Builds the model and workspace of row r, runs W + S steps and fills *res. */
+static rnnlab_status run_row(const bench_row *r, bench_result *res)
+{
+    const int S = r->steps, B = r->batch, T = r->seq_len, I = r->model.input_size, O = r->model.output_size;
+    rnnlab_model *m = NULL;
+    rnnlab_bptt *ws = NULL;
+    double *x = NULL, *target = NULL, *t_step = NULL, *t_fwd = NULL, *t_bwd = NULL, *t_upd = NULL;
+    rnnlab_status st = RNNLAB_OK;
+    memset(res, 0, sizeof *res);
+    res->base_rss_mib = peak_rss_mib();
+    rnnlab_threads_set(r->threads);
+
+    rnnlab_rng rng;
+    rnnlab_rng_seed(&rng, 1);
+    rnnlab_init_config init;
+    rnnlab_init_config_init(&init);
+    rnnlab_bptt_config bc;
+    rnnlab_bptt_config_init(&bc);
+    bc.batch = B, bc.seq_len = T, bc.loss = RNNLAB_LOSS_MSE, bc.loss_at = RNNLAB_LOSS_LAST;
+    bc.truncate = r->truncate, bc.taps = r->taps;
+
+    if ((st = rnnlab_model_create(&m, &r->model)) != RNNLAB_OK) goto done;
+    if ((st = rnnlab_model_init(m, &init, &rng)) != RNNLAB_OK) goto done;
+    if ((st = rnnlab_bptt_create(&ws, m, &bc)) != RNNLAB_OK) goto done;
+    x = malloc((size_t)T * B * I * sizeof *x);
+    target = malloc((size_t)B * O * sizeof *target);
+    t_step = malloc((size_t)S * 4 * sizeof *t_step);
+    if (!x || !target || !t_step) {
+        st = rnnlab_error(RNNLAB_ERR_NOMEM, "bench: out of memory for the input batch");
+        goto done;
+    }
+    t_fwd = t_step + S, t_bwd = t_fwd + S, t_upd = t_bwd + S;
+    for (size_t i = 0; i < (size_t)T * B * I; i++) x[i] = 2 * rnnlab_rng_uniform(&rng) - 1;
+    for (size_t i = 0; i < (size_t)B * O; i++) target[i] = 2 * rnnlab_rng_uniform(&rng) - 1;
+    const rnnlab_batch batch = {.x = x, .target = target};
+
+    for (int s = -r->warmup; s < S; s++) {
+        double loss;
+        const double t0 = now_ms();
+        if ((st = rnnlab_bptt_forward(ws, m, &batch, &loss)) != RNNLAB_OK) goto done;
+        const double t1 = now_ms();
+        if ((st = rnnlab_bptt_backward(ws, m, NULL, NULL, NULL)) != RNNLAB_OK) goto done;
+        const double t2 = now_ms();
+        sgd_update(m, 1e-3);
+        const double t3 = now_ms();
+        if (s >= 0) t_step[s] = t3 - t0, t_fwd[s] = t1 - t0, t_bwd[s] = t2 - t1, t_upd[s] = t3 - t2;
+    }
+    res->ms_median = median(t_step, S);
+    res->ms_min = t_step[0]; /* sorted by median() */
+    res->ms_forward = median(t_fwd, S);
+    res->ms_backward = median(t_bwd, S);
+    res->ms_update = median(t_upd, S);
+    res->gflop_per_step = flop_per_step(r) * 1e-9;
+    res->gflops = res->gflop_per_step / (res->ms_median * 1e-3);
+    res->params_bytes = m->n_params * rnnlab_dtype_size(m->cfg.dtype);
+    res->cache_bytes = rnnlab_bptt_cache_bytes(ws);
+    res->workspace_bytes = rnnlab_bptt_bytes(ws);
+    res->peak_rss_mib = peak_rss_mib();
+done:
+    free(x), free(target), free(t_step);
+    rnnlab_bptt_free(ws);
+    rnnlab_model_free(m);
+    return st;
+}
+
+/* ---------------------------------------------------------------- CSV */
+
+/* One text field through libcsv's quoting writer, then the separator (or newline when last). An
+ * empty text field is written as nothing (a missing value). */
+static void put_field(FILE *f, const char *s, int last)
+{
+    if (*s) csv_fwrite(f, s, strlen(s));
+    fputc(last ? '\n' : ',', f);
+}
+
+/* A number as formatted by rnnlab (C locale, never needs quoting). */
+static void put_text_num(FILE *f, const char *buf, int last)
+{
+    fputs(buf, f);
+    fputc(last ? '\n' : ',', f);
+}
+
+static void put_num(FILE *f, double v, int last)
+{
+    char buf[40];
+    rnnlab_format_double(buf, sizeof buf, v);
+    put_text_num(f, buf, last);
+}
+
+/* Timings and rates: 9 significant digits (rnnlab_format_float) are more than a clock resolves,
+ * and 11.7345 stays 11.7345 instead of %.17g's 11.734499999999999. */
+static void put_meas(FILE *f, double v, int last)
+{
+    char buf[40];
+    rnnlab_format_float(buf, sizeof buf, v);
+    put_text_num(f, buf, last);
+}
+
+static void put_header(FILE *f)
+{
+    for (size_t i = 0; i < N_COLUMNS; i++) put_field(f, COLUMNS[i], i + 1 == N_COLUMNS);
+}
+
+static void put_row(FILE *f, const bench_row *r, const bench_result *res)
+{
+    put_field(f, "rnnlab", 0);
+    put_field(f, r->workload, 0);
+    put_field(f, rnnlab_cell_label(r->model.cell, r->model.activation), 0);
+    put_num(f, r->model.input_size, 0);
+    put_num(f, r->model.hidden_size, 0);
+    put_num(f, r->model.num_layers, 0);
+    put_num(f, r->batch, 0);
+    put_num(f, r->seq_len, 0);
+    put_num(f, r->threads, 0);
+    put_field(f, rnnlab_dtype_name(r->model.dtype), 0);
+    put_field(f, r->taps ? "on" : "off", 0);
+    put_num(f, r->truncate, 0);
+    put_num(f, r->steps, 0);
+    put_num(f, r->warmup, 0);
+    put_meas(f, res->ms_median, 0);
+    put_meas(f, res->ms_min, 0);
+    put_meas(f, res->ms_forward, 0);
+    put_meas(f, res->ms_backward, 0);
+    put_meas(f, res->ms_update, 0);
+    put_meas(f, res->gflop_per_step, 0);
+    put_meas(f, res->gflops, 0);
+    put_meas(f, res->peak_rss_mib, 0);
+    put_meas(f, res->base_rss_mib, 0);
+    put_num(f, (double)res->params_bytes, 0);
+    put_num(f, (double)res->cache_bytes, 0);
+    put_num(f, (double)res->workspace_bytes, 1);
+}
+
+/* mkdir -p of the directory part of path. Returns 0 on success. */
+static int make_parent_dirs(const char *path)
+{
+    char buf[4096];
+    if (strlen(path) >= sizeof buf) return -1;
+    strcpy(buf, path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST) return -1;
+        *p = '/';
+    }
+    return 0;
+}
+
+/* Opens path for appending (creating its directories); writes the header when the file is new or
+ * empty. Returns NULL after printing the error. */
+static FILE *open_out(const char *path, int truncate)
+{
+    if (make_parent_dirs(path) != 0) {
+        cli_error(NULL, "cannot create the directories of %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    FILE *f = fopen(path, truncate ? "w" : "a");
+    if (!f) {
+        cli_error(NULL, "cannot open %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    if (ftell(f) == 0) put_header(f);
+    return f;
+}
+
+/* ---------------------------------------------------------------- the standard grid */
+
+typedef struct grid_workload {
+    const char *name, *cell;
+    int I, H, B, T;
+} grid_workload;
+
+/* Issue #6: W1 mid-size, W2 large LSTM (GEMM bound), W3 the small models of gradient experiments. */
+static const grid_workload STANDARD[] = {
+    {"W1", "rnn_tanh", 32, 128, 32, 100},  {"W1", "lstm", 32, 128, 32, 100}, {"W1", "gru", 32, 128, 32, 100},
+    {"W2", "lstm", 128, 512, 64, 50},      {"W3", "rnn_tanh", 1, 32, 16, 200}, {"W3", "lstm", 1, 32, 16, 200},
+    {"W3", "gru", 1, 32, 16, 200},
+};
+
+/* The linear-in-T and truncation checks (issue #6 targets) on the W3 sizes, 1 thread, float32. */
+static const grid_workload SCALING[] = {
+    {"W3_T100", "rnn_tanh", 1, 32, 16, 100},     {"W3_T1000", "rnn_tanh", 1, 32, 16, 1000},
+    {"W3_T10000", "rnn_tanh", 1, 32, 16, 10000}, {"W3_T100", "lstm", 1, 32, 16, 100},
+    {"W3_T1000", "lstm", 1, 32, 16, 1000},       {"W3_T10000", "lstm", 1, 32, 16, 10000},
+    {"W3_T100", "gru", 1, 32, 16, 100},          {"W3_T1000", "gru", 1, 32, 16, 1000},
+    {"W3_T10000", "gru", 1, 32, 16, 10000},
+};
+
+/* The arguments that reproduce row r in a single-row run (and that the contenders accept). */
+typedef struct row_args {
+    char store[32][32]; /* 13 options with their values at most */
+    char *argv[33];
+    int argc;
+} row_args;
+
+static void args_add(row_args *a, const char *s)
+{
+    if (a->argc + 1 >= (int)(sizeof a->store / sizeof a->store[0])) return; /* cannot happen: 26 at most */
+    snprintf(a->store[a->argc], sizeof a->store[0], "%s", s);
+    a->argv[a->argc] = a->store[a->argc];
+    a->argc++;
+    a->argv[a->argc] = NULL;
+}
+
+static void args_int(row_args *a, const char *opt, int v)
+{
+    char buf[32];
+    snprintf(buf, sizeof buf, "%d", v);
+    args_add(a, opt), args_add(a, buf);
+}
+
+static void row_to_args(const bench_row *r, row_args *a)
+{
+    a->argc = 0;
+    args_add(a, "--workload"), args_add(a, r->workload);
+    args_add(a, "--cell"), args_add(a, rnnlab_cell_label(r->model.cell, r->model.activation));
+    args_int(a, "--input", r->model.input_size);
+    args_int(a, "--hidden", r->model.hidden_size);
+    args_int(a, "--batch", r->batch);
+    args_int(a, "--seq", r->seq_len);
+    args_int(a, "--layers", r->model.num_layers);
+    args_int(a, "--threads", r->threads);
+    args_add(a, "--precision"), args_add(a, rnnlab_dtype_name(r->model.dtype));
+    args_add(a, "--taps"), args_add(a, r->taps ? "on" : "off");
+    if (r->truncate) args_int(a, "--truncate", r->truncate);
+    args_int(a, "--steps", r->steps);
+    args_int(a, "--warmup", r->warmup);
+}
+
+/* Expands grid `name` into rows (at most cap); returns the count, or -1 for an unknown name.
+ * steps/warmup < 0 keep the per-row defaults; `only` (comma list of workload names) filters. */
+static int grid_rows(const char *name, int steps, int warmup, const char *only, bench_row *rows, int cap)
+{
+    const int standard = !strcmp(name, "standard");
+    if (!standard && strcmp(name, "scaling")) return -1;
+    const grid_workload *w = standard ? STANDARD : SCALING;
+    const int nw = standard ? (int)(sizeof STANDARD / sizeof *STANDARD) : (int)(sizeof SCALING / sizeof *SCALING);
+    int n = 0;
+    for (int i = 0; i < nw; i++) {
+        if (only) { /* exact match inside the comma list */
+            const size_t len = strlen(w[i].name);
+            const char *p = only;
+            int hit = 0;
+            while ((p = strstr(p, w[i].name)) != NULL) {
+                if ((p == only || p[-1] == ',') && (p[len] == ',' || p[len] == '\0')) hit = 1;
+                p += len;
+            }
+            if (!hit) continue;
+        }
+        /* standard: float32/float64 x 1/2 threads x taps off, and taps on at float32 (the taps
+         * target). scaling: 1 thread, float32, taps off; plus truncation to k = 100 where T > 100
+         * (the memory target). */
+        for (int prec = 0; prec < (standard ? 2 : 1); prec++)
+            for (int thr = 1; thr <= (standard ? 2 : 1); thr++)
+                for (int variant = 0; variant <= 1; variant++) {
+                    if (variant && (standard ? prec != 0 : w[i].T <= 100)) continue;
+                    if (n == cap) return n;
+                    bench_row *r = &rows[n++];
+                    memset(r, 0, sizeof *r);
+                    snprintf(r->workload, sizeof r->workload, "%s", w[i].name);
+                    rnnlab_model_config_init(&r->model);
+                    rnnlab_cell_parse(w[i].cell, &r->model.cell, &r->model.activation, NULL);
+                    r->model.input_size = w[i].I, r->model.hidden_size = w[i].H;
+                    r->model.num_layers = 1, r->model.output_size = 1;
+                    r->model.dtype = prec ? RNNLAB_FLOAT64 : RNNLAB_FLOAT32;
+                    r->batch = w[i].B, r->seq_len = w[i].T, r->threads = thr;
+                    r->taps = standard && variant;
+                    r->truncate = !standard && variant ? 100 : 0;
+                    r->steps = steps > 0 ? steps : standard ? default_steps(r) : w[i].T >= 10000 ? 5 : w[i].T >= 1000 ? 10 : 30;
+                    r->warmup = warmup >= 0 ? warmup : 3;
+                }
+    }
+    return n;
+}
+
+/* Runs one row in a fresh process (this binary, single-row mode, appending to out), so that its
+ * peak RSS is its own. Returns the child's exit status, or 1 if it could not run. */
+static int run_child(const bench_row *r, const char *out)
+{
+    row_args a;
+    row_to_args(r, &a);
+    char *argv[40];
+    int n = 0;
+    argv[n++] = "rnnlab";
+    argv[n++] = "bench";
+    for (int i = 0; i < a.argc; i++) argv[n++] = a.argv[i];
+    if (out) argv[n++] = "--out", argv[n++] = (char *)out;
+    argv[n] = NULL;
+    fflush(stdout), fflush(stderr);
+    const pid_t pid = fork();
+    if (pid < 0) {
+        cli_error(NULL, "fork failed: %s", strerror(errno));
+        return 1;
+    }
+    if (pid == 0) {
+        execv("/proc/self/exe", argv); /* Linux; elsewhere rnnlab from PATH */
+        execvp("rnnlab", argv);
+        fprintf(stderr, "rnnlab: error: cannot run a grid row (exec of /proc/self/exe): %s\n", strerror(errno));
+        _exit(127);
+    }
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR) return 1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+}
+
+/* ---------------------------------------------------------------- SGEMM ceiling */
+
+typedef struct sgemm_shape {
+    const char *name;
+    int trans_a, trans_b, M, N, K, count; /* count: calls of this shape per W2 training step */
+} sgemm_shape;
+
+/* The products of one W2 step (B=64, T=50, I=128, H=512, G=4) as rnnlab issues them, each here as
+ * one OpenBLAS call: input projection, T recurrent products, T dh_prev products, dW, dU. */
+static const sgemm_shape W2_SHAPES[] = {
+    {"w2_input_proj", 0, 1, 3200, 2048, 128, 1}, {"w2_recurrent", 0, 1, 64, 2048, 512, 50},
+    {"w2_dh_prev", 0, 0, 64, 512, 2048, 50},     {"w2_dW", 1, 0, 2048, 128, 3200, 1},
+    {"w2_dU", 1, 0, 2048, 512, 3200, 1},
+};
+
+/* Median ms of one cblas_sgemm call of shape s, with OpenBLAS using the threads already set. */
+static double time_sgemm(const sgemm_shape *s, int reps, double *min_ms)
+{
+    const int M = s->M, N = s->N, K = s->K;
+    float *A = malloc((size_t)M * K * sizeof *A), *Bm = malloc((size_t)K * N * sizeof *Bm);
+    float *C = malloc((size_t)M * N * sizeof *C);
+    double *t = malloc((size_t)reps * sizeof *t);
+    if (!A || !Bm || !C || !t) {
+        free(A), free(Bm), free(C), free(t);
+        return -1;
+    }
+    for (size_t i = 0; i < (size_t)M * K; i++) A[i] = (float)((i % 17) * 0.01 - 0.08);
+    for (size_t i = 0; i < (size_t)K * N; i++) Bm[i] = (float)((i % 13) * 0.01 - 0.06);
+    memset(C, 0, (size_t)M * N * sizeof *C);
+    const int lda = s->trans_a ? M : K, ldb = s->trans_b ? K : N;
+    for (int i = -3; i < reps; i++) {
+        const double t0 = now_ms();
+        cblas_sgemm(CblasRowMajor, s->trans_a ? CblasTrans : CblasNoTrans, s->trans_b ? CblasTrans : CblasNoTrans, M, N,
+                    K, 1.0f, A, lda, Bm, ldb, 0.0f, C, N);
+        if (i >= 0) t[i] = now_ms() - t0;
+    }
+    const double med = median(t, reps);
+    *min_ms = t[0];
+    free(A), free(Bm), free(C), free(t);
+    return med;
+}
+
+static int run_sgemm(int threads, int header, FILE *out)
+{
+    rnnlab_threads_set(threads);
+    openblas_set_num_threads(threads);
+    static const char *const cols[] = {"contender", "shape",     "trans_a",   "trans_b", "m",      "n",
+                                       "k",         "threads",   "ms_median", "ms_min",  "gflops", "calls_per_w2_step"};
+    if (header)
+        for (int k = 0; k < 12; k++) put_field(out, cols[k], k == 11);
+    double flop_total = 0, ms_total = 0;
+    for (size_t i = 0; i < sizeof W2_SHAPES / sizeof *W2_SHAPES; i++) {
+        const sgemm_shape *s = &W2_SHAPES[i];
+        const double flop = 2.0 * s->M * s->N * s->K;
+        const int reps = flop > 1e9 ? 20 : 200;
+        double mn;
+        const double med = time_sgemm(s, reps, &mn);
+        if (med < 0) {
+            cli_error(NULL, "out of memory for the SGEMM operands");
+            return CLI_EXIT_FAIL;
+        }
+        flop_total += flop * s->count, ms_total += med * s->count;
+        put_field(out, "openblas", 0), put_field(out, s->name, 0);
+        put_num(out, s->trans_a, 0), put_num(out, s->trans_b, 0);
+        put_num(out, s->M, 0), put_num(out, s->N, 0), put_num(out, s->K, 0), put_num(out, threads, 0);
+        put_meas(out, med, 0), put_meas(out, mn, 0), put_meas(out, flop / (med * 1e6), 0);
+        put_num(out, s->count, 1);
+    }
+    /* the GEMM work of one W2 step (without dx of layer 0) at these rates: the ceiling of the target */
+    put_field(out, "openblas", 0), put_field(out, "w2_step_mix", 0);
+    for (int k = 0; k < 5; k++) put_field(out, "", 0);
+    put_num(out, threads, 0), put_meas(out, ms_total, 0), put_field(out, "", 0);
+    put_meas(out, flop_total / (ms_total * 1e6), 0), put_field(out, "", 1);
+    return CLI_EXIT_OK;
+}
+
+/* ---------------------------------------------------------------- machine description */
+
+static void print_info(void)
+{
+    char model[256] = "unknown";
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (f) {
+        char line[512];
+        while (fgets(line, sizeof line, f))
+            if (!strncmp(line, "model name", 10)) {
+                const char *p = strchr(line, ':');
+                if (p) {
+                    p++;
+                    while (*p == ' ') p++;
+                    snprintf(model, sizeof model, "%s", p);
+                    model[strcspn(model, "\n")] = '\0';
+                }
+                break;
+            }
+        fclose(f);
+    }
+    printf("cpu: %s\n", model);
+    printf("cores online: %ld\n", sysconf(_SC_NPROCESSORS_ONLN));
+    printf("openblas: %s (core %s)\n", openblas_get_config(), openblas_get_corename());
+    printf("rnnlab: %s, OpenMP %s, compiler %s\n", RNNLAB_VERSION, rnnlab_openmp_enabled() ? "on" : "off",
+#ifdef __VERSION__
+           __VERSION__
+#else
+           "unknown"
+#endif
+    );
+}
+
+/* ---------------------------------------------------------------- the command */
+
+static void help(FILE *f)
+{
+    fprintf(f,
+            "usage: rnnlab bench --cell C [--activation A] --input I --hidden H --batch B --seq T\n"
+            "                    [--layers L] [--threads N] [--precision float32|float64] [--steps S]\n"
+            "                    [--warmup W] [--taps on|off] [--truncate K] [--workload NAME]\n"
+            "                    [--header] [--out FILE]\n"
+            "       rnnlab bench --grid standard|scaling [--out FILE] [--steps S] [--warmup W]\n"
+            "                    [--only W1,W3] [--list]\n"
+            "       rnnlab bench --sgemm [--threads N] [--header]\n"
+            "       rnnlab bench --info\n"
+            "\n"
+            "Times S training steps (forward over T steps, full BPTT - or truncated to K steps - and a\n"
+            "plain SGD update) after W warm-up steps, with a Linear head (O = 1) and MSE at the last\n"
+            "step, and prints one CSV row: the settings, median and minimum ms per step, the medians of\n"
+            "forward, backward and update, GFLOP/s (per step and layer 3*2*B*T*(I+H)*G*H, G = 1 rnn,\n"
+            "4 lstm, 3 gru), peak resident memory (MiB), and the parameter, cache and workspace bytes.\n"
+            "--header prints the CSV header first; --out appends the row to FILE (header if new).\n"
+            "\n"
+            "--grid standard runs issue #6's grid: W1 rnn_tanh/lstm/gru I=32 H=128 B=32 T=100,\n"
+            "W2 lstm I=128 H=512 B=64 T=50, W3 rnn_tanh/lstm/gru I=1 H=32 B=16 T=200, each at 1 and 2\n"
+            "threads, float32 and float64, taps off (and on, float32). --grid scaling: W3 sizes at\n"
+            "T = 100, 1000, 10000 (1 thread, float32), and truncated to K = 100. Every row runs in a\n"
+            "fresh process; --out FILE is rewritten. --list prints each row's options instead.\n"
+            "--sgemm times OpenBLAS SGEMM (one cblas_sgemm call, OpenBLAS on N threads) on the products\n"
+            "of a W2 step, and their mix: the ceiling of the W2 target. --info describes the machine.\n"
+            "Defaults: --layers 1 --threads 1 --precision float32 --taps off --warmup 3, --steps 50, 20\n"
+            "or 10 by size.\n");
+}
+
+int cmd_bench(int argc, char **argv)
+{
+    bench_row row;
+    memset(&row, 0, sizeof row);
+    snprintf(row.workload, sizeof row.workload, "custom");
+    rnnlab_model_config_init(&row.model);
+    row.model.dtype = RNNLAB_FLOAT32, row.model.output_size = 1;
+    row.threads = 1, row.steps = -1, row.warmup = -1;
+    int have_cell = 0, have[4] = {0, 0, 0, 0}, header = 0, list = 0, sgemm = 0;
+    const char *out = NULL, *grid = NULL, *only = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *v = NULL;
+        long n;
+        int r;
+        rnnlab_status st = RNNLAB_OK;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            help(stdout);
+            return CLI_EXIT_OK;
+        }
+        if (!strcmp(argv[i], "--info")) {
+            print_info();
+            return CLI_EXIT_OK;
+        }
+        if (!strcmp(argv[i], "--header")) {
+            header = 1;
+            continue;
+        }
+        if (!strcmp(argv[i], "--list")) {
+            list = 1;
+            continue;
+        }
+        if (!strcmp(argv[i], "--sgemm")) {
+            sgemm = 1;
+            continue;
+        }
+#define INT_OPT(name, lo, hi, dst, flag)                                                                               \
+    if ((r = cli_opt(argc, argv, &i, name, &v)) != 0) {                                                                \
+        if (r < 0 || !cli_int(name, v, lo, hi, &n)) return CLI_EXIT_USAGE;                                             \
+        dst = (int)n;                                                                                                  \
+        flag;                                                                                                          \
+        continue;                                                                                                      \
+    }
+        INT_OPT("--input", 1, 1 << 16, row.model.input_size, have[0] = 1)
+        INT_OPT("--hidden", 1, 1 << 16, row.model.hidden_size, have[1] = 1)
+        INT_OPT("--batch", 1, 1 << 16, row.batch, have[2] = 1)
+        INT_OPT("--seq", 1, 1 << 20, row.seq_len, have[3] = 1)
+        INT_OPT("--layers", 1, 64, row.model.num_layers, (void)0)
+        INT_OPT("--threads", 1, 1024, row.threads, (void)0)
+        INT_OPT("--steps", 1, 1 << 20, row.steps, (void)0)
+        INT_OPT("--warmup", 0, 1 << 20, row.warmup, (void)0)
+        INT_OPT("--truncate", 0, 1 << 20, row.truncate, (void)0)
+#undef INT_OPT
+        if ((r = cli_opt(argc, argv, &i, "--cell", &v)) != 0) {
+            if (r < 0) return CLI_EXIT_USAGE;
+            st = rnnlab_cell_parse(v, &row.model.cell, &row.model.activation, NULL);
+            have_cell = 1;
+        } else if ((r = cli_opt(argc, argv, &i, "--activation", &v)) != 0) {
+            if (r < 0) return CLI_EXIT_USAGE;
+            st = rnnlab_activation_parse(v, &row.model.activation);
+        } else if ((r = cli_opt(argc, argv, &i, "--precision", &v)) != 0) {
+            if (r < 0) return CLI_EXIT_USAGE;
+            st = rnnlab_dtype_parse(v, &row.model.dtype);
+        } else if ((r = cli_opt(argc, argv, &i, "--taps", &v)) != 0) {
+            if (r < 0) return CLI_EXIT_USAGE;
+            if (strcmp(v, "on") && strcmp(v, "off")) {
+                cli_error(NULL, "--taps: expected on or off, got '%s'", v);
+                return CLI_EXIT_USAGE;
+            }
+            row.taps = !strcmp(v, "on");
+        } else if ((r = cli_opt(argc, argv, &i, "--workload", &v)) != 0) {
+            if (r < 0) return CLI_EXIT_USAGE;
+            snprintf(row.workload, sizeof row.workload, "%s", v);
+        } else if ((r = cli_opt(argc, argv, &i, "--out", &v)) != 0) {
+            if (r < 0) return CLI_EXIT_USAGE;
+            out = v;
+        } else if ((r = cli_opt(argc, argv, &i, "--grid", &v)) != 0) {
+            if (r < 0) return CLI_EXIT_USAGE;
+            grid = v;
+        } else if ((r = cli_opt(argc, argv, &i, "--only", &v)) != 0) {
+            if (r < 0) return CLI_EXIT_USAGE;
+            only = v;
+        } else {
+            cli_error("run `rnnlab bench --help`", "unknown option '%s'", argv[i]);
+            return CLI_EXIT_USAGE;
+        }
+        if (st) {
+            cli_error(NULL, "%s", rnnlab_last_error());
+            return CLI_EXIT_USAGE;
+        }
+    }
+
+    if (sgemm) return run_sgemm(row.threads, header, stdout);
+
+    if (grid) {
+        bench_row rows[64];
+        const int n = grid_rows(grid, row.steps, row.warmup, only, rows, 64);
+        if (n < 0) {
+            cli_error("the grids are: standard, scaling", "unknown grid '%s'", grid);
+            return CLI_EXIT_USAGE;
+        }
+        if (list) {
+            for (int k = 0; k < n; k++) {
+                row_args a;
+                row_to_args(&rows[k], &a);
+                for (int j = 0; j < a.argc; j++) printf("%s%s", a.argv[j], j + 1 < a.argc ? " " : "\n");
+            }
+            return CLI_EXIT_OK;
+        }
+        if (out) { /* rewrite: a fresh file with the header; each child appends its row */
+            FILE *f = open_out(out, 1);
+            if (!f) return CLI_EXIT_FAIL;
+            if (fclose(f) != 0) {
+                cli_error(NULL, "cannot write %s", out);
+                return CLI_EXIT_FAIL;
+            }
+        }
+        put_header(stdout);
+        int failed = 0;
+        for (int k = 0; k < n; k++)
+            if (run_child(&rows[k], out) != 0) failed++;
+        if (failed) {
+            cli_error(NULL, "%d of %d grid rows failed", failed, n);
+            return CLI_EXIT_FAIL;
+        }
+        if (out) fprintf(stderr, "rnnlab: %d rows written to %s\n", n, out);
+        return CLI_EXIT_OK;
+    }
+
+    if (!have_cell || !have[0] || !have[1] || !have[2] || !have[3]) {
+        cli_error("run `rnnlab bench --help`", "bench needs --cell, --input, --hidden, --batch and --seq (or --grid)");
+        return CLI_EXIT_USAGE;
+    }
+    if (row.steps < 0) row.steps = default_steps(&row);
+    if (row.warmup < 0) row.warmup = 3;
+    rnnlab_status st = rnnlab_model_config_check(&row.model);
+    if (st) {
+        cli_error(NULL, "%s", rnnlab_last_error());
+        return CLI_EXIT_USAGE;
+    }
+    bench_result res;
+    st = run_row(&row, &res);
+    if (st) {
+        cli_error(NULL, "%s", rnnlab_last_error());
+        return st == RNNLAB_ERR_CONFIG ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
+    }
+    if (header) put_header(stdout);
+    put_row(stdout, &row, &res);
+    if (out) {
+        FILE *f = open_out(out, 0);
+        if (!f) return CLI_EXIT_FAIL;
+        put_row(f, &row, &res);
+        if (fclose(f) != 0) {
+            cli_error(NULL, "cannot write %s", out);
+            return CLI_EXIT_FAIL;
+        }
+    }
+    return CLI_EXIT_OK;
+}

@@ -1,0 +1,145 @@
+/*
+ * cmd_run.c - `rnnlab run`, `rnnlab merge` and `rnnlab plot`: the experiment runner's commands.
+ */
+#include "cli/cli.h"
+#include "rnnlab/experiment.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void run_help(FILE *f)
+{
+    fprintf(f,
+            "usage: rnnlab run [OPTIONS] FILE.ini\n"
+            "\n"
+            "Runs the experiment's grid (every combination of its [sweep] lists) and appends one block of\n"
+            "rows per run to decay.csv, summary.csv and layers.csv in its output folder (default\n"
+            "results/<name>/), then draws the figures. Interrupted runs resume where they stopped when the\n"
+            "same command is run again.\n"
+            "\n"
+            "options:\n"
+            "  --dry-run        check the file and print the expanded grid; run nothing\n"
+            "  --shard K/N      run only grid points i with i %% N == K (0 <= K < N), into <out>/shard-K-of-N/;\n"
+            "                   combine finished shards with `rnnlab merge <out>`\n"
+            "  --fresh          discard earlier results in the output folder and start over\n"
+            "  --out DIR        output folder (overrides [output] dir)\n"
+            "  --threads N      threads in total (default: [run] threads, else all cores)\n"
+            "  --jobs N         runs side by side (default: [run] jobs, else N = threads for hidden sizes <= 128)\n"
+            "  --no-plot        do not draw figures at the end\n"
+            "  --quiet          no progress output\n"
+            "\n"
+            "Exit status: 0 done, 1 runtime failure, 2 bad experiment file or usage (file:line: key: why).\n");
+}
+
+int cmd_run(int argc, char **argv)
+{
+    rnnlab_run_options o;
+    rnnlab_run_options_init(&o);
+    const char *file = NULL;
+    int dry = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *v;
+        int r;
+        long n;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return run_help(stdout), CLI_EXIT_OK;
+        if (!strcmp(argv[i], "--dry-run")) dry = 1;
+        else if (!strcmp(argv[i], "--fresh")) o.fresh = 1;
+        else if (!strcmp(argv[i], "--quiet") || !strcmp(argv[i], "-q")) o.quiet = 1;
+        else if (!strcmp(argv[i], "--no-plot")) o.plot = 0;
+        else if ((r = cli_opt(argc, argv, &i, "--out", &v)) != 0) {
+            if (r < 0) return CLI_EXIT_USAGE;
+            o.out_dir = v;
+        } else if ((r = cli_opt(argc, argv, &i, "--threads", &v)) != 0) {
+            if (r < 0 || !cli_int("--threads", v, 1, 1024, &n)) return CLI_EXIT_USAGE;
+            o.threads = (int)n;
+        } else if ((r = cli_opt(argc, argv, &i, "--jobs", &v)) != 0) {
+            if (r < 0 || !cli_int("--jobs", v, 1, 1024, &n)) return CLI_EXIT_USAGE;
+            o.jobs = (int)n;
+        } else if ((r = cli_opt(argc, argv, &i, "--shard", &v)) != 0) {
+            int k, nn;
+            char extra;
+            if (r < 0) return CLI_EXIT_USAGE;
+            if (sscanf(v, "%d/%d%c", &k, &nn, &extra) != 2 || nn < 1 || k < 0 || k >= nn) {
+                cli_error("write --shard K/N with 0 <= K < N, e.g. --shard 0/4", "--shard: bad value '%s'", v);
+                return CLI_EXIT_USAGE;
+            }
+            o.shard_k = k, o.shard_n = nn;
+        } else if (argv[i][0] == '-') {
+            cli_error("run `rnnlab run --help`", "unknown option '%s'", argv[i]);
+            return CLI_EXIT_USAGE;
+        } else if (file) {
+            cli_error("give one experiment file", "unexpected argument '%s'", argv[i]);
+            return CLI_EXIT_USAGE;
+        } else
+            file = argv[i];
+    }
+    if (!file) {
+        cli_error("e.g. rnnlab run experiments/decay_sweep.ini", "no experiment file given");
+        return CLI_EXIT_USAGE;
+    }
+    rnnlab_experiment *e = NULL;
+    rnnlab_status st = rnnlab_experiment_load(&e, file);
+    if (st) {
+        cli_error(NULL, "%s", rnnlab_last_error());
+        return st == RNNLAB_ERR_CONFIG ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
+    }
+    if (dry) {
+        rnnlab_experiment_print_grid(e, stdout);
+        rnnlab_experiment_free(e);
+        return CLI_EXIT_OK;
+    }
+    st = rnnlab_experiment_run(e, &o);
+    const char *out = o.out_dir ? o.out_dir : rnnlab_experiment_out_dir(e);
+    if (st) {
+        cli_error(st == RNNLAB_ERR_CONFIG ? NULL : "run the same command again to resume", "%s", rnnlab_last_error());
+    } else if (o.shard_n > 1) {
+        printf("rnnlab: shard %d/%d of %s done: %s/shard-%d-of-%d/\n", o.shard_k, o.shard_n, rnnlab_experiment_name(e), out,
+               o.shard_k, o.shard_n);
+        printf("rnnlab: when every shard is done: rnnlab merge %s\n", out);
+    } else {
+        printf("rnnlab: %s done\n", rnnlab_experiment_name(e));
+        printf("  CSV:     %s/decay.csv, %s/summary.csv, %s/layers.csv\n", out, out, out);
+        printf("  figures: %s/figures/ (decay, decay_rate, heatmap; .png and .pdf)\n", out);
+        printf("  record:  %s/manifest.json\n", out);
+    }
+    rnnlab_experiment_free(e);
+    return st == RNNLAB_OK ? CLI_EXIT_OK : st == RNNLAB_ERR_CONFIG ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
+}
+
+int cmd_merge(int argc, char **argv)
+{
+    if (argc != 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        FILE *f = argc == 2 ? stdout : stderr;
+        fprintf(f, "usage: rnnlab merge DIR\n\nCombines DIR/shard-K-of-N/ (K = 0..N-1, from rnnlab run --shard K/N) into\n"
+                   "DIR/decay.csv, summary.csv, layers.csv and manifest.json: the same bytes a single run writes.\n");
+        return argc == 2 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+    }
+    rnnlab_status st = rnnlab_experiment_merge(argv[1]);
+    if (st) {
+        cli_error(NULL, "%s", rnnlab_last_error());
+        return CLI_EXIT_FAIL;
+    }
+    printf("rnnlab: merged the shards into %s/ (decay.csv, summary.csv, layers.csv)\n", argv[1]);
+    st = rnnlab_plot(argv[1]);
+    if (st) fprintf(stderr, "rnnlab: warning: figures not drawn: %s\n", rnnlab_last_error());
+    else printf("rnnlab: figures in %s/figures/\n", argv[1]);
+    return CLI_EXIT_OK;
+}
+
+int cmd_plot(int argc, char **argv)
+{
+    if (argc != 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        FILE *f = argc == 2 ? stdout : stderr;
+        fprintf(f, "usage: rnnlab plot DIR\n\n(Re)draws DIR/figures/ (decay, decay_rate, heatmap as .png and .pdf) from\n"
+                   "DIR/decay.csv and DIR/summary.csv alone, with gnuplot.\n");
+        return argc == 2 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+    }
+    rnnlab_status st = rnnlab_plot(argv[1]);
+    if (st) {
+        cli_error(NULL, "%s", rnnlab_last_error());
+        return CLI_EXIT_FAIL;
+    }
+    printf("rnnlab: figures in %s/figures/ (decay, decay_rate, heatmap; .png and .pdf)\n", argv[1]);
+    return CLI_EXIT_OK;
+}

@@ -1,0 +1,57 @@
+/*
+ * format.c - C-locale number formatting and parsing (see rnnlab/format.h).
+ */
+#include "rnnlab/format.h"
+
+#include <locale.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static locale_t c_locale;
+static pthread_once_t c_locale_once = PTHREAD_ONCE_INIT;
+
+static void make_c_locale(void) { c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0); }
+
+/* Switches this thread to the C locale; returns the previous locale to restore. */
+static locale_t enter_c(void)
+{
+    pthread_once(&c_locale_once, make_c_locale);
+    return c_locale ? uselocale(c_locale) : (locale_t)0;
+}
+
+static void leave_c(locale_t prev)
+{
+    if (prev) uselocale(prev);
+}
+
+static int format_with(char *buf, size_t size, double v, int digits)
+{
+    if (isnan(v)) return snprintf(buf, size, "nan");
+    if (isinf(v)) return snprintf(buf, size, v < 0 ? "-inf" : "inf");
+    locale_t prev = enter_c();
+    const int n = snprintf(buf, size, "%.*g", digits, v);
+    leave_c(prev);
+    return n;
+}
+
+int rnnlab_format_double(char *buf, size_t size, double v) { return format_with(buf, size, v, 17); }
+int rnnlab_format_float(char *buf, size_t size, double v) { return format_with(buf, size, v, 9); }
+
+int rnnlab_parse_double(const char *s, double *out)
+{
+    if (!s || !*s || s[0] == ' ' || s[0] == '\t') return 0;
+    if (!strcmp(s, "nan") || !strcmp(s, "NaN") || !strcmp(s, "NAN")) return *out = NAN, 1;
+    if (!strcmp(s, "inf") || !strcmp(s, "Inf") || !strcmp(s, "+inf")) return *out = INFINITY, 1;
+    if (!strcmp(s, "-inf") || !strcmp(s, "-Inf")) return *out = -INFINITY, 1;
+    locale_t prev = enter_c();
+    char *end;
+    const double v = strtod(s, &end);
+    leave_c(prev);
+    if (end == s || *end) return 0;
+    /* strtod also accepts "infinity", "nan(...)", hex floats: fine, they are numbers */
+    *out = v;
+    return 1;
+}

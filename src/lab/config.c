@@ -1,0 +1,754 @@
+/*
+ * config.c - experiment files: reading them with inih (line numbers kept for messages), checking
+ * every key, expanding [sweep] into the grid, and resolving one grid point into a model, an
+ * initialisation, a task and seeds.
+ *
+ * Not here: running anything (experiment.c). Key reference: README.md, "Experiment files".
+ */
+#include "lab/lab_internal.h"
+#include "rnnlab/format.h"
+#include "rnnlab/rng.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+/* ---------------------------------------------------------------- the schema */
+
+typedef enum kind {
+    K_TEXT, K_NAME, K_BOOL, K_INT, K_DOUBLE, K_CELL, K_ACT, K_VARIANT, K_INIT, K_BIAS_INIT, K_DTYPE, K_LOSS_AT,
+    K_SPLIT, K_SEED, K_AUTO_INT
+} kind;
+
+typedef struct keydef {
+    const char *section, *key;
+    kind k;
+    double lo, hi; /* K_INT, K_DOUBLE, K_AUTO_INT bounds */
+} keydef;
+
+static const keydef schema[] = {
+    {"experiment", "name", K_NAME, 0, 0},
+    {"experiment", "description", K_TEXT, 0, 0},
+    {"model", "cell", K_CELL, 0, 0},
+    {"model", "activation", K_ACT, 0, 0},
+    {"model", "gru_variant", K_VARIANT, 0, 0},
+    {"model", "peephole", K_BOOL, 0, 0},
+    {"model", "hidden_size", K_INT, 1, 65536},
+    {"model", "num_layers", K_INT, 1, 64},
+    {"model", "init", K_INIT, 0, 0},
+    {"model", "init_ih", K_INIT, 0, 0},
+    {"model", "init_hh", K_INIT, 0, 0},
+    {"model", "init_bias", K_BIAS_INIT, 0, 0},
+    {"model", "gain", K_DOUBLE, -1e6, 1e6},
+    {"model", "identity_scale", K_DOUBLE, -1e6, 1e6},
+    {"model", "normal_std", K_DOUBLE, 0, 1e6},
+    {"model", "forget_bias", K_DOUBLE, -1e6, 1e6},
+    {"model", "leaky_alpha", K_DOUBLE, 0, 1e6},
+    {"model", "precision", K_DTYPE, 0, 0},
+    {"model", "ftz", K_BOOL, 0, 0},
+    {"task", "name", K_TEXT, 0, 0},
+    {"task", "batch", K_INT, 1, 1 << 20},
+    {"measure", "loss_at", K_LOSS_AT, 0, 0},
+    {"measure", "truncate", K_INT, 0, 1 << 24},
+    {"measure", "jacobian", K_BOOL, 0, 0},
+    {"measure", "jacobian_samples", K_INT, 1, 1 << 20},
+    {"measure", "jacobian_max_hidden", K_INT, 0, 1 << 20},
+    {"measure", "saturation", K_BOOL, 0, 0},
+    {"measure", "split", K_SPLIT, 0, 0},
+    {"measure", "batch_index", K_INT, 0, 1L << 40},
+    {"run", "seed", K_SEED, 0, 0},
+    {"run", "threads", K_AUTO_INT, 1, 1024},
+    {"run", "jobs", K_AUTO_INT, 1, 1024},
+    {"output", "dir", K_TEXT, 0, 0},
+    {"output", "figures", K_BOOL, 0, 0},
+};
+#define N_SCHEMA ((int)(sizeof schema / sizeof schema[0]))
+
+static const char *const sections[] = {"experiment", "model", "task", "measure", "run", "output", "sweep", NULL};
+
+static const keydef *find_key(const char *section, const char *key)
+{
+    for (int i = 0; i < N_SCHEMA; i++)
+        if (!strcmp(schema[i].section, section) && !strcmp(schema[i].key, key)) return &schema[i];
+    return NULL;
+}
+
+static int parse_bool(const char *v, int *out)
+{
+    static const char *const yes[] = {"true", "yes", "on", "1"}, *const no[] = {"false", "no", "off", "0"};
+    for (int i = 0; i < 4; i++) {
+        if (!strcmp(v, yes[i])) return *out = 1, 1;
+        if (!strcmp(v, no[i])) return *out = 0, 1;
+    }
+    return 0;
+}
+
+static int parse_long(const char *v, long *out)
+{
+    char *end;
+    errno = 0;
+    const long x = strtol(v, &end, 10);
+    if (!*v || *end || errno) return 0;
+    *out = x;
+    return 1;
+}
+
+/* Checks one value against its key's kind; on failure writes why into `why`. */
+static int check_value(const keydef *d, const char *v, char *why, size_t n)
+{
+    long l;
+    double x;
+    int b;
+    rnnlab_status st = RNNLAB_OK;
+    switch (d->k) {
+    case K_TEXT: return 1;
+    case K_NAME:
+        for (const char *p = v; *p; p++)
+            if (!isalnum((unsigned char)*p) && *p != '_' && *p != '-' && *p != '.')
+                return snprintf(why, n, "a name may use letters, digits, '_', '-' and '.' only (got '%s')", v), 0;
+        if (!*v) return snprintf(why, n, "empty name"), 0;
+        return 1;
+    case K_BOOL:
+        if (parse_bool(v, &b)) return 1;
+        return snprintf(why, n, "expected true or false, got '%s'", v), 0;
+    case K_INT:
+        if (parse_long(v, &l) && l >= d->lo && l <= d->hi) return 1;
+        return snprintf(why, n, "expected an integer in [%.0f, %.0f], got '%s'", d->lo, d->hi, v), 0;
+    case K_AUTO_INT:
+        if (!strcmp(v, "auto") || (parse_long(v, &l) && l >= d->lo && l <= d->hi)) return 1;
+        return snprintf(why, n, "expected auto or an integer in [%.0f, %.0f], got '%s'", d->lo, d->hi, v), 0;
+    case K_DOUBLE:
+        if (rnnlab_parse_double(v, &x) && isfinite(x) && x >= d->lo && x <= d->hi) return 1;
+        return snprintf(why, n, "expected a finite number in [%g, %g], got '%s'", d->lo, d->hi, v), 0;
+    case K_SEED: {
+        char *end;
+        errno = 0;
+        strtoull(v, &end, 10);
+        if (*v && *v != '-' && !*end && !errno) return 1;
+        return snprintf(why, n, "expected a non-negative integer seed, got '%s'", v), 0;
+    }
+    case K_CELL: {
+        rnnlab_cell_kind c;
+        st = rnnlab_cell_parse(v, &c, NULL, NULL);
+        break;
+    }
+    case K_ACT: {
+        rnnlab_activation a;
+        st = rnnlab_activation_parse(v, &a);
+        break;
+    }
+    case K_VARIANT: {
+        rnnlab_gru_variant g;
+        st = rnnlab_gru_variant_parse(v, &g);
+        break;
+    }
+    case K_INIT: {
+        rnnlab_init_scheme s;
+        st = rnnlab_init_scheme_parse(v, &s);
+        break;
+    }
+    case K_BIAS_INIT:
+        if (!strcmp(v, "pytorch") || !strcmp(v, "zero")) return 1;
+        return snprintf(why, n, "expected pytorch or zero, got '%s'", v), 0;
+    case K_DTYPE: {
+        rnnlab_dtype dt;
+        st = rnnlab_dtype_parse(v, &dt);
+        break;
+    }
+    case K_LOSS_AT: {
+        rnnlab_loss_at a;
+        st = rnnlab_loss_at_parse(v, &a);
+        break;
+    }
+    case K_SPLIT:
+        if (!strcmp(v, "train") || !strcmp(v, "valid") || !strcmp(v, "test")) return 1;
+        return snprintf(why, n, "expected train, valid or test, got '%s'", v), 0;
+    }
+    if (st) return snprintf(why, n, "%s", rnnlab_last_error()), 0;
+    return 1;
+}
+
+/* ---------------------------------------------------------------- reading the file */
+
+typedef struct parse_ctx {
+    rnnlab_experiment *e;
+    const char *p, *end; /* the unread part of e->text */
+    int line;            /* line number of the line handed to inih last */
+    int line_is_cont;    /* that line starts with white space (a continuation) */
+    int too_long;        /* that line did not fit inih's buffer */
+    int last_entry_line; /* line of the last entry stored */
+    rnnlab_status st;    /* first error */
+    int in_sweep_cap;
+} parse_ctx;
+
+static rnnlab_status fail_at(const rnnlab_experiment *e, int line, const char *key, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+
+static rnnlab_status fail_at(const rnnlab_experiment *e, int line, const char *key, const char *fmt, ...)
+{
+    char why[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    if (key) return rnnlab_error(RNNLAB_ERR_CONFIG, "%s:%d: %s: %s", e->path, line, key, why);
+    return rnnlab_error(RNNLAB_ERR_CONFIG, "%s:%d: %s", e->path, line, why);
+}
+
+/* inih's reader: one of our lines per call, counting lines. */
+static char *read_line(char *str, int num, void *stream)
+{
+    parse_ctx *c = stream;
+    if (c->p >= c->end) return NULL;
+    const char *nl = memchr(c->p, '\n', (size_t)(c->end - c->p));
+    const size_t len = nl ? (size_t)(nl - c->p) + 1 : (size_t)(c->end - c->p);
+    c->line++;
+    c->line_is_cont = c->p[0] == ' ' || c->p[0] == '\t';
+    c->too_long = len > (size_t)num - 1;
+    const size_t copy = c->too_long ? (size_t)num - 1 : len;
+    memcpy(str, c->p, copy);
+    str[copy] = '\0';
+    if (c->too_long && !c->st)
+        c->st = fail_at(c->e, c->line, NULL,
+                        "line longer than %d characters; split a long list over indented continuation lines", num - 2);
+    c->p += len;
+    return str;
+}
+
+static int handler(void *user, const char *section, const char *name, const char *value)
+{
+    parse_ctx *c = user;
+    rnnlab_experiment *e = c->e;
+    if (c->st) return 1;
+    int known = 0;
+    for (int i = 0; sections[i]; i++) known |= !strcmp(section, sections[i]);
+    if (!known)
+        return c->st = fail_at(e, c->line, NULL,
+                               "unknown section [%s] (sections: experiment, model, task, measure, run, output, sweep)",
+                               section),
+               1;
+    /* a continuation line adds to the value of the key just before it */
+    if (c->line_is_cont && e->n_entries && c->last_entry_line == c->line - 1) {
+        exp_entry *prev = &e->entries[e->n_entries - 1];
+        if (!strcmp(prev->section, section) && !strcmp(prev->key, name)) {
+            const size_t a = strlen(prev->value), b = strlen(value);
+            char *v = rnnlab_malloc(a + b + 3);
+            if (!v) return c->st = rnnlab_error(RNNLAB_ERR_NOMEM, "out of memory"), 1;
+            memcpy(v, prev->value, a);
+            memcpy(v + a, ", ", 2);
+            memcpy(v + a + 2, value, b + 1);
+            rnnlab_free(prev->value);
+            prev->value = v;
+            c->last_entry_line = c->line;
+            return 1;
+        }
+    }
+    for (int i = 0; i < e->n_entries; i++)
+        if (!strcmp(e->entries[i].section, section) && !strcmp(e->entries[i].key, name))
+            return c->st = fail_at(e, c->line, name, "given twice in [%s] (first at line %d)", section,
+                                   e->entries[i].line),
+                   1;
+    if (strlen(name) >= sizeof e->entries[0].key)
+        return c->st = fail_at(e, c->line, NULL, "key '%.40s...' is too long", name), 1;
+    exp_entry *n = rnnlab_malloc((size_t)(e->n_entries + 1) * sizeof *n);
+    char *v = rnnlab_malloc(strlen(value) + 1);
+    if (!n || !v) {
+        rnnlab_free(n), rnnlab_free(v);
+        return c->st = rnnlab_error(RNNLAB_ERR_NOMEM, "out of memory"), 1;
+    }
+    if (e->n_entries) memcpy(n, e->entries, (size_t)e->n_entries * sizeof *n);
+    rnnlab_free(e->entries);
+    e->entries = n;
+    exp_entry *en = &e->entries[e->n_entries++];
+    snprintf(en->section, sizeof en->section, "%s", section);
+    snprintf(en->key, sizeof en->key, "%s", name);
+    strcpy(v, value);
+    en->value = v;
+    en->line = c->line;
+    c->last_entry_line = c->line;
+    return 1;
+}
+
+/* ---------------------------------------------------------------- sweep lists */
+
+static rnnlab_status add_value(exp_dim *d, const char *v)
+{
+    char **n = rnnlab_malloc((size_t)(d->n + 1) * sizeof *n);
+    char *copy = rnnlab_malloc(strlen(v) + 1);
+    if (!n || !copy) {
+        rnnlab_free(n), rnnlab_free(copy);
+        return rnnlab_error(RNNLAB_ERR_NOMEM, "out of memory");
+    }
+    if (d->n) memcpy(n, d->values, (size_t)d->n * sizeof *n);
+    rnnlab_free(d->values);
+    strcpy(copy, v);
+    d->values = n;
+    d->values[d->n++] = copy;
+    return RNNLAB_OK;
+}
+
+/* Expands "a, b, lo..hi, lo..hi:step, lo..hi*factor" into d->values. */
+static rnnlab_status expand_list(const rnnlab_experiment *e, exp_dim *d, const char *text)
+{
+    char item[256];
+    const char *p = text;
+    for (;;) {
+        while (*p == ' ' || *p == '\t') p++;
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        while (len && (p[len - 1] == ' ' || p[len - 1] == '\t')) len--;
+        if (!len) return fail_at(e, d->line, d->key, "empty item in the list '%s'", text);
+        if (len >= sizeof item) return fail_at(e, d->line, d->key, "list item too long");
+        memcpy(item, p, len);
+        item[len] = '\0';
+        const char *dots = strstr(item, "..");
+        if (dots) {
+            long lo, hi, step = 1, factor = 0;
+            char a[64], rest[64];
+            snprintf(a, sizeof a, "%.*s", (int)(dots - item), item);
+            snprintf(rest, sizeof rest, "%s", dots + 2);
+            char *colon = strchr(rest, ':'), *star = strchr(rest, '*');
+            if (colon) *colon = '\0';
+            if (star) *star = '\0';
+            if (!parse_long(a, &lo) || !parse_long(rest, &hi) || (colon && !parse_long(colon + 1, &step)) ||
+                (star && !parse_long(star + 1, &factor)) || (colon && star))
+                return fail_at(e, d->line, d->key,
+                               "bad range '%s' (write lo..hi, lo..hi:step or lo..hi*factor with integers)", item);
+            if (hi < lo || step < 1 || (star && factor < 2) || (star && lo < 1))
+                return fail_at(e, d->line, d->key,
+                               "bad range '%s' (need lo <= hi, step >= 1, factor >= 2 and lo >= 1 for *factor)", item);
+            for (long x = lo; x <= hi; x = star ? x * factor : x + step) {
+                char buf[32];
+                snprintf(buf, sizeof buf, "%ld", x);
+                rnnlab_status st = add_value(d, buf);
+                if (st) return st;
+                if (d->n > 100000) return fail_at(e, d->line, d->key, "the range '%s' has too many values", item);
+            }
+        } else {
+            rnnlab_status st = add_value(d, item);
+            if (st) return st;
+        }
+        if (!comma) break;
+        p = comma + 1;
+    }
+    return RNNLAB_OK;
+}
+
+/* The section of a [sweep] key: "section.key" as written, else the model or measure schema, else
+ * run.seed for "seed", else a task option. */
+static rnnlab_status locate_sweep_key(const rnnlab_experiment *e, const exp_entry *en, exp_dim *d)
+{
+    const char *dot = strchr(en->key, '.');
+    if (dot) {
+        snprintf(d->section, sizeof d->section, "%.*s", (int)(dot - en->key), en->key);
+        snprintf(d->key, sizeof d->key, "%s", dot + 1);
+        if (strcmp(d->section, "model") && strcmp(d->section, "task") && strcmp(d->section, "run"))
+            return fail_at(e, en->line, en->key, "only model, task and run keys can be swept");
+    } else if (!strcmp(en->key, "seed")) {
+        snprintf(d->section, sizeof d->section, "run");
+        snprintf(d->key, sizeof d->key, "seed");
+    } else if (find_key("model", en->key)) {
+        snprintf(d->section, sizeof d->section, "model");
+        snprintf(d->key, sizeof d->key, "%s", en->key);
+    } else {
+        snprintf(d->section, sizeof d->section, "task");
+        snprintf(d->key, sizeof d->key, "%s", en->key);
+    }
+    if (!strcmp(d->section, "run") && strcmp(d->key, "seed"))
+        return fail_at(e, en->line, en->key, "of [run], only seed can be swept");
+    if (!strcmp(d->section, "model") && !find_key("model", d->key))
+        return fail_at(e, en->line, en->key, "not a [model] key");
+    snprintf(d->column, sizeof d->column, "%s", !strcmp(d->section, "task") && !strcmp(d->key, "name") ? "task" : d->key);
+    d->line = en->line;
+    return RNNLAB_OK;
+}
+
+/* ---------------------------------------------------------------- loading */
+
+void rnnlab_experiment_free(rnnlab_experiment *e)
+{
+    if (!e) return;
+    for (int i = 0; i < e->n_entries; i++) rnnlab_free(e->entries[i].value);
+    rnnlab_free(e->entries);
+    for (int d = 0; d < e->n_dims; d++) {
+        for (int i = 0; i < e->dims[d].n; i++) rnnlab_free(e->dims[d].values[i]);
+        rnnlab_free(e->dims[d].values);
+    }
+    rnnlab_free(e->text);
+    rnnlab_free(e);
+}
+
+static const exp_entry *get(const rnnlab_experiment *e, const char *section, const char *key)
+{
+    for (int i = 0; i < e->n_entries; i++)
+        if (!strcmp(e->entries[i].section, section) && !strcmp(e->entries[i].key, key)) return &e->entries[i];
+    return NULL;
+}
+
+static rnnlab_status read_text(rnnlab_experiment *e, const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return rnnlab_error(RNNLAB_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    size_t cap = 1 << 14, n = 0;
+    char *buf = rnnlab_malloc(cap);
+    while (buf) {
+        n += fread(buf + n, 1, cap - n - 1, f);
+        if (n < cap - 1) break;
+        if (cap >= (1 << 24)) {
+            fclose(f);
+            rnnlab_free(buf);
+            return rnnlab_error(RNNLAB_ERR_CONFIG, "%s: larger than 16 MiB: not an experiment file", path);
+        }
+        char *nb = rnnlab_malloc(cap * 2);
+        if (nb) memcpy(nb, buf, n);
+        rnnlab_free(buf);
+        buf = nb, cap *= 2;
+    }
+    const int err = ferror(f);
+    fclose(f);
+    if (!buf) return rnnlab_error(RNNLAB_ERR_NOMEM, "%s: out of memory", path);
+    if (err) {
+        rnnlab_free(buf);
+        return rnnlab_error(RNNLAB_ERR_IO, "%s: read error", path);
+    }
+    buf[n] = '\0';
+    if (memchr(buf, '\0', n)) {
+        rnnlab_free(buf);
+        return rnnlab_error(RNNLAB_ERR_CONFIG, "%s: contains NUL bytes: not a text file", path);
+    }
+    e->text = buf, e->text_len = n;
+    e->crc = crc32(crc32(0L, Z_NULL, 0), (const Bytef *)buf, (uInt)n);
+    return RNNLAB_OK;
+}
+
+static void default_name(rnnlab_experiment *e, const char *path)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    snprintf(e->name, sizeof e->name, "%s", base);
+    char *dot = strrchr(e->name, '.');
+    if (dot && !strcmp(dot, ".ini")) *dot = '\0';
+}
+
+static rnnlab_status load(rnnlab_experiment *e, const char *path)
+{
+    rnnlab_status st = read_text(e, path);
+    if (st) return st;
+    parse_ctx c = {e, e->text, e->text + e->text_len, 0, 0, 0, 0, RNNLAB_OK, 0};
+    const int ini_line = ini_parse_stream(read_line, &c, handler, &c);
+    if (c.st) return c.st;
+    if (ini_line > 0) return fail_at(e, ini_line, NULL, "syntax error (expected [section], key = value, or a comment)");
+    if (ini_line < 0) return rnnlab_error(RNNLAB_ERR_IO, "%s: cannot be parsed (inih error %d)", path, ini_line);
+
+    /* every key outside [sweep] and [task] must be in the schema and have a valid value */
+    char why[512];
+    for (int i = 0; i < e->n_entries; i++) {
+        const exp_entry *en = &e->entries[i];
+        if (!strcmp(en->section, "sweep") || !strcmp(en->section, "task")) continue;
+        const keydef *d = find_key(en->section, en->key);
+        if (!d) return fail_at(e, en->line, en->key, "unknown key in [%s] (see README, Experiment files)", en->section);
+        if (!check_value(d, en->value, why, sizeof why)) return fail_at(e, en->line, en->key, "%s", why);
+    }
+    const exp_entry *t = get(e, "task", "name");
+    if (!t) return fail_at(e, 1, "task.name", "the experiment needs a [task] section with name = <task>");
+    const exp_entry *b = get(e, "task", "batch");
+    if (b && !check_value(find_key("task", "batch"), b->value, why, sizeof why))
+        return fail_at(e, b->line, "batch", "%s", why);
+
+    /* [sweep] */
+    e->grid_size = 1;
+    for (int i = 0; i < e->n_entries; i++) {
+        const exp_entry *en = &e->entries[i];
+        if (strcmp(en->section, "sweep")) continue;
+        if (e->n_dims == EXP_MAX_DIMS) return fail_at(e, en->line, en->key, "at most %d swept keys", EXP_MAX_DIMS);
+        exp_dim *d = &e->dims[e->n_dims++];
+        if ((st = locate_sweep_key(e, en, d))) return st;
+        for (int j = 0; j + 1 < e->n_dims; j++)
+            if (!strcmp(e->dims[j].section, d->section) && !strcmp(e->dims[j].key, d->key))
+                return fail_at(e, en->line, en->key, "swept twice (also at line %d)", e->dims[j].line);
+        const exp_entry *fixed = get(e, d->section, d->key);
+        if (fixed)
+            return fail_at(e, en->line, en->key, "set in [%s] at line %d and swept here: keep one", d->section,
+                           fixed->line);
+        if ((st = expand_list(e, d, en->value))) return st;
+        if (!d->n) return fail_at(e, en->line, en->key, "empty list");
+        const keydef *kd = find_key(d->section, d->key);
+        if (kd)
+            for (int v = 0; v < d->n; v++)
+                if (!check_value(kd, d->values[v], why, sizeof why)) return fail_at(e, en->line, en->key, "%s", why);
+        if (e->grid_size > EXP_MAX_GRID / d->n)
+            return fail_at(e, en->line, en->key, "the grid would have more than %ld runs", EXP_MAX_GRID);
+        e->grid_size *= d->n;
+    }
+
+    /* experiment, measure, run, output settings */
+    const exp_entry *en;
+    default_name(e, path);
+    if ((en = get(e, "experiment", "name"))) snprintf(e->name, sizeof e->name, "%s", en->value);
+    if ((en = get(e, "experiment", "description"))) snprintf(e->description, sizeof e->description, "%s", en->value);
+    snprintf(e->out_dir, sizeof e->out_dir, "results/%s", e->name);
+    if ((en = get(e, "output", "dir"))) snprintf(e->out_dir, sizeof e->out_dir, "%s", en->value);
+    e->figures = 1;
+    if ((en = get(e, "output", "figures"))) parse_bool(en->value, &e->figures);
+    exp_measure *m = &e->measure;
+    m->loss_at = RNNLAB_LOSS_LAST, m->truncate = 0, m->jacobian = 1, m->jacobian_samples = 4;
+    m->jacobian_max_hidden = 256, m->saturation = 1, m->split = RNNLAB_SPLIT_TRAIN, m->batch_index = 0;
+    long l;
+    if ((en = get(e, "measure", "loss_at"))) rnnlab_loss_at_parse(en->value, &m->loss_at);
+    if ((en = get(e, "measure", "truncate")) && parse_long(en->value, &l)) m->truncate = (int)l;
+    if ((en = get(e, "measure", "jacobian"))) parse_bool(en->value, &m->jacobian);
+    if ((en = get(e, "measure", "jacobian_samples")) && parse_long(en->value, &l)) m->jacobian_samples = (int)l;
+    if ((en = get(e, "measure", "jacobian_max_hidden")) && parse_long(en->value, &l)) m->jacobian_max_hidden = (int)l;
+    if ((en = get(e, "measure", "saturation"))) parse_bool(en->value, &m->saturation);
+    if ((en = get(e, "measure", "split")))
+        m->split = !strcmp(en->value, "train") ? RNNLAB_SPLIT_TRAIN : !strcmp(en->value, "valid") ? RNNLAB_SPLIT_VALID
+                                                                                                  : RNNLAB_SPLIT_TEST;
+    if ((en = get(e, "measure", "batch_index")) && parse_long(en->value, &l)) m->batch_index = l;
+    if ((en = get(e, "run", "threads")) && parse_long(en->value, &l)) e->threads = (int)l;
+    if ((en = get(e, "run", "jobs")) && parse_long(en->value, &l)) e->jobs = (int)l;
+
+    /* every grid point must resolve; each distinct task setting is opened once to check it */
+    char **seen = rnnlab_calloc(64, sizeof *seen);
+    int n_seen = 0;
+    if (!seen) return rnnlab_error(RNNLAB_ERR_NOMEM, "out of memory");
+    for (long id = 0; id < e->grid_size && !st; id++) {
+        exp_run r;
+        if ((st = exp_resolve(e, id, &r, NULL))) break;
+        char key[2048] = "";
+        for (int o = 0; o < r.n_task_opts; o++)
+            snprintf(key + strlen(key), sizeof key - strlen(key), "%s=%s;", r.task_opts[o].key, r.task_opts[o].value);
+        snprintf(key + strlen(key), sizeof key - strlen(key), "|%s", r.task);
+        int known = 0;
+        for (int s = 0; s < n_seen && !known; s++) known = !strcmp(seen[s], key);
+        if (known) continue;
+        rnnlab_task_info info;
+        if ((st = exp_resolve(e, id, &r, &info))) break;
+        if (n_seen < 64 && (seen[n_seen] = rnnlab_malloc(strlen(key) + 1))) strcpy(seen[n_seen++], key);
+    }
+    for (int s = 0; s < n_seen; s++) rnnlab_free(seen[s]);
+    rnnlab_free(seen);
+    return st;
+}
+
+rnnlab_status rnnlab_experiment_load(rnnlab_experiment **out, const char *path)
+{
+    *out = NULL;
+    rnnlab_experiment *e = rnnlab_calloc(1, sizeof *e);
+    if (!e) return rnnlab_error(RNNLAB_ERR_NOMEM, "out of memory");
+    snprintf(e->path, sizeof e->path, "%s", path);
+    rnnlab_status st = load(e, path);
+    if (st) {
+        rnnlab_experiment_free(e);
+        return st;
+    }
+    *out = e;
+    return RNNLAB_OK;
+}
+
+const char *rnnlab_experiment_name(const rnnlab_experiment *e) { return e->name; }
+const char *rnnlab_experiment_out_dir(const rnnlab_experiment *e) { return e->out_dir; }
+long rnnlab_experiment_grid_size(const rnnlab_experiment *e) { return e->grid_size; }
+
+/* ---------------------------------------------------------------- resolving a grid point */
+
+unsigned long long exp_fnv1a64(const char *s)
+{
+    unsigned long long h = 0xcbf29ce484222325ULL;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+    return h;
+}
+
+/* One effective setting of a run: its value and where it came from. */
+typedef struct setting {
+    const char *section, *key, *value;
+    int line;
+} setting;
+
+rnnlab_status exp_resolve(const rnnlab_experiment *e, long id, exp_run *r, rnnlab_task_info *task_info)
+{
+    memset(r, 0, sizeof *r);
+    r->id = id;
+    setting set[256];
+    int n = 0;
+    long rest = id;
+    for (int d = e->n_dims - 1; d >= 0; d--) { /* the last swept key varies fastest */
+        const exp_dim *dim = &e->dims[d];
+        r->dim_values[d] = dim->values[rest % dim->n];
+        rest /= dim->n;
+    }
+    for (int i = 0; i < e->n_entries && n < 240; i++) {
+        const exp_entry *en = &e->entries[i];
+        if (!strcmp(en->section, "model") || !strcmp(en->section, "task") || !strcmp(en->section, "run"))
+            set[n++] = (setting){en->section, en->key, en->value, en->line};
+    }
+    for (int d = 0; d < e->n_dims; d++)
+        set[n++] = (setting){e->dims[d].section, e->dims[d].key, r->dim_values[d], e->dims[d].line};
+
+    /* model: the cell first (rnn_tanh also sets the activation), then the rest */
+    rnnlab_model_config *mc = &r->model;
+    rnnlab_model_config_init(mc);
+    rnnlab_init_config_init(&r->init);
+    snprintf(r->init_name, sizeof r->init_name, "pytorch");
+    int act_line = 0, cell_act = 0, cell_line = 0;
+    rnnlab_activation cell_activation = RNNLAB_ACT_TANH;
+    for (int i = 0; i < n; i++)
+        if (!strcmp(set[i].section, "model") && !strcmp(set[i].key, "cell")) {
+            rnnlab_cell_parse(set[i].value, &mc->cell, &cell_activation, &cell_act);
+            if (cell_act) mc->activation = cell_activation;
+            cell_line = set[i].line;
+        }
+    /* the init preset before the per-part overrides */
+    for (int i = 0; i < n; i++)
+        if (!strcmp(set[i].section, "model") && !strcmp(set[i].key, "init")) {
+            rnnlab_init_scheme s;
+            rnnlab_init_scheme_parse(set[i].value, &s);
+            rnnlab_init_config_preset(&r->init, s);
+            snprintf(r->init_name, sizeof r->init_name, "%s", rnnlab_init_scheme_name(s));
+        }
+    int forget_line = 0, peep_line = 0, ih_line = 0;
+    for (int i = 0; i < n; i++) {
+        const setting *s = &set[i];
+        if (strcmp(s->section, "model")) continue;
+        const char *k = s->key, *v = s->value;
+        double x = 0;
+        long l = 0;
+        int b = 0;
+        rnnlab_parse_double(v, &x);
+        parse_long(v, &l);
+        parse_bool(v, &b);
+        if (!strcmp(k, "activation")) {
+            rnnlab_activation a;
+            rnnlab_activation_parse(v, &a);
+            if (cell_act && a != cell_activation)
+                return fail_at(e, s->line, "activation",
+                               "'%s' contradicts cell = %s (line %d): drop one of them", v,
+                               rnnlab_cell_label(RNNLAB_CELL_RNN, cell_activation), cell_line);
+            mc->activation = a, act_line = s->line;
+        } else if (!strcmp(k, "gru_variant")) rnnlab_gru_variant_parse(v, &mc->gru_variant);
+        else if (!strcmp(k, "peephole")) mc->peephole = b, peep_line = s->line;
+        else if (!strcmp(k, "hidden_size")) mc->hidden_size = (int)l;
+        else if (!strcmp(k, "num_layers")) mc->num_layers = (int)l;
+        else if (!strcmp(k, "init_ih")) rnnlab_init_scheme_parse(v, &r->init.weight_ih), ih_line = s->line;
+        else if (!strcmp(k, "init_hh")) rnnlab_init_scheme_parse(v, &r->init.weight_hh);
+        else if (!strcmp(k, "init_bias")) r->init.bias = !strcmp(v, "zero") ? RNNLAB_INIT_ZERO : RNNLAB_INIT_PYTORCH;
+        else if (!strcmp(k, "gain")) r->init.gain = x;
+        else if (!strcmp(k, "identity_scale")) r->init.identity_scale = x;
+        else if (!strcmp(k, "normal_std")) r->init.normal_std = x;
+        else if (!strcmp(k, "forget_bias")) r->init.forget_bias = x, forget_line = s->line;
+        else if (!strcmp(k, "leaky_alpha")) mc->leaky_alpha = x;
+        else if (!strcmp(k, "precision")) rnnlab_dtype_parse(v, &mc->dtype);
+        else if (!strcmp(k, "ftz")) r->ftz = b;
+    }
+    (void)act_line, (void)forget_line;
+    /* options that belong to another cell do not apply (a sweep over cells shares one [model]) */
+    if (mc->cell != RNNLAB_CELL_LSTM) mc->peephole = 0, r->init.forget_bias = NAN;
+    if (mc->cell != RNNLAB_CELL_GRU) mc->gru_variant = RNNLAB_GRU_RESET_AFTER;
+    if (mc->cell != RNNLAB_CELL_RNN) mc->activation = RNNLAB_ACT_TANH;
+    (void)peep_line;
+
+    /* task and seed */
+    r->batch = 16;
+    r->seed = 1;
+    int batch_line = 0, seed_line = 0;
+    for (int i = 0; i < n; i++) {
+        const setting *s = &set[i];
+        if (!strcmp(s->section, "run") && !strcmp(s->key, "seed")) r->seed = strtoull(s->value, NULL, 10), seed_line = s->line;
+        if (strcmp(s->section, "task")) continue;
+        if (!strcmp(s->key, "name")) r->task = s->value;
+        else if (!strcmp(s->key, "batch")) {
+            long l;
+            parse_long(s->value, &l);
+            r->batch = (int)l, batch_line = s->line;
+        } else {
+            if (r->n_task_opts == EXP_MAX_TASK_OPTS) return fail_at(e, s->line, s->key, "too many task options");
+            r->task_opts[r->n_task_opts++] = (rnnlab_option){s->key, s->value, s->line};
+        }
+    }
+    (void)batch_line, (void)seed_line;
+
+    /* seeds from the grid point's values (include/rnnlab/experiment.h) */
+    char canon[2048];
+    int off = snprintf(canon, sizeof canon, "data|task=%s;batch=%d;", r->task, r->batch);
+    /* options sorted by key, so the order they were written in does not matter */
+    int order[EXP_MAX_TASK_OPTS];
+    for (int i = 0; i < r->n_task_opts; i++) order[i] = i;
+    for (int i = 1; i < r->n_task_opts; i++)
+        for (int j = i; j > 0 && strcmp(r->task_opts[order[j - 1]].key, r->task_opts[order[j]].key) > 0; j--) {
+            const int t = order[j];
+            order[j] = order[j - 1], order[j - 1] = t;
+        }
+    for (int i = 0; i < r->n_task_opts && off < (int)sizeof canon; i++)
+        off += snprintf(canon + off, sizeof canon - off, "%s=%s;", r->task_opts[order[i]].key, r->task_opts[order[i]].value);
+    r->data_seed = rnnlab_seed_derive(r->seed, exp_fnv1a64(canon));
+
+    if (task_info) {
+        rnnlab_dataset *ds = NULL;
+        int bad = -1;
+        rnnlab_status st = rnnlab_dataset_open(&ds, r->task, r->task_opts, r->n_task_opts, 0, &bad);
+        if (st) {
+            const int line = bad >= 0 ? r->task_opts[bad].line : get(e, "task", "name") ? get(e, "task", "name")->line : 1;
+            char msg[1024];
+            snprintf(msg, sizeof msg, "%s", rnnlab_last_error());
+            if (st == RNNLAB_ERR_CONFIG) return rnnlab_error(st, "%s:%d: %s", e->path, line, msg);
+            return rnnlab_error(st, "%s:%d: task %s: %s", e->path, line, r->task, msg);
+        }
+        *task_info = *rnnlab_dataset_info(ds);
+        rnnlab_dataset_close(ds);
+        mc->input_size = task_info->input_size;
+        mc->output_size = task_info->output_size;
+        if (e->measure.loss_at == RNNLAB_LOSS_ALL && task_info->loss_at == RNNLAB_LOSS_LAST) {
+            const exp_entry *la = get(e, "measure", "loss_at");
+            return fail_at(e, la ? la->line : 1, "loss_at",
+                           "task %s has a target at the last step only, so the probe cannot put a loss at every step",
+                           r->task);
+        }
+    } else {
+        mc->input_size = 1, mc->output_size = 2; /* placeholders until the task is opened */
+    }
+    exp_set_io(r, mc->input_size, mc->output_size);
+
+    rnnlab_status st = rnnlab_model_config_check(mc);
+    if (st) return fail_at(e, cell_line ? cell_line : 1, "model", "%s", rnnlab_last_error());
+    if (task_info && r->init.weight_ih == RNNLAB_INIT_IDENTITY && mc->input_size != mc->hidden_size)
+        return fail_at(e, ih_line ? ih_line : 1, "init_ih",
+                       "identity needs square input blocks, but input_size %d (from the task) != hidden_size %d",
+                       mc->input_size, mc->hidden_size);
+    if (!r->task) return fail_at(e, 1, "task.name", "missing");
+    return RNNLAB_OK;
+}
+
+void exp_set_io(exp_run *r, int input_size, int output_size)
+{
+    rnnlab_model_config *mc = &r->model;
+    mc->input_size = input_size, mc->output_size = output_size;
+    char canon[512], alpha[40];
+    rnnlab_format_double(alpha, sizeof alpha, mc->leaky_alpha); /* C locale: the seed must not depend on it */
+    snprintf(canon, sizeof canon, "model|cell=%s;gru_variant=%s;peephole=%d;I=%d;H=%d;L=%d;O=%d;alpha=%s",
+             rnnlab_cell_label(mc->cell, mc->activation), rnnlab_gru_variant_name(mc->gru_variant), mc->peephole,
+             mc->input_size, mc->hidden_size, mc->num_layers, mc->output_size, alpha);
+    r->model_seed = rnnlab_seed_derive(r->seed, exp_fnv1a64(canon));
+}
+
+/* ---------------------------------------------------------------- dry run */
+
+void rnnlab_experiment_print_grid(const rnnlab_experiment *e, FILE *f)
+{
+    fprintf(f, "# %s: %ld run(s); output %s\n", e->name, e->grid_size, e->out_dir);
+    for (long id = 0; id < e->grid_size; id++) {
+        exp_run r;
+        if (exp_resolve(e, id, &r, NULL)) continue;
+        fprintf(f, "%ld", id);
+        for (int d = 0; d < e->n_dims; d++)
+            if (strcmp(e->dims[d].column, "seed")) fprintf(f, " %s=%s", e->dims[d].column, r.dim_values[d]);
+        fprintf(f, " seed=%llu\n", r.seed);
+    }
+}

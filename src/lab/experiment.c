@@ -1,0 +1,931 @@
+/*
+ * experiment.c - running an experiment's grid: one decay probe per grid point, rows committed in
+ * grid order with a journal (crash-safe and resumable), runs side by side, shards and merging,
+ * progress, and the manifest.
+ *
+ * Not here: parsing and checking the file (config.c), the figures (plot.c). Output columns:
+ * README.md, "Output files".
+ *
+ * The journal (<out>/.journal) is the source of truth for what is done:
+ *     rnnlab-journal 1 crc=<crc32 of the experiment file> grid=<runs> shard=<k>/<n> sizes=<d>,<s>,<l>
+ *     done <run_id> <decay.csv bytes> <summary.csv bytes> <layers.csv bytes>
+ *     ...
+ * A run's rows are appended to the three CSV files and flushed to disk before its "done" line is
+ * written and flushed, and runs are committed in grid order. On resume every CSV file is cut back
+ * to the sizes of the last complete "done" line, which removes a torn last line or a run whose rows
+ * were only partly written, and the runs not listed are done again.
+ */
+#include "lab/lab_internal.h"
+#include "rnnlab/csvio.h"
+#include "rnnlab/diag.h"
+#include "rnnlab/format.h"
+#include "rnnlab/rnnlab.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <float.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+/* written by the Makefile into build/gen/buildinfo.c */
+extern const char *const rnnlab_build_git_rev, *const rnnlab_build_cflags;
+
+enum { F_DECAY, F_SUMMARY, F_LAYERS, N_FILES };
+static const char *const file_names[N_FILES] = {"decay.csv", "summary.csv", "layers.csv"};
+
+void rnnlab_run_options_init(rnnlab_run_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->shard_n = 1;
+    o->plot = 1;
+}
+
+/* ---------------------------------------------------------------- files */
+
+/* out = dir + "/" + name, cut to fit (paths here are far below PATH_MAX). */
+static void path_join(char *out, size_t n, const char *dir, const char *name)
+{
+    const size_t a = strlen(dir), b = strlen(name);
+    if (a + b + 2 > n) {
+        out[0] = '\0';
+        return;
+    }
+    memcpy(out, dir, a);
+    out[a] = '/';
+    memcpy(out + a + 1, name, b + 1);
+}
+
+static rnnlab_status mkdirs(const char *path)
+{
+    char tmp[PATH_MAX];
+    if (strlen(path) >= sizeof tmp) return rnnlab_error(RNNLAB_ERR_IO, "path too long: %.80s...", path);
+    memcpy(tmp, path, strlen(path) + 1);
+    for (char *p = tmp + 1; *p; p++)
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(tmp, 0777) != 0 && errno != EEXIST)
+                return rnnlab_error(RNNLAB_ERR_IO, "%s: cannot create folder: %s", tmp, strerror(errno));
+            *p = '/';
+        }
+    if (mkdir(tmp, 0777) != 0 && errno != EEXIST)
+        return rnnlab_error(RNNLAB_ERR_IO, "%s: cannot create folder: %s", tmp, strerror(errno));
+    return RNNLAB_OK;
+}
+
+static rnnlab_status write_all(int fd, const char *path, const char *data, size_t n)
+{
+    while (n) {
+        const ssize_t w = write(fd, data, n);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return rnnlab_error(RNNLAB_ERR_IO, "%s: write failed: %s", path, strerror(errno));
+        }
+        data += w, n -= (size_t)w;
+    }
+    return RNNLAB_OK;
+}
+
+/* Reads a whole small file into a NUL-terminated buffer (caller frees), or NULL. */
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    size_t cap = 4096, n = 0;
+    char *b = rnnlab_malloc(cap);
+    while (b) {
+        n += fread(b + n, 1, cap - n - 1, f);
+        if (n < cap - 1) break;
+        char *nb = rnnlab_malloc(cap * 2);
+        if (nb) memcpy(nb, b, n);
+        rnnlab_free(b);
+        b = nb, cap *= 2;
+    }
+    fclose(f);
+    if (b) b[n] = '\0';
+    if (len) *len = n;
+    return b;
+}
+
+static void iso_time(char *buf, size_t n)
+{
+    const time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void json_string(rnnlab_csvbuf *b, const char *s)
+{
+    rnnlab_csv_append(b, "\"", 1);
+    for (; *s; s++) {
+        char esc[8];
+        const unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') esc[0] = '\\', esc[1] = (char)c, esc[2] = 0;
+        else if (c == '\n') strcpy(esc, "\\n");
+        else if (c == '\t') strcpy(esc, "\\t");
+        else if (c == '\r') strcpy(esc, "\\r");
+        else if (c < 0x20) snprintf(esc, sizeof esc, "\\u%04x", c);
+        else esc[0] = (char)c, esc[1] = 0;
+        rnnlab_csv_append(b, esc, strlen(esc));
+    }
+    rnnlab_csv_append(b, "\"", 1);
+}
+
+/* Writes path atomically (a temporary file renamed over it). */
+static rnnlab_status write_file_atomic(const char *path, const char *data, size_t n)
+{
+    char tmp[PATH_MAX + 64];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    const int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+    if (fd < 0) return rnnlab_error(RNNLAB_ERR_IO, "%s: cannot write: %s", tmp, strerror(errno));
+    rnnlab_status st = write_all(fd, tmp, data, n);
+    if (!st && fsync(fd) != 0) st = rnnlab_error(RNNLAB_ERR_IO, "%s: fsync failed: %s", tmp, strerror(errno));
+    close(fd);
+    if (!st && rename(tmp, path) != 0) st = rnnlab_error(RNNLAB_ERR_IO, "%s: rename failed: %s", path, strerror(errno));
+    return st;
+}
+
+/* ---------------------------------------------------------------- the manifest */
+
+static rnnlab_status write_manifest(const rnnlab_experiment *e, const char *dir, const char *started, const char *ended,
+                                    int threads, int jobs, int shard_k, int shard_n, long runs_done, const char *extra)
+{
+    rnnlab_csvbuf b = {0};
+    char path[PATH_MAX + 64], num[64];
+    rnnlab_csv_append(&b, "{\n  \"rnnlab_version\": ", 22);
+    json_string(&b, RNNLAB_VERSION);
+    rnnlab_csv_append(&b, ",\n  \"git_revision\": ", 19);
+    json_string(&b, rnnlab_build_git_rev);
+    rnnlab_csv_append(&b, ",\n  \"compiler\": ", 16);
+#if defined(__clang__)
+    snprintf(path, sizeof path, "clang %s", __clang_version__);
+#elif defined(__GNUC__)
+    snprintf(path, sizeof path, "gcc %s", __VERSION__);
+#else
+    snprintf(path, sizeof path, "unknown");
+#endif
+    json_string(&b, path);
+    rnnlab_csv_append(&b, ",\n  \"cflags\": ", 14);
+    json_string(&b, rnnlab_build_cflags);
+    rnnlab_csv_append(&b, ",\n  \"openmp\": ", 14);
+    rnnlab_csv_append(&b, rnnlab_openmp_enabled() ? "true" : "false", rnnlab_openmp_enabled() ? 4 : 5);
+    snprintf(num, sizeof num, ",\n  \"threads\": %d,\n  \"jobs\": %d", threads, jobs);
+    rnnlab_csv_append(&b, num, strlen(num));
+    snprintf(num, sizeof num, ",\n  \"shard\": \"%d/%d\"", shard_k, shard_n);
+    rnnlab_csv_append(&b, num, strlen(num));
+    rnnlab_csv_append(&b, ",\n  \"experiment\": ", 17);
+    json_string(&b, e->name);
+    rnnlab_csv_append(&b, ",\n  \"experiment_file\": ", 22);
+    json_string(&b, e->path);
+    snprintf(num, sizeof num, ",\n  \"experiment_crc32\": \"%08lx\"", e->crc);
+    rnnlab_csv_append(&b, num, strlen(num));
+    rnnlab_csv_append(&b, ",\n  \"experiment_text\": ", 22);
+    json_string(&b, e->text);
+    snprintf(num, sizeof num, ",\n  \"grid_size\": %ld,\n  \"runs_done\": %ld", e->grid_size, runs_done);
+    rnnlab_csv_append(&b, num, strlen(num));
+    /* precision and flush-to-zero: one value, or "per run" when swept */
+    const char *prec = "float64", *ftz = "off";
+    int prec_swept = 0, ftz_swept = 0;
+    for (int d = 0; d < e->n_dims; d++) {
+        prec_swept |= !strcmp(e->dims[d].key, "precision");
+        ftz_swept |= !strcmp(e->dims[d].key, "ftz");
+    }
+    for (int i = 0; i < e->n_entries; i++) {
+        if (!strcmp(e->entries[i].section, "model") && !strcmp(e->entries[i].key, "precision")) {
+            rnnlab_dtype dt;
+            if (!rnnlab_dtype_parse(e->entries[i].value, &dt)) prec = rnnlab_dtype_name(dt);
+        }
+        if (!strcmp(e->entries[i].section, "model") && !strcmp(e->entries[i].key, "ftz")) {
+            const char *v = e->entries[i].value;
+            ftz = !strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "on") || !strcmp(v, "1") ? "on" : "off";
+        }
+    }
+    rnnlab_csv_append(&b, ",\n  \"precision\": ", 16);
+    json_string(&b, prec_swept ? "per run (see summary.csv)" : prec);
+    rnnlab_csv_append(&b, ",\n  \"flush_to_zero\": ", 20);
+    json_string(&b, ftz_swept ? "per run (see summary.csv)" : ftz);
+    rnnlab_csv_append(&b, ",\n  \"started\": ", 15);
+    json_string(&b, started);
+    rnnlab_csv_append(&b, ",\n  \"ended\": ", 13);
+    if (ended) json_string(&b, ended);
+    else rnnlab_csv_append(&b, "null", 4);
+    if (extra) rnnlab_csv_append(&b, extra, strlen(extra));
+    rnnlab_csv_append(&b, "\n}\n", 3);
+    snprintf(path, sizeof path, "%s/manifest.json", dir);
+    rnnlab_status st = b.failed ? rnnlab_error(RNNLAB_ERR_NOMEM, "out of memory writing the manifest")
+                                : write_file_atomic(path, b.data, b.len);
+    rnnlab_csvbuf_free(&b);
+    return st;
+}
+
+/* ---------------------------------------------------------------- one run */
+
+typedef struct run_out {
+    rnnlab_csvbuf f[N_FILES];
+    char desc[512]; /* for progress lines */
+    rnnlab_status st;
+    char err[1024];
+} run_out;
+
+/* The columns every file starts with: run_id, the swept keys (seed last). */
+static void key_columns(const rnnlab_experiment *e, rnnlab_csvbuf *b)
+{
+    rnnlab_csv_text(b, "run_id");
+    for (int d = 0; d < e->n_dims; d++)
+        if (strcmp(e->dims[d].column, "seed")) rnnlab_csv_text(b, e->dims[d].column);
+    rnnlab_csv_text(b, "seed");
+}
+
+static void key_values(const rnnlab_experiment *e, const exp_run *r, rnnlab_csvbuf *b)
+{
+    rnnlab_csv_int(b, r->id);
+    for (int d = 0; d < e->n_dims; d++)
+        if (strcmp(e->dims[d].column, "seed")) rnnlab_csv_value(b, r->dim_values[d]);
+    char s[32];
+    snprintf(s, sizeof s, "%llu", r->seed);
+    rnnlab_csv_value(b, s);
+}
+
+/* The fixed description columns of summary.csv, skipping those already among the swept keys. */
+static const char *const summary_fixed[] = {"experiment", "cell", "activation", "gru_variant", "peephole", "init",
+                                            "forget_bias", "hidden_size", "num_layers", "task", "task_variant",
+                                            "seq_len", "batch", "precision", "ftz", "data_seed", "model_seed", NULL};
+static const char *const summary_measures[] = {
+    "status", "diverged_phase", "diverged_layer", "diverged_t", "loss", "baseline_loss", "decay_rate",
+    "decay_rate_first_half", "decay_rate_second_half", "horizon_1e3", "horizon_1e6", "horizon_1e9", "n_zero_steps",
+    "n_subnormal_steps", "n_nonfinite_steps", "grad_norm_first_layer", "grad_norm_last_layer", "layer_grad_ratio",
+    "sat_h", "sat_gate_i", "sat_gate_f", "sat_gate_o", "sat_gate_r", "sat_gate_z", "sat_candidate", "dead_frac", NULL};
+static const char *const layer_measures[] = {
+    "layer", "param_grad_norm", "decay_rate", "decay_rate_first_half", "decay_rate_second_half", "horizon_1e3",
+    "horizon_1e6", "horizon_1e9", "n_zero_steps", "n_subnormal_steps", "n_nonfinite_steps", "sat_h", "sat_gate_i",
+    "sat_gate_f", "sat_gate_o", "sat_gate_r", "sat_gate_z", "sat_candidate", "dead_frac", NULL};
+static const char *const decay_measures[] = {"layer", "t", "lag", "grad_norm_h", "grad_norm_h_batch", "grad_norm_c",
+                                             "grad_norm_c_batch", "jacobian_norm", "log10_jacobian_norm", NULL};
+
+static int is_dim_column(const rnnlab_experiment *e, const char *c)
+{
+    for (int d = 0; d < e->n_dims; d++)
+        if (!strcmp(e->dims[d].column, c)) return 1;
+    return 0;
+}
+
+static void headers(const rnnlab_experiment *e, rnnlab_csvbuf *f)
+{
+    for (int i = 0; i < N_FILES; i++) key_columns(e, &f[i]);
+    for (const char *const *c = decay_measures; *c; c++) rnnlab_csv_text(&f[F_DECAY], *c);
+    for (const char *const *c = summary_fixed; *c; c++)
+        if (!is_dim_column(e, *c)) rnnlab_csv_text(&f[F_SUMMARY], *c);
+    for (const char *const *c = summary_measures; *c; c++) rnnlab_csv_text(&f[F_SUMMARY], *c);
+    for (const char *const *c = layer_measures; *c; c++) rnnlab_csv_text(&f[F_LAYERS], *c);
+    for (int i = 0; i < N_FILES; i++) rnnlab_csv_end_row(&f[i]);
+}
+
+static void num_or_empty(rnnlab_csvbuf *b, double v)
+{
+    if (isnan(v)) rnnlab_csv_empty(b);
+    else rnnlab_csv_num(b, v);
+}
+
+/* sat_gate_i, f, o (lstm) then r, z (gru), candidate, dead */
+static void saturation_values(rnnlab_csvbuf *b, const rnnlab_saturation *s, rnnlab_cell_kind cell)
+{
+    num_or_empty(b, s->h);
+    for (int g = 0; g < 3; g++) num_or_empty(b, cell == RNNLAB_CELL_LSTM ? s->gate[g] : NAN);
+    for (int g = 0; g < 2; g++) num_or_empty(b, cell == RNNLAB_CELL_GRU ? s->gate[g] : NAN);
+    num_or_empty(b, s->candidate);
+    num_or_empty(b, s->dead);
+}
+
+static void decay_values(rnnlab_csvbuf *b, const rnnlab_decay_stats *d)
+{
+    num_or_empty(b, d->rate);
+    num_or_empty(b, d->rate_first_half);
+    num_or_empty(b, d->rate_second_half);
+    for (int k = 0; k < 3; k++) rnnlab_csv_int(b, d->horizon[k]);
+    rnnlab_csv_int(b, d->n_zero);
+    rnnlab_csv_int(b, d->n_subnormal);
+    rnnlab_csv_int(b, d->n_nonfinite);
+}
+
+static void describe(const rnnlab_experiment *e, const exp_run *r, char *buf, size_t n)
+{
+    size_t off = (size_t)snprintf(buf, n, "run %ld:", r->id);
+    for (int d = 0; d < e->n_dims && off < n; d++)
+        if (strcmp(e->dims[d].column, "seed"))
+            off += (size_t)snprintf(buf + off, n - off, " %s=%s", e->dims[d].column, r->dim_values[d]);
+    if (off < n) snprintf(buf + off, n - off, " seed=%llu", r->seed);
+}
+
+/* Everything one grid point needs, freed at done. */
+static void do_run(const rnnlab_experiment *e, long id, run_out *out)
+{
+    exp_run r;
+    rnnlab_model *m = NULL;
+    rnnlab_bptt *ws = NULL;
+    rnnlab_dataset *ds = NULL;
+    double *x = NULL, *target = NULL, *jn = NULL, *jl = NULL;
+    int *cls = NULL, *len = NULL;
+    rnnlab_status st = exp_resolve(e, id, &r, NULL);
+    describe(e, &r, out->desc, sizeof out->desc);
+    if (!st) st = rnnlab_dataset_open(&ds, r.task, r.task_opts, r.n_task_opts, r.data_seed, NULL);
+    if (st) goto done;
+    const rnnlab_task_info info = *rnnlab_dataset_info(ds);
+    exp_set_io(&r, info.input_size, info.output_size);
+    const exp_measure *me = &e->measure;
+    const int B = r.batch, T = info.seq_len, I = info.input_size, O = info.output_size, L = r.model.num_layers;
+    const int H = r.model.hidden_size, lstm = r.model.cell == RNNLAB_CELL_LSTM;
+    const int task_all = info.loss_at == RNNLAB_LOSS_ALL, probe_all = me->loss_at == RNNLAB_LOSS_ALL;
+    const size_t task_rows = task_all ? (size_t)T * B : (size_t)B;
+    x = rnnlab_malloc(sizeof(double) * (size_t)T * B * I);
+    target = rnnlab_malloc(sizeof(double) * task_rows * O);
+    cls = rnnlab_malloc(sizeof(int) * task_rows);
+    len = rnnlab_malloc(sizeof(int) * (size_t)B);
+    jn = rnnlab_malloc(sizeof(double) * (size_t)L * T);
+    jl = rnnlab_malloc(sizeof(double) * (size_t)L * T);
+    if (!x || !target || !cls || !len || !jn || !jl) {
+        st = rnnlab_error(RNNLAB_ERR_NOMEM, "out of memory for run %ld", id);
+        goto done;
+    }
+    if ((st = rnnlab_dataset_batch(ds, me->split, me->batch_index, B, x, target, cls, len))) goto done;
+    if (task_all && !probe_all) /* the probe's loss at each sample's last step: take that step's target */
+        for (int b = 0; b < B; b++) {
+            const size_t row = (size_t)(len[b] - 1) * B + b;
+            memmove(target + (size_t)b * O, target + row * O, sizeof(double) * O);
+            cls[b] = cls[row];
+        }
+    if ((st = rnnlab_model_create(&m, &r.model))) goto done;
+    rnnlab_rng rng;
+    rnnlab_rng_seed(&rng, r.model_seed);
+    if ((st = rnnlab_model_init(m, &r.init, &rng))) goto done;
+    rnnlab_bptt_config bc;
+    rnnlab_bptt_config_init(&bc);
+    bc.batch = B, bc.seq_len = T, bc.loss = info.loss, bc.loss_at = me->loss_at, bc.truncate = me->truncate;
+    bc.taps = 1, bc.ftz = r.ftz;
+    if ((st = rnnlab_bptt_create(&ws, m, &bc))) goto done;
+    const rnnlab_batch bt = {x, info.loss == RNNLAB_LOSS_XENT ? NULL : target,
+                             info.loss == RNNLAB_LOSS_XENT ? cls : NULL, len, NULL, NULL};
+
+    /* the probe */
+    double loss = NAN;
+    const char *status = "ok", *phase = "";
+    int bad_l = -1, bad_t = -1;
+    rnnlab_status fst = rnnlab_bptt_forward(ws, m, &bt, &loss), bst = RNNLAB_OK;
+    if (fst == RNNLAB_ERR_NUMERIC) {
+        status = "diverged", phase = "forward";
+        rnnlab_diag_first_nonfinite(ws, &bad_l, &bad_t);
+    } else if (fst) {
+        st = fst;
+        goto done;
+    } else {
+        bst = rnnlab_bptt_backward(ws, m, NULL, NULL, NULL);
+        if (bst == RNNLAB_ERR_NUMERIC) {
+            status = "diverged", phase = "backward";
+            const rnnlab_taps tp = rnnlab_bptt_get_taps(ws);
+            for (int l = L - 1; l >= 0 && bad_l < 0; l--)
+                for (int t = T - 1; t >= 0; t--)
+                    if (!isfinite(tp.h_norm[(size_t)l * T + t])) {
+                        bad_l = l, bad_t = t;
+                        break;
+                    }
+            /* finite dL/dh but a weight gradient overflowed: name its layer (the head counts as the top) */
+            for (int i = 0; i < m->n_tensors && bad_l < 0; i++)
+                if (!isfinite(tp.param_norm[i])) bad_l = m->tensors[i].layer >= 0 ? m->tensors[i].layer : L - 1;
+        } else if (bst) {
+            st = bst;
+            goto done;
+        }
+    }
+    const int have_taps = fst == RNNLAB_OK;
+    const rnnlab_taps tp = rnnlab_bptt_get_taps(ws);
+    const int jac = have_taps && me->jacobian && H <= me->jacobian_max_hidden;
+    for (int l = 0; l < L; l++) {
+        if (jac && (st = rnnlab_diag_jacobian(ws, m, l, me->jacobian_samples, jn + (size_t)l * T, jl + (size_t)l * T)))
+            goto done;
+    }
+    const double min_normal = r.model.dtype == RNNLAB_FLOAT32 ? FLT_MIN : DBL_MIN;
+
+    /* decay.csv: one row per layer and step */
+    rnnlab_csvbuf *fd = &out->f[F_DECAY];
+    if (have_taps)
+        for (int l = 0; l < L; l++)
+            for (int t = 0; t < T; t++) {
+                const size_t k = (size_t)l * T + t;
+                key_values(e, &r, fd);
+                rnnlab_csv_int(fd, l);
+                rnnlab_csv_int(fd, t);
+                rnnlab_csv_int(fd, T - 1 - t);
+                rnnlab_csv_num(fd, tp.h_norm_mean[k]);
+                rnnlab_csv_num(fd, tp.h_norm[k]);
+                if (lstm) rnnlab_csv_num(fd, tp.c_norm_mean[k]), rnnlab_csv_num(fd, tp.c_norm[k]);
+                else rnnlab_csv_empty(fd), rnnlab_csv_empty(fd);
+                if (jac) num_or_empty(fd, jn[k]), num_or_empty(fd, jl[k]);
+                else rnnlab_csv_empty(fd), rnnlab_csv_empty(fd);
+                rnnlab_csv_end_row(fd);
+            }
+
+    /* per-layer statistics */
+    rnnlab_decay_stats ds_top;
+    memset(&ds_top, 0, sizeof ds_top);
+    ds_top.rate = ds_top.rate_first_half = ds_top.rate_second_half = NAN;
+    double gfirst = NAN, glast = NAN;
+    rnnlab_csvbuf *fl = &out->f[F_LAYERS];
+    const int per_layer = m->cfg.peephole ? 5 : 4;
+    for (int l = 0; l < L; l++) {
+        double gsum = 0;
+        for (int i = 0; i < per_layer; i++) {
+            const double v = tp.param_norm[l * per_layer + i];
+            gsum += v * v;
+        }
+        const double gnorm = have_taps ? sqrt(gsum) : NAN;
+        if (l == 0) gfirst = gnorm;
+        if (l == L - 1) glast = gnorm;
+        rnnlab_decay_stats dst;
+        rnnlab_decay_stats_compute(tp.h_norm_mean + (size_t)l * T, T, min_normal, &dst);
+        if (l == L - 1) ds_top = dst;
+        rnnlab_saturation sat = {NAN, {NAN, NAN, NAN}, NAN, NAN};
+        if (me->saturation && (st = rnnlab_diag_saturation(ws, m, l, &sat))) goto done;
+        key_values(e, &r, fl);
+        rnnlab_csv_int(fl, l);
+        num_or_empty(fl, gnorm);
+        if (have_taps) decay_values(fl, &dst);
+        else
+            for (int k = 0; k < 9; k++) rnnlab_csv_empty(fl);
+        saturation_values(fl, &sat, r.model.cell);
+        rnnlab_csv_end_row(fl);
+    }
+
+    /* summary.csv */
+    rnnlab_csvbuf *fs = &out->f[F_SUMMARY];
+    key_values(e, &r, fs);
+    char v[64];
+    for (const char *const *c = summary_fixed; *c; c++) {
+        if (is_dim_column(e, *c)) continue;
+        if (!strcmp(*c, "experiment")) rnnlab_csv_text(fs, e->name);
+        else if (!strcmp(*c, "cell")) rnnlab_csv_text(fs, rnnlab_cell_label(r.model.cell, r.model.activation));
+        else if (!strcmp(*c, "activation"))
+            r.model.cell == RNNLAB_CELL_RNN ? rnnlab_csv_text(fs, rnnlab_activation_name(r.model.activation))
+                                            : rnnlab_csv_empty(fs);
+        else if (!strcmp(*c, "gru_variant"))
+            r.model.cell == RNNLAB_CELL_GRU ? rnnlab_csv_text(fs, rnnlab_gru_variant_name(r.model.gru_variant))
+                                            : rnnlab_csv_empty(fs);
+        else if (!strcmp(*c, "peephole")) lstm ? rnnlab_csv_int(fs, r.model.peephole) : rnnlab_csv_empty(fs);
+        else if (!strcmp(*c, "init")) rnnlab_csv_text(fs, r.init_name);
+        else if (!strcmp(*c, "forget_bias")) num_or_empty(fs, r.init.forget_bias);
+        else if (!strcmp(*c, "hidden_size")) rnnlab_csv_int(fs, H);
+        else if (!strcmp(*c, "num_layers")) rnnlab_csv_int(fs, L);
+        else if (!strcmp(*c, "task")) rnnlab_csv_text(fs, r.task);
+        else if (!strcmp(*c, "task_variant")) info.variant[0] ? rnnlab_csv_text(fs, info.variant) : rnnlab_csv_empty(fs);
+        else if (!strcmp(*c, "seq_len")) rnnlab_csv_int(fs, T);
+        else if (!strcmp(*c, "batch")) rnnlab_csv_int(fs, B);
+        else if (!strcmp(*c, "precision")) rnnlab_csv_text(fs, rnnlab_dtype_name(r.model.dtype));
+        else if (!strcmp(*c, "ftz")) rnnlab_csv_int(fs, r.ftz);
+        else if (!strcmp(*c, "data_seed")) snprintf(v, sizeof v, "%llu", r.data_seed), rnnlab_csv_value(fs, v);
+        else if (!strcmp(*c, "model_seed")) snprintf(v, sizeof v, "%llu", r.model_seed), rnnlab_csv_value(fs, v);
+    }
+    rnnlab_csv_text(fs, status);
+    phase[0] ? rnnlab_csv_text(fs, phase) : rnnlab_csv_empty(fs);
+    bad_l >= 0 ? rnnlab_csv_int(fs, bad_l) : rnnlab_csv_empty(fs);
+    bad_t >= 0 ? rnnlab_csv_int(fs, bad_t) : rnnlab_csv_empty(fs);
+    rnnlab_csv_num(fs, loss);
+    rnnlab_csv_num(fs, info.baseline);
+    if (have_taps) decay_values(fs, &ds_top);
+    else
+        for (int k = 0; k < 9; k++) rnnlab_csv_empty(fs);
+    num_or_empty(fs, gfirst);
+    num_or_empty(fs, glast);
+    num_or_empty(fs, have_taps && glast > 0 ? gfirst / glast : NAN);
+    rnnlab_saturation all = {NAN, {NAN, NAN, NAN}, NAN, NAN};
+    if (me->saturation && (st = rnnlab_diag_saturation(ws, m, -1, &all))) goto done;
+    saturation_values(fs, &all, r.model.cell);
+    rnnlab_csv_end_row(fs);
+    for (int i = 0; i < N_FILES; i++)
+        if (out->f[i].failed) st = rnnlab_error(RNNLAB_ERR_NOMEM, "out of memory writing the rows of run %ld", id);
+done:
+    out->st = st;
+    if (st) snprintf(out->err, sizeof out->err, "%s", rnnlab_last_error());
+    rnnlab_bptt_free(ws);
+    rnnlab_model_free(m);
+    rnnlab_dataset_close(ds);
+    rnnlab_free(x), rnnlab_free(target), rnnlab_free(cls), rnnlab_free(len), rnnlab_free(jn), rnnlab_free(jl);
+}
+
+/* ---------------------------------------------------------------- the journal */
+
+typedef struct journal {
+    int fd;
+    char path[PATH_MAX + 64];
+    unsigned char *done; /* (grid_size) 1 if committed */
+    long n_done;
+    long long sizes[N_FILES];
+} journal;
+
+/* Opens or creates the output folder's journal and CSV files, cutting the files back to the last
+ * complete run. fds[] are opened for appending. */
+static rnnlab_status open_outputs(const rnnlab_experiment *e, const char *dir, int shard_k, int shard_n, int fresh,
+                                  journal *j, int *fds)
+{
+    char path[PATH_MAX + 64], head[256];
+    rnnlab_status st = mkdirs(dir);
+    if (st) return st;
+    path_join(j->path, sizeof j->path, dir, ".journal");
+    j->done = rnnlab_calloc((size_t)e->grid_size, 1);
+    if (!j->done) return rnnlab_error(RNNLAB_ERR_NOMEM, "out of memory");
+    rnnlab_csvbuf hdr[N_FILES] = {{0}};
+    headers(e, hdr);
+    for (int i = 0; i < N_FILES; i++)
+        if (hdr[i].failed) return rnnlab_error(RNNLAB_ERR_NOMEM, "out of memory");
+    const int n = snprintf(head, sizeof head, "rnnlab-journal 1 crc=%08lx grid=%ld shard=%d/%d sizes=%zu,%zu,%zu\n",
+                           e->crc, e->grid_size, shard_k, shard_n, hdr[0].len, hdr[1].len, hdr[2].len);
+    size_t jlen = 0;
+    char *old = fresh ? NULL : slurp(j->path, &jlen);
+    int resume = 0;
+    if (old) {
+        const char *nl = strchr(old, '\n');
+        if (!nl || strncmp(old, head, (size_t)(nl - old + 1)) != 0) {
+            const int mismatch = strncmp(old, "rnnlab-journal 1 ", 17) == 0;
+            rnnlab_free(old);
+            for (int i = 0; i < N_FILES; i++) rnnlab_csvbuf_free(&hdr[i]);
+            return rnnlab_error(RNNLAB_ERR_CONFIG,
+                                "%s holds results of %s (its journal says: %s); refusing to mix them. Run with --fresh "
+                                "to start over, or set another [output] dir",
+                                dir, mismatch ? "a different experiment file or grid" : "something unreadable", "see .journal");
+        }
+        resume = 1;
+        for (int i = 0; i < N_FILES; i++) j->sizes[i] = (long long)hdr[i].len;
+        /* the "done" lines; a last line without its newline is torn and ignored */
+        for (const char *p = nl + 1; *p;) {
+            const char *e2 = strchr(p, '\n');
+            if (!e2) break;
+            long id;
+            long long s[N_FILES];
+            if (sscanf(p, "done %ld %lld %lld %lld", &id, &s[0], &s[1], &s[2]) == 4 && id >= 0 && id < e->grid_size) {
+                if (!j->done[id]) j->n_done++;
+                j->done[id] = 1;
+                for (int i = 0; i < N_FILES; i++) j->sizes[i] = s[i];
+            }
+            p = e2 + 1;
+        }
+        rnnlab_free(old);
+    } else {
+        /* no journal: refuse to overwrite CSV files that are there, unless fresh */
+        for (int i = 0; i < N_FILES && !fresh; i++) {
+            path_join(path, sizeof path, dir, file_names[i]);
+            if (access(path, F_OK) == 0) {
+                for (int k = 0; k < N_FILES; k++) rnnlab_csvbuf_free(&hdr[k]);
+                return rnnlab_error(RNNLAB_ERR_CONFIG,
+                                    "%s has results without a journal (from a merge, or an older run); refusing to "
+                                    "overwrite them. Run with --fresh to start over",
+                                    dir);
+            }
+        }
+    }
+    for (int i = 0; i < N_FILES && !st; i++) {
+        path_join(path, sizeof path, dir, file_names[i]);
+        if (resume) {
+            struct stat sb;
+            if (stat(path, &sb) != 0 || (long long)sb.st_size < j->sizes[i])
+                st = rnnlab_error(RNNLAB_ERR_IO,
+                                  "%s is shorter than its journal says (%lld bytes expected): the folder was changed "
+                                  "by hand. Run with --fresh to start over",
+                                  path, j->sizes[i]);
+            else if (truncate(path, (off_t)j->sizes[i]) != 0)
+                st = rnnlab_error(RNNLAB_ERR_IO, "%s: cannot cut back to %lld bytes: %s", path, j->sizes[i],
+                                  strerror(errno));
+            fds[i] = st ? -1 : open(path, O_WRONLY | O_APPEND);
+        } else {
+            fds[i] = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0666);
+            if (fds[i] >= 0) st = write_all(fds[i], path, hdr[i].data, hdr[i].len);
+            if (fds[i] >= 0 && !st && fsync(fds[i]) != 0) st = rnnlab_error(RNNLAB_ERR_IO, "%s: fsync: %s", path, strerror(errno));
+            j->sizes[i] = (long long)hdr[i].len;
+        }
+        if (!st && fds[i] < 0) st = rnnlab_error(RNNLAB_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    }
+    for (int i = 0; i < N_FILES; i++) rnnlab_csvbuf_free(&hdr[i]);
+    if (st) return st;
+    if (resume) {
+        /* rewrite the journal without a torn tail: header + the done lines we accepted, in order */
+        j->fd = open(j->path, O_WRONLY | O_APPEND);
+        size_t keep = 0;
+        char *cur = slurp(j->path, &jlen);
+        if (cur) {
+            const char *last_nl = strrchr(cur, '\n');
+            keep = last_nl ? (size_t)(last_nl - cur) + 1 : 0;
+            rnnlab_free(cur);
+        }
+        if (j->fd < 0 || truncate(j->path, (off_t)keep) != 0)
+            return rnnlab_error(RNNLAB_ERR_IO, "%s: cannot repair the journal: %s", j->path, strerror(errno));
+    } else {
+        j->fd = open(j->path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0666);
+        if (j->fd < 0) return rnnlab_error(RNNLAB_ERR_IO, "%s: cannot create: %s", j->path, strerror(errno));
+        if ((st = write_all(j->fd, j->path, head, (size_t)n))) return st;
+        if (fsync(j->fd) != 0) return rnnlab_error(RNNLAB_ERR_IO, "%s: fsync: %s", j->path, strerror(errno));
+    }
+    return RNNLAB_OK;
+}
+
+/* Appends a run's rows and then its journal line. */
+static rnnlab_status commit(journal *j, const int *fds, const char *dir, long id, const run_out *o)
+{
+    char path[PATH_MAX + 64], line[160];
+    for (int i = 0; i < N_FILES; i++) {
+        path_join(path, sizeof path, dir, file_names[i]);
+        rnnlab_status st = write_all(fds[i], path, o->f[i].data ? o->f[i].data : "", o->f[i].len);
+        if (st) return st;
+        j->sizes[i] += (long long)o->f[i].len;
+    }
+    for (int i = 0; i < N_FILES; i++)
+        if (fdatasync(fds[i]) != 0) return rnnlab_error(RNNLAB_ERR_IO, "%s/%s: fsync: %s", dir, file_names[i], strerror(errno));
+    const int n = snprintf(line, sizeof line, "done %ld %lld %lld %lld\n", id, j->sizes[0], j->sizes[1], j->sizes[2]);
+    rnnlab_status st = write_all(j->fd, j->path, line, (size_t)n);
+    if (!st && fdatasync(j->fd) != 0) st = rnnlab_error(RNNLAB_ERR_IO, "%s: fsync: %s", j->path, strerror(errno));
+    j->done[id] = 1, j->n_done++;
+    return st;
+}
+
+/* ---------------------------------------------------------------- progress */
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void hms(char *buf, size_t n, double s)
+{
+    if (!(s >= 0) || s > 1e7) {
+        snprintf(buf, n, "--:--");
+        return;
+    }
+    const long t = (long)(s + 0.5);
+    if (t >= 3600) snprintf(buf, n, "%ld:%02ld:%02ld", t / 3600, (t / 60) % 60, t % 60);
+    else snprintf(buf, n, "%02ld:%02ld", t / 60, t % 60);
+}
+
+typedef struct progress {
+    FILE *f;
+    int tty, quiet;
+    double t0, last_print;
+    long total, done_before, done_now;
+} progress;
+
+static void progress_update(progress *p, const char *desc, int final)
+{
+    if (p->quiet) return;
+    const double t = now_s(), el = t - p->t0;
+    const long done = p->done_before + p->done_now;
+    const double eta = p->done_now ? el / p->done_now * (double)(p->total - done) : -1;
+    char a[32], b[32];
+    hms(a, sizeof a, el), hms(b, sizeof b, eta);
+    if (p->tty) {
+        fprintf(p->f, "\r\033[K[%ld/%ld] %.60s | %s elapsed, ETA %s", done, p->total, desc, a, b);
+        if (final) fputc('\n', p->f);
+        fflush(p->f);
+    } else if (final || t - p->last_print >= 10 || done == p->total) {
+        fprintf(p->f, "rnnlab: %ld/%ld runs done (%s elapsed, ETA %s); last: %s\n", done, p->total, a, b, desc);
+        fflush(p->f);
+        p->last_print = t;
+    }
+}
+
+/* ---------------------------------------------------------------- the sweep */
+
+/* Runs side by side: small models gain more from one run per core than from threads inside a run. */
+static int auto_jobs(const rnnlab_experiment *e, int threads)
+{
+    int max_h = 0;
+    for (long id = 0; id < e->grid_size; id++) {
+        exp_run r;
+        if (!exp_resolve(e, id, &r, NULL) && r.model.hidden_size > max_h) max_h = r.model.hidden_size;
+    }
+    return max_h <= 128 ? threads : 1;
+}
+
+rnnlab_status rnnlab_experiment_run(rnnlab_experiment *e, const rnnlab_run_options *opt)
+{
+    char dir[PATH_MAX + 64], started[32], ended[32];
+    const char *base = opt->out_dir ? opt->out_dir : e->out_dir;
+    const int sk = opt->shard_n > 1 ? opt->shard_k : 0, sn = opt->shard_n > 1 ? opt->shard_n : 1;
+    if (sk < 0 || sk >= sn) return rnnlab_error(RNNLAB_ERR_CONFIG, "shard %d/%d: need 0 <= K < N", sk, sn);
+    if (sn > 1) snprintf(dir, sizeof dir, "%s/shard-%d-of-%d", base, sk, sn);
+    else snprintf(dir, sizeof dir, "%s", base);
+    const int threads = opt->threads > 0 ? opt->threads : e->threads > 0 ? e->threads : rnnlab_threads_get();
+    int jobs = opt->jobs > 0 ? opt->jobs : e->jobs > 0 ? e->jobs : auto_jobs(e, threads);
+    if (jobs > threads) jobs = threads;
+    rnnlab_threads_set(threads);
+
+    journal j = {-1, "", NULL, 0, {0}};
+    int fds[N_FILES] = {-1, -1, -1};
+    rnnlab_status st = open_outputs(e, dir, sk, sn, opt->fresh, &j, fds);
+    long total = 0, todo = 0;
+    for (long id = sk; id < e->grid_size; id += sn) total++, todo += !(j.done && j.done[id]);
+    iso_time(started, sizeof started);
+    if (!st) st = write_manifest(e, dir, started, NULL, threads, jobs, sk, sn, j.n_done, NULL);
+    progress pg = {opt->progress ? opt->progress : stderr, 0, opt->quiet, now_s(), 0, total, total - todo, 0};
+    pg.tty = isatty(fileno(pg.f));
+    if (!st && !opt->quiet)
+        fprintf(pg.f, "rnnlab: %s: %ld run(s)%s, %ld to do, %d thread(s), %d side by side -> %s\n", e->name, total,
+                sn > 1 ? " in this shard" : "", todo, threads, jobs, dir);
+
+    /* the grid points of this shard still to do, in grid order */
+    long *ids = st ? NULL : rnnlab_malloc(sizeof(long) * (size_t)(todo ? todo : 1));
+    if (!st && !ids) st = rnnlab_error(RNNLAB_ERR_NOMEM, "out of memory");
+    long n_ids = 0;
+    for (long id = sk; !st && id < e->grid_size; id += sn)
+        if (!j.done[id]) ids[n_ids++] = id;
+    rnnlab_status shared_st = st;
+    char shared_err[2048] = "";
+    if (!st) {
+#pragma omp parallel for schedule(dynamic, 1) ordered num_threads(jobs) if (jobs > 1)
+        for (long k = 0; k < n_ids; k++) {
+            run_out *o = rnnlab_calloc(1, sizeof *o);
+            int skip;
+#pragma omp atomic read
+            skip = shared_st;
+            if (o && !skip) do_run(e, ids[k], o);
+#pragma omp ordered
+            {
+                if (!shared_st) {
+                    if (!o) {
+                        shared_st = RNNLAB_ERR_NOMEM;
+                        snprintf(shared_err, sizeof shared_err, "out of memory");
+                    } else if (o->st) {
+                        shared_st = o->st;
+                        snprintf(shared_err, sizeof shared_err, "%s: %s", o->desc, o->err);
+                    } else {
+                        rnnlab_status cs = commit(&j, fds, dir, ids[k], o);
+                        if (cs) {
+                            shared_st = cs;
+                            snprintf(shared_err, sizeof shared_err, "%s", rnnlab_last_error());
+                        } else {
+                            pg.done_now++;
+                            progress_update(&pg, o->desc, 0);
+                        }
+                    }
+                }
+            }
+            if (o)
+                for (int i = 0; i < N_FILES; i++) rnnlab_csvbuf_free(&o->f[i]);
+            rnnlab_free(o);
+        }
+        st = shared_st;
+        if (st) rnnlab_error(st, "%s", shared_err);
+    }
+    rnnlab_free(ids);
+    if (pg.done_now || pg.tty) progress_update(&pg, st ? "stopped" : "done", 1);
+    for (int i = 0; i < N_FILES; i++)
+        if (fds[i] >= 0) close(fds[i]);
+    if (j.fd >= 0) close(j.fd);
+    const long n_done = j.n_done;
+    rnnlab_free(j.done);
+    if (st) return st;
+    iso_time(ended, sizeof ended);
+    if ((st = write_manifest(e, dir, started, ended, threads, jobs, sk, sn, n_done, NULL))) return st;
+    if (sn == 1 && opt->plot && e->figures) {
+        if (rnnlab_plot(dir) != RNNLAB_OK && !opt->quiet)
+            fprintf(pg.f, "rnnlab: warning: figures not drawn: %s\n", rnnlab_last_error());
+    }
+    return RNNLAB_OK;
+}
+
+/* ---------------------------------------------------------------- merging shards */
+
+typedef struct shard {
+    char dir[PATH_MAX + 64];
+    char *journal;
+    char *files[N_FILES];
+    size_t lens[N_FILES];
+} shard;
+
+rnnlab_status rnnlab_experiment_merge(const char *dir)
+{
+    /* find N from the shard folders present */
+    int n = 0;
+    char path[PATH_MAX + 64];
+    for (int cand = 2; cand <= 4096 && !n; cand++) {
+        snprintf(path, sizeof path, "%s/shard-0-of-%d/.journal", dir, cand);
+        if (access(path, R_OK) == 0) n = cand;
+    }
+    if (!n) return rnnlab_error(RNNLAB_ERR_IO, "%s: no shards found (expected %s/shard-0-of-N/ from rnnlab run --shard)", dir, dir);
+    shard *sh = rnnlab_calloc((size_t)n, sizeof *sh);
+    if (!sh) return rnnlab_error(RNNLAB_ERR_NOMEM, "out of memory");
+    rnnlab_status st = RNNLAB_OK;
+    unsigned long crc = 0;
+    long grid = -1;
+    size_t header_len[N_FILES] = {0};
+    for (int k = 0; k < n && !st; k++) {
+        snprintf(sh[k].dir, sizeof sh[k].dir, "%s/shard-%d-of-%d", dir, k, n);
+        snprintf(path, sizeof path, "%s/.journal", sh[k].dir);
+        if (!(sh[k].journal = slurp(path, NULL))) {
+            st = rnnlab_error(RNNLAB_ERR_IO, "%s: missing (shard %d of %d has not run)", path, k, n);
+            break;
+        }
+        unsigned long c;
+        long g;
+        int kk, nn;
+        size_t s0, s1, s2;
+        if (sscanf(sh[k].journal, "rnnlab-journal 1 crc=%lx grid=%ld shard=%d/%d sizes=%zu,%zu,%zu", &c, &g, &kk, &nn,
+                   &s0, &s1, &s2) != 7 ||
+            kk != k || nn != n) {
+            st = rnnlab_error(RNNLAB_ERR_IO, "%s: not a journal of shard %d of %d", path, k, n);
+            break;
+        }
+        if (k == 0) crc = c, grid = g, header_len[0] = s0, header_len[1] = s1, header_len[2] = s2;
+        else if (c != crc || g != grid) {
+            st = rnnlab_error(RNNLAB_ERR_IO, "%s: comes from a different experiment file than shard 0", path);
+            break;
+        }
+        for (int i = 0; i < N_FILES && !st; i++) {
+            snprintf(path, sizeof path, "%s/%s", sh[k].dir, file_names[i]);
+            if (!(sh[k].files[i] = slurp(path, &sh[k].lens[i]))) st = rnnlab_error(RNNLAB_ERR_IO, "%s: cannot read", path);
+        }
+    }
+    /* every run of every shard must be done: read each shard's byte ranges per run */
+    long *from = NULL; /* (grid * N_FILES * 2): start and end offsets of run id in its shard's files */
+    if (!st && !(from = rnnlab_calloc((size_t)grid * N_FILES * 2, sizeof *from)))
+        st = rnnlab_error(RNNLAB_ERR_NOMEM, "out of memory");
+    unsigned char *seen = st ? NULL : rnnlab_calloc((size_t)grid, 1);
+    if (!st && !seen) st = rnnlab_error(RNNLAB_ERR_NOMEM, "out of memory");
+    for (int k = 0; k < n && !st; k++) {
+        long prev[N_FILES] = {(long)header_len[0], (long)header_len[1], (long)header_len[2]};
+        const char *p = strchr(sh[k].journal, '\n');
+        while (p && *++p) {
+            const char *e2 = strchr(p, '\n');
+            if (!e2) break;
+            long id, s[N_FILES];
+            if (sscanf(p, "done %ld %ld %ld %ld", &id, &s[0], &s[1], &s[2]) == 4 && id >= 0 && id < grid &&
+                id % n == k) {
+                for (int i = 0; i < N_FILES; i++) {
+                    from[(id * N_FILES + i) * 2] = prev[i], from[(id * N_FILES + i) * 2 + 1] = s[i];
+                    if (s[i] > (long)sh[k].lens[i] || s[i] < prev[i]) st = rnnlab_error(RNNLAB_ERR_IO, "%s: journal and files disagree", sh[k].dir);
+                    prev[i] = s[i];
+                }
+                seen[id] = 1;
+            }
+            p = e2;
+        }
+    }
+    for (long id = 0; id < grid && !st; id++)
+        if (!seen[id])
+            st = rnnlab_error(RNNLAB_ERR_IO, "run %ld (shard %ld of %d) is not done yet: run that shard again to finish it",
+                              id, id % n, n);
+    rnnlab_csvbuf out[N_FILES] = {{0}};
+    rnnlab_csvbuf jr = {0};
+    if (!st) {
+        char line[256];
+        snprintf(line, sizeof line, "rnnlab-journal 1 crc=%08lx grid=%ld shard=0/1 sizes=%zu,%zu,%zu\n", crc, grid,
+                 header_len[0], header_len[1], header_len[2]);
+        rnnlab_csv_append(&jr, line, strlen(line));
+        for (int i = 0; i < N_FILES; i++) rnnlab_csv_append(&out[i], sh[0].files[i], header_len[i]);
+        for (long id = 0; id < grid; id++) {
+            const int k = (int)(id % n);
+            for (int i = 0; i < N_FILES; i++) {
+                const long a = from[(id * N_FILES + i) * 2], b = from[(id * N_FILES + i) * 2 + 1];
+                rnnlab_csv_append(&out[i], sh[k].files[i] + a, (size_t)(b - a));
+            }
+            snprintf(line, sizeof line, "done %ld %zu %zu %zu\n", id, out[0].len, out[1].len, out[2].len);
+            rnnlab_csv_append(&jr, line, strlen(line));
+        }
+        for (int i = 0; i < N_FILES && !st; i++) {
+            if (out[i].failed) st = rnnlab_error(RNNLAB_ERR_NOMEM, "out of memory merging");
+            path_join(path, sizeof path, dir, file_names[i]);
+            if (!st) st = write_file_atomic(path, out[i].data, out[i].len);
+        }
+        snprintf(path, sizeof path, "%s/.journal", dir);
+        if (!st) st = write_file_atomic(path, jr.data, jr.len);
+        /* the manifest: shard 0's, marked as merged */
+        path_join(path, sizeof path, sh[0].dir, "manifest.json");
+        size_t ml;
+        char *man = slurp(path, &ml);
+        if (!st && man) {
+            char *end = strrchr(man, '}');
+            if (end) {
+                rnnlab_csvbuf mb = {0};
+                rnnlab_csv_append(&mb, man, (size_t)(end - man));
+                while (mb.len && (mb.data[mb.len - 1] == '\n' || mb.data[mb.len - 1] == ' ')) mb.len--;
+                snprintf(line, sizeof line, ",\n  \"merged_from_shards\": %d\n}\n", n);
+                rnnlab_csv_append(&mb, line, strlen(line));
+                snprintf(path, sizeof path, "%s/manifest.json", dir);
+                st = write_file_atomic(path, mb.data, mb.len);
+                rnnlab_csvbuf_free(&mb);
+            }
+        }
+        rnnlab_free(man);
+    }
+    for (int i = 0; i < N_FILES; i++) rnnlab_csvbuf_free(&out[i]);
+    rnnlab_csvbuf_free(&jr);
+    for (int k = 0; k < n; k++) {
+        rnnlab_free(sh[k].journal);
+        for (int i = 0; i < N_FILES; i++) rnnlab_free(sh[k].files[i]);
+    }
+    rnnlab_free(sh), rnnlab_free(from), rnnlab_free(seen);
+    return st;
+}

@@ -1,0 +1,94 @@
+/*
+ * lab_internal.h - the experiment's in-memory form, shared by config.c (parsing, checking, grid),
+ * experiment.c (running, resuming, shards) and plot.c (internal).
+ */
+#ifndef RNNLAB_LAB_INTERNAL_H
+#define RNNLAB_LAB_INTERNAL_H
+
+#include "rnnlab/bptt.h"
+#include "rnnlab/data.h"
+#include "rnnlab/experiment.h"
+#include "rnnlab/init.h"
+#include "rnnlab/model.h"
+
+#define EXP_MAX_DIMS 16
+#define EXP_MAX_TASK_OPTS 32
+#define EXP_MAX_GRID 1000000L
+
+/* One key = value line of the file (continuation lines already joined). */
+typedef struct exp_entry {
+    char section[16];
+    char key[48];
+    char *value; /* owned */
+    int line;
+} exp_entry;
+
+/* One [sweep] key: the list of values it takes, expanded. */
+typedef struct exp_dim {
+    char section[16]; /* the section the key belongs to: model, task or run */
+    char key[48];
+    char column[48]; /* its CSV column: the key, "task" for task.name */
+    int line;
+    int n;
+    char **values; /* (n), owned */
+} exp_dim;
+
+/* What a run measures ([measure]). */
+typedef struct exp_measure {
+    rnnlab_loss_at loss_at;  /* the decay probe's loss position (default last) */
+    int truncate;            /* truncation length of the probe's BPTT (0 = full) */
+    int jacobian;            /* compute ||ds_T / ds_t|| */
+    int jacobian_samples;    /* samples averaged */
+    int jacobian_max_hidden; /* skip the Jacobian for larger H */
+    int saturation;          /* saturation statistics */
+    rnnlab_split split;      /* the probe batch's split */
+    long batch_index;        /* and its index */
+} exp_measure;
+
+struct rnnlab_experiment {
+    char path[1024];
+    char *text; /* the file's bytes, NUL-terminated, owned */
+    size_t text_len;
+    unsigned long crc; /* zlib crc32 of the file's bytes */
+    char name[128];
+    char description[1024];
+    char out_dir[1024];
+    exp_entry *entries; /* every entry outside [sweep], owned */
+    int n_entries;
+    exp_dim dims[EXP_MAX_DIMS];
+    int n_dims;
+    long grid_size;
+    exp_measure measure;
+    int threads, jobs; /* 0 = auto */
+    int figures;
+};
+
+/* One grid point, fully resolved. Strings point into the experiment (valid while it lives). */
+typedef struct exp_run {
+    long id;
+    rnnlab_model_config model; /* input_size and output_size from the task */
+    rnnlab_init_config init;
+    char init_name[32];        /* the init preset's name */
+    int ftz;
+    const char *task;
+    rnnlab_option task_opts[EXP_MAX_TASK_OPTS];
+    int n_task_opts;
+    int batch;
+    unsigned long long seed, data_seed, model_seed;
+    const char *dim_values[EXP_MAX_DIMS];
+} exp_run;
+
+/*
+ * Resolves grid point id into *r: the entries with the sweep's values applied, parsed and checked.
+ * With task_info non-NULL also opens the task once to learn I, O and T (and to check its options);
+ * *task_info is filled. Errors: RNNLAB_ERR_CONFIG "file:line: key: why"; RNNLAB_ERR_IO.
+ */
+rnnlab_status exp_resolve(const rnnlab_experiment *e, long id, exp_run *r, rnnlab_task_info *task_info);
+
+/* Sets the run's input and output sizes (from its task) and the model seed that depends on them. */
+void exp_set_io(exp_run *r, int input_size, int output_size);
+
+/* 64-bit FNV-1a of a string (Fowler, Noll & Vo), for seed derivation. */
+unsigned long long exp_fnv1a64(const char *s);
+
+#endif

@@ -1,0 +1,377 @@
+/*
+ * plot.c - the figures of an output folder, drawn from its CSV alone with gnuplot (PNG and PDF).
+ *
+ *   decay       log10 ||dL/dh_t|| of the top layer against t, mean over seeds, one line per setting
+ *               (the swept keys other than seq_len and seed), one panel per sequence length
+ *   decay_rate  the decay rate (summary.csv, decades per step) against sequence length, one line per
+ *               setting, mean over seeds
+ *   heatmap     layer x time of log10 ||dL/dh_t|| at the longest sequence length, one panel per setting
+ *
+ * The aggregated data go to <dir>/figures/data/ (.dat files) and the script to <dir>/figures/figures.gp, so
+ * a figure can be restyled by editing the script and running gnuplot on it.
+ * Not here: any measurement (experiment.c).
+ */
+#include "lab/lab_internal.h"
+#include "rnnlab/csvio.h"
+#include "rnnlab/format.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define MAX_GROUPS 64
+
+typedef struct run_info {
+    long id;
+    int label;   /* index into labels */
+    int panel;   /* index into panels */
+    double rate; /* summary decay rate */
+    int top;     /* top layer */
+} run_info;
+
+typedef struct plot_data {
+    /* header analysis */
+    int n_keys;           /* swept key columns between run_id and seed */
+    char keys[16][48];
+    int seq_col;          /* which key is seq_len, or -1 */
+    int col_layer, col_t, col_norm, col_rate, col_status, col_cell, col_seq; /* in the current file */
+    /* groups */
+    char labels[MAX_GROUPS][160];
+    int n_labels;
+    long panels[MAX_GROUPS]; /* sequence lengths */
+    int n_panels;
+    run_info *runs;
+    long n_runs, cap_runs;
+    long max_t; /* largest sequence length seen */
+    int max_layers;
+    /* sums of log10 norms: [label][panel][layer][t] flattened after sizes are known */
+    double *sum;
+    int *cnt;
+    int pass; /* 0: summary, 1: decay */
+    rnnlab_status err;
+} plot_data;
+
+static int find_col(char **f, int n, const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (!strcmp(f[i], name)) return i;
+    return -1;
+}
+
+static int group_of(char (*names)[160], int *n, const char *s)
+{
+    for (int i = 0; i < *n; i++)
+        if (!strcmp(names[i], s)) return i;
+    if (*n == MAX_GROUPS) return -1;
+    snprintf(names[*n], 160, "%s", s);
+    return (*n)++;
+}
+
+static run_info *find_run(plot_data *p, long id)
+{
+    long lo = 0, hi = p->n_runs - 1; /* runs are read in run_id order */
+    while (lo <= hi) {
+        const long mid = (lo + hi) / 2;
+        if (p->runs[mid].id == id) return &p->runs[mid];
+        if (p->runs[mid].id < id) lo = mid + 1;
+        else hi = mid - 1;
+    }
+    return NULL;
+}
+
+static int summary_row(void *user, char **f, int n, long line)
+{
+    plot_data *p = user;
+    (void)line;
+    if (line == 1) {
+        const int seed = find_col(f, n, "seed");
+        if (n < 2 || strcmp(f[0], "run_id") || seed < 1) return RNNLAB_ERR_IO;
+        p->n_keys = 0, p->seq_col = -1;
+        for (int i = 1; i < seed && p->n_keys < 16; i++) {
+            if (!strcmp(f[i], "seq_len")) p->seq_col = i;
+            snprintf(p->keys[p->n_keys++], 48, "%s", f[i]);
+        }
+        p->col_rate = find_col(f, n, "decay_rate");
+        p->col_status = find_col(f, n, "status");
+        p->col_cell = find_col(f, n, "cell");
+        p->col_seq = p->seq_col >= 0 ? p->seq_col : find_col(f, n, "seq_len");
+        return p->col_rate < 0 || p->col_seq < 0 ? RNNLAB_ERR_IO : 0;
+    }
+    char label[160] = "";
+    for (int i = 1; i <= p->n_keys && i < n; i++) {
+        if (i == p->seq_col) continue;
+        snprintf(label + strlen(label), sizeof label - strlen(label), "%s%s", label[0] ? " / " : "", f[i]);
+    }
+    if (!label[0] && p->col_cell >= 0 && p->col_cell < n) snprintf(label, sizeof label, "%s", f[p->col_cell]);
+    if (!label[0]) snprintf(label, sizeof label, "all runs");
+    if (p->n_runs == p->cap_runs) {
+        const long cap = p->cap_runs ? 2 * p->cap_runs : 256;
+        run_info *r = rnnlab_malloc((size_t)cap * sizeof *r);
+        if (!r) return RNNLAB_ERR_NOMEM;
+        if (p->n_runs) memcpy(r, p->runs, (size_t)p->n_runs * sizeof *r);
+        rnnlab_free(p->runs);
+        p->runs = r, p->cap_runs = cap;
+    }
+    run_info *r = &p->runs[p->n_runs++];
+    r->id = strtol(f[0], NULL, 10);
+    r->label = group_of(p->labels, &p->n_labels, label);
+    const long T = p->col_seq < n ? strtol(f[p->col_seq], NULL, 10) : 0;
+    int pi = -1;
+    for (int i = 0; i < p->n_panels; i++)
+        if (p->panels[i] == T) pi = i;
+    if (pi < 0 && p->n_panels < MAX_GROUPS) pi = p->n_panels, p->panels[p->n_panels++] = T;
+    r->panel = pi;
+    if (T > p->max_t) p->max_t = T;
+    r->rate = NAN;
+    if (p->col_rate < n && f[p->col_rate][0]) rnnlab_parse_double(f[p->col_rate], &r->rate);
+    r->top = -1;
+    return r->label < 0 || r->panel < 0 ? RNNLAB_ERR_IO : 0;
+}
+
+static size_t cell_index(const plot_data *p, int label, int panel, int layer, long t)
+{
+    return (((size_t)label * p->n_panels + panel) * p->max_layers + layer) * (size_t)p->max_t + (size_t)t;
+}
+
+static int decay_row(void *user, char **f, int n, long line)
+{
+    plot_data *p = user;
+    if (line == 1) {
+        p->col_layer = find_col(f, n, "layer");
+        p->col_t = find_col(f, n, "t");
+        p->col_norm = find_col(f, n, "grad_norm_h");
+        return p->col_layer < 0 || p->col_t < 0 || p->col_norm < 0 ? RNNLAB_ERR_IO : 0;
+    }
+    if (n <= p->col_norm) return RNNLAB_ERR_IO;
+    run_info *r = find_run(p, strtol(f[0], NULL, 10));
+    if (!r) return 0;
+    const int layer = (int)strtol(f[p->col_layer], NULL, 10);
+    const long t = strtol(f[p->col_t], NULL, 10);
+    if (p->pass == 1) { /* first decay pass: layer counts */
+        if (layer + 1 > p->max_layers) p->max_layers = layer + 1;
+        if (layer > r->top) r->top = layer;
+        return 0;
+    }
+    double v;
+    if (layer < 0 || layer >= p->max_layers || t < 0 || t >= p->max_t) return 0;
+    if (!rnnlab_parse_double(f[p->col_norm], &v) || !(v > 0) || !isfinite(v)) return 0;
+    const size_t k = cell_index(p, r->label, r->panel, layer, t);
+    p->sum[k] += log10(v);
+    p->cnt[k]++;
+    return 0;
+}
+
+/* gnuplot's data-file and script text: plain C-locale numbers, titles escaped for single quotes */
+static void gp_title(FILE *f, const char *s)
+{
+    fputc('\'', f);
+    for (; *s; s++) {
+        if (*s == '\'') fputc('\'', f);
+        fputc(*s, f);
+    }
+    fputc('\'', f);
+}
+
+static void put_num(FILE *f, double v)
+{
+    char b[40];
+    rnnlab_format_double(b, sizeof b, v);
+    fputs(b, f);
+}
+
+static rnnlab_status write_data(const plot_data *p, const char *figdir)
+{
+    char path[PATH_MAX + 64];
+    for (int li = 0; li < p->n_labels; li++) {
+        for (int pi = 0; pi < p->n_panels; pi++) { /* decay: top layer (the largest layer present) */
+            snprintf(path, sizeof path, "%s/data/decay_p%d_s%d.dat", figdir, pi, li);
+            FILE *f = fopen(path, "w");
+            if (!f) return rnnlab_error(RNNLAB_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+            fprintf(f, "# t mean_log10_grad_norm_h (top layer)\n");
+            const int top = p->max_layers - 1;
+            for (long t = 0; t < p->max_t; t++) {
+                const size_t k = cell_index(p, li, pi, top, t);
+                if (!p->cnt[k]) continue;
+                fprintf(f, "%ld ", t);
+                put_num(f, p->sum[k] / p->cnt[k]);
+                fputc('\n', f);
+            }
+            fclose(f);
+        }
+        snprintf(path, sizeof path, "%s/data/rate_s%d.dat", figdir, li);
+        FILE *f = fopen(path, "w");
+        if (!f) return rnnlab_error(RNNLAB_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+        fprintf(f, "# seq_len mean_decay_rate_decades_per_step\n");
+        long order[MAX_GROUPS];
+        int no = 0;
+        for (int pi = 0; pi < p->n_panels; pi++) order[no++] = pi;
+        for (int a = 1; a < no; a++)
+            for (int b = a; b > 0 && p->panels[order[b - 1]] > p->panels[order[b]]; b--) {
+                const long tmp = order[b];
+                order[b] = order[b - 1], order[b - 1] = tmp;
+            }
+        for (int oi = 0; oi < no; oi++) {
+            const int pi = (int)order[oi];
+            double s = 0;
+            int c = 0;
+            for (long r = 0; r < p->n_runs; r++)
+                if (p->runs[r].label == li && p->runs[r].panel == pi && isfinite(p->runs[r].rate)) s += p->runs[r].rate, c++;
+            if (!c) continue;
+            fprintf(f, "%ld ", p->panels[pi]);
+            put_num(f, s / c);
+            fputc('\n', f);
+        }
+        fclose(f);
+        /* heat map at the longest sequence */
+        int longest = 0;
+        for (int pi = 1; pi < p->n_panels; pi++)
+            if (p->panels[pi] > p->panels[longest]) longest = pi;
+        snprintf(path, sizeof path, "%s/data/heat_s%d.dat", figdir, li);
+        f = fopen(path, "w");
+        if (!f) return rnnlab_error(RNNLAB_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+        fprintf(f, "# t layer mean_log10_grad_norm_h (seq_len %ld)\n", p->panels[longest]);
+        for (int l = 0; l < p->max_layers; l++) {
+            for (long t = 0; t < p->panels[longest] && t < p->max_t; t++) {
+                const size_t k = cell_index(p, li, longest, l, t);
+                fprintf(f, "%ld %d ", t, l);
+                if (p->cnt[k]) put_num(f, p->sum[k] / p->cnt[k]);
+                else fputs("NaN", f);
+                fputc('\n', f);
+            }
+            fputc('\n', f);
+        }
+        fclose(f);
+    }
+    return RNNLAB_OK;
+}
+
+static rnnlab_status write_script(const plot_data *p, const char *figdir)
+{
+    char path[PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/figures.gp", figdir);
+    FILE *f = fopen(path, "w");
+    if (!f) return rnnlab_error(RNNLAB_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+    const int cols = p->n_panels <= 1 ? 1 : p->n_panels <= 4 ? 2 : 3, rows = (p->n_panels + cols - 1) / cols;
+    const int hcols = p->n_labels <= 1 ? 1 : p->n_labels <= 4 ? 2 : 3, hrows = (p->n_labels + hcols - 1) / hcols;
+    long longest_T = 1;
+    for (int pi = 0; pi < p->n_panels; pi++)
+        if (p->panels[pi] > longest_T) longest_T = p->panels[pi];
+    char tics[1024] = "";
+    for (int pi = 0; pi < p->n_panels; pi++)
+        snprintf(tics + strlen(tics), sizeof tics - strlen(tics), "%s%ld", pi ? ", " : "", p->panels[pi]);
+    fprintf(f, "# Written by rnnlab plot from ../decay.csv and ../summary.csv; run `gnuplot figures.gp` here.\n");
+    fprintf(f, "set datafile missing 'NaN'\n");
+    for (int fmt = 0; fmt < 2; fmt++) {
+        const char *term = fmt ? "pdfcairo" : "pngcairo", *ext = fmt ? "pdf" : "png";
+        /* integers only: a decimal point would follow the user's locale in printf */
+        const int w = fmt ? 14 * cols : 560 * cols, h = fmt ? 10 * rows : 400 * rows;
+        fprintf(f, "\n# ---- %s\n", ext);
+        fprintf(f, fmt ? "set terminal %s noenhanced size %dcm,%dcm font ',9'\n"
+                       : "set terminal %s noenhanced size %d,%d font ',10'\n",
+                term, w, h);
+        fprintf(f, "set output 'decay.%s'\nset multiplot layout %d,%d title 'log10 ||dL/dh_t|| (top layer, mean over seeds)'\n",
+                ext, rows, cols);
+        fprintf(f, "set key bottom right font ',8'\nset grid\nset xlabel 't (step; the loss is at the last step)'\n"
+                   "set ylabel 'log10 ||dL/dh_t||'\n");
+        for (int pi = 0; pi < p->n_panels; pi++) {
+            fprintf(f, "set title 'T = %ld'\nplot ", p->panels[pi]);
+            for (int li = 0; li < p->n_labels; li++) {
+                fprintf(f, "%s'data/decay_p%d_s%d.dat' using 1:2 with lines lw 1.5 title ", li ? ", " : "", pi, li);
+                gp_title(f, p->labels[li]);
+            }
+            fputc('\n', f);
+        }
+        fprintf(f, "unset multiplot\nset output\n");
+        fprintf(f, fmt ? "set terminal %s noenhanced size 14cm,10cm font ',9'\n"
+                       : "set terminal %s noenhanced size 640,460 font ',10'\n",
+                term);
+        fprintf(f, "set output 'decay_rate.%s'\nset title 'decay rate of ||dL/dh_t|| (top layer, mean over seeds)'\n"
+                   "set xlabel 'sequence length T'\nset ylabel 'decay rate (decades per step)'\nset logscale x 2\nset xtics (%s)\n"
+                   "set key top right font ',8'\nplot ",
+                ext, tics);
+        for (int li = 0; li < p->n_labels; li++) {
+            fprintf(f, "%s'data/rate_s%d.dat' using 1:2 with linespoints lw 1.5 pt 7 title ", li ? ", " : "", li);
+            gp_title(f, p->labels[li]);
+        }
+        fprintf(f, "\nunset logscale x\nset xtics autofreq\nset output\n");
+        fprintf(f, fmt ? "set terminal %s noenhanced size %dcm,%dcm font ',9'\n"
+                       : "set terminal %s noenhanced size %d,%d font ',10'\n",
+                term, fmt ? 14 * hcols : 560 * hcols, fmt ? 8 * hrows : 300 * hrows);
+        fprintf(f, "set output 'heatmap.%s'\nset multiplot layout %d,%d title 'log10 ||dL/dh_t|| by layer and step (T = max)'\n"
+                   "set xlabel 't'\nset ylabel 'layer'\nset ytics 1\nset palette rgbformulae 33,13,10\nunset key\nunset grid\n"
+                   "set cblabel 'log10 ||dL/dh_t||'\nset xrange [-0.5:%ld]\nset yrange [-0.5:%d.5]\n",
+                ext, hrows, hcols, longest_T - 1, p->max_layers - 1);
+        for (int li = 0; li < p->n_labels; li++) {
+            fprintf(f, "set title ");
+            gp_title(f, p->labels[li]);
+            fprintf(f, "\nplot 'data/heat_s%d.dat' using 1:2:3 with image\n", li);
+        }
+        fprintf(f, "unset multiplot\nset output\nset ytics autofreq\nset grid\nset autoscale xy\nunset cblabel\n");
+    }
+    fclose(f);
+    return RNNLAB_OK;
+}
+
+/* Runs gnuplot figures.gp inside figdir, its output to gnuplot.log. */
+static rnnlab_status run_gnuplot(const char *figdir)
+{
+    const pid_t pid = fork();
+    if (pid < 0) return rnnlab_error(RNNLAB_ERR_IO, "cannot start gnuplot: %s", strerror(errno));
+    if (pid == 0) {
+        if (chdir(figdir) != 0) _exit(126);
+        FILE *log = freopen("gnuplot.log", "w", stderr);
+        (void)log;
+        if (!freopen("/dev/null", "w", stdout)) _exit(126);
+        execlp("gnuplot", "gnuplot", "figures.gp", (char *)NULL);
+        _exit(127);
+    }
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
+        return rnnlab_error(RNNLAB_ERR_IO, "gnuplot is not installed (Debian: apt-get install gnuplot-nox); the CSV "
+                                           "files are complete, run `rnnlab plot` later");
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        return rnnlab_error(RNNLAB_ERR_IO, "gnuplot failed on %s/figures.gp (see %s/gnuplot.log)", figdir, figdir);
+    return RNNLAB_OK;
+}
+
+rnnlab_status rnnlab_plot(const char *dir)
+{
+    plot_data *p = rnnlab_calloc(1, sizeof *p);
+    if (!p) return rnnlab_error(RNNLAB_ERR_NOMEM, "out of memory");
+    char path[PATH_MAX + 64], figdir[PATH_MAX];
+    snprintf(path, sizeof path, "%s/summary.csv", dir);
+    rnnlab_status st = rnnlab_csv_scan(path, summary_row, p);
+    if (st == RNNLAB_ERR_IO && !strstr(rnnlab_last_error(), path))
+        st = rnnlab_error(RNNLAB_ERR_IO, "%s: not an rnnlab summary.csv (columns run_id ... seed ... decay_rate)", path);
+    if (!st && !p->n_runs) st = rnnlab_error(RNNLAB_ERR_IO, "%s: no runs to plot yet", path);
+    snprintf(path, sizeof path, "%s/decay.csv", dir);
+    if (!st) p->pass = 1, st = rnnlab_csv_scan(path, decay_row, p);
+    if (!st && (p->max_layers < 1 || p->max_t < 1))
+        st = rnnlab_error(RNNLAB_ERR_IO, "%s: no gradient rows to plot (every run diverged?)", path);
+    if (!st) {
+        const size_t n = (size_t)p->n_labels * p->n_panels * p->max_layers * (size_t)p->max_t;
+        p->sum = rnnlab_calloc(n, sizeof(double));
+        p->cnt = rnnlab_calloc(n, sizeof(int));
+        if (!p->sum || !p->cnt) st = rnnlab_error(RNNLAB_ERR_NOMEM, "out of memory plotting");
+    }
+    if (!st) p->pass = 2, st = rnnlab_csv_scan(path, decay_row, p);
+    if (st == RNNLAB_ERR_IO && !strstr(rnnlab_last_error(), dir))
+        st = rnnlab_error(RNNLAB_ERR_IO, "%s: not an rnnlab decay.csv", path);
+    snprintf(figdir, sizeof figdir, "%s/figures", dir);
+    snprintf(path, sizeof path, "%s/figures/data", dir);
+    if (!st && ((mkdir(figdir, 0777) != 0 && errno != EEXIST) || (mkdir(path, 0777) != 0 && errno != EEXIST)))
+        st = rnnlab_error(RNNLAB_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+    if (!st) st = write_data(p, figdir);
+    if (!st) st = write_script(p, figdir);
+    if (!st) st = run_gnuplot(figdir);
+    rnnlab_free(p->runs), rnnlab_free(p->sum), rnnlab_free(p->cnt), rnnlab_free(p);
+    return st;
+}

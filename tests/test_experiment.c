@@ -1,0 +1,503 @@
+/*
+ * test_experiment.c - the experiment runner end to end: bad experiment files (each with its own
+ * file:line: key message and exit code 2), a small sweep read back with libcsv (every grid point
+ * once, the summary agrees with the long file, the literature's ordering of decay rates), identical
+ * files for 1 and 2 threads, a German locale, diverged runs, kill-and-resume (SIGKILL at random
+ * moments), torn lines, a changed experiment file, and shards run with GNU parallel then merged.
+ *
+ * The CLI tests use the binary named by $RNNLAB_BIN (the Makefile sets it); they skip without it.
+ */
+#include "check.h"
+#include "rnnlab/csvio.h"
+#include "rnnlab/diag.h"
+#include "rnnlab/experiment.h"
+#include "rnnlab/format.h"
+#include "rnnlab/runtime.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <float.h>
+#include <locale.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---------------------------------------------------------------- helpers */
+
+static const char *tmp_path(const char *name)
+{
+    static char buf[8][4200];
+    static int k;
+    k = (k + 1) % 8;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", check_tmpdir(), name);
+    return buf[k];
+}
+
+static char *slurp(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc((size_t)len + 1);
+    if (fread(b, 1, (size_t)len, f) != (size_t)len) len = 0;
+    b[len] = 0;
+    fclose(f);
+    if (n) *n = (size_t)len;
+    return b;
+}
+
+static int same_file(const char *a, const char *b)
+{
+    size_t na, nb;
+    char *x = slurp(a, &na), *y = slurp(b, &nb);
+    const int same = x && y && na == nb && memcmp(x, y, na) == 0;
+    if (!same) fprintf(stderr, "files differ: %s (%zu bytes) and %s (%zu bytes)\n", a, x ? na : 0, b, y ? nb : 0);
+    free(x), free(y);
+    return same;
+}
+
+static int same_results(const char *a, const char *b)
+{
+    const char *files[] = {"decay.csv", "summary.csv", "layers.csv"};
+    int ok = 1;
+    for (int i = 0; i < 3; i++) {
+        char pa[4300], pb[4300];
+        snprintf(pa, sizeof pa, "%s/%s", a, files[i]), snprintf(pb, sizeof pb, "%s/%s", b, files[i]);
+        ok &= same_file(pa, pb);
+    }
+    return ok;
+}
+
+/* Runs `$RNNLAB_BIN args...` (NULL-terminated), output to log; returns the exit status, or -signal. */
+static int run_cli(const char *log, const char *const *args)
+{
+    const char *bin = getenv("RNNLAB_BIN");
+    const pid_t pid = fork();
+    if (pid == 0) {
+        const int fd = open(log ? log : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0666);
+        dup2(fd, 1), dup2(fd, 2);
+        char *argv[32];
+        int n = 0;
+        argv[n++] = (char *)bin;
+        for (; args[n - 1] && n < 31; n++) argv[n] = (char *)args[n - 1];
+        argv[n] = NULL;
+        execv(bin, argv);
+        _exit(127);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+}
+
+static int have_cli(void)
+{
+    const char *bin = getenv("RNNLAB_BIN");
+    if (bin && access(bin, X_OK) == 0) return 1;
+    fprintf(stderr, "SKIP: $RNNLAB_BIN is not set to the rnnlab binary (make test sets it)\n");
+    return 0;
+}
+
+static rnnlab_status run_lib(const char *ini, const char *out, int threads, int jobs)
+{
+    rnnlab_experiment *e;
+    rnnlab_status st = rnnlab_experiment_load(&e, ini);
+    if (st) {
+        fprintf(stderr, "load: %s\n", rnnlab_last_error());
+        return st;
+    }
+    rnnlab_run_options o;
+    rnnlab_run_options_init(&o);
+    o.out_dir = out, o.threads = threads, o.jobs = jobs, o.quiet = 1, o.plot = 0, o.fresh = 1;
+    st = rnnlab_experiment_run(e, &o);
+    if (st) fprintf(stderr, "run: %s\n", rnnlab_last_error());
+    rnnlab_experiment_free(e);
+    return st;
+}
+
+/* A small sweep: tanh RNN at the default and orthogonal init, and an LSTM with forget bias 3. */
+static const char *small_sweep =
+    "# test sweep\n"
+    "[model]\nhidden_size = 16\nnum_layers = 2\nforget_bias = 3   ; lstm only\n"
+    "[task]\nname = adding\nlength = fixed\nbatch = 8\n"
+    "[measure]\njacobian_samples = 1\n"
+    "[sweep]\ncell = rnn_tanh, lstm\ninit = pytorch, orthogonal\nseq_len = 40, 80\nseed = 1..2\n";
+
+/* ---------------------------------------------------------------- bad files */
+
+static void test_bad_experiment_files(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text, *expect;
+    } cases[] = {
+        {"[modle]\nhidden_size = 4\n", ":2: unknown section [modle]"},
+        {"[task]\nname = adding\n[model]\nhidden = 4\n", ":4: hidden: unknown key in [model]"},
+        {"[task]\nname = adding\nseq_len = 40\n[model]\nhidden_size = -4\n", ":5: hidden_size: expected an integer"},
+        {"[task]\nname = adding\nseq_len = 40\n[model]\nprecision = float16\n", ":5: precision: unknown precision"},
+        {"[task]\nname = adding\nseq_len = 40\n[sweep]\ncell = lstm, , gru\n", ":5: cell: empty item"},
+        {"[task]\nname = adding\n[sweep]\nseq_len = 800..50\n", ":4: seq_len: bad range"},
+        {"[task]\nname = adding\nseq_len = 40\n[sweep]\ncell = lstm, gruu\n", ":5: cell: unknown cell 'gruu'"},
+        {"[task]\nname = adding\nseq_len = 40\nseq_len = 50\n", ":4: seq_len: given twice"},
+        {"[model]\nhidden_size = 4\n", "task.name"},
+        {"[task]\nname = addition\nseq_len = 40\n", ":2: task: unknown task 'addition'"},
+        {"[task]\nname = adding\nseq_len = 40\nbogus = 1\n", ":4: bogus: not an option of task adding"},
+        {"[task]\nname = adding\nseq_len = 40\n[model]\ncell = rnn_relu\nactivation = tanh\n", ":6: activation: 'tanh' contradicts"},
+        {"[task]\nname = adding\n[sweep]\nseq_len = 10, 50\n", ":4: seq_len: the hochreiter1997 adding problem needs T >= 24"},
+        {"[task]\nname = adding\nseq_len = 40\n[model]\ncell = lstm\n[sweep]\ncell = gru\n", ":7: cell: set in [model] at line 5"},
+        {"[task]\nname = adding\nseq_len = 40\nthis is not ini\n", ":4: syntax error"},
+        {"[task]\nname = adding\nseq_len = 40\n[measure]\nloss_at = all\n", ":5: loss_at: task adding has a target at the last step only"},
+        {"[task]\nname = adding\nseq_len = 40\n[model]\ninit_ih = identity\n", ":5: init_ih: identity needs square"},
+        {"[task]\nname = adding\nseq_len = 40\n[run]\nthreads = many\n", ":5: threads: expected auto"},
+        {"[task]\nname = adding\nseq_len = 40\n[sweep]\nrun.jobs = 1, 2\n", ":5: run.jobs: of [run], only seed can be swept"},
+        {"[task]\nname = adding\nseq_len = 40\n[sweep]\nseed = -1\n", ":5: seed: expected a non-negative integer"},
+    };
+    const int cli = getenv("RNNLAB_BIN") != NULL;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *p = tmp_path("bad.ini");
+        check_write_file(p, cases[i].text);
+        rnnlab_experiment *e = (rnnlab_experiment *)1;
+        const rnnlab_status st = rnnlab_experiment_load(&e, p);
+        if (st != RNNLAB_ERR_CONFIG || !strstr(rnnlab_last_error(), cases[i].expect))
+            fprintf(stderr, "case %zu: status %d, message '%s', expected '%s'\n", i, st, rnnlab_last_error(), cases[i].expect);
+        assert_int_equal(st, RNNLAB_ERR_CONFIG);
+        assert_null(e);
+        assert_non_null(strstr(rnnlab_last_error(), cases[i].expect));
+        assert_non_null(strstr(rnnlab_last_error(), p)); /* the message starts with the file */
+        if (cli) {
+            const char *args[] = {"run", "--dry-run", p, NULL};
+            assert_int_equal(run_cli(NULL, args), 2);
+        }
+    }
+    /* a line too long for the parser */
+    char big[600];
+    snprintf(big, sizeof big, "[task]\nname = adding\nseq_len = 40\n[sweep]\nseed = %0400d\n", 1);
+    const char *p = tmp_path("long.ini");
+    check_write_file(p, big);
+    rnnlab_experiment *e;
+    assert_int_equal(rnnlab_experiment_load(&e, p), RNNLAB_ERR_CONFIG);
+    assert_non_null(strstr(rnnlab_last_error(), ":5: line longer than"));
+    /* a missing file is an I/O error */
+    assert_int_equal(rnnlab_experiment_load(&e, "/nonexistent/x.ini"), RNNLAB_ERR_IO);
+}
+
+static void test_dry_run_expands_the_grid(void **state)
+{
+    (void)state;
+    const char *p = tmp_path("grid.ini");
+    check_write_file(p, "[task]\nname = adding\n[sweep]\ncell = rnn_tanh, gru\nseq_len = 30..90:30\n"
+                        "seed = 1..2\n  ; a comment line\n");
+    rnnlab_experiment *e;
+    assert_int_equal(rnnlab_experiment_load(&e, p), RNNLAB_OK);
+    assert_int_equal(rnnlab_experiment_grid_size(e), 2 * 3 * 2);
+    char *text = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&text, &n);
+    rnnlab_experiment_print_grid(e, f);
+    fclose(f);
+    assert_non_null(strstr(text, "\n0 cell=rnn_tanh seq_len=30 seed=1\n"));
+    assert_non_null(strstr(text, "\n11 cell=gru seq_len=90 seed=2\n"));
+    free(text);
+    assert_string_equal(rnnlab_experiment_name(e), "grid");
+    assert_string_equal(rnnlab_experiment_out_dir(e), "results/grid");
+    rnnlab_experiment_free(e);
+}
+
+/* ---------------------------------------------------------------- a sweep read back */
+
+typedef struct summary {
+    int n_rows, bad;
+    int col_cell, col_init, col_seq, col_rate, col_status;
+    char cell[64][16], init[64][16];
+    long seq[64], id[64];
+    double rate[64];
+} summary;
+
+static int summary_row(void *user, char **f, int n, long line)
+{
+    summary *s = user;
+    if (line == 1) {
+        s->col_cell = s->col_init = s->col_seq = s->col_rate = s->col_status = -1;
+        for (int i = 0; i < n; i++) {
+            if (!strcmp(f[i], "cell")) s->col_cell = i;
+            if (!strcmp(f[i], "init")) s->col_init = i;
+            if (!strcmp(f[i], "seq_len")) s->col_seq = i;
+            if (!strcmp(f[i], "decay_rate")) s->col_rate = i;
+            if (!strcmp(f[i], "status")) s->col_status = i;
+        }
+        return 0;
+    }
+    const int k = s->n_rows++;
+    if (k >= 64) return 1;
+    s->id[k] = strtol(f[0], NULL, 10);
+    snprintf(s->cell[k], 16, "%s", f[s->col_cell]);
+    snprintf(s->init[k], 16, "%s", f[s->col_init]);
+    s->seq[k] = strtol(f[s->col_seq], NULL, 10);
+    if (!rnnlab_parse_double(f[s->col_rate], &s->rate[k])) s->bad++;
+    if (strcmp(f[s->col_status], "ok")) s->bad++;
+    return 0;
+}
+
+typedef struct decay_rows {
+    long n;
+    int top_layer_of[64];
+    double norm[64][80]; /* top layer's grad_norm_h by run and t */
+    int count[64];
+} decay_rows;
+
+static int decay_row(void *user, char **f, int n, long line)
+{
+    decay_rows *d = user;
+    if (line == 1) return strcmp(f[0], "run_id") != 0 || n != 14;
+    d->n++;
+    const long id = strtol(f[0], NULL, 10);
+    const int layer = (int)strtol(f[5], NULL, 10), t = (int)strtol(f[6], NULL, 10);
+    if (id < 0 || id >= 64 || t < 0 || t >= 80) return 1;
+    if (layer == 1) {
+        double v;
+        if (!rnnlab_parse_double(f[8], &v)) return 1;
+        d->norm[id][t] = v, d->count[id]++;
+    }
+    return 0;
+}
+
+static double mean_rate(const summary *s, const char *cell, const char *init)
+{
+    double sum = 0;
+    int n = 0;
+    for (int k = 0; k < s->n_rows; k++)
+        if (!strcmp(s->cell[k], cell) && !strcmp(s->init[k], init)) sum += s->rate[k], n++;
+    return n ? sum / n : NAN;
+}
+
+static void test_small_sweep_end_to_end(void **state)
+{
+    (void)state;
+    const char *ini = tmp_path("small.ini"), *a = tmp_path("small_1thread"), *b = tmp_path("small_2threads");
+    check_write_file(ini, small_sweep);
+    assert_int_equal(run_lib(ini, a, 1, 1), RNNLAB_OK);
+    assert_int_equal(run_lib(ini, b, 2, 2), RNNLAB_OK);
+    assert_true(same_results(a, b)); /* any thread count, runs side by side or not: the same bytes */
+
+    char path[4300];
+    summary s;
+    memset(&s, 0, sizeof s);
+    snprintf(path, sizeof path, "%s/summary.csv", a);
+    assert_int_equal(rnnlab_csv_scan(path, summary_row, &s), RNNLAB_OK);
+    assert_int_equal(s.n_rows, 16); /* 2 cells x 2 inits x 2 lengths x 2 seeds */
+    assert_int_equal(s.bad, 0);
+    for (int k = 0; k < 16; k++) assert_int_equal(s.id[k], k); /* every grid point once, in order */
+
+    decay_rows *d = calloc(1, sizeof *d);
+    snprintf(path, sizeof path, "%s/decay.csv", a);
+    assert_int_equal(rnnlab_csv_scan(path, decay_row, d), RNNLAB_OK);
+    long expect_rows = 0;
+    for (int k = 0; k < 16; k++) expect_rows += 2 * s.seq[k];
+    assert_int_equal(d->n, expect_rows);
+    /* the summary's decay rate is the slope of the top layer's rows of decay.csv */
+    for (int k = 0; k < 16; k++) {
+        assert_int_equal(d->count[k], s.seq[k]);
+        rnnlab_decay_stats st;
+        rnnlab_decay_stats_compute(d->norm[k], (int)s.seq[k], DBL_MIN, &st);
+        assert_true(check_same_bytes("decay_rate: summary vs decay.csv", &st.rate, &s.rate[k], sizeof(double)));
+    }
+    free(d);
+    /* the literature's ordering (Pascanu et al. 2013; Saxe et al. 2014; Gers et al. 2000): the tanh RNN
+       at the default init decays faster than with orthogonal recurrent weights, which decays faster
+       than an LSTM whose forget gates start open (bias 3) */
+    const double tanh_def = mean_rate(&s, "rnn_tanh", "pytorch"), tanh_orth = mean_rate(&s, "rnn_tanh", "orthogonal");
+    const double lstm_fb3 = mean_rate(&s, "lstm", "pytorch");
+    fprintf(stderr, "decay rates (decades/step): tanh default %.4f, tanh orthogonal %.4f, lstm forget bias 3 %.4f\n",
+            tanh_def, tanh_orth, lstm_fb3);
+    assert_true(tanh_def > tanh_orth);
+    assert_true(tanh_orth > lstm_fb3);
+    assert_true(lstm_fb3 > 0);
+}
+
+/* Written under a German locale (decimal comma), the files are the same bytes and read back the same
+ * doubles. The locale is built into a temporary folder with localedef (Debian's locales package). */
+static void test_german_locale(void **state)
+{
+    (void)state;
+    const char *locdir = tmp_path("locale");
+    mkdir(locdir, 0777);
+    char cmd[4400];
+    snprintf(cmd, sizeof cmd, "localedef -i de_DE -f UTF-8 '%s/de_DE.UTF-8' >/dev/null 2>&1", locdir);
+    if (system(cmd) != 0) {
+        fprintf(stderr, "SKIP: localedef cannot build de_DE.UTF-8 (Debian package locales)\n");
+        skip();
+    }
+    setenv("LOCPATH", locdir, 1);
+    if (!setlocale(LC_ALL, "de_DE.UTF-8")) {
+        fprintf(stderr, "SKIP: de_DE.UTF-8 not usable\n");
+        unsetenv("LOCPATH");
+        skip();
+    }
+    char probe[16];
+    snprintf(probe, sizeof probe, "%.1f", 0.5);
+    assert_string_equal(probe, "0,5"); /* the locale is really in effect */
+    const char *ini = tmp_path("de.ini"), *de = tmp_path("de_out"), *c = tmp_path("c_out");
+    check_write_file(ini, "[model]\nhidden_size = 8\ngain = 0.75\n[task]\nname = adding\nlength = fixed\nbatch = 4\n"
+                          "[sweep]\ncell = rnn_tanh, gru\nseq_len = 30\n");
+    assert_int_equal(run_lib(ini, de, 1, 1), RNNLAB_OK);
+    double v;
+    assert_true(rnnlab_parse_double("0.125", &v) && v == 0.125);
+    setlocale(LC_ALL, "C");
+    unsetenv("LOCPATH");
+    assert_int_equal(run_lib(ini, c, 1, 1), RNNLAB_OK);
+    assert_true(same_results(de, c));
+    char path[4300];
+    snprintf(path, sizeof path, "%s/summary.csv", de);
+    char *text = slurp(path, NULL);
+    assert_non_null(strstr(text, ",0.039583333333333331,")); /* the baseline loss, with a decimal point */
+    free(text);
+}
+
+/* A relu RNN whose recurrent weights are 100 I explodes in the forward pass at long T (its states
+ * grow a hundredfold per step from about 1e-3): that run is recorded as diverged, with the layer and
+ * step, and the sweep goes on. */
+static void test_diverged_runs_are_recorded(void **state)
+{
+    (void)state;
+    const char *ini = tmp_path("div.ini"), *out = tmp_path("div_out");
+    check_write_file(ini, "[model]\ncell = rnn_relu\nhidden_size = 4\nnum_layers = 1\ninit = identity\n"
+                          "identity_scale = 100\n[task]\nname = adding\nlength = fixed\nbatch = 2\n"
+                          "[sweep]\nseq_len = 30, 400, 60\n");
+    assert_int_equal(run_lib(ini, out, 1, 1), RNNLAB_OK);
+    char path[4300];
+    snprintf(path, sizeof path, "%s/summary.csv", out);
+    char *text = slurp(path, NULL);
+    assert_non_null(text);
+    assert_non_null(strstr(text, "\"diverged\",\"forward\",0,"));
+    int ok = 0;
+    for (char *p = text; (p = strstr(p, "\"ok\"")); p++) ok++;
+    assert_int_equal(ok, 2); /* the runs before and after it */
+    free(text);
+}
+
+/* ---------------------------------------------------------------- kill, resume, torn lines */
+
+static const char *resume_sweep =
+    "[model]\nhidden_size = 24\nnum_layers = 2\n"
+    "[task]\nname = adding\nlength = fixed\nbatch = 8\n"
+    "[measure]\njacobian_samples = 1\n"
+    "[sweep]\ncell = rnn_tanh, lstm, gru\nseq_len = 150, 300\nseed = 1..4\n";
+
+static void test_kill_and_resume_gives_the_same_bytes(void **state)
+{
+    (void)state;
+    if (!have_cli()) skip();
+    const char *ini = tmp_path("resume.ini"), *ref = tmp_path("resume_ref"), *out = tmp_path("resume_out");
+    check_write_file(ini, resume_sweep);
+    const char *ref_args[] = {"run", "--quiet", "--no-plot", "--threads", "2", "--out", ref, ini, NULL};
+    assert_int_equal(run_cli(NULL, ref_args), 0);
+    const char *args[] = {"run", "--quiet", "--no-plot", "--threads", "2", "--out", out, ini, NULL};
+    char *const argv[] = {(char *)getenv("RNNLAB_BIN"), "run", "--quiet", "--no-plot", "--threads", "2", "--out",
+                          (char *)out, (char *)ini, NULL};
+    srand((unsigned)time(NULL));
+    int kills = 0;
+    for (int attempt = 0; attempt < 6; attempt++) {
+        const pid_t pid = fork();
+        if (pid == 0) {
+            const int fd = open("/dev/null", O_WRONLY);
+            dup2(fd, 1), dup2(fd, 2);
+            execv(argv[0], argv);
+            _exit(127);
+        }
+        const long delay_us = 30000 + rand() % 400000;
+        usleep((useconds_t)delay_us);
+        int status;
+        if (waitpid(pid, &status, WNOHANG) == 0) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            kills++;
+        } else
+            break; /* finished before the kill */
+    }
+    fprintf(stderr, "killed the sweep %d time(s)\n", kills);
+    assert_int_equal(run_cli(NULL, args), 0); /* finish it */
+    assert_true(same_results(ref, out));
+    /* a torn last line and a torn journal entry are repaired on resume */
+    char path[4300];
+    snprintf(path, sizeof path, "%s/decay.csv", out);
+    FILE *f = fopen(path, "a");
+    fputs("999,\"rnn_tanh\",150,1,0,0,1", f);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/.journal", out);
+    f = fopen(path, "a");
+    fputs("done 999 12", f);
+    fclose(f);
+    assert_int_equal(run_cli(NULL, args), 0);
+    assert_true(same_results(ref, out));
+}
+
+static void test_changed_experiment_is_refused(void **state)
+{
+    (void)state;
+    if (!have_cli()) skip();
+    const char *ini = tmp_path("changed.ini"), *out = tmp_path("changed_out"), *log = tmp_path("changed.log");
+    check_write_file(ini, "[model]\nhidden_size = 4\n[task]\nname = adding\nlength = fixed\nbatch = 2\n"
+                          "[sweep]\nseq_len = 30, 40\n");
+    const char *args[] = {"run", "--quiet", "--no-plot", "--out", out, ini, NULL};
+    assert_int_equal(run_cli(NULL, args), 0);
+    check_write_file(ini, "[model]\nhidden_size = 5\n[task]\nname = adding\nlength = fixed\nbatch = 2\n"
+                          "[sweep]\nseq_len = 30, 40\n");
+    assert_int_equal(run_cli(log, args), 2);
+    char *text = slurp(log, NULL);
+    assert_non_null(strstr(text, "--fresh"));
+    free(text);
+    const char *fresh[] = {"run", "--quiet", "--no-plot", "--fresh", "--out", out, ini, NULL};
+    assert_int_equal(run_cli(NULL, fresh), 0);
+}
+
+/* ---------------------------------------------------------------- shards */
+
+static void test_shards_with_gnu_parallel_then_merge(void **state)
+{
+    (void)state;
+    if (!have_cli()) skip();
+    if (system("parallel --version >/dev/null 2>&1") != 0) {
+        fprintf(stderr, "SKIP: GNU parallel is not installed (Debian package parallel)\n");
+        skip();
+    }
+    const char *ini = tmp_path("shards.ini"), *single = tmp_path("shards_single"), *sharded = tmp_path("shards_out");
+    check_write_file(ini, small_sweep);
+    assert_int_equal(run_lib(ini, single, 1, 1), RNNLAB_OK);
+    char cmd[9000];
+    snprintf(cmd, sizeof cmd,
+             "parallel --will-cite --halt now,fail=1 -j 3 '%s' run --quiet --no-plot --threads 1 --shard {}/3 --out '%s' "
+             "'%s' ::: 0 1 2 >/dev/null 2>&1",
+             getenv("RNNLAB_BIN"), sharded, ini);
+    assert_int_equal(system(cmd), 0);
+    const char *merge[] = {"merge", sharded, NULL};
+    assert_int_equal(run_cli(NULL, merge), 0);
+    assert_true(same_results(single, sharded));
+    /* a merge with a shard missing is refused */
+    const char *partial = tmp_path("shards_partial");
+    const char *one[] = {"run", "--quiet", "--no-plot", "--shard", "1/3", "--out", partial, ini, NULL};
+    assert_int_equal(run_cli(NULL, one), 0);
+    const char *merge2[] = {"merge", partial, NULL};
+    assert_int_equal(run_cli(NULL, merge2), 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bad_experiment_files),
+        cmocka_unit_test(test_dry_run_expands_the_grid),
+        cmocka_unit_test(test_small_sweep_end_to_end),
+        cmocka_unit_test(test_german_locale),
+        cmocka_unit_test(test_diverged_runs_are_recorded),
+        cmocka_unit_test(test_kill_and_resume_gives_the_same_bytes),
+        cmocka_unit_test(test_changed_experiment_is_refused),
+        cmocka_unit_test(test_shards_with_gnu_parallel_then_merge),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
