@@ -210,6 +210,29 @@ static void test_dry_run_expands_the_grid(void **state)
     rnnlab_experiment_free(e);
 }
 
+/* Every experiment shipped in experiments/ loads, checks and expands (the tests run from the
+ * repository's root). */
+static void test_shipped_experiments_are_valid(void **state)
+{
+    (void)state;
+    const char *files[] = {"decay_sweep", "lstm_forget_bias", "init_schemes", "gru_variants", "depth"};
+    if (access("experiments/decay_sweep.ini", R_OK) != 0) {
+        fprintf(stderr, "SKIP: run from the repository's root to check experiments/\n");
+        skip();
+    }
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char path[256];
+        snprintf(path, sizeof path, "experiments/%s.ini", files[i]);
+        rnnlab_experiment *e;
+        const rnnlab_status st = rnnlab_experiment_load(&e, path);
+        if (st) fprintf(stderr, "%s\n", rnnlab_last_error());
+        assert_int_equal(st, RNNLAB_OK);
+        assert_true(rnnlab_experiment_grid_size(e) >= 2);
+        assert_string_equal(rnnlab_experiment_name(e), files[i]);
+        rnnlab_experiment_free(e);
+    }
+}
+
 /* ---------------------------------------------------------------- a sweep read back */
 
 typedef struct summary {
@@ -492,6 +515,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_experiment_files),
         cmocka_unit_test(test_dry_run_expands_the_grid),
+        cmocka_unit_test(test_shipped_experiments_are_valid),
         cmocka_unit_test(test_small_sweep_end_to_end),
         cmocka_unit_test(test_german_locale),
         cmocka_unit_test(test_diverged_runs_are_recorded),
