@@ -87,7 +87,7 @@ static void test_batch_refusals_name_the_element(void **state)
     rnnlab_bptt *ws = workspace(m, B, T, RNNLAB_LOSS_LAST, 1, 0);
     double x[T * B * I], y[B * 2];
     fill(x, T * B * I, 1), fill(y, B * 2, 2);
-    rnnlab_batch bt = {NULL, y, NULL, NULL, NULL, NULL};
+    rnnlab_batch bt = {NULL, y, NULL, NULL, NULL, NULL, 0};
     double loss;
     assert_int_equal(rnnlab_bptt_forward(ws, m, &bt, &loss), RNNLAB_ERR_CONFIG);
     assert_non_null(strstr(rnnlab_last_error(), "x is required"));
@@ -133,7 +133,7 @@ static void test_forward_overflow_names_layer_and_step(void **state)
         set_scalar(m, "bias_hh_l0", 0);
         rnnlab_bptt *ws = workspace(m, 1, T, RNNLAB_LOSS_LAST, 1, 0);
         double x[T] = {0}, y = 0, h0 = 1, loss;
-        rnnlab_batch bt = {x, &y, NULL, NULL, &h0, NULL};
+        rnnlab_batch bt = {x, &y, NULL, NULL, &h0, NULL, 0};
         assert_int_equal(rnnlab_bptt_forward(ws, m, &bt, &loss), RNNLAB_ERR_NUMERIC);
         char want[64];
         snprintf(want, sizeof want, "layer 0, step %d ", expect[d]);
@@ -155,7 +155,7 @@ static void test_backward_overflow_names_layer_and_step(void **state)
     set_scalar(m, "bias_hh_l0", 0), set_scalar(m, "head_weight", 1), set_scalar(m, "head_bias", 0);
     rnnlab_bptt *ws = workspace(m, 1, T, RNNLAB_LOSS_LAST, 1, 0);
     double x[T] = {0}, y = 1, loss;
-    rnnlab_batch bt = {x, &y, NULL, NULL, NULL, NULL};
+    rnnlab_batch bt = {x, &y, NULL, NULL, NULL, NULL, 0};
     assert_int_equal(rnnlab_bptt_forward(ws, m, &bt, &loss), RNNLAB_OK);
     assert_int_equal(rnnlab_bptt_backward(ws, m, NULL, NULL, NULL), RNNLAB_ERR_NUMERIC);
     char want[64];
@@ -198,7 +198,7 @@ static void test_taps_off_same_gradients(void **state)
     rnnlab_model *m = model(RNNLAB_CELL_LSTM, 0, I, 5, 2, 1, RNNLAB_FLOAT64, 6);
     double x[T * B * I], y[T * B];
     fill(x, T * B * I, 3), fill(y, T * B, 4);
-    rnnlab_batch bt = {x, y, NULL, NULL, NULL, NULL};
+    rnnlab_batch bt = {x, y, NULL, NULL, NULL, NULL, 0};
     for (int taps = 0; taps < 2; taps++) {
         rnnlab_bptt *ws = workspace(m, B, T, RNNLAB_LOSS_ALL, taps, 0);
         double loss;
@@ -227,7 +227,7 @@ static void test_float32_agrees_with_float64(void **state)
         assert_int_equal(rnnlab_model_copy_params(m32, m64), RNNLAB_OK);
         double x[T * B * I], y[T * B * 2], l32, l64;
         fill(x, T * B * I, 5), fill(y, T * B * 2, 6);
-        rnnlab_batch bt = {x, y, NULL, NULL, NULL, NULL};
+        rnnlab_batch bt = {x, y, NULL, NULL, NULL, NULL, 0};
         rnnlab_bptt *w64 = workspace(m64, B, T, RNNLAB_LOSS_ALL, 1, 0), *w32 = workspace(m32, B, T, RNNLAB_LOSS_ALL, 1, 0);
         assert_int_equal(rnnlab_bptt_forward(w64, m64, &bt, &l64), RNNLAB_OK);
         assert_int_equal(rnnlab_bptt_forward(w32, m32, &bt, &l32), RNNLAB_OK);
@@ -256,7 +256,7 @@ static void test_flush_to_zero_is_a_run_option(void **state)
         set_scalar(m, "bias_hh_l0", 0);
         rnnlab_bptt *ws = workspace(m, 1, T, RNNLAB_LOSS_LAST, 1, ftz);
         double x[T] = {0}, y = 0, h0 = 1, loss, h;
-        rnnlab_batch bt = {x, &y, NULL, NULL, &h0, NULL};
+        rnnlab_batch bt = {x, &y, NULL, NULL, &h0, NULL, 0};
         assert_int_equal(rnnlab_bptt_forward(ws, m, &bt, &loss), RNNLAB_OK);
         rnnlab_bptt_get_state(ws, 0, 61, &h, NULL);
         if (ftz) assert_true(h == 0.0);
@@ -292,7 +292,7 @@ static void test_padding_never_changes_real_steps(void **state)
                     }
                 if (p) x[(5 * B + 0) * I] = NAN, x[(3 * B + 1) * I + 1] = NAN; /* padding is never read */
                 /* at last, the target is (B, O): one per sample */
-                rnnlab_batch bt = {x, at ? y : yr, NULL, lens, NULL, NULL};
+                rnnlab_batch bt = {x, at ? y : yr, NULL, lens, NULL, NULL, 0};
                 rnnlab_bptt *ws = workspace(m, B, T, (rnnlab_loss_at)at, 1, 0);
                 dx[p] = malloc(sizeof(double) * T * B * I);
                 assert_int_equal(rnnlab_bptt_forward(ws, m, &bt, &loss[p]), RNNLAB_OK);

@@ -72,7 +72,7 @@ static void test_scalar_tanh_rnn_two_steps(void **state)
     const double w = 0.7, u = -1.1, b1 = 0.2, b2 = -0.05, v = 1.5, c = 0.1, x[2] = {0.9, -0.4}, h0 = 0.3, tgt = 0.25;
     set(t.m, "weight_ih_l0", &w), set(t.m, "weight_hh_l0", &u), set(t.m, "bias_ih_l0", &b1);
     set(t.m, "bias_hh_l0", &b2), set(t.m, "head_weight", &v), set(t.m, "head_bias", &c);
-    rnnlab_batch bt = {x, &tgt, NULL, NULL, &h0, NULL};
+    rnnlab_batch bt = {x, &tgt, NULL, NULL, &h0, NULL, 0};
     double loss, dx[2], dh0;
     assert_int_equal(rnnlab_bptt_forward(t.ws, t.m, &bt, &loss), RNNLAB_OK);
     assert_int_equal(rnnlab_bptt_backward(t.ws, t.m, dx, &dh0, NULL), RNNLAB_OK);
@@ -114,7 +114,7 @@ static void test_lstm_gate_order(void **state)
     const double bi = bias[0], bf = bias[1], bg = bias[2], bo = bias[3], c0 = 0.6, h0 = 0.0, x = 0.0, tgt = -0.2;
     set(t.m, "weight_ih_l0", zero4), set(t.m, "weight_hh_l0", zero4), set(t.m, "bias_ih_l0", bias);
     set(t.m, "bias_hh_l0", zero4), set(t.m, "head_weight", &one), set(t.m, "head_bias", &zero);
-    rnnlab_batch bt = {&x, &tgt, NULL, NULL, &h0, &c0};
+    rnnlab_batch bt = {&x, &tgt, NULL, NULL, &h0, &c0, 0};
     double loss, dc0, h, c;
     assert_int_equal(rnnlab_bptt_forward(t.ws, t.m, &bt, &loss), RNNLAB_OK);
     assert_int_equal(rnnlab_bptt_backward(t.ws, t.m, NULL, NULL, &dc0), RNNLAB_OK);
@@ -156,7 +156,7 @@ static void test_gru_variants_differ_as_derived(void **state)
         tiny t = tiny_make(RNNLAB_CELL_GRU, RNNLAB_ACT_TANH, (rnnlab_gru_variant)variant, 1, RNNLAB_LOSS_LAST, 0);
         set(t.m, "weight_ih_l0", W), set(t.m, "weight_hh_l0", U), set(t.m, "bias_ih_l0", bih);
         set(t.m, "bias_hh_l0", bhh), set(t.m, "head_weight", &one), set(t.m, "head_bias", &zero);
-        rnnlab_batch bt = {&x, &tgt, NULL, NULL, &hp, NULL};
+        rnnlab_batch bt = {&x, &tgt, NULL, NULL, &hp, NULL, 0};
         double loss, h, dhp;
         assert_int_equal(rnnlab_bptt_forward(t.ws, t.m, &bt, &loss), RNNLAB_OK);
         assert_int_equal(rnnlab_bptt_backward(t.ws, t.m, NULL, &dhp, NULL), RNNLAB_OK);
@@ -230,7 +230,7 @@ static void test_truncated_bptt_hand_derived(void **state)
         tiny t = tiny_make(RNNLAB_CELL_RNN, RNNLAB_ACT_IDENTITY, 0, T, RNNLAB_LOSS_ALL, k);
         set(t.m, "weight_ih_l0", &w), set(t.m, "weight_hh_l0", &a), set(t.m, "bias_ih_l0", &zero);
         set(t.m, "bias_hh_l0", &zero), set(t.m, "head_weight", &v), set(t.m, "head_bias", &zero);
-        rnnlab_batch bt = {x, tgt, NULL, NULL, &h0, NULL};
+        rnnlab_batch bt = {x, tgt, NULL, NULL, &h0, NULL, 0};
         double loss, g_h0;
         assert_int_equal(rnnlab_bptt_forward(t.ws, t.m, &bt, &loss), RNNLAB_OK);
         assert_int_equal(rnnlab_bptt_backward(t.ws, t.m, NULL, &g_h0, NULL), RNNLAB_OK);

@@ -40,7 +40,7 @@ static void run_once(rnnlab_cell_kind cell, rnnlab_dtype dt, int truncate, int t
     double *x = malloc(sizeof(double) * T * B * I), *y = malloc(sizeof(double) * T * B * O);
     for (int i = 0; i < T * B * I; i++) x[i] = 2 * rnnlab_rng_uniform(&rng) - 1;
     for (int i = 0; i < T * B * O; i++) y[i] = 2 * rnnlab_rng_uniform(&rng) - 1;
-    rnnlab_batch bt = {x, y, NULL, NULL, NULL, NULL};
+    rnnlab_batch bt = {x, y, NULL, NULL, NULL, NULL, 0};
     r->nx = (size_t)T * B * I, r->nh = (size_t)L * B * H, r->ntap = 2 * (size_t)L * T + m->n_tensors;
     r->dx = malloc(sizeof(double) * r->nx);
     r->dh0 = malloc(sizeof(double) * r->nh);

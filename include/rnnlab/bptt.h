@@ -40,6 +40,7 @@
 #define RNNLAB_BPTT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "rnnlab/model.h"
 #include "rnnlab/status.h"
@@ -74,6 +75,8 @@ typedef struct rnnlab_bptt_config {
     int truncate;           /* k >= 1 for truncated BPTT; 0 (default) for full BPTT */
     int taps;               /* 1 (default): record the gradient taps; 0: skip them */
     int ftz;                /* 1: flush subnormals to zero during forward/backward; default 0 */
+    int training;           /* 1: training mode (dropout on, batch norm uses the batch's statistics and
+                               updates the running ones); 0 (default): evaluation mode */
 } rnnlab_bptt_config;
 
 /* Defaults as listed above, with batch = 1 and seq_len = 1. */
@@ -90,6 +93,8 @@ typedef struct rnnlab_batch {
                                 Only max(lengths) steps are computed; taps and dx beyond are 0 */
     const double *h0;        /* (L, B, H) initial hidden states, or NULL for zeros */
     const double *c0;        /* (L, B, H) LSTM initial cell states, or NULL for zeros */
+    uint64_t dropout_seed;   /* training mode with dropout: the masks are drawn from this seed alone, so
+                                the same seed gives the same masks (finite-difference checks use this) */
 } rnnlab_batch;
 
 /* The gradient taps of the last backward pass (definitions at the top of this file). */

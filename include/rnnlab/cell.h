@@ -47,6 +47,8 @@ typedef enum rnnlab_activation {
     RNNLAB_ACT_RELU,
     RNNLAB_ACT_LEAKY_RELU, /* z for z > 0, alpha*z otherwise */
     RNNLAB_ACT_IDENTITY,   /* linear RNN */
+    RNNLAB_ACT_PRELU,      /* z for z > 0, a_j*z otherwise, a learned slope per unit (He et al. 2015),
+                              parameter prelu_slope_l{l} (H), initialised to 0.25 */
     RNNLAB_ACT_COUNT
 } rnnlab_activation;
 

@@ -43,6 +43,19 @@ rnnlab_status rnnlab_dtype_parse(const char *name, rnnlab_dtype *d);
 /* Size of one element in bytes (4 or 8). */
 size_t rnnlab_dtype_size(rnnlab_dtype d);
 
+/* Normalisation inside the cells (include/rnnlab/cell.h gives the equations). */
+typedef enum rnnlab_norm {
+    RNNLAB_NORM_NONE = 0,
+    RNNLAB_NORM_LAYER, /* layer normalisation of each gate block's two products and of c_t (Ba, Kiros & Hinton 2016) */
+    RNNLAB_NORM_BATCH, /* batch normalisation of W x over batch and time (Laurent et al. 2016, "Batch
+                          normalized recurrent neural networks") with running statistics for evaluation */
+    RNNLAB_NORM_COUNT
+} rnnlab_norm;
+
+/* "none", "layer", "batch"; "?" for invalid values. */
+const char *rnnlab_norm_name(rnnlab_norm n);
+rnnlab_status rnnlab_norm_parse(const char *name, rnnlab_norm *n);
+
 typedef struct rnnlab_model_config {
     rnnlab_cell_kind cell;
     rnnlab_activation activation;   /* rnn only; default tanh */
@@ -54,6 +67,12 @@ typedef struct rnnlab_model_config {
     int num_layers;                 /* L >= 1 */
     int output_size;                /* O >= 1 */
     rnnlab_dtype dtype;             /* default float64 */
+    rnnlab_norm norm;               /* default none */
+    int residual;                   /* 1: layers l >= 1 add their input: h^l_t + h^{l-1}_t is what the layer
+                                       above (or the head) sees; needs L >= 2; default 0 (He et al. 2016) */
+    double dropout;                 /* probability in [0, 1) of zeroing each element of the input of layers
+                                       l >= 1 and of the head, in training mode only (Zaremba, Sutskever &
+                                       Vinyals 2014: between layers, not through time); default 0 */
 } rnnlab_model_config;
 
 /* Fills *cfg with the defaults: rnn, tanh, alpha 0.01, reset_after, no peepholes, I = 1, H = 32,
@@ -85,6 +104,10 @@ typedef struct rnnlab_model {
     size_t n_params;             /* total elements */
     void *params;                /* (n_params) of cfg.dtype, owned */
     void *grads;                 /* (n_params) of cfg.dtype, same layout, owned */
+    int n_buffer_tensors;        /* state that is not learned (batch-norm running statistics) */
+    rnnlab_tensor_info *buffer_tensors; /* (n_buffer_tensors), owned; offsets into buffers */
+    size_t n_buffers;            /* total elements of buffers (0 without batch norm) */
+    double *buffers;             /* (n_buffers) always double, owned; saved in checkpoints */
 } rnnlab_model;
 
 /*

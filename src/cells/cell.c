@@ -23,6 +23,7 @@ static const char *const act_names[RNNLAB_ACT_COUNT] = {
     [RNNLAB_ACT_RELU] = "relu",
     [RNNLAB_ACT_LEAKY_RELU] = "leaky_relu",
     [RNNLAB_ACT_IDENTITY] = "identity",
+    [RNNLAB_ACT_PRELU] = "prelu",
 };
 
 static const char *const rnn_labels[RNNLAB_ACT_COUNT] = {
@@ -31,6 +32,7 @@ static const char *const rnn_labels[RNNLAB_ACT_COUNT] = {
     [RNNLAB_ACT_RELU] = "rnn_relu",
     [RNNLAB_ACT_LEAKY_RELU] = "rnn_leaky_relu",
     [RNNLAB_ACT_IDENTITY] = "rnn_identity",
+    [RNNLAB_ACT_PRELU] = "rnn_prelu",
 };
 
 static const char *const variant_names[RNNLAB_GRU_VARIANT_COUNT] = {
@@ -76,7 +78,7 @@ rnnlab_status rnnlab_activation_parse(const char *name, rnnlab_activation *act)
         return RNNLAB_OK;
     }
     return rnnlab_error(RNNLAB_ERR_CONFIG,
-                        "unknown activation '%s' (expected tanh, sigmoid, relu, leaky_relu or identity)",
+                        "unknown activation '%s' (expected tanh, sigmoid, relu, leaky_relu, prelu or identity)",
                         name ? name : "(null)");
 }
 
@@ -102,7 +104,7 @@ rnnlab_status rnnlab_cell_parse(const char *name, rnnlab_cell_kind *kind, rnnlab
     }
     return rnnlab_error(RNNLAB_ERR_CONFIG,
                         "unknown cell '%s' (expected rnn, lstm, gru, or rnn_tanh, rnn_relu, rnn_sigmoid, "
-                        "rnn_leaky_relu, rnn_identity)",
+                        "rnn_leaky_relu, rnn_prelu, rnn_identity)",
                         name ? name : "(null)");
 }
 

@@ -29,6 +29,19 @@ rnnlab_status rnnlab_dtype_parse(const char *name, rnnlab_dtype *d)
 
 size_t rnnlab_dtype_size(rnnlab_dtype d) { return d == RNNLAB_FLOAT32 ? sizeof(float) : sizeof(double); }
 
+const char *rnnlab_norm_name(rnnlab_norm n)
+{
+    return n == RNNLAB_NORM_NONE ? "none" : n == RNNLAB_NORM_LAYER ? "layer" : n == RNNLAB_NORM_BATCH ? "batch" : "?";
+}
+
+rnnlab_status rnnlab_norm_parse(const char *name, rnnlab_norm *n)
+{
+    for (int i = 0; i < RNNLAB_NORM_COUNT; i++)
+        if (name && strcmp(name, rnnlab_norm_name((rnnlab_norm)i)) == 0) return *n = (rnnlab_norm)i, RNNLAB_OK;
+    return rnnlab_error(RNNLAB_ERR_CONFIG, "unknown normalisation '%s' (expected none, layer or batch)",
+                        name ? name : "(null)");
+}
+
 void rnnlab_model_config_init(rnnlab_model_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);

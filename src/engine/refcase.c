@@ -267,7 +267,7 @@ rnnlab_status rnnlab_refcase_check(const rnnlab_refcase *rc, double tol, rnnlab_
     const size_t nbuf = (size_t)T * B * I + 2 * LBH + (size_t)L * T * BH * 2 + m->n_params + rows * O;
     if (!st && !(buf = rnnlab_malloc(nbuf * sizeof(double)))) st = rnnlab_error(RNNLAB_ERR_NOMEM, "out of memory");
     if (st) goto done;
-    rnnlab_batch bt = {x->v, target->v, NULL, NULL, h0->v, c0 ? c0->v : NULL};
+    rnnlab_batch bt = {x->v, target->v, NULL, NULL, h0->v, c0 ? c0->v : NULL, 0};
     double loss;
     if ((st = rnnlab_bptt_forward(ws, m, &bt, &loss))) goto done;
     rep->loss = loss;

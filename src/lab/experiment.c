@@ -371,7 +371,7 @@ static void do_run(const rnnlab_experiment *e, long id, run_out *out)
     bc.taps = 1, bc.ftz = r.ftz;
     if ((st = rnnlab_bptt_create(&ws, m, &bc))) goto done;
     const rnnlab_batch bt = {x, info.loss == RNNLAB_LOSS_XENT ? NULL : target,
-                             info.loss == RNNLAB_LOSS_XENT ? cls : NULL, len, NULL, NULL};
+                             info.loss == RNNLAB_LOSS_XENT ? cls : NULL, len, NULL, NULL, 0};
 
     /* the probe */
     double loss = NAN;
