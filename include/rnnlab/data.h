@@ -9,7 +9,59 @@
  *
  * Layout of a batch, as rnnlab_bptt expects (rnnlab/bptt.h): x (T, B, I) time-major; targets
  * (B, O) when the loss is at the last step or (T, B, O) at every step; class targets (B) or (T, B);
- * lengths (B), each in [1, T], with padding after a sample's length.
+ * lengths (B), each in [1, T], with padding after a sample's length. Padding (x, targets, classes)
+ * is written as zeros; the engine never reads it, so padding never changes the loss, the gradients
+ * or the taps of real steps.
+ *
+ * Which examples a batch holds: generators draw fresh samples from a generator seeded by (seed,
+ * split, index). File-based data has a fixed number of examples per split (info.split_size): for
+ * train, batch i holds positions i*B .. i*B+B-1 of an endless sequence of epochs, each epoch a
+ * seeded permutation of the examples; for valid and test, positions in file order, so batches
+ * 0 .. ceil(n/B)-1 cover the split once (the last one wraps around to the start).
+ *
+ * Losses are in the units of rnnlab/bptt.h: MSE, or nats for xent and bernoulli; info.report_bits
+ * marks language modelling, where papers quote bits per character (nats / ln 2). Every task has a
+ * trivial baseline (info.baseline, info.baseline_desc) that the runner reports beside the model.
+ *
+ * The tasks (`rnnlab data list -v` prints every option; datasets/README.md has sources, licences
+ * and how to obtain each dataset):
+ *
+ *   adding          I=2 O=1, mse at the last step. hochreiter1997: Hochreiter & Schmidhuber 1997,
+ *                   Sec. 5.4 (values U[-1,1], markers, target 0.5 + (X1+X2)/4, lengths in
+ *                   [T, T+T/10]; baseline 0.0396); le2015: Le, Jaitly & Hinton 2015 Sec. 4.1 /
+ *                   Arjovsky et al. 2016 Sec. 4.2 (values U[0,1], one marker per half, target the
+ *                   sum; baseline 1/6). Options seq_len, variant, length.
+ *   copy            I=K+2 O=K+1, xent at every step: Arjovsky, Shah & Bengio 2016 Sec. 4.1; T =
+ *                   delay + 2*recall; baseline recall ln K / T = 10 ln 8 / (delay + 20). Options
+ *                   delay, recall, categories.
+ *   temporal_order  I=8 (6) O=4 or 8, xent at the last step: Hochreiter & Schmidhuber 1997 Exp. 6a/6b
+ *                   and Pascanu, Mikolov & Bengio 2013 Sec. 4.1; baseline ln 4 or ln 8. Options
+ *                   seq_len, variant, bits, length.
+ *   two_sequence    I=1 O=1, mse at the last step: the 2-sequence / latch problem, Bengio, Simard &
+ *                   Frasconi 1994, as Hochreiter & Schmidhuber 1997 Exp. 3a/3b/3c; baseline 0.25
+ *                   (3c: 0.09). Options seq_len, info, variant, length.
+ *   fashion_mnist   I=1 T=784 (mode=row: I=28 T=28) O=10, xent at the last step: sequential and
+ *                   permuted pixels (Le et al. 2015 Sec. 4.2) on Fashion-MNIST (Xiao et al. 2017),
+ *                   IDX files of Debian's dataset-fashion-mnist; splits 55000/5000/10000; baseline
+ *                   ln 10. Options path, mode, permute, permute_seed, valid.
+ *   text            I=O=V, xent at every step: character-level language modelling (Karpathy,
+ *                   Johnson & Fei-Fei 2015) on any text file, byte or UTF-8 vocabulary, contiguous
+ *                   split; baseline the unigram entropy. Options path (required), vocab, split,
+ *                   seq_len.
+ *   jsb_chorales, nottingham, musedata, piano_midi
+ *                   I=O=88, bernoulli at every step: next-step prediction on the piano rolls of
+ *                   Boulanger-Lewandowski, Bengio & Vincent 2012 (NLL summed over keys, Chung et al.
+ *                   2014), read from the lab's CSV layout; baseline the per-key frequencies. Options
+ *                   path, seq_len.
+ *   csv             the user's sequences: id, time, feature and target columns chosen by name
+ *                   (schema in datasets/README.md), variable length with padding, loss mse, xent or
+ *                   bernoulli at the last step or every step. Options path, id_column, time_column,
+ *                   features, targets, loss, loss_at, split, split_column, seq_len, classes.
+ *
+ * Errors of the loaders name the place: "file:line[:column]: why" for CSV and text (column = the
+ * 1-based CSV field, or byte in the line for text), "file: why" for IDX and gzip. A missing data
+ * file's message says what to fetch and where to put it. Loaders never crash on malformed input
+ * (each has a libFuzzer target under tests/fuzz/).
  */
 #ifndef RNNLAB_DATA_H
 #define RNNLAB_DATA_H

@@ -483,7 +483,7 @@ const rnnlab_task_def rnnlab_task_csv = {
                    "classes = K          xent: number of classes (default the largest class + 1)\n",
     .keys = csv_keys,
     .shape = "I=features O=targets (xent: classes) T=seq_len (default the longest sequence)",
-    .size = "the file's sequences (or windows) per split",
+    .size = "your sequences (or windows)",
     .source = "your data; schema in datasets/README.md",
     .open = csv_open,
     .batch = csv_batch,

@@ -68,7 +68,7 @@ static rnnlab_status music_header(music_reader *r, const rnnlab_csv_row *row)
         else if (!strcmp(f, "split")) slot = &r->col_split;
         else if (f[0] == 'p' && row->len[c] >= 3 && row->len[c] <= 4 && f[1] >= '1' && f[1] <= '9') {
             const int midi = atoi(f + 1);
-            char back[8];
+            char back[16];
             snprintf(back, sizeof back, "p%d", midi);
             if (midi >= 21 && midi <= 108 && !strcmp(back, f)) slot = &r->col_key[midi - 21];
         }
@@ -78,7 +78,7 @@ static rnnlab_status music_header(music_reader *r, const rnnlab_csv_row *row)
         *slot = c;
     }
     const char *missing = r->col_seq < 0 ? "seq" : r->col_t < 0 ? "t" : r->col_split < 0 ? "split" : NULL;
-    char name[8];
+    char name[16];
     for (int k = 0; k < N_KEYS && !missing; k++)
         if (r->col_key[k] < 0) snprintf(name, sizeof name, "p%d", k + 21), missing = name;
     if (missing)
@@ -151,7 +151,7 @@ static rnnlab_status music_row(void *ctx, const rnnlab_csv_row *row)
             continue;
         }
         double v;
-        char name[8];
+        char name[16];
         snprintf(name, sizeof name, "p%d", k + 21);
         if ((st = rnnlab_csv_double(row, c, name, &v))) return st;
         if (v != 0 && v != 1)

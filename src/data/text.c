@@ -275,7 +275,7 @@ const rnnlab_task_def rnnlab_task_text = {
                    "seq_len = T          steps per window (default 100)\n",
     .keys = text_keys,
     .shape = "I=O=V (distinct characters) T=seq_len",
-    .size = "(characters - 1) / seq_len windows per split",
+    .size = "(chars-1)/seq_len windows",
     .source = "Karpathy, Johnson & Fei-Fei 2015; War and Peace (public domain), Linux kernel (GPL-2.0)",
     .open = text_open,
     .batch = text_batch,
