@@ -752,15 +752,19 @@ static void test_csv_schema(void **state)
     batch_free(&b);
     rnnlab_dataset_close(ds);
 
-    /* quoted numbers, CRLF, no final newline, gzip: the same data */
+    /* quoted numbers, CRLF, no final newline, gzip, a byte order mark: the same data */
     const char *gzpath = tmp("user.csv.gz");
     write_bytes(gzpath, user_csv, strlen(user_csv), 1);
     const char *odd = tmp("user_odd.csv");
     check_write_file(odd, "\"id\",\"t\",a,b,y,cls,split\r\n\"s1\",\"2\",\"3\",30,\"0.3\",1,train\r\n"
                           "s2,0,5,50,0.5,0,valid\r\ns1,0,\"1\",10,0.1,0,train\r\ns1,1,2,20,0.2,2,train\r\n"
                           "s3,0,7,70,0.7,1,test\r\n\r\ns3,1,8,80,0.8,0,test\r\n s4 ,0, 9 ,90,0.9,1,train");
-    for (int k = 0; k < 2; k++) {
-        const rnnlab_option g[] = {{"path", k ? odd : gzpath, 0}, {"features", "a,b", 0}, {"targets", "y", 0},
+    const char *bom = tmp("user_bom.csv");
+    char with_bom[1024] = "\xef\xbb\xbf";
+    strcat(with_bom, user_csv);
+    check_write_file(bom, with_bom);
+    for (int k = 0; k < 3; k++) {
+        const rnnlab_option g[] = {{"path", k == 2 ? bom : k ? odd : gzpath, 0}, {"features", "a,b", 0}, {"targets", "y", 0},
                                    {"loss_at", "all", 0}, {"split", "1,0,0", 0}};
         rnnlab_dataset *a = open_ok("csv", o, 5), *other = open_ok("csv", g, 5);
         same_batches(a, other, RNNLAB_SPLIT_TRAIN, 4);

@@ -72,7 +72,8 @@ typedef rnnlab_status (*rnnlab_csv_row_fn)(void *ctx, const rnnlab_csv_row *row)
  * calls fn for every record, the last one included when it has no final newline (csv_fini).
  *
  * Quoting is CSV's (RFC 4180): a quoted field is its text without the quotes, so "0.5" is the
- * number 0.5. Blank lines are skipped; spaces and tabs around an unquoted field are dropped.
+ * number 0.5. Blank lines are skipped; spaces and tabs around an unquoted field are dropped; a
+ * UTF-8 byte order mark at the start is skipped.
  * Errors: RNNLAB_ERR_IO "path: no such file; <fetch>", "path: empty file (expected a header row)",
  *         "path:line:column: malformed quoting", "path:line: longer than N bytes",
  *         "path:line:column: NUL byte in a field", gzip errors; whatever fn returns;

@@ -280,8 +280,9 @@ rnnlab_status rnnlab_csv_read(const char *path, const char *fetch, rnnlab_csv_ro
     while (!r.st) {
         size_t got;
         if ((r.st = read_gz(gz, path, chunk, CHUNK, &got))) break;
-        if (got) any = 1;
         size_t a = 0;
+        if (!any && got >= 3 && !memcmp(chunk, "\xef\xbb\xbf", 3)) a = 3; /* a UTF-8 byte order mark (Excel) */
+        if (got) any = 1;
         while (a < got && !r.st) { /* one physical line (or the rest of the chunk) at a time */
             const unsigned char *nl = memchr(chunk + a, '\n', got - a);
             const size_t b = nl ? (size_t)(nl - chunk) + 1 : got;
