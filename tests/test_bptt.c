@@ -319,6 +319,138 @@ static void test_padding_never_changes_real_steps(void **state)
         }
 }
 
+static rnnlab_model *model_opts(rnnlab_cell_kind cell, int L, rnnlab_norm norm, int residual, double dropout,
+                                 uint64_t seed)
+{
+    rnnlab_model_config mc;
+    rnnlab_model_config_init(&mc);
+    mc.cell = cell, mc.input_size = 3, mc.hidden_size = 5, mc.num_layers = L, mc.output_size = 2;
+    mc.norm = norm, mc.residual = residual, mc.dropout = dropout;
+    rnnlab_model *m;
+    assert_int_equal(rnnlab_model_create(&m, &mc), RNNLAB_OK);
+    rnnlab_rng rng;
+    rnnlab_rng_seed(&rng, seed);
+    rnnlab_init_config ic;
+    rnnlab_init_config_init(&ic);
+    assert_int_equal(rnnlab_model_init(m, &ic, &rng), RNNLAB_OK);
+    return m;
+}
+
+static rnnlab_bptt *workspace_mode(const rnnlab_model *m, int B, int T, int training, int truncate)
+{
+    rnnlab_bptt_config bc;
+    rnnlab_bptt_config_init(&bc);
+    bc.batch = B, bc.seq_len = T, bc.training = training, bc.truncate = truncate;
+    rnnlab_bptt *ws = NULL;
+    rnnlab_bptt_create(&ws, m, &bc);
+    return ws;
+}
+
+/* Dropout is off in evaluation mode (the model computes what a model without dropout computes), and
+ * in training mode its masks depend on the seed alone. */
+static void test_dropout_modes_and_masks(void **state)
+{
+    (void)state;
+    enum { B = 4, T = 6 };
+    rnnlab_model *drop = model_opts(RNNLAB_CELL_GRU, 3, RNNLAB_NORM_NONE, 0, 0.5, 21);
+    rnnlab_model *plain = model_opts(RNNLAB_CELL_GRU, 3, RNNLAB_NORM_NONE, 0, 0.0, 21);
+    assert_true(check_same_bytes("same init with and without dropout", drop->params, plain->params,
+                                 drop->n_params * sizeof(double)));
+    double x[T * B * 3], y[B * 2], l_eval, l_plain, l_a, l_b, l_c;
+    fill(x, T * B * 3, 1), fill(y, B * 2, 2);
+    rnnlab_batch bt = {x, y, NULL, NULL, NULL, NULL, 1234};
+    rnnlab_bptt *we = workspace_mode(drop, B, T, 0, 0), *wp = workspace_mode(plain, B, T, 0, 0);
+    rnnlab_bptt *wt = workspace_mode(drop, B, T, 1, 0);
+    assert_int_equal(rnnlab_bptt_forward(we, drop, &bt, &l_eval), RNNLAB_OK);
+    assert_int_equal(rnnlab_bptt_forward(wp, plain, &bt, &l_plain), RNNLAB_OK);
+    assert_true(check_same_bytes("evaluation mode ignores dropout", &l_eval, &l_plain, sizeof(double)));
+    assert_int_equal(rnnlab_bptt_forward(wt, drop, &bt, &l_a), RNNLAB_OK);
+    assert_int_equal(rnnlab_bptt_forward(wt, drop, &bt, &l_b), RNNLAB_OK);
+    bt.dropout_seed = 1235;
+    assert_int_equal(rnnlab_bptt_forward(wt, drop, &bt, &l_c), RNNLAB_OK);
+    assert_true(check_same_bytes("the same seed, the same masks", &l_a, &l_b, sizeof(double)));
+    assert_true(l_a != l_c && l_a != l_eval);
+    rnnlab_bptt_free(we), rnnlab_bptt_free(wp), rnnlab_bptt_free(wt);
+    rnnlab_model_free(drop), rnnlab_model_free(plain);
+}
+
+/* Batch norm's running statistics: after one training forward and an update with momentum 0.1 from
+ * (mean 0, var 1), running_mean = 0.1 mean_batch and running_var = 0.9 + 0.1 var_batch N/(N-1); in
+ * evaluation mode with running statistics (0, 1) the normalisation is the identity, so its loss is
+ * that of the same model whose gains scale by 1/sqrt(1 + eps). */
+static void test_batch_norm_running_statistics(void **state)
+{
+    (void)state;
+    enum { B = 3, T = 4, I = 3 };
+    rnnlab_model *m = model_opts(RNNLAB_CELL_RNN, 1, RNNLAB_NORM_BATCH, 0, 0, 31);
+    assert_int_equal(m->n_buffer_tensors, 2);
+    assert_string_equal(m->buffer_tensors[0].name, "bn_running_mean_l0");
+    double x[T * B * I], y[B * 2], loss;
+    fill(x, T * B * I, 3), fill(y, B * 2, 4);
+    rnnlab_batch bt = {x, y, NULL, NULL, NULL, NULL, 0};
+    rnnlab_bptt *wt = workspace_mode(m, B, T, 1, 0);
+    assert_int_equal(rnnlab_bptt_forward(wt, m, &bt, &loss), RNNLAB_OK);
+    assert_int_equal(rnnlab_bptt_update_running_stats(wt, m, 0.1), RNNLAB_OK);
+    /* the batch statistics of column c of X W^T, by hand */
+    const double *W = (const double *)m->params + m->tensors[rnnlab_model_find(m, "weight_ih_l0")].offset;
+    const int H = 5, N = T * B;
+    for (int c = 0; c < H; c++) {
+        double s = 0, s2 = 0;
+        for (int r = 0; r < N; r++) {
+            double z = 0;
+            for (int k = 0; k < I; k++) z += x[r * I + k] * W[c * I + k];
+            s += z, s2 += z * z;
+        }
+        const double mu = s / N, var = s2 / N - mu * mu;
+        assert_close1("running mean", m->buffers[c], 0.1 * mu, 1e-15, 1e-12);
+        assert_close1("running var", m->buffers[H + c], 0.9 + 0.1 * var * N / (N - 1), 1e-15, 1e-12);
+    }
+    /* a model without batch norm into which the running (0, 1) statistics fold: W' = W / sqrt(1 + eps) */
+    rnnlab_model *bn = model_opts(RNNLAB_CELL_RNN, 1, RNNLAB_NORM_BATCH, 0, 0, 32);
+    rnnlab_model *pl = model_opts(RNNLAB_CELL_RNN, 1, RNNLAB_NORM_NONE, 0, 0, 32);
+    double *Wp = (double *)pl->params + pl->tensors[rnnlab_model_find(pl, "weight_ih_l0")].offset;
+    for (int i = 0; i < H * I; i++) Wp[i] /= sqrt(1 + 1e-5);
+    rnnlab_bptt *we = workspace_mode(bn, B, T, 0, 0), *wp = workspace_mode(pl, B, T, 0, 0);
+    double l_bn, l_pl;
+    assert_int_equal(rnnlab_bptt_forward(we, bn, &bt, &l_bn), RNNLAB_OK);
+    assert_int_equal(rnnlab_bptt_forward(wp, pl, &bt, &l_pl), RNNLAB_OK);
+    assert_close1("evaluation batch norm = folded affine map", l_bn, l_pl, 0, 1e-12);
+    rnnlab_bptt_free(wt), rnnlab_bptt_free(we), rnnlab_bptt_free(wp);
+    rnnlab_model_free(m), rnnlab_model_free(bn), rnnlab_model_free(pl);
+}
+
+static void test_remedy_refusals(void **state)
+{
+    (void)state;
+    rnnlab_model_config mc;
+    rnnlab_model_config_init(&mc);
+    rnnlab_model *m;
+    mc.residual = 1; /* one layer */
+    assert_int_equal(rnnlab_model_create(&m, &mc), RNNLAB_ERR_CONFIG);
+    assert_non_null(strstr(rnnlab_last_error(), "num_layers >= 2"));
+    rnnlab_model_config_init(&mc);
+    mc.dropout = 1.0;
+    assert_int_equal(rnnlab_model_create(&m, &mc), RNNLAB_ERR_CONFIG);
+    rnnlab_model_config_init(&mc);
+    mc.cell = RNNLAB_CELL_LSTM, mc.activation = RNNLAB_ACT_PRELU;
+    assert_int_equal(rnnlab_model_create(&m, &mc), RNNLAB_ERR_CONFIG);
+    assert_non_null(strstr(rnnlab_last_error(), "prelu"));
+    m = model_opts(RNNLAB_CELL_LSTM, 2, RNNLAB_NORM_BATCH, 0, 0, 5);
+    assert_null(workspace_mode(m, 2, 8, 1, 3)); /* batch norm + truncation in training mode */
+    assert_non_null(strstr(rnnlab_last_error(), "batch norm"));
+    rnnlab_bptt *ok = workspace_mode(m, 2, 8, 0, 3); /* evaluation mode: fine */
+    assert_non_null(ok);
+    rnnlab_bptt_free(ok);
+    rnnlab_model_free(m);
+    m = model_opts(RNNLAB_CELL_LSTM, 2, RNNLAB_NORM_LAYER, 1, 0, 6);
+    const char *names[] = {"ln_ih_gain_l1", "ln_hh_gain_l1", "ln_c_gain_l1", "ln_c_bias_l1"};
+    for (int i = 0; i < 4; i++) assert_true(rnnlab_model_find(m, names[i]) >= 0);
+    const double *cg = (const double *)m->params + m->tensors[rnnlab_model_find(m, "ln_c_gain_l0")].offset;
+    const double *cb = (const double *)m->params + m->tensors[rnnlab_model_find(m, "ln_c_bias_l0")].offset;
+    assert_true(cg[0] == 1.0 && cb[0] == 0.0);
+    rnnlab_model_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -331,6 +463,9 @@ int main(void)
         cmocka_unit_test(test_float32_agrees_with_float64),
         cmocka_unit_test(test_flush_to_zero_is_a_run_option),
         cmocka_unit_test(test_padding_never_changes_real_steps),
+        cmocka_unit_test(test_dropout_modes_and_masks),
+        cmocka_unit_test(test_batch_norm_running_statistics),
+        cmocka_unit_test(test_remedy_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

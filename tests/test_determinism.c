@@ -18,13 +18,15 @@ typedef struct result {
     size_t grad_bytes, nx, nh, ntap;
 } result;
 
-static void run_once(rnnlab_cell_kind cell, rnnlab_dtype dt, int truncate, int threads, result *r)
+static void run_once(rnnlab_cell_kind cell, rnnlab_dtype dt, int truncate, int threads, int remedies, result *r)
 {
     enum { B = 64, T = 10, I = 32, H = 128, L = 2, O = 3 };
     rnnlab_threads_set(threads);
     rnnlab_model_config mc;
     rnnlab_model_config_init(&mc);
     mc.cell = cell, mc.input_size = I, mc.hidden_size = H, mc.num_layers = L, mc.output_size = O, mc.dtype = dt;
+    if (remedies) /* layer norm (or batch norm without truncation), residual connections, dropout */
+        mc.norm = truncate ? RNNLAB_NORM_LAYER : RNNLAB_NORM_BATCH, mc.residual = 1, mc.dropout = 0.3;
     rnnlab_model *m;
     assert_int_equal(rnnlab_model_create(&m, &mc), RNNLAB_OK);
     rnnlab_rng rng;
@@ -34,13 +36,13 @@ static void run_once(rnnlab_cell_kind cell, rnnlab_dtype dt, int truncate, int t
     assert_int_equal(rnnlab_model_init(m, &ic, &rng), RNNLAB_OK);
     rnnlab_bptt_config bc;
     rnnlab_bptt_config_init(&bc);
-    bc.batch = B, bc.seq_len = T, bc.loss_at = RNNLAB_LOSS_ALL, bc.truncate = truncate;
+    bc.batch = B, bc.seq_len = T, bc.loss_at = RNNLAB_LOSS_ALL, bc.truncate = truncate, bc.training = remedies;
     rnnlab_bptt *ws;
     assert_int_equal(rnnlab_bptt_create(&ws, m, &bc), RNNLAB_OK);
     double *x = malloc(sizeof(double) * T * B * I), *y = malloc(sizeof(double) * T * B * O);
     for (int i = 0; i < T * B * I; i++) x[i] = 2 * rnnlab_rng_uniform(&rng) - 1;
     for (int i = 0; i < T * B * O; i++) y[i] = 2 * rnnlab_rng_uniform(&rng) - 1;
-    rnnlab_batch bt = {x, y, NULL, NULL, NULL, NULL, 0};
+    rnnlab_batch bt = {x, y, NULL, NULL, NULL, NULL, 99};
     r->nx = (size_t)T * B * I, r->nh = (size_t)L * B * H, r->ntap = 2 * (size_t)L * T + m->n_tensors;
     r->dx = malloc(sizeof(double) * r->nx);
     r->dh0 = malloc(sizeof(double) * r->nh);
@@ -61,14 +63,14 @@ static void run_once(rnnlab_cell_kind cell, rnnlab_dtype dt, int truncate, int t
 
 static void result_free(result *r) { free(r->grads), free(r->dx), free(r->dh0), free(r->taps); }
 
-static void compare_threads(rnnlab_cell_kind cell, rnnlab_dtype dt, int truncate)
+static void compare_threads(rnnlab_cell_kind cell, rnnlab_dtype dt, int truncate, int remedies)
 {
     const int saved = rnnlab_threads_get(), counts[] = {1, 2, 3, 8, 1};
     result ref;
-    run_once(cell, dt, truncate, counts[0], &ref);
+    run_once(cell, dt, truncate, counts[0], remedies, &ref);
     for (int i = 1; i < 5; i++) {
         result r;
-        run_once(cell, dt, truncate, counts[i], &r);
+        run_once(cell, dt, truncate, counts[i], remedies, &r);
         char what[128];
         snprintf(what, sizeof what, "%s %s truncate=%d threads=%d vs 1", rnnlab_cell_name(cell), rnnlab_dtype_name(dt),
                  truncate, counts[i]);
@@ -86,24 +88,32 @@ static void compare_threads(rnnlab_cell_kind cell, rnnlab_dtype dt, int truncate
 static void test_rnn_any_thread_count(void **state)
 {
     (void)state;
-    compare_threads(RNNLAB_CELL_RNN, RNNLAB_FLOAT32, 0);
-    compare_threads(RNNLAB_CELL_RNN, RNNLAB_FLOAT64, 0);
+    compare_threads(RNNLAB_CELL_RNN, RNNLAB_FLOAT32, 0, 0);
+    compare_threads(RNNLAB_CELL_RNN, RNNLAB_FLOAT64, 0, 0);
 }
 
 static void test_lstm_any_thread_count(void **state)
 {
     (void)state;
-    compare_threads(RNNLAB_CELL_LSTM, RNNLAB_FLOAT32, 0);
-    compare_threads(RNNLAB_CELL_LSTM, RNNLAB_FLOAT64, 0);
-    compare_threads(RNNLAB_CELL_LSTM, RNNLAB_FLOAT64, 3);
+    compare_threads(RNNLAB_CELL_LSTM, RNNLAB_FLOAT32, 0, 0);
+    compare_threads(RNNLAB_CELL_LSTM, RNNLAB_FLOAT64, 0, 0);
+    compare_threads(RNNLAB_CELL_LSTM, RNNLAB_FLOAT64, 3, 0);
 }
 
 static void test_gru_any_thread_count(void **state)
 {
     (void)state;
-    compare_threads(RNNLAB_CELL_GRU, RNNLAB_FLOAT32, 0);
-    compare_threads(RNNLAB_CELL_GRU, RNNLAB_FLOAT64, 0);
-    compare_threads(RNNLAB_CELL_GRU, RNNLAB_FLOAT32, 4);
+    compare_threads(RNNLAB_CELL_GRU, RNNLAB_FLOAT32, 0, 0);
+    compare_threads(RNNLAB_CELL_GRU, RNNLAB_FLOAT64, 0, 0);
+    compare_threads(RNNLAB_CELL_GRU, RNNLAB_FLOAT32, 4, 0);
+}
+
+/* Layer norm / batch norm, residual connections and dropout in training mode: the same bytes too. */
+static void test_remedies_any_thread_count(void **state)
+{
+    (void)state;
+    compare_threads(RNNLAB_CELL_LSTM, RNNLAB_FLOAT32, 0, 1);
+    compare_threads(RNNLAB_CELL_GRU, RNNLAB_FLOAT64, 3, 1);
 }
 
 int main(void)
@@ -112,6 +122,7 @@ int main(void)
         cmocka_unit_test(test_rnn_any_thread_count),
         cmocka_unit_test(test_lstm_any_thread_count),
         cmocka_unit_test(test_gru_any_thread_count),
+        cmocka_unit_test(test_remedies_any_thread_count),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -135,6 +135,47 @@ static void test_losses_and_padding(void **state)
             }
 }
 
+/* The remedies of the vanishing/exploding-gradient literature, each through finite differences:
+ * layer norm (Ba et al. 2016), batch norm over batch and time in training and evaluation mode
+ * (Laurent et al. 2016), PReLU (He et al. 2015), residual connections, dropout between layers with
+ * fixed masks (Zaremba et al. 2014), and their combinations with truncation and padding. */
+static void test_remedies(void **state)
+{
+    (void)state;
+    int k = 0;
+    for (int cell = 0; cell < RNNLAB_CELL_COUNT; cell++) {
+        const struct {
+            rnnlab_norm norm;
+            int residual, training, truncate, lengths, peep;
+            double dropout;
+            rnnlab_loss_at at;
+        } opts[] = {
+            {RNNLAB_NORM_LAYER, 0, 0, 0, 0, 1, 0, RNNLAB_LOSS_LAST},
+            {RNNLAB_NORM_LAYER, 1, 1, 2, 0, 0, 0.2, RNNLAB_LOSS_ALL},
+            {RNNLAB_NORM_BATCH, 0, 1, 0, 1, 0, 0, RNNLAB_LOSS_ALL},
+            {RNNLAB_NORM_BATCH, 0, 0, 3, 0, 1, 0, RNNLAB_LOSS_LAST},
+            {RNNLAB_NORM_NONE, 1, 0, 0, 0, 0, 0, RNNLAB_LOSS_LAST},
+            {RNNLAB_NORM_NONE, 1, 1, 0, 1, 0, 0.3, RNNLAB_LOSS_ALL},
+        };
+        for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++) {
+            rnnlab_gradcheck_config c = base((rnnlab_cell_kind)cell, 3, opts[i].at);
+            c.model.norm = opts[i].norm, c.model.residual = opts[i].residual, c.model.dropout = opts[i].dropout;
+            c.model.peephole = cell == RNNLAB_CELL_LSTM && opts[i].peep;
+            if (cell == RNNLAB_CELL_GRU && (i % 2)) c.model.gru_variant = RNNLAB_GRU_RESET_BEFORE;
+            if (cell == RNNLAB_CELL_RNN && (i % 3 == 1)) c.model.activation = RNNLAB_ACT_PRELU;
+            c.bptt.training = opts[i].training, c.bptt.truncate = opts[i].truncate;
+            c.bptt.seq_len = 6, c.bptt.batch = 3, c.random_lengths = opts[i].lengths;
+            c.seed = 600 + k++;
+            char label[160];
+            snprintf(label, sizeof label, "%s norm=%s residual=%d dropout=%g %s truncate=%d lengths=%d",
+                     rnnlab_cell_label(c.model.cell, c.model.activation), rnnlab_norm_name(c.model.norm),
+                     c.model.residual, c.model.dropout, c.bptt.training ? "training" : "eval", c.bptt.truncate,
+                     c.random_lengths);
+            run_case(label, &c);
+        }
+    }
+}
+
 /* All weights and biases zero: every relu pre-activation is exactly 0, on the kink. Perturbing them
  * crosses it; those points must be reported as skipped, never as failures, and the rest must pass. */
 static void test_relu_kink_points_are_skipped(void **state)
@@ -175,6 +216,7 @@ int main(void)
         cmocka_unit_test(test_gru_both_variants),
         cmocka_unit_test(test_truncated_bptt),
         cmocka_unit_test(test_losses_and_padding),
+        cmocka_unit_test(test_remedies),
         cmocka_unit_test(test_relu_kink_points_are_skipped),
         cmocka_unit_test(test_refuses_float32),
     };

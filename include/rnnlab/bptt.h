@@ -157,6 +157,17 @@ rnnlab_status rnnlab_bptt_forward(rnnlab_bptt *ws, const rnnlab_model *m, const 
  */
 rnnlab_status rnnlab_bptt_backward(rnnlab_bptt *ws, rnnlab_model *m, double *dx, double *dh0, double *dc0);
 
+/*
+ * rnnlab_bptt_update_running_stats - batch norm (norm = batch) in training mode: folds the last
+ * forward's batch statistics into the model's running ones, as PyTorch's BatchNorm does in its
+ * forward: running_mean = (1 - momentum) running_mean + momentum mean, and the same for the variance
+ * with the unbiased batch variance (N/(N-1) times the biased one; N the real (t, b) rows). PyTorch's
+ * default momentum is 0.1. A no-op for models without batch norm or in evaluation mode.
+ * Errors: RNNLAB_ERR_CONFIG without a preceding forward, or momentum outside [0, 1].
+ * Source: Ioffe & Szegedy 2015; Laurent et al. 2016 (over batch and time).
+ */
+rnnlab_status rnnlab_bptt_update_running_stats(const rnnlab_bptt *ws, rnnlab_model *m, double momentum);
+
 /* The taps of the last backward (valid until the next backward or rnnlab_bptt_free). Without taps
  * (cfg.taps = 0) the h/c arrays hold zeros; param_norm is always filled. */
 rnnlab_taps rnnlab_bptt_get_taps(const rnnlab_bptt *ws);

@@ -10,8 +10,16 @@
  *     bias_ih_l{l}         (G*H)        b_ih
  *     bias_hh_l{l}         (G*H)        b_hh
  *     weight_peephole_l{l} (3, H)       LSTM with peepholes only: rows p_i, p_f, p_o
+ *     prelu_slope_l{l}     (H)          rnn with activation prelu: the learned slopes (init 0.25)
+ *     ln_ih_gain_l{l}      (G*H)        norm = layer: gains of the normalised input product (init 1)
+ *     ln_hh_gain_l{l}      (G*H)        norm = layer: gains of the normalised recurrent product (init 1)
+ *     ln_c_gain_l{l}       (H)          norm = layer, lstm: gain of the normalised cell state (init 1)
+ *     ln_c_bias_l{l}       (H)          norm = layer, lstm: its bias (init 0)
+ *     bn_gain_l{l}         (G*H)        norm = batch: gains of the batch-normalised input product (init 1)
  *   head_weight            (O, H)       y_t = head_weight h^{L-1}_t + head_bias
  *   head_bias              (O)
+ * and, not learned, in the double block `buffers`: bn_running_mean_l{l}, bn_running_var_l{l} (G*H)
+ * for norm = batch (init 0 and 1).
  *
  * The tensors are stored one after another, in the order above, in one block of n_params
  * elements of the model's precision (row-major); gradients use the same layout in a second block.
@@ -84,9 +92,30 @@ void rnnlab_model_config_init(rnnlab_model_config *cfg);
  * Errors: RNNLAB_ERR_CONFIG naming the field and the bad value. */
 rnnlab_status rnnlab_model_config_check(const rnnlab_model_config *cfg);
 
+/* What a tensor is for; a layer has the first four always and the others when its options ask. */
+typedef enum rnnlab_tensor_role {
+    RNNLAB_ROLE_W = 0,     /* weight_ih */
+    RNNLAB_ROLE_U,         /* weight_hh */
+    RNNLAB_ROLE_B_IH,      /* bias_ih */
+    RNNLAB_ROLE_B_HH,      /* bias_hh */
+    RNNLAB_ROLE_PEEPHOLE,  /* weight_peephole */
+    RNNLAB_ROLE_PRELU,     /* prelu_slope */
+    RNNLAB_ROLE_LN_IH,     /* ln_ih_gain */
+    RNNLAB_ROLE_LN_HH,     /* ln_hh_gain */
+    RNNLAB_ROLE_LN_C_GAIN, /* ln_c_gain */
+    RNNLAB_ROLE_LN_C_BIAS, /* ln_c_bias */
+    RNNLAB_ROLE_BN_GAIN,   /* bn_gain */
+    RNNLAB_ROLE_BN_MEAN,   /* buffer bn_running_mean */
+    RNNLAB_ROLE_BN_VAR,    /* buffer bn_running_var */
+    RNNLAB_ROLE_HEAD_W,    /* head_weight */
+    RNNLAB_ROLE_HEAD_B,    /* head_bias */
+    RNNLAB_ROLE_COUNT
+} rnnlab_tensor_role;
+
 /* One named parameter tensor inside the parameter block. */
 typedef struct rnnlab_tensor_info {
     char name[32];  /* PyTorch's name, e.g. "weight_hh_l1" */
+    rnnlab_tensor_role role;
     int layer;      /* 0..L-1, or -1 for the head */
     int ndim;       /* 1 or 2 */
     int dims[2];    /* rows, cols (dims[1] = 1 when ndim = 1) */
@@ -104,6 +133,8 @@ typedef struct rnnlab_model {
     size_t n_params;             /* total elements */
     void *params;                /* (n_params) of cfg.dtype, owned */
     void *grads;                 /* (n_params) of cfg.dtype, same layout, owned */
+    int *role_index;             /* ((L + 1) * RNNLAB_ROLE_COUNT) tensor index by (layer, role), -1 if absent;
+                                    row L is the head. Use rnnlab_model_tensor_of. */
     int n_buffer_tensors;        /* state that is not learned (batch-norm running statistics) */
     rnnlab_tensor_info *buffer_tensors; /* (n_buffer_tensors), owned; offsets into buffers */
     size_t n_buffers;            /* total elements of buffers (0 without batch norm) */
@@ -123,6 +154,14 @@ void rnnlab_model_free(rnnlab_model *m);
 
 /* Index of the tensor called `name`, or -1. */
 int rnnlab_model_find(const rnnlab_model *m, const char *name);
+
+/* Index of layer l's tensor with that role (l = -1 for the head), or -1 if the model has none. For
+ * the buffer roles (BN_MEAN, BN_VAR) the index is into m->buffer_tensors. */
+int rnnlab_model_tensor_of(const rnnlab_model *m, int l, rnnlab_tensor_role role);
+
+/* Layer l's tensor sizes summed in quadrature: the 2-norm of all its parameter gradients, from
+ * per-tensor norms (n_tensors values, e.g. rnnlab_taps.param_norm); l = -1 for the head. */
+double rnnlab_model_layer_norm(const rnnlab_model *m, int l, const double *tensor_norms);
 
 /*
  * Copy one tensor (index i) of the parameters or of the gradients out to, or in from, a double

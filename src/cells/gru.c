@@ -9,9 +9,11 @@
  *         n = tanh(W_n x + b_in + U_n (r * h_{t-1}) + b_hn)
  *     h_t = (1 - z) * n + z * h_{t-1}                           (PyTorch's convention for z)
  *
- * s is the logistic sigmoid. Cache: gates (B, 3H) hold r, z, n; extra (B, H) holds U_n h_{t-1} + b_hn
- * (reset_after, needed for dr) or r * h_{t-1} (reset_before, the input of U_n, needed for dU_n).
- * Only reset_after has a separate dzh: its candidate's recurrent part is scaled by r.
+ * s is the logistic sigmoid. With layer norm every block of the recurrent product is normalised on
+ * its own (rnnlab_rec_forward), before the reset gate touches it. Cache: gates (B, 3H) hold r, z, n;
+ * extra (B, H) holds the n block's recurrent contribution + b_hn (reset_after, needed for dr) or
+ * r * h_{t-1} (reset_before, the input of U_n, needed for dU_n). reset_after has a separate dzh
+ * (its candidate's recurrent part is scaled by r); with layer norm both variants do.
  *
  * Dimensions: B batch, H hidden size, GH = 3H.
  */
@@ -27,12 +29,14 @@
 
 static void gru_after_step_forward(real *h, real *c, real *gates, real *extra, const real *h_prev,
                                    const real *c_prev, const R(rnnlab_layer) *p, const rnnlab_cell_opts *o, int B,
-                                   int H, real *scratch)
+                                   int H, real *scratch, const R(rnnlab_ln_step) *ln)
 {
     (void)c, (void)c_prev, (void)o;
     const int GH = 3 * H;
     const real *bh = p->b_hh;
-    R(rnnlab_gemm)(0, 1, B, GH, H, 1, h_prev, H, p->U, H, 0, scratch, GH); /* scratch = h_prev U^T */
+    /* scratch = [LN] h_prev U^T */
+    R(rnnlab_rec_forward)(scratch, h_prev, p->U, GH, 0, ln ? p->ln_hh : NULL, ln ? ln->hat : NULL, ln ? ln->rstd : NULL,
+                          GH, 3, B, H);
 #pragma omp parallel for schedule(static) if ((size_t)B * GH >= RNNLAB_OMP_MIN_WORK)
     for (int b = 0; b < B; b++) {
         real *g_b = gates + (size_t)b * GH, *hn_b = extra + (size_t)b * H, *h_b = h + (size_t)b * H;
@@ -50,10 +54,11 @@ static void gru_after_step_forward(real *h, real *c, real *gates, real *extra, c
 }
 
 static void gru_after_step_backward(real *dh_prev, real *dc_prev, real *dzx, real *dzh, real *dc_total,
-                                    const real *dh, const real *dc, const R(rnnlab_step_cache) *cache,
-                                    const R(rnnlab_layer) *p, const rnnlab_cell_opts *o, int B, int H, real *scratch)
+                                    R(rnnlab_layer_grad) *g, const real *dh, const real *dc,
+                                    const R(rnnlab_step_cache) *cache, const R(rnnlab_layer) *p,
+                                    const rnnlab_cell_opts *o, int B, int H, real *scratch)
 {
-    (void)dc_prev, (void)dc_total, (void)dc, (void)o, (void)scratch;
+    (void)dc_prev, (void)dc_total, (void)dc, (void)scratch;
     const int GH = 3 * H;
 #pragma omp parallel for schedule(static) if ((size_t)B * GH >= RNNLAB_OMP_MIN_WORK)
     for (int b = 0; b < B; b++) {
@@ -70,14 +75,17 @@ static void gru_after_step_backward(real *dh_prev, real *dc_prev, real *dzx, rea
             dhp_b[j] = d * z;                                               /* h = ... + z*h_prev */
         }
     }
-    R(rnnlab_gemm)(0, 0, B, H, GH, 1, dzh, GH, p->U, H, 1, dh_prev, H); /* dh_prev += dzh U */
+    const R(rnnlab_ln_step) *ln = cache->ln;
+    R(rnnlab_rec_backward)(dh_prev, 1, dzh, p->U, GH, o->layer_norm ? p->ln_hh : NULL, ln ? ln->hat : NULL,
+                           ln ? ln->rstd : NULL, GH, 3, g && o->layer_norm ? g->dln_hh : NULL,
+                           g && o->layer_norm ? g->db_hh : NULL, B, H); /* dh_prev += dzh U */
 }
 
-static void gru_after_wgrad_hh(R(rnnlab_layer_grad) *g, const real *dZh, const real *Hprev, const real *Cprev,
+static void gru_after_wgrad_hh(R(rnnlab_layer_grad) *g, const real *dZx, const real *dZh, const real *Hprev, const real *Cprev,
                                const real *Cnext, const real *extra, const R(rnnlab_layer) *p,
                                const rnnlab_cell_opts *o, int TB, int H)
 {
-    (void)Cprev, (void)Cnext, (void)extra, (void)p, (void)o;
+    (void)dZx, (void)Cprev, (void)Cnext, (void)extra, (void)p, (void)o;
     R(rnnlab_wgrad_hh_plain)(g->dU, dZh, Hprev, TB, 3 * H, H);
 }
 
@@ -94,13 +102,14 @@ const R(rnnlab_cell_ops) R(rnnlab_gru_ops) = {
 
 static void gru_before_step_forward(real *h, real *c, real *gates, real *extra, const real *h_prev,
                                     const real *c_prev, const R(rnnlab_layer) *p, const rnnlab_cell_opts *o, int B,
-                                    int H, real *scratch)
+                                    int H, real *scratch, const R(rnnlab_ln_step) *ln)
 {
     (void)c, (void)c_prev, (void)o;
     const int GH = 3 * H;
     const real *bh = p->b_hh;
-    /* scratch[:, r z] = h_prev U_rz^T */
-    R(rnnlab_gemm)(0, 1, B, 2 * H, H, 1, h_prev, H, p->U, H, 0, scratch, GH);
+    /* scratch[:, r z] = [LN] h_prev U_rz^T */
+    R(rnnlab_rec_forward)(scratch, h_prev, p->U, 2 * H, 0, ln ? p->ln_hh : NULL, ln ? ln->hat : NULL,
+                          ln ? ln->rstd : NULL, GH, 3, B, H);
 #pragma omp parallel for schedule(static) if ((size_t)B * GH >= RNNLAB_OMP_MIN_WORK)
     for (int b = 0; b < B; b++) {
         real *g_b = gates + (size_t)b * GH, *rh_b = extra + (size_t)b * H;
@@ -112,8 +121,9 @@ static void gru_before_step_forward(real *h, real *c, real *gates, real *extra, 
             rh_b[j] = r * hp_b[j]; /* r * h_prev, the input of U_n */
         }
     }
-    /* scratch[:, n] = (r*h_prev) U_n^T */
-    R(rnnlab_gemm)(0, 1, B, H, H, 1, extra, H, p->U + (size_t)2 * H * H, H, 0, scratch + 2 * H, GH);
+    /* scratch[:, n] = [LN] (r*h_prev) U_n^T */
+    R(rnnlab_rec_forward)(scratch + 2 * H, extra, p->U + (size_t)2 * H * H, H, 0, ln ? p->ln_hh + 2 * H : NULL,
+                          ln ? ln->hat + 2 * H : NULL, ln ? ln->rstd + 2 : NULL, GH, 3, B, H);
 #pragma omp parallel for schedule(static) if ((size_t)B * GH >= RNNLAB_OMP_MIN_WORK)
     for (int b = 0; b < B; b++) {
         real *g_b = gates + (size_t)b * GH, *h_b = h + (size_t)b * H;
@@ -128,11 +138,15 @@ static void gru_before_step_forward(real *h, real *c, real *gates, real *extra, 
 }
 
 static void gru_before_step_backward(real *dh_prev, real *dc_prev, real *dzx, real *dzh, real *dc_total,
-                                     const real *dh, const real *dc, const R(rnnlab_step_cache) *cache,
-                                     const R(rnnlab_layer) *p, const rnnlab_cell_opts *o, int B, int H, real *scratch)
+                                     R(rnnlab_layer_grad) *g, const real *dh, const real *dc,
+                                     const R(rnnlab_step_cache) *cache, const R(rnnlab_layer) *p,
+                                     const rnnlab_cell_opts *o, int B, int H, real *scratch)
 {
-    (void)dc_prev, (void)dzh, (void)dc_total, (void)dc, (void)o;
+    (void)dc_prev, (void)dc_total, (void)dc;
     const int GH = 3 * H;
+    const R(rnnlab_ln_step) *ln = cache->ln;
+    const int lnorm = o->layer_norm;
+    real *dr = lnorm ? dzh : dzx; /* the recurrent part's gradient: apart from dzx with layer norm */
 #pragma omp parallel for schedule(static) if ((size_t)B * GH >= RNNLAB_OMP_MIN_WORK)
     for (int b = 0; b < B; b++) {
         const real *g_b = cache->gates + (size_t)b * GH;
@@ -145,8 +159,13 @@ static void gru_before_step_backward(real *dh_prev, real *dc_prev, real *dzx, re
             dhp_b[j] = d * z;                              /* h = ... + z*h_prev */
         }
     }
-    /* d(r*h_prev) = dz_n U_n   [a_n = ... + U_n (r*h_prev)] */
-    R(rnnlab_gemm)(0, 0, B, H, H, 1, dzx + 2 * H, GH, p->U + (size_t)2 * H * H, H, 0, scratch, H);
+    if (lnorm)
+        for (int b = 0; b < B; b++)
+            for (int k = 2 * H; k < GH; k++) dzh[(size_t)b * GH + k] = dzx[(size_t)b * GH + k];
+    /* d(r*h_prev) = dz_n [LN] U_n   [a_n = ... + U_n (r*h_prev)] */
+    R(rnnlab_rec_backward)(scratch, 0, dr + 2 * H, p->U + (size_t)2 * H * H, H, lnorm ? p->ln_hh + 2 * H : NULL,
+                           ln ? ln->hat + 2 * H : NULL, ln ? ln->rstd + 2 : NULL, GH, 3,
+                           g && lnorm ? g->dln_hh + 2 * H : NULL, g && lnorm ? g->db_hh + 2 * H : NULL, B, H);
 #pragma omp parallel for schedule(static) if ((size_t)B * GH >= RNNLAB_OMP_MIN_WORK)
     for (int b = 0; b < B; b++) {
         const real *g_b = cache->gates + (size_t)b * GH, *hp_b = cache->h_prev + (size_t)b * H;
@@ -158,16 +177,21 @@ static void gru_before_step_backward(real *dh_prev, real *dc_prev, real *dzx, re
             dhp_b[j] += drh_b[j] * r;                   /* rh = r*h_prev */
         }
     }
-    /* dh_prev += dz_rz U_rz */
-    R(rnnlab_gemm)(0, 0, B, H, 2 * H, 1, dzx, GH, p->U, H, 1, dh_prev, H);
+    if (lnorm)
+        for (int b = 0; b < B; b++)
+            for (int k = 0; k < 2 * H; k++) dzh[(size_t)b * GH + k] = dzx[(size_t)b * GH + k];
+    /* dh_prev += dz_rz [LN] U_rz */
+    R(rnnlab_rec_backward)(dh_prev, 1, dr, p->U, 2 * H, lnorm ? p->ln_hh : NULL, ln ? ln->hat : NULL,
+                           ln ? ln->rstd : NULL, GH, 3, g && lnorm ? g->dln_hh : NULL, g && lnorm ? g->db_hh : NULL, B,
+                           H);
 }
 
 /* dU_rz += dZ_rz^T h_{t-1};  dU_n += dZ_n^T (r*h_{t-1}) */
-static void gru_before_wgrad_hh(R(rnnlab_layer_grad) *g, const real *dZh, const real *Hprev, const real *Cprev,
+static void gru_before_wgrad_hh(R(rnnlab_layer_grad) *g, const real *dZx, const real *dZh, const real *Hprev, const real *Cprev,
                                 const real *Cnext, const real *extra, const R(rnnlab_layer) *p,
                                 const rnnlab_cell_opts *o, int TB, int H)
 {
-    (void)Cprev, (void)Cnext, (void)p, (void)o;
+    (void)dZx, (void)Cprev, (void)Cnext, (void)p, (void)o;
     const int GH = 3 * H;
     R(rnnlab_gemm)(1, 0, 2 * H, H, TB, 1, dZh, GH, Hprev, H, 1, g->dU, H);
     R(rnnlab_gemm)(1, 0, H, H, TB, 1, dZh + 2 * H, GH, extra, H, 1, g->dU + (size_t)2 * H * H, H);

@@ -1,13 +1,16 @@
 /*
  * rnn.c - the vanilla (Elman) RNN cell, G = 1.
  *
- *     h_t = act(W x_t + b_ih + U h_{t-1} + b_hh)          (Elman 1990; PyTorch nn.RNN)
+ *     z_t = W x_t + b_ih + U h_{t-1} + b_hh,   h_t = act(z_t)      (Elman 1990; PyTorch nn.RNN)
+ *     with layer norm: z_t = g_ih * LN(W x_t) + b_ih + g_hh * LN(U h_{t-1}) + b_hh (Ba et al. 2016)
  *
- * act is tanh, sigmoid, relu, leaky_relu (alpha) or identity (a linear RNN). The cache is h_t
- * itself: every activation's derivative is a function of its output (core/ops.h).
- * Not here: the input projection W x_t + b_ih (bptt.c, one product over all steps) and dW.
+ * act is tanh, sigmoid, relu, leaky_relu (alpha), prelu (a learned slope a_j per unit, He et al.
+ * 2015: z for z > 0, a_j z otherwise) or identity (a linear RNN). The cache is z (in gates) and h_t:
+ * every fixed activation's derivative is a function of its output (core/ops.h); prelu's needs z.
+ * Not here: the input projection W x_t + b_ih and its normalisation (bptt.c, one product over all
+ * steps) and dW.
  *
- * Dimensions: B batch, H hidden size; gates (B, H) is the pre-activation buffer.
+ * Dimensions: B batch, H hidden size; gates (B, H).
  */
 #include "core/real.h"
 #include "cells/cells.h"
@@ -17,44 +20,65 @@
 
 #include <stddef.h>
 
-/* z = gates + U h_prev + b_hh;  h = act(z) */
+/* z = gates + [LN] U h_prev + b_hh;  h = act(z) */
 static void rnn_step_forward(real *h, real *c, real *gates, real *extra, const real *h_prev, const real *c_prev,
-                             const R(rnnlab_layer) *p, const rnnlab_cell_opts *o, int B, int H, real *scratch)
+                             const R(rnnlab_layer) *p, const rnnlab_cell_opts *o, int B, int H, real *scratch,
+                             const R(rnnlab_ln_step) *ln)
 {
     (void)c, (void)extra, (void)c_prev, (void)scratch;
     const rnnlab_activation act = o->act;
     const real alpha = (real)o->alpha;
-    R(rnnlab_gemm)(0, 1, B, H, H, 1, h_prev, H, p->U, H, 1, gates, H); /* gates += h_prev U^T */
+    R(rnnlab_rec_forward)(gates, h_prev, p->U, H, 1, ln ? p->ln_hh : NULL, ln ? ln->hat : NULL, ln ? ln->rstd : NULL,
+                          H, 1, B, H);
 #pragma omp parallel for schedule(static) if ((size_t)B * H >= RNNLAB_OMP_MIN_WORK)
     for (int b = 0; b < B; b++) {
-        const real *z_b = gates + (size_t)b * H;
-        real *h_b = h + (size_t)b * H;
-        for (int j = 0; j < H; j++) h_b[j] = R(act_forward)(act, alpha, z_b[j] + p->b_hh[j]);
+        real *z_b = gates + (size_t)b * H, *h_b = h + (size_t)b * H;
+        for (int j = 0; j < H; j++) {
+            const real z = z_b[j] + p->b_hh[j];
+            z_b[j] = z;
+            h_b[j] = act == RNNLAB_ACT_PRELU ? (z > 0 ? z : p->prelu[j] * z) : R(act_forward)(act, alpha, z);
+        }
     }
 }
 
-/* dz = dh * act'(z) (from h);  dh_prev = dz U   [inverts h = act(z), z = ... + U h_prev] */
-static void rnn_step_backward(real *dh_prev, real *dc_prev, real *dzx, real *dzh, real *dc_total, const real *dh,
-                              const real *dc, const R(rnnlab_step_cache) *cache, const R(rnnlab_layer) *p,
-                              const rnnlab_cell_opts *o, int B, int H, real *scratch)
+/* dz = dh * act'(z);  da_j += dh * z (z <= 0, prelu);  dh_prev = dz [LN] U   [inverts h = act(z)] */
+static void rnn_step_backward(real *dh_prev, real *dc_prev, real *dzx, real *dzh, real *dc_total,
+                              R(rnnlab_layer_grad) *g, const real *dh, const real *dc,
+                              const R(rnnlab_step_cache) *cache, const R(rnnlab_layer) *p, const rnnlab_cell_opts *o,
+                              int B, int H, real *scratch)
 {
-    (void)dc_prev, (void)dzh, (void)dc_total, (void)dc, (void)scratch;
+    (void)dc_prev, (void)dc_total, (void)dc, (void)scratch;
     const rnnlab_activation act = o->act;
     const real alpha = (real)o->alpha;
 #pragma omp parallel for schedule(static) if ((size_t)B * H >= RNNLAB_OMP_MIN_WORK)
     for (int b = 0; b < B; b++) {
-        const real *h_b = cache->h + (size_t)b * H, *dh_b = dh + (size_t)b * H;
+        const real *h_b = cache->h + (size_t)b * H, *z_b = cache->gates + (size_t)b * H, *dh_b = dh + (size_t)b * H;
         real *dz_b = dzx + (size_t)b * H;
-        for (int j = 0; j < H; j++) dz_b[j] = dh_b[j] * R(act_deriv_from_output)(act, alpha, h_b[j]);
+        for (int j = 0; j < H; j++)
+            dz_b[j] = dh_b[j] * (act == RNNLAB_ACT_PRELU ? (z_b[j] > 0 ? 1 : p->prelu[j])
+                                                         : R(act_deriv_from_output)(act, alpha, h_b[j]));
     }
-    R(rnnlab_gemm)(0, 0, B, H, H, 1, dzx, H, p->U, H, 0, dh_prev, H); /* dh_prev = dz U */
+    if (act == RNNLAB_ACT_PRELU && g) /* h = a z for z <= 0: da += dh z, sample by sample in order */
+        for (int b = 0; b < B; b++)
+            for (int j = 0; j < H; j++) {
+                const real z = cache->gates[(size_t)b * H + j];
+                if (!(z > 0)) g->dprelu[j] += dh[(size_t)b * H + j] * z;
+            }
+    real *d = dzx;
+    if (o->layer_norm) { /* the recurrent part has its own gradient (normalised differently) */
+        for (size_t i = 0; i < (size_t)B * H; i++) dzh[i] = dzx[i];
+        d = dzh;
+    }
+    R(rnnlab_rec_backward)(dh_prev, 0, d, p->U, H, o->layer_norm ? p->ln_hh : NULL, cache->ln ? cache->ln->hat : NULL,
+                           cache->ln ? cache->ln->rstd : NULL, H, 1, g && o->layer_norm ? g->dln_hh : NULL,
+                           g && o->layer_norm ? g->db_hh : NULL, B, H); /* dh_prev = dz U */
 }
 
-static void rnn_wgrad_hh(R(rnnlab_layer_grad) *g, const real *dZh, const real *Hprev, const real *Cprev,
+static void rnn_wgrad_hh(R(rnnlab_layer_grad) *g, const real *dZx, const real *dZh, const real *Hprev, const real *Cprev,
                          const real *Cnext, const real *extra, const R(rnnlab_layer) *p, const rnnlab_cell_opts *o,
                          int TB, int H)
 {
-    (void)Cprev, (void)Cnext, (void)extra, (void)p, (void)o;
+    (void)dZx, (void)Cprev, (void)Cnext, (void)extra, (void)p, (void)o;
     R(rnnlab_wgrad_hh_plain)(g->dU, dZh, Hprev, TB, H, H);
 }
 

@@ -15,6 +15,7 @@ static void help(FILE *f)
             "       rnnlab gradcheck --cell C [--activation A] [--variant V] [--peephole] [--alpha X]\n"
             "                        --input I --hidden H --layers L --batch B --seq T [--outputs O]\n"
             "                        [--truncate K] [--loss mse|xent|bernoulli] [--loss-at last|all]\n"
+            "                        [--norm none|layer|batch] [--residual] [--dropout P] [--training]\n"
             "                        [--lengths] [--seed S] [--tol X] [--no-taps]\n"
             "\n"
             "With --reference, loads each PyTorch float64 reference case (format torchref-gradref-v1),\n"
@@ -26,7 +27,8 @@ static void help(FILE *f)
             "crosses the kink are counted as skipped.\n"
             "\n"
             "cells: rnn, lstm, gru (aliases rnn_tanh, rnn_relu, ...); activations: tanh, sigmoid, relu,\n"
-            "leaky_relu, identity; GRU variants: reset_after (default), reset_before.\n"
+            "leaky_relu, prelu, identity; GRU variants: reset_after (default), reset_before.\n"
+            "--training checks training mode (dropout with fixed masks, batch norm with batch statistics).\n"
             "Defaults: --input 3 --hidden 4 --layers 2 --batch 2 --seq 5 --outputs 2 --seed 1, mse at last.\n"
             "Exit status: 0 all pass, 1 a tolerance is exceeded (or a runtime error), 2 usage error.\n");
 }
@@ -104,6 +106,14 @@ int cmd_gradcheck(int argc, char **argv)
             cfg.random_lengths = 1;
             continue;
         }
+        if (!strcmp(argv[i], "--residual")) {
+            cfg.model.residual = 1;
+            continue;
+        }
+        if (!strcmp(argv[i], "--training")) {
+            cfg.bptt.training = 1;
+            continue;
+        }
 #define INT_OPT(name, lo, hi, dst)                                                                                     \
     if ((r = cli_opt(argc, argv, &i, name, &v)) != 0) {                                                                \
         if (r < 0 || !cli_int(name, v, lo, hi, &n)) return CLI_EXIT_USAGE;                                             \
@@ -137,6 +147,11 @@ int cmd_gradcheck(int argc, char **argv)
         } else if ((r = cli_opt(argc, argv, &i, "--loss-at", &v)) != 0) {
             if (r < 0) return CLI_EXIT_USAGE;
             st = rnnlab_loss_at_parse(v, &cfg.bptt.loss_at);
+        } else if ((r = cli_opt(argc, argv, &i, "--norm", &v)) != 0) {
+            if (r < 0) return CLI_EXIT_USAGE;
+            st = rnnlab_norm_parse(v, &cfg.model.norm);
+        } else if ((r = cli_opt(argc, argv, &i, "--dropout", &v)) != 0) {
+            if (r < 0 || !cli_double("--dropout", v, &cfg.model.dropout)) return CLI_EXIT_USAGE;
         } else if ((r = cli_opt(argc, argv, &i, "--alpha", &v)) != 0) {
             if (r < 0 || !cli_double("--alpha", v, &cfg.model.leaky_alpha)) return CLI_EXIT_USAGE;
         } else if ((r = cli_opt(argc, argv, &i, "--tol", &v)) != 0) {

@@ -24,50 +24,254 @@
 #include "core/internal.h"
 #include "engine/bptt_internal.h"
 #include "engine/bptt_ws.h"
+#include "engine/engine_generic.h"
+#include "rnnlab/rng.h"
 
 #include <math.h>
 #include <string.h>
 
 /* ---------------------------------------------------------------- views */
 
-static rnnlab_cell_opts cell_opts(const rnnlab_model *m)
+rnnlab_cell_opts R(rnnlab_cell_opts_of)(const rnnlab_model *m)
 {
-    rnnlab_cell_opts o = {m->cfg.activation, m->cfg.leaky_alpha, m->cfg.gru_variant, m->cfg.peephole};
+    rnnlab_cell_opts o = {m->cfg.activation, m->cfg.leaky_alpha, m->cfg.gru_variant, m->cfg.peephole,
+                          m->cfg.norm == RNNLAB_NORM_LAYER};
     return o;
 }
 
-static int tensors_per_layer(const rnnlab_model *m) { return m->cfg.peephole ? 5 : 4; }
-
-static void R(layer_view)(const rnnlab_model *m, int l, R(rnnlab_layer) *p)
+R(rnnlab_ln_step) R(rnnlab_ln_step_of)(const rnnlab_bptt *ws, int l, int t)
 {
-    const real *P = m->params;
-    const rnnlab_tensor_info *t = &m->tensors[l * tensors_per_layer(m)];
-    p->W = P + t[0].offset, p->U = P + t[1].offset, p->b_ih = P + t[2].offset, p->b_hh = P + t[3].offset;
-    p->peep = m->cfg.peephole ? P + t[4].offset : NULL;
-    p->I = t[0].dims[1];
+    R(rnnlab_ln_step) s = {NULL, NULL, NULL, NULL};
+    if (ws->norm != RNNLAB_NORM_LAYER) return s;
+    const size_t B = (size_t)ws->B, H = (size_t)ws->H, G = (size_t)ws->G;
+    s.hat = (real *)ws->hhat[l] + (size_t)t * B * G * H;
+    s.rstd = (real *)ws->hrstd[l] + (size_t)t * B * G;
+    if (ws->chat && ws->chat[l]) s.c_hat = (real *)ws->chat[l] + (size_t)t * B * H, s.c_rstd = (real *)ws->crstd[l] + (size_t)t * B;
+    return s;
+}
+
+/* Pointer to layer l's tensor of a role in a block (params or grads), or NULL. */
+static void *role_ptr(const rnnlab_model *m, void *block, int l, rnnlab_tensor_role role)
+{
+    const int i = rnnlab_model_tensor_of(m, l, role);
+    return i < 0 ? NULL : (real *)block + m->tensors[i].offset;
+}
+
+void R(rnnlab_layer_view)(const rnnlab_model *m, int l, R(rnnlab_layer) *p)
+{
+    void *P = m->params;
+    p->W = role_ptr(m, P, l, RNNLAB_ROLE_W), p->U = role_ptr(m, P, l, RNNLAB_ROLE_U);
+    p->b_ih = role_ptr(m, P, l, RNNLAB_ROLE_B_IH), p->b_hh = role_ptr(m, P, l, RNNLAB_ROLE_B_HH);
+    p->peep = role_ptr(m, P, l, RNNLAB_ROLE_PEEPHOLE), p->prelu = role_ptr(m, P, l, RNNLAB_ROLE_PRELU);
+    p->ln_ih = role_ptr(m, P, l, RNNLAB_ROLE_LN_IH), p->ln_hh = role_ptr(m, P, l, RNNLAB_ROLE_LN_HH);
+    p->ln_c_gain = role_ptr(m, P, l, RNNLAB_ROLE_LN_C_GAIN), p->ln_c_bias = role_ptr(m, P, l, RNNLAB_ROLE_LN_C_BIAS);
+    p->bn_gain = role_ptr(m, P, l, RNNLAB_ROLE_BN_GAIN);
+    p->I = m->tensors[rnnlab_model_tensor_of(m, l, RNNLAB_ROLE_W)].dims[1];
 }
 
 static void R(layer_grad_view)(rnnlab_model *m, int l, R(rnnlab_layer_grad) *g)
 {
-    real *D = m->grads;
-    const rnnlab_tensor_info *t = &m->tensors[l * tensors_per_layer(m)];
-    g->dW = D + t[0].offset, g->dU = D + t[1].offset, g->db_ih = D + t[2].offset, g->db_hh = D + t[3].offset;
-    g->dpeep = m->cfg.peephole ? D + t[4].offset : NULL;
+    void *D = m->grads;
+    g->dW = role_ptr(m, D, l, RNNLAB_ROLE_W), g->dU = role_ptr(m, D, l, RNNLAB_ROLE_U);
+    g->db_ih = role_ptr(m, D, l, RNNLAB_ROLE_B_IH), g->db_hh = role_ptr(m, D, l, RNNLAB_ROLE_B_HH);
+    g->dpeep = role_ptr(m, D, l, RNNLAB_ROLE_PEEPHOLE), g->dprelu = role_ptr(m, D, l, RNNLAB_ROLE_PRELU);
+    g->dln_ih = role_ptr(m, D, l, RNNLAB_ROLE_LN_IH), g->dln_hh = role_ptr(m, D, l, RNNLAB_ROLE_LN_HH);
+    g->dln_c_gain = role_ptr(m, D, l, RNNLAB_ROLE_LN_C_GAIN), g->dln_c_bias = role_ptr(m, D, l, RNNLAB_ROLE_LN_C_BIAS);
+    g->dbn_gain = role_ptr(m, D, l, RNNLAB_ROLE_BN_GAIN);
 }
 
-static const real *R(head_weight)(const rnnlab_model *m)
+static const real *R(head_weight)(const rnnlab_model *m) { return role_ptr(m, m->params, -1, RNNLAB_ROLE_HEAD_W); }
+
+/* ---------------------------------------------------------------- streams between layers
+ *
+ * S_l, the stream layer l passes up: h^l for l = 0 (and for every l without residual connections),
+ * h^l + (layer l's input stream S_{l-1}) with them (He et al. 2016; Wu et al. 2016, GNMT). Layer
+ * l >= 1 multiplies W by S_{l-1}, or by its dropped copy D_l * S_{l-1} / (1 - p) in training mode
+ * with dropout (Zaremba et al. 2014: between layers, not through time); the head reads S_{L-1},
+ * dropped the same way. Rows are (t, b) pairs, row t*B + b.
+ */
+
+static const real *R(stream)(const rnnlab_bptt *ws, int l)
 {
-    return (const real *)m->params + m->tensors[m->n_tensors - 2].offset;
+    return ws->residual && l >= 1 ? (const real *)ws->S[l] : (const real *)ws->Hs[l] + (size_t)ws->B * ws->H;
 }
 
-/* The top layer's state rows the head reads: (TB, H) at all, gathered (B, H) at last. */
+/* What layer l's W multiplies (l = L: what the head multiplies), rows (T, B, I_l). */
+static const real *R(layer_input)(const rnnlab_bptt *ws, int l)
+{
+    if (l == 0) return ws->X;
+    return ws->dropout_on ? (const real *)ws->Xd[l] : R(stream)(ws, l - 1);
+}
+
+/* The rows the head reads: (TB, H) at all, gathered (B, H) at last. */
 static const real *R(head_input)(const rnnlab_bptt *ws)
 {
-    return ws->cfg.loss_at == RNNLAB_LOSS_ALL ? (const real *)ws->Hs[ws->L - 1] + (size_t)ws->B * ws->H
-                                              : (const real *)ws->Hlast;
+    return ws->cfg.loss_at == RNNLAB_LOSS_ALL ? R(layer_input)(ws, ws->L) : (const real *)ws->Hlast;
 }
 
 static int head_rows(const rnnlab_bptt *ws) { return ws->cfg.loss_at == RNNLAB_LOSS_ALL ? ws->Teff * ws->B : ws->B; }
+
+/* The keep-decision of element (l, row, j), from the seed alone (a counter-based stream), so masks are
+ * the same whatever order or thread computes them. */
+static int keep(uint64_t seed, int l, size_t row, int j, int H, double p)
+{
+    const uint64_t u = rnnlab_splitmix64(seed ^ rnnlab_splitmix64(((uint64_t)l << 48) ^ ((uint64_t)row * H + j)));
+    return (double)(u >> 11) * 0x1.0p-53 >= p;
+}
+
+/* Rows [r0, r1) of S_l (residual) and of the dropped input of layer l + 1 (or of the head). */
+static void R(make_streams)(rnnlab_bptt *ws, const rnnlab_model *m, int l, size_t r0, size_t r1)
+{
+    const int H = ws->H;
+    if (ws->residual && l >= 1) {
+        real *S = ws->S[l];
+        const real *h = (const real *)ws->Hs[l] + (size_t)ws->B * H, *u = R(stream)(ws, l - 1);
+        for (size_t i = r0 * H; i < r1 * H; i++) S[i] = h[i] + u[i];
+    }
+    if (ws->dropout_on) {
+        const double p = m->cfg.dropout;
+        const real scale = (real)(1 / (1 - p));
+        const real *src = R(stream)(ws, l);
+        real *dst = ws->Xd[l + 1];
+        unsigned char *mk = ws->mask[l + 1];
+        for (size_t r = r0; r < r1; r++)
+            for (int j = 0; j < H; j++) {
+                const size_t i = r * H + j;
+                mk[i] = (unsigned char)keep(ws->dropout_seed, l + 1, r, j, H, p);
+                dst[i] = mk[i] ? src[i] * scale : 0;
+            }
+    }
+}
+
+/* The reverse of dropout for rows [r0, r1): d <- D d / (1 - p), on the gradient of layer l's input. */
+static void R(dropout_backward)(const rnnlab_bptt *ws, const rnnlab_model *m, int l, real *d, size_t r0, size_t r1)
+{
+    if (!ws->dropout_on) return;
+    const real scale = (real)(1 / (1 - m->cfg.dropout));
+    const unsigned char *mk = ws->mask[l];
+    const int H = ws->H;
+    for (size_t i = 0; i < (r1 - r0) * H; i++) d[i] = mk[r0 * H + i] ? d[i] * scale : 0;
+}
+
+/* ---------------------------------------------------------------- normalising the input product
+ *
+ * norm = layer (Ba, Kiros & Hinton 2016): each block of H units of a row of X W^T is normalised over
+ * its units and multiplied by the gain ln_ih; norm = batch (Laurent et al. 2016): each of the G*H
+ * columns is normalised over the real (t, b) rows of the batch (training) or with the running
+ * statistics (evaluation) and multiplied by the gain bn_gain. b_ih is added after either.
+ */
+
+static int row_real(const rnnlab_bptt *ws, size_t r) { return (int)(r / ws->B) < ws->len[r % ws->B]; }
+
+static void R(input_norm_forward)(rnnlab_bptt *ws, const rnnlab_model *m, int l, const R(rnnlab_layer) *p, real *Z,
+                                  size_t r0, size_t r1)
+{
+    const int GH = ws->GH, H = ws->H, G = ws->G;
+    real *xh = (real *)ws->xhat[l] + r0 * GH;
+    const size_t n = r1 - r0;
+    if (ws->norm == RNNLAB_NORM_LAYER) {
+        real *rs = (real *)ws->xrstd[l] + r0 * G;
+#pragma omp parallel for schedule(static) if (n * GH >= RNNLAB_OMP_MIN_WORK)
+        for (size_t r = 0; r < n; r++)
+            for (int k = 0; k < G; k++) {
+                real *v = xh + r * GH + (size_t)k * H, *z = Z + r * GH + (size_t)k * H;
+                for (int j = 0; j < H; j++) v[j] = z[j];
+                rs[r * G + k] = R(rnnlab_ln_normalize)(v, H);
+                for (int j = 0; j < H; j++) z[j] = p->ln_ih[k * H + j] * v[j];
+            }
+        return;
+    }
+    /* batch norm: statistics over the real rows (training) or the running ones (evaluation) */
+    real *mean = ws->bn_stat[l], *var = mean + GH, *rstd = var + GH;
+    if (ws->cfg.training) {
+        long N = 0;
+        for (size_t r = r0; r < r1; r++) N += row_real(ws, r);
+#pragma omp parallel for schedule(static) if (n * GH >= RNNLAB_OMP_MIN_WORK)
+        for (int c = 0; c < GH; c++) { /* each column sums its rows in row order */
+            double s = 0, s2 = 0;
+            for (size_t r = 0; r < n; r++)
+                if (row_real(ws, r0 + r)) s += Z[r * GH + c];
+            const double mu = N ? s / N : 0;
+            for (size_t r = 0; r < n; r++)
+                if (row_real(ws, r0 + r)) s2 += ((double)Z[r * GH + c] - mu) * ((double)Z[r * GH + c] - mu);
+            mean[c] = (real)mu, var[c] = (real)(N ? s2 / N : 0);
+            rstd[c] = (real)(1 / sqrt((N ? s2 / N : 0) + RNNLAB_NORM_EPS));
+        }
+    } else {
+        const int im = rnnlab_model_tensor_of(m, l, RNNLAB_ROLE_BN_MEAN), iv = rnnlab_model_tensor_of(m, l, RNNLAB_ROLE_BN_VAR);
+        const double *rm = m->buffers + m->buffer_tensors[im].offset, *rv = m->buffers + m->buffer_tensors[iv].offset;
+        for (int c = 0; c < GH; c++) mean[c] = (real)rm[c], var[c] = (real)rv[c], rstd[c] = (real)(1 / sqrt(rv[c] + RNNLAB_NORM_EPS));
+    }
+#pragma omp parallel for schedule(static) if (n * GH >= RNNLAB_OMP_MIN_WORK)
+    for (size_t r = 0; r < n; r++) {
+        const int real_row = row_real(ws, r0 + r);
+        for (int c = 0; c < GH; c++) {
+            const real v = real_row ? (Z[r * GH + c] - mean[c]) * rstd[c] : 0;
+            xh[r * GH + c] = v;
+            Z[r * GH + c] = p->bn_gain[c] * v;
+        }
+    }
+}
+
+/* Row-independent reverse (layer norm, or batch norm in evaluation mode) for rows [r0, r1): d holds
+ * dL/d(normalised contribution) on entry and dL/d(X W^T) on exit. */
+static void R(input_norm_backward_rows)(const rnnlab_bptt *ws, const R(rnnlab_layer) *p, int l, real *d, size_t r0,
+                                        size_t r1)
+{
+    const int GH = ws->GH, H = ws->H, G = ws->G;
+    const size_t n = r1 - r0;
+    if (ws->norm == RNNLAB_NORM_LAYER) {
+        const real *xh = (const real *)ws->xhat[l] + r0 * GH, *rs = (const real *)ws->xrstd[l] + r0 * G;
+#pragma omp parallel for schedule(static) if (n * GH >= RNNLAB_OMP_MIN_WORK)
+        for (size_t r = 0; r < n; r++)
+            for (int k = 0; k < G; k++) {
+                real *dk = d + r * GH + (size_t)k * H;
+                for (int j = 0; j < H; j++) dk[j] *= p->ln_ih[k * H + j];
+                R(rnnlab_ln_backward)(dk, xh + r * GH + (size_t)k * H, rs[r * G + k], H);
+            }
+    } else if (ws->norm == RNNLAB_NORM_BATCH) { /* evaluation: a fixed affine map per column */
+        const real *rstd = (const real *)ws->bn_stat[l] + 2 * GH;
+        for (size_t r = 0; r < n; r++)
+            for (int c = 0; c < GH; c++) d[r * GH + c] *= p->bn_gain[c] * rstd[c];
+    }
+}
+
+/* The whole batch's reverse, with the gain's gradient: dZ (T*B rows) as above. */
+static void R(input_norm_backward)(const rnnlab_bptt *ws, const R(rnnlab_layer) *p, R(rnnlab_layer_grad) *g, int l,
+                                   real *dZ, size_t rows)
+{
+    const int GH = ws->GH;
+    const real *xh = ws->xhat[l];
+    real *dgain = ws->norm == RNNLAB_NORM_LAYER ? g->dln_ih : g->dbn_gain;
+#pragma omp parallel for schedule(static) if (rows * GH >= RNNLAB_OMP_MIN_WORK)
+    for (int c = 0; c < GH; c++) { /* contribution = gain * xhat: each column sums its rows in order */
+        real s = 0;
+        for (size_t r = 0; r < rows; r++) s += dZ[r * GH + c] * xh[r * GH + c];
+        dgain[c] += s;
+    }
+    if (ws->norm == RNNLAB_NORM_BATCH && ws->cfg.training) {
+        /* dz = rstd/N (N dxh - sum dxh - xh sum(dxh xh)) over the real rows, dxh = d gain */
+        const real *rstd = (const real *)ws->bn_stat[l] + 2 * GH;
+        long N = 0;
+        for (size_t r = 0; r < rows; r++) N += row_real(ws, r);
+#pragma omp parallel for schedule(static) if (rows * GH >= RNNLAB_OMP_MIN_WORK)
+        for (int c = 0; c < GH; c++) {
+            double a = 0, b = 0;
+            for (size_t r = 0; r < rows; r++)
+                if (row_real(ws, r)) {
+                    const double dx = (double)dZ[r * GH + c] * p->bn_gain[c];
+                    a += dx, b += dx * xh[r * GH + c];
+                }
+            a /= N ? N : 1, b /= N ? N : 1;
+            for (size_t r = 0; r < rows; r++) {
+                const double dx = (double)dZ[r * GH + c] * p->bn_gain[c];
+                dZ[r * GH + c] = row_real(ws, r) ? (real)(rstd[c] * (dx - a - xh[r * GH + c] * b)) : 0;
+            }
+        }
+        return;
+    }
+    R(input_norm_backward_rows)(ws, p, l, dZ, 0, rows);
+}
 
 /* ---------------------------------------------------------------- norms (double, scaled) */
 
@@ -125,28 +329,30 @@ static void R(tap_norms)(const real *v, int B, int H, const int *len, int t, dou
 static void R(forward_range)(rnnlab_bptt *ws, const rnnlab_model *m, int t_lo, int t_hi)
 {
     const int B = ws->B, H = ws->H, GH = ws->GH, n = t_hi - t_lo + 1;
-    const size_t BH = (size_t)B * H;
-    const rnnlab_cell_opts o = cell_opts(m);
+    const size_t BH = (size_t)B * H, r0 = (size_t)t_lo * B, r1 = (size_t)(t_hi + 1) * B;
+    const rnnlab_cell_opts o = R(rnnlab_cell_opts_of)(m);
     const R(rnnlab_cell_ops) *ops = R(rnnlab_cell_ops_get)(m->cfg.cell, &o);
     real *scratch = ws->scratch;
     for (int l = 0; l < ws->L; l++) {
         R(rnnlab_layer) p;
-        R(layer_view)(m, l, &p);
+        R(rnnlab_layer_view)(m, l, &p);
         real *Hl = ws->Hs[l], *Cl = ws->Cs ? ws->Cs[l] : NULL, *gl = ws->gates[l];
         real *el = ws->extra ? ws->extra[l] : NULL;
-        const real *Xin = l == 0 ? (const real *)ws->X : (const real *)ws->Hs[l - 1] + BH; /* row t: input of step t */
-        real *g0 = gl + (size_t)t_lo * B * GH;
-        /* gates = X W^T + b_ih for all steps of the range: one product */
-        R(rnnlab_gemm)(0, 1, n * B, GH, p.I, 1, Xin + (size_t)t_lo * B * p.I, p.I, p.W, p.I, 0, g0, GH);
+        const real *Xin = R(layer_input)(ws, l); /* row t*B + b: input of step t */
+        real *g0 = gl + r0 * GH;
+        /* gates = [norm] (X W^T) + b_ih for all steps of the range: one product */
+        R(rnnlab_gemm)(0, 1, n * B, GH, p.I, 1, Xin + r0 * p.I, p.I, p.W, p.I, 0, g0, GH);
+        if (ws->norm != RNNLAB_NORM_NONE) R(input_norm_forward)(ws, m, l, &p, g0, r0, r1);
 #pragma omp parallel for schedule(static) if ((size_t)n * B * GH >= RNNLAB_OMP_MIN_WORK)
         for (int r = 0; r < n * B; r++) {
             real *g_r = g0 + (size_t)r * GH;
             for (int k = 0; k < GH; k++) g_r[k] += p.b_ih[k];
         }
         for (int t = t_lo; t <= t_hi; t++) {
+            const R(rnnlab_ln_step) ln = R(rnnlab_ln_step_of)(ws, l, t);
             ops->forward(Hl + (size_t)(t + 1) * BH, Cl ? Cl + (size_t)(t + 1) * BH : NULL, gl + (size_t)t * B * GH,
                          el ? el + (size_t)t * BH : NULL, Hl + (size_t)t * BH, Cl ? Cl + (size_t)t * BH : NULL, &p, &o,
-                         B, H, scratch);
+                         B, H, scratch, ln.hat ? &ln : NULL);
             if (ws->kink_ref) { /* before the perturbation: its own kink is the activation's, not h's */
                 const real *h = Hl + (size_t)(t + 1) * BH;
                 const unsigned char *ref = ws->kink_ref + ((size_t)l * ws->T + t) * BH;
@@ -155,6 +361,7 @@ static void R(forward_range)(rnnlab_bptt *ws, const rnnlab_model *m, int t_lo, i
             if (ws->perturb.on && ws->perturb.l == l && ws->perturb.t == t)
                 Hl[(size_t)(t + 1) * BH + (size_t)ws->perturb.b * H + ws->perturb.j] += (real)ws->perturb.eps;
         }
+        R(make_streams)(ws, m, l, r0, r1);
     }
 }
 
@@ -177,11 +384,11 @@ static void R(set_initial_states)(rnnlab_bptt *ws, const double *h0, const doubl
 static void R(head_forward)(rnnlab_bptt *ws, const rnnlab_model *m)
 {
     const int B = ws->B, H = ws->H, O = ws->O, rows = head_rows(ws);
-    const real *bh = (const real *)m->params + m->tensors[m->n_tensors - 1].offset;
+    const real *bh = role_ptr(m, m->params, -1, RNNLAB_ROLE_HEAD_B);
     if (ws->cfg.loss_at == RNNLAB_LOSS_LAST) {
-        const real *Htop = ws->Hs[ws->L - 1];
+        const real *in = R(layer_input)(ws, ws->L);
         for (int b = 0; b < B; b++)
-            memcpy((real *)ws->Hlast + (size_t)b * H, Htop + ((size_t)ws->len[b] * B + b) * H, (size_t)H * sizeof(real));
+            memcpy((real *)ws->Hlast + (size_t)b * H, in + ((size_t)(ws->len[b] - 1) * B + b) * H, (size_t)H * sizeof(real));
     }
     real *Y = ws->Y;
     R(rnnlab_gemm)(0, 1, rows, O, H, 1, R(head_input)(ws), H, R(head_weight)(m), H, 0, Y, O);
@@ -281,6 +488,7 @@ rnnlab_status R(rnnlab_bptt_forward_impl)(rnnlab_bptt *ws, const rnnlab_model *m
                                           double *loss)
 {
     copy_batch_meta(ws, bt);
+    ws->dropout_seed = bt->dropout_seed;
     R(load_input)(ws, bt->x);
     R(set_initial_states)(ws, bt->h0, bt->c0);
     R(forward_range)(ws, m, 0, ws->Teff - 1);
@@ -304,19 +512,23 @@ enum { TAP_NONE, TAP_NORMS, TAP_ACCUM };
 
 /*
  * Reverse sweep of layer l over steps t_hi..t_lo. dHin (t - t_lo rows of (B, H)) is the gradient
- * arriving at h_t from above (head or layer l+1); the recurrent gradient starts at zero after t_hi.
- * Writes dZx/dZh rows (t - t_lo) and leaves dL/dh_{t_lo - 1} in ws->dh_next and dL/dc_{t_lo - 1} in
- * *dc_out (LSTM).
+ * arriving at h_t from above (head or layer l+1, through the stream); the recurrent gradient starts
+ * at zero after t_hi. Writes dZx/dZh rows (t - t_lo), adds the per-step parameter sums (PReLU,
+ * layer norm) into the model's gradients, and leaves dL/dh_{t_lo - 1} in ws->dh_next and
+ * dL/dc_{t_lo - 1} in *dc_out (LSTM).
  */
-static void R(layer_sweep)(rnnlab_bptt *ws, const rnnlab_model *m, int l, int t_lo, int t_hi, const real *dHin,
-                           real *dZx, real *dZh, int tap_mode, real **dc_out)
+static void R(layer_sweep)(rnnlab_bptt *ws, rnnlab_model *m, int l, int t_lo, int t_hi, const real *dHin, real *dZx,
+                           real *dZh, int tap_mode, real **dc_out)
 {
     const int B = ws->B, H = ws->H, GH = ws->GH, T = ws->T;
     const size_t BH = (size_t)B * H;
-    const rnnlab_cell_opts o = cell_opts(m);
+    const rnnlab_cell_opts o = R(rnnlab_cell_opts_of)(m);
     const R(rnnlab_cell_ops) *ops = R(rnnlab_cell_ops_get)(m->cfg.cell, &o);
+    const int sep = R(rnnlab_cell_separate_dzh)(ops, &o);
     R(rnnlab_layer) p;
-    R(layer_view)(m, l, &p);
+    R(rnnlab_layer_grad) g;
+    R(rnnlab_layer_view)(m, l, &p);
+    R(layer_grad_view)(m, l, &g);
     const real *Hl = ws->Hs[l], *Cl = ws->Cs ? ws->Cs[l] : NULL, *gl = ws->gates[l];
     const real *el = ws->extra ? ws->extra[l] : NULL;
     real *dh = ws->dh, *dh_next = ws->dh_next, *dct = ws->dc_tot;
@@ -332,6 +544,7 @@ static void R(layer_sweep)(rnnlab_bptt *ws, const rnnlab_model *m, int l, int t_
             real *acc = (real *)ws->dH_acc[l] + (size_t)t * BH;
             for (size_t i = 0; i < BH; i++) acc[i] += dh[i];
         }
+        const R(rnnlab_ln_step) ln = R(rnnlab_ln_step_of)(ws, l, t);
         const R(rnnlab_step_cache) cache = {
             .gates = gl + (size_t)t * B * GH,
             .extra = el ? el + (size_t)t * BH : NULL,
@@ -339,10 +552,11 @@ static void R(layer_sweep)(rnnlab_bptt *ws, const rnnlab_model *m, int l, int t_
             .c = Cl ? Cl + (size_t)(t + 1) * BH : NULL,
             .h_prev = Hl + (size_t)t * BH,
             .c_prev = Cl ? Cl + (size_t)t * BH : NULL,
+            .ln = ln.hat ? &ln : NULL,
         };
         const size_t zrow = (size_t)(t - t_lo) * B * GH;
-        ops->backward(dh_next, Cl ? dc_prev : NULL, dZx + zrow, ops->separate_dzh ? dZh + zrow : NULL,
-                      Cl ? dct : NULL, dh, Cl ? dc : NULL, &cache, &p, &o, B, H, ws->scratch);
+        ops->backward(dh_next, Cl ? dc_prev : NULL, dZx + zrow, sep ? dZh + zrow : NULL, Cl ? dct : NULL, &g, dh,
+                      Cl ? dc : NULL, &cache, &p, &o, B, H, ws->scratch);
         if (Cl) {
             if (tap_mode == TAP_NORMS)
                 R(tap_norms)(dct, B, H, ws->len, t, ws->tap_b, &ws->tap_c[(size_t)l * T + t],
@@ -358,44 +572,58 @@ static void R(layer_sweep)(rnnlab_bptt *ws, const rnnlab_model *m, int l, int t_
     if (dc_out) *dc_out = dc;
 }
 
-/* dW, db_ih, db_hh, dU (and peepholes) of layer l from the pre-activation gradients of all steps. */
-static void R(layer_wgrad)(rnnlab_bptt *ws, rnnlab_model *m, int l, const real *dZx, const real *dZh)
+/* dW, db_ih, db_hh, dU (and peepholes, input-norm gains) of layer l from the pre-activation
+ * gradients of all steps. dZx is turned in place into dL/d(X W^T) (through the input norm), which
+ * the caller then multiplies by W for the layer below. */
+static void R(layer_wgrad)(rnnlab_bptt *ws, rnnlab_model *m, int l, real *dZx, const real *dZh)
 {
     const int B = ws->B, H = ws->H, GH = ws->GH, TB = ws->Teff * ws->B;
     const size_t BH = (size_t)B * H;
-    const rnnlab_cell_opts o = cell_opts(m);
+    const rnnlab_cell_opts o = R(rnnlab_cell_opts_of)(m);
     const R(rnnlab_cell_ops) *ops = R(rnnlab_cell_ops_get)(m->cfg.cell, &o);
     R(rnnlab_layer) p;
     R(rnnlab_layer_grad) g;
-    R(layer_view)(m, l, &p);
+    R(rnnlab_layer_view)(m, l, &p);
     R(layer_grad_view)(m, l, &g);
-    const real *Xin = l == 0 ? (const real *)ws->X : (const real *)ws->Hs[l - 1] + BH;
-    R(rnnlab_gemm)(1, 0, GH, p.I, TB, 1, dZx, GH, Xin, p.I, 1, g.dW, p.I); /* dW += dZx^T X */
-    R(rnnlab_colsum)(g.db_ih, dZx, TB, GH, GH, 1);
-    R(rnnlab_colsum)(g.db_hh, dZh, TB, GH, GH, 1);
+    R(rnnlab_colsum)(g.db_ih, dZx, TB, GH, GH, 1); /* b_ih is added after the input norm */
+    if (!o.layer_norm) R(rnnlab_colsum)(g.db_hh, dZh, TB, GH, GH, 1); /* (with layer norm: summed per step) */
+    /* dU and peepholes before dZx changes: without layer norm dZh may be dZx itself */
     const real *Cl = ws->Cs ? ws->Cs[l] : NULL;
-    ops->wgrad_hh(&g, dZh, ws->Hs[l], Cl, Cl ? Cl + BH : NULL, ws->extra ? ws->extra[l] : NULL, &p, &o, TB, H);
+    ops->wgrad_hh(&g, dZx, dZh, ws->Hs[l], Cl, Cl ? Cl + BH : NULL, ws->extra ? ws->extra[l] : NULL, &p, &o, TB, H);
+    if (ws->norm != RNNLAB_NORM_NONE) R(input_norm_backward)(ws, &p, &g, l, dZx, (size_t)TB);
+    const real *Xin = R(layer_input)(ws, l);
+    R(rnnlab_gemm)(1, 0, GH, p.I, TB, 1, dZx, GH, Xin, p.I, 1, g.dW, p.I); /* dW += dZx^T X */
 }
 
-/* dWh, dbh and the gradient arriving at the top layer's states from the head: dHtop (TB, H). */
+/* dWh, dbh and the gradient arriving at the head's input rows: dHtop (TB, H). */
 static void R(head_backward)(rnnlab_bptt *ws, rnnlab_model *m, real *dHtop)
 {
     const int B = ws->B, H = ws->H, O = ws->O, rows = head_rows(ws);
     real *dY = ws->dY;
-    real *dWh = (real *)m->grads + m->tensors[m->n_tensors - 2].offset;
-    real *dbh = (real *)m->grads + m->tensors[m->n_tensors - 1].offset;
+    real *dWh = role_ptr(m, m->grads, -1, RNNLAB_ROLE_HEAD_W), *dbh = role_ptr(m, m->grads, -1, RNNLAB_ROLE_HEAD_B);
     R(loss_eval)(ws, -1, dY);
     R(rnnlab_gemm)(1, 0, O, H, rows, 1, dY, O, R(head_input)(ws), H, 0, dWh, H); /* dWh = dY^T Hin */
     R(rnnlab_colsum)(dbh, dY, rows, O, O, 0);
     if (ws->cfg.loss_at == RNNLAB_LOSS_ALL) {
         R(rnnlab_gemm)(0, 0, rows, H, O, 1, dY, O, R(head_weight)(m), H, 0, dHtop, H); /* dHtop = dY Wh */
-        return;
+    } else {
+        real *gb = ws->dh; /* (B, H) */
+        R(rnnlab_gemm)(0, 0, B, H, O, 1, dY, O, R(head_weight)(m), H, 0, gb, H);
+        memset(dHtop, 0, (size_t)ws->Teff * B * H * sizeof(real));
+        for (int b = 0; b < B; b++)
+            memcpy(dHtop + ((size_t)(ws->len[b] - 1) * B + b) * H, gb + (size_t)b * H, (size_t)H * sizeof(real));
     }
-    real *g = ws->dh; /* (B, H) */
-    R(rnnlab_gemm)(0, 0, B, H, O, 1, dY, O, R(head_weight)(m), H, 0, g, H);
-    memset(dHtop, 0, (size_t)ws->Teff * B * H * sizeof(real));
-    for (int b = 0; b < B; b++)
-        memcpy(dHtop + ((size_t)(ws->len[b] - 1) * B + b) * H, g + (size_t)b * H, (size_t)H * sizeof(real));
+    R(dropout_backward)(ws, m, ws->L, dHtop, 0, (size_t)ws->Teff * B); /* now dL/dS_{L-1} */
+}
+
+/* The gradient of layer l's input stream from the gradient of its W-input d (rows [r0, r1), in
+ * place) and of its output stream dS (same rows): dS_{l-1} = D_l d + (residual ? dS_l : 0). */
+static void R(input_stream_backward)(const rnnlab_bptt *ws, const rnnlab_model *m, int l, real *d, const real *dS,
+                                     size_t r0, size_t r1)
+{
+    R(dropout_backward)(ws, m, l, d, r0, r1);
+    if (ws->residual && l >= 1)
+        for (size_t i = 0; i < (r1 - r0) * ws->H; i++) d[i] += dS[i];
 }
 
 static void R(backward_full)(rnnlab_bptt *ws, rnnlab_model *m, double *dx, double *dh0, double *dc0)
@@ -413,9 +641,10 @@ static void R(backward_full)(rnnlab_bptt *ws, rnnlab_model *m, double *dx, doubl
         if (dc0 && ws->Cs) R(rnnlab_to_double)(dc0 + l * BH, dc, BH);
         R(layer_wgrad)(ws, m, l, dZx, dZh);
         R(rnnlab_layer) p;
-        R(layer_view)(m, l, &p);
+        R(rnnlab_layer_view)(m, l, &p);
         if (l > 0 || dx) { /* gradient of the layer's input: dZx W, (TB, I_l) */
             R(rnnlab_gemm)(0, 0, TB, p.I, GH, 1, dZx, GH, p.W, p.I, 0, other, p.I);
+            if (l > 0) R(input_stream_backward)(ws, m, l, other, cur, 0, (size_t)TB);
             real *tmp = cur;
             cur = other, other = tmp;
         }
@@ -475,8 +704,13 @@ static void R(backward_windowed)(rnnlab_bptt *ws, rnnlab_model *m, double *dx, d
             }
             if (l > 0) {
                 R(rnnlab_layer) p;
-                R(layer_view)(m, l, &p);
+                R(rnnlab_layer_view)(m, l, &p);
+                const size_t r0 = (size_t)t_lo * B, r1 = (size_t)(s + 1) * B;
+                /* the input norm is row by row here (layer norm, or batch norm in evaluation mode): it
+                   commutes with the sum over windows, so the sums above stay untransformed */
+                R(input_norm_backward_rows)(ws, &p, l, dZx_w, r0, r1);
                 R(rnnlab_gemm)(0, 0, n * B, H, GH, 1, dZx_w, GH, p.W, H, 0, below, H); /* dh^{l-1} = dZx W */
+                R(input_stream_backward)(ws, m, l, below, win, r0, r1);
                 real *tmp = win;
                 win = below, below = tmp;
             }
@@ -494,9 +728,9 @@ static void R(backward_windowed)(rnnlab_bptt *ws, rnnlab_model *m, double *dx, d
                                  &ws->tap_c[(size_t)l * Ts + t], &ws->tap_cm[(size_t)l * Ts + t]);
             }
     }
-    if (dx) {
+    if (dx) { /* layer_wgrad turned dZx_sum[0] into dL/d(X W^T) */
         R(rnnlab_layer) p;
-        R(layer_view)(m, 0, &p);
+        R(rnnlab_layer_view)(m, 0, &p);
         R(rnnlab_gemm)(0, 0, T * B, p.I, GH, 1, ws->dZx_sum[0], GH, p.W, p.I, 0, ws->dHb, p.I);
         R(rnnlab_to_double)(dx, ws->dHb, (size_t)T * B * ws->I);
         memset(dx + (size_t)T * B * ws->I, 0, (size_t)(Ts - T) * B * ws->I * sizeof(double));
@@ -537,6 +771,7 @@ double R(rnnlab_bptt_window_loss_impl)(rnnlab_bptt *ws, const rnnlab_model *m, c
     const int T = ws->T; /* entry_h strides use the full T */
     const size_t BH = (size_t)ws->B * ws->H;
     copy_batch_meta(ws, bt);
+    ws->dropout_seed = bt->dropout_seed;
     R(load_input)(ws, bt->x);
     double total = 0;
     for (int s = 0; s < T; s++) {
@@ -555,6 +790,24 @@ double R(rnnlab_bptt_window_loss_impl)(rnnlab_bptt *ws, const rnnlab_model *m, c
     }
     ws->have_forward = 0; /* the cache no longer matches one forward */
     return total;
+}
+
+/* ---------------------------------------------------------------- batch norm's running statistics */
+
+void R(rnnlab_bptt_update_running_impl)(const rnnlab_bptt *ws, rnnlab_model *m, double momentum)
+{
+    const int GH = ws->GH;
+    long N = 0;
+    for (size_t r = 0; r < (size_t)ws->Teff * ws->B; r++) N += row_real(ws, r);
+    for (int l = 0; l < ws->L; l++) {
+        const real *mean = ws->bn_stat[l], *var = mean + GH;
+        const int im = rnnlab_model_tensor_of(m, l, RNNLAB_ROLE_BN_MEAN), iv = rnnlab_model_tensor_of(m, l, RNNLAB_ROLE_BN_VAR);
+        double *rm = m->buffers + m->buffer_tensors[im].offset, *rv = m->buffers + m->buffer_tensors[iv].offset;
+        for (int c = 0; c < GH; c++) {
+            rm[c] = (1 - momentum) * rm[c] + momentum * (double)mean[c];
+            rv[c] = (1 - momentum) * rv[c] + momentum * (double)var[c] * (N > 1 ? (double)N / (N - 1) : 1.0);
+        }
+    }
 }
 
 /* ---------------------------------------------------------------- reading the cache */

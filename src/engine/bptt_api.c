@@ -63,7 +63,7 @@ void rnnlab_bptt_config_init(rnnlab_bptt_config *cfg)
 
 static int separate_dzh(const rnnlab_model_config *c)
 {
-    return c->cell == RNNLAB_CELL_GRU && c->gru_variant == RNNLAB_GRU_RESET_AFTER;
+    return (c->cell == RNNLAB_CELL_GRU && c->gru_variant == RNNLAB_GRU_RESET_AFTER) || c->norm == RNNLAB_NORM_LAYER;
 }
 
 /* Carves n elements of esize bytes, 64-byte aligned, from a block; with base == NULL only counts. */
@@ -93,6 +93,23 @@ static size_t layout(rnnlab_bptt *ws, char *base, size_t *cache)
     }
     ws->Y = carve(base, &off, rows * ws->O, es);
     ws->Hlast = carve(base, &off, BH, es);
+    const size_t G = (size_t)ws->G;
+    for (int l = 0; l < ws->L; l++) {
+        if (ws->residual && l >= 1) ws->S[l] = carve(base, &off, T * BH, es);
+        if (ws->norm != RNNLAB_NORM_NONE) ws->xhat[l] = carve(base, &off, T * B * GH, es);
+        if (ws->norm == RNNLAB_NORM_LAYER) {
+            ws->xrstd[l] = carve(base, &off, T * B * G, es);
+            ws->hhat[l] = carve(base, &off, T * B * GH, es);
+            ws->hrstd[l] = carve(base, &off, T * B * G, es);
+            if (lstm) ws->chat[l] = carve(base, &off, T * BH, es), ws->crstd[l] = carve(base, &off, T * B, es);
+        }
+        if (ws->norm == RNNLAB_NORM_BATCH) ws->bn_stat[l] = carve(base, &off, 3 * GH, es);
+    }
+    if (ws->dropout_on)
+        for (int l = 1; l <= ws->L; l++) {
+            ws->Xd[l] = carve(base, &off, T * BH, es);
+            ws->mask[l] = carve(base, &off, T * BH, 1);
+        }
     *cache = off;
     ws->dY = carve(base, &off, rows * ws->O, es);
     ws->dZx = carve(base, &off, T * B * GH, es);
@@ -126,7 +143,9 @@ void rnnlab_bptt_free(rnnlab_bptt *ws)
 {
     if (!ws) return;
     rnnlab_free(ws->block);
-    void **arrays[] = {ws->Hs, ws->Cs, ws->gates, ws->extra, ws->dZx_sum, ws->dZh_sum, ws->dH_acc, ws->dC_acc};
+    void **arrays[] = {ws->Hs,   ws->Cs,    ws->gates,  ws->extra,   ws->dZx_sum, ws->dZh_sum, ws->dH_acc,
+                       ws->dC_acc, ws->S, ws->Xd, (void **)ws->mask, ws->xhat, ws->xrstd, ws->bn_stat,
+                       ws->hhat, ws->hrstd, ws->chat, ws->crstd};
     for (size_t i = 0; i < sizeof arrays / sizeof arrays[0]; i++) rnnlab_free(arrays[i]);
     double *doubles[] = {ws->target, ws->tap_h, ws->tap_hm, ws->tap_c, ws->tap_cm, ws->param_norm, ws->tap_b};
     for (size_t i = 0; i < sizeof doubles / sizeof doubles[0]; i++) rnnlab_free(doubles[i]);
@@ -152,6 +171,11 @@ rnnlab_status rnnlab_bptt_create(rnnlab_bptt **out, const rnnlab_model *m, const
                             m->cfg.output_size);
     if (cfg->ftz && !rnnlab_ftz_supported())
         return rnnlab_error(RNNLAB_ERR_CONFIG, "ftz = 1: flush-to-zero is not supported on this CPU");
+    if (m->cfg.norm == RNNLAB_NORM_BATCH && cfg->training && cfg->truncate > 0 && cfg->truncate < cfg->seq_len)
+        return rnnlab_error(RNNLAB_ERR_CONFIG,
+                            "batch norm in training mode couples every step of the batch, so it cannot be combined "
+                            "with truncated BPTT (truncate %d < seq_len %d); use full BPTT or layer norm",
+                            cfg->truncate, cfg->seq_len);
     const rnnlab_model_config *mc = &m->cfg;
     const int H = mc->hidden_size, GH = m->G * H, maxIH = mc->input_size > H ? mc->input_size : H;
     const double rows = (double)cfg->seq_len * cfg->batch, widest = (double)(GH > maxIH ? GH : maxIH);
@@ -167,6 +191,9 @@ rnnlab_status rnnlab_bptt_create(rnnlab_bptt **out, const rnnlab_model *m, const
     ws->O = mc->output_size, ws->G = m->G, ws->GH = GH, ws->maxIH = maxIH;
     ws->n_tensors = m->n_tensors, ws->n_params = m->n_params;
     ws->windowed = cfg->truncate > 0 && cfg->truncate < cfg->seq_len;
+    ws->dropout_on = cfg->training && mc->dropout > 0;
+    ws->residual = mc->residual;
+    ws->norm = mc->norm;
     const size_t L = (size_t)ws->L, LT = L * ws->T;
     const size_t rows_t = cfg->loss_at == RNNLAB_LOSS_ALL ? (size_t)rows : (size_t)ws->B;
     ws->Hs = rnnlab_calloc(L, sizeof(void *));
@@ -184,6 +211,10 @@ rnnlab_status rnnlab_bptt_create(rnnlab_bptt **out, const rnnlab_model *m, const
         ok = ok && ws->Cs && ws->tap_c && ws->tap_cm;
     }
     if (mc->cell != RNNLAB_CELL_RNN) ok = ok && (ws->extra = rnnlab_calloc(L, sizeof(void *)));
+    void ***opt_arrays[] = {&ws->S, &ws->xhat, &ws->xrstd, &ws->bn_stat, &ws->hhat, &ws->hrstd, &ws->chat, &ws->crstd};
+    for (size_t i = 0; i < sizeof opt_arrays / sizeof opt_arrays[0]; i++)
+        ok = ok && (*opt_arrays[i] = rnnlab_calloc(L, sizeof(void *)));
+    ok = ok && (ws->Xd = rnnlab_calloc(L + 1, sizeof(void *))) && (ws->mask = rnnlab_calloc(L + 1, sizeof(void *)));
     if (cfg->loss == RNNLAB_LOSS_XENT) ok = ok && (ws->target_class = rnnlab_calloc(rows_t, sizeof(int)));
     else ok = ok && (ws->target = rnnlab_calloc(rows_t * ws->O, sizeof(double)));
     if (ws->windowed) {
@@ -222,7 +253,8 @@ const rnnlab_bptt_config *rnnlab_bptt_get_config(const rnnlab_bptt *ws) { return
 static rnnlab_status check_model(const rnnlab_bptt *ws, const rnnlab_model *m)
 {
     const rnnlab_model_config *a = &ws->mcfg, *b = &m->cfg;
-    if (a->cell != b->cell || a->gru_variant != b->gru_variant || a->peephole != b->peephole ||
+    if (a->cell != b->cell || a->gru_variant != b->gru_variant || a->peephole != b->peephole || a->norm != b->norm ||
+        a->residual != b->residual || a->dropout != b->dropout || a->activation != b->activation ||
         a->input_size != b->input_size || a->hidden_size != b->hidden_size || a->num_layers != b->num_layers ||
         a->output_size != b->output_size || a->dtype != b->dtype)
         return rnnlab_error(RNNLAB_ERR_SHAPE,
@@ -323,6 +355,20 @@ rnnlab_status rnnlab_bptt_window_loss(rnnlab_bptt *ws, const rnnlab_model *m, co
     *value = m->cfg.dtype == RNNLAB_FLOAT32 ? rnnlab_bptt_window_loss_impl_f32(ws, m, bt, entry_h, entry_c, k)
                                             : rnnlab_bptt_window_loss_impl_f64(ws, m, bt, entry_h, entry_c, k);
     if (ws->cfg.ftz) rnnlab_ftz_set(0);
+    return RNNLAB_OK;
+}
+
+rnnlab_status rnnlab_bptt_update_running_stats(const rnnlab_bptt *ws, rnnlab_model *m, double momentum)
+{
+    rnnlab_status st = check_model(ws, m);
+    if (st) return st;
+    if (!(momentum >= 0 && momentum <= 1))
+        return rnnlab_error(RNNLAB_ERR_CONFIG, "momentum must be in [0, 1] (got %g)", momentum);
+    if (m->cfg.norm != RNNLAB_NORM_BATCH || !ws->cfg.training) return RNNLAB_OK;
+    if (!ws->have_forward)
+        return rnnlab_error(RNNLAB_ERR_CONFIG, "update_running_stats needs a forward pass in training mode first");
+    if (m->cfg.dtype == RNNLAB_FLOAT32) rnnlab_bptt_update_running_impl_f32(ws, m, momentum);
+    else rnnlab_bptt_update_running_impl_f64(ws, m, momentum);
     return RNNLAB_OK;
 }
 

@@ -25,7 +25,20 @@ struct rnnlab_bptt {
     void **gates; /* L x (T, B, GH) gate activations */
     void **extra; /* L x (T, B, H) cell extras (lstm tanh c; gru hn or r*h); else NULL */
     void *Y;      /* (T*B, O) at all, (B, O) at last: head outputs */
-    void *Hlast;  /* (B, H) top state at each sample's last real step (loss at last) */
+    void *Hlast;  /* (B, H) the head's input at each sample's last real step (loss at last) */
+    /* options (each NULL when off) */
+    void **S;      /* L x (T, B, H) residual stream S_l = h^l + (input of layer l), l >= 1 */
+    void **Xd;     /* (L+1) x (T, B, H) dropped inputs of layers l >= 1 and (index L) of the head */
+    unsigned char **mask; /* (L+1) x (T, B, H) dropout keep-masks, same indexing */
+    void **xhat;   /* L x (T, B, GH) the normalised input product (layer or batch norm) */
+    void **xrstd;  /* L x (T, B, G) layer norm: 1/std per row and block */
+    void **bn_stat; /* L x (3 GH): batch norm mean, variance (biased), 1/std of this batch (or the running ones) */
+    void **hhat;   /* L x (T, B, GH) layer norm of the recurrent product, per step */
+    void **hrstd;  /* L x (T, B, G) */
+    void **chat;   /* L x (T, B, H) lstm layer norm of c_t */
+    void **crstd;  /* L x (T, B) */
+    int dropout_on, residual, norm; /* the model's options as this workspace applies them */
+    uint64_t dropout_seed;          /* of the last forward */
 
     /* ---- the batch's targets and lengths, copied by forward */
     double *target;    /* (T*B*O) or (B*O) */

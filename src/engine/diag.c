@@ -9,6 +9,7 @@
 #include "cells/cells.h"
 #include "core/internal.h"
 #include "engine/bptt_ws.h"
+#include "engine/engine_generic.h"
 #include "engine/diag_internal.h"
 
 #include <math.h>
@@ -92,18 +93,15 @@ rnnlab_status R(rnnlab_diag_jacobian_impl)(const rnnlab_bptt *ws, const rnnlab_m
 {
     const int B = ws->B, H = ws->H, GH = ws->GH, T = ws->T, lstm = ws->Cs != NULL;
     const int S = lstm ? 2 * H : H, nb = RNNLAB_MIN(n_samples, B);
-    const rnnlab_cell_opts o = {m->cfg.activation, m->cfg.leaky_alpha, m->cfg.gru_variant, m->cfg.peephole};
+    const rnnlab_cell_opts o = R(rnnlab_cell_opts_of)(m);
     const R(rnnlab_cell_ops) *ops = R(rnnlab_cell_ops_get)(m->cfg.cell, &o);
+    const int G = ws->G, lnorm = o.layer_norm;
     R(rnnlab_layer) p;
-    {
-        const real *P = m->params;
-        const rnnlab_tensor_info *t = &m->tensors[l * (m->cfg.peephole ? 5 : 4)];
-        p.W = P + t[0].offset, p.U = P + t[1].offset, p.b_ih = P + t[2].offset, p.b_hh = P + t[3].offset;
-        p.peep = m->cfg.peephole ? P + t[4].offset : NULL, p.I = t[0].dims[1];
-    }
-    /* buffers: replicated cache (S rows), the product's rows (dh, dc parts), outputs, scratch */
+    R(rnnlab_layer_view)(m, l, &p);
+    /* buffers: replicated cache (S rows), the product's rows (dh, dc parts), outputs, scratch, and the
+       replicated layer-norm cache */
     const size_t SH = (size_t)S * H, SG = (size_t)S * GH;
-    const size_t n_real = 4 * SG + 10 * SH + (size_t)S * S; /* laid out just below */
+    const size_t n_real = 4 * SG + 10 * SH + (size_t)S * S + (lnorm ? SG + (size_t)S * G + SH + S : 0);
     real *buf = rnnlab_malloc(n_real * sizeof(real));
     double *dbuf = rnnlab_malloc((size_t)(2 * S + 2 * T) * sizeof(double));
     if (!buf || !dbuf) {
@@ -113,7 +111,8 @@ rnnlab_status R(rnnlab_diag_jacobian_impl)(const rnnlab_bptt *ws, const rnnlab_m
     real *g_rep = buf, *e_rep = g_rep + SG, *h_rep = e_rep + SH, *c_rep = h_rep + SH, *hp_rep = c_rep + SH;
     real *cp_rep = hp_rep + SH, *Mh = cp_rep + SH, *Mc = Mh + SH, *Mh2 = Mc + SH, *Mc2 = Mh2 + SH;
     real *dzx = Mc2 + SH, *dzh = dzx + SG, *scr = dzh + SG, *dct = scr + SG, *A = dct + SH;
-    (void)e_rep;
+    real *lnh_rep = A + (size_t)S * S, *lnr_rep = lnh_rep + SG, *lnc_rep = lnr_rep + (size_t)S * G, *lncr_rep = lnc_rep + SH;
+    R(rnnlab_ln_step) ln_rep = {lnh_rep, lnr_rep, lstm ? lnc_rep : NULL, lstm ? lncr_rep : NULL};
     double *v = dbuf, *u = v + S, *sum = u + S, *mx_log = sum + T;
     for (int t = 0; t < T; t++) sum[t] = 0, mx_log[t] = -INFINITY;
     int *count = (int *)rnnlab_calloc((size_t)T, sizeof(int));
@@ -150,11 +149,20 @@ rnnlab_status R(rnnlab_diag_jacobian_impl)(const rnnlab_bptt *ws, const rnnlab_m
                     memcpy(c_rep + (size_t)i * H, Cl + bh + (size_t)B * H, (size_t)H * sizeof(real));
                     memcpy(cp_rep + (size_t)i * H, Cl + bh, (size_t)H * sizeof(real));
                 }
+                if (lnorm) {
+                    const R(rnnlab_ln_step) src = R(rnnlab_ln_step_of)(ws, l, t);
+                    memcpy(lnh_rep + (size_t)i * GH, src.hat + (size_t)b * GH, (size_t)GH * sizeof(real));
+                    memcpy(lnr_rep + (size_t)i * G, src.rstd + (size_t)b * G, (size_t)G * sizeof(real));
+                    if (lstm) {
+                        memcpy(lnc_rep + (size_t)i * H, src.c_hat + (size_t)b * H, (size_t)H * sizeof(real));
+                        lncr_rep[i] = src.c_rstd[b];
+                    }
+                }
             }
             const R(rnnlab_step_cache) cache = {g_rep, el ? e_rep : NULL, h_rep, lstm ? c_rep : NULL, hp_rep,
-                                                lstm ? cp_rep : NULL};
-            ops->backward(Mh2, lstm ? Mc2 : NULL, dzx, dzh, lstm ? dct : NULL, Mh, lstm ? Mc : NULL, &cache, &p, &o, S,
-                          H, scr);
+                                                lstm ? cp_rep : NULL, lnorm ? &ln_rep : NULL};
+            ops->backward(Mh2, lstm ? Mc2 : NULL, dzx, dzh, lstm ? dct : NULL, NULL, Mh, lstm ? Mc : NULL, &cache, &p,
+                          &o, S, H, scr);
             real *tmp = Mh;
             Mh = Mh2, Mh2 = tmp;
             if (lstm) tmp = Mc, Mc = Mc2, Mc2 = tmp;

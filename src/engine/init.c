@@ -193,27 +193,46 @@ rnnlab_status rnnlab_model_init(rnnlab_model *m, const rnnlab_init_config *cfg, 
     for (int i = 0; i < m->n_tensors && !st; i++) {
         const rnnlab_tensor_info *t = &m->tensors[i];
         double *v = vals + t->offset;
-        const int is_ih = strncmp(t->name, "weight_ih_", 10) == 0, is_hh = strncmp(t->name, "weight_hh_", 10) == 0;
-        if (is_ih || is_hh) {
+        switch (t->role) {
+        case RNNLAB_ROLE_W:
+        case RNNLAB_ROLE_U: {
             const int cols = t->dims[1];
             for (int g = 0; g < G && !st; g++)
-                st = draw_block(v + (size_t)g * H * cols, H, cols, is_ih ? cfg->weight_ih : cfg->weight_hh, cfg, H,
-                                rng, work);
-        } else if (t->layer >= 0) { /* biases and peepholes */
+                st = draw_block(v + (size_t)g * H * cols, H, cols, t->role == RNNLAB_ROLE_W ? cfg->weight_ih : cfg->weight_hh,
+                                cfg, H, rng, work);
+            break;
+        }
+        case RNNLAB_ROLE_B_IH:
+        case RNNLAB_ROLE_B_HH:
+        case RNNLAB_ROLE_PEEPHOLE: /* biases and peepholes */
             for (size_t j = 0; j < t->numel; j++) v[j] = cfg->bias == RNNLAB_INIT_PYTORCH ? uniform_pm(rng, k) : 0.0;
-        } else { /* head: nn.Linear default */
+            break;
+        case RNNLAB_ROLE_HEAD_W:
+        case RNNLAB_ROLE_HEAD_B: /* nn.Linear default */
             for (size_t j = 0; j < t->numel; j++) v[j] = uniform_pm(rng, k);
+            break;
+        case RNNLAB_ROLE_PRELU: /* PyTorch's nn.PReLU default (He et al. 2015) */
+            for (size_t j = 0; j < t->numel; j++) v[j] = 0.25;
+            break;
+        case RNNLAB_ROLE_LN_C_BIAS: memset(v, 0, t->numel * sizeof *v); break;
+        default: /* normalisation gains start at 1 (Ba et al. 2016; Ioffe & Szegedy 2015) */
+            for (size_t j = 0; j < t->numel; j++) v[j] = 1.0;
+            break;
         }
         if (m->cfg.cell == RNNLAB_CELL_LSTM && !isnan(cfg->forget_bias)) {
             /* the forget block (rows H..2H) of b_ih gets the value, that of b_hh gets 0: applied once */
-            if (strncmp(t->name, "bias_ih_", 8) == 0)
+            if (t->role == RNNLAB_ROLE_B_IH)
                 for (int j = 0; j < H; j++) v[H + j] = cfg->forget_bias;
-            if (strncmp(t->name, "bias_hh_", 8) == 0)
+            if (t->role == RNNLAB_ROLE_B_HH)
                 for (int j = 0; j < H; j++) v[H + j] = 0.0;
         }
     }
-    if (!st)
+    if (!st) {
         for (size_t j = 0; j < m->n_params; j++) rnnlab_model_param_set_at(m, j, vals[j]);
+        for (int i = 0; i < m->n_buffer_tensors; i++) /* running statistics start at mean 0, variance 1 */
+            for (size_t j = 0; j < m->buffer_tensors[i].numel; j++)
+                m->buffers[m->buffer_tensors[i].offset + j] = m->buffer_tensors[i].role == RNNLAB_ROLE_BN_VAR ? 1.0 : 0.0;
+    }
 done:
     rnnlab_free(vals);
     rnnlab_free(work);

@@ -89,13 +89,25 @@ rnnlab_status rnnlab_model_config_check(const rnnlab_model_config *cfg)
     if (cfg->num_layers > 1024)
         return rnnlab_error(RNNLAB_ERR_CONFIG, "num_layers must be at most 1024 (got %d)", cfg->num_layers);
     if ((st = check_size("output_size", cfg->output_size))) return st;
+    if ((unsigned)cfg->norm >= RNNLAB_NORM_COUNT)
+        return rnnlab_error(RNNLAB_ERR_CONFIG, "norm: invalid value %d", (int)cfg->norm);
+    if (cfg->activation == RNNLAB_ACT_PRELU && cfg->cell != RNNLAB_CELL_RNN)
+        return rnnlab_error(RNNLAB_ERR_CONFIG, "activation prelu applies to the rnn cell only (cell is %s)",
+                            rnnlab_cell_name(cfg->cell));
+    if (cfg->residual && cfg->num_layers < 2)
+        return rnnlab_error(RNNLAB_ERR_CONFIG, "residual connections need num_layers >= 2 (got %d)", cfg->num_layers);
+    if (!(cfg->dropout >= 0 && cfg->dropout < 1))
+        return rnnlab_error(RNNLAB_ERR_CONFIG, "dropout must be in [0, 1) (got %g)", cfg->dropout);
     return RNNLAB_OK;
 }
 
-static void add_tensor(rnnlab_model *m, const char *name, int layer, int ndim, int d0, int d1, size_t *off)
+static void add_tensor(rnnlab_tensor_info *table, int *count, int *role_index, const char *name, int layer,
+                       rnnlab_tensor_role role, int ndim, int d0, int d1, size_t *off)
 {
-    rnnlab_tensor_info *t = &m->tensors[m->n_tensors++];
+    rnnlab_tensor_info *t = &table[*count];
+    role_index[layer * RNNLAB_ROLE_COUNT + role] = (*count)++;
     snprintf(t->name, sizeof t->name, "%s", name);
+    t->role = role;
     t->layer = layer;
     t->ndim = ndim;
     t->dims[0] = d0;
@@ -114,25 +126,53 @@ rnnlab_status rnnlab_model_create(rnnlab_model **out, const rnnlab_model_config 
     if (!m) return rnnlab_error(RNNLAB_ERR_NOMEM, "out of memory allocating the model");
     m->cfg = *cfg;
     m->G = rnnlab_cell_gates(cfg->cell);
-    const int L = cfg->num_layers, H = cfg->hidden_size, GH = m->G * H, per_layer = cfg->peephole ? 5 : 4;
-    m->tensors = rnnlab_calloc((size_t)L * per_layer + 2, sizeof *m->tensors);
-    if (!m->tensors) goto nomem;
-    size_t off = 0;
+    const int L = cfg->num_layers, H = cfg->hidden_size, GH = m->G * H, max_per_layer = 11;
+    m->tensors = rnnlab_calloc((size_t)L * max_per_layer + 2, sizeof *m->tensors);
+    m->buffer_tensors = rnnlab_calloc((size_t)L * 2 + 1, sizeof *m->buffer_tensors);
+    m->role_index = rnnlab_malloc((size_t)(L + 1) * RNNLAB_ROLE_COUNT * sizeof(int));
+    if (!m->tensors || !m->buffer_tensors || !m->role_index) goto nomem;
+    for (int i = 0; i < (L + 1) * RNNLAB_ROLE_COUNT; i++) m->role_index[i] = -1;
+    size_t off = 0, boff = 0;
     char name[32];
+    const int lstm = cfg->cell == RNNLAB_CELL_LSTM;
+#define ADD(fmt, role, ndim, d0, d1)                                                                               \
+    (snprintf(name, sizeof name, fmt, l),                                                                          \
+     add_tensor(m->tensors, &m->n_tensors, m->role_index, name, l, role, ndim, d0, d1, &off))
     for (int l = 0; l < L; l++) {
         const int Il = l == 0 ? cfg->input_size : H;
-        snprintf(name, sizeof name, "weight_ih_l%d", l), add_tensor(m, name, l, 2, GH, Il, &off);
-        snprintf(name, sizeof name, "weight_hh_l%d", l), add_tensor(m, name, l, 2, GH, H, &off);
-        snprintf(name, sizeof name, "bias_ih_l%d", l), add_tensor(m, name, l, 1, GH, 1, &off);
-        snprintf(name, sizeof name, "bias_hh_l%d", l), add_tensor(m, name, l, 1, GH, 1, &off);
-        if (cfg->peephole) snprintf(name, sizeof name, "weight_peephole_l%d", l), add_tensor(m, name, l, 2, 3, H, &off);
+        ADD("weight_ih_l%d", RNNLAB_ROLE_W, 2, GH, Il);
+        ADD("weight_hh_l%d", RNNLAB_ROLE_U, 2, GH, H);
+        ADD("bias_ih_l%d", RNNLAB_ROLE_B_IH, 1, GH, 1);
+        ADD("bias_hh_l%d", RNNLAB_ROLE_B_HH, 1, GH, 1);
+        if (cfg->peephole) ADD("weight_peephole_l%d", RNNLAB_ROLE_PEEPHOLE, 2, 3, H);
+        if (cfg->activation == RNNLAB_ACT_PRELU && cfg->cell == RNNLAB_CELL_RNN)
+            ADD("prelu_slope_l%d", RNNLAB_ROLE_PRELU, 1, H, 1);
+        if (cfg->norm == RNNLAB_NORM_LAYER) {
+            ADD("ln_ih_gain_l%d", RNNLAB_ROLE_LN_IH, 1, GH, 1);
+            ADD("ln_hh_gain_l%d", RNNLAB_ROLE_LN_HH, 1, GH, 1);
+            if (lstm) ADD("ln_c_gain_l%d", RNNLAB_ROLE_LN_C_GAIN, 1, H, 1), ADD("ln_c_bias_l%d", RNNLAB_ROLE_LN_C_BIAS, 1, H, 1);
+        }
+        if (cfg->norm == RNNLAB_NORM_BATCH) {
+            ADD("bn_gain_l%d", RNNLAB_ROLE_BN_GAIN, 1, GH, 1);
+            snprintf(name, sizeof name, "bn_running_mean_l%d", l);
+            add_tensor(m->buffer_tensors, &m->n_buffer_tensors, m->role_index, name, l, RNNLAB_ROLE_BN_MEAN, 1, GH, 1, &boff);
+            snprintf(name, sizeof name, "bn_running_var_l%d", l);
+            add_tensor(m->buffer_tensors, &m->n_buffer_tensors, m->role_index, name, l, RNNLAB_ROLE_BN_VAR, 1, GH, 1, &boff);
+        }
     }
-    add_tensor(m, "head_weight", -1, 2, cfg->output_size, H, &off);
-    add_tensor(m, "head_bias", -1, 1, cfg->output_size, 1, &off);
+#undef ADD
+    add_tensor(m->tensors, &m->n_tensors, m->role_index, "head_weight", L, RNNLAB_ROLE_HEAD_W, 2, cfg->output_size, H, &off);
+    add_tensor(m->tensors, &m->n_tensors, m->role_index, "head_bias", L, RNNLAB_ROLE_HEAD_B, 1, cfg->output_size, 1, &off);
+    m->tensors[m->n_tensors - 2].layer = m->tensors[m->n_tensors - 1].layer = -1;
     m->n_params = off;
     m->params = rnnlab_calloc(off, rnnlab_dtype_size(cfg->dtype));
     m->grads = rnnlab_calloc(off, rnnlab_dtype_size(cfg->dtype));
-    if (!m->params || !m->grads) goto nomem;
+    m->n_buffers = boff;
+    m->buffers = rnnlab_calloc(boff ? boff : 1, sizeof(double));
+    if (!m->params || !m->grads || !m->buffers) goto nomem;
+    for (int i = 0; i < m->n_buffer_tensors; i++) /* running variance starts at 1 */
+        if (m->buffer_tensors[i].role == RNNLAB_ROLE_BN_VAR)
+            for (size_t j = 0; j < m->buffer_tensors[i].numel; j++) m->buffers[m->buffer_tensors[i].offset + j] = 1.0;
     *out = m;
     return RNNLAB_OK;
 nomem:
@@ -144,6 +184,9 @@ void rnnlab_model_free(rnnlab_model *m)
 {
     if (!m) return;
     rnnlab_free(m->tensors);
+    rnnlab_free(m->buffer_tensors);
+    rnnlab_free(m->role_index);
+    rnnlab_free(m->buffers);
     rnnlab_free(m->params);
     rnnlab_free(m->grads);
     rnnlab_free(m);
@@ -154,6 +197,21 @@ int rnnlab_model_find(const rnnlab_model *m, const char *name)
     for (int i = 0; i < m->n_tensors; i++)
         if (strcmp(m->tensors[i].name, name) == 0) return i;
     return -1;
+}
+
+int rnnlab_model_tensor_of(const rnnlab_model *m, int l, rnnlab_tensor_role role)
+{
+    if (l < -1 || l >= m->cfg.num_layers || (unsigned)role >= RNNLAB_ROLE_COUNT) return -1;
+    const int row = l < 0 ? m->cfg.num_layers : l;
+    return m->role_index[row * RNNLAB_ROLE_COUNT + role];
+}
+
+double rnnlab_model_layer_norm(const rnnlab_model *m, int l, const double *tensor_norms)
+{
+    double s = 0;
+    for (int i = 0; i < m->n_tensors; i++)
+        if (m->tensors[i].layer == l) s += tensor_norms[i] * tensor_norms[i];
+    return sqrt(s);
 }
 
 static double elem_get(const void *block, rnnlab_dtype d, size_t j)
@@ -205,12 +263,14 @@ rnnlab_status rnnlab_model_copy_params(rnnlab_model *dst, const rnnlab_model *sr
 {
     const rnnlab_model_config *a = &dst->cfg, *b = &src->cfg;
     const int same = a->cell == b->cell && a->activation == b->activation && a->leaky_alpha == b->leaky_alpha &&
-                     a->gru_variant == b->gru_variant && a->peephole == b->peephole &&
+                     a->gru_variant == b->gru_variant && a->peephole == b->peephole && a->norm == b->norm &&
+                     a->residual == b->residual && a->dropout == b->dropout &&
                      a->input_size == b->input_size && a->hidden_size == b->hidden_size &&
                      a->num_layers == b->num_layers && a->output_size == b->output_size;
     if (!same || dst->n_params != src->n_params)
         return rnnlab_error(RNNLAB_ERR_SHAPE, "cannot copy parameters between models of different architecture");
     for (size_t j = 0; j < src->n_params; j++) elem_set(dst->params, dst->cfg.dtype, j, elem_get(src->params, src->cfg.dtype, j));
+    if (dst->n_buffers) memcpy(dst->buffers, src->buffers, src->n_buffers * sizeof(double));
     return RNNLAB_OK;
 }
 
