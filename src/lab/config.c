@@ -23,7 +23,7 @@
 
 typedef enum kind {
     K_TEXT, K_NAME, K_BOOL, K_INT, K_DOUBLE, K_CELL, K_ACT, K_VARIANT, K_INIT, K_BIAS_INIT, K_DTYPE, K_LOSS_AT,
-    K_SPLIT, K_SEED, K_AUTO_INT
+    K_SPLIT, K_SEED, K_AUTO_INT, K_NORM
 } kind;
 
 typedef struct keydef {
@@ -50,6 +50,9 @@ static const keydef schema[] = {
     {"model", "normal_std", K_DOUBLE, 0, 1e6},
     {"model", "forget_bias", K_DOUBLE, -1e6, 1e6},
     {"model", "leaky_alpha", K_DOUBLE, 0, 1e6},
+    {"model", "norm", K_NORM, 0, 0},
+    {"model", "residual", K_BOOL, 0, 0},
+    {"model", "dropout", K_DOUBLE, 0, 0.999999},
     {"model", "precision", K_DTYPE, 0, 0},
     {"model", "ftz", K_BOOL, 0, 0},
     {"task", "name", K_TEXT, 0, 0},
@@ -164,6 +167,11 @@ static int check_value(const keydef *d, const char *v, char *why, size_t n)
     case K_LOSS_AT: {
         rnnlab_loss_at a;
         st = rnnlab_loss_at_parse(v, &a);
+        break;
+    }
+    case K_NORM: {
+        rnnlab_norm nm;
+        st = rnnlab_norm_parse(v, &nm);
         break;
     }
     case K_SPLIT:
@@ -645,6 +653,9 @@ rnnlab_status exp_resolve(const rnnlab_experiment *e, long id, exp_run *r, rnnla
         else if (!strcmp(k, "normal_std")) r->init.normal_std = x;
         else if (!strcmp(k, "forget_bias")) r->init.forget_bias = x, forget_line = s->line;
         else if (!strcmp(k, "leaky_alpha")) mc->leaky_alpha = x;
+        else if (!strcmp(k, "norm")) rnnlab_norm_parse(v, &mc->norm);
+        else if (!strcmp(k, "residual")) mc->residual = b;
+        else if (!strcmp(k, "dropout")) mc->dropout = x;
         else if (!strcmp(k, "precision")) rnnlab_dtype_parse(v, &mc->dtype);
         else if (!strcmp(k, "ftz")) r->ftz = b;
     }
@@ -675,7 +686,9 @@ rnnlab_status exp_resolve(const rnnlab_experiment *e, long id, exp_run *r, rnnla
     }
     (void)batch_line, (void)seed_line;
 
-    /* seeds from the grid point's values (include/rnnlab/experiment.h) */
+    /* seeds from the grid point's values (include/rnnlab/experiment.h); the model's is set by
+       exp_set_io from the architecture's random draws only (norm, residual, dropout, init and
+       precision add no draws), so runs that differ in a remedy start from the same weights */
     char canon[2048];
     int off = snprintf(canon, sizeof canon, "data|task=%s;batch=%d;", r->task, r->batch);
     /* options sorted by key, so the order they were written in does not matter */

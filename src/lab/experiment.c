@@ -255,9 +255,11 @@ static void key_values(const rnnlab_experiment *e, const exp_run *r, rnnlab_csvb
 }
 
 /* The fixed description columns of summary.csv, skipping those already among the swept keys. */
-static const char *const summary_fixed[] = {"experiment", "cell", "activation", "gru_variant", "peephole", "init",
-                                            "forget_bias", "hidden_size", "num_layers", "task", "task_variant",
-                                            "seq_len", "batch", "precision", "ftz", "data_seed", "model_seed", NULL};
+static const char *const summary_fixed[] = {"experiment", "cell",        "activation", "gru_variant", "peephole",
+                                            "init",       "forget_bias", "norm",       "residual",    "dropout",
+                                            "hidden_size", "num_layers", "task",       "task_variant", "seq_len",
+                                            "batch",      "precision",   "ftz",        "data_seed",   "model_seed",
+                                            NULL};
 static const char *const summary_measures[] = {
     "status", "diverged_phase", "diverged_layer", "diverged_t", "loss", "baseline_loss", "decay_rate",
     "decay_rate_first_half", "decay_rate_second_half", "horizon_1e3", "horizon_1e6", "horizon_1e9", "n_zero_steps",
@@ -479,6 +481,9 @@ static void do_run(const rnnlab_experiment *e, long id, run_out *out)
         else if (!strcmp(*c, "peephole")) lstm ? rnnlab_csv_int(fs, r.model.peephole) : rnnlab_csv_empty(fs);
         else if (!strcmp(*c, "init")) rnnlab_csv_text(fs, r.init_name);
         else if (!strcmp(*c, "forget_bias")) num_or_empty(fs, r.init.forget_bias);
+        else if (!strcmp(*c, "norm")) rnnlab_csv_text(fs, rnnlab_norm_name(r.model.norm));
+        else if (!strcmp(*c, "residual")) rnnlab_csv_int(fs, r.model.residual);
+        else if (!strcmp(*c, "dropout")) rnnlab_csv_num(fs, r.model.dropout);
         else if (!strcmp(*c, "hidden_size")) rnnlab_csv_int(fs, H);
         else if (!strcmp(*c, "num_layers")) rnnlab_csv_int(fs, L);
         else if (!strcmp(*c, "task")) rnnlab_csv_text(fs, r.task);
