@@ -98,7 +98,7 @@ all: setup
 test: setup
 	@$(MAKE) --no-print-directory check
 
-run: setup
+run: setup setup-data
 	@$(MAKE) --no-print-directory build
 	$(CLI) run experiments/$(EXP).ini
 

@@ -210,6 +210,39 @@ static void test_dry_run_expands_the_grid(void **state)
     rnnlab_experiment_free(e);
 }
 
+/* Blocks: [task.NAME] with [sweep.NAME] add a second grid after the first; the key columns are the
+ * union of the blocks' swept keys, with the block's name first, and a seq_len its block does not
+ * sweep shows the task's own T. */
+static void test_blocks(void **state)
+{
+    (void)state;
+    const char *ini = tmp_path("blocks.ini"), *out = tmp_path("blocks_out");
+    check_write_file(ini, "[model]\nhidden_size = 8\n[task]\nname = adding\nlength = fixed\nbatch = 2\n"
+                          "[sweep]\ncell = rnn_tanh, gru\nseq_len = 30, 40\n"
+                          "[task.copy]\nname = copy\ndelay = 10\nbatch = 2\n"
+                          "[sweep.copy]\ninit = pytorch, orthogonal\n");
+    rnnlab_experiment *e;
+    assert_int_equal(rnnlab_experiment_load(&e, ini), RNNLAB_OK);
+    assert_int_equal(rnnlab_experiment_grid_size(e), 4 + 2);
+    rnnlab_experiment_free(e);
+    assert_int_equal(run_lib(ini, out, 1, 1), RNNLAB_OK);
+    char path[4300];
+    snprintf(path, sizeof path, "%s/summary.csv", out);
+    char *text = slurp(path, NULL);
+    assert_non_null(strstr(text, "\"run_id\",\"block\",\"cell\",\"seq_len\",\"init\",\"seed\""));
+    assert_non_null(strstr(text, "\n0,\"adding\",\"rnn_tanh\",30,\"pytorch\",1,")); /* the init it uses */
+    assert_non_null(strstr(text, "\n5,\"copy\",\"rnn_tanh\",30,\"orthogonal\",1,")); /* copy: T = delay + 20 */
+    free(text);
+    /* a [sweep.NAME] needs its [task.NAME]; a [task.NAME] needs a name */
+    const char *bad = tmp_path("blocks_bad.ini");
+    check_write_file(bad, "[task]\nname = adding\nseq_len = 30\n[sweep.other]\ncell = gru\n");
+    assert_int_equal(rnnlab_experiment_load(&e, bad), RNNLAB_ERR_CONFIG);
+    assert_non_null(strstr(rnnlab_last_error(), ":5: cell: [sweep.other] has no [task.other]"));
+    check_write_file(bad, "[task]\nname = adding\nseq_len = 30\n[task.x]\nbatch = 2\n");
+    assert_int_equal(rnnlab_experiment_load(&e, bad), RNNLAB_ERR_CONFIG);
+    assert_non_null(strstr(rnnlab_last_error(), ":5: name: [task.x] needs name"));
+}
+
 /* Every experiment shipped in experiments/ loads, checks and expands (the tests run from the
  * repository's root). */
 static void test_shipped_experiments_are_valid(void **state)
@@ -516,6 +549,7 @@ int main(void)
         cmocka_unit_test(test_bad_experiment_files),
         cmocka_unit_test(test_dry_run_expands_the_grid),
         cmocka_unit_test(test_shipped_experiments_are_valid),
+        cmocka_unit_test(test_blocks),
         cmocka_unit_test(test_small_sweep_end_to_end),
         cmocka_unit_test(test_german_locale),
         cmocka_unit_test(test_diverged_runs_are_recorded),

@@ -239,11 +239,19 @@ static int handler(void *user, const char *section, const char *name, const char
     if (c->st) return 1;
     int known = 0;
     for (int i = 0; sections[i]; i++) known |= !strcmp(section, sections[i]);
+    if (!known && (!strncmp(section, "task.", 5) || !strncmp(section, "sweep.", 6))) {
+        const char *block_name = strchr(section, '.') + 1;
+        known = *block_name != '\0' && strlen(block_name) < sizeof e->blocks[0].name;
+        for (const char *q = block_name; *q && known; q++) known = isalnum((unsigned char)*q) || *q == '_';
+    }
     if (!known)
         return c->st = fail_at(e, c->line, NULL,
-                               "unknown section [%s] (sections: experiment, model, task, measure, run, output, sweep)",
+                               "unknown section [%s] (sections: experiment, model, task, measure, run, output, "
+                               "sweep, and task.NAME / sweep.NAME for further blocks)",
                                section),
                1;
+    if (strlen(section) >= sizeof e->entries[0].section)
+        return c->st = fail_at(e, c->line, NULL, "section name [%s] is too long", section), 1;
     /* a continuation line adds to the value of the key just before it */
     if (c->line_is_cont && e->n_entries && c->last_entry_line == c->line - 1) {
         exp_entry *prev = &e->entries[e->n_entries - 1];
@@ -457,35 +465,71 @@ static rnnlab_status load(rnnlab_experiment *e, const char *path)
     if (ini_line > 0) return fail_at(e, ini_line, NULL, "syntax error (expected [section], key = value, or a comment)");
     if (ini_line < 0) return rnnlab_error(RNNLAB_ERR_IO, "%s: cannot be parsed (inih error %d)", path, ini_line);
 
-    /* every key outside [sweep] and [task] must be in the schema and have a valid value */
+    /* every key outside [sweep] and [task] (and their .NAME blocks) must be in the schema with a valid value */
     char why[512];
     for (int i = 0; i < e->n_entries; i++) {
         const exp_entry *en = &e->entries[i];
-        if (!strcmp(en->section, "sweep") || !strcmp(en->section, "task")) continue;
+        if (!strncmp(en->section, "sweep", 5) || !strncmp(en->section, "task", 4)) continue;
         const keydef *d = find_key(en->section, en->key);
         if (!d) return fail_at(e, en->line, en->key, "unknown key in [%s] (see README, Experiment files)", en->section);
         if (!check_value(d, en->value, why, sizeof why)) return fail_at(e, en->line, en->key, "%s", why);
     }
-    const exp_entry *t = get(e, "task", "name");
-    if (!t) return fail_at(e, 1, "task.name", "the experiment needs a [task] section with name = <task>");
-    const exp_entry *b = get(e, "task", "batch");
-    if (b && !check_value(find_key("task", "batch"), b->value, why, sizeof why))
-        return fail_at(e, b->line, "batch", "%s", why);
 
-    /* [sweep] */
-    e->grid_size = 1;
+    /* blocks: [task] first, then each [task.NAME] in the order they appear */
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < e->n_entries; i++) {
+            const exp_entry *en = &e->entries[i];
+            const int is_main = !strcmp(en->section, "task"), is_named = !strncmp(en->section, "task.", 5);
+            if (pass == 0 ? !is_main : !is_named) continue;
+            int known = 0;
+            for (int k = 0; k < e->n_blocks && !known; k++) known = !strcmp(e->blocks[k].task_section, en->section);
+            if (known) continue;
+            if (e->n_blocks == EXP_MAX_BLOCKS) return fail_at(e, en->line, NULL, "at most %d blocks", EXP_MAX_BLOCKS);
+            exp_block *bk = &e->blocks[e->n_blocks++];
+            snprintf(bk->task_section, sizeof bk->task_section, "%s", en->section);
+            snprintf(bk->name, sizeof bk->name, "%s", is_main ? "main" : en->section + 5);
+        }
+    if (!e->n_blocks) return fail_at(e, 1, "task.name", "the experiment needs a [task] section with name = <task>");
+    /* the main block is called by its task's name, unless another block already is */
+    const exp_entry *main_task = !strcmp(e->blocks[0].task_section, "task") ? get(e, "task", "name") : NULL;
+    if (main_task && strlen(main_task->value) < sizeof e->blocks[0].name) {
+        int clash = 0;
+        for (int k = 1; k < e->n_blocks; k++) clash |= !strcmp(e->blocks[k].name, main_task->value);
+        if (!clash) snprintf(e->blocks[0].name, sizeof e->blocks[0].name, "%s", main_task->value);
+    }
+    for (int k = 0; k < e->n_blocks; k++) {
+        const exp_block *bk = &e->blocks[k];
+        if (!get(e, bk->task_section, "name")) {
+            const exp_entry *first = NULL;
+            for (int i = 0; i < e->n_entries && !first; i++)
+                if (!strcmp(e->entries[i].section, bk->task_section)) first = &e->entries[i];
+            return fail_at(e, first ? first->line : 1, "name", "[%s] needs name = <task>", bk->task_section);
+        }
+        const exp_entry *b = get(e, bk->task_section, "batch");
+        if (b && !check_value(find_key("task", "batch"), b->value, why, sizeof why))
+            return fail_at(e, b->line, "batch", "%s", why);
+    }
+
+    /* [sweep] and [sweep.NAME] */
     for (int i = 0; i < e->n_entries; i++) {
         const exp_entry *en = &e->entries[i];
-        if (strcmp(en->section, "sweep")) continue;
+        if (strcmp(en->section, "sweep") && strncmp(en->section, "sweep.", 6)) continue;
+        char task_section[48];
+        snprintf(task_section, sizeof task_section, "task%s", en->section + 5);
+        int block = -1;
+        for (int k = 0; k < e->n_blocks && block < 0; k++)
+            if (!strcmp(e->blocks[k].task_section, task_section)) block = k;
+        if (block < 0) return fail_at(e, en->line, en->key, "[%s] has no [%s] to sweep", en->section, task_section);
         if (e->n_dims == EXP_MAX_DIMS) return fail_at(e, en->line, en->key, "at most %d swept keys", EXP_MAX_DIMS);
         exp_dim *d = &e->dims[e->n_dims++];
         if ((st = locate_sweep_key(e, en, d))) return st;
+        d->block = block;
         for (int j = 0; j + 1 < e->n_dims; j++)
-            if (!strcmp(e->dims[j].section, d->section) && !strcmp(e->dims[j].key, d->key))
+            if (e->dims[j].block == block && !strcmp(e->dims[j].section, d->section) && !strcmp(e->dims[j].key, d->key))
                 return fail_at(e, en->line, en->key, "swept twice (also at line %d)", e->dims[j].line);
-        const exp_entry *fixed = get(e, d->section, d->key);
+        const exp_entry *fixed = get(e, !strcmp(d->section, "task") ? task_section : d->section, d->key);
         if (fixed)
-            return fail_at(e, en->line, en->key, "set in [%s] at line %d and swept here: keep one", d->section,
+            return fail_at(e, en->line, en->key, "set in [%s] at line %d and swept here: keep one", fixed->section,
                            fixed->line);
         if ((st = expand_list(e, d, en->value))) return st;
         if (!d->n) return fail_at(e, en->line, en->key, "empty list");
@@ -493,9 +537,27 @@ static rnnlab_status load(rnnlab_experiment *e, const char *path)
         if (kd)
             for (int v = 0; v < d->n; v++)
                 if (!check_value(kd, d->values[v], why, sizeof why)) return fail_at(e, en->line, en->key, "%s", why);
-        if (e->grid_size > EXP_MAX_GRID / d->n)
-            return fail_at(e, en->line, en->key, "the grid would have more than %ld runs", EXP_MAX_GRID);
-        e->grid_size *= d->n;
+        d->col = -1;
+        for (int ci = 0; ci < e->n_cols && d->col < 0; ci++)
+            if (!strcmp(e->cols[ci], d->column)) d->col = ci;
+        if (d->col < 0) {
+            memcpy(e->cols[e->n_cols], d->column, sizeof e->cols[0]); /* both 48 bytes, NUL-terminated */
+            d->col = e->n_cols++;
+        }
+    }
+    e->grid_size = 0;
+    for (int k = 0; k < e->n_blocks; k++) {
+        exp_block *bk = &e->blocks[k];
+        bk->first = e->grid_size, bk->size = 1;
+        for (int d = 0; d < e->n_dims; d++) {
+            if (e->dims[d].block != k) continue;
+            if (bk->size > EXP_MAX_GRID / e->dims[d].n)
+                return fail_at(e, e->dims[d].line, e->dims[d].key, "the grid would have more than %ld runs", EXP_MAX_GRID);
+            bk->size *= e->dims[d].n;
+        }
+        if (e->grid_size > EXP_MAX_GRID - bk->size)
+            return fail_at(e, 1, NULL, "the grid would have more than %ld runs", EXP_MAX_GRID);
+        e->grid_size += bk->size;
     }
 
     /* experiment, measure, run, output settings */
@@ -585,21 +647,36 @@ rnnlab_status exp_resolve(const rnnlab_experiment *e, long id, exp_run *r, rnnla
 {
     memset(r, 0, sizeof *r);
     r->id = id;
+    int k = 0;
+    while (k + 1 < e->n_blocks && id >= e->blocks[k + 1].first) k++;
+    const exp_block *bk = &e->blocks[k];
+    r->block = k;
     setting set[256];
     int n = 0;
-    long rest = id;
-    for (int d = e->n_dims - 1; d >= 0; d--) { /* the last swept key varies fastest */
+    long rest = id - bk->first;
+    const char *dim_value[EXP_MAX_DIMS] = {NULL};
+    for (int d = e->n_dims - 1; d >= 0; d--) { /* the block's last swept key varies fastest */
         const exp_dim *dim = &e->dims[d];
-        r->dim_values[d] = dim->values[rest % dim->n];
+        if (dim->block != k) continue;
+        dim_value[d] = dim->values[rest % dim->n];
         rest /= dim->n;
+        r->col_values[dim->col] = dim_value[d];
     }
     for (int i = 0; i < e->n_entries && n < 240; i++) {
         const exp_entry *en = &e->entries[i];
-        if (!strcmp(en->section, "model") || !strcmp(en->section, "task") || !strcmp(en->section, "run"))
-            set[n++] = (setting){en->section, en->key, en->value, en->line};
+        const int task = !strcmp(en->section, bk->task_section);
+        if (!strcmp(en->section, "model") || task || !strcmp(en->section, "run"))
+            set[n++] = (setting){task ? "task" : en->section, en->key, en->value, en->line};
     }
     for (int d = 0; d < e->n_dims; d++)
-        set[n++] = (setting){e->dims[d].section, e->dims[d].key, r->dim_values[d], e->dims[d].line};
+        if (e->dims[d].block == k) set[n++] = (setting){e->dims[d].section, e->dims[d].key, dim_value[d], e->dims[d].line};
+    /* the key columns this block does not sweep: the value its section sets, if any */
+    for (int d = 0; d < e->n_dims; d++) {
+        const exp_dim *dim = &e->dims[d];
+        if (r->col_values[dim->col] || r->col_fixed[dim->col]) continue;
+        for (int i = 0; i < n; i++)
+            if (!strcmp(set[i].section, dim->section) && !strcmp(set[i].key, dim->key)) r->col_fixed[dim->col] = set[i].value;
+    }
 
     /* model: the cell first (rnn_tanh also sets the activation), then the rest */
     rnnlab_model_config *mc = &r->model;
@@ -626,14 +703,14 @@ rnnlab_status exp_resolve(const rnnlab_experiment *e, long id, exp_run *r, rnnla
     for (int i = 0; i < n; i++) {
         const setting *s = &set[i];
         if (strcmp(s->section, "model")) continue;
-        const char *k = s->key, *v = s->value;
+        const char *key = s->key, *v = s->value;
         double x = 0;
         long l = 0;
         int b = 0;
         rnnlab_parse_double(v, &x);
         parse_long(v, &l);
         parse_bool(v, &b);
-        if (!strcmp(k, "activation")) {
+        if (!strcmp(key, "activation")) {
             rnnlab_activation a;
             rnnlab_activation_parse(v, &a);
             if (cell_act && a != cell_activation)
@@ -641,23 +718,23 @@ rnnlab_status exp_resolve(const rnnlab_experiment *e, long id, exp_run *r, rnnla
                                "'%s' contradicts cell = %s (line %d): drop one of them", v,
                                rnnlab_cell_label(RNNLAB_CELL_RNN, cell_activation), cell_line);
             mc->activation = a, act_line = s->line;
-        } else if (!strcmp(k, "gru_variant")) rnnlab_gru_variant_parse(v, &mc->gru_variant);
-        else if (!strcmp(k, "peephole")) mc->peephole = b, peep_line = s->line;
-        else if (!strcmp(k, "hidden_size")) mc->hidden_size = (int)l;
-        else if (!strcmp(k, "num_layers")) mc->num_layers = (int)l;
-        else if (!strcmp(k, "init_ih")) rnnlab_init_scheme_parse(v, &r->init.weight_ih), ih_line = s->line;
-        else if (!strcmp(k, "init_hh")) rnnlab_init_scheme_parse(v, &r->init.weight_hh);
-        else if (!strcmp(k, "init_bias")) r->init.bias = !strcmp(v, "zero") ? RNNLAB_INIT_ZERO : RNNLAB_INIT_PYTORCH;
-        else if (!strcmp(k, "gain")) r->init.gain = x;
-        else if (!strcmp(k, "identity_scale")) r->init.identity_scale = x;
-        else if (!strcmp(k, "normal_std")) r->init.normal_std = x;
-        else if (!strcmp(k, "forget_bias")) r->init.forget_bias = x, forget_line = s->line;
-        else if (!strcmp(k, "leaky_alpha")) mc->leaky_alpha = x;
-        else if (!strcmp(k, "norm")) rnnlab_norm_parse(v, &mc->norm);
-        else if (!strcmp(k, "residual")) mc->residual = b;
-        else if (!strcmp(k, "dropout")) mc->dropout = x;
-        else if (!strcmp(k, "precision")) rnnlab_dtype_parse(v, &mc->dtype);
-        else if (!strcmp(k, "ftz")) r->ftz = b;
+        } else if (!strcmp(key, "gru_variant")) rnnlab_gru_variant_parse(v, &mc->gru_variant);
+        else if (!strcmp(key, "peephole")) mc->peephole = b, peep_line = s->line;
+        else if (!strcmp(key, "hidden_size")) mc->hidden_size = (int)l;
+        else if (!strcmp(key, "num_layers")) mc->num_layers = (int)l;
+        else if (!strcmp(key, "init_ih")) rnnlab_init_scheme_parse(v, &r->init.weight_ih), ih_line = s->line;
+        else if (!strcmp(key, "init_hh")) rnnlab_init_scheme_parse(v, &r->init.weight_hh);
+        else if (!strcmp(key, "init_bias")) r->init.bias = !strcmp(v, "zero") ? RNNLAB_INIT_ZERO : RNNLAB_INIT_PYTORCH;
+        else if (!strcmp(key, "gain")) r->init.gain = x;
+        else if (!strcmp(key, "identity_scale")) r->init.identity_scale = x;
+        else if (!strcmp(key, "normal_std")) r->init.normal_std = x;
+        else if (!strcmp(key, "forget_bias")) r->init.forget_bias = x, forget_line = s->line;
+        else if (!strcmp(key, "leaky_alpha")) mc->leaky_alpha = x;
+        else if (!strcmp(key, "norm")) rnnlab_norm_parse(v, &mc->norm);
+        else if (!strcmp(key, "residual")) mc->residual = b;
+        else if (!strcmp(key, "dropout")) mc->dropout = x;
+        else if (!strcmp(key, "precision")) rnnlab_dtype_parse(v, &mc->dtype);
+        else if (!strcmp(key, "ftz")) r->ftz = b;
     }
     (void)act_line, (void)forget_line;
     /* options that belong to another cell do not apply (a sweep over cells shares one [model]) */
@@ -708,7 +785,8 @@ rnnlab_status exp_resolve(const rnnlab_experiment *e, long id, exp_run *r, rnnla
         int bad = -1;
         rnnlab_status st = rnnlab_dataset_open(&ds, r->task, r->task_opts, r->n_task_opts, 0, &bad);
         if (st) {
-            const int line = bad >= 0 ? r->task_opts[bad].line : get(e, "task", "name") ? get(e, "task", "name")->line : 1;
+            const exp_entry *tn = get(e, bk->task_section, "name");
+            const int line = bad >= 0 ? r->task_opts[bad].line : tn ? tn->line : 1;
             char msg[1024];
             snprintf(msg, sizeof msg, "%s", rnnlab_last_error());
             if (st == RNNLAB_ERR_CONFIG) return rnnlab_error(st, "%s:%d: %s", e->path, line, msg);
@@ -753,15 +831,42 @@ void exp_set_io(exp_run *r, int input_size, int output_size)
 
 /* ---------------------------------------------------------------- dry run */
 
+const char *exp_column_value(const exp_run *r, const rnnlab_experiment *e, int c, int T, char *buf, size_t n)
+{
+    if (r->col_values[c]) return r->col_values[c];
+    if (r->col_fixed[c]) return r->col_fixed[c];
+    /* not set in this run's block: the value the run actually uses, for the keys that have one */
+    const char *k = e->cols[c];
+    const rnnlab_model_config *mc = &r->model;
+    if (!strcmp(k, "seq_len") && T > 0) snprintf(buf, n, "%d", T);
+    else if (!strcmp(k, "cell")) snprintf(buf, n, "%s", rnnlab_cell_label(mc->cell, mc->activation));
+    else if (!strcmp(k, "init")) snprintf(buf, n, "%s", r->init_name);
+    else if (!strcmp(k, "hidden_size")) snprintf(buf, n, "%d", mc->hidden_size);
+    else if (!strcmp(k, "num_layers")) snprintf(buf, n, "%d", mc->num_layers);
+    else if (!strcmp(k, "precision")) snprintf(buf, n, "%s", rnnlab_dtype_name(mc->dtype));
+    else if (!strcmp(k, "norm")) snprintf(buf, n, "%s", rnnlab_norm_name(mc->norm));
+    else if (!strcmp(k, "task") && r->task) snprintf(buf, n, "%s", r->task);
+    else buf[0] = '\0'; /* does not apply */
+    return buf;
+}
+
 void rnnlab_experiment_print_grid(const rnnlab_experiment *e, FILE *f)
 {
-    fprintf(f, "# %s: %ld run(s); output %s\n", e->name, e->grid_size, e->out_dir);
+    fprintf(f, "# %s: %ld run(s)", e->name, e->grid_size);
+    if (e->n_blocks > 1)
+        for (int k = 0; k < e->n_blocks; k++)
+            fprintf(f, "%s block %s: %ld", k ? "," : ";", e->blocks[k].name, e->blocks[k].size);
+    fprintf(f, "; output %s\n", e->out_dir);
     for (long id = 0; id < e->grid_size; id++) {
         exp_run r;
         if (exp_resolve(e, id, &r, NULL)) continue;
+        char buf[32];
         fprintf(f, "%ld", id);
-        for (int d = 0; d < e->n_dims; d++)
-            if (strcmp(e->dims[d].column, "seed")) fprintf(f, " %s=%s", e->dims[d].column, r.dim_values[d]);
+        if (e->n_blocks > 1) fprintf(f, " block=%s", e->blocks[r.block].name);
+        for (int c = 0; c < e->n_cols; c++) {
+            const char *v = exp_column_value(&r, e, c, -1, buf, sizeof buf);
+            if (strcmp(e->cols[c], "seed") && *v) fprintf(f, " %s=%s", e->cols[c], v);
+        }
         fprintf(f, " seed=%llu\n", r.seed);
     }
 }

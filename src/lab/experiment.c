@@ -239,19 +239,26 @@ typedef struct run_out {
 static void key_columns(const rnnlab_experiment *e, rnnlab_csvbuf *b)
 {
     rnnlab_csv_text(b, "run_id");
-    for (int d = 0; d < e->n_dims; d++)
-        if (strcmp(e->dims[d].column, "seed")) rnnlab_csv_text(b, e->dims[d].column);
+    if (e->n_blocks > 1) rnnlab_csv_text(b, "block");
+    for (int c = 0; c < e->n_cols; c++)
+        if (strcmp(e->cols[c], "seed")) rnnlab_csv_text(b, e->cols[c]);
     rnnlab_csv_text(b, "seed");
 }
 
-static void key_values(const rnnlab_experiment *e, const exp_run *r, rnnlab_csvbuf *b)
+/* T: the run's sequence length (for a seq_len column its block does not sweep) */
+static void key_values(const rnnlab_experiment *e, const exp_run *r, int T, rnnlab_csvbuf *b)
 {
+    char buf[32];
     rnnlab_csv_int(b, r->id);
-    for (int d = 0; d < e->n_dims; d++)
-        if (strcmp(e->dims[d].column, "seed")) rnnlab_csv_value(b, r->dim_values[d]);
-    char s[32];
-    snprintf(s, sizeof s, "%llu", r->seed);
-    rnnlab_csv_value(b, s);
+    if (e->n_blocks > 1) rnnlab_csv_text(b, e->blocks[r->block].name);
+    for (int c = 0; c < e->n_cols; c++) {
+        if (!strcmp(e->cols[c], "seed")) continue;
+        const char *v = exp_column_value(r, e, c, T, buf, sizeof buf);
+        if (*v) rnnlab_csv_value(b, v);
+        else rnnlab_csv_empty(b);
+    }
+    snprintf(buf, sizeof buf, "%llu", r->seed);
+    rnnlab_csv_value(b, buf);
 }
 
 /* The fixed description columns of summary.csv, skipping those already among the swept keys. */
@@ -274,8 +281,8 @@ static const char *const decay_measures[] = {"layer", "t", "lag", "grad_norm_h",
 
 static int is_dim_column(const rnnlab_experiment *e, const char *c)
 {
-    for (int d = 0; d < e->n_dims; d++)
-        if (!strcmp(e->dims[d].column, c)) return 1;
+    for (int k = 0; k < e->n_cols; k++)
+        if (!strcmp(e->cols[k], c)) return 1;
     return 0;
 }
 
@@ -320,9 +327,10 @@ static void decay_values(rnnlab_csvbuf *b, const rnnlab_decay_stats *d)
 static void describe(const rnnlab_experiment *e, const exp_run *r, char *buf, size_t n)
 {
     size_t off = (size_t)snprintf(buf, n, "run %ld:", r->id);
-    for (int d = 0; d < e->n_dims && off < n; d++)
-        if (strcmp(e->dims[d].column, "seed"))
-            off += (size_t)snprintf(buf + off, n - off, " %s=%s", e->dims[d].column, r->dim_values[d]);
+    if (e->n_blocks > 1 && off < n) off += (size_t)snprintf(buf + off, n - off, " %s", e->blocks[r->block].name);
+    for (int c = 0; c < e->n_cols && off < n; c++)
+        if (strcmp(e->cols[c], "seed") && r->col_values[c])
+            off += (size_t)snprintf(buf + off, n - off, " %s=%s", e->cols[c], r->col_values[c]);
     if (off < n) snprintf(buf + off, n - off, " seed=%llu", r->seed);
 }
 
@@ -420,7 +428,7 @@ static void do_run(const rnnlab_experiment *e, long id, run_out *out)
         for (int l = 0; l < L; l++)
             for (int t = 0; t < T; t++) {
                 const size_t k = (size_t)l * T + t;
-                key_values(e, &r, fd);
+                key_values(e, &r, T, fd);
                 rnnlab_csv_int(fd, l);
                 rnnlab_csv_int(fd, t);
                 rnnlab_csv_int(fd, T - 1 - t);
@@ -454,7 +462,7 @@ static void do_run(const rnnlab_experiment *e, long id, run_out *out)
         if (l == L - 1) ds_top = dst;
         rnnlab_saturation sat = {NAN, {NAN, NAN, NAN}, NAN, NAN};
         if (me->saturation && (st = rnnlab_diag_saturation(ws, m, l, &sat))) goto done;
-        key_values(e, &r, fl);
+        key_values(e, &r, T, fl);
         rnnlab_csv_int(fl, l);
         num_or_empty(fl, gnorm);
         if (have_taps) decay_values(fl, &dst);
@@ -466,7 +474,7 @@ static void do_run(const rnnlab_experiment *e, long id, run_out *out)
 
     /* summary.csv */
     rnnlab_csvbuf *fs = &out->f[F_SUMMARY];
-    key_values(e, &r, fs);
+    key_values(e, &r, T, fs);
     char v[64];
     for (const char *const *c = summary_fixed; *c; c++) {
         if (is_dim_column(e, *c)) continue;

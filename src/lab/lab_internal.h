@@ -17,7 +17,7 @@
 
 /* One key = value line of the file (continuation lines already joined). */
 typedef struct exp_entry {
-    char section[16];
+    char section[48];
     char key[48];
     char *value; /* owned */
     int line;
@@ -25,7 +25,9 @@ typedef struct exp_entry {
 
 /* One [sweep] key: the list of values it takes, expanded. */
 typedef struct exp_dim {
-    char section[16]; /* the section the key belongs to: model, task or run */
+    int block;        /* the block it sweeps */
+    int col;          /* its key column (index into the experiment's cols) */
+    char section[16]; /* the section the key belongs to: model, task (the block's) or run */
     char key[48];
     char column[48]; /* its CSV column: the key, "task" for task.name */
     int line;
@@ -45,6 +47,16 @@ typedef struct exp_measure {
     long batch_index;        /* and its index */
 } exp_measure;
 
+#define EXP_MAX_BLOCKS 8
+
+/* A block: one [task] (or [task.NAME]) with its [sweep] (or [sweep.NAME]); the experiment's grid is
+ * the blocks' grids one after another. */
+typedef struct exp_block {
+    char name[32];         /* NAME for [task.NAME]; for [task], its task's name (or "main" if taken) */
+    char task_section[48]; /* "task" or "task.NAME" */
+    long first, size;      /* its run ids: first .. first + size - 1 */
+} exp_block;
+
 struct rnnlab_experiment {
     char path[1024];
     char *text; /* the file's bytes, NUL-terminated, owned */
@@ -55,8 +67,12 @@ struct rnnlab_experiment {
     char out_dir[1024];
     exp_entry *entries; /* every entry outside [sweep], owned */
     int n_entries;
-    exp_dim dims[EXP_MAX_DIMS];
+    exp_dim dims[EXP_MAX_DIMS]; /* every block's, in file order */
     int n_dims;
+    exp_block blocks[EXP_MAX_BLOCKS];
+    int n_blocks;
+    char cols[EXP_MAX_DIMS][48]; /* the key columns: every swept key once, in file order */
+    int n_cols;
     long grid_size;
     exp_measure measure;
     int threads, jobs; /* 0 = auto */
@@ -75,7 +91,10 @@ typedef struct exp_run {
     int n_task_opts;
     int batch;
     unsigned long long seed, data_seed, model_seed;
-    const char *dim_values[EXP_MAX_DIMS];
+    int block;
+    const char *col_values[EXP_MAX_DIMS]; /* the swept value of each key column, NULL where this run's block
+                                            does not sweep it */
+    const char *col_fixed[EXP_MAX_DIMS];  /* there: the value its section sets, or NULL */
 } exp_run;
 
 /*
@@ -84,6 +103,11 @@ typedef struct exp_run {
  * *task_info is filled. Errors: RNNLAB_ERR_CONFIG "file:line: key: why"; RNNLAB_ERR_IO.
  */
 rnnlab_status exp_resolve(const rnnlab_experiment *e, long id, exp_run *r, rnnlab_task_info *task_info);
+
+/* The text of key column c of run r: its swept value, else the value its section sets, else the
+ * value the run uses (seq_len: the task's T, pass -1 if unknown; cell, init, hidden_size, num_layers,
+ * precision, norm, task), else "" (does not apply). buf holds at least 32 bytes. */
+const char *exp_column_value(const exp_run *r, const rnnlab_experiment *e, int c, int T, char *buf, size_t n);
 
 /* Sets the run's input and output sizes (from its task) and the model seed that depends on them. */
 void exp_set_io(exp_run *r, int input_size, int output_size);
