@@ -5,7 +5,8 @@
 # and you are root (otherwise it prints the one apt-get line to run).
 #
 # Knobs: NO_OMP=1 (build without OpenMP), DEBUG=1 (-O0, internal asserts), CC=clang,
-#        EXP=name (the experiment `make run` runs, default decay_sweep), NATIVE=1 (-march=native).
+#        EXP=name (the experiment `make run` runs, default decay_sweep), NATIVE=1 (-march=native),
+#        NATIVE=0 (baseline x86-64 instead of x86-64-v3).
 
 .DEFAULT_GOAL := all
 SHELL := /bin/bash
@@ -41,22 +42,34 @@ BLAS_LIBS := -lopenblas
 endif
 
 WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes
-CFLAGS_BASE := -std=c11 -g $(WARN) -D_DEFAULT_SOURCE -Iinclude -Isrc $(BLAS_CFLAGS) -MMD -MP
+# -ffp-contract=off: no fused multiply-add unless written, so gcc and clang, scalar and vector code
+# round alike (clang would otherwise contract within expressions)
+# -fno-trapping-math: rnnlab never reads floating-point exception flags, and without it gcc will not
+# if-convert a comparison (it may raise "invalid" on NaN), so the cells' loops would not vectorise.
+# Neither changes a single result (this is not -ffast-math).
+CFLAGS_BASE := -std=c11 -g $(WARN) -ffp-contract=off -fno-trapping-math -D_DEFAULT_SOURCE -Iinclude -Isrc \
+               $(BLAS_CFLAGS) -MMD -MP
+# Vector width: x86-64-v3 (AVX2 + FMA) where the CPU has it, which the cells' elementwise loops use
+# (README, Performance); NATIVE=1 for -march=native, NATIVE=0 for the baseline x86-64.
+ifeq ($(NATIVE),1)
+ARCH := -march=native
+else ifeq ($(NATIVE),0)
+ARCH :=
+else
+ARCH := $(if $(and $(shell grep -m1 -ow avx2 /proc/cpuinfo 2>/dev/null),$(shell grep -m1 -ow fma /proc/cpuinfo 2>/dev/null)),-march=x86-64-v3)
+endif
 ifeq ($(DEBUG),1)
 OPT := -O0 -DRNNLAB_DEBUG
 else
-OPT := -O2
-endif
-ifeq ($(NATIVE),1)
-OPT += -march=native
+OPT := -O3 $(ARCH)
 endif
 ifneq ($(SAN),)
-OPT := -O1 -fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all -DRNNLAB_DEBUG
+OPT := -O1 $(ARCH) -fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all -DRNNLAB_DEBUG
 LDSAN := -fsanitize=$(SAN)
 endif
 
 ifeq ($(NO_OMP),1)
-OMP_FLAGS := -Wno-unknown-pragmas
+OMP_FLAGS := -fopenmp-simd -Wno-unknown-pragmas
 OMP_STATE := off (NO_OMP=1)
 else
 OMP_OK := $(shell echo 'int main(void){return 0;}' | $(CC) -fopenmp -x c - -o /dev/null 2>/dev/null && echo yes)
@@ -64,7 +77,7 @@ ifeq ($(OMP_OK),yes)
 OMP_FLAGS := -fopenmp
 OMP_STATE := on
 else
-OMP_FLAGS := -Wno-unknown-pragmas
+OMP_FLAGS := -fopenmp-simd -Wno-unknown-pragmas
 OMP_STATE := off ($(CC) -fopenmp does not work)
 endif
 endif

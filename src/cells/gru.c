@@ -4,9 +4,9 @@
  *     r = s(W_r x + b_ir + U_r h_{t-1} + b_hr)                 reset gate
  *     z = s(W_z x + b_iz + U_z h_{t-1} + b_hz)                 update gate
  *     reset_after  (default; PyTorch nn.GRU, cuDNN):
- *         n = tanh(W_n x + b_in + r * (U_n h_{t-1} + b_hn))
+ *         n = R(rnnlab_tanh)(W_n x + b_in + r * (U_n h_{t-1} + b_hn))
  *     reset_before (Cho et al. 2014, eq. 5-8; the GRU of Chung et al. 2014, eq. 5-8):
- *         n = tanh(W_n x + b_in + U_n (r * h_{t-1}) + b_hn)
+ *         n = R(rnnlab_tanh)(W_n x + b_in + U_n (r * h_{t-1}) + b_hn)
  *     h_t = (1 - z) * n + z * h_{t-1}                           (PyTorch's convention for z)
  *
  * s is the logistic sigmoid. With layer norm every block of the recurrent product is normalised on
@@ -21,7 +21,7 @@
 #include "cells/cells.h"
 #include "core/gemm.h"
 #include "core/internal.h"
-#include "core/ops.h"
+#include "core/fastmath.h"
 
 #include <stddef.h>
 
@@ -41,11 +41,12 @@ static void gru_after_step_forward(real *h, real *c, real *gates, real *extra, c
     for (int b = 0; b < B; b++) {
         real *g_b = gates + (size_t)b * GH, *hn_b = extra + (size_t)b * H, *h_b = h + (size_t)b * H;
         const real *s_b = scratch + (size_t)b * GH, *hp_b = h_prev + (size_t)b * H;
+        #pragma omp simd
         for (int j = 0; j < H; j++) {
-            const real r = R(sigmoid)(g_b[j] + s_b[j] + bh[j]);
-            const real z = R(sigmoid)(g_b[H + j] + s_b[H + j] + bh[H + j]);
+            const real r = R(rnnlab_sigmoid)(g_b[j] + s_b[j] + bh[j]);
+            const real z = R(rnnlab_sigmoid)(g_b[H + j] + s_b[H + j] + bh[H + j]);
             const real hn = s_b[2 * H + j] + bh[2 * H + j]; /* U_n h + b_hn */
-            const real n = tanh(g_b[2 * H + j] + r * hn);
+            const real n = R(rnnlab_tanh)(g_b[2 * H + j] + r * hn);
             h_b[j] = (1 - z) * n + z * hp_b[j];
             g_b[j] = r, g_b[H + j] = z, g_b[2 * H + j] = n;
             hn_b[j] = hn;
@@ -65,9 +66,10 @@ static void gru_after_step_backward(real *dh_prev, real *dc_prev, real *dzx, rea
         const real *g_b = cache->gates + (size_t)b * GH, *hn_b = cache->extra + (size_t)b * H;
         const real *hp_b = cache->h_prev + (size_t)b * H, *dh_b = dh + (size_t)b * H;
         real *dzx_b = dzx + (size_t)b * GH, *dzh_b = dzh + (size_t)b * GH, *dhp_b = dh_prev + (size_t)b * H;
+        #pragma omp simd
         for (int j = 0; j < H; j++) {
             const real r = g_b[j], z = g_b[H + j], n = g_b[2 * H + j], d = dh_b[j];
-            const real dan = d * (1 - z) * (1 - n * n);       /* h = (1-z)*n + ..., n = tanh(a_n) */
+            const real dan = d * (1 - z) * (1 - n * n);       /* h = (1-z)*n + ..., n = R(rnnlab_tanh)(a_n) */
             const real dzz = d * (hp_b[j] - n) * z * (1 - z); /* h = n + z*(h_prev - n), z = s(z_z) */
             const real dzr = dan * hn_b[j] * r * (1 - r);     /* a_n = ... + r*hn, r = s(z_r) */
             dzx_b[j] = dzr, dzx_b[H + j] = dzz, dzx_b[2 * H + j] = dan;
@@ -114,10 +116,11 @@ static void gru_before_step_forward(real *h, real *c, real *gates, real *extra, 
     for (int b = 0; b < B; b++) {
         real *g_b = gates + (size_t)b * GH, *rh_b = extra + (size_t)b * H;
         const real *s_b = scratch + (size_t)b * GH, *hp_b = h_prev + (size_t)b * H;
+        #pragma omp simd
         for (int j = 0; j < H; j++) {
-            const real r = R(sigmoid)(g_b[j] + s_b[j] + bh[j]);
+            const real r = R(rnnlab_sigmoid)(g_b[j] + s_b[j] + bh[j]);
             g_b[j] = r;
-            g_b[H + j] = R(sigmoid)(g_b[H + j] + s_b[H + j] + bh[H + j]);
+            g_b[H + j] = R(rnnlab_sigmoid)(g_b[H + j] + s_b[H + j] + bh[H + j]);
             rh_b[j] = r * hp_b[j]; /* r * h_prev, the input of U_n */
         }
     }
@@ -128,9 +131,10 @@ static void gru_before_step_forward(real *h, real *c, real *gates, real *extra, 
     for (int b = 0; b < B; b++) {
         real *g_b = gates + (size_t)b * GH, *h_b = h + (size_t)b * H;
         const real *s_b = scratch + (size_t)b * GH, *hp_b = h_prev + (size_t)b * H;
+        #pragma omp simd
         for (int j = 0; j < H; j++) {
             const real z = g_b[H + j];
-            const real n = tanh(g_b[2 * H + j] + s_b[2 * H + j] + bh[2 * H + j]);
+            const real n = R(rnnlab_tanh)(g_b[2 * H + j] + s_b[2 * H + j] + bh[2 * H + j]);
             g_b[2 * H + j] = n;
             h_b[j] = (1 - z) * n + z * hp_b[j];
         }
@@ -152,9 +156,10 @@ static void gru_before_step_backward(real *dh_prev, real *dc_prev, real *dzx, re
         const real *g_b = cache->gates + (size_t)b * GH;
         const real *hp_b = cache->h_prev + (size_t)b * H, *dh_b = dh + (size_t)b * H;
         real *dz_b = dzx + (size_t)b * GH, *dhp_b = dh_prev + (size_t)b * H;
+        #pragma omp simd
         for (int j = 0; j < H; j++) {
             const real z = g_b[H + j], n = g_b[2 * H + j], d = dh_b[j];
-            dz_b[2 * H + j] = d * (1 - z) * (1 - n * n);   /* h = (1-z)*n + ..., n = tanh(a_n) */
+            dz_b[2 * H + j] = d * (1 - z) * (1 - n * n);   /* h = (1-z)*n + ..., n = R(rnnlab_tanh)(a_n) */
             dz_b[H + j] = d * (hp_b[j] - n) * z * (1 - z); /* h = n + z*(h_prev - n), z = s(z_z) */
             dhp_b[j] = d * z;                              /* h = ... + z*h_prev */
         }
@@ -171,6 +176,7 @@ static void gru_before_step_backward(real *dh_prev, real *dc_prev, real *dzx, re
         const real *g_b = cache->gates + (size_t)b * GH, *hp_b = cache->h_prev + (size_t)b * H;
         const real *drh_b = scratch + (size_t)b * H;
         real *dz_b = dzx + (size_t)b * GH, *dhp_b = dh_prev + (size_t)b * H;
+        #pragma omp simd
         for (int j = 0; j < H; j++) {
             const real r = g_b[j];
             dz_b[j] = drh_b[j] * hp_b[j] * r * (1 - r); /* rh = r*h_prev, r = s(z_r) */

@@ -4,14 +4,14 @@
  *     [z_i z_f z_g z_o] = W x_t + b_ih + U h_{t-1} + b_hh     gate blocks in PyTorch's order i, f, g, o
  *     i = s(z_i + p_i * c_{t-1})                               input gate
  *     f = s(z_f + p_f * c_{t-1})                               forget gate (Gers, Schmidhuber & Cummins 2000)
- *     g = tanh(z_g)                                            candidate
+ *     g = R(rnnlab_tanh)(z_g)                                            candidate
  *     c_t = f * c_{t-1} + i * g                                (Hochreiter & Schmidhuber 1997)
  *     o = s(z_o + p_o * c_t)                                   output gate; peepholes p (3, H) are
- *     h_t = o * tanh(c_t)                                      optional (Gers & Schmidhuber 2000) and
+ *     h_t = o * R(rnnlab_tanh)(c_t)                                      optional (Gers & Schmidhuber 2000) and
  *                                                              absent (zero) in PyTorch's nn.LSTM
  * s is the logistic sigmoid. With layer norm (Ba, Kiros & Hinton 2016, eq. 20-22) each block of the
- * two products is normalised (bptt.c does W x, rnnlab_rec_forward U h) and h_t = o * tanh(g_c *
- * LN(c_t) + b_c). Cache: gates (B, 4H) hold i, f, g, o after forward; extra (B, H) holds tanh(c_t)
+ * two products is normalised (bptt.c does W x, rnnlab_rec_forward U h) and h_t = o * R(rnnlab_tanh)(g_c *
+ * LN(c_t) + b_c). Cache: gates (B, 4H) hold i, f, g, o after forward; extra (B, H) holds R(rnnlab_tanh)(c_t)
  * (or of its normalisation); c_t and c_{t-1} come from the stored cell states.
  *
  * Dimensions: B batch, H hidden size, GH = 4H.
@@ -20,9 +20,40 @@
 #include "cells/cells.h"
 #include "core/gemm.h"
 #include "core/internal.h"
-#include "core/ops.h"
+#include "core/fastmath.h"
 
 #include <stddef.h>
+
+/* One sample's forward, inlined with constant peep/ln flags so that each combination compiles to
+ * branch-free loops the compiler vectorises. */
+static RNNLAB_INLINE void R(lstm_forward_row)(real *g_b, real *c_b, real *tc_b, real *h_b, const real *cp_b, const real *bh,
+                                       const real *peep, const real *cg, const real *cbias, real *ch, real *crstd,
+                                       int H, const int has_peep, const int has_ln)
+{
+    #pragma omp simd
+    for (int j = 0; j < H; j++) {
+        real zi = g_b[j] + bh[j], zf = g_b[H + j] + bh[H + j];
+        const real zg = g_b[2 * H + j] + bh[2 * H + j], cp = cp_b[j];
+        if (has_peep) zi += peep[j] * cp, zf += peep[H + j] * cp;
+        const real ig = R(rnnlab_sigmoid)(zi), fg = R(rnnlab_sigmoid)(zf), gg = R(rnnlab_tanh)(zg);
+        c_b[j] = fg * cp + ig * gg; /* c_t = f*c_{t-1} + i*g */
+        g_b[j] = ig, g_b[H + j] = fg, g_b[2 * H + j] = gg;
+    }
+    if (has_ln) { /* Ba et al. 2016, eq. 22: h = o * tanh(LN(c_t)) */
+        for (int j = 0; j < H; j++) ch[j] = c_b[j];
+        *crstd = R(rnnlab_ln_normalize)(ch, H);
+    }
+    #pragma omp simd
+    for (int j = 0; j < H; j++) {
+        real zo = g_b[3 * H + j] + bh[3 * H + j];
+        if (has_peep) zo += peep[2 * H + j] * c_b[j];
+        const real og = R(rnnlab_sigmoid)(zo);
+        const real tc = R(rnnlab_tanh)(has_ln ? cg[j] * ch[j] + cbias[j] : c_b[j]);
+        g_b[3 * H + j] = og;
+        tc_b[j] = tc;
+        h_b[j] = og * tc; /* h_t = o*tanh(c_t) */
+    }
+}
 
 static void lstm_step_forward(real *h, real *c, real *gates, real *extra, const real *h_prev, const real *c_prev,
                               const R(rnnlab_layer) *p, const rnnlab_cell_opts *o, int B, int H, real *scratch,
@@ -37,49 +68,46 @@ static void lstm_step_forward(real *h, real *c, real *gates, real *extra, const 
 #pragma omp parallel for schedule(static) if ((size_t)B * GH >= RNNLAB_OMP_MIN_WORK)
     for (int b = 0; b < B; b++) {
         real *g_b = gates + (size_t)b * GH, *c_b = c + (size_t)b * H, *h_b = h + (size_t)b * H;
-        real *tc_b = extra + (size_t)b * H;
-        const real *cp_b = c_prev + (size_t)b * H;
-        for (int j = 0; j < H; j++) {
-            real zi = g_b[j] + bh[j], zf = g_b[H + j] + bh[H + j];
-            const real zg = g_b[2 * H + j] + bh[2 * H + j];
-            const real cp = cp_b[j];
-            if (peep) {
-                zi += peep[j] * cp;
-                zf += peep[H + j] * cp;
-            }
-            const real ig = R(sigmoid)(zi), fg = R(sigmoid)(zf), gg = tanh(zg);
-            c_b[j] = fg * cp + ig * gg; /* c_t = f*c_{t-1} + i*g */
-            g_b[j] = ig, g_b[H + j] = fg, g_b[2 * H + j] = gg;
-        }
-        if (ln) { /* Ba et al. 2016, eq. 22: h = o * tanh(LN(c_t)) */
-            real *ch = ln->c_hat + (size_t)b * H;
-            for (int j = 0; j < H; j++) ch[j] = c_b[j];
-            ln->c_rstd[b] = R(rnnlab_ln_normalize)(ch, H);
-        }
-        for (int j = 0; j < H; j++) {
-            real zo = g_b[3 * H + j] + bh[3 * H + j];
-            if (peep) zo += peep[2 * H + j] * c_b[j];
-            const real og = R(sigmoid)(zo);
-            const real tc = ln ? tanh(p->ln_c_gain[j] * ln->c_hat[(size_t)b * H + j] + p->ln_c_bias[j]) : tanh(c_b[j]);
-            g_b[3 * H + j] = og;
-            tc_b[j] = tc;
-            h_b[j] = og * tc; /* h_t = o*tanh(c_t) */
-        }
+        real *tc_b = extra + (size_t)b * H, *ch = ln ? ln->c_hat + (size_t)b * H : NULL;
+        real *crstd = ln ? ln->c_rstd + b : NULL;
+        const real *cp_b = c_prev + (size_t)b * H, *cg = p->ln_c_gain, *cbias = p->ln_c_bias;
+        if (!peep && !ln) R(lstm_forward_row)(g_b, c_b, tc_b, h_b, cp_b, bh, peep, cg, cbias, ch, crstd, H, 0, 0);
+        else if (!ln) R(lstm_forward_row)(g_b, c_b, tc_b, h_b, cp_b, bh, peep, cg, cbias, ch, crstd, H, 1, 0);
+        else if (!peep) R(lstm_forward_row)(g_b, c_b, tc_b, h_b, cp_b, bh, peep, cg, cbias, ch, crstd, H, 0, 1);
+        else R(lstm_forward_row)(g_b, c_b, tc_b, h_b, cp_b, bh, peep, cg, cbias, ch, crstd, H, 1, 1);
     }
 }
 
 /* The backward of one (b, j) once dL/dc_t is known: the input, forget and candidate gates and c_{t-1}. */
-static inline void R(lstm_back_gates)(real *dz_b, real *dcp_b, const real *g_b, const real *cp_b, const real *peep,
+static RNNLAB_INLINE void R(lstm_back_gates)(real *dz_b, real *dcp_b, const real *g_b, const real *cp_b, const real *peep,
                                       real dct, int H, int j)
 {
     const real ig = g_b[j], fg = g_b[H + j], gg = g_b[2 * H + j], cp = cp_b[j];
     const real dzi = dct * gg * ig * (1 - ig);  /* c = ... + i*g, i = s(z_i) */
     const real dzf = dct * cp * fg * (1 - fg);  /* c = f*c_prev + ..., f = s(z_f) */
-    const real dzg = dct * ig * (1 - gg * gg);  /* g = tanh(z_g) */
+    const real dzg = dct * ig * (1 - gg * gg);  /* g = R(rnnlab_tanh)(z_g) */
     real dcp = dct * fg;                        /* c = f*c_prev + ... */
     if (peep) dcp += dzi * peep[j] + dzf * peep[H + j]; /* z_i += p_i*c_prev, z_f += p_f*c_prev */
     dz_b[j] = dzi, dz_b[H + j] = dzf, dz_b[2 * H + j] = dzg;
     dcp_b[j] = dcp;
+}
+
+/* One sample's backward without layer norm (dc may be NULL: no later step), peep constant once inlined. */
+static RNNLAB_INLINE void R(lstm_backward_row)(real *dz_b, real *dcp_b, real *dct_b, const real *g_b, const real *tc_b,
+                                        const real *cp_b, const real *dh_b, const real *dc_b, const real *peep, int H,
+                                        const int has_peep)
+{
+    #pragma omp simd
+    for (int j = 0; j < H; j++) {
+        const real og = g_b[3 * H + j], tc = tc_b[j], d_h = dh_b[j];
+        const real dzo = d_h * tc * og * (1 - og);    /* h = o*tanh(c), o = s(z_o) */
+        real dct = d_h * og * (1 - tc * tc);          /* h = o*tanh(c) */
+        if (dc_b) dct += dc_b[j];                     /* c_{t+1} = f*c_t + ... */
+        if (has_peep) dct += dzo * peep[2 * H + j];   /* z_o += p_o*c_t */
+        dz_b[3 * H + j] = dzo;
+        dct_b[j] = dct;
+        R(lstm_back_gates)(dz_b, dcp_b, g_b, cp_b, has_peep ? peep : NULL, dct, H, j);
+    }
 }
 
 static void lstm_step_backward(real *dh_prev, real *dc_prev, real *dzx, real *dzh, real *dc_total,
@@ -98,16 +126,8 @@ static void lstm_step_backward(real *dh_prev, real *dc_prev, real *dzx, real *dz
             const real *cp_b = cache->c_prev + (size_t)b * H, *dh_b = dh + (size_t)b * H;
             const real *dc_b = dc ? dc + (size_t)b * H : NULL;
             real *dz_b = dzx + (size_t)b * GH, *dcp_b = dc_prev + (size_t)b * H, *dct_b = dc_total + (size_t)b * H;
-            for (int j = 0; j < H; j++) {
-                const real og = g_b[3 * H + j], tc = tc_b[j], d_h = dh_b[j];
-                const real dzo = d_h * tc * og * (1 - og); /* h = o*tanh(c), o = s(z_o) */
-                real dct = d_h * og * (1 - tc * tc);       /* h = o*tanh(c) */
-                if (dc_b) dct += dc_b[j];                  /* c_{t+1} = f*c_t + ... */
-                if (peep) dct += dzo * peep[2 * H + j];    /* z_o += p_o*c_t */
-                dz_b[3 * H + j] = dzo;
-                dct_b[j] = dct;
-                R(lstm_back_gates)(dz_b, dcp_b, g_b, cp_b, peep, dct, H, j);
-            }
+            if (peep) R(lstm_backward_row)(dz_b, dcp_b, dct_b, g_b, tc_b, cp_b, dh_b, dc_b, peep, H, 1);
+            else R(lstm_backward_row)(dz_b, dcp_b, dct_b, g_b, tc_b, cp_b, dh_b, dc_b, peep, H, 0);
         }
     } else {
         /* with LN of c_t: dL/dy for y = gain*c_hat + bias first, then its sums, then LN's backward */
@@ -116,14 +136,16 @@ static void lstm_step_backward(real *dh_prev, real *dc_prev, real *dzx, real *dz
             const real *g_b = cache->gates + (size_t)b * GH, *tc_b = cache->extra + (size_t)b * H;
             const real *dh_b = dh + (size_t)b * H;
             real *dz_b = dzx + (size_t)b * GH, *dy_b = dc_total + (size_t)b * H;
+            #pragma omp simd
             for (int j = 0; j < H; j++) {
                 const real og = g_b[3 * H + j], tc = tc_b[j];
-                dz_b[3 * H + j] = dh_b[j] * tc * og * (1 - og); /* h = o*tanh(y), o = s(z_o) */
-                dy_b[j] = dh_b[j] * og * (1 - tc * tc);         /* h = o*tanh(y) */
+                dz_b[3 * H + j] = dh_b[j] * tc * og * (1 - og); /* h = o*R(rnnlab_tanh)(y), o = s(z_o) */
+                dy_b[j] = dh_b[j] * og * (1 - tc * tc);         /* h = o*R(rnnlab_tanh)(y) */
             }
         }
         if (g) /* y = gain*c_hat + bias: sums over b in sample order */
             for (int b = 0; b < B; b++)
+                #pragma omp simd
                 for (int j = 0; j < H; j++) {
                     g->dln_c_gain[j] += dc_total[(size_t)b * H + j] * ln->c_hat[(size_t)b * H + j];
                     g->dln_c_bias[j] += dc_total[(size_t)b * H + j];
@@ -135,6 +157,7 @@ static void lstm_step_backward(real *dh_prev, real *dc_prev, real *dzx, real *dz
             real *dz_b = dzx + (size_t)b * GH, *dcp_b = dc_prev + (size_t)b * H, *dct_b = dc_total + (size_t)b * H;
             for (int j = 0; j < H; j++) dct_b[j] *= p->ln_c_gain[j];
             R(rnnlab_ln_backward)(dct_b, ln->c_hat + (size_t)b * H, ln->c_rstd[b], H); /* c_hat = LN(c_t) */
+            #pragma omp simd
             for (int j = 0; j < H; j++) {
                 if (dc_b) dct_b[j] += dc_b[j];                          /* c_{t+1} = f*c_t + ... */
                 if (peep) dct_b[j] += dz_b[3 * H + j] * peep[2 * H + j]; /* z_o += p_o*c_t */

@@ -6,7 +6,9 @@
  *
  * act is tanh, sigmoid, relu, leaky_relu (alpha), prelu (a learned slope a_j per unit, He et al.
  * 2015: z for z > 0, a_j z otherwise) or identity (a linear RNN). The cache is z (in gates) and h_t:
- * every fixed activation's derivative is a function of its output (core/ops.h); prelu's needs z.
+ * every fixed activation's derivative is a function of its output (tanh: 1 - y^2, sigmoid:
+ * y (1 - y)); prelu's needs z. At the kink z = 0 the derivative is PyTorch's: 0 for relu, alpha for
+ * leaky_relu (its backward tests z > 0).
  * Not here: the input projection W x_t + b_ih and its normalisation (bptt.c, one product over all
  * steps) and dW.
  *
@@ -16,7 +18,7 @@
 #include "cells/cells.h"
 #include "core/gemm.h"
 #include "core/internal.h"
-#include "core/ops.h"
+#include "core/fastmath.h"
 
 #include <stddef.h>
 
@@ -30,15 +32,27 @@ static void rnn_step_forward(real *h, real *c, real *gates, real *extra, const r
     const real alpha = (real)o->alpha;
     R(rnnlab_rec_forward)(gates, h_prev, p->U, H, 1, ln ? p->ln_hh : NULL, ln ? ln->hat : NULL, ln ? ln->rstd : NULL,
                           H, 1, B, H);
+    const real *bh = p->b_hh, *slope = p->prelu;
+    /* one loop per activation, so that each is branch-free and vectorises */
+#define RNN_FORWARD(EXPR)                                                                                          \
+    _Pragma("omp simd") for (int j = 0; j < H; j++) {                                                                                  \
+        const real z = z_b[j] + bh[j];                                                                             \
+        z_b[j] = z;                                                                                                \
+        h_b[j] = (EXPR);                                                                                           \
+    }
 #pragma omp parallel for schedule(static) if ((size_t)B * H >= RNNLAB_OMP_MIN_WORK)
     for (int b = 0; b < B; b++) {
         real *z_b = gates + (size_t)b * H, *h_b = h + (size_t)b * H;
-        for (int j = 0; j < H; j++) {
-            const real z = z_b[j] + p->b_hh[j];
-            z_b[j] = z;
-            h_b[j] = act == RNNLAB_ACT_PRELU ? (z > 0 ? z : p->prelu[j] * z) : R(act_forward)(act, alpha, z);
+        switch (act) {
+        case RNNLAB_ACT_TANH: RNN_FORWARD(R(rnnlab_tanh)(z)) break;
+        case RNNLAB_ACT_SIGMOID: RNN_FORWARD(R(rnnlab_sigmoid)(z)) break;
+        case RNNLAB_ACT_RELU: RNN_FORWARD(z > 0 ? z : 0) break;
+        case RNNLAB_ACT_LEAKY_RELU: RNN_FORWARD(z > 0 ? z : alpha * z) break;
+        case RNNLAB_ACT_PRELU: RNN_FORWARD(z > 0 ? z : slope[j] * z) break;
+        default: RNN_FORWARD(z) break;
         }
     }
+#undef RNN_FORWARD
 }
 
 /* dz = dh * act'(z);  da_j += dh * z (z <= 0, prelu);  dh_prev = dz [LN] U   [inverts h = act(z)] */
@@ -50,14 +64,28 @@ static void rnn_step_backward(real *dh_prev, real *dc_prev, real *dzx, real *dzh
     (void)dc_prev, (void)dc_total, (void)dc, (void)scratch;
     const rnnlab_activation act = o->act;
     const real alpha = (real)o->alpha;
+    const real *slope = p->prelu;
+    /* dz = dh * act'(z), the derivative from the output y = act(z) (core/ops.h), one loop per activation */
+#define RNN_BACKWARD(DERIV)                                                                                        \
+    _Pragma("omp simd") for (int j = 0; j < H; j++) {                                                                                  \
+        const real y = h_b[j], z = z_b[j];                                                                         \
+        (void)y, (void)z;                                                                                          \
+        dz_b[j] = dh_b[j] * (DERIV);                                                                               \
+    }
 #pragma omp parallel for schedule(static) if ((size_t)B * H >= RNNLAB_OMP_MIN_WORK)
     for (int b = 0; b < B; b++) {
         const real *h_b = cache->h + (size_t)b * H, *z_b = cache->gates + (size_t)b * H, *dh_b = dh + (size_t)b * H;
         real *dz_b = dzx + (size_t)b * H;
-        for (int j = 0; j < H; j++)
-            dz_b[j] = dh_b[j] * (act == RNNLAB_ACT_PRELU ? (z_b[j] > 0 ? 1 : p->prelu[j])
-                                                         : R(act_deriv_from_output)(act, alpha, h_b[j]));
+        switch (act) {
+        case RNNLAB_ACT_TANH: RNN_BACKWARD(1 - y * y) break;
+        case RNNLAB_ACT_SIGMOID: RNN_BACKWARD(y * (1 - y)) break;
+        case RNNLAB_ACT_RELU: RNN_BACKWARD(y > 0 ? (real)1 : (real)0) break;
+        case RNNLAB_ACT_LEAKY_RELU: RNN_BACKWARD(y > 0 ? (real)1 : alpha) break;
+        case RNNLAB_ACT_PRELU: RNN_BACKWARD(z > 0 ? (real)1 : slope[j]) break;
+        default: RNN_BACKWARD((real)1) break;
+        }
     }
+#undef RNN_BACKWARD
     if (act == RNNLAB_ACT_PRELU && g) /* h = a z for z <= 0: da += dh z, sample by sample in order */
         for (int b = 0; b < B; b++)
             for (int j = 0; j < H; j++) {

@@ -30,4 +30,12 @@ typedef double real;
 #error "RNNLAB_REAL_BITS must be 32 or 64"
 #endif
 
+/* Small hot functions that must be inlined so their callers' loops vectorise (and so constant flag
+ * arguments specialise them). */
+#if defined(__GNUC__)
+#define RNNLAB_INLINE inline __attribute__((always_inline))
+#else
+#define RNNLAB_INLINE inline
+#endif
+
 #endif
