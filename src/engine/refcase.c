@@ -259,7 +259,7 @@ rnnlab_status rnnlab_refcase_check(const rnnlab_refcase *rc, double tol, rnnlab_
     for (int i = 0; i < m->n_tensors && !st; i++) {
         if (!(st = need(rc, m->tensors[i].name, m->tensors[i].numel, &t))) st = rnnlab_model_set(m, i, t->v);
     }
-    const rnnlab_ref_tensor *x, *target, *h0, *c0 = NULL;
+    const rnnlab_ref_tensor *x = NULL, *target = NULL, *h0 = NULL, *c0 = NULL;
     if (!st) st = need(rc, "input", (size_t)T * B * I, &x);
     if (!st) st = need(rc, "target", rows * O, &target);
     if (!st) st = need(rc, "h0", LBH, &h0);

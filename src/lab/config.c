@@ -753,7 +753,7 @@ rnnlab_status exp_resolve(const rnnlab_experiment *e, long id, exp_run *r, rnnla
         if (strcmp(s->section, "task")) continue;
         if (!strcmp(s->key, "name")) r->task = s->value;
         else if (!strcmp(s->key, "batch")) {
-            long l;
+            long l = 0;
             parse_long(s->value, &l);
             r->batch = (int)l, batch_line = s->line;
         } else {
