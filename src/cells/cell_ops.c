@@ -59,14 +59,14 @@ void R(rnnlab_ln_backward)(real *d, const real *hat, real rstd, int n)
 
 /* ---------------------------------------------------------------- the recurrent product */
 
-void R(rnnlab_rec_forward)(real *out, const real *h_in, const real *U, int n, int beta, const real *gain, real *hat,
-                           real *rstd, int ld, int ld_rstd, int B, int H)
+void R(rnnlab_rec_forward)(real *out, const real *h_in, const real *Ut, int ldu, int n, int beta, const real *gain,
+                           real *hat, real *rstd, int ld, int ld_rstd, int B, int H)
 {
     if (!gain) { /* out (+)= h_in U^T */
-        R(rnnlab_gemm)(0, 1, B, n, H, 1, h_in, H, U, H, beta ? 1 : 0, out, ld);
+        R(rnnlab_gemm)(0, 0, B, n, H, 1, h_in, H, Ut, ldu, beta ? 1 : 0, out, ld);
         return;
     }
-    R(rnnlab_gemm)(0, 1, B, n, H, 1, h_in, H, U, H, 0, hat, ld); /* the raw product, normalised in place */
+    R(rnnlab_gemm)(0, 0, B, n, H, 1, h_in, H, Ut, ldu, 0, hat, ld); /* the raw product, normalised in place */
     const int blocks = n / H;
 #pragma omp parallel for schedule(static) if ((size_t)B * n >= RNNLAB_OMP_MIN_WORK)
     for (int b = 0; b < B; b++)

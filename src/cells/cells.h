@@ -35,6 +35,7 @@ typedef struct rnnlab_cell_opts {
 typedef struct R(rnnlab_layer) {
     const real *W;         /* (G*H, I_l) weight_ih */
     const real *U;         /* (G*H, H)   weight_hh */
+    const real *Ut;        /* (H, G*H)   its transpose, which forward multiplies by (set by bptt.c) */
     const real *b_ih;      /* (G*H) */
     const real *b_hh;      /* (G*H) */
     const real *peep;      /* (3, H) LSTM peepholes p_i, p_f, p_o */
@@ -76,15 +77,15 @@ typedef struct R(rnnlab_step_cache) {
 #define RNNLAB_NORM_EPS 1e-5
 
 /*
- * The recurrent product of a cell, shared by all cells: out (B, n) gets h_in (B, H) U^T for the n rows
- * of U (beta = 1 adds, 0 overwrites). With layer normalisation (gain != NULL) each block of H units
+ * The recurrent product of a cell, shared by all cells: out (B, n) gets h_in (B, H) U^T for n rows of
+ * U, given as the n columns of Ut = U^T (H, ldu) (beta = 1 adds, 0 overwrites). With layer normalisation (gain != NULL) each block of H units
  * of the product is normalised over its units (Ba, Kiros & Hinton 2016, eq. 15-16; per gate block,
  * so the reset_before GRU's n block, computed after r, has its own statistics) and multiplied by the
  * gain; the normalised values go to hat and 1/std to rstd. out, hat share leading dimension ld; rstd
  * has leading dimension ld_rstd (one value per block).
  */
-void R(rnnlab_rec_forward)(real *out, const real *h_in, const real *U, int n, int beta, const real *gain, real *hat,
-                           real *rstd, int ld, int ld_rstd, int B, int H);
+void R(rnnlab_rec_forward)(real *out, const real *h_in, const real *Ut, int ldu, int n, int beta, const real *gain,
+                           real *hat, real *rstd, int ld, int ld_rstd, int B, int H);
 
 /*
  * Its reverse: d (B, n) holds dL/d(contribution) on entry and dL/d(h_in U^T) on exit; dh_in (B, H)

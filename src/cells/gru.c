@@ -4,9 +4,9 @@
  *     r = s(W_r x + b_ir + U_r h_{t-1} + b_hr)                 reset gate
  *     z = s(W_z x + b_iz + U_z h_{t-1} + b_hz)                 update gate
  *     reset_after  (default; PyTorch nn.GRU, cuDNN):
- *         n = R(rnnlab_tanh)(W_n x + b_in + r * (U_n h_{t-1} + b_hn))
+ *         n = tanh(W_n x + b_in + r * (U_n h_{t-1} + b_hn))
  *     reset_before (Cho et al. 2014, eq. 5-8; the GRU of Chung et al. 2014, eq. 5-8):
- *         n = R(rnnlab_tanh)(W_n x + b_in + U_n (r * h_{t-1}) + b_hn)
+ *         n = tanh(W_n x + b_in + U_n (r * h_{t-1}) + b_hn)
  *     h_t = (1 - z) * n + z * h_{t-1}                           (PyTorch's convention for z)
  *
  * s is the logistic sigmoid. With layer norm every block of the recurrent product is normalised on
@@ -35,7 +35,7 @@ static void gru_after_step_forward(real *h, real *c, real *gates, real *extra, c
     const int GH = 3 * H;
     const real *bh = p->b_hh;
     /* scratch = [LN] h_prev U^T */
-    R(rnnlab_rec_forward)(scratch, h_prev, p->U, GH, 0, ln ? p->ln_hh : NULL, ln ? ln->hat : NULL, ln ? ln->rstd : NULL,
+    R(rnnlab_rec_forward)(scratch, h_prev, p->Ut, GH, GH, 0, ln ? p->ln_hh : NULL, ln ? ln->hat : NULL, ln ? ln->rstd : NULL,
                           GH, 3, B, H);
 #pragma omp parallel for schedule(static) if ((size_t)B * GH >= RNNLAB_OMP_MIN_WORK)
     for (int b = 0; b < B; b++) {
@@ -69,7 +69,7 @@ static void gru_after_step_backward(real *dh_prev, real *dc_prev, real *dzx, rea
         #pragma omp simd
         for (int j = 0; j < H; j++) {
             const real r = g_b[j], z = g_b[H + j], n = g_b[2 * H + j], d = dh_b[j];
-            const real dan = d * (1 - z) * (1 - n * n);       /* h = (1-z)*n + ..., n = R(rnnlab_tanh)(a_n) */
+            const real dan = d * (1 - z) * (1 - n * n);       /* h = (1-z)*n + ..., n = tanh(a_n) */
             const real dzz = d * (hp_b[j] - n) * z * (1 - z); /* h = n + z*(h_prev - n), z = s(z_z) */
             const real dzr = dan * hn_b[j] * r * (1 - r);     /* a_n = ... + r*hn, r = s(z_r) */
             dzx_b[j] = dzr, dzx_b[H + j] = dzz, dzx_b[2 * H + j] = dan;
@@ -110,7 +110,7 @@ static void gru_before_step_forward(real *h, real *c, real *gates, real *extra, 
     const int GH = 3 * H;
     const real *bh = p->b_hh;
     /* scratch[:, r z] = [LN] h_prev U_rz^T */
-    R(rnnlab_rec_forward)(scratch, h_prev, p->U, 2 * H, 0, ln ? p->ln_hh : NULL, ln ? ln->hat : NULL,
+    R(rnnlab_rec_forward)(scratch, h_prev, p->Ut, GH, 2 * H, 0, ln ? p->ln_hh : NULL, ln ? ln->hat : NULL,
                           ln ? ln->rstd : NULL, GH, 3, B, H);
 #pragma omp parallel for schedule(static) if ((size_t)B * GH >= RNNLAB_OMP_MIN_WORK)
     for (int b = 0; b < B; b++) {
@@ -125,7 +125,7 @@ static void gru_before_step_forward(real *h, real *c, real *gates, real *extra, 
         }
     }
     /* scratch[:, n] = [LN] (r*h_prev) U_n^T */
-    R(rnnlab_rec_forward)(scratch + 2 * H, extra, p->U + (size_t)2 * H * H, H, 0, ln ? p->ln_hh + 2 * H : NULL,
+    R(rnnlab_rec_forward)(scratch + 2 * H, extra, p->Ut + 2 * H, GH, H, 0, ln ? p->ln_hh + 2 * H : NULL,
                           ln ? ln->hat + 2 * H : NULL, ln ? ln->rstd + 2 : NULL, GH, 3, B, H);
 #pragma omp parallel for schedule(static) if ((size_t)B * GH >= RNNLAB_OMP_MIN_WORK)
     for (int b = 0; b < B; b++) {
@@ -159,7 +159,7 @@ static void gru_before_step_backward(real *dh_prev, real *dc_prev, real *dzx, re
         #pragma omp simd
         for (int j = 0; j < H; j++) {
             const real z = g_b[H + j], n = g_b[2 * H + j], d = dh_b[j];
-            dz_b[2 * H + j] = d * (1 - z) * (1 - n * n);   /* h = (1-z)*n + ..., n = R(rnnlab_tanh)(a_n) */
+            dz_b[2 * H + j] = d * (1 - z) * (1 - n * n);   /* h = (1-z)*n + ..., n = tanh(a_n) */
             dz_b[H + j] = d * (hp_b[j] - n) * z * (1 - z); /* h = n + z*(h_prev - n), z = s(z_z) */
             dhp_b[j] = d * z;                              /* h = ... + z*h_prev */
         }

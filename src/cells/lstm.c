@@ -4,14 +4,14 @@
  *     [z_i z_f z_g z_o] = W x_t + b_ih + U h_{t-1} + b_hh     gate blocks in PyTorch's order i, f, g, o
  *     i = s(z_i + p_i * c_{t-1})                               input gate
  *     f = s(z_f + p_f * c_{t-1})                               forget gate (Gers, Schmidhuber & Cummins 2000)
- *     g = R(rnnlab_tanh)(z_g)                                            candidate
+ *     g = tanh(z_g)                                            candidate
  *     c_t = f * c_{t-1} + i * g                                (Hochreiter & Schmidhuber 1997)
  *     o = s(z_o + p_o * c_t)                                   output gate; peepholes p (3, H) are
- *     h_t = o * R(rnnlab_tanh)(c_t)                                      optional (Gers & Schmidhuber 2000) and
+ *     h_t = o * tanh(c_t)                                      optional (Gers & Schmidhuber 2000) and
  *                                                              absent (zero) in PyTorch's nn.LSTM
  * s is the logistic sigmoid. With layer norm (Ba, Kiros & Hinton 2016, eq. 20-22) each block of the
- * two products is normalised (bptt.c does W x, rnnlab_rec_forward U h) and h_t = o * R(rnnlab_tanh)(g_c *
- * LN(c_t) + b_c). Cache: gates (B, 4H) hold i, f, g, o after forward; extra (B, H) holds R(rnnlab_tanh)(c_t)
+ * two products is normalised (bptt.c does W x, rnnlab_rec_forward U h) and h_t = o * tanh(g_c *
+ * LN(c_t) + b_c). Cache: gates (B, 4H) hold i, f, g, o after forward; extra (B, H) holds tanh(c_t)
  * (or of its normalisation); c_t and c_{t-1} come from the stored cell states.
  *
  * Dimensions: B batch, H hidden size, GH = 4H.
@@ -63,7 +63,7 @@ static void lstm_step_forward(real *h, real *c, real *gates, real *extra, const 
     const int GH = 4 * H;
     const real *bh = p->b_hh, *peep = o->peephole ? p->peep : NULL;
     /* gates += [LN] h_prev U^T */
-    R(rnnlab_rec_forward)(gates, h_prev, p->U, GH, 1, ln ? p->ln_hh : NULL, ln ? ln->hat : NULL, ln ? ln->rstd : NULL,
+    R(rnnlab_rec_forward)(gates, h_prev, p->Ut, GH, GH, 1, ln ? p->ln_hh : NULL, ln ? ln->hat : NULL, ln ? ln->rstd : NULL,
                           GH, 4, B, H);
 #pragma omp parallel for schedule(static) if ((size_t)B * GH >= RNNLAB_OMP_MIN_WORK)
     for (int b = 0; b < B; b++) {
@@ -85,7 +85,7 @@ static RNNLAB_INLINE void R(lstm_back_gates)(real *dz_b, real *dcp_b, const real
     const real ig = g_b[j], fg = g_b[H + j], gg = g_b[2 * H + j], cp = cp_b[j];
     const real dzi = dct * gg * ig * (1 - ig);  /* c = ... + i*g, i = s(z_i) */
     const real dzf = dct * cp * fg * (1 - fg);  /* c = f*c_prev + ..., f = s(z_f) */
-    const real dzg = dct * ig * (1 - gg * gg);  /* g = R(rnnlab_tanh)(z_g) */
+    const real dzg = dct * ig * (1 - gg * gg);  /* g = tanh(z_g) */
     real dcp = dct * fg;                        /* c = f*c_prev + ... */
     if (peep) dcp += dzi * peep[j] + dzf * peep[H + j]; /* z_i += p_i*c_prev, z_f += p_f*c_prev */
     dz_b[j] = dzi, dz_b[H + j] = dzf, dz_b[2 * H + j] = dzg;
@@ -139,8 +139,8 @@ static void lstm_step_backward(real *dh_prev, real *dc_prev, real *dzx, real *dz
             #pragma omp simd
             for (int j = 0; j < H; j++) {
                 const real og = g_b[3 * H + j], tc = tc_b[j];
-                dz_b[3 * H + j] = dh_b[j] * tc * og * (1 - og); /* h = o*R(rnnlab_tanh)(y), o = s(z_o) */
-                dy_b[j] = dh_b[j] * og * (1 - tc * tc);         /* h = o*R(rnnlab_tanh)(y) */
+                dz_b[3 * H + j] = dh_b[j] * tc * og * (1 - og); /* h = o*tanh(y), o = s(z_o) */
+                dy_b[j] = dh_b[j] * og * (1 - tc * tc);         /* h = o*tanh(y) */
             }
         }
         if (g) /* y = gain*c_hat + bias: sums over b in sample order */

@@ -30,7 +30,7 @@ static void rnn_step_forward(real *h, real *c, real *gates, real *extra, const r
     (void)c, (void)extra, (void)c_prev, (void)scratch;
     const rnnlab_activation act = o->act;
     const real alpha = (real)o->alpha;
-    R(rnnlab_rec_forward)(gates, h_prev, p->U, H, 1, ln ? p->ln_hh : NULL, ln ? ln->hat : NULL, ln ? ln->rstd : NULL,
+    R(rnnlab_rec_forward)(gates, h_prev, p->Ut, H, H, 1, ln ? p->ln_hh : NULL, ln ? ln->hat : NULL, ln ? ln->rstd : NULL,
                           H, 1, B, H);
     const real *bh = p->b_hh, *slope = p->prelu;
     /* one loop per activation, so that each is branch-free and vectorises */

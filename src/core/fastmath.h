@@ -117,11 +117,25 @@ static RNNLAB_INLINE real R(rnnlab_expm1)(real x)
     return y;
 }
 
+/* expm1 on [0, 2 FM_TANH_CLAMP] only (tanh's argument): the series below ln2/2, 2^n expm1(r) + 2^n - 1
+ * above, nothing else to compute */
+static RNNLAB_INLINE real R(fm_expm1_pos)(real y)
+{
+    const real n = (y * (real)1.44269504088896340736 + FM_SHIFT) - FM_SHIFT;
+    const real r = (y - n * (real)0.693145751953125) - n * (real)1.42860682030941723212e-6;
+    real s1, s2;
+    R(fm_pow2)(n, &s1, &s2);
+    const real s = s1 * s2;
+    const real mid = s * R(fm_expm1_small)(r) + (s - 1);
+    return y < (real)0.34657359027997264 ? R(fm_expm1_small)(y) : mid;
+}
+
 static RNNLAB_INLINE real R(rnnlab_tanh)(real x)
 {
     real a = x < 0 ? -x : x;
     a = a > FM_TANH_CLAMP ? FM_TANH_CLAMP : a;
-    const real e = R(rnnlab_expm1)(2 * a);
+    a = a == a ? a : 0; /* NaN: computed on 0, given back below */
+    const real e = R(fm_expm1_pos)(2 * a);
     real t = e / (e + 2);
     t = x < 0 ? -t : t;
     t = x == 0 ? x : t; /* +-0 and NaN come back as they are */

@@ -20,10 +20,12 @@
 #include "core/internal.h"
 
 #include <cblas.h>
+#include <math.h>
 #include <stddef.h>
 
 #define RNNLAB_GEMM_TILE 64
 #define RNNLAB_GEMM_SERIAL_MNK (1 << 18)
+#define RNNLAB_GEMM_SMALL_MNK (1 << 18) /* at most this many multiply-adds: gemm_small (measured, README) */
 
 #ifndef _OPENMP
 void openblas_set_num_threads(int num_threads);
@@ -41,6 +43,67 @@ static void R(blas_call)(int trans_a, int trans_b, int M, int N, int K, real alp
 #endif
 }
 
+/* a*b + c, fused where the target has it (one rounding; the same bits on every run of one build) */
+#if defined(__FMA__)
+#define MADD(a, b, c) fma((a), (b), (c))
+#else
+#define MADD(a, b, c) ((a) * (b) + (c))
+#endif
+
+/*
+ * C (M, N) = A (M, K) B (K, N) + beta C, both untransposed, for the small products of one time step
+ * (B x H times H x G*H for the models of gradient experiments), where OpenBLAS spends more on packing
+ * and on zeroing C than on arithmetic. Blocks of 4 rows x SMALL_NB columns of C stay in registers
+ * while k runs; each element of C sums its K terms in order k = 0..K-1, whatever the blocking.
+ */
+#define SMALL_NB (64 / (int)sizeof(real)) /* two AVX2 vectors */
+static void R(gemm_small)(int M, int N, int K, const real *A, int lda, const real *B, int ldb, real beta, real *C,
+                          int ldc)
+{
+    for (int i0 = 0; i0 < M; i0 += 4) {
+        const int mi = RNNLAB_MIN(4, M - i0);
+        for (int j0 = 0; j0 < N; j0 += SMALL_NB) {
+            const int nj = RNNLAB_MIN(SMALL_NB, N - j0);
+            real acc[4][SMALL_NB];
+            if (mi == 4 && nj == SMALL_NB) { /* the full block: fixed trip counts the compiler unrolls */
+                for (int r = 0; r < 4; r++) {
+                    const real *c = C + (size_t)(i0 + r) * ldc + j0;
+#pragma omp simd
+                    for (int j = 0; j < SMALL_NB; j++) acc[r][j] = beta == 0 ? 0 : beta * c[j];
+                }
+                for (int k = 0; k < K; k++) {
+                    const real *b = B + (size_t)k * ldb + j0;
+                    const real a0 = A[(size_t)i0 * lda + k], a1 = A[(size_t)(i0 + 1) * lda + k];
+                    const real a2 = A[(size_t)(i0 + 2) * lda + k], a3 = A[(size_t)(i0 + 3) * lda + k];
+#pragma omp simd
+                    for (int j = 0; j < SMALL_NB; j++) {
+                        acc[0][j] = MADD(a0, b[j], acc[0][j]);
+                        acc[1][j] = MADD(a1, b[j], acc[1][j]);
+                        acc[2][j] = MADD(a2, b[j], acc[2][j]);
+                        acc[3][j] = MADD(a3, b[j], acc[3][j]);
+                    }
+                }
+                for (int r = 0; r < 4; r++) {
+                    real *c = C + (size_t)(i0 + r) * ldc + j0;
+#pragma omp simd
+                    for (int j = 0; j < SMALL_NB; j++) c[j] = acc[r][j];
+                }
+                continue;
+            }
+            for (int r = 0; r < mi; r++) /* an edge block */
+                for (int j = 0; j < nj; j++) acc[r][j] = beta == 0 ? 0 : beta * C[(size_t)(i0 + r) * ldc + j0 + j];
+            for (int k = 0; k < K; k++)
+                for (int r = 0; r < mi; r++) {
+                    const real a = A[(size_t)(i0 + r) * lda + k];
+                    const real *b = B + (size_t)k * ldb + j0;
+                    for (int j = 0; j < nj; j++) acc[r][j] = MADD(a, b[j], acc[r][j]);
+                }
+            for (int r = 0; r < mi; r++)
+                for (int j = 0; j < nj; j++) C[(size_t)(i0 + r) * ldc + j0 + j] = acc[r][j];
+        }
+    }
+}
+
 void R(rnnlab_gemm)(int trans_a, int trans_b, int M, int N, int K, real alpha, const real *A, int lda,
                     const real *B, int ldb, real beta, real *C, int ldc)
 {
@@ -56,6 +119,10 @@ void R(rnnlab_gemm)(int trans_a, int trans_b, int M, int N, int K, real alpha, c
     if (!blas_single) openblas_set_num_threads(1), blas_single = 1;
 #endif
     const double mnk = (double)M * N * K;
+    if (!trans_a && !trans_b && alpha == 1 && mnk <= RNNLAB_GEMM_SMALL_MNK) {
+        R(gemm_small)(M, N, K, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
     if (mnk <= RNNLAB_GEMM_SERIAL_MNK) {
         R(blas_call)(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return;

@@ -60,7 +60,7 @@ static void *role_ptr(const rnnlab_model *m, void *block, int l, rnnlab_tensor_r
 void R(rnnlab_layer_view)(const rnnlab_model *m, int l, R(rnnlab_layer) *p)
 {
     void *P = m->params;
-    p->W = role_ptr(m, P, l, RNNLAB_ROLE_W), p->U = role_ptr(m, P, l, RNNLAB_ROLE_U);
+    p->W = role_ptr(m, P, l, RNNLAB_ROLE_W), p->U = role_ptr(m, P, l, RNNLAB_ROLE_U), p->Ut = NULL;
     p->b_ih = role_ptr(m, P, l, RNNLAB_ROLE_B_IH), p->b_hh = role_ptr(m, P, l, RNNLAB_ROLE_B_HH);
     p->peep = role_ptr(m, P, l, RNNLAB_ROLE_PEEPHOLE), p->prelu = role_ptr(m, P, l, RNNLAB_ROLE_PRELU);
     p->ln_ih = role_ptr(m, P, l, RNNLAB_ROLE_LN_IH), p->ln_hh = role_ptr(m, P, l, RNNLAB_ROLE_LN_HH);
@@ -336,6 +336,10 @@ static void R(forward_range)(rnnlab_bptt *ws, const rnnlab_model *m, int t_lo, i
     for (int l = 0; l < ws->L; l++) {
         R(rnnlab_layer) p;
         R(rnnlab_layer_view)(m, l, &p);
+        real *Ut = ws->Ut[l]; /* U^T (H, GH): the steps' products then need no transposition */
+        for (int r = 0; r < GH; r++)
+            for (int k = 0; k < H; k++) Ut[(size_t)k * GH + r] = p.U[(size_t)r * H + k];
+        p.Ut = Ut;
         real *Hl = ws->Hs[l], *Cl = ws->Cs ? ws->Cs[l] : NULL, *gl = ws->gates[l];
         real *el = ws->extra ? ws->extra[l] : NULL;
         const real *Xin = R(layer_input)(ws, l); /* row t*B + b: input of step t */

@@ -89,6 +89,7 @@ static size_t layout(rnnlab_bptt *ws, char *base, size_t *cache)
         ws->Hs[l] = carve(base, &off, (T + 1) * BH, es);
         if (lstm) ws->Cs[l] = carve(base, &off, (T + 1) * BH, es);
         ws->gates[l] = carve(base, &off, T * B * GH, es);
+        ws->Ut[l] = carve(base, &off, H * GH, es);
         if (extra) ws->extra[l] = carve(base, &off, T * BH, es);
     }
     ws->Y = carve(base, &off, rows * ws->O, es);
@@ -143,7 +144,7 @@ void rnnlab_bptt_free(rnnlab_bptt *ws)
 {
     if (!ws) return;
     rnnlab_free(ws->block);
-    void **arrays[] = {ws->Hs,   ws->Cs,    ws->gates,  ws->extra,   ws->dZx_sum, ws->dZh_sum, ws->dH_acc,
+    void **arrays[] = {ws->Hs,   ws->Cs,    ws->gates,  ws->Ut, ws->extra,   ws->dZx_sum, ws->dZh_sum, ws->dH_acc,
                        ws->dC_acc, ws->S, ws->Xd, (void **)ws->mask, ws->xhat, ws->xrstd, ws->bn_stat,
                        ws->hhat, ws->hrstd, ws->chat, ws->crstd};
     for (size_t i = 0; i < sizeof arrays / sizeof arrays[0]; i++) rnnlab_free(arrays[i]);
@@ -198,12 +199,13 @@ rnnlab_status rnnlab_bptt_create(rnnlab_bptt **out, const rnnlab_model *m, const
     const size_t rows_t = cfg->loss_at == RNNLAB_LOSS_ALL ? (size_t)rows : (size_t)ws->B;
     ws->Hs = rnnlab_calloc(L, sizeof(void *));
     ws->gates = rnnlab_calloc(L, sizeof(void *));
+    ws->Ut = rnnlab_calloc(L, sizeof(void *));
     ws->len = rnnlab_calloc((size_t)ws->B, sizeof(int));
     ws->tap_h = rnnlab_calloc(LT, sizeof(double));
     ws->tap_hm = rnnlab_calloc(LT, sizeof(double));
     ws->param_norm = rnnlab_calloc((size_t)m->n_tensors, sizeof(double));
     ws->tap_b = rnnlab_calloc(2 * (size_t)ws->B, sizeof(double));
-    int ok = ws->Hs && ws->gates && ws->len && ws->tap_h && ws->tap_hm && ws->param_norm && ws->tap_b;
+    int ok = ws->Hs && ws->gates && ws->Ut && ws->len && ws->tap_h && ws->tap_hm && ws->param_norm && ws->tap_b;
     if (mc->cell == RNNLAB_CELL_LSTM) {
         ws->Cs = rnnlab_calloc(L, sizeof(void *));
         ws->tap_c = rnnlab_calloc(LT, sizeof(double));

@@ -23,6 +23,7 @@ struct rnnlab_bptt {
     void **Hs;    /* L x (T+1, B, H) hidden states, row 0 = h0 */
     void **Cs;    /* L x (T+1, B, H) LSTM cell states, row 0 = c0; else NULL */
     void **gates; /* L x (T, B, GH) gate activations */
+    void **Ut;    /* L x (H, GH) the recurrent weights transposed, for the forward's small products */
     void **extra; /* L x (T, B, H) cell extras (lstm tanh c; gru hn or r*h); else NULL */
     void *Y;      /* (T*B, O) at all, (B, O) at last: head outputs */
     void *Hlast;  /* (B, H) the head's input at each sample's last real step (loss at last) */
