@@ -89,7 +89,7 @@ LDFLAGS_ALL := $(OMP_FLAGS) $(LDSAN) $(LDFLAGS)
 # ------------------------------------------------------------------ sources
 # GENERIC: compiled once per precision with -DRNNLAB_REAL_BITS=32 and =64 (src/core/real.h)
 GENERIC_SRC := src/core/gemm.c src/cells/cell_ops.c src/cells/rnn.c src/cells/lstm.c src/cells/gru.c \
-               src/engine/bptt.c src/engine/diag.c
+               src/engine/bptt.c src/engine/diag.c src/engine/optim.c
 LIB_SRC := $(filter-out $(GENERIC_SRC),$(wildcard src/core/*.c src/cells/*.c src/engine/*.c src/data/*.c src/lab/*.c))
 CLI_SRC := $(wildcard src/cli/*.c)
 TEST_SRC := $(wildcard tests/test_*.c)

@@ -88,6 +88,7 @@ static void usage(FILE *f)
             "commands:\n"
             "  gradcheck   check the engine's gradients (finite differences, or PyTorch reference cases)\n"
             "  data        list the tasks and datasets, or show decoded examples of one\n"
+            "  train       train an experiment's runs (resumable); inspect or export a checkpoint\n"
             "  bench       time training steps (forward, BPTT, SGD) and print CSV rows; --grid standard\n"
             "  version     print the version and build\n"
             "  help        this text; `rnnlab COMMAND --help` describes a command\n"
@@ -119,6 +120,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "merge")) return cmd_merge(argc - 1, argv + 1);
     if (!strcmp(cmd, "plot")) return cmd_plot(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench")) return cmd_bench(argc - 1, argv + 1);
+    if (!strcmp(cmd, "train")) return cmd_train(argc - 1, argv + 1);
     cli_error("run `rnnlab help` for the list of commands", "unknown command '%s'", cmd);
     return CLI_EXIT_USAGE;
 }

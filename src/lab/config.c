@@ -23,7 +23,7 @@
 
 typedef enum kind {
     K_TEXT, K_NAME, K_BOOL, K_INT, K_DOUBLE, K_CELL, K_ACT, K_VARIANT, K_INIT, K_BIAS_INIT, K_DTYPE, K_LOSS_AT,
-    K_SPLIT, K_SEED, K_AUTO_INT, K_NORM
+    K_SPLIT, K_SEED, K_AUTO_INT, K_TRAIN, K_NORM
 } kind;
 
 typedef struct keydef {
@@ -70,10 +70,23 @@ static const keydef schema[] = {
     {"run", "jobs", K_AUTO_INT, 1, 1024},
     {"output", "dir", K_TEXT, 0, 0},
     {"output", "figures", K_BOOL, 0, 0},
+    /* [train]: checked and applied by rnnlab_train_config_set (src/lab/train.c, README "Training") */
+    {"train", "max_steps", K_TRAIN, 0, 0}, {"train", "eval_every", K_TRAIN, 0, 0}, {"train", "eval_batches", K_TRAIN, 0, 0},
+    {"train", "patience", K_TRAIN, 0, 0}, {"train", "min_delta", K_TRAIN, 0, 0}, {"train", "restore_best", K_TRAIN, 0, 0},
+    {"train", "target_loss", K_TRAIN, 0, 0}, {"train", "optimizer", K_TRAIN, 0, 0}, {"train", "lr", K_TRAIN, 0, 0},
+    {"train", "momentum", K_TRAIN, 0, 0}, {"train", "dampening", K_TRAIN, 0, 0}, {"train", "nesterov", K_TRAIN, 0, 0},
+    {"train", "weight_decay", K_TRAIN, 0, 0}, {"train", "alpha", K_TRAIN, 0, 0}, {"train", "eps", K_TRAIN, 0, 0},
+    {"train", "centered", K_TRAIN, 0, 0}, {"train", "beta1", K_TRAIN, 0, 0}, {"train", "beta2", K_TRAIN, 0, 0},
+    {"train", "schedule", K_TRAIN, 0, 0}, {"train", "step_size", K_TRAIN, 0, 0}, {"train", "gamma", K_TRAIN, 0, 0},
+    {"train", "t_max", K_TRAIN, 0, 0}, {"train", "eta_min", K_TRAIN, 0, 0}, {"train", "clip", K_TRAIN, 0, 0},
+    {"train", "clip_max", K_TRAIN, 0, 0}, {"train", "truncate", K_TRAIN, 0, 0}, {"train", "log_every", K_TRAIN, 0, 0},
+    {"train", "checkpoint_every", K_TRAIN, 0, 0}, {"train", "probe_at", K_TRAIN, 0, 0},
+    {"train", "unit_threshold", K_TRAIN, 0, 0}, {"train", "ablation", K_TRAIN, 0, 0},
+    {"train", "slope_window", K_TRAIN, 0, 0}, {"train", "init_from", K_TRAIN, 0, 0},
 };
 #define N_SCHEMA ((int)(sizeof schema / sizeof schema[0]))
 
-static const char *const sections[] = {"experiment", "model", "task", "measure", "run", "output", "sweep", NULL};
+static const char *const sections[] = {"experiment", "model", "task", "measure", "run", "output", "sweep", "train", NULL};
 
 static const keydef *find_key(const char *section, const char *key)
 {
@@ -174,6 +187,12 @@ static int check_value(const keydef *d, const char *v, char *why, size_t n)
         st = rnnlab_norm_parse(v, &nm);
         break;
     }
+    case K_TRAIN: {
+        rnnlab_train_config tc;
+        rnnlab_train_config_init(&tc);
+        st = rnnlab_train_config_set(&tc, d->key, v);
+        break;
+    }
     case K_SPLIT:
         if (!strcmp(v, "train") || !strcmp(v, "valid") || !strcmp(v, "test")) return 1;
         return snprintf(why, n, "expected train, valid or test, got '%s'", v), 0;
@@ -247,7 +266,7 @@ static int handler(void *user, const char *section, const char *name, const char
     if (!known)
         return c->st = fail_at(e, c->line, NULL,
                                "unknown section [%s] (sections: experiment, model, task, measure, run, output, "
-                               "sweep, and task.NAME / sweep.NAME for further blocks)",
+                               "train, sweep, and task.NAME / sweep.NAME for further blocks)",
                                section),
                1;
     if (strlen(section) >= sizeof e->entries[0].section)
@@ -367,13 +386,17 @@ static rnnlab_status locate_sweep_key(const rnnlab_experiment *e, const exp_entr
     if (dot) {
         snprintf(d->section, sizeof d->section, "%.*s", (int)(dot - en->key), en->key);
         snprintf(d->key, sizeof d->key, "%s", dot + 1);
-        if (strcmp(d->section, "model") && strcmp(d->section, "task") && strcmp(d->section, "run"))
-            return fail_at(e, en->line, en->key, "only model, task and run keys can be swept");
+        if (strcmp(d->section, "model") && strcmp(d->section, "task") && strcmp(d->section, "run") &&
+            strcmp(d->section, "train"))
+            return fail_at(e, en->line, en->key, "only model, task, train and run keys can be swept");
     } else if (!strcmp(en->key, "seed")) {
         snprintf(d->section, sizeof d->section, "run");
         snprintf(d->key, sizeof d->key, "seed");
     } else if (find_key("model", en->key)) {
         snprintf(d->section, sizeof d->section, "model");
+        snprintf(d->key, sizeof d->key, "%s", en->key);
+    } else if (find_key("train", en->key)) {
+        snprintf(d->section, sizeof d->section, "train");
         snprintf(d->key, sizeof d->key, "%s", en->key);
     } else {
         snprintf(d->section, sizeof d->section, "task");
@@ -383,6 +406,10 @@ static rnnlab_status locate_sweep_key(const rnnlab_experiment *e, const exp_entr
         return fail_at(e, en->line, en->key, "of [run], only seed can be swept");
     if (!strcmp(d->section, "model") && !find_key("model", d->key))
         return fail_at(e, en->line, en->key, "not a [model] key");
+    if (!strcmp(d->section, "train") && !find_key("train", d->key))
+        return fail_at(e, en->line, en->key, "not a [train] key");
+    if (!strcmp(d->section, "train") && !strcmp(d->key, "probe_at"))
+        return fail_at(e, en->line, en->key, "probe_at is a list itself and cannot be swept");
     snprintf(d->column, sizeof d->column, "%s", !strcmp(d->section, "task") && !strcmp(d->key, "name") ? "task" : d->key);
     d->line = en->line;
     return RNNLAB_OK;
@@ -585,6 +612,8 @@ static rnnlab_status load(rnnlab_experiment *e, const char *path)
     if ((en = get(e, "measure", "batch_index")) && parse_long(en->value, &l)) m->batch_index = l;
     if ((en = get(e, "run", "threads")) && parse_long(en->value, &l)) e->threads = (int)l;
     if ((en = get(e, "run", "jobs")) && parse_long(en->value, &l)) e->jobs = (int)l;
+    for (int i = 0; i < e->n_entries; i++) e->train.on |= !strcmp(e->entries[i].section, "train");
+    for (int d = 0; d < e->n_dims; d++) e->train.on |= !strcmp(e->dims[d].section, "train");
 
     /* every grid point must resolve; each distinct task setting is opened once to check it */
     char **seen = rnnlab_calloc(64, sizeof *seen);
@@ -665,7 +694,7 @@ rnnlab_status exp_resolve(const rnnlab_experiment *e, long id, exp_run *r, rnnla
     for (int i = 0; i < e->n_entries && n < 240; i++) {
         const exp_entry *en = &e->entries[i];
         const int task = !strcmp(en->section, bk->task_section);
-        if (!strcmp(en->section, "model") || task || !strcmp(en->section, "run"))
+        if (!strcmp(en->section, "model") || task || !strcmp(en->section, "run") || !strcmp(en->section, "train"))
             set[n++] = (setting){task ? "task" : en->section, en->key, en->value, en->line};
     }
     for (int d = 0; d < e->n_dims; d++)
@@ -742,6 +771,20 @@ rnnlab_status exp_resolve(const rnnlab_experiment *e, long id, exp_run *r, rnnla
     if (mc->cell != RNNLAB_CELL_GRU) mc->gru_variant = RNNLAB_GRU_RESET_AFTER;
     if (mc->cell != RNNLAB_CELL_RNN) mc->activation = RNNLAB_ACT_TANH;
     (void)peep_line;
+
+    /* training: the optimizer first (it sets the defaults of the others), then the rest */
+    rnnlab_train_config_init(&r->train);
+    int train_line = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < n; i++) {
+            const setting *s = &set[i];
+            if (strcmp(s->section, "train") || (pass == 0) != !strcmp(s->key, "optimizer")) continue;
+            if (!train_line || s->line < train_line) train_line = s->line;
+            if (rnnlab_train_config_set(&r->train, s->key, s->value))
+                return fail_at(e, s->line, s->key, "%s", rnnlab_last_error());
+        }
+    if (e->train.on && rnnlab_train_config_check(&r->train))
+        return fail_at(e, train_line ? train_line : 1, "train", "%s", rnnlab_last_error());
 
     /* task and seed */
     r->batch = 16;

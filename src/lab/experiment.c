@@ -7,8 +7,8 @@
  * README.md, "Output files".
  *
  * The journal (<out>/.journal) is the source of truth for what is done:
- *     rnnlab-journal 1 crc=<crc32 of the experiment file> grid=<runs> shard=<k>/<n> sizes=<d>,<s>,<l>
- *     done <run_id> <decay.csv bytes> <summary.csv bytes> <layers.csv bytes>
+ *     rnnlab-journal 1 crc=<crc32 of the experiment file> grid=<runs> shard=<k>/<n> sizes=<d>,<s>,<l>[,<train files>]
+ *     done <run_id> <decay.csv bytes> <summary.csv bytes> <layers.csv bytes> [<bytes of each training file>]
  *     ...
  * A run's rows are appended to the three CSV files and flushed to disk before its "done" line is
  * written and flushed, and runs are committed in grid order. On resume every CSV file is cut back
@@ -38,8 +38,37 @@
 /* written by the Makefile into build/gen/buildinfo.c */
 extern const char *const rnnlab_build_git_rev, *const rnnlab_build_cflags;
 
-enum { F_DECAY, F_SUMMARY, F_LAYERS, N_FILES };
-static const char *const file_names[N_FILES] = {"decay.csv", "summary.csv", "layers.csv"};
+/* The decay probe's three files, then (experiments that train, train.c) the five training files. */
+enum { F_DECAY, F_SUMMARY, F_LAYERS, N_BASE_FILES, N_FILES = N_BASE_FILES + EXP_TRAIN_FILES };
+static const char *const file_names[N_FILES] = {"decay.csv", "summary.csv", "layers.csv", "train.csv",
+                                                "train_layers.csv", "train_probe.csv", "units.csv", "final_layers.csv"};
+
+static int n_files(const rnnlab_experiment *e) { return e->train.on ? N_FILES : N_BASE_FILES; }
+
+/* Appends ",<s0>,<s1>..." (sep ',') or " <s0> <s1>..." (sep ' ') of the first n sizes to buf. */
+static void put_sizes(char *buf, size_t cap, const long long *sizes, int n, char sep)
+{
+    for (int i = 0; i < n; i++) {
+        const size_t len = strlen(buf);
+        snprintf(buf + len, cap - len, "%s%lld", i || sep == ' ' ? (sep == ' ' ? " " : ",") : "", sizes[i]);
+    }
+}
+
+/* Parses n sizes separated by sep after p; returns the count read. */
+static int get_sizes(const char *p, long long *sizes, int n, char sep)
+{
+    int k = 0;
+    for (; k < n; k++) {
+        if (k && *p++ != sep) break;
+        while (sep == ' ' && *p == ' ') p++;
+        char *end;
+        errno = 0;
+        sizes[k] = strtoll(p, &end, 10);
+        if (end == p || errno || sizes[k] < 0) break;
+        p = end;
+    }
+    return k;
+}
 
 void rnnlab_run_options_init(rnnlab_run_options *o)
 {
@@ -236,7 +265,7 @@ typedef struct run_out {
 } run_out;
 
 /* The columns every file starts with: run_id, the swept keys (seed last). */
-static void key_columns(const rnnlab_experiment *e, rnnlab_csvbuf *b)
+void exp_key_columns(const rnnlab_experiment *e, rnnlab_csvbuf *b)
 {
     rnnlab_csv_text(b, "run_id");
     if (e->n_blocks > 1) rnnlab_csv_text(b, "block");
@@ -246,7 +275,7 @@ static void key_columns(const rnnlab_experiment *e, rnnlab_csvbuf *b)
 }
 
 /* T: the run's sequence length (for a seq_len column its block does not sweep) */
-static void key_values(const rnnlab_experiment *e, const exp_run *r, int T, rnnlab_csvbuf *b)
+void exp_key_values(const rnnlab_experiment *e, const exp_run *r, int T, rnnlab_csvbuf *b)
 {
     char buf[32];
     rnnlab_csv_int(b, r->id);
@@ -288,13 +317,14 @@ static int is_dim_column(const rnnlab_experiment *e, const char *c)
 
 static void headers(const rnnlab_experiment *e, rnnlab_csvbuf *f)
 {
-    for (int i = 0; i < N_FILES; i++) key_columns(e, &f[i]);
+    for (int i = 0; i < N_BASE_FILES; i++) exp_key_columns(e, &f[i]);
     for (const char *const *c = decay_measures; *c; c++) rnnlab_csv_text(&f[F_DECAY], *c);
     for (const char *const *c = summary_fixed; *c; c++)
         if (!is_dim_column(e, *c)) rnnlab_csv_text(&f[F_SUMMARY], *c);
     for (const char *const *c = summary_measures; *c; c++) rnnlab_csv_text(&f[F_SUMMARY], *c);
+    if (e->train.on) exp_train_headers(e, &f[N_BASE_FILES], &f[F_SUMMARY]);
     for (const char *const *c = layer_measures; *c; c++) rnnlab_csv_text(&f[F_LAYERS], *c);
-    for (int i = 0; i < N_FILES; i++) rnnlab_csv_end_row(&f[i]);
+    for (int i = 0; i < N_BASE_FILES; i++) rnnlab_csv_end_row(&f[i]);
 }
 
 static void num_or_empty(rnnlab_csvbuf *b, double v)
@@ -428,7 +458,7 @@ static void do_run(const rnnlab_experiment *e, long id, run_out *out)
         for (int l = 0; l < L; l++)
             for (int t = 0; t < T; t++) {
                 const size_t k = (size_t)l * T + t;
-                key_values(e, &r, T, fd);
+                exp_key_values(e, &r, T, fd);
                 rnnlab_csv_int(fd, l);
                 rnnlab_csv_int(fd, t);
                 rnnlab_csv_int(fd, T - 1 - t);
@@ -462,7 +492,7 @@ static void do_run(const rnnlab_experiment *e, long id, run_out *out)
         if (l == L - 1) ds_top = dst;
         rnnlab_saturation sat = {NAN, {NAN, NAN, NAN}, NAN, NAN};
         if (me->saturation && (st = rnnlab_diag_saturation(ws, m, l, &sat))) goto done;
-        key_values(e, &r, T, fl);
+        exp_key_values(e, &r, T, fl);
         rnnlab_csv_int(fl, l);
         num_or_empty(fl, gnorm);
         if (have_taps) decay_values(fl, &dst);
@@ -474,7 +504,7 @@ static void do_run(const rnnlab_experiment *e, long id, run_out *out)
 
     /* summary.csv */
     rnnlab_csvbuf *fs = &out->f[F_SUMMARY];
-    key_values(e, &r, T, fs);
+    exp_key_values(e, &r, T, fs);
     char v[64];
     for (const char *const *c = summary_fixed; *c; c++) {
         if (is_dim_column(e, *c)) continue;
@@ -518,6 +548,8 @@ static void do_run(const rnnlab_experiment *e, long id, run_out *out)
     rnnlab_saturation all = {NAN, {NAN, NAN, NAN}, NAN, NAN};
     if (me->saturation && (st = rnnlab_diag_saturation(ws, m, -1, &all))) goto done;
     saturation_values(fs, &all, r.model.cell);
+    /* experiments with [train]: train the model now (train.c) */
+    if (e->train.on && (st = exp_train_run(e, &r, ds, m, &out->f[N_BASE_FILES], fs))) goto done;
     rnnlab_csv_end_row(fs);
     for (int i = 0; i < N_FILES; i++)
         if (out->f[i].failed) st = rnnlab_error(RNNLAB_ERR_NOMEM, "out of memory writing the rows of run %ld", id);
@@ -553,10 +585,17 @@ static rnnlab_status open_outputs(const rnnlab_experiment *e, const char *dir, i
     if (!j->done) return rnnlab_error(RNNLAB_ERR_NOMEM, "out of memory");
     rnnlab_csvbuf hdr[N_FILES] = {{0}};
     headers(e, hdr);
-    for (int i = 0; i < N_FILES; i++)
+    const int nf = n_files(e);
+    long long hsizes[N_FILES];
+    for (int i = 0; i < N_FILES; i++) {
         if (hdr[i].failed) return rnnlab_error(RNNLAB_ERR_NOMEM, "out of memory");
-    const int n = snprintf(head, sizeof head, "rnnlab-journal 1 crc=%08lx grid=%ld shard=%d/%d sizes=%zu,%zu,%zu\n",
-                           e->crc, e->grid_size, shard_k, shard_n, hdr[0].len, hdr[1].len, hdr[2].len);
+        hsizes[i] = (long long)hdr[i].len;
+    }
+    snprintf(head, sizeof head, "rnnlab-journal 1 crc=%08lx grid=%ld shard=%d/%d sizes=", e->crc, e->grid_size, shard_k,
+             shard_n);
+    put_sizes(head, sizeof head, hsizes, nf, ',');
+    strcat(head, "\n");
+    const int n = (int)strlen(head);
     size_t jlen = 0;
     char *old = fresh ? NULL : slurp(j->path, &jlen);
     int resume = 0;
@@ -578,18 +617,20 @@ static rnnlab_status open_outputs(const rnnlab_experiment *e, const char *dir, i
             const char *e2 = strchr(p, '\n');
             if (!e2) break;
             long id;
+            int used = 0;
             long long s[N_FILES];
-            if (sscanf(p, "done %ld %lld %lld %lld", &id, &s[0], &s[1], &s[2]) == 4 && id >= 0 && id < e->grid_size) {
+            if (sscanf(p, "done %ld%n", &id, &used) == 1 && get_sizes(p + used, s, nf, ' ') == nf && id >= 0 &&
+                id < e->grid_size) {
                 if (!j->done[id]) j->n_done++;
                 j->done[id] = 1;
-                for (int i = 0; i < N_FILES; i++) j->sizes[i] = s[i];
+                for (int i = 0; i < nf; i++) j->sizes[i] = s[i];
             }
             p = e2 + 1;
         }
         rnnlab_free(old);
     } else {
         /* no journal: refuse to overwrite CSV files that are there, unless fresh */
-        for (int i = 0; i < N_FILES && !fresh; i++) {
+        for (int i = 0; i < nf && !fresh; i++) {
             path_join(path, sizeof path, dir, file_names[i]);
             if (access(path, F_OK) == 0) {
                 for (int k = 0; k < N_FILES; k++) rnnlab_csvbuf_free(&hdr[k]);
@@ -599,10 +640,16 @@ static rnnlab_status open_outputs(const rnnlab_experiment *e, const char *dir, i
                                     dir);
             }
         }
+        /* the journal before the CSV files: a process killed in between leaves a journal without runs,
+           whose files are rewritten below when the command runs again */
+        j->fd = open(j->path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0666);
+        if (j->fd < 0) st = rnnlab_error(RNNLAB_ERR_IO, "%s: cannot create: %s", j->path, strerror(errno));
+        if (!st) st = write_all(j->fd, j->path, head, (size_t)n);
+        if (!st && fsync(j->fd) != 0) st = rnnlab_error(RNNLAB_ERR_IO, "%s: fsync: %s", j->path, strerror(errno));
     }
-    for (int i = 0; i < N_FILES && !st; i++) {
+    for (int i = 0; i < nf && !st; i++) {
         path_join(path, sizeof path, dir, file_names[i]);
-        if (resume) {
+        if (resume && j->n_done > 0) {
             struct stat sb;
             if (stat(path, &sb) != 0 || (long long)sb.st_size < j->sizes[i])
                 st = rnnlab_error(RNNLAB_ERR_IO,
@@ -635,28 +682,26 @@ static rnnlab_status open_outputs(const rnnlab_experiment *e, const char *dir, i
         }
         if (j->fd < 0 || truncate(j->path, (off_t)keep) != 0)
             return rnnlab_error(RNNLAB_ERR_IO, "%s: cannot repair the journal: %s", j->path, strerror(errno));
-    } else {
-        j->fd = open(j->path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0666);
-        if (j->fd < 0) return rnnlab_error(RNNLAB_ERR_IO, "%s: cannot create: %s", j->path, strerror(errno));
-        if ((st = write_all(j->fd, j->path, head, (size_t)n))) return st;
-        if (fsync(j->fd) != 0) return rnnlab_error(RNNLAB_ERR_IO, "%s: fsync: %s", j->path, strerror(errno));
     }
     return RNNLAB_OK;
 }
 
 /* Appends a run's rows and then its journal line. */
-static rnnlab_status commit(journal *j, const int *fds, const char *dir, long id, const run_out *o)
+static rnnlab_status commit(journal *j, const int *fds, const char *dir, long id, const run_out *o, int nf)
 {
-    char path[PATH_MAX + 64], line[160];
-    for (int i = 0; i < N_FILES; i++) {
+    char path[PATH_MAX + 64], line[320];
+    for (int i = 0; i < nf; i++) {
         path_join(path, sizeof path, dir, file_names[i]);
         rnnlab_status st = write_all(fds[i], path, o->f[i].data ? o->f[i].data : "", o->f[i].len);
         if (st) return st;
         j->sizes[i] += (long long)o->f[i].len;
     }
-    for (int i = 0; i < N_FILES; i++)
+    for (int i = 0; i < nf; i++)
         if (fdatasync(fds[i]) != 0) return rnnlab_error(RNNLAB_ERR_IO, "%s/%s: fsync: %s", dir, file_names[i], strerror(errno));
-    const int n = snprintf(line, sizeof line, "done %ld %lld %lld %lld\n", id, j->sizes[0], j->sizes[1], j->sizes[2]);
+    snprintf(line, sizeof line, "done %ld", id);
+    put_sizes(line, sizeof line, j->sizes, nf, ' ');
+    strcat(line, "\n");
+    const int n = (int)strlen(line);
     rnnlab_status st = write_all(j->fd, j->path, line, (size_t)n);
     if (!st && fdatasync(j->fd) != 0) st = rnnlab_error(RNNLAB_ERR_IO, "%s: fsync: %s", j->path, strerror(errno));
     j->done[id] = 1, j->n_done++;
@@ -736,8 +781,14 @@ rnnlab_status rnnlab_experiment_run(rnnlab_experiment *e, const rnnlab_run_optio
     rnnlab_threads_set(threads);
 
     journal j = {-1, "", NULL, 0, {0}};
-    int fds[N_FILES] = {-1, -1, -1};
+    int fds[N_FILES];
+    for (int i = 0; i < N_FILES; i++) fds[i] = -1;
+    /* training runs keep their checkpoints in dir and show progress per update (one run at a time) */
+    snprintf(e->train.dir, sizeof e->train.dir, "%s", dir);
+    e->train.progress = opt->progress ? opt->progress : stderr, e->train.quiet = opt->quiet, e->train.jobs = jobs;
+    e->train.tty = isatty(fileno(e->train.progress));
     rnnlab_status st = open_outputs(e, dir, sk, sn, opt->fresh, &j, fds);
+    if (!st && opt->fresh) st = exp_train_clear(dir);
     long total = 0, todo = 0;
     for (long id = sk; id < e->grid_size; id += sn) total++, todo += !(j.done && j.done[id]);
     iso_time(started, sizeof started);
@@ -774,7 +825,7 @@ rnnlab_status rnnlab_experiment_run(rnnlab_experiment *e, const rnnlab_run_optio
                         shared_st = o->st;
                         snprintf(shared_err, sizeof shared_err, "%s: %s", o->desc, o->err);
                     } else {
-                        rnnlab_status cs = commit(&j, fds, dir, ids[k], o);
+                        rnnlab_status cs = commit(&j, fds, dir, ids[k], o, n_files(e));
                         if (cs) {
                             shared_st = cs;
                             snprintf(shared_err, sizeof shared_err, "%s", rnnlab_last_error());
@@ -805,6 +856,8 @@ rnnlab_status rnnlab_experiment_run(rnnlab_experiment *e, const rnnlab_run_optio
     if (sn == 1 && opt->plot && e->figures) {
         if (rnnlab_plot(dir) != RNNLAB_OK && !opt->quiet)
             fprintf(pg.f, "rnnlab: warning: figures not drawn: %s\n", rnnlab_last_error());
+        if (e->train.on && rnnlab_train_plot(dir) != RNNLAB_OK && !opt->quiet)
+            fprintf(pg.f, "rnnlab: warning: training figures not drawn: %s\n", rnnlab_last_error());
     }
     return RNNLAB_OK;
 }
@@ -834,6 +887,7 @@ rnnlab_status rnnlab_experiment_merge(const char *dir)
     unsigned long crc = 0;
     long grid = -1;
     size_t header_len[N_FILES] = {0};
+    int nf = N_BASE_FILES;
     for (int k = 0; k < n && !st; k++) {
         snprintf(sh[k].dir, sizeof sh[k].dir, "%s/shard-%d-of-%d", dir, k, n);
         snprintf(path, sizeof path, "%s/.journal", sh[k].dir);
@@ -843,20 +897,22 @@ rnnlab_status rnnlab_experiment_merge(const char *dir)
         }
         unsigned long c;
         long g;
-        int kk, nn;
-        size_t s0, s1, s2;
-        if (sscanf(sh[k].journal, "rnnlab-journal 1 crc=%lx grid=%ld shard=%d/%d sizes=%zu,%zu,%zu", &c, &g, &kk, &nn,
-                   &s0, &s1, &s2) != 7 ||
-            kk != k || nn != n) {
+        int kk, nn, used = 0, nk = 0;
+        long long hs[N_FILES];
+        if (sscanf(sh[k].journal, "rnnlab-journal 1 crc=%lx grid=%ld shard=%d/%d sizes=%n", &c, &g, &kk, &nn, &used) != 4 ||
+            !used || kk != k || nn != n ||
+            ((nk = get_sizes(sh[k].journal + used, hs, N_FILES, ',')) != N_BASE_FILES && nk != N_FILES)) {
             st = rnnlab_error(RNNLAB_ERR_IO, "%s: not a journal of shard %d of %d", path, k, n);
             break;
         }
-        if (k == 0) crc = c, grid = g, header_len[0] = s0, header_len[1] = s1, header_len[2] = s2;
-        else if (c != crc || g != grid) {
+        if (k == 0) {
+            crc = c, grid = g, nf = nk;
+            for (int i = 0; i < nf; i++) header_len[i] = (size_t)hs[i];
+        } else if (c != crc || g != grid || nk != nf) {
             st = rnnlab_error(RNNLAB_ERR_IO, "%s: comes from a different experiment file than shard 0", path);
             break;
         }
-        for (int i = 0; i < N_FILES && !st; i++) {
+        for (int i = 0; i < nf && !st; i++) {
             snprintf(path, sizeof path, "%s/%s", sh[k].dir, file_names[i]);
             if (!(sh[k].files[i] = slurp(path, &sh[k].lens[i]))) st = rnnlab_error(RNNLAB_ERR_IO, "%s: cannot read", path);
         }
@@ -868,15 +924,18 @@ rnnlab_status rnnlab_experiment_merge(const char *dir)
     unsigned char *seen = st ? NULL : rnnlab_calloc((size_t)grid, 1);
     if (!st && !seen) st = rnnlab_error(RNNLAB_ERR_NOMEM, "out of memory");
     for (int k = 0; k < n && !st; k++) {
-        long prev[N_FILES] = {(long)header_len[0], (long)header_len[1], (long)header_len[2]};
+        long prev[N_FILES];
+        for (int i = 0; i < N_FILES; i++) prev[i] = (long)header_len[i];
         const char *p = strchr(sh[k].journal, '\n');
         while (p && *++p) {
             const char *e2 = strchr(p, '\n');
             if (!e2) break;
-            long id, s[N_FILES];
-            if (sscanf(p, "done %ld %ld %ld %ld", &id, &s[0], &s[1], &s[2]) == 4 && id >= 0 && id < grid &&
-                id % n == k) {
-                for (int i = 0; i < N_FILES; i++) {
+            long id;
+            long long s[N_FILES];
+            int used = 0;
+            if (sscanf(p, "done %ld%n", &id, &used) == 1 && get_sizes(p + used, s, nf, ' ') == nf && id >= 0 &&
+                id < grid && id % n == k) {
+                for (int i = 0; i < nf; i++) {
                     from[(id * N_FILES + i) * 2] = prev[i], from[(id * N_FILES + i) * 2 + 1] = s[i];
                     if (s[i] > (long)sh[k].lens[i] || s[i] < prev[i]) st = rnnlab_error(RNNLAB_ERR_IO, "%s: journal and files disagree", sh[k].dir);
                     prev[i] = s[i];
@@ -894,20 +953,27 @@ rnnlab_status rnnlab_experiment_merge(const char *dir)
     rnnlab_csvbuf jr = {0};
     if (!st) {
         char line[256];
-        snprintf(line, sizeof line, "rnnlab-journal 1 crc=%08lx grid=%ld shard=0/1 sizes=%zu,%zu,%zu\n", crc, grid,
-                 header_len[0], header_len[1], header_len[2]);
+        long long hs[N_FILES];
+        for (int i = 0; i < N_FILES; i++) hs[i] = (long long)header_len[i];
+        snprintf(line, sizeof line, "rnnlab-journal 1 crc=%08lx grid=%ld shard=0/1 sizes=", crc, grid);
+        put_sizes(line, sizeof line, hs, nf, ',');
+        strcat(line, "\n");
         rnnlab_csv_append(&jr, line, strlen(line));
-        for (int i = 0; i < N_FILES; i++) rnnlab_csv_append(&out[i], sh[0].files[i], header_len[i]);
+        for (int i = 0; i < nf; i++) rnnlab_csv_append(&out[i], sh[0].files[i], header_len[i]);
         for (long id = 0; id < grid; id++) {
             const int k = (int)(id % n);
-            for (int i = 0; i < N_FILES; i++) {
+            for (int i = 0; i < nf; i++) {
                 const long a = from[(id * N_FILES + i) * 2], b = from[(id * N_FILES + i) * 2 + 1];
                 rnnlab_csv_append(&out[i], sh[k].files[i] + a, (size_t)(b - a));
             }
-            snprintf(line, sizeof line, "done %ld %zu %zu %zu\n", id, out[0].len, out[1].len, out[2].len);
+            long long os[N_FILES];
+            for (int i = 0; i < nf; i++) os[i] = (long long)out[i].len;
+            snprintf(line, sizeof line, "done %ld", id);
+            put_sizes(line, sizeof line, os, nf, ' ');
+            strcat(line, "\n");
             rnnlab_csv_append(&jr, line, strlen(line));
         }
-        for (int i = 0; i < N_FILES && !st; i++) {
+        for (int i = 0; i < nf && !st; i++) {
             if (out[i].failed) st = rnnlab_error(RNNLAB_ERR_NOMEM, "out of memory merging");
             path_join(path, sizeof path, dir, file_names[i]);
             if (!st) st = write_file_atomic(path, out[i].data, out[i].len);

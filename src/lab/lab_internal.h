@@ -6,10 +6,14 @@
 #define RNNLAB_LAB_INTERNAL_H
 
 #include "rnnlab/bptt.h"
+#include "rnnlab/csvio.h"
 #include "rnnlab/data.h"
 #include "rnnlab/experiment.h"
 #include "rnnlab/init.h"
 #include "rnnlab/model.h"
+#include "rnnlab/train.h"
+
+#include <stdio.h>
 
 #define EXP_MAX_DIMS 16
 #define EXP_MAX_TASK_OPTS 32
@@ -57,6 +61,15 @@ typedef struct exp_block {
     long first, size;      /* its run ids: first .. first + size - 1 */
 } exp_block;
 
+/* Training in the runner (train.c): on when the file has [train] keys (or `rnnlab train` says so);
+ * the other fields are set by rnnlab_experiment_run for the runs it starts. */
+typedef struct exp_train_ctx {
+    int on;
+    char dir[4200]; /* the output folder: checkpoints/ goes there */
+    FILE *progress; /* per-update progress line (one run at a time only), or NULL */
+    int tty, quiet, jobs;
+} exp_train_ctx;
+
 struct rnnlab_experiment {
     char path[1024];
     char *text; /* the file's bytes, NUL-terminated, owned */
@@ -75,6 +88,7 @@ struct rnnlab_experiment {
     int n_cols;
     long grid_size;
     exp_measure measure;
+    exp_train_ctx train;
     int threads, jobs; /* 0 = auto */
     int figures;
 };
@@ -95,6 +109,7 @@ typedef struct exp_run {
     const char *col_values[EXP_MAX_DIMS]; /* the swept value of each key column, NULL where this run's block
                                             does not sweep it */
     const char *col_fixed[EXP_MAX_DIMS];  /* there: the value its section sets, or NULL */
+    rnnlab_train_config train; /* [train] with the sweep's values (used when the experiment trains) */
 } exp_run;
 
 /*
@@ -114,5 +129,36 @@ void exp_set_io(exp_run *r, int input_size, int output_size);
 
 /* 64-bit FNV-1a of a string (Fowler, Noll & Vo), for seed derivation. */
 unsigned long long exp_fnv1a64(const char *s);
+
+/* The key columns every CSV file starts with (run_id, [block,] the swept keys, seed), and a run's
+ * values (T: the run's sequence length, for a seq_len column its block does not sweep). */
+void exp_key_columns(const rnnlab_experiment *e, rnnlab_csvbuf *b);
+void exp_key_values(const rnnlab_experiment *e, const exp_run *r, int T, rnnlab_csvbuf *b);
+
+/* ---------------------------------------------------------------- training (train.c) */
+
+/* train.csv, train_layers.csv, train_probe.csv, units.csv, final_layers.csv (named in experiment.c) */
+#define EXP_TRAIN_FILES 5
+
+/* Writes the header rows of the training files (files[EXP_TRAIN_FILES], each row ended) and appends
+ * the summary's training column names to summary (its row is not ended). */
+void exp_train_headers(const rnnlab_experiment *e, rnnlab_csvbuf *files, rnnlab_csvbuf *summary);
+
+/*
+ * Trains grid point r's model m (initialised; the decay probe at initialisation already done) on ds,
+ * resuming from <e->train.dir>/checkpoints/run-<id>.ckpt when it is there and saving it every
+ * checkpoint_every updates and at the end; appends the run's rows to files[EXP_TRAIN_FILES] and its
+ * training columns to summary (row not ended). A run that diverges is not an error: it is recorded.
+ * Errors: RNNLAB_ERR_IO (checkpoints, init_from), RNNLAB_ERR_CONFIG (a checkpoint of another run),
+ *         RNNLAB_ERR_NOMEM, data errors.
+ */
+rnnlab_status exp_train_run(const rnnlab_experiment *e, const exp_run *r, rnnlab_dataset *ds, rnnlab_model *m,
+                            rnnlab_csvbuf *files, rnnlab_csvbuf *summary);
+
+/* Removes the checkpoints of a results folder (--fresh). Errors: RNNLAB_ERR_IO. */
+rnnlab_status exp_train_clear(const char *dir);
+
+/* <dir>/checkpoints/run-<id>.ckpt */
+void exp_train_checkpoint_path(const char *dir, long id, char *out, size_t n);
 
 #endif

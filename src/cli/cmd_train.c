@@ -1,0 +1,179 @@
+/*
+ * cmd_train.c - `rnnlab train`: train the runs of an experiment file (resuming from their
+ * checkpoints), and look into or export a checkpoint.
+ */
+#include "cli/cli.h"
+#include "rnnlab/checkpoint.h"
+#include "rnnlab/experiment.h"
+#include "rnnlab/train.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void train_help(FILE *f)
+{
+    fprintf(f,
+            "usage: rnnlab train [OPTIONS] FILE.ini\n"
+            "       rnnlab train --info CHECKPOINT\n"
+            "       rnnlab train --export CHECKPOINT [--out WEIGHTS.txt]\n"
+            "\n"
+            "Trains every run of the experiment's grid with its [train] settings (the defaults when the file\n"
+            "has no [train] section: Adam, lr 1e-3, global-norm clipping at 1, 1000 updates), evaluating on\n"
+            "the task's validation and test splits every eval_every updates, and writes train.csv,\n"
+            "train_layers.csv, train_probe.csv, units.csv and final_layers.csv beside the runner's files\n"
+            "(README.md, Training). Each run saves <out>/checkpoints/run-<id>.ckpt every checkpoint_every\n"
+            "updates and at the end; run the same command again after an interruption and every run\n"
+            "continues from its checkpoint, giving the same bytes as an uninterrupted run.\n"
+            "\n"
+            "options (as rnnlab run):\n"
+            "  --dry-run        check the file and print the expanded grid; train nothing\n"
+            "  --shard K/N      train only grid points i with i %% N == K, into <out>/shard-K-of-N/\n"
+            "  --fresh          discard earlier results and checkpoints in the output folder\n"
+            "  --out DIR        output folder (overrides [output] dir)\n"
+            "  --threads N      threads in total;  --jobs N  runs side by side\n"
+            "  --no-plot        do not draw figures;  --quiet  no progress output\n"
+            "\n"
+            "checkpoints:\n"
+            "  --info CKPT      print what a checkpoint holds (model, optimizer, update count)\n"
+            "  --export CKPT    write its weights in PyTorch's state_dict layout (text; load them with the\n"
+            "                   Python of README.md) to --out FILE (default: CKPT with .txt for .ckpt)\n"
+            "\n"
+            "Exit status: 0 done, 1 runtime failure, 2 bad experiment file or usage.\n");
+}
+
+static int show_info(const char *path)
+{
+    rnnlab_checkpoint ck;
+    if (rnnlab_checkpoint_load(path, &ck)) {
+        cli_error(NULL, "%s", rnnlab_last_error());
+        return CLI_EXIT_FAIL;
+    }
+    const rnnlab_model *m = ck.model;
+    const rnnlab_model_config *c = &m->cfg;
+    printf("%s: rnnlab checkpoint version %d\n", path, RNNLAB_CHECKPOINT_VERSION);
+    printf("  model      %s, I=%d H=%d L=%d O=%d, %s, norm %s, residual %d, dropout %g\n",
+           rnnlab_cell_label(c->cell, c->activation), c->input_size, c->hidden_size, c->num_layers, c->output_size,
+           rnnlab_dtype_name(c->dtype), rnnlab_norm_name(c->norm), c->residual, c->dropout);
+    printf("  parameters %zu in %d tensors; buffers %zu\n", m->n_params, m->n_tensors, m->buffers ? m->n_buffers : 0);
+    if (ck.optim)
+        printf("  optimizer  %s, lr %g, %ld updates\n", rnnlab_optim_name(ck.optim->cfg.kind), ck.optim->cfg.lr,
+               ck.optim->step);
+    else
+        printf("  optimizer  none\n");
+    printf("  step       %ld\n  extra      %zu bytes (training state)\n", ck.step, ck.extra_len);
+    rnnlab_checkpoint_deinit(&ck);
+    return CLI_EXIT_OK;
+}
+
+static int export_weights(const char *path, const char *out)
+{
+    char def[4200];
+    if (!out) {
+        const size_t n = strlen(path);
+        if (n > 5 && !strcmp(path + n - 5, ".ckpt")) snprintf(def, sizeof def, "%.*s.txt", (int)(n - 5), path);
+        else snprintf(def, sizeof def, "%s.txt", path);
+        out = def;
+    }
+    rnnlab_checkpoint ck;
+    rnnlab_status st = rnnlab_checkpoint_load(path, &ck);
+    if (!st) st = rnnlab_weights_export(out, ck.model);
+    rnnlab_checkpoint_deinit(&ck);
+    if (st) {
+        cli_error(NULL, "%s", rnnlab_last_error());
+        return CLI_EXIT_FAIL;
+    }
+    printf("rnnlab: weights of %s written to %s (PyTorch state_dict names; README.md, Training)\n", path, out);
+    return CLI_EXIT_OK;
+}
+
+int cmd_train(int argc, char **argv)
+{
+    rnnlab_run_options o;
+    rnnlab_run_options_init(&o);
+    const char *file = NULL, *info = NULL, *exp_ck = NULL;
+    int dry = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *v;
+        int r;
+        long n;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return train_help(stdout), CLI_EXIT_OK;
+        if (!strcmp(argv[i], "--dry-run")) dry = 1;
+        else if (!strcmp(argv[i], "--fresh")) o.fresh = 1;
+        else if (!strcmp(argv[i], "--quiet") || !strcmp(argv[i], "-q")) o.quiet = 1;
+        else if (!strcmp(argv[i], "--no-plot")) o.plot = 0;
+        else if ((r = cli_opt(argc, argv, &i, "--info", &v)) != 0) {
+            if (r < 0) return CLI_EXIT_USAGE;
+            info = v;
+        } else if ((r = cli_opt(argc, argv, &i, "--export", &v)) != 0) {
+            if (r < 0) return CLI_EXIT_USAGE;
+            exp_ck = v;
+        } else if ((r = cli_opt(argc, argv, &i, "--out", &v)) != 0) {
+            if (r < 0) return CLI_EXIT_USAGE;
+            o.out_dir = v;
+        } else if ((r = cli_opt(argc, argv, &i, "--threads", &v)) != 0) {
+            if (r < 0 || !cli_int("--threads", v, 1, 1024, &n)) return CLI_EXIT_USAGE;
+            o.threads = (int)n;
+        } else if ((r = cli_opt(argc, argv, &i, "--jobs", &v)) != 0) {
+            if (r < 0 || !cli_int("--jobs", v, 1, 1024, &n)) return CLI_EXIT_USAGE;
+            o.jobs = (int)n;
+        } else if ((r = cli_opt(argc, argv, &i, "--shard", &v)) != 0) {
+            int k, nn;
+            char extra;
+            if (r < 0) return CLI_EXIT_USAGE;
+            if (sscanf(v, "%d/%d%c", &k, &nn, &extra) != 2 || nn < 1 || k < 0 || k >= nn) {
+                cli_error("write --shard K/N with 0 <= K < N, e.g. --shard 0/4", "--shard: bad value '%s'", v);
+                return CLI_EXIT_USAGE;
+            }
+            o.shard_k = k, o.shard_n = nn;
+        } else if (argv[i][0] == '-') {
+            cli_error("run `rnnlab train --help`", "unknown option '%s'", argv[i]);
+            return CLI_EXIT_USAGE;
+        } else if (file) {
+            cli_error("give one experiment file", "unexpected argument '%s'", argv[i]);
+            return CLI_EXIT_USAGE;
+        } else
+            file = argv[i];
+    }
+    if ((info || exp_ck) && (file || (info && exp_ck))) {
+        cli_error("run `rnnlab train --help`", "--info and --export take a checkpoint, not an experiment file");
+        return CLI_EXIT_USAGE;
+    }
+    if (info) return show_info(info);
+    if (exp_ck) return export_weights(exp_ck, o.out_dir);
+    if (!file) {
+        cli_error("e.g. rnnlab train experiments/train_adding.ini", "no experiment file given");
+        return CLI_EXIT_USAGE;
+    }
+    rnnlab_experiment *e = NULL;
+    rnnlab_status st = rnnlab_experiment_load(&e, file);
+    if (!st && !rnnlab_experiment_trains(e)) st = rnnlab_experiment_set_training(e);
+    if (st) {
+        cli_error(NULL, "%s", rnnlab_last_error());
+        rnnlab_experiment_free(e);
+        return st == RNNLAB_ERR_CONFIG ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
+    }
+    if (dry) {
+        rnnlab_experiment_print_grid(e, stdout);
+        rnnlab_experiment_free(e);
+        return CLI_EXIT_OK;
+    }
+    st = rnnlab_experiment_run(e, &o);
+    const char *out = o.out_dir ? o.out_dir : rnnlab_experiment_out_dir(e);
+    if (st) {
+        cli_error(st == RNNLAB_ERR_CONFIG ? NULL : "run the same command again to resume from the checkpoints", "%s",
+                  rnnlab_last_error());
+    } else if (o.shard_n > 1) {
+        printf("rnnlab: shard %d/%d of %s trained: %s/shard-%d-of-%d/\n", o.shard_k, o.shard_n,
+               rnnlab_experiment_name(e), out, o.shard_k, o.shard_n);
+        printf("rnnlab: when every shard is done: rnnlab merge %s\n", out);
+    } else {
+        printf("rnnlab: %s trained\n", rnnlab_experiment_name(e));
+        printf("  CSV:         %s/train.csv, train_layers.csv, train_probe.csv, units.csv, final_layers.csv,\n", out);
+        printf("               summary.csv (training columns), decay.csv and layers.csv (at initialisation)\n");
+        printf("  models:      %s/checkpoints/run-<id>.ckpt (rnnlab train --export to get PyTorch weights)\n", out);
+        printf("  figures:     %s/figures/ (train_loss, train_grad_norm, ablation; .png and .pdf)\n", out);
+    }
+    rnnlab_experiment_free(e);
+    return st == RNNLAB_OK ? CLI_EXIT_OK : st == RNNLAB_ERR_CONFIG ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
+}
