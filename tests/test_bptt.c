@@ -1,7 +1,8 @@
 /*
  * test_bptt.c - the BPTT entry points: refusals with clear messages, non-finite values named by
  * layer and step, failed allocations, taps on/off, float32 against float64, flush-to-zero, and
- * padding that never changes real steps.
+ * padding that never changes real steps, and truncated BPTT in chunks against finite differences of
+ * its definition.
  */
 #include "check.h"
 #include "rnnlab/rnnlab.h"
@@ -451,6 +452,140 @@ static void test_remedy_refusals(void **state)
     rnnlab_model_free(m);
 }
 
+/* ---------------------------------------------------------------- chunked truncated BPTT */
+
+/* The definition of rnnlab_bptt_chunked, computed independently: F(theta) = sum over chunks of the
+ * chunk's loss with its entry states fixed at the values a whole-sequence forward at theta0 gives,
+ * each normalised by the whole sequence's N (chunk losses come from plain forwards of the chunk,
+ * normalised by the chunk's own positions, so they are rescaled by n_chunk / N). */
+static double chunk_objective(const rnnlab_model *m, rnnlab_bptt *wk, const rnnlab_batch *bt, int T, int k, int B,
+                              int all, const double *entry_h, const double *entry_c)
+{
+    const int I = m->cfg.input_size, O = m->cfg.output_size;
+    const size_t LBH = (size_t)m->cfg.num_layers * B * m->cfg.hidden_size;
+    double F = 0;
+    int lens[16];
+    for (int c = 0, t0 = 0; t0 < T; t0 += k, c++) {
+        const int n = T - t0 < k ? T - t0 : k;
+        if (!all && t0 + n < T) continue;
+        for (int b = 0; b < B; b++) lens[b] = n;
+        rnnlab_batch v = *bt;
+        v.x = bt->x + (size_t)t0 * B * I;
+        if (all) v.target = bt->target + (size_t)t0 * B * O;
+        v.lengths = lens;
+        v.h0 = entry_h + c * LBH, v.c0 = entry_c ? entry_c + c * LBH : NULL;
+        double lc;
+        assert_int_equal(rnnlab_bptt_forward(wk, m, &v, &lc), RNNLAB_OK);
+        F += all ? lc * n / T : lc;
+    }
+    return F;
+}
+
+static void check_chunked_against_fd(rnnlab_cell_kind cell, int L, rnnlab_loss_at at, int T, int k)
+{
+    enum { B = 3, I = 2, H = 4, O = 2 };
+    const int all = at == RNNLAB_LOSS_ALL, nchunks = (T + k - 1) / k;
+    rnnlab_model *m = model(cell, RNNLAB_ACT_TANH, I, H, L, O, RNNLAB_FLOAT64, 11 + cell);
+    double *x = malloc(sizeof(double) * T * B * I), *y = malloc(sizeof(double) * T * B * O);
+    fill(x, (size_t)T * B * I, 5), fill(y, (size_t)T * B * O, 6);
+    rnnlab_batch bt = {.x = x, .target = y};
+    /* entry states of every chunk from one forward over the whole sequence */
+    const size_t LBH = (size_t)L * B * H;
+    double *eh = calloc(nchunks * LBH, sizeof(double)), *ec = calloc(nchunks * LBH, sizeof(double));
+    rnnlab_bptt *wfull = workspace(m, B, T, at, 1, 0);
+    double full_loss;
+    assert_int_equal(rnnlab_bptt_forward(wfull, m, &bt, &full_loss), RNNLAB_OK);
+    for (int c = 1; c < nchunks; c++)
+        for (int l = 0; l < L; l++)
+            rnnlab_bptt_get_state(wfull, l, c * k - 1, eh + c * LBH + (size_t)l * B * H,
+                                  cell == RNNLAB_CELL_LSTM ? ec + c * LBH + (size_t)l * B * H : NULL);
+    rnnlab_bptt *wk = workspace(m, B, k, at, 1, 0);
+    double loss;
+    double *tap = calloc((size_t)L * T, sizeof(double));
+    assert_int_equal(rnnlab_bptt_chunked(wk, m, &bt, T, &loss, tap, NULL), RNNLAB_OK);
+    /* the forward is exact: the chunks' losses add up to the whole sequence's */
+    assert_true(fabs(loss - full_loss) <= 1e-13 * fabs(full_loss));
+    double *g = malloc(sizeof(double) * m->n_params), *p = m->params;
+    memcpy(g, m->grads, sizeof(double) * m->n_params);
+    double *ech = cell == RNNLAB_CELL_LSTM ? ec : NULL;
+    double worst = 0;
+    for (size_t i = 0; i < m->n_params; i++) { /* central differences, h = 1e-6: error O(h^2) */
+        const double p0 = p[i], h = 1e-6;
+        p[i] = p0 + h;
+        const double fp = chunk_objective(m, wk, &bt, T, k, B, all, eh, ech);
+        p[i] = p0 - h;
+        const double fm = chunk_objective(m, wk, &bt, T, k, B, all, eh, ech);
+        p[i] = p0;
+        /* rounding in F (|F| ~ 1, unit roundoff 1.1e-16) makes |fd error| up to ~1e-16 / h = 1e-10,
+           truncation adds |F^(3)| h^2 / 6 ~ 1e-13: so 1e-8 absolute, or 1e-6 relative above 1e-2 */
+        const double fd = (fp - fm) / (2 * h), err = fabs(fd - g[i]) / (fabs(fd) > 1e-2 ? fabs(fd) : 1e-2);
+        if (err > worst) worst = err;
+    }
+    if (worst > 1e-6) fail_msg("%s L=%d %s T=%d k=%d: worst error %g (relative, or absolute / 1e-2)",
+                               rnnlab_cell_name(cell), L, rnnlab_loss_at_name(at), T, k, worst);
+    /* with the loss at the last step, only the last chunk carries a gradient */
+    for (int t = 0; t < T; t++) {
+        const int in_last = t >= (nchunks - 1) * k;
+        if (!all) assert_true(in_last ? tap[(size_t)(L - 1) * T + t] > 0 : tap[(size_t)(L - 1) * T + t] == 0);
+    }
+    free(g), free(tap), free(eh), free(ec), free(x), free(y);
+    rnnlab_bptt_free(wk), rnnlab_bptt_free(wfull), rnnlab_model_free(m);
+}
+
+static void test_chunked_matches_finite_differences(void **state)
+{
+    (void)state;
+    check_chunked_against_fd(RNNLAB_CELL_LSTM, 2, RNNLAB_LOSS_ALL, 7, 3); /* chunks 3, 3, 1 */
+    check_chunked_against_fd(RNNLAB_CELL_GRU, 1, RNNLAB_LOSS_ALL, 6, 2);
+    check_chunked_against_fd(RNNLAB_CELL_RNN, 2, RNNLAB_LOSS_LAST, 8, 3);
+    check_chunked_against_fd(RNNLAB_CELL_LSTM, 1, RNNLAB_LOSS_LAST, 5, 5); /* one chunk: full BPTT */
+}
+
+static void test_chunked_single_chunk_is_full_bptt(void **state)
+{
+    (void)state;
+    enum { B = 2, I = 3, H = 5, O = 2, T = 6 };
+    rnnlab_model *m = model(RNNLAB_CELL_LSTM, RNNLAB_ACT_TANH, I, H, 2, O, RNNLAB_FLOAT32, 3);
+    double x[T * B * I], y[T * B * O];
+    fill(x, sizeof x / sizeof x[0], 1), fill(y, sizeof y / sizeof y[0], 2);
+    rnnlab_batch bt = {.x = x, .target = y};
+    rnnlab_bptt *w = workspace(m, B, T, RNNLAB_LOSS_ALL, 1, 0), *wk = workspace(m, B, 8, RNNLAB_LOSS_ALL, 1, 0);
+    double l1, l2;
+    assert_int_equal(rnnlab_bptt_forward(w, m, &bt, &l1), RNNLAB_OK);
+    assert_int_equal(rnnlab_bptt_backward(w, m, NULL, NULL, NULL), RNNLAB_OK);
+    float *g = malloc(sizeof(float) * m->n_params);
+    memcpy(g, m->grads, sizeof(float) * m->n_params);
+    assert_int_equal(rnnlab_bptt_chunked(wk, m, &bt, T, &l2, NULL, NULL), RNNLAB_OK);
+    assert_true(l1 == l2);
+    assert_memory_equal(g, m->grads, sizeof(float) * m->n_params);
+    free(g), rnnlab_bptt_free(w), rnnlab_bptt_free(wk), rnnlab_model_free(m);
+}
+
+static void test_chunked_refusals(void **state)
+{
+    (void)state;
+    rnnlab_model *m = model(RNNLAB_CELL_GRU, RNNLAB_ACT_TANH, 1, 3, 1, 1, RNNLAB_FLOAT64, 1);
+    double x[10 * 2], y[2];
+    fill(x, 20, 1), fill(y, 2, 2);
+    int lens[2] = {10, 9};
+    rnnlab_batch bt = {.x = x, .target = y, .lengths = lens};
+    rnnlab_bptt *wk = workspace(m, 2, 4, RNNLAB_LOSS_LAST, 1, 0);
+    assert_int_equal(rnnlab_bptt_chunked(wk, m, &bt, 10, NULL, NULL, NULL), RNNLAB_ERR_CONFIG);
+    assert_non_null(strstr(rnnlab_last_error(), "lengths[1] = 9"));
+    bt.lengths = NULL;
+    x[7 * 2 + 1] = NAN; /* step 7, sample 1: in chunk 1 (steps 4..7) at its step 3 */
+    assert_int_equal(rnnlab_bptt_chunked(wk, m, &bt, 10, NULL, NULL, NULL), RNNLAB_ERR_NUMERIC);
+    assert_non_null(strstr(rnnlab_last_error(), "chunk 1 (steps 4..7)"));
+    rnnlab_bptt_config bc;
+    rnnlab_bptt_config_init(&bc);
+    bc.batch = 2, bc.seq_len = 10, bc.truncate = 4;
+    rnnlab_bptt *ww;
+    assert_int_equal(rnnlab_bptt_create(&ww, m, &bc), RNNLAB_OK);
+    x[7 * 2 + 1] = 0;
+    assert_int_equal(rnnlab_bptt_chunked(ww, m, &bt, 10, NULL, NULL, NULL), RNNLAB_ERR_CONFIG);
+    rnnlab_bptt_free(ww), rnnlab_bptt_free(wk), rnnlab_model_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -466,6 +601,9 @@ int main(void)
         cmocka_unit_test(test_dropout_modes_and_masks),
         cmocka_unit_test(test_batch_norm_running_statistics),
         cmocka_unit_test(test_remedy_refusals),
+        cmocka_unit_test(test_chunked_matches_finite_differences),
+        cmocka_unit_test(test_chunked_single_chunk_is_full_bptt),
+        cmocka_unit_test(test_chunked_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -158,6 +158,33 @@ rnnlab_status rnnlab_bptt_forward(rnnlab_bptt *ws, const rnnlab_model *m, const 
 rnnlab_status rnnlab_bptt_backward(rnnlab_bptt *ws, rnnlab_model *m, double *dx, double *dh0, double *dc0);
 
 /*
+ * rnnlab_bptt_chunked - truncated BPTT in consecutive chunks, with memory bounded by the chunk
+ * length k instead of T: BPTT(k, k) of Williams & Peng 1990, the "carry the state, detach it every
+ * k steps" training of long sequences (Sutskever 2013, Section 3.2; PyTorch's word-language-model
+ * example). The workspace is created for seq_len = k with full BPTT (truncate 0); the batch holds
+ * a whole sequence of T steps (any T >= 1; the last chunk may be shorter than k). Chunk c covers
+ * steps ck..ck+k-1: it runs forward from the states the previous chunk ended in (bt->h0, c0 for
+ * the first), and its losses backpropagate to the chunk's first step only. So
+ *      g = sum_c dL_c/dtheta |_{states entering chunk c const},   L = sum_c L_c,
+ * with every L_c normalised by the whole sequence's N (top of this file), so L equals the loss
+ * rnnlab_bptt_forward would give on the whole sequence and the gradients of all chunks add up in
+ * the model's gradient block. Unlike the windowed truncation of rnnlab_bptt_config.truncate, a
+ * loss near the end of a chunk sees up to k steps back and one at its start sees one step.
+ *
+ * Shapes:  bt as in rnnlab_batch with seq_len T: x (T, B, I), targets at all (T, B, ...) or at
+ *          last (B, ...); lengths must be NULL or all T. tap_h, tap_c: (L, T) or NULL; they
+ *          receive the taps' h_norm and c_norm (LSTM) of every step (0 where no gradient flows:
+ *          with the loss at last, every chunk but the last).
+ * Memory:  the workspace's cache (k steps) is all that is kept; allocates nothing.
+ * Dropout: chunk c draws its masks from splitmix64(dropout_seed + c) (the first from dropout_seed).
+ * Batch norm (training): statistics are those of each chunk.
+ * Errors:  RNNLAB_ERR_CONFIG for a windowed workspace, T < 1 or unequal lengths; otherwise those of
+ *          rnnlab_bptt_forward and _backward, prefixed with the chunk and its steps.
+ */
+rnnlab_status rnnlab_bptt_chunked(rnnlab_bptt *ws, rnnlab_model *m, const rnnlab_batch *bt, int T, double *loss,
+                                  double *tap_h, double *tap_c);
+
+/*
  * rnnlab_bptt_update_running_stats - batch norm (norm = batch) in training mode: folds the last
  * forward's batch statistics into the model's running ones, as PyTorch's BatchNorm does in its
  * forward: running_mean = (1 - momentum) running_mean + momentum mean, and the same for the variance

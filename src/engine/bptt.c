@@ -465,17 +465,18 @@ static double R(loss_eval)(rnnlab_bptt *ws, int s_only, real *dY)
 static void copy_batch_meta(rnnlab_bptt *ws, const rnnlab_batch *bt)
 {
     const int B = ws->B, T = ws->T, O = ws->O;
-    const size_t rows = ws->cfg.loss_at == RNNLAB_LOSS_ALL ? (size_t)T * B : (size_t)B;
     ws->Teff = 1;
     for (int b = 0; b < B; b++) {
         ws->len[b] = bt->lengths ? bt->lengths[b] : T;
         if (ws->len[b] > ws->Teff) ws->Teff = ws->len[b];
     }
+    /* only the first Teff steps of an all-steps target are read (a chunk's view may end there) */
+    const size_t rows = ws->cfg.loss_at == RNNLAB_LOSS_ALL ? (size_t)ws->Teff * B : (size_t)B;
     if (ws->target) memcpy(ws->target, bt->target, rows * O * sizeof(double));
     if (ws->target_class) memcpy(ws->target_class, bt->target_class, rows * sizeof(int));
     long n = 0;
     for (int b = 0; b < B; b++) n += ws->cfg.loss_at == RNNLAB_LOSS_ALL ? ws->len[b] : 1;
-    ws->n_pos = n;
+    ws->n_pos = ws->n_pos_fixed > 0 ? ws->n_pos_fixed : n;
 }
 
 /* X = x with padded positions (t >= length) set to 0, so what the padding held never matters. */
@@ -606,8 +607,9 @@ static void R(head_backward)(rnnlab_bptt *ws, rnnlab_model *m, real *dHtop)
     real *dY = ws->dY;
     real *dWh = role_ptr(m, m->grads, -1, RNNLAB_ROLE_HEAD_W), *dbh = role_ptr(m, m->grads, -1, RNNLAB_ROLE_HEAD_B);
     R(loss_eval)(ws, -1, dY);
-    R(rnnlab_gemm)(1, 0, O, H, rows, 1, dY, O, R(head_input)(ws), H, 0, dWh, H); /* dWh = dY^T Hin */
-    R(rnnlab_colsum)(dbh, dY, rows, O, O, 0);
+    /* added to the zeroed (or, chunked, the running) gradients like every other tensor's */
+    R(rnnlab_gemm)(1, 0, O, H, rows, 1, dY, O, R(head_input)(ws), H, 1, dWh, H); /* dWh += dY^T Hin */
+    R(rnnlab_colsum)(dbh, dY, rows, O, O, 1);
     if (ws->cfg.loss_at == RNNLAB_LOSS_ALL) {
         R(rnnlab_gemm)(0, 0, rows, H, O, 1, dY, O, R(head_weight)(m), H, 0, dHtop, H); /* dHtop = dY Wh */
     } else {
@@ -745,7 +747,7 @@ static void R(backward_windowed)(rnnlab_bptt *ws, rnnlab_model *m, double *dx, d
 
 rnnlab_status R(rnnlab_bptt_backward_impl)(rnnlab_bptt *ws, rnnlab_model *m, double *dx, double *dh0, double *dc0)
 {
-    rnnlab_model_zero_grad(m);
+    if (!ws->keep_grads) rnnlab_model_zero_grad(m);
     const size_t LT = (size_t)ws->L * ws->T;
     memset(ws->tap_h, 0, LT * sizeof(double)), memset(ws->tap_hm, 0, LT * sizeof(double));
     if (ws->tap_c) memset(ws->tap_c, 0, LT * sizeof(double)), memset(ws->tap_cm, 0, LT * sizeof(double));

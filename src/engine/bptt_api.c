@@ -10,9 +10,12 @@
 #include "core/internal.h"
 #include "rnnlab/runtime.h"
 
+#include "rnnlab/rng.h"
+
 #include <limits.h>
 #include <stdint.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 /* ---------------------------------------------------------------- names */
@@ -148,10 +151,11 @@ void rnnlab_bptt_free(rnnlab_bptt *ws)
                        ws->dC_acc, ws->S, ws->Xd, (void **)ws->mask, ws->xhat, ws->xrstd, ws->bn_stat,
                        ws->hhat, ws->hrstd, ws->chat, ws->crstd};
     for (size_t i = 0; i < sizeof arrays / sizeof arrays[0]; i++) rnnlab_free(arrays[i]);
-    double *doubles[] = {ws->target, ws->tap_h, ws->tap_hm, ws->tap_c, ws->tap_cm, ws->param_norm, ws->tap_b};
+    double *doubles[] = {ws->carry_h, ws->carry_c, ws->target, ws->tap_h, ws->tap_hm, ws->tap_c, ws->tap_cm, ws->param_norm, ws->tap_b};
     for (size_t i = 0; i < sizeof doubles / sizeof doubles[0]; i++) rnnlab_free(doubles[i]);
     rnnlab_free(ws->target_class);
     rnnlab_free(ws->len);
+    rnnlab_free(ws->chunk_len);
     rnnlab_free(ws);
 }
 
@@ -205,8 +209,12 @@ rnnlab_status rnnlab_bptt_create(rnnlab_bptt **out, const rnnlab_model *m, const
     ws->tap_hm = rnnlab_calloc(LT, sizeof(double));
     ws->param_norm = rnnlab_calloc((size_t)m->n_tensors, sizeof(double));
     ws->tap_b = rnnlab_calloc(2 * (size_t)ws->B, sizeof(double));
-    int ok = ws->Hs && ws->gates && ws->Ut && ws->len && ws->tap_h && ws->tap_hm && ws->param_norm && ws->tap_b;
+    ws->chunk_len = rnnlab_calloc((size_t)ws->B, sizeof(int));
+    ws->carry_h = rnnlab_calloc(L * ws->B * H, sizeof(double));
+    int ok = ws->Hs && ws->gates && ws->Ut && ws->len && ws->tap_h && ws->tap_hm && ws->param_norm && ws->tap_b &&
+             ws->chunk_len && ws->carry_h;
     if (mc->cell == RNNLAB_CELL_LSTM) {
+        ok = ok && (ws->carry_c = rnnlab_calloc(L * ws->B * H, sizeof(double)));
         ws->Cs = rnnlab_calloc(L, sizeof(void *));
         ws->tap_c = rnnlab_calloc(LT, sizeof(double));
         ws->tap_cm = rnnlab_calloc(LT, sizeof(double));
@@ -233,7 +241,9 @@ rnnlab_status rnnlab_bptt_create(rnnlab_bptt **out, const rnnlab_model *m, const
             char *base = (char *)(((uintptr_t)ws->block + 63) & ~(uintptr_t)63);
             layout(ws, base, &cache);
             ws->cache_bytes = cache;
-            ws->total_bytes = total + 64 + (2 * LT * (ws->tap_c ? 2 : 1) + m->n_tensors + 2 * ws->B) * sizeof(double);
+            ws->total_bytes = total + 64 +
+                              (2 * LT * (ws->tap_c ? 2 : 1) + m->n_tensors + 2 * ws->B +
+                               L * ws->B * H * (ws->carry_c ? 2 : 1)) * sizeof(double) + 2 * (size_t)ws->B * sizeof(int);
         }
         ok = ws->block != NULL;
     }
@@ -345,6 +355,67 @@ rnnlab_status rnnlab_bptt_backward(rnnlab_bptt *ws, rnnlab_model *m, double *dx,
                                         : rnnlab_bptt_backward_impl_f64(ws, m, dx, dh0, dc0);
     if (ws->cfg.ftz) rnnlab_ftz_set(0);
     return st;
+}
+
+/* Ends a chunked pass: the workspace serves plain forward/backward calls again. */
+static rnnlab_status chunk_end(rnnlab_bptt *ws, rnnlab_status st, int c, int t0, int n)
+{
+    ws->n_pos_fixed = 0, ws->keep_grads = 0;
+    if (!st) return st;
+    char where[64];
+    snprintf(where, sizeof where, "chunk %d (steps %d..%d)", c, t0, t0 + n - 1);
+    return rnnlab_error_prefix(st, where);
+}
+
+rnnlab_status rnnlab_bptt_chunked(rnnlab_bptt *ws, rnnlab_model *m, const rnnlab_batch *bt, int T, double *loss,
+                                  double *tap_h, double *tap_c)
+{
+    rnnlab_status st = check_model(ws, m);
+    if (st) return st;
+    if (ws->windowed)
+        return rnnlab_error(RNNLAB_ERR_CONFIG, "rnnlab_bptt_chunked: the workspace must do full BPTT over one chunk "
+                                               "(create it with seq_len = k and truncate = 0)");
+    if (!bt || !bt->x) return rnnlab_error(RNNLAB_ERR_CONFIG, "batch: x is required");
+    if (T < 1) return rnnlab_error(RNNLAB_ERR_CONFIG, "rnnlab_bptt_chunked: T must be >= 1 (got %d)", T);
+    const int B = ws->B, I = ws->I, O = ws->O, L = ws->L, H = ws->H, k = ws->T, all = ws->cfg.loss_at == RNNLAB_LOSS_ALL;
+    if (bt->lengths)
+        for (int b = 0; b < B; b++)
+            if (bt->lengths[b] != T)
+                return rnnlab_error(RNNLAB_ERR_CONFIG,
+                                    "rnnlab_bptt_chunked: every sequence must have all T = %d steps (lengths[%d] = %d)",
+                                    T, b, bt->lengths[b]);
+    const size_t BH = (size_t)B * H;
+    double total = 0;
+    int c = 0, t0 = 0, n = 0, backwards = 0;
+    ws->n_pos_fixed = all ? (long)T * B : B;
+    for (; t0 < T; t0 += k, c++) {
+        n = T - t0 < k ? T - t0 : k;
+        const int last = t0 + n == T, has_loss = all || last;
+        for (int b = 0; b < B; b++) ws->chunk_len[b] = n;
+        rnnlab_batch v = *bt;
+        v.x = bt->x + (size_t)t0 * B * I;
+        if (all && bt->target) v.target = bt->target + (size_t)t0 * B * O;
+        if (all && bt->target_class) v.target_class = bt->target_class + (size_t)t0 * B;
+        v.lengths = ws->chunk_len;
+        if (c > 0) v.h0 = ws->carry_h, v.c0 = ws->carry_c, v.dropout_seed = rnnlab_splitmix64(bt->dropout_seed + c);
+        double lc = 0;
+        if ((st = rnnlab_bptt_forward(ws, m, &v, &lc))) return chunk_end(ws, st, c, t0, n);
+        if (has_loss) {
+            total += lc;
+            ws->keep_grads = backwards++ > 0;
+            if ((st = rnnlab_bptt_backward(ws, m, NULL, NULL, NULL))) return chunk_end(ws, st, c, t0, n);
+        }
+        for (int l = 0; l < L; l++)
+            for (int j = 0; j < n; j++) {
+                if (tap_h) tap_h[(size_t)l * T + t0 + j] = has_loss ? ws->tap_h[(size_t)l * k + j] : 0;
+                if (tap_c) tap_c[(size_t)l * T + t0 + j] = has_loss && ws->tap_c ? ws->tap_c[(size_t)l * k + j] : 0;
+            }
+        if (!last)
+            for (int l = 0; l < L; l++)
+                rnnlab_bptt_get_state(ws, l, n - 1, ws->carry_h + l * BH, ws->carry_c ? ws->carry_c + l * BH : NULL);
+    }
+    if (loss) *loss = total;
+    return chunk_end(ws, RNNLAB_OK, c, t0, n);
 }
 
 rnnlab_status rnnlab_bptt_window_loss(rnnlab_bptt *ws, const rnnlab_model *m, const rnnlab_batch *bt,

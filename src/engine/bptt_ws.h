@@ -47,6 +47,11 @@ struct rnnlab_bptt {
     int *len;          /* (B) */
     int Teff;          /* max(len): steps beyond it are padding for every sample and never computed */
     long n_pos;        /* N, the number of loss positions */
+    /* ---- rnnlab_bptt_chunked (bptt_api.c) */
+    long n_pos_fixed;           /* > 0: N for the loss instead of this batch's count */
+    int keep_grads;             /* 1: backward adds to the model's gradients instead of overwriting */
+    double *carry_h, *carry_c;  /* (L, B, H) the states a chunk ends in; carry_c LSTM only */
+    int *chunk_len;             /* (B) */
 
     /* ---- backward buffers (real) */
     void *dY;                                   /* like Y */
