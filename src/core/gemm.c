@@ -22,6 +22,7 @@
 #include <cblas.h>
 #include <math.h>
 #include <stddef.h>
+#include <string.h>
 
 #define RNNLAB_GEMM_TILE 64
 #define RNNLAB_GEMM_SERIAL_MNK (1 << 18)
@@ -104,6 +105,37 @@ static void R(gemm_small)(int M, int N, int K, const real *A, int lda, const rea
     }
 }
 
+/*
+ * C (M, N) = op(A) (M, K) op(B) (K, N) + beta C for K <= THIN_K: the input projection of a model
+ * with a few inputs (I = 1 in the gradient experiments) and the head's products with a few outputs.
+ * OpenBLAS packs both operands for a product this thin and spends far more on that than on the
+ * M*N*K multiply-adds. Rows are shared among the threads; every element sums its K terms in order
+ * k = 0..K-1, so the result does not depend on the thread count.
+ */
+#define THIN_K 8
+static void R(gemm_thin)(int trans_a, int trans_b, int M, int N, int K, const real *A, int lda, const real *B,
+                         int ldb, real beta, real *C, int ldc)
+{
+    const size_t sa_i = trans_a ? 1 : (size_t)lda, sa_k = trans_a ? (size_t)lda : 1;
+    const size_t sb_k = trans_b ? 1 : (size_t)ldb, sb_j = trans_b ? (size_t)ldb : 1;
+#pragma omp parallel for schedule(static) if ((double)M * N * K >= RNNLAB_OMP_MIN_WORK * 8.0)
+    for (int i = 0; i < M; i++) {
+        real *c = C + (size_t)i * ldc;
+        if (beta == 0) memset(c, 0, (size_t)N * sizeof(real));
+        else if (beta != 1)
+            for (int j = 0; j < N; j++) c[j] *= beta;
+        for (int k = 0; k < K; k++) {
+            const real a = A[i * sa_i + k * sa_k];
+            const real *b = B + k * sb_k;
+            if (sb_j == 1) {
+#pragma omp simd
+                for (int j = 0; j < N; j++) c[j] = MADD(a, b[j], c[j]);
+            } else
+                for (int j = 0; j < N; j++) c[j] = MADD(a, b[j * sb_j], c[j]);
+        }
+    }
+}
+
 void R(rnnlab_gemm)(int trans_a, int trans_b, int M, int N, int K, real alpha, const real *A, int lda,
                     const real *B, int ldb, real beta, real *C, int ldc)
 {
@@ -119,6 +151,10 @@ void R(rnnlab_gemm)(int trans_a, int trans_b, int M, int N, int K, real alpha, c
     if (!blas_single) openblas_set_num_threads(1), blas_single = 1;
 #endif
     const double mnk = (double)M * N * K;
+    if (K <= THIN_K && alpha == 1) {
+        R(gemm_thin)(trans_a, trans_b, M, N, K, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
     if (!trans_a && !trans_b && alpha == 1 && mnk <= RNNLAB_GEMM_SMALL_MNK) {
         R(gemm_small)(M, N, K, A, lda, B, ldb, beta, C, ldc);
         return;
