@@ -10,6 +10,11 @@
  *   init.h     initialisation schemes
  *   bptt.h     forward, backpropagation through time, losses, gradient taps
  *   gradcheck.h finite differences and the PyTorch reference cases
+ *   diag.h     decay statistics, Jacobian spectra and the other measurements beyond the taps
+ *   format.h   numbers as text in the C locale
+ *   csvio.h    CSV rows through libcsv
+ *   data.h     tasks and datasets by name
+ *   experiment.h experiment files, sweeps and the runner
  */
 #ifndef RNNLAB_RNNLAB_H
 #define RNNLAB_RNNLAB_H
@@ -23,5 +28,11 @@
 #include "rnnlab/model.h"
 #include "rnnlab/init.h"
 #include "rnnlab/bptt.h"
+#include "rnnlab/gradcheck.h"
+#include "rnnlab/diag.h"
+#include "rnnlab/format.h"
+#include "rnnlab/csvio.h"
+#include "rnnlab/data.h"
+#include "rnnlab/experiment.h"
 
 #endif
