@@ -672,6 +672,23 @@ static void test_bad_train_keys(void **state)
     }
 }
 
+/* The shipped training experiment loads and trains (the tests run from the repository's root). */
+static void test_shipped_train_experiment(void **state)
+{
+    (void)state;
+    if (access("experiments/train_adding.ini", R_OK) != 0) {
+        fprintf(stderr, "SKIP: run from the repository's root to check experiments/\n");
+        skip();
+    }
+    rnnlab_experiment *e = NULL;
+    const rnnlab_status st = rnnlab_experiment_load(&e, "experiments/train_adding.ini");
+    if (st) fprintf(stderr, "%s\n", rnnlab_last_error());
+    assert_int_equal(st, RNNLAB_OK);
+    assert_true(rnnlab_experiment_trains(e));
+    assert_int_equal(rnnlab_experiment_grid_size(e), 16);
+    rnnlab_experiment_free(e);
+}
+
 /* rnnlab train, killed with SIGKILL at random moments and run again until it finishes, writes the
  * same bytes as one uninterrupted run; --info and --export read its checkpoints. */
 static void test_cli_kill_and_resume(void **state)
@@ -750,6 +767,7 @@ int main(void)
         cmocka_unit_test(test_runner_threads_and_resume),
         cmocka_unit_test(test_runner_divergence_and_stops),
         cmocka_unit_test(test_bad_train_keys),
+        cmocka_unit_test(test_shipped_train_experiment),
         cmocka_unit_test(test_cli_kill_and_resume),
         cmocka_unit_test(test_must_learn_adding_problem),
     };
