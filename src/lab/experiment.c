@@ -875,7 +875,7 @@ rnnlab_status rnnlab_experiment_merge(const char *dir)
 {
     /* find N from the shard folders present */
     int n = 0;
-    char path[PATH_MAX + 64];
+    char path[PATH_MAX + 128]; /* room for a shard folder (PATH_MAX + 64) and a file name */
     for (int cand = 2; cand <= 4096 && !n; cand++) {
         snprintf(path, sizeof path, "%s/shard-0-of-%d/.journal", dir, cand);
         if (access(path, R_OK) == 0) n = cand;
