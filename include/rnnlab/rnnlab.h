@@ -15,6 +15,9 @@
  *   csvio.h    CSV rows through libcsv
  *   data.h     tasks and datasets by name
  *   experiment.h experiment files, sweeps and the runner
+ *   optim.h    optimizers, learning-rate schedules, gradient clipping
+ *   checkpoint.h model and optimizer state on disk
+ *   train.h    the training loop behind [train] sections
  */
 #ifndef RNNLAB_RNNLAB_H
 #define RNNLAB_RNNLAB_H
@@ -34,5 +37,8 @@
 #include "rnnlab/csvio.h"
 #include "rnnlab/data.h"
 #include "rnnlab/experiment.h"
+#include "rnnlab/optim.h"
+#include "rnnlab/checkpoint.h"
+#include "rnnlab/train.h"
 
 #endif

@@ -3,10 +3,12 @@
  */
 #include "cli/cli.h"
 #include "rnnlab/experiment.h"
+#include "rnnlab/train.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void run_help(FILE *f)
 {
@@ -107,6 +109,17 @@ int cmd_run(int argc, char **argv)
     return st == RNNLAB_OK ? CLI_EXIT_OK : st == RNNLAB_ERR_CONFIG ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
 }
 
+/* Draws every figure the folder's CSV supports: the decay figures, and the training ones where the
+ * runs trained (train.csv exists). Returns the first failure. */
+static rnnlab_status draw_figures(const char *dir)
+{
+    rnnlab_status st = rnnlab_plot(dir);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/train.csv", dir);
+    if (!st && access(path, F_OK) == 0) st = rnnlab_train_plot(dir);
+    return st;
+}
+
 int cmd_merge(int argc, char **argv)
 {
     if (argc != 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
@@ -121,7 +134,7 @@ int cmd_merge(int argc, char **argv)
         return CLI_EXIT_FAIL;
     }
     printf("rnnlab: merged the shards into %s/ (decay.csv, summary.csv, layers.csv)\n", argv[1]);
-    st = rnnlab_plot(argv[1]);
+    st = draw_figures(argv[1]);
     if (st) fprintf(stderr, "rnnlab: warning: figures not drawn: %s\n", rnnlab_last_error());
     else printf("rnnlab: figures in %s/figures/\n", argv[1]);
     return CLI_EXIT_OK;
@@ -132,14 +145,16 @@ int cmd_plot(int argc, char **argv)
     if (argc != 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         FILE *f = argc == 2 ? stdout : stderr;
         fprintf(f, "usage: rnnlab plot DIR\n\n(Re)draws DIR/figures/ (decay, decay_rate, heatmap as .png and .pdf) from\n"
-                   "DIR/decay.csv and DIR/summary.csv alone, with gnuplot.\n");
+                   "DIR/decay.csv and DIR/summary.csv alone, with gnuplot; where DIR/train.csv exists, also\n"
+                   "train_loss, train_grad_norm and ablation from the training CSV files.\n");
         return argc == 2 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
     }
-    rnnlab_status st = rnnlab_plot(argv[1]);
+    rnnlab_status st = draw_figures(argv[1]);
     if (st) {
         cli_error(NULL, "%s", rnnlab_last_error());
         return CLI_EXIT_FAIL;
     }
-    printf("rnnlab: figures in %s/figures/ (decay, decay_rate, heatmap; .png and .pdf)\n", argv[1]);
+    printf("rnnlab: figures in %s/figures/ (decay, decay_rate, heatmap; train_loss, train_grad_norm and ablation "
+           "where the runs trained; .png and .pdf)\n", argv[1]);
     return CLI_EXIT_OK;
 }
