@@ -805,44 +805,57 @@ rnnlab_status rnnlab_experiment_run(rnnlab_experiment *e, const rnnlab_run_optio
     long n_ids = 0;
     for (long id = sk; !st && id < e->grid_size; id += sn)
         if (!j.done[id]) ids[n_ids++] = id;
+    /* Runs finish in any order but are committed in grid order, so the files have the same bytes for
+       any number of jobs: a finished run waits in `ready` until every earlier one is committed, and
+       its thread goes on with the next run instead of waiting (an OpenMP `ordered` would idle it). */
+    run_out **ready = st ? NULL : rnnlab_calloc((size_t)(n_ids ? n_ids : 1), sizeof *ready);
+    unsigned char *finished = st ? NULL : rnnlab_calloc((size_t)(n_ids ? n_ids : 1), 1);
+    if (!st && (!ready || !finished)) st = rnnlab_error(RNNLAB_ERR_NOMEM, "out of memory");
     rnnlab_status shared_st = st;
     char shared_err[2048] = "";
+    long next = 0;
     if (!st) {
-#pragma omp parallel for schedule(dynamic, 1) ordered num_threads(jobs) if (jobs > 1)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(jobs) if (jobs > 1)
         for (long k = 0; k < n_ids; k++) {
             run_out *o = rnnlab_calloc(1, sizeof *o);
             int skip;
 #pragma omp atomic read
             skip = shared_st;
             if (o && !skip) do_run(e, ids[k], o);
-#pragma omp ordered
+#pragma omp critical(rnnlab_commit)
             {
-                if (!shared_st) {
-                    if (!o) {
-                        shared_st = RNNLAB_ERR_NOMEM;
-                        snprintf(shared_err, sizeof shared_err, "out of memory");
-                    } else if (o->st) {
-                        shared_st = o->st;
-                        snprintf(shared_err, sizeof shared_err, "%s: %s", o->desc, o->err);
-                    } else {
-                        rnnlab_status cs = commit(&j, fds, dir, ids[k], o, n_files(e));
-                        if (cs) {
-                            shared_st = cs;
-                            snprintf(shared_err, sizeof shared_err, "%s", rnnlab_last_error());
+                ready[k] = o, finished[k] = 1;
+                for (; next < n_ids && finished[next]; next++) {
+                    run_out *r = ready[next];
+                    if (!shared_st) {
+                        if (!r) {
+                            shared_st = RNNLAB_ERR_NOMEM;
+                            snprintf(shared_err, sizeof shared_err, "out of memory");
+                        } else if (r->st) {
+                            shared_st = r->st;
+                            snprintf(shared_err, sizeof shared_err, "%s: %s", r->desc, r->err);
                         } else {
-                            pg.done_now++;
-                            progress_update(&pg, o->desc, 0);
+                            rnnlab_status cs = commit(&j, fds, dir, ids[next], r, n_files(e));
+                            if (cs) {
+                                shared_st = cs;
+                                snprintf(shared_err, sizeof shared_err, "%s", rnnlab_last_error());
+                            } else {
+                                pg.done_now++;
+                                progress_update(&pg, r->desc, 0);
+                            }
                         }
                     }
+                    if (r)
+                        for (int i = 0; i < N_FILES; i++) rnnlab_csvbuf_free(&r->f[i]);
+                    rnnlab_free(r);
+                    ready[next] = NULL;
                 }
             }
-            if (o)
-                for (int i = 0; i < N_FILES; i++) rnnlab_csvbuf_free(&o->f[i]);
-            rnnlab_free(o);
         }
         st = shared_st;
         if (st) rnnlab_error(st, "%s", shared_err);
     }
+    rnnlab_free(ready), rnnlab_free(finished);
     rnnlab_free(ids);
     if (pg.done_now || pg.tty) progress_update(&pg, st ? "stopped" : "done", 1);
     for (int i = 0; i < N_FILES; i++)
