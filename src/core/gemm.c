@@ -26,11 +26,10 @@
 
 #define RNNLAB_GEMM_TILE 64
 #define RNNLAB_GEMM_SERIAL_MNK (1 << 18)
+#ifndef RNNLAB_GEMM_SMALL_MNK
 #define RNNLAB_GEMM_SMALL_MNK (1 << 18) /* at most this many multiply-adds: gemm_small (measured, README) */
-
-#ifndef _OPENMP
-void openblas_set_num_threads(int num_threads);
 #endif
+
 
 static void R(blas_call)(int trans_a, int trans_b, int M, int N, int K, real alpha, const real *A, int lda,
                          const real *B, int ldb, real beta, real *C, int ldc)
@@ -146,10 +145,6 @@ void R(rnnlab_gemm)(int trans_a, int trans_b, int M, int N, int K, real alpha, c
             for (int j = 0; j < N; j++) C[(size_t)i * ldc + j] = beta == 0 ? 0 : beta * C[(size_t)i * ldc + j];
         return;
     }
-#ifndef _OPENMP
-    static int blas_single = 0; /* without OpenMP there is no pool to share: keep OpenBLAS serial */
-    if (!blas_single) openblas_set_num_threads(1), blas_single = 1;
-#endif
     const double mnk = (double)M * N * K;
     if (K <= THIN_K && alpha == 1) {
         R(gemm_thin)(trans_a, trans_b, M, N, K, A, lda, B, ldb, beta, C, ldc);
@@ -159,6 +154,7 @@ void R(rnnlab_gemm)(int trans_a, int trans_b, int M, int N, int K, real alpha, c
         R(gemm_small)(M, N, K, A, lda, B, ldb, beta, C, ldc);
         return;
     }
+    rnnlab_blas_serial(); /* OpenBLAS on one thread: see core/omp.c */
     if (mnk <= RNNLAB_GEMM_SERIAL_MNK) {
         R(blas_call)(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return;

@@ -31,4 +31,8 @@
 #define RNNLAB_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define RNNLAB_MAX(a, b) ((a) > (b) ? (a) : (b))
 
+/* Sets OpenBLAS to one thread, once per process (thread-safe; core/omp.c says why). Called before
+ * every OpenBLAS product and by rnnlab_threads_set. */
+void rnnlab_blas_serial(void);
+
 #endif

@@ -1,6 +1,7 @@
 /*
- * omp.c - the one file that calls omp_* functions, and sets the x86
- * floating-point control word (flush-to-zero) on every pool thread.
+ * omp.c - the one file that calls omp_* functions, keeps OpenBLAS single-threaded (rnnlab threads its
+ * products itself, core/gemm.c), and sets the x86 floating-point control word (flush-to-zero) on every
+ * pool thread.
  *
  * Not here: parallel loops themselves (each module writes its own `#pragma omp parallel for`).
  */
@@ -9,6 +10,10 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
+#include <cblas.h>
+#include <stdatomic.h>
+
+#include "core/internal.h"
 #if defined(__SSE__) || defined(__x86_64__)
 #include <xmmintrin.h>
 #define HAVE_MXCSR 1
@@ -37,10 +42,37 @@ void rnnlab_threads_set(int n)
 {
     if (n < 1) n = 1;
 #ifdef _OPENMP
-    omp_set_num_threads(n); /* OpenBLAS's OpenMP build follows this too, but gemm.c keeps it serial */
+    rnnlab_blas_serial(); /* first: it may reset the thread count set here */
+    omp_set_num_threads(n);
 #else
     (void)n;
 #endif
+}
+
+/*
+ * Debian's OpenMP build of OpenBLAS (0.3.21) takes its thread count from OMP_NUM_THREADS once at
+ * start-up and does not follow omp_set_num_threads. Left at 2 it multiplies a 1-thread run's large
+ * products on both cores (measured: cpu/wall 1.93), and when two of our threads call it at once from
+ * inside a parallel region each call takes 6x longer than alone (a 32x64x512 product: 290 us instead
+ * of 37-47 us). So OpenBLAS always runs on one thread, and core/gemm.c shares fixed tiles among ours.
+ * openblas_set_num_threads(1) also sets the calling thread's OpenMP thread count to 1 (measured: our
+ * tiles then ran on one thread), so the count is put back right after.
+ */
+void rnnlab_blas_serial(void)
+{
+    static atomic_int done;
+    if (atomic_load_explicit(&done, memory_order_acquire)) return;
+#pragma omp critical(rnnlab_blas_serial)
+    if (!atomic_load_explicit(&done, memory_order_relaxed)) {
+#ifdef _OPENMP
+        const int n = omp_get_max_threads();
+#endif
+        openblas_set_num_threads(1);
+#ifdef _OPENMP
+        omp_set_num_threads(n);
+#endif
+        atomic_store_explicit(&done, 1, memory_order_release);
+    }
 }
 
 int rnnlab_ftz_supported(void)
