@@ -68,13 +68,13 @@ void R(rnnlab_rec_forward)(real *out, const real *h_in, const real *Ut, int ldu,
     }
     R(rnnlab_gemm)(0, 0, B, n, H, 1, h_in, H, Ut, ldu, 0, hat, ld); /* the raw product, normalised in place */
     const int blocks = n / H;
-#pragma omp parallel for schedule(static) if ((size_t)B * n >= RNNLAB_OMP_MIN_WORK)
+    RNNLAB_PARALLEL_FOR((size_t)B * n,
     for (int b = 0; b < B; b++)
         for (int k = 0; k < blocks; k++) {
             real *v = hat + (size_t)b * ld + (size_t)k * H, *o = out + (size_t)b * ld + (size_t)k * H;
             rstd[(size_t)b * ld_rstd + k] = R(rnnlab_ln_normalize)(v, H);
             for (int j = 0; j < H; j++) o[j] = (beta ? o[j] : 0) + gain[k * H + j] * v[j];
-        }
+        });
 }
 
 void R(rnnlab_rec_backward)(real *dh_in, int beta, real *d, const real *U, int n, const real *gain, const real *hat,
@@ -90,13 +90,13 @@ void R(rnnlab_rec_backward)(real *dh_in, int beta, real *d, const real *U, int n
                 }
             }
         const int blocks = n / H;
-#pragma omp parallel for schedule(static) if ((size_t)B * n >= RNNLAB_OMP_MIN_WORK)
+        RNNLAB_PARALLEL_FOR((size_t)B * n,
         for (int b = 0; b < B; b++)
             for (int k = 0; k < blocks; k++) {
                 real *d_bk = d + (size_t)b * ld + (size_t)k * H;
                 for (int j = 0; j < H; j++) d_bk[j] *= gain[k * H + j]; /* contribution = gain * hat */
                 R(rnnlab_ln_backward)(d_bk, hat + (size_t)b * ld + (size_t)k * H, rstd[(size_t)b * ld_rstd + k], H);
-            }
+            });
     }
     R(rnnlab_gemm)(0, 0, B, H, n, 1, d, ld, U, H, beta ? 1 : 0, dh_in, H); /* dh_in (+)= d U */
 }

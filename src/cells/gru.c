@@ -37,11 +37,11 @@ static void gru_after_step_forward(real *h, real *c, real *gates, real *extra, c
     /* scratch = [LN] h_prev U^T */
     R(rnnlab_rec_forward)(scratch, h_prev, p->Ut, GH, GH, 0, ln ? p->ln_hh : NULL, ln ? ln->hat : NULL, ln ? ln->rstd : NULL,
                           GH, 3, B, H);
-#pragma omp parallel for schedule(static) if ((size_t)B * GH >= RNNLAB_OMP_MIN_WORK)
+    RNNLAB_PARALLEL_FOR((size_t)B * GH,
     for (int b = 0; b < B; b++) {
         real *g_b = gates + (size_t)b * GH, *hn_b = extra + (size_t)b * H, *h_b = h + (size_t)b * H;
         const real *s_b = scratch + (size_t)b * GH, *hp_b = h_prev + (size_t)b * H;
-        #pragma omp simd
+        _Pragma("omp simd")
         for (int j = 0; j < H; j++) {
             const real r = R(rnnlab_sigmoid)(g_b[j] + s_b[j] + bh[j]);
             const real z = R(rnnlab_sigmoid)(g_b[H + j] + s_b[H + j] + bh[H + j]);
@@ -51,7 +51,7 @@ static void gru_after_step_forward(real *h, real *c, real *gates, real *extra, c
             g_b[j] = r, g_b[H + j] = z, g_b[2 * H + j] = n;
             hn_b[j] = hn;
         }
-    }
+    });
 }
 
 static void gru_after_step_backward(real *dh_prev, real *dc_prev, real *dzx, real *dzh, real *dc_total,
@@ -61,12 +61,12 @@ static void gru_after_step_backward(real *dh_prev, real *dc_prev, real *dzx, rea
 {
     (void)dc_prev, (void)dc_total, (void)dc, (void)scratch;
     const int GH = 3 * H;
-#pragma omp parallel for schedule(static) if ((size_t)B * GH >= RNNLAB_OMP_MIN_WORK)
+    RNNLAB_PARALLEL_FOR((size_t)B * GH,
     for (int b = 0; b < B; b++) {
         const real *g_b = cache->gates + (size_t)b * GH, *hn_b = cache->extra + (size_t)b * H;
         const real *hp_b = cache->h_prev + (size_t)b * H, *dh_b = dh + (size_t)b * H;
         real *dzx_b = dzx + (size_t)b * GH, *dzh_b = dzh + (size_t)b * GH, *dhp_b = dh_prev + (size_t)b * H;
-        #pragma omp simd
+        _Pragma("omp simd")
         for (int j = 0; j < H; j++) {
             const real r = g_b[j], z = g_b[H + j], n = g_b[2 * H + j], d = dh_b[j];
             const real dan = d * (1 - z) * (1 - n * n);       /* h = (1-z)*n + ..., n = tanh(a_n) */
@@ -76,7 +76,7 @@ static void gru_after_step_backward(real *dh_prev, real *dc_prev, real *dzx, rea
             dzh_b[j] = dzr, dzh_b[H + j] = dzz, dzh_b[2 * H + j] = dan * r; /* a_n = ... + r*(U_n h + b_hn) */
             dhp_b[j] = d * z;                                               /* h = ... + z*h_prev */
         }
-    }
+    });
     const R(rnnlab_ln_step) *ln = cache->ln;
     R(rnnlab_rec_backward)(dh_prev, 1, dzh, p->U, GH, o->layer_norm ? p->ln_hh : NULL, ln ? ln->hat : NULL,
                            ln ? ln->rstd : NULL, GH, 3, g && o->layer_norm ? g->dln_hh : NULL,
@@ -112,33 +112,33 @@ static void gru_before_step_forward(real *h, real *c, real *gates, real *extra, 
     /* scratch[:, r z] = [LN] h_prev U_rz^T */
     R(rnnlab_rec_forward)(scratch, h_prev, p->Ut, GH, 2 * H, 0, ln ? p->ln_hh : NULL, ln ? ln->hat : NULL,
                           ln ? ln->rstd : NULL, GH, 3, B, H);
-#pragma omp parallel for schedule(static) if ((size_t)B * GH >= RNNLAB_OMP_MIN_WORK)
+    RNNLAB_PARALLEL_FOR((size_t)B * GH,
     for (int b = 0; b < B; b++) {
         real *g_b = gates + (size_t)b * GH, *rh_b = extra + (size_t)b * H;
         const real *s_b = scratch + (size_t)b * GH, *hp_b = h_prev + (size_t)b * H;
-        #pragma omp simd
+        _Pragma("omp simd")
         for (int j = 0; j < H; j++) {
             const real r = R(rnnlab_sigmoid)(g_b[j] + s_b[j] + bh[j]);
             g_b[j] = r;
             g_b[H + j] = R(rnnlab_sigmoid)(g_b[H + j] + s_b[H + j] + bh[H + j]);
             rh_b[j] = r * hp_b[j]; /* r * h_prev, the input of U_n */
         }
-    }
+    });
     /* scratch[:, n] = [LN] (r*h_prev) U_n^T */
     R(rnnlab_rec_forward)(scratch + 2 * H, extra, p->Ut + 2 * H, GH, H, 0, ln ? p->ln_hh + 2 * H : NULL,
                           ln ? ln->hat + 2 * H : NULL, ln ? ln->rstd + 2 : NULL, GH, 3, B, H);
-#pragma omp parallel for schedule(static) if ((size_t)B * GH >= RNNLAB_OMP_MIN_WORK)
+    RNNLAB_PARALLEL_FOR((size_t)B * GH,
     for (int b = 0; b < B; b++) {
         real *g_b = gates + (size_t)b * GH, *h_b = h + (size_t)b * H;
         const real *s_b = scratch + (size_t)b * GH, *hp_b = h_prev + (size_t)b * H;
-        #pragma omp simd
+        _Pragma("omp simd")
         for (int j = 0; j < H; j++) {
             const real z = g_b[H + j];
             const real n = R(rnnlab_tanh)(g_b[2 * H + j] + s_b[2 * H + j] + bh[2 * H + j]);
             g_b[2 * H + j] = n;
             h_b[j] = (1 - z) * n + z * hp_b[j];
         }
-    }
+    });
 }
 
 static void gru_before_step_backward(real *dh_prev, real *dc_prev, real *dzx, real *dzh, real *dc_total,
@@ -151,19 +151,19 @@ static void gru_before_step_backward(real *dh_prev, real *dc_prev, real *dzx, re
     const R(rnnlab_ln_step) *ln = cache->ln;
     const int lnorm = o->layer_norm;
     real *dr = lnorm ? dzh : dzx; /* the recurrent part's gradient: apart from dzx with layer norm */
-#pragma omp parallel for schedule(static) if ((size_t)B * GH >= RNNLAB_OMP_MIN_WORK)
+    RNNLAB_PARALLEL_FOR((size_t)B * GH,
     for (int b = 0; b < B; b++) {
         const real *g_b = cache->gates + (size_t)b * GH;
         const real *hp_b = cache->h_prev + (size_t)b * H, *dh_b = dh + (size_t)b * H;
         real *dz_b = dzx + (size_t)b * GH, *dhp_b = dh_prev + (size_t)b * H;
-        #pragma omp simd
+        _Pragma("omp simd")
         for (int j = 0; j < H; j++) {
             const real z = g_b[H + j], n = g_b[2 * H + j], d = dh_b[j];
             dz_b[2 * H + j] = d * (1 - z) * (1 - n * n);   /* h = (1-z)*n + ..., n = tanh(a_n) */
             dz_b[H + j] = d * (hp_b[j] - n) * z * (1 - z); /* h = n + z*(h_prev - n), z = s(z_z) */
             dhp_b[j] = d * z;                              /* h = ... + z*h_prev */
         }
-    }
+    });
     if (lnorm)
         for (int b = 0; b < B; b++)
             for (int k = 2 * H; k < GH; k++) dzh[(size_t)b * GH + k] = dzx[(size_t)b * GH + k];
@@ -171,18 +171,18 @@ static void gru_before_step_backward(real *dh_prev, real *dc_prev, real *dzx, re
     R(rnnlab_rec_backward)(scratch, 0, dr + 2 * H, p->U + (size_t)2 * H * H, H, lnorm ? p->ln_hh + 2 * H : NULL,
                            ln ? ln->hat + 2 * H : NULL, ln ? ln->rstd + 2 : NULL, GH, 3,
                            g && lnorm ? g->dln_hh + 2 * H : NULL, g && lnorm ? g->db_hh + 2 * H : NULL, B, H);
-#pragma omp parallel for schedule(static) if ((size_t)B * GH >= RNNLAB_OMP_MIN_WORK)
+    RNNLAB_PARALLEL_FOR((size_t)B * GH,
     for (int b = 0; b < B; b++) {
         const real *g_b = cache->gates + (size_t)b * GH, *hp_b = cache->h_prev + (size_t)b * H;
         const real *drh_b = scratch + (size_t)b * H;
         real *dz_b = dzx + (size_t)b * GH, *dhp_b = dh_prev + (size_t)b * H;
-        #pragma omp simd
+        _Pragma("omp simd")
         for (int j = 0; j < H; j++) {
             const real r = g_b[j];
             dz_b[j] = drh_b[j] * hp_b[j] * r * (1 - r); /* rh = r*h_prev, r = s(z_r) */
             dhp_b[j] += drh_b[j] * r;                   /* rh = r*h_prev */
         }
-    }
+    });
     if (lnorm)
         for (int b = 0; b < B; b++)
             for (int k = 0; k < 2 * H; k++) dzh[(size_t)b * GH + k] = dzx[(size_t)b * GH + k];

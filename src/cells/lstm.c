@@ -65,7 +65,7 @@ static void lstm_step_forward(real *h, real *c, real *gates, real *extra, const 
     /* gates += [LN] h_prev U^T */
     R(rnnlab_rec_forward)(gates, h_prev, p->Ut, GH, GH, 1, ln ? p->ln_hh : NULL, ln ? ln->hat : NULL, ln ? ln->rstd : NULL,
                           GH, 4, B, H);
-#pragma omp parallel for schedule(static) if ((size_t)B * GH >= RNNLAB_OMP_MIN_WORK)
+    RNNLAB_PARALLEL_FOR((size_t)B * GH,
     for (int b = 0; b < B; b++) {
         real *g_b = gates + (size_t)b * GH, *c_b = c + (size_t)b * H, *h_b = h + (size_t)b * H;
         real *tc_b = extra + (size_t)b * H, *ch = ln ? ln->c_hat + (size_t)b * H : NULL;
@@ -75,7 +75,7 @@ static void lstm_step_forward(real *h, real *c, real *gates, real *extra, const 
         else if (!ln) R(lstm_forward_row)(g_b, c_b, tc_b, h_b, cp_b, bh, peep, cg, cbias, ch, crstd, H, 1, 0);
         else if (!peep) R(lstm_forward_row)(g_b, c_b, tc_b, h_b, cp_b, bh, peep, cg, cbias, ch, crstd, H, 0, 1);
         else R(lstm_forward_row)(g_b, c_b, tc_b, h_b, cp_b, bh, peep, cg, cbias, ch, crstd, H, 1, 1);
-    }
+    });
 }
 
 /* The backward of one (b, j) once dL/dc_t is known: the input, forget and candidate gates and c_{t-1}. */
@@ -120,7 +120,7 @@ static void lstm_step_backward(real *dh_prev, real *dc_prev, real *dzx, real *dz
     const real *peep = o->peephole ? p->peep : NULL;
     const R(rnnlab_ln_step) *ln = cache->ln;
     if (!ln) { /* one pass per (b, j) */
-#pragma omp parallel for schedule(static) if ((size_t)B * GH >= RNNLAB_OMP_MIN_WORK)
+        RNNLAB_PARALLEL_FOR((size_t)B * GH,
         for (int b = 0; b < B; b++) {
             const real *g_b = cache->gates + (size_t)b * GH, *tc_b = cache->extra + (size_t)b * H;
             const real *cp_b = cache->c_prev + (size_t)b * H, *dh_b = dh + (size_t)b * H;
@@ -128,21 +128,21 @@ static void lstm_step_backward(real *dh_prev, real *dc_prev, real *dzx, real *dz
             real *dz_b = dzx + (size_t)b * GH, *dcp_b = dc_prev + (size_t)b * H, *dct_b = dc_total + (size_t)b * H;
             if (peep) R(lstm_backward_row)(dz_b, dcp_b, dct_b, g_b, tc_b, cp_b, dh_b, dc_b, peep, H, 1);
             else R(lstm_backward_row)(dz_b, dcp_b, dct_b, g_b, tc_b, cp_b, dh_b, dc_b, peep, H, 0);
-        }
+        });
     } else {
         /* with LN of c_t: dL/dy for y = gain*c_hat + bias first, then its sums, then LN's backward */
-#pragma omp parallel for schedule(static) if ((size_t)B * GH >= RNNLAB_OMP_MIN_WORK)
+        RNNLAB_PARALLEL_FOR((size_t)B * GH,
         for (int b = 0; b < B; b++) {
             const real *g_b = cache->gates + (size_t)b * GH, *tc_b = cache->extra + (size_t)b * H;
             const real *dh_b = dh + (size_t)b * H;
             real *dz_b = dzx + (size_t)b * GH, *dy_b = dc_total + (size_t)b * H;
-            #pragma omp simd
+            _Pragma("omp simd")
             for (int j = 0; j < H; j++) {
                 const real og = g_b[3 * H + j], tc = tc_b[j];
                 dz_b[3 * H + j] = dh_b[j] * tc * og * (1 - og); /* h = o*tanh(y), o = s(z_o) */
                 dy_b[j] = dh_b[j] * og * (1 - tc * tc);         /* h = o*tanh(y) */
             }
-        }
+        });
         if (g) /* y = gain*c_hat + bias: sums over b in sample order */
             for (int b = 0; b < B; b++)
                 #pragma omp simd
@@ -150,20 +150,20 @@ static void lstm_step_backward(real *dh_prev, real *dc_prev, real *dzx, real *dz
                     g->dln_c_gain[j] += dc_total[(size_t)b * H + j] * ln->c_hat[(size_t)b * H + j];
                     g->dln_c_bias[j] += dc_total[(size_t)b * H + j];
                 }
-#pragma omp parallel for schedule(static) if ((size_t)B * GH >= RNNLAB_OMP_MIN_WORK)
+        RNNLAB_PARALLEL_FOR((size_t)B * GH,
         for (int b = 0; b < B; b++) {
             const real *g_b = cache->gates + (size_t)b * GH, *cp_b = cache->c_prev + (size_t)b * H;
             const real *dc_b = dc ? dc + (size_t)b * H : NULL;
             real *dz_b = dzx + (size_t)b * GH, *dcp_b = dc_prev + (size_t)b * H, *dct_b = dc_total + (size_t)b * H;
             for (int j = 0; j < H; j++) dct_b[j] *= p->ln_c_gain[j];
             R(rnnlab_ln_backward)(dct_b, ln->c_hat + (size_t)b * H, ln->c_rstd[b], H); /* c_hat = LN(c_t) */
-            #pragma omp simd
+            _Pragma("omp simd")
             for (int j = 0; j < H; j++) {
                 if (dc_b) dct_b[j] += dc_b[j];                          /* c_{t+1} = f*c_t + ... */
                 if (peep) dct_b[j] += dz_b[3 * H + j] * peep[2 * H + j]; /* z_o += p_o*c_t */
                 R(lstm_back_gates)(dz_b, dcp_b, g_b, cp_b, peep, dct_b[j], H, j);
             }
-        }
+        });
     }
     real *d = dzx;
     if (o->layer_norm) { /* the recurrent product is normalised on its own: its gradient apart */
@@ -185,7 +185,7 @@ static void lstm_wgrad_hh(R(rnnlab_layer_grad) *g, const real *dZx, const real *
     R(rnnlab_wgrad_hh_plain)(g->dU, dZh, Hprev, TB, GH, H);
     if (!o->peephole) return;
     /* parallel over units j; each sums its rows in row order (any thread count gives the same bits) */
-#pragma omp parallel for schedule(static) if ((size_t)TB * H >= RNNLAB_OMP_MIN_WORK)
+    RNNLAB_PARALLEL_FOR((size_t)TB * H,
     for (int j = 0; j < H; j++) {
         real si = 0, sf = 0, so = 0;
         for (int r = 0; r < TB; r++) {
@@ -195,7 +195,7 @@ static void lstm_wgrad_hh(R(rnnlab_layer_grad) *g, const real *dZx, const real *
             so += dz_r[3 * H + j] * Cnext[(size_t)r * H + j];
         }
         g->dpeep[j] += si, g->dpeep[H + j] += sf, g->dpeep[2 * H + j] += so;
-    }
+    });
 }
 
 const R(rnnlab_cell_ops) R(rnnlab_lstm_ops) = {

@@ -40,7 +40,7 @@ static void rnn_step_forward(real *h, real *c, real *gates, real *extra, const r
         z_b[j] = z;                                                                                                \
         h_b[j] = (EXPR);                                                                                           \
     }
-#pragma omp parallel for schedule(static) if ((size_t)B * H >= RNNLAB_OMP_MIN_WORK)
+    RNNLAB_PARALLEL_FOR((size_t)B * H,
     for (int b = 0; b < B; b++) {
         real *z_b = gates + (size_t)b * H, *h_b = h + (size_t)b * H;
         switch (act) {
@@ -51,7 +51,7 @@ static void rnn_step_forward(real *h, real *c, real *gates, real *extra, const r
         case RNNLAB_ACT_PRELU: RNN_FORWARD(z > 0 ? z : slope[j] * z) break;
         default: RNN_FORWARD(z) break;
         }
-    }
+    });
 #undef RNN_FORWARD
 }
 
@@ -72,7 +72,7 @@ static void rnn_step_backward(real *dh_prev, real *dc_prev, real *dzx, real *dzh
         (void)y, (void)z;                                                                                          \
         dz_b[j] = dh_b[j] * (DERIV);                                                                               \
     }
-#pragma omp parallel for schedule(static) if ((size_t)B * H >= RNNLAB_OMP_MIN_WORK)
+    RNNLAB_PARALLEL_FOR((size_t)B * H,
     for (int b = 0; b < B; b++) {
         const real *h_b = cache->h + (size_t)b * H, *z_b = cache->gates + (size_t)b * H, *dh_b = dh + (size_t)b * H;
         real *dz_b = dzx + (size_t)b * H;
@@ -84,7 +84,7 @@ static void rnn_step_backward(real *dh_prev, real *dc_prev, real *dzx, real *dzh
         case RNNLAB_ACT_PRELU: RNN_BACKWARD(z > 0 ? (real)1 : slope[j]) break;
         default: RNN_BACKWARD((real)1) break;
         }
-    }
+    });
 #undef RNN_BACKWARD
     if (act == RNNLAB_ACT_PRELU && g) /* h = a z for z <= 0: da += dh z, sample by sample in order */
         for (int b = 0; b < B; b++)

@@ -117,7 +117,7 @@ static void R(gemm_thin)(int trans_a, int trans_b, int M, int N, int K, const re
 {
     const size_t sa_i = trans_a ? 1 : (size_t)lda, sa_k = trans_a ? (size_t)lda : 1;
     const size_t sb_k = trans_b ? 1 : (size_t)ldb, sb_j = trans_b ? (size_t)ldb : 1;
-#pragma omp parallel for schedule(static) if ((double)M * N * K >= RNNLAB_OMP_MIN_WORK * 8.0)
+    RNNLAB_PARALLEL_FOR(((double)M * N * K) / 8.0,
     for (int i = 0; i < M; i++) {
         real *c = C + (size_t)i * ldc;
         if (beta == 0) memset(c, 0, (size_t)N * sizeof(real));
@@ -127,12 +127,12 @@ static void R(gemm_thin)(int trans_a, int trans_b, int M, int N, int K, const re
             const real a = A[i * sa_i + k * sa_k];
             const real *b = B + k * sb_k;
             if (sb_j == 1) {
-#pragma omp simd
+                _Pragma("omp simd")
                 for (int j = 0; j < N; j++) c[j] = MADD(a, b[j], c[j]);
             } else
                 for (int j = 0; j < N; j++) c[j] = MADD(a, b[j * sb_j], c[j]);
         }
-    }
+    });
 }
 
 void R(rnnlab_gemm)(int trans_a, int trans_b, int M, int N, int K, real alpha, const real *A, int lda,
@@ -160,7 +160,7 @@ void R(rnnlab_gemm)(int trans_a, int trans_b, int M, int N, int K, real alpha, c
         return;
     }
     const int by_rows = M >= N, len = by_rows ? M : N, ntiles = (len + RNNLAB_GEMM_TILE - 1) / RNNLAB_GEMM_TILE;
-#pragma omp parallel for schedule(static)
+    RNNLAB_PARALLEL_FOR(mnk, /* > 2^18 here: worth it whenever there are threads */
     for (int tile = 0; tile < ntiles; tile++) {
         const int lo = tile * RNNLAB_GEMM_TILE, n = RNNLAB_MIN(RNNLAB_GEMM_TILE, len - lo);
         if (by_rows) /* rows lo..lo+n of C: rows of op(A) */
@@ -169,7 +169,7 @@ void R(rnnlab_gemm)(int trans_a, int trans_b, int M, int N, int K, real alpha, c
         else /* columns lo..lo+n of C: columns of op(B) */
             R(blas_call)(trans_a, trans_b, M, n, K, alpha, A, lda, trans_b ? B + (size_t)lo * ldb : B + lo, ldb, beta,
                          C + lo, ldc);
-    }
+    });
 }
 
 void R(rnnlab_colsum)(real *out, const real *A, int rows, int cols, int lda, int accumulate)
@@ -177,7 +177,7 @@ void R(rnnlab_colsum)(real *out, const real *A, int rows, int cols, int lda, int
     /* Columns in chunks of 64, one chunk per thread at a time, rows in order inside a chunk: the
      * reads stay contiguous and every out[j] sums its rows in row order. */
     const int chunk = 64, nchunks = (cols + chunk - 1) / chunk;
-#pragma omp parallel for schedule(static) if ((size_t)rows * cols >= RNNLAB_OMP_MIN_WORK)
+    RNNLAB_PARALLEL_FOR((size_t)rows * cols,
     for (int c = 0; c < nchunks; c++) {
         const int j0 = c * chunk, j1 = RNNLAB_MIN(cols, j0 + chunk);
         if (!accumulate)
@@ -186,7 +186,7 @@ void R(rnnlab_colsum)(real *out, const real *A, int rows, int cols, int lda, int
             const real *A_r = A + (size_t)r * lda;
             for (int j = j0; j < j1; j++) out[j] += A_r[j];
         }
-    }
+    });
 }
 
 void R(rnnlab_from_double)(real *y, const double *x, size_t n)

@@ -75,6 +75,16 @@ void rnnlab_blas_serial(void)
     }
 }
 
+int rnnlab_par_worth(double work)
+{
+#ifdef _OPENMP
+    return work >= RNNLAB_OMP_MIN_WORK && !omp_in_parallel() && omp_get_max_threads() > 1;
+#else
+    (void)work;
+    return 0;
+#endif
+}
+
 int rnnlab_ftz_supported(void)
 {
 #ifdef HAVE_MXCSR

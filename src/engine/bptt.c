@@ -171,14 +171,14 @@ static void R(input_norm_forward)(rnnlab_bptt *ws, const rnnlab_model *m, int l,
     const size_t n = r1 - r0;
     if (ws->norm == RNNLAB_NORM_LAYER) {
         real *rs = (real *)ws->xrstd[l] + r0 * G;
-#pragma omp parallel for schedule(static) if (n * GH >= RNNLAB_OMP_MIN_WORK)
+        RNNLAB_PARALLEL_FOR(n * GH,
         for (size_t r = 0; r < n; r++)
             for (int k = 0; k < G; k++) {
                 real *v = xh + r * GH + (size_t)k * H, *z = Z + r * GH + (size_t)k * H;
                 for (int j = 0; j < H; j++) v[j] = z[j];
                 rs[r * G + k] = R(rnnlab_ln_normalize)(v, H);
                 for (int j = 0; j < H; j++) z[j] = p->ln_ih[k * H + j] * v[j];
-            }
+            });
         return;
     }
     /* batch norm: statistics over the real rows (training) or the running ones (evaluation) */
@@ -186,7 +186,7 @@ static void R(input_norm_forward)(rnnlab_bptt *ws, const rnnlab_model *m, int l,
     if (ws->cfg.training) {
         long N = 0;
         for (size_t r = r0; r < r1; r++) N += row_real(ws, r);
-#pragma omp parallel for schedule(static) if (n * GH >= RNNLAB_OMP_MIN_WORK)
+        RNNLAB_PARALLEL_FOR(n * GH,
         for (int c = 0; c < GH; c++) { /* each column sums its rows in row order */
             double s = 0, s2 = 0;
             for (size_t r = 0; r < n; r++)
@@ -196,13 +196,13 @@ static void R(input_norm_forward)(rnnlab_bptt *ws, const rnnlab_model *m, int l,
                 if (row_real(ws, r0 + r)) s2 += ((double)Z[r * GH + c] - mu) * ((double)Z[r * GH + c] - mu);
             mean[c] = (real)mu, var[c] = (real)(N ? s2 / N : 0);
             rstd[c] = (real)(1 / sqrt((N ? s2 / N : 0) + RNNLAB_NORM_EPS));
-        }
+        });
     } else {
         const int im = rnnlab_model_tensor_of(m, l, RNNLAB_ROLE_BN_MEAN), iv = rnnlab_model_tensor_of(m, l, RNNLAB_ROLE_BN_VAR);
         const double *rm = m->buffers + m->buffer_tensors[im].offset, *rv = m->buffers + m->buffer_tensors[iv].offset;
         for (int c = 0; c < GH; c++) mean[c] = (real)rm[c], var[c] = (real)rv[c], rstd[c] = (real)(1 / sqrt(rv[c] + RNNLAB_NORM_EPS));
     }
-#pragma omp parallel for schedule(static) if (n * GH >= RNNLAB_OMP_MIN_WORK)
+    RNNLAB_PARALLEL_FOR(n * GH,
     for (size_t r = 0; r < n; r++) {
         const int real_row = row_real(ws, r0 + r);
         for (int c = 0; c < GH; c++) {
@@ -210,7 +210,7 @@ static void R(input_norm_forward)(rnnlab_bptt *ws, const rnnlab_model *m, int l,
             xh[r * GH + c] = v;
             Z[r * GH + c] = p->bn_gain[c] * v;
         }
-    }
+    });
 }
 
 /* Row-independent reverse (layer norm, or batch norm in evaluation mode) for rows [r0, r1): d holds
@@ -222,13 +222,13 @@ static void R(input_norm_backward_rows)(const rnnlab_bptt *ws, const R(rnnlab_la
     const size_t n = r1 - r0;
     if (ws->norm == RNNLAB_NORM_LAYER) {
         const real *xh = (const real *)ws->xhat[l] + r0 * GH, *rs = (const real *)ws->xrstd[l] + r0 * G;
-#pragma omp parallel for schedule(static) if (n * GH >= RNNLAB_OMP_MIN_WORK)
+        RNNLAB_PARALLEL_FOR(n * GH,
         for (size_t r = 0; r < n; r++)
             for (int k = 0; k < G; k++) {
                 real *dk = d + r * GH + (size_t)k * H;
                 for (int j = 0; j < H; j++) dk[j] *= p->ln_ih[k * H + j];
                 R(rnnlab_ln_backward)(dk, xh + r * GH + (size_t)k * H, rs[r * G + k], H);
-            }
+            });
     } else if (ws->norm == RNNLAB_NORM_BATCH) { /* evaluation: a fixed affine map per column */
         const real *rstd = (const real *)ws->bn_stat[l] + 2 * GH;
         for (size_t r = 0; r < n; r++)
@@ -243,18 +243,18 @@ static void R(input_norm_backward)(const rnnlab_bptt *ws, const R(rnnlab_layer) 
     const int GH = ws->GH;
     const real *xh = ws->xhat[l];
     real *dgain = ws->norm == RNNLAB_NORM_LAYER ? g->dln_ih : g->dbn_gain;
-#pragma omp parallel for schedule(static) if (rows * GH >= RNNLAB_OMP_MIN_WORK)
+    RNNLAB_PARALLEL_FOR(rows * GH,
     for (int c = 0; c < GH; c++) { /* contribution = gain * xhat: each column sums its rows in order */
         real s = 0;
         for (size_t r = 0; r < rows; r++) s += dZ[r * GH + c] * xh[r * GH + c];
         dgain[c] += s;
-    }
+    });
     if (ws->norm == RNNLAB_NORM_BATCH && ws->cfg.training) {
         /* dz = rstd/N (N dxh - sum dxh - xh sum(dxh xh)) over the real rows, dxh = d gain */
         const real *rstd = (const real *)ws->bn_stat[l] + 2 * GH;
         long N = 0;
         for (size_t r = 0; r < rows; r++) N += row_real(ws, r);
-#pragma omp parallel for schedule(static) if (rows * GH >= RNNLAB_OMP_MIN_WORK)
+        RNNLAB_PARALLEL_FOR(rows * GH,
         for (int c = 0; c < GH; c++) {
             double a = 0, b = 0;
             for (size_t r = 0; r < rows; r++)
@@ -267,7 +267,7 @@ static void R(input_norm_backward)(const rnnlab_bptt *ws, const R(rnnlab_layer) 
                 const double dx = (double)dZ[r * GH + c] * p->bn_gain[c];
                 dZ[r * GH + c] = row_real(ws, r) ? (real)(rstd[c] * (dx - a - xh[r * GH + c] * b)) : 0;
             }
-        }
+        });
         return;
     }
     R(input_norm_backward_rows)(ws, p, l, dZ, 0, rows);
@@ -347,11 +347,11 @@ static void R(forward_range)(rnnlab_bptt *ws, const rnnlab_model *m, int t_lo, i
         /* gates = [norm] (X W^T) + b_ih for all steps of the range: one product */
         R(rnnlab_gemm)(0, 1, n * B, GH, p.I, 1, Xin + r0 * p.I, p.I, p.W, p.I, 0, g0, GH);
         if (ws->norm != RNNLAB_NORM_NONE) R(input_norm_forward)(ws, m, l, &p, g0, r0, r1);
-#pragma omp parallel for schedule(static) if ((size_t)n * B * GH >= RNNLAB_OMP_MIN_WORK)
+        RNNLAB_PARALLEL_FOR((size_t)n * B * GH,
         for (int r = 0; r < n * B; r++) {
             real *g_r = g0 + (size_t)r * GH;
             for (int k = 0; k < GH; k++) g_r[k] += p.b_ih[k];
-        }
+        });
         for (int t = t_lo; t <= t_hi; t++) {
             const R(rnnlab_ln_step) ln = R(rnnlab_ln_step_of)(ws, l, t);
             ops->forward(Hl + (size_t)(t + 1) * BH, Cl ? Cl + (size_t)(t + 1) * BH : NULL, gl + (size_t)t * B * GH,
