@@ -391,7 +391,8 @@ static int grid_rows(const char *name, int steps, int warmup, const char *only, 
                     r->batch = w[i].B, r->seq_len = w[i].T, r->threads = thr;
                     r->taps = standard && variant;
                     r->truncate = !standard && variant ? 100 : 0;
-                    r->steps = steps > 0 ? steps : standard ? default_steps(r) : w[i].T >= 10000 ? 5 : w[i].T >= 1000 ? 10 : 30;
+                    r->steps = steps > 0 ? steps : default_steps(r);
+                    if (!standard && steps <= 0) r->steps = w[i].T >= 10000 ? 5 : w[i].T >= 1000 ? 10 : 30;
                     r->warmup = warmup >= 0 ? warmup : 3;
                 }
     }

@@ -1,0 +1,281 @@
+#!/usr/bin/env bash
+# compare.sh - rnnlab against PyTorch and oneDNN on the standard grid of issue #6 (`make bench-compare`).
+#
+# usage: bench/compare.sh [--reps R] [--only W1,W3] [--steps S] [--out FILE] [--no-scaling]
+#                         [--wait-quiet SECONDS]
+#
+# The grid comes from `rnnlab bench --grid standard --list` (one source of truth). For every row
+# the contenders run alternately, R times, in a rotating order (rep 1: rnnlab, rnnlab with taps,
+# torch, onednn; rep 2 starts one further; ...), so machine noise hits all of them alike. Each run
+# reports the median step time of its S steps; a contender's figure for a row (ms_*) is the best of
+# its R run medians, because noise on a shared machine only ever slows a run down (ms_min_*: the
+# fastest single step seen). other_cpu is how many cores other processes kept busy, on average,
+# while the row ran (from /proc/stat, minus this script's own children): rows with other_cpu well
+# above 0 were measured on a loaded machine, and their 2-thread figures mean little. The OpenBLAS
+# SGEMM ceiling of the W2 target (`rnnlab bench --sgemm`) runs in the same rotation on the W2 rows.
+#
+# Contenders that are not installed are skipped with a message:
+#   torch   needs Debian's python3-torch (bench/torch_bench.py, run by $PYTHON, default /usr/bin/python3)
+#   onednn  needs Debian's libdnnl-dev (the Makefile builds $ONEDNN from bench/onednn_bench.c)
+# Writes FILE (default results/bench/compare.csv: '#' lines describing the machine, then one CSV row
+# per grid row), the raw runs next to it (compare_raw.csv), prints a table and the issue's targets,
+# and (unless --no-scaling) runs `rnnlab bench --grid scaling` for the linear-in-T and truncation
+# targets (scaling.csv next to FILE).
+#
+# --wait-quiet S: before each run, wait up to S seconds for a second in which other processes keep
+# less than a quarter of a core busy (for shared machines). RNNLAB_REV overrides the git revision
+# recorded in FILE (for a build made outside a checkout).
+set -euo pipefail
+
+RNNLAB=${RNNLAB:-bin/rnnlab}
+ONEDNN=${ONEDNN:-build/bench/onednn_bench}
+PYTHON=${PYTHON:-/usr/bin/python3}
+REPS=3
+ONLY=""
+STEPS=""
+OUT=results/bench/compare.csv
+SCALING=1
+QUIET=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --reps) REPS=$2; shift 2 ;;
+    --only) ONLY=$2; shift 2 ;;
+    --steps) STEPS=$2; shift 2 ;;
+    --out) OUT=$2; shift 2 ;;
+    --no-scaling) SCALING=0; shift ;;
+    --wait-quiet) QUIET=$2; shift 2 ;;
+    -h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "compare: error: unknown option '$1'" >&2; exit 2 ;;
+  esac
+done
+[ -x "$RNNLAB" ] || { echo "compare: error: $RNNLAB not found" >&2; echo "hint: make build" >&2; exit 1; }
+mkdir -p "$(dirname "$OUT")"
+RAW="$(dirname "$OUT")/compare_raw.csv"
+
+# ------------------------------------------------------------------ contenders
+contenders=(rnnlab rnnlab_taps)
+have_torch=0
+if [ -x "$PYTHON" ] && "$PYTHON" -c 'import torch' 2>/dev/null; then
+  have_torch=1
+  contenders+=(torch)
+  coproc TORCH { exec "$PYTHON" bench/torch_bench.py --serve; }
+else
+  echo "compare: skipping PyTorch: python3-torch is not installed (apt-get install python3-torch)"
+fi
+have_onednn=0
+if [ -x "$ONEDNN" ]; then
+  have_onednn=1
+  contenders+=(onednn)
+else
+  echo "compare: skipping oneDNN: $ONEDNN is not built (needs libdnnl-dev: apt-get install libdnnl-dev)"
+fi
+contenders+=(sgemm)
+
+grid_args=(--grid standard --list)
+[ -n "$ONLY" ] && grid_args+=(--only "$ONLY")
+[ -n "$STEPS" ] && grid_args+=(--steps "$STEPS")
+mapfile -t rows < <("$RNNLAB" bench "${grid_args[@]}" | grep -- '--taps off')
+[ ${#rows[@]} -gt 0 ] || { echo "compare: error: no grid rows (--only '$ONLY'?)" >&2; exit 1; }
+
+# ------------------------------------------------------------------ machine description
+torch_version=none; dnnl_version=none
+[ $have_torch = 1 ] && torch_version=$("$PYTHON" -c 'import torch; print(torch.__version__)' 2>/dev/null)
+[ $have_onednn = 1 ] && dnnl_version=$(dpkg-query -W -f='${Version}' libdnnl-dev 2>/dev/null || echo installed)
+{
+  echo "# rnnlab bench-compare (issue #6): ms per training step (forward over T, full BPTT, SGD): best of $REPS alternating runs' medians"
+  "$RNNLAB" bench --info | sed 's/^/# /'
+  echo "# torch: $torch_version; onednn: $dnnl_version; git: ${RNNLAB_REV:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- src include 2>/dev/null || echo '+dirty')}; date: $(date -u +%Y-%m-%dT%H:%MZ)"
+  echo "# load average at start: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)"
+} | sed 's/,/;/g' > "$OUT.head"
+cat "$OUT.head"
+
+# ------------------------------------------------------------------ one run of one contender
+# prints: ms_median,ms_min,ms_forward,ms_backward,gflops,peak_rss_mib,params_bytes,cache_bytes (or nothing)
+fields() { # CSV row of `rnnlab bench` columns -> the fields above
+  local line=${1//\"/}
+  local IFS=,
+  local -a f
+  read -ra f <<< "$line"
+  echo "${f[14]},${f[15]},${f[16]},${f[17]},${f[20]},${f[21]},${f[23]},${f[24]}"
+}
+run_one() { # contender, row args
+  local c=$1 args=$2 line
+  case "$c" in
+    rnnlab) quiet; line=$("$RNNLAB" bench $args | tail -1) ;;
+    rnnlab_taps)
+      [[ "$args" == *"float32"* ]] || return 0
+      quiet; line=$("$RNNLAB" bench ${args/--taps off/--taps on} | tail -1) ;;
+    torch)
+      if [ -z "${TORCH[1]:-}" ]; then echo "compare: torch: the server has exited" >&2; return 0; fi
+      quiet; echo "$args --max-seconds 4" >&"${TORCH[1]}"
+      IFS= read -r line <&"${TORCH[0]}" || { echo "compare: torch: no answer" >&2; return 0; }
+      # let torch's OpenMP and OpenBLAS threads stop spinning before the next contender starts
+      sleep 0.3
+      [[ "$line" == error,* ]] && { echo "compare: torch: ${line#error,}" >&2; return 0; } ;;
+    onednn)
+      [[ "$args" == *"float32"* ]] || return 0 # oneDNN's RNN primitives have no float64
+      quiet; line=$("$ONEDNN" $args 2>/dev/null | tail -1) || return 0 ;;
+    sgemm)
+      [[ "$args" == *"--workload W2 "* && "$args" == *"float32"* ]] || return 0
+      local thr=${args#*--threads }; thr=${thr%% *}
+      local out mix big
+      quiet; out=$("$RNNLAB" bench --sgemm --threads "$thr")
+      mix=$(grep w2_step_mix <<< "$out"); big=$(grep w2_dU <<< "$out")
+      mix=${mix//\"/}; big=${big//\"/}
+      IFS=, read -ra m <<< "$mix"; IFS=, read -ra g <<< "$big"
+      echo "${m[8]},${g[8]},,,${m[10]},${g[10]},,"  # ms_mix, ms_dU, -, -, gflops_mix, gflops_dU (in the rss slot)
+      return 0 ;;
+  esac
+  [ -n "$line" ] && fields "$line"
+  return 0
+}
+
+# ------------------------------------------------------------------ load from other processes
+TORCH_PID=${TORCH_PID:-}
+cpu_snapshot() { # prints: wall_ns busy_ticks own_ticks (own: this script's waited-for children + torch)
+  local busy own t=0
+  busy=$(awk '/^cpu /{print $2 + $3 + $4 + $7 + $8 + $9; exit}' /proc/stat)
+  own=$(awk '{sub(/^.*\) /, ""); print $14 + $15}' /proc/$$/stat) # utime.. after "(comm) ": cutime cstime
+  if [ -n "$TORCH_PID" ] && [ -r /proc/$TORCH_PID/stat ]; then
+    t=$(awk '{sub(/^.*\) /, ""); print $12 + $13}' /proc/$TORCH_PID/stat)  # utime stime
+  fi
+  echo "$(date +%s%N) $busy $((own + t))"
+}
+TICK=$(getconf CLK_TCK 2>/dev/null || echo 100)
+other_cpu() { # snapshot-before snapshot-after -> cores used by other processes
+  echo "$1 $2" | awk -v tick="$TICK" '{ w = ($4 - $1) * 1e-9 * tick; o = (($5 - $2) - ($6 - $3)) / (w > 0 ? w : 1); printf "%.2f", o < 0 ? 0 : o }'
+}
+
+quiet() { # up to $QUIET seconds, until one second passes with other processes below 0.25 cores
+  local t=0 s0 oc
+  while [ "$t" -lt "$QUIET" ]; do
+    s0=$(cpu_snapshot); sleep 1; oc=$(other_cpu "$s0" "$(cpu_snapshot)")
+    awk -v o="$oc" 'BEGIN { exit !(o < 0.25) }' && return 0
+    t=$((t + 1))
+  done
+}
+
+# ------------------------------------------------------------------ the alternating runs
+echo "contender,workload,cell,precision,threads,rep,ms_median,ms_min,ms_forward,ms_backward,gflops,peak_rss_mib,params_bytes,cache_bytes" > "$RAW"
+n=${#contenders[@]}
+echo "compare: ${#rows[@]} rows x $REPS reps, contenders: ${contenders[*]}"
+for args in "${rows[@]}"; do
+  wl=${args#*--workload }; wl=${wl%% *}
+  cell=${args#*--cell }; cell=${cell%% *}
+  prec=${args#*--precision }; prec=${prec%% *}
+  thr=${args#*--threads }; thr=${thr%% *}
+  printf 'compare: %s %s %s %s threads ' "$wl" "$cell" "$prec" "$thr"
+  snap0=$(cpu_snapshot)
+  for ((rep = 0; rep < REPS; rep++)); do
+    for ((i = 0; i < n; i++)); do
+      c=${contenders[$(((i + rep) % n))]}
+      r=$(run_one "$c" "$args")
+      [ -n "$r" ] && echo "$c,$wl,$cell,$prec,$thr,$rep,$r" >> "$RAW"
+    done
+    printf '.'
+  done
+  oc=$(other_cpu "$snap0" "$(cpu_snapshot)")
+  echo "load,$wl,$cell,$prec,$thr,,,,,,$oc,,," >> "$RAW"
+  echo " other processes: $oc cores"
+done
+if [ $have_torch = 1 ] && [ -n "${TORCH[1]:-}" ]; then eval "exec ${TORCH[1]}>&-"; wait "$TORCH_PID" 2>/dev/null || true; fi
+
+# ------------------------------------------------------------------ aggregate, table, targets
+awk -F, -v out="$OUT.body" '
+function best(key,   n, i, b) {
+  n = cnt[key]; if (n == 0) return ""
+  b = val[key, 1]; for (i = 2; i <= n; i++) if (val[key, i] < b) b = val[key, i]
+  return b
+}
+function bestmax(key,   n, i, b) { # the highest rate: the run with the best median
+  n = cnt[key]; if (n == 0) return ""
+  b = val[key, 1]; for (i = 2; i <= n; i++) if (val[key, i] > b) b = val[key, i]
+  return b
+}
+function add(key, x) { if (x == "") return; cnt[key]++; val[key, cnt[key]] = x + 0 }
+function mn(key, x) { if (x == "") return; if (!(key in lo) || x + 0 < lo[key]) lo[key] = x + 0 }
+function f(x, d) { return x == "" ? "" : sprintf("%." d "f", x) }
+function ratio(a, b) { return (a == "" || b == "" || b == 0) ? "" : a / b }
+NR == 1 { next }
+$1 == "load" { load[$2 "," $3 "," $4 "," $5] = $11; next }
+{
+  row = $2 "," $3 "," $4 "," $5
+  if (!(row in seen)) { seen[row] = 1; order[++nrows] = row }
+  k = $1 SUBSEP row
+  add(k SUBSEP "ms", $7); mn(k, $8); add(k SUBSEP "fwd", $9); add(k SUBSEP "bwd", $10)
+  add(k SUBSEP "gf", $11); add(k SUBSEP "rss", $12)
+  if ($14 != "") cache[k] = $14; if ($13 != "") params[k] = $13
+}
+END {
+  hdr = "workload,cell,precision,threads,ms_rnnlab,ms_rnnlab_taps,ms_torch,ms_onednn,speedup_vs_torch,speedup_vs_onednn,taps_overhead,ms_min_rnnlab,ms_min_torch,ms_min_onednn,ms_forward_rnnlab,ms_backward_rnnlab,gflops_rnnlab,gflops_torch,gflops_onednn,sgemm_w2_mix_gflops,sgemm_large_gflops,rnnlab_frac_of_sgemm_mix,peak_rss_mib_rnnlab,model_mib_rnnlab,other_cpu"
+  print hdr > out
+  printf "\n%-4s %-8s %-7s %3s %9s %9s %9s %9s %8s %8s %6s %8s %8s %6s\n", "wl", "cell", "prec", "thr", "rnnlab", "r+taps", "torch", "onednn", "x_torch", "x_onednn", "taps%", "GFLOP/s", "sgemm", "other"
+  for (i = 1; i <= nrows; i++) {
+    row = order[i]; split(row, p, ",")
+    r = best("rnnlab" SUBSEP row SUBSEP "ms"); rt = best("rnnlab_taps" SUBSEP row SUBSEP "ms")
+    t = best("torch" SUBSEP row SUBSEP "ms"); o = best("onednn" SUBSEP row SUBSEP "ms")
+    gr = bestmax("rnnlab" SUBSEP row SUBSEP "gf"); gt = bestmax("torch" SUBSEP row SUBSEP "gf"); go = bestmax("onednn" SUBSEP row SUBSEP "gf")
+    # the sgemm runs store the W2 mix rate in the gflops column and the large (dU) product rate in the rss column
+    sm = bestmax("sgemm" SUBSEP row SUBSEP "gf"); sb = bestmax("sgemm" SUBSEP row SUBSEP "rss")
+    kr = "rnnlab" SUBSEP row
+    mm = (kr in params) ? (2 * params[kr] + cache[kr]) / 1048576 : ""
+    ms[row] = r; mst[row] = t; mso[row] = o; mstaps[row] = rt; gfl[row] = gr; sgm[row] = sm
+    rss[row] = best(kr SUBSEP "rss"); model[row] = mm
+    printf "%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n", p[1], p[2], p[3], p[4], \
+      f(r, 3), f(rt, 3), f(t, 3), f(o, 3), f(ratio(t, r), 3), f(ratio(o, r), 3), \
+      (rt == "" ? "" : f(rt / r - 1, 4)), f(lo[kr], 3), f(lo["torch" SUBSEP row], 3), f(lo["onednn" SUBSEP row], 3), \
+      f(best(kr SUBSEP "fwd"), 3), f(best(kr SUBSEP "bwd"), 3), f(gr, 2), f(gt, 2), f(go, 2), f(sm, 2), f(sb, 2), \
+      f(ratio(gr, sm), 3), f(rss[row], 1), f(mm, 1), load[row] > out
+    printf "%-4s %-8s %-7s %3s %9s %9s %9s %9s %8s %8s %6s %8s %8s %6s\n", p[1], p[2], p[3], p[4], f(r, 2), f(rt, 2), \
+      f(t, 2), f(o, 2), f(ratio(t, r), 2), f(ratio(o, r), 2), (rt == "" ? "" : f(100 * (rt / r - 1), 1)), f(gr, 1), f(sm, 1), load[row]
+  }
+  print "\ntargets (issue #6; ms are the best run medians of the alternating runs):"
+  for (i = 1; i <= nrows; i++) {
+    row = order[i]; split(row, p, ",")
+    w = p[1]; c = p[2]; pr = p[3]; th = p[4]; r = ms[row]; t = mst[row]; o = mso[row]
+    if (r == "") continue
+    tag = w " " c " " pr " " th "t"
+    if (pr == "float32" && w == "W3") {
+      if (t != "") printf "  %-28s >= 10x torch:          %6.2fx  %s\n", tag, t / r, (t / r >= 10 ? "met" : "NOT met")
+      if (o != "") printf "  %-28s >= oneDNN rate:        %6.2fx  %s\n", tag, o / r, (o / r >= 1 ? "met" : "NOT met")
+    }
+    if (pr == "float32" && w == "W1" && th == 1) {
+      if (t != "") printf "  %-28s >= 1.75x torch:        %6.2fx  %s\n", tag, t / r, (t / r >= 1.75 ? "met" : "NOT met")
+      if (o != "") printf "  %-28s within 15%% of oneDNN:  %6.2fx  %s\n", tag, o / r, (r <= 1.15 * o ? "met" : "NOT met")
+    }
+    if (pr == "float32" && w == "W1" && th == 2 && t != "")
+      printf "  %-28s >= 3x torch:           %6.2fx  %s\n", tag, t / r, (t / r >= 3 ? "met" : "NOT met")
+    if (pr == "float32" && w == "W2" && sgm[row] != "")
+      printf "  %-28s >= 85%% of SGEMM mix:   %5.1f%%  %s (%.1f of %.1f GFLOP/s)\n", tag, 100 * gfl[row] / sgm[row], (gfl[row] >= 0.85 * sgm[row] ? "met" : "NOT met"), gfl[row], sgm[row]
+    if (pr == "float32" && mstaps[row] != "")
+      printf "  %-28s taps on <= +5%%:        %+5.1f%%  %s\n", tag, 100 * (mstaps[row] / r - 1), (mstaps[row] <= 1.05 * r ? "met" : "NOT met")
+    if (pr == "float64") {
+      r32 = ms[w "," c ",float32," th]
+      if (r32 != "") printf "  %-28s f64 >= half f32 rate:   %5.2fx  %s\n", tag, r / r32, (r <= 2 * r32 ? "met" : "NOT met")
+    }
+    if ((w == "W1" || w == "W2") && th == 2) {
+      r1 = ms[w "," c "," pr ",1"]
+      if (r1 != "") printf "  %-28s 2t >= 1.7x 1t:          %5.2fx  %s\n", tag, r1 / r, (r1 / r >= 1.7 ? "met" : "NOT met")
+    }
+    if (w == "W2" && th == 1 && model[row] != "")
+      printf "  %-28s peak RSS <= 1.25x model: %5.2fx  %s (%.1f MiB, params+grads+cache %.1f MiB)\n", tag, rss[row] / model[row], (rss[row] <= 1.25 * model[row] ? "met" : "NOT met"), rss[row], model[row]
+  }
+}' "$RAW"
+cat "$OUT.head" "$OUT.body" > "$OUT"
+rm -f "$OUT.head" "$OUT.body"
+echo
+echo "compare: wrote $OUT (raw runs: $RAW)"
+
+# ------------------------------------------------------------------ linear in T, truncation memory
+if [ $SCALING = 1 ]; then
+  SC="$(dirname "$OUT")/scaling.csv"
+  echo "compare: rnnlab scaling grid (W3 sizes, 1 thread, float32) -> $SC"
+  "$RNNLAB" bench --grid scaling --out "$SC" > /dev/null
+  awk -F, 'NR > 1 {
+      gsub(/"/, ""); key = $3 " T=" $8 (($12 + 0) > 0 ? " k=" $12 : "")
+      per = $15 / $8; if ($12 == 0) { full[$3, $8] = per; if ($8 == 100) base[$3] = per }
+      printf "  %-22s %9.3f ms/step %8.4f ms per time step  peak RSS %7.1f MiB  cache %8.1f MiB\n", key, $15, per, $22, $25 / 1048576
+      if ($12 == 0 && $8 > 100 && base[$3] > 0) lin[$3] = lin[$3] sprintf(" T=%d: %.2fx", $8, per / base[$3])
+    }
+    END { print "  cost per time step relative to T=100 (target: within 10%):"; for (c in lin) print "   ", c ":" lin[c] }' "$SC"
+fi
