@@ -586,6 +586,46 @@ static void test_chunked_refusals(void **state)
     rnnlab_bptt_free(ww), rnnlab_bptt_free(wk), rnnlab_model_free(m);
 }
 
+/* The taps at the top layer's last step, dL/dh = dY W_head with the loss at last, for a head weight
+ * scaled to 1e-200 (the squares underflow double) and 1e+100 (they overflow it): the norm must come
+ * out right to double rounding. Expected: ||dY (x) w|| = s sqrt(sum_b dY_b^2) sqrt(sum_j w_j^2) for
+ * W = s w, dY_b = 2 (y_b - target_b) / B (MSE, O = 1), summed without s. */
+static void test_taps_at_extreme_scales(void **state)
+{
+    (void)state;
+    enum { B = 3, I = 2, H = 5, T = 4 };
+    const double scales[] = {1e-200, 1e100};
+    for (int k = 0; k < 2; k++) {
+        rnnlab_model *m = model(RNNLAB_CELL_GRU, RNNLAB_ACT_TANH, I, H, 1, 1, RNNLAB_FLOAT64, 9);
+        double w[H], ws_[H], x[T * B * I], y[B], out[B];
+        fill(w, H, 4), fill(x, T * B * I, 5), fill(y, B, 6);
+        for (int j = 0; j < H; j++) ws_[j] = w[j] * scales[k];
+        rnnlab_model_set(m, rnnlab_model_find(m, "head_weight"), ws_);
+        rnnlab_bptt *wsp = workspace(m, B, T, RNNLAB_LOSS_LAST, 1, 0);
+        rnnlab_batch bt = {.x = x, .target = y};
+        assert_int_equal(rnnlab_bptt_forward(wsp, m, &bt, NULL), RNNLAB_OK);
+        rnnlab_bptt_get_output(wsp, out);
+        const rnnlab_status st = rnnlab_bptt_backward(wsp, m, NULL, NULL, NULL);
+        assert_true(st == RNNLAB_OK || k == 1); /* at 1e100 deeper gradients may overflow; the tap is what counts */
+        double sdy = 0, sw = 0, mean = 0;
+        for (int b = 0; b < B; b++) {
+            const double dy = 2 * (out[b] - y[b]) / B;
+            sdy += dy * dy;
+            double nb = 0;
+            for (int j = 0; j < H; j++) nb += dy * w[j] * dy * w[j];
+            mean += sqrt(nb) / B;
+        }
+        for (int j = 0; j < H; j++) sw += w[j] * w[j];
+        const double want = scales[k] * sqrt(sdy) * sqrt(sw), want_mean = scales[k] * mean;
+        const rnnlab_taps tp = rnnlab_bptt_get_taps(wsp);
+        const double got = tp.h_norm[T - 1], got_mean = tp.h_norm_mean[T - 1];
+        if (!(fabs(got - want) <= 1e-12 * want) || !(fabs(got_mean - want_mean) <= 1e-12 * want_mean))
+            fail_msg("scale %g: h_norm %.17g (want %.17g), mean %.17g (want %.17g)", scales[k], got, want, got_mean,
+                     want_mean);
+        rnnlab_bptt_free(wsp), rnnlab_model_free(m);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -604,6 +644,7 @@ int main(void)
         cmocka_unit_test(test_chunked_matches_finite_differences),
         cmocka_unit_test(test_chunked_single_chunk_is_full_bptt),
         cmocka_unit_test(test_chunked_refusals),
+        cmocka_unit_test(test_taps_at_extreme_scales),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

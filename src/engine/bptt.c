@@ -27,6 +27,7 @@
 #include "engine/engine_generic.h"
 #include "rnnlab/rng.h"
 
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -276,8 +277,9 @@ static void R(input_norm_backward)(const rnnlab_bptt *ws, const R(rnnlab_layer) 
 /* ---------------------------------------------------------------- norms (double, scaled) */
 
 /* ||v||_2 of n elements accumulated in double with scaling (as BLAS nrm2), so values near the
- * bottom of double's range (1e-300) do not underflow when squared. Inf gives inf, NaN gives NaN. */
-static double R(norm2)(const real *v, size_t n)
+ * bottom of double's range (1e-300) do not underflow when squared. Inf gives inf, NaN gives NaN.
+ * The slow path of norm_sq. */
+static double R(norm2_scaled)(const real *v, size_t n)
 {
     double mx = 0;
     int nan = 0;
@@ -303,23 +305,57 @@ static double R(norm2)(const real *v, size_t n)
     return mx * sqrt(s);
 }
 
+/* ||v||_2 in double: one vectorised pass (the lanes' partial sums add in an order fixed by the build,
+ * never by the thread count), exact to double rounding whenever the plain sum of squares is neither
+ * out of range nor near the bottom of double's range; the scaled two-pass nrm2 otherwise (only a
+ * float64 model can get there: a float's square is at least 2e-90 and at most 1.2e77). *sq gets the
+ * sum of squares when the fast path was exact, else -1. */
+static double R(norm2_sq)(const real *v, size_t n, double *sq)
+{
+    double s = 0;
+#if RNNLAB_REAL_BITS == 32
+#pragma omp simd reduction(+ : s)
+    for (size_t i = 0; i < n; i++) s += (double)v[i] * (double)v[i];
+    if (s <= DBL_MAX) return sqrt(*sq = s); /* a float's square never underflows in double */
+    {
+#else
+    double mx = 0;
+#pragma omp simd reduction(+ : s) reduction(max : mx)
+    for (size_t i = 0; i < n; i++) {
+        const double a = (double)v[i];
+        s += a * a;
+        mx = mx > fabs(a) ? mx : fabs(a);
+    }
+    if (mx == 0) return *sq = 0;
+    if (s < 1e-280 || !(s <= DBL_MAX)) { /* underflow, overflow, inf or NaN */
+#endif
+        *sq = -1;
+        return R(norm2_scaled)(v, n);
+    }
+    return sqrt(*sq = s);
+}
+
+static double R(norm2)(const real *v, size_t n)
+{
+    double sq;
+    return R(norm2_sq)(v, n, &sq);
+}
+
 /* Tap norms of one (B, H) gradient: over the batch, and the mean over real samples of per-sample
  * norms. nb (B) is scratch. */
 static void R(tap_norms)(const real *v, int B, int H, const int *len, int t, double *nb, double *norm,
                          double *mean)
 {
-    double mx = 0, msum = 0;
-    int cnt = 0, nan = 0;
+    double s = 0, msum = 0;
+    int cnt = 0, exact = 1;
     for (int b = 0; b < B; b++) {
-        nb[b] = R(norm2)(v + (size_t)b * H, (size_t)H);
-        if (nb[b] > mx) mx = nb[b];
-        else if (nb[b] != nb[b]) nan = 1;
+        double sb;
+        nb[b] = R(norm2_sq)(v + (size_t)b * H, (size_t)H, &sb);
+        if (sb < 0) exact = 0;
+        else s += sb;
         if (t < len[b]) msum += nb[b], cnt++;
     }
-    double s = 0;
-    if (mx > 0 && !isinf(mx))
-        for (int b = 0; b < B; b++) s += (nb[b] / mx) * (nb[b] / mx);
-    *norm = nan ? NAN : (mx == 0 || isinf(mx)) ? mx : mx * sqrt(s);
+    *norm = exact && s <= DBL_MAX ? sqrt(s) : R(norm2)(v, (size_t)B * H);
     *mean = cnt ? msum / cnt : 0;
 }
 
