@@ -175,17 +175,21 @@ void R(rnnlab_gemm)(int trans_a, int trans_b, int M, int N, int K, real alpha, c
 void R(rnnlab_colsum)(real *out, const real *A, int rows, int cols, int lda, int accumulate)
 {
     /* Columns in chunks of 64, one chunk per thread at a time, rows in order inside a chunk: the
-     * reads stay contiguous and every out[j] sums its rows in row order. */
-    const int chunk = 64, nchunks = (cols + chunk - 1) / chunk;
+     * reads stay contiguous, the chunk's sums stay in a local array (out might alias nothing, but the
+     * compiler cannot know), and every out[j] sums its rows in row order. */
+    enum { CHUNK = 64 };
+    const int nchunks = (cols + CHUNK - 1) / CHUNK;
     RNNLAB_PARALLEL_FOR((size_t)rows * cols,
     for (int c = 0; c < nchunks; c++) {
-        const int j0 = c * chunk, j1 = RNNLAB_MIN(cols, j0 + chunk);
-        if (!accumulate)
-            for (int j = j0; j < j1; j++) out[j] = 0;
+        const int j0 = c * CHUNK, n = RNNLAB_MIN(cols - j0, CHUNK);
+        real acc[CHUNK];
+        for (int j = 0; j < n; j++) acc[j] = accumulate ? out[j0 + j] : 0;
         for (int r = 0; r < rows; r++) {
-            const real *A_r = A + (size_t)r * lda;
-            for (int j = j0; j < j1; j++) out[j] += A_r[j];
+            const real *a = A + (size_t)r * lda + j0;
+            _Pragma("omp simd")
+            for (int j = 0; j < n; j++) acc[j] += a[j];
         }
+        for (int j = 0; j < n; j++) out[j0 + j] = acc[j];
     });
 }
 

@@ -626,8 +626,14 @@ static void R(layer_wgrad)(rnnlab_bptt *ws, rnnlab_model *m, int l, real *dZx, c
     R(rnnlab_layer_grad) g;
     R(rnnlab_layer_view)(m, l, &p);
     R(layer_grad_view)(m, l, &g);
-    R(rnnlab_colsum)(g.db_ih, dZx, TB, GH, GH, 1); /* b_ih is added after the input norm */
-    if (!o.layer_norm) R(rnnlab_colsum)(g.db_hh, dZh, TB, GH, GH, 1); /* (with layer norm: summed per step) */
+    if (dZh == dZx && !o.layer_norm) { /* one pass: both biases get the same sums */
+        real *s = ws->scratch;            /* (B, GH) >= GH */
+        R(rnnlab_colsum)(s, dZx, TB, GH, GH, 0);
+        for (int j = 0; j < GH; j++) g.db_ih[j] += s[j], g.db_hh[j] += s[j];
+    } else {
+        R(rnnlab_colsum)(g.db_ih, dZx, TB, GH, GH, 1); /* b_ih is added after the input norm */
+        if (!o.layer_norm) R(rnnlab_colsum)(g.db_hh, dZh, TB, GH, GH, 1); /* (with layer norm: summed per step) */
+    }
     /* dU and peepholes before dZx changes: without layer norm dZh may be dZx itself */
     const real *Cl = ws->Cs ? ws->Cs[l] : NULL;
     ops->wgrad_hh(&g, dZx, dZh, ws->Hs[l], Cl, Cl ? Cl + BH : NULL, ws->extra ? ws->extra[l] : NULL, &p, &o, TB, H);
