@@ -23,6 +23,7 @@
 #error "include core/real.h first"
 #endif
 
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -44,6 +45,19 @@ typedef int64_t R(ibits);
 #define FM_TANH_CLAMP 20.0
 #endif
 
+/* a*b + c with one rounding where the target has fused multiply-add (-march=x86-64-v3 builds): the
+ * same bits vectorised or not, since fma rounds once either way; two roundings elsewhere */
+#if defined(__FMA__)
+#define FM_MADD(a, b, c) R(fm_fma)((a), (b), (c))
+#if RNNLAB_REAL_BITS == 32
+#define fm_fma_f32 fmaf
+#else
+#define fm_fma_f64 fma
+#endif
+#else
+#define FM_MADD(a, b, c) ((a) * (b) + (c))
+#endif
+
 /* 2^n = s1 * s2 for an integral n in [-2 BIAS - 2, BIAS + 1]: two normal halves, so that scaling by
  * them in turn gets results down to the smallest subnormal and up to the largest finite right. The
  * conversion goes through int32 (|n| < 1100), which x86 converts in vector registers for double too. */
@@ -60,26 +74,26 @@ static RNNLAB_INLINE real R(fm_expm1_small)(real r)
 {
 #if RNNLAB_REAL_BITS == 32
     real p = (real)(1.0 / 5040);
-    p = p * r + (real)(1.0 / 720);
-    p = p * r + (real)(1.0 / 120);
-    p = p * r + (real)(1.0 / 24);
-    p = p * r + (real)(1.0 / 6);
-    p = p * r + (real)0.5;
+    p = FM_MADD(p, r, (real)(1.0 / 720));
+    p = FM_MADD(p, r, (real)(1.0 / 120));
+    p = FM_MADD(p, r, (real)(1.0 / 24));
+    p = FM_MADD(p, r, (real)(1.0 / 6));
+    p = FM_MADD(p, r, (real)0.5);
 #else
     real p = 1.0 / 6227020800.0; /* 1/13! */
-    p = p * r + 1.0 / 479001600.0;
-    p = p * r + 1.0 / 39916800.0;
-    p = p * r + 1.0 / 3628800.0;
-    p = p * r + 1.0 / 362880.0;
-    p = p * r + 1.0 / 40320.0;
-    p = p * r + 1.0 / 5040.0;
-    p = p * r + 1.0 / 720.0;
-    p = p * r + 1.0 / 120.0;
-    p = p * r + 1.0 / 24.0;
-    p = p * r + 1.0 / 6.0;
-    p = p * r + 0.5;
+    p = FM_MADD(p, r, 1.0 / 479001600.0);
+    p = FM_MADD(p, r, 1.0 / 39916800.0);
+    p = FM_MADD(p, r, 1.0 / 3628800.0);
+    p = FM_MADD(p, r, 1.0 / 362880.0);
+    p = FM_MADD(p, r, 1.0 / 40320.0);
+    p = FM_MADD(p, r, 1.0 / 5040.0);
+    p = FM_MADD(p, r, 1.0 / 720.0);
+    p = FM_MADD(p, r, 1.0 / 120.0);
+    p = FM_MADD(p, r, 1.0 / 24.0);
+    p = FM_MADD(p, r, 1.0 / 6.0);
+    p = FM_MADD(p, r, 0.5);
 #endif
-    return r + r * r * p;
+    return FM_MADD(r * r, p, r);
 }
 
 static RNNLAB_INLINE real R(rnnlab_exp)(real x)
@@ -107,7 +121,7 @@ static RNNLAB_INLINE real R(rnnlab_expm1)(real x)
     real s1, s2;
     R(fm_pow2)(n, &s1, &s2);
     const real s = s1 * s2; /* |n| <= 58: no overflow */
-    const real mid = s * R(fm_expm1_small)(r) + (s - 1);
+    const real mid = FM_MADD(s, R(fm_expm1_small)(r), s - 1);
     const real a = x < 0 ? -x : x;
     real y = R(rnnlab_exp)(x) - 1; /* |x| > 40: exp's rounding is far below the result's */
     y = a <= (real)40 ? mid : y;
@@ -126,7 +140,7 @@ static RNNLAB_INLINE real R(fm_expm1_pos)(real y)
     real s1, s2;
     R(fm_pow2)(n, &s1, &s2);
     const real s = s1 * s2;
-    const real mid = s * R(fm_expm1_small)(r) + (s - 1);
+    const real mid = FM_MADD(s, R(fm_expm1_small)(r), s - 1);
     return y < (real)0.34657359027997264 ? R(fm_expm1_small)(y) : mid;
 }
 
