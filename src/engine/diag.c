@@ -167,10 +167,16 @@ rnnlab_status R(rnnlab_diag_jacobian_impl)(const rnnlab_bptt *ws, const rnnlab_m
             Mh = Mh2, Mh2 = tmp;
             if (lstm) tmp = Mc, Mc = Mc2, Mc2 = tmp;
             /* rescale so that the product never leaves the precision's range */
-            double mx = 0;
-            for (size_t k = 0; k < SH; k++) mx = fmax(mx, fabs((double)Mh[k]));
+            double mx = 0; /* max |M|, NaN once any entry is NaN (fmax would skip it, and it was a call) */
+            for (size_t k = 0; k < SH; k++) {
+                const double a = fabs((double)Mh[k]);
+                mx = a > mx || a != a ? a : mx;
+            }
             if (lstm)
-                for (size_t k = 0; k < SH; k++) mx = fmax(mx, fabs((double)Mc[k]));
+                for (size_t k = 0; k < SH; k++) {
+                    const double a = fabs((double)Mc[k]);
+                    mx = a > mx || a != a ? a : mx;
+                }
             if (!isfinite(mx)) break; /* non-finite cache: leave the remaining steps NAN */
             if (mx > 0) {
                 const real inv = (real)(1 / mx);
