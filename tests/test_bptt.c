@@ -626,6 +626,78 @@ static void test_taps_at_extreme_scales(void **state)
     }
 }
 
+/* keep_cache = 0 writes dZ over the gates during the backward: the gradients, dx, dh0 and the taps
+ * must be bit for bit those of keep_cache = 1, for every cell, variant and remedy that reads the
+ * gates in its backward, and the consumed cache must be refused afterwards. */
+static void test_consumed_cache_gives_the_same_gradients(void **state)
+{
+    (void)state;
+    enum { B = 3, T = 6 };
+    struct { rnnlab_cell_kind cell; int L; rnnlab_norm norm; int peep, gru_before; rnnlab_dtype dt; } cases[] = {
+        {RNNLAB_CELL_RNN, 2, RNNLAB_NORM_NONE, 0, 0, RNNLAB_FLOAT32},
+        {RNNLAB_CELL_LSTM, 2, RNNLAB_NORM_NONE, 1, 0, RNNLAB_FLOAT64},
+        {RNNLAB_CELL_LSTM, 1, RNNLAB_NORM_LAYER, 1, 0, RNNLAB_FLOAT32},
+        {RNNLAB_CELL_GRU, 2, RNNLAB_NORM_NONE, 0, 0, RNNLAB_FLOAT32},
+        {RNNLAB_CELL_GRU, 1, RNNLAB_NORM_LAYER, 0, 1, RNNLAB_FLOAT64},
+        {RNNLAB_CELL_GRU, 1, RNNLAB_NORM_BATCH, 0, 0, RNNLAB_FLOAT32},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        rnnlab_model_config mc;
+        rnnlab_model_config_init(&mc);
+        mc.cell = cases[k].cell, mc.input_size = 3, mc.hidden_size = 5, mc.num_layers = cases[k].L;
+        mc.output_size = 2, mc.norm = cases[k].norm, mc.peephole = cases[k].peep, mc.dtype = cases[k].dt;
+        if (cases[k].gru_before) mc.gru_variant = RNNLAB_GRU_RESET_BEFORE;
+        rnnlab_model *m;
+        assert_int_equal(rnnlab_model_create(&m, &mc), RNNLAB_OK);
+        rnnlab_rng rng;
+        rnnlab_rng_seed(&rng, 40 + k);
+        rnnlab_init_config ic;
+        rnnlab_init_config_init(&ic);
+        assert_int_equal(rnnlab_model_init(m, &ic, &rng), RNNLAB_OK);
+        double x[T * B * 3], y[T * B * 2], dx[2][T * B * 3], dh0[2][2 * B * 5], taps[2][2 * T];
+        fill(x, T * B * 3, 7 + k), fill(y, T * B * 2, 8 + k);
+        const int lens[B] = {T, 4, 1};
+        rnnlab_batch bt = {.x = x, .target = y, .lengths = lens};
+        const size_t gbytes = m->n_params * rnnlab_dtype_size(mc.dtype);
+        void *g[2] = {malloc(gbytes), malloc(gbytes)};
+        for (int keep = 0; keep < 2; keep++) {
+            rnnlab_bptt_config bc;
+            rnnlab_bptt_config_init(&bc);
+            bc.batch = B, bc.seq_len = T, bc.loss_at = RNNLAB_LOSS_ALL, bc.keep_cache = keep, bc.training = 1;
+            rnnlab_bptt *ws;
+            assert_int_equal(rnnlab_bptt_create(&ws, m, &bc), RNNLAB_OK);
+            assert_int_equal(rnnlab_bptt_forward(ws, m, &bt, NULL), RNNLAB_OK);
+            assert_int_equal(rnnlab_bptt_backward(ws, m, dx[keep], dh0[keep], NULL), RNNLAB_OK);
+            memcpy(g[keep], m->grads, gbytes);
+            const rnnlab_taps tp = rnnlab_bptt_get_taps(ws);
+            memcpy(taps[keep], tp.h_norm, sizeof(double) * mc.num_layers * T);
+            rnnlab_saturation sat;
+            if (!keep) { /* consumed: a second backward and the diagnostics are refused, a forward resets */
+                assert_int_equal(rnnlab_bptt_backward(ws, m, NULL, NULL, NULL), RNNLAB_ERR_CONFIG);
+                assert_non_null(strstr(rnnlab_last_error(), "keep_cache = 0"));
+                assert_int_equal(rnnlab_diag_saturation(ws, m, 0, &sat), RNNLAB_ERR_CONFIG);
+                assert_int_equal(rnnlab_bptt_forward(ws, m, &bt, NULL), RNNLAB_OK);
+                assert_int_equal(rnnlab_diag_saturation(ws, m, 0, &sat), RNNLAB_OK);
+            }
+            rnnlab_bptt_free(ws);
+        }
+        assert_memory_equal(g[0], g[1], gbytes);
+        assert_memory_equal(dx[0], dx[1], sizeof dx[0]);
+        assert_memory_equal(dh0[0], dh0[1], sizeof(double) * mc.num_layers * B * 5);
+        assert_memory_equal(taps[0], taps[1], sizeof(double) * mc.num_layers * T);
+        free(g[0]), free(g[1]);
+        rnnlab_model_free(m);
+    }
+    /* windowed truncation revisits the cache: refused */
+    rnnlab_model *m = model(RNNLAB_CELL_GRU, RNNLAB_ACT_TANH, 1, 3, 1, 1, RNNLAB_FLOAT64, 1);
+    rnnlab_bptt_config bc;
+    rnnlab_bptt_config_init(&bc);
+    bc.batch = 2, bc.seq_len = 10, bc.truncate = 4, bc.keep_cache = 0;
+    rnnlab_bptt *ws;
+    assert_int_equal(rnnlab_bptt_create(&ws, m, &bc), RNNLAB_ERR_CONFIG);
+    rnnlab_model_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -645,6 +717,7 @@ int main(void)
         cmocka_unit_test(test_chunked_single_chunk_is_full_bptt),
         cmocka_unit_test(test_chunked_refusals),
         cmocka_unit_test(test_taps_at_extreme_scales),
+        cmocka_unit_test(test_consumed_cache_gives_the_same_gradients),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

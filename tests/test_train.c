@@ -755,6 +755,40 @@ static void test_cli_kill_and_resume(void **state)
     free(out);
 }
 
+/* Batch norm: each training update folds the batch's statistics into the running ones that
+ * evaluation uses (PyTorch's BatchNorm, momentum 0.1): after one update the running mean is 0.1
+ * times a batch mean, no longer its initial 0, and the running variance no longer its initial 1. */
+static void test_batch_norm_running_statistics_train(void **state)
+{
+    (void)state;
+    rnnlab_dataset *ds = adding(24, "hochreiter1997", 5);
+    rnnlab_model_config c;
+    rnnlab_model_config_init(&c);
+    c.cell = RNNLAB_CELL_GRU, c.input_size = 2, c.hidden_size = 4, c.num_layers = 1, c.output_size = 1;
+    c.norm = RNNLAB_NORM_BATCH;
+    rnnlab_model *m = NULL;
+    assert_int_equal(rnnlab_model_create(&m, &c), RNNLAB_OK);
+    rnnlab_init_config ic;
+    rnnlab_init_config_init(&ic);
+    rnnlab_rng rng;
+    rnnlab_rng_seed(&rng, 3);
+    assert_int_equal(rnnlab_model_init(m, &ic, &rng), RNNLAB_OK);
+    assert_true(m->n_buffers > 0);
+    double *before = malloc(sizeof(double) * m->n_buffers);
+    memcpy(before, m->buffers, sizeof(double) * m->n_buffers);
+    rnnlab_train_config tc;
+    rnnlab_train_config_init(&tc);
+    tc.max_steps = 1;
+    rnnlab_trainer *tr = NULL;
+    assert_int_equal(rnnlab_trainer_create(&tr, m, ds, 8, &tc, 1), RNNLAB_OK);
+    assert_int_equal(rnnlab_trainer_step(tr, NULL), RNNLAB_OK);
+    size_t changed = 0;
+    for (size_t i = 0; i < m->n_buffers; i++) changed += m->buffers[i] != before[i];
+    if (changed < m->n_buffers / 2)
+        fail_msg("only %zu of %zu running statistics moved after a training update", changed, m->n_buffers);
+    rnnlab_trainer_free(tr), rnnlab_model_free(m), rnnlab_dataset_close(ds), free(before);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -767,6 +801,7 @@ int main(void)
         cmocka_unit_test(test_runner_threads_and_resume),
         cmocka_unit_test(test_runner_divergence_and_stops),
         cmocka_unit_test(test_bad_train_keys),
+        cmocka_unit_test(test_batch_norm_running_statistics_train),
         cmocka_unit_test(test_shipped_train_experiment),
         cmocka_unit_test(test_cli_kill_and_resume),
         cmocka_unit_test(test_must_learn_adding_problem),

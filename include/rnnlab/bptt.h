@@ -77,6 +77,12 @@ typedef struct rnnlab_bptt_config {
     int ftz;                /* 1: flush subnormals to zero during forward/backward; default 0 */
     int training;           /* 1: training mode (dropout on, batch norm uses the batch's statistics and
                                updates the running ones); 0 (default): evaluation mode */
+    int keep_cache;         /* 1 (default): the forward cache survives the backward, so diagnostics
+                               (diag.h) can read it afterwards. 0: the backward writes each step's gate
+                               gradients over the gate activations it has just consumed (as cuDNN's
+                               reserve space), saving T*B*G*H reals; after a backward the workspace
+                               then refuses another backward or a diagnostic until the next forward.
+                               Full BPTT only (not with windowed truncation). */
 } rnnlab_bptt_config;
 
 /* Defaults as listed above, with batch = 1 and seq_len = 1. */
@@ -116,7 +122,7 @@ typedef struct rnnlab_bptt rnnlab_bptt;
  * Memory:  *out is owned by the caller (rnnlab_bptt_free). Nothing is allocated after this: the
  *          forward and backward passes never allocate. rnnlab_bptt_bytes reports the size.
  * Errors:  RNNLAB_ERR_CONFIG for a bad option (batch, seq_len, truncate < 0, xent with O < 2,
- *          ftz on a CPU without it), RNNLAB_ERR_NOMEM.
+ *          ftz on a CPU without it, keep_cache = 0 with windowed truncation), RNNLAB_ERR_NOMEM.
  */
 rnnlab_status rnnlab_bptt_create(rnnlab_bptt **out, const rnnlab_model *m, const rnnlab_bptt_config *cfg);
 void rnnlab_bptt_free(rnnlab_bptt *ws);

@@ -679,10 +679,12 @@ static void R(backward_full)(rnnlab_bptt *ws, rnnlab_model *m, double *dx, doubl
     const int B = ws->B, H = ws->H, GH = ws->GH, TB = ws->Teff * ws->B;
     const size_t BH = (size_t)B * H;
     real *cur = ws->dHa, *other = ws->dHb;
-    real *dZx = ws->dZx, *dZh = ws->dZh ? (real *)ws->dZh : dZx;
     const int tap_mode = ws->cfg.taps ? TAP_NORMS : TAP_NONE;
     R(head_backward)(ws, m, cur);
     for (int l = ws->L - 1; l >= 0; l--) {
+        /* keep_cache = 0: step t's dZ goes over step t's gates, which the cell's backward has read by
+           then (each (b, j) reads its gates before writing its dZ, and no later step reads them) */
+        real *dZx = ws->cfg.keep_cache ? ws->dZx : ws->gates[l], *dZh = ws->dZh ? (real *)ws->dZh : dZx;
         real *dc = NULL;
         R(layer_sweep)(ws, m, l, 0, ws->Teff - 1, cur, dZx, dZh, tap_mode, &dc);
         if (dh0) R(rnnlab_to_double)(dh0 + l * BH, ws->dh_next, BH);

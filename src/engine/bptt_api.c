@@ -60,6 +60,7 @@ void rnnlab_bptt_config_init(rnnlab_bptt_config *cfg)
     cfg->truncate = 0;
     cfg->taps = 1;
     cfg->ftz = 0;
+    cfg->keep_cache = 1;
 }
 
 /* ---------------------------------------------------------------- workspace */
@@ -116,7 +117,7 @@ static size_t layout(rnnlab_bptt *ws, char *base, size_t *cache)
         }
     *cache = off;
     ws->dY = carve(base, &off, rows * ws->O, es);
-    ws->dZx = carve(base, &off, T * B * GH, es);
+    if (ws->cfg.keep_cache) ws->dZx = carve(base, &off, T * B * GH, es); /* else the gates take dZ */
     ws->dZh = sep ? carve(base, &off, T * B * GH, es) : NULL;
     ws->dHa = carve(base, &off, T * B * ws->maxIH, es);
     ws->dHb = carve(base, &off, T * B * ws->maxIH, es);
@@ -176,6 +177,10 @@ rnnlab_status rnnlab_bptt_create(rnnlab_bptt **out, const rnnlab_model *m, const
                             m->cfg.output_size);
     if (cfg->ftz && !rnnlab_ftz_supported())
         return rnnlab_error(RNNLAB_ERR_CONFIG, "ftz = 1: flush-to-zero is not supported on this CPU");
+    if (!cfg->keep_cache && cfg->truncate > 0 && cfg->truncate < cfg->seq_len)
+        return rnnlab_error(RNNLAB_ERR_CONFIG, "keep_cache = 0 needs full BPTT: windowed truncation (truncate %d < "
+                                               "seq_len %d) revisits every step's cache",
+                            cfg->truncate, cfg->seq_len);
     if (m->cfg.norm == RNNLAB_NORM_BATCH && cfg->training && cfg->truncate > 0 && cfg->truncate < cfg->seq_len)
         return rnnlab_error(RNNLAB_ERR_CONFIG,
                             "batch norm in training mode couples every step of the batch, so it cannot be combined "
@@ -337,6 +342,7 @@ rnnlab_status rnnlab_bptt_forward(rnnlab_bptt *ws, const rnnlab_model *m, const 
     rnnlab_status st = rnnlab_bptt_check_batch(ws, m, bt);
     if (st) return st;
     if (ws->cfg.ftz) rnnlab_ftz_set(1);
+    ws->cache_consumed = 0;
     st = m->cfg.dtype == RNNLAB_FLOAT32 ? rnnlab_bptt_forward_impl_f32(ws, m, bt, loss)
                                         : rnnlab_bptt_forward_impl_f64(ws, m, bt, loss);
     if (ws->cfg.ftz) rnnlab_ftz_set(0);
@@ -350,9 +356,13 @@ rnnlab_status rnnlab_bptt_backward(rnnlab_bptt *ws, rnnlab_model *m, double *dx,
     if (!ws->have_forward)
         return rnnlab_error(RNNLAB_ERR_CONFIG, "rnnlab_bptt_backward: no forward pass to backpropagate (call "
                                                "rnnlab_bptt_forward first)");
+    if (ws->cache_consumed)
+        return rnnlab_error(RNNLAB_ERR_CONFIG, "rnnlab_bptt_backward: this workspace (keep_cache = 0) already "
+                                               "consumed its forward cache; run rnnlab_bptt_forward again");
     if (ws->cfg.ftz) rnnlab_ftz_set(1);
     st = m->cfg.dtype == RNNLAB_FLOAT32 ? rnnlab_bptt_backward_impl_f32(ws, m, dx, dh0, dc0)
                                         : rnnlab_bptt_backward_impl_f64(ws, m, dx, dh0, dc0);
+    ws->cache_consumed = !ws->cfg.keep_cache;
     if (ws->cfg.ftz) rnnlab_ftz_set(0);
     return st;
 }

@@ -74,6 +74,7 @@ struct rnnlab_bptt {
 
     /* ---- state */
     int have_forward;
+    int cache_consumed; /* keep_cache = 0 and a backward has run since the last forward */
     double loss;
     size_t cache_bytes, total_bytes;
     void *block; /* the one allocation holding every real buffer */

@@ -346,8 +346,11 @@ rnnlab_status rnnlab_trainer_create(rnnlab_trainer **out, rnnlab_model *m, rnnla
     rnnlab_bptt_config_init(&bc);
     bc.batch = B, bc.seq_len = T, bc.loss = info->loss, bc.loss_at = info->loss_at, bc.ftz = cfg->ftz;
     bc.truncate = cfg->truncate, bc.taps = 0, bc.training = 1;
+    /* nothing reads the training cache after the backward: let the backward reuse it (windowed
+       truncation revisits it, so keeps it) */
+    bc.keep_cache = cfg->truncate > 0 && cfg->truncate < T;
     if ((st = rnnlab_bptt_create(&tr->ws_train, m, &bc))) goto fail;
-    bc.truncate = 0, bc.training = 0;
+    bc.truncate = 0, bc.training = 0, bc.keep_cache = 1;
     if ((st = rnnlab_bptt_create(&tr->ws_eval, m, &bc))) goto fail;
     if (cfg->probe.loss_at == RNNLAB_LOSS_ALL && info->loss_at == RNNLAB_LOSS_LAST) {
         st = rnnlab_error(RNNLAB_ERR_CONFIG, "task %s has a target at the last step only: the probe cannot put a loss "
@@ -388,6 +391,9 @@ rnnlab_status rnnlab_trainer_step(rnnlab_trainer *tr, rnnlab_step_report *rep)
     if (rep) rep->loss = loss;
     if (st == RNNLAB_ERR_NUMERIC) return rnnlab_error(st, "loss is not finite at update %ld (%s)", s + 1, rnnlab_last_error());
     if (st) return st;
+    /* batch norm: the running statistics evaluation uses, as PyTorch's BatchNorm updates them in its
+       training-mode forward (momentum 0.1); a no-op for other models */
+    if ((st = rnnlab_bptt_update_running_stats(tr->ws_train, m, 0.1))) return st;
     st = rnnlab_bptt_backward(tr->ws_train, m, NULL, NULL, NULL);
     if (st == RNNLAB_ERR_NUMERIC)
         return rnnlab_error(st, "gradient is not finite at update %ld (%s)", s + 1, rnnlab_last_error());
