@@ -31,6 +31,23 @@ int cli_u64(const char *opt, const char *s, unsigned long long *out);
  * and returns 1; returns -1 (after printing an error) when the value is missing, 0 otherwise. */
 int cli_opt(int argc, char **argv, int *i, const char *name, const char **val);
 
+/*
+ * cli_grid_opt - parses, at argv[*i], one of the options that `rnnlab run` and `rnnlab train` share:
+ * --dry-run (sets *dry), --fresh, --quiet/-q, --no-plot, --out DIR, --threads N, --jobs N and
+ * --shard K/N (into *o; DIR points into argv).
+ * Returns 1 when argv[*i] is one of them (with *i moved past a separate value), 0 when it is not,
+ * and -1 after printing the error when its value is missing or bad (a usage error).
+ */
+int cli_grid_opt(int argc, char **argv, int *i, rnnlab_run_options *o, int *dry);
+
+/*
+ * cli_grid_run - loads the experiment file, and with train turns training on when the file has no
+ * [train] section; then prints the expanded grid (dry) or runs the grid with *o and says where the
+ * results went (run's files, or train's when train). Errors are printed as `rnnlab: error:` lines.
+ * Returns the exit code: CLI_EXIT_USAGE for a bad experiment file, CLI_EXIT_FAIL for a runtime failure.
+ */
+int cli_grid_run(const char *file, const rnnlab_run_options *o, int dry, int train);
+
 int cmd_gradcheck(int argc, char **argv);
 int cmd_data(int argc, char **argv);
 int cmd_run(int argc, char **argv);

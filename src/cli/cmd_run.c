@@ -41,32 +41,10 @@ int cmd_run(int argc, char **argv)
     const char *file = NULL;
     int dry = 0;
     for (int i = 1; i < argc; i++) {
-        const char *v;
         int r;
-        long n;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return run_help(stdout), CLI_EXIT_OK;
-        if (!strcmp(argv[i], "--dry-run")) dry = 1;
-        else if (!strcmp(argv[i], "--fresh")) o.fresh = 1;
-        else if (!strcmp(argv[i], "--quiet") || !strcmp(argv[i], "-q")) o.quiet = 1;
-        else if (!strcmp(argv[i], "--no-plot")) o.plot = 0;
-        else if ((r = cli_opt(argc, argv, &i, "--out", &v)) != 0) {
+        if ((r = cli_grid_opt(argc, argv, &i, &o, &dry)) != 0) {
             if (r < 0) return CLI_EXIT_USAGE;
-            o.out_dir = v;
-        } else if ((r = cli_opt(argc, argv, &i, "--threads", &v)) != 0) {
-            if (r < 0 || !cli_int("--threads", v, 1, 1024, &n)) return CLI_EXIT_USAGE;
-            o.threads = (int)n;
-        } else if ((r = cli_opt(argc, argv, &i, "--jobs", &v)) != 0) {
-            if (r < 0 || !cli_int("--jobs", v, 1, 1024, &n)) return CLI_EXIT_USAGE;
-            o.jobs = (int)n;
-        } else if ((r = cli_opt(argc, argv, &i, "--shard", &v)) != 0) {
-            int k, nn;
-            char extra;
-            if (r < 0) return CLI_EXIT_USAGE;
-            if (sscanf(v, "%d/%d%c", &k, &nn, &extra) != 2 || nn < 1 || k < 0 || k >= nn) {
-                cli_error("write --shard K/N with 0 <= K < N, e.g. --shard 0/4", "--shard: bad value '%s'", v);
-                return CLI_EXIT_USAGE;
-            }
-            o.shard_k = k, o.shard_n = nn;
         } else if (argv[i][0] == '-') {
             cli_error("run `rnnlab run --help`", "unknown option '%s'", argv[i]);
             return CLI_EXIT_USAGE;
@@ -80,33 +58,7 @@ int cmd_run(int argc, char **argv)
         cli_error("e.g. rnnlab run experiments/decay_sweep.ini", "no experiment file given");
         return CLI_EXIT_USAGE;
     }
-    rnnlab_experiment *e = NULL;
-    rnnlab_status st = rnnlab_experiment_load(&e, file);
-    if (st) {
-        cli_error(NULL, "%s", rnnlab_last_error());
-        return st == RNNLAB_ERR_CONFIG ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
-    }
-    if (dry) {
-        rnnlab_experiment_print_grid(e, stdout);
-        rnnlab_experiment_free(e);
-        return CLI_EXIT_OK;
-    }
-    st = rnnlab_experiment_run(e, &o);
-    const char *out = o.out_dir ? o.out_dir : rnnlab_experiment_out_dir(e);
-    if (st) {
-        cli_error(st == RNNLAB_ERR_CONFIG ? NULL : "run the same command again to resume", "%s", rnnlab_last_error());
-    } else if (o.shard_n > 1) {
-        printf("rnnlab: shard %d/%d of %s done: %s/shard-%d-of-%d/\n", o.shard_k, o.shard_n, rnnlab_experiment_name(e), out,
-               o.shard_k, o.shard_n);
-        printf("rnnlab: when every shard is done: rnnlab merge %s\n", out);
-    } else {
-        printf("rnnlab: %s done\n", rnnlab_experiment_name(e));
-        printf("  CSV:     %s/decay.csv, %s/summary.csv, %s/layers.csv\n", out, out, out);
-        printf("  figures: %s/figures/ (decay, decay_rate, heatmap; .png and .pdf)\n", out);
-        printf("  record:  %s/manifest.json\n", out);
-    }
-    rnnlab_experiment_free(e);
-    return st == RNNLAB_OK ? CLI_EXIT_OK : st == RNNLAB_ERR_CONFIG ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
+    return cli_grid_run(file, &o, dry, 0);
 }
 
 /* Draws every figure the folder's CSV supports: the decay figures, and the training ones where the

@@ -1,0 +1,86 @@
+/*
+ * cli_grid.c - what `rnnlab run` and `rnnlab train` share: the options that say how to go through an
+ * experiment's grid, and the load / dry-run / run / report step once they are parsed.
+ * Not the commands themselves (cmd_run.c, cmd_train.c), which keep their own help and extra options.
+ */
+#include "cli/cli.h"
+#include "rnnlab/experiment.h"
+#include "rnnlab/train.h"
+
+#include <stdio.h>
+#include <string.h>
+
+int cli_grid_opt(int argc, char **argv, int *i, rnnlab_run_options *o, int *dry)
+{
+    const char *v;
+    int r;
+    long n;
+    if (!strcmp(argv[*i], "--dry-run")) *dry = 1;
+    else if (!strcmp(argv[*i], "--fresh")) o->fresh = 1;
+    else if (!strcmp(argv[*i], "--quiet") || !strcmp(argv[*i], "-q")) o->quiet = 1;
+    else if (!strcmp(argv[*i], "--no-plot")) o->plot = 0;
+    else if ((r = cli_opt(argc, argv, i, "--out", &v)) != 0) {
+        if (r < 0) return -1;
+        o->out_dir = v;
+    } else if ((r = cli_opt(argc, argv, i, "--threads", &v)) != 0) {
+        if (r < 0 || !cli_int("--threads", v, 1, 1024, &n)) return -1;
+        o->threads = (int)n;
+    } else if ((r = cli_opt(argc, argv, i, "--jobs", &v)) != 0) {
+        if (r < 0 || !cli_int("--jobs", v, 1, 1024, &n)) return -1;
+        o->jobs = (int)n;
+    } else if ((r = cli_opt(argc, argv, i, "--shard", &v)) != 0) {
+        int k, nn;
+        char extra;
+        if (r < 0) return -1;
+        if (sscanf(v, "%d/%d%c", &k, &nn, &extra) != 2 || nn < 1 || k < 0 || k >= nn) {
+            cli_error("write --shard K/N with 0 <= K < N, e.g. --shard 0/4", "--shard: bad value '%s'", v);
+            return -1;
+        }
+        o->shard_k = k, o->shard_n = nn;
+    } else
+        return 0;
+    return 1;
+}
+
+int cli_grid_run(const char *file, const rnnlab_run_options *o, int dry, int train)
+{
+    rnnlab_experiment *e = NULL;
+    rnnlab_status st = rnnlab_experiment_load(&e, file);
+    if (train && !st && !rnnlab_experiment_trains(e)) st = rnnlab_experiment_set_training(e);
+    if (st) {
+        cli_error(NULL, "%s", rnnlab_last_error());
+        rnnlab_experiment_free(e);
+        return st == RNNLAB_ERR_CONFIG ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
+    }
+    if (dry) {
+        rnnlab_experiment_print_grid(e, stdout);
+        rnnlab_experiment_free(e);
+        return CLI_EXIT_OK;
+    }
+    st = rnnlab_experiment_run(e, o);
+    const char *out = o->out_dir ? o->out_dir : rnnlab_experiment_out_dir(e);
+    const char *name = rnnlab_experiment_name(e), *done = train ? "trained" : "done";
+    if (st) {
+        cli_error(st == RNNLAB_ERR_CONFIG ? NULL
+                  : train                 ? "run the same command again to resume from the checkpoints"
+                                          : "run the same command again to resume",
+                  "%s", rnnlab_last_error());
+    } else if (o->shard_n > 1) {
+        printf("rnnlab: shard %d/%d of %s %s: %s/shard-%d-of-%d/\n", o->shard_k, o->shard_n, name, done, out,
+               o->shard_k, o->shard_n);
+        printf("rnnlab: when every shard is done: rnnlab merge %s\n", out);
+    } else if (train) {
+        printf("rnnlab: %s trained\n", name);
+        printf("  CSV:         %s/train.csv, train_layers.csv, train_probe.csv, units.csv, final_layers.csv,\n", out);
+        printf("               summary.csv (training columns), decay.csv and layers.csv (at initialisation)\n");
+        printf("  models:      %s/checkpoints/run-<id>.ckpt (rnnlab train --export to get PyTorch weights)\n", out);
+        printf("  figures:     %s/figures/ (train_loss, train_grad_norm, ablation; .png and .pdf)\n", out);
+    } else {
+        printf("rnnlab: %s done\n", name);
+        printf("  CSV:     %s/decay.csv, %s/summary.csv, %s/layers.csv\n", out, out, out);
+        printf("  figures: %s/figures/ (decay, decay_rate, heatmap; .png and .pdf)\n", out);
+        printf("  record:  %s/manifest.json\n", out);
+    }
+    rnnlab_experiment_free(e);
+    return st == RNNLAB_OK ? CLI_EXIT_OK : st == RNNLAB_ERR_CONFIG ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
+}
