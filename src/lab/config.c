@@ -95,7 +95,7 @@ static const keydef *find_key(const char *section, const char *key)
     return NULL;
 }
 
-static int parse_bool(const char *v, int *out)
+int exp_parse_bool(const char *v, int *out)
 {
     static const char *const yes[] = {"true", "yes", "on", "1"}, *const no[] = {"false", "no", "off", "0"};
     for (int i = 0; i < 4; i++) {
@@ -105,7 +105,7 @@ static int parse_bool(const char *v, int *out)
     return 0;
 }
 
-static int parse_long(const char *v, long *out)
+int exp_parse_long(const char *v, long *out)
 {
     char *end;
     errno = 0;
@@ -131,13 +131,13 @@ static int check_value(const keydef *d, const char *v, char *why, size_t n)
         if (!*v) return snprintf(why, n, "empty name"), 0;
         return 1;
     case K_BOOL:
-        if (parse_bool(v, &b)) return 1;
+        if (exp_parse_bool(v, &b)) return 1;
         return snprintf(why, n, "expected true or false, got '%s'", v), 0;
     case K_INT:
-        if (parse_long(v, &l) && l >= d->lo && l <= d->hi) return 1;
+        if (exp_parse_long(v, &l) && l >= d->lo && l <= d->hi) return 1;
         return snprintf(why, n, "expected an integer in [%.0f, %.0f], got '%s'", d->lo, d->hi, v), 0;
     case K_AUTO_INT:
-        if (!strcmp(v, "auto") || (parse_long(v, &l) && l >= d->lo && l <= d->hi)) return 1;
+        if (!strcmp(v, "auto") || (exp_parse_long(v, &l) && l >= d->lo && l <= d->hi)) return 1;
         return snprintf(why, n, "expected auto or an integer in [%.0f, %.0f], got '%s'", d->lo, d->hi, v), 0;
     case K_DOUBLE:
         if (rnnlab_parse_double(v, &x) && isfinite(x) && x >= d->lo && x <= d->hi) return 1;
@@ -354,8 +354,8 @@ static rnnlab_status expand_list(const rnnlab_experiment *e, exp_dim *d, const c
             char *colon = strchr(rest, ':'), *star = strchr(rest, '*');
             if (colon) *colon = '\0';
             if (star) *star = '\0';
-            if (!parse_long(a, &lo) || !parse_long(rest, &hi) || (colon && !parse_long(colon + 1, &step)) ||
-                (star && !parse_long(star + 1, &factor)) || (colon && star))
+            if (!exp_parse_long(a, &lo) || !exp_parse_long(rest, &hi) || (colon && !exp_parse_long(colon + 1, &step)) ||
+                (star && !exp_parse_long(star + 1, &factor)) || (colon && star))
                 return fail_at(e, d->line, d->key,
                                "bad range '%s' (write lo..hi, lo..hi:step or lo..hi*factor with integers)", item);
             if (hi < lo || step < 1 || (star && factor < 2) || (star && lo < 1))
@@ -595,23 +595,23 @@ static rnnlab_status load(rnnlab_experiment *e, const char *path)
     snprintf(e->out_dir, sizeof e->out_dir, "results/%s", e->name);
     if ((en = get(e, "output", "dir"))) snprintf(e->out_dir, sizeof e->out_dir, "%s", en->value);
     e->figures = 1;
-    if ((en = get(e, "output", "figures"))) parse_bool(en->value, &e->figures);
+    if ((en = get(e, "output", "figures"))) exp_parse_bool(en->value, &e->figures);
     exp_measure *m = &e->measure;
     m->loss_at = RNNLAB_LOSS_LAST, m->truncate = 0, m->jacobian = 1, m->jacobian_samples = 4;
     m->jacobian_max_hidden = 256, m->saturation = 1, m->split = RNNLAB_SPLIT_TRAIN, m->batch_index = 0;
     long l;
     if ((en = get(e, "measure", "loss_at"))) rnnlab_loss_at_parse(en->value, &m->loss_at);
-    if ((en = get(e, "measure", "truncate")) && parse_long(en->value, &l)) m->truncate = (int)l;
-    if ((en = get(e, "measure", "jacobian"))) parse_bool(en->value, &m->jacobian);
-    if ((en = get(e, "measure", "jacobian_samples")) && parse_long(en->value, &l)) m->jacobian_samples = (int)l;
-    if ((en = get(e, "measure", "jacobian_max_hidden")) && parse_long(en->value, &l)) m->jacobian_max_hidden = (int)l;
-    if ((en = get(e, "measure", "saturation"))) parse_bool(en->value, &m->saturation);
+    if ((en = get(e, "measure", "truncate")) && exp_parse_long(en->value, &l)) m->truncate = (int)l;
+    if ((en = get(e, "measure", "jacobian"))) exp_parse_bool(en->value, &m->jacobian);
+    if ((en = get(e, "measure", "jacobian_samples")) && exp_parse_long(en->value, &l)) m->jacobian_samples = (int)l;
+    if ((en = get(e, "measure", "jacobian_max_hidden")) && exp_parse_long(en->value, &l)) m->jacobian_max_hidden = (int)l;
+    if ((en = get(e, "measure", "saturation"))) exp_parse_bool(en->value, &m->saturation);
     if ((en = get(e, "measure", "split")))
         m->split = !strcmp(en->value, "train") ? RNNLAB_SPLIT_TRAIN : !strcmp(en->value, "valid") ? RNNLAB_SPLIT_VALID
                                                                                                   : RNNLAB_SPLIT_TEST;
-    if ((en = get(e, "measure", "batch_index")) && parse_long(en->value, &l)) m->batch_index = l;
-    if ((en = get(e, "run", "threads")) && parse_long(en->value, &l)) e->threads = (int)l;
-    if ((en = get(e, "run", "jobs")) && parse_long(en->value, &l)) e->jobs = (int)l;
+    if ((en = get(e, "measure", "batch_index")) && exp_parse_long(en->value, &l)) m->batch_index = l;
+    if ((en = get(e, "run", "threads")) && exp_parse_long(en->value, &l)) e->threads = (int)l;
+    if ((en = get(e, "run", "jobs")) && exp_parse_long(en->value, &l)) e->jobs = (int)l;
     for (int i = 0; i < e->n_entries; i++) e->train.on |= !strcmp(e->entries[i].section, "train");
     for (int d = 0; d < e->n_dims; d++) e->train.on |= !strcmp(e->dims[d].section, "train");
 
@@ -737,8 +737,8 @@ rnnlab_status exp_resolve(const rnnlab_experiment *e, long id, exp_run *r, rnnla
         long l = 0;
         int b = 0;
         rnnlab_parse_double(v, &x);
-        parse_long(v, &l);
-        parse_bool(v, &b);
+        exp_parse_long(v, &l);
+        exp_parse_bool(v, &b);
         if (!strcmp(key, "activation")) {
             rnnlab_activation a;
             rnnlab_activation_parse(v, &a);
@@ -797,7 +797,7 @@ rnnlab_status exp_resolve(const rnnlab_experiment *e, long id, exp_run *r, rnnla
         if (!strcmp(s->key, "name")) r->task = s->value;
         else if (!strcmp(s->key, "batch")) {
             long l = 0;
-            parse_long(s->value, &l);
+            exp_parse_long(s->value, &l);
             r->batch = (int)l, batch_line = s->line;
         } else {
             if (r->n_task_opts == EXP_MAX_TASK_OPTS) return fail_at(e, s->line, s->key, "too many task options");

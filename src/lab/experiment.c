@@ -710,14 +710,14 @@ static rnnlab_status commit(journal *j, const int *fds, const char *dir, long id
 
 /* ---------------------------------------------------------------- progress */
 
-static double now_s(void)
+double exp_now_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static void hms(char *buf, size_t n, double s)
+void exp_hms(char *buf, size_t n, double s)
 {
     if (!(s >= 0) || s > 1e7) {
         snprintf(buf, n, "--:--");
@@ -738,11 +738,11 @@ typedef struct progress {
 static void progress_update(progress *p, const char *desc, int final)
 {
     if (p->quiet) return;
-    const double t = now_s(), el = t - p->t0;
+    const double t = exp_now_s(), el = t - p->t0;
     const long done = p->done_before + p->done_now;
     const double eta = p->done_now ? el / p->done_now * (double)(p->total - done) : -1;
     char a[32], b[32];
-    hms(a, sizeof a, el), hms(b, sizeof b, eta);
+    exp_hms(a, sizeof a, el), exp_hms(b, sizeof b, eta);
     if (p->tty) {
         fprintf(p->f, "\r\033[K[%ld/%ld] %.60s | %s elapsed, ETA %s", done, p->total, desc, a, b);
         if (final) fputc('\n', p->f);
@@ -793,7 +793,7 @@ rnnlab_status rnnlab_experiment_run(rnnlab_experiment *e, const rnnlab_run_optio
     for (long id = sk; id < e->grid_size; id += sn) total++, todo += !(j.done && j.done[id]);
     iso_time(started, sizeof started);
     if (!st) st = write_manifest(e, dir, started, NULL, threads, jobs, sk, sn, j.n_done, NULL);
-    progress pg = {opt->progress ? opt->progress : stderr, 0, opt->quiet, now_s(), 0, total, total - todo, 0};
+    progress pg = {opt->progress ? opt->progress : stderr, 0, opt->quiet, exp_now_s(), 0, total, total - todo, 0};
     pg.tty = isatty(fileno(pg.f));
     if (!st && !opt->quiet)
         fprintf(pg.f, "rnnlab: %s: %ld run(s)%s, %ld to do, %d thread(s), %d side by side -> %s\n", e->name, total,

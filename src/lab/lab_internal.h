@@ -1,6 +1,7 @@
 /*
  * lab_internal.h - the experiment's in-memory form, shared by config.c (parsing, checking, grid),
- * experiment.c (running, resuming, shards) and plot.c (internal).
+ * experiment.c (running, resuming, shards), train.c, and the figure writers plot.c, train_plot.c and
+ * gnuplot.c (internal).
  */
 #ifndef RNNLAB_LAB_INTERNAL_H
 #define RNNLAB_LAB_INTERNAL_H
@@ -160,5 +161,43 @@ rnnlab_status exp_train_clear(const char *dir);
 
 /* <dir>/checkpoints/run-<id>.ckpt */
 void exp_train_checkpoint_path(const char *dir, long id, char *out, size_t n);
+
+/* ---------------------------------------------------------------- values of the experiment file (config.c) */
+
+/* true, yes, on, 1 -> 1; false, no, off, 0 -> 0. Returns 0 (and leaves *out) for anything else. */
+int exp_parse_bool(const char *v, int *out);
+
+/* A whole decimal integer that fits a long. Returns 0 (and leaves *out) otherwise; the caller checks
+ * the range. */
+int exp_parse_long(const char *v, long *out);
+
+/* ---------------------------------------------------------------- progress lines (experiment.c) */
+
+/* Seconds on the monotonic clock (CLOCK_MONOTONIC), for elapsed times and rates. */
+double exp_now_s(void);
+
+/* Writes s seconds as MM:SS, or H:MM:SS from an hour on, into buf (n bytes); "--:--" when s is
+ * negative, NaN or over 1e7 (an unknown ETA). */
+void exp_hms(char *buf, size_t n, double s);
+
+/* ---------------------------------------------------------------- figures (gnuplot.c) */
+
+/* The index of the field named `name` among a CSV header row's n fields f, or -1. */
+int exp_plot_col(char **f, int n, const char *name);
+
+/* Writes v to f as a plain C-locale number (rnnlab_format_double: %.17g, nan, inf, -inf). */
+void exp_plot_num(FILE *f, double v);
+
+/* Writes s to f as a gnuplot single-quoted string (each ' doubled). */
+void exp_plot_string(FILE *f, const char *s);
+
+/* Creates <dir>/figures and <dir>/figures/data (either may exist) and writes <dir>/figures into
+ * figdir (n bytes). Errors: RNNLAB_ERR_IO naming the data folder. */
+rnnlab_status exp_plot_dirs(const char *dir, char *figdir, size_t n);
+
+/* Runs `gnuplot script` inside figdir, with its messages in figdir/log and its output discarded.
+ * Errors: RNNLAB_ERR_IO when gnuplot cannot be started, is not installed (the message says how to
+ * install it) or fails (the message names the script and the log). */
+rnnlab_status exp_plot_gnuplot(const char *figdir, const char *script, const char *log);
 
 #endif

@@ -21,9 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #define MAX_GROUPS 64
 
@@ -57,13 +54,6 @@ typedef struct plot_data {
     rnnlab_status err;
 } plot_data;
 
-static int find_col(char **f, int n, const char *name)
-{
-    for (int i = 0; i < n; i++)
-        if (!strcmp(f[i], name)) return i;
-    return -1;
-}
-
 static int group_of(char (*names)[160], int *n, const char *s)
 {
     for (int i = 0; i < *n; i++)
@@ -90,17 +80,17 @@ static int summary_row(void *user, char **f, int n, long line)
     plot_data *p = user;
     (void)line;
     if (line == 1) {
-        const int seed = find_col(f, n, "seed");
+        const int seed = exp_plot_col(f, n, "seed");
         if (n < 2 || strcmp(f[0], "run_id") || seed < 1) return RNNLAB_ERR_IO;
         p->n_keys = 0, p->seq_col = -1;
         for (int i = 1; i < seed && p->n_keys < 16; i++) {
             if (!strcmp(f[i], "seq_len")) p->seq_col = i;
             snprintf(p->keys[p->n_keys++], 48, "%s", f[i]);
         }
-        p->col_rate = find_col(f, n, "decay_rate");
-        p->col_status = find_col(f, n, "status");
-        p->col_cell = find_col(f, n, "cell");
-        p->col_seq = p->seq_col >= 0 ? p->seq_col : find_col(f, n, "seq_len");
+        p->col_rate = exp_plot_col(f, n, "decay_rate");
+        p->col_status = exp_plot_col(f, n, "status");
+        p->col_cell = exp_plot_col(f, n, "cell");
+        p->col_seq = p->seq_col >= 0 ? p->seq_col : exp_plot_col(f, n, "seq_len");
         return p->col_rate < 0 || p->col_seq < 0 ? RNNLAB_ERR_IO : 0;
     }
     char label[160] = "";
@@ -143,9 +133,9 @@ static int decay_row(void *user, char **f, int n, long line)
 {
     plot_data *p = user;
     if (line == 1) {
-        p->col_layer = find_col(f, n, "layer");
-        p->col_t = find_col(f, n, "t");
-        p->col_norm = find_col(f, n, "grad_norm_h");
+        p->col_layer = exp_plot_col(f, n, "layer");
+        p->col_t = exp_plot_col(f, n, "t");
+        p->col_norm = exp_plot_col(f, n, "grad_norm_h");
         return p->col_layer < 0 || p->col_t < 0 || p->col_norm < 0 ? RNNLAB_ERR_IO : 0;
     }
     if (n <= p->col_norm) return RNNLAB_ERR_IO;
@@ -167,24 +157,6 @@ static int decay_row(void *user, char **f, int n, long line)
     return 0;
 }
 
-/* gnuplot's data-file and script text: plain C-locale numbers, titles escaped for single quotes */
-static void gp_title(FILE *f, const char *s)
-{
-    fputc('\'', f);
-    for (; *s; s++) {
-        if (*s == '\'') fputc('\'', f);
-        fputc(*s, f);
-    }
-    fputc('\'', f);
-}
-
-static void put_num(FILE *f, double v)
-{
-    char b[40];
-    rnnlab_format_double(b, sizeof b, v);
-    fputs(b, f);
-}
-
 static rnnlab_status write_data(const plot_data *p, const char *figdir)
 {
     char path[PATH_MAX + 64];
@@ -199,7 +171,7 @@ static rnnlab_status write_data(const plot_data *p, const char *figdir)
                 const size_t k = cell_index(p, li, pi, top, t);
                 if (!p->cnt[k]) continue;
                 fprintf(f, "%ld ", t);
-                put_num(f, p->sum[k] / p->cnt[k]);
+                exp_plot_num(f, p->sum[k] / p->cnt[k]);
                 fputc('\n', f);
             }
             fclose(f);
@@ -224,7 +196,7 @@ static rnnlab_status write_data(const plot_data *p, const char *figdir)
                 if (p->runs[r].label == li && p->runs[r].panel == pi && isfinite(p->runs[r].rate)) s += p->runs[r].rate, c++;
             if (!c) continue;
             fprintf(f, "%ld ", p->panels[pi]);
-            put_num(f, s / c);
+            exp_plot_num(f, s / c);
             fputc('\n', f);
         }
         fclose(f);
@@ -240,7 +212,7 @@ static rnnlab_status write_data(const plot_data *p, const char *figdir)
             for (long t = 0; t < p->panels[longest] && t < p->max_t; t++) {
                 const size_t k = cell_index(p, li, longest, l, t);
                 fprintf(f, "%ld %d ", t, l);
-                if (p->cnt[k]) put_num(f, p->sum[k] / p->cnt[k]);
+                if (p->cnt[k]) exp_plot_num(f, p->sum[k] / p->cnt[k]);
                 else fputs("NaN", f);
                 fputc('\n', f);
             }
@@ -283,7 +255,7 @@ static rnnlab_status write_script(const plot_data *p, const char *figdir)
             fprintf(f, "set title 'T = %ld'\nplot ", p->panels[pi]);
             for (int li = 0; li < p->n_labels; li++) {
                 fprintf(f, "%s'data/decay_p%d_s%d.dat' using 1:2 with lines lw 1.5 title ", li ? ", " : "", pi, li);
-                gp_title(f, p->labels[li]);
+                exp_plot_string(f, p->labels[li]);
             }
             fputc('\n', f);
         }
@@ -297,7 +269,7 @@ static rnnlab_status write_script(const plot_data *p, const char *figdir)
                 ext, tics);
         for (int li = 0; li < p->n_labels; li++) {
             fprintf(f, "%s'data/rate_s%d.dat' using 1:2 with linespoints lw 1.5 pt 7 title ", li ? ", " : "", li);
-            gp_title(f, p->labels[li]);
+            exp_plot_string(f, p->labels[li]);
         }
         fprintf(f, "\nunset logscale x\nset xtics autofreq\nset output\n");
         fprintf(f, fmt ? "set terminal %s noenhanced size %dcm,%dcm font ',9'\n"
@@ -309,36 +281,12 @@ static rnnlab_status write_script(const plot_data *p, const char *figdir)
                 ext, hrows, hcols, longest_T - 1, p->max_layers - 1);
         for (int li = 0; li < p->n_labels; li++) {
             fprintf(f, "set title ");
-            gp_title(f, p->labels[li]);
+            exp_plot_string(f, p->labels[li]);
             fprintf(f, "\nplot 'data/heat_s%d.dat' using 1:2:3 with image\n", li);
         }
         fprintf(f, "unset multiplot\nset output\nset ytics autofreq\nset grid\nset autoscale xy\nunset cblabel\n");
     }
     fclose(f);
-    return RNNLAB_OK;
-}
-
-/* Runs gnuplot figures.gp inside figdir, its output to gnuplot.log. */
-static rnnlab_status run_gnuplot(const char *figdir)
-{
-    const pid_t pid = fork();
-    if (pid < 0) return rnnlab_error(RNNLAB_ERR_IO, "cannot start gnuplot: %s", strerror(errno));
-    if (pid == 0) {
-        if (chdir(figdir) != 0) _exit(126);
-        FILE *log = freopen("gnuplot.log", "w", stderr);
-        (void)log;
-        if (!freopen("/dev/null", "w", stdout)) _exit(126);
-        execlp("gnuplot", "gnuplot", "figures.gp", (char *)NULL);
-        _exit(127);
-    }
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
-        return rnnlab_error(RNNLAB_ERR_IO, "gnuplot is not installed (Debian: apt-get install gnuplot-nox); the CSV "
-                                           "files are complete, run `rnnlab plot` later");
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        return rnnlab_error(RNNLAB_ERR_IO, "gnuplot failed on %s/figures.gp (see %s/gnuplot.log)", figdir, figdir);
     return RNNLAB_OK;
 }
 
@@ -365,13 +313,10 @@ rnnlab_status rnnlab_plot(const char *dir)
     if (!st) p->pass = 2, st = rnnlab_csv_scan(path, decay_row, p);
     if (st == RNNLAB_ERR_IO && !strstr(rnnlab_last_error(), dir))
         st = rnnlab_error(RNNLAB_ERR_IO, "%s: not an rnnlab decay.csv", path);
-    snprintf(figdir, sizeof figdir, "%s/figures", dir);
-    snprintf(path, sizeof path, "%s/figures/data", dir);
-    if (!st && ((mkdir(figdir, 0777) != 0 && errno != EEXIST) || (mkdir(path, 0777) != 0 && errno != EEXIST)))
-        st = rnnlab_error(RNNLAB_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+    if (!st) st = exp_plot_dirs(dir, figdir, sizeof figdir);
     if (!st) st = write_data(p, figdir);
     if (!st) st = write_script(p, figdir);
-    if (!st) st = run_gnuplot(figdir);
+    if (!st) st = exp_plot_gnuplot(figdir, "figures.gp", "gnuplot.log");
     rnnlab_free(p->runs), rnnlab_free(p->sum), rnnlab_free(p->cnt), rnnlab_free(p);
     return st;
 }

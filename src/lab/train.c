@@ -27,7 +27,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 /* ================================================================ settings */
@@ -78,26 +77,6 @@ int rnnlab_train_key_known(const char *key)
     return 0;
 }
 
-static int parse_bool(const char *v, int *out)
-{
-    static const char *const yes[] = {"true", "yes", "on", "1"}, *const no[] = {"false", "no", "off", "0"};
-    for (int i = 0; i < 4; i++) {
-        if (!strcmp(v, yes[i])) return *out = 1, 1;
-        if (!strcmp(v, no[i])) return *out = 0, 1;
-    }
-    return 0;
-}
-
-static int parse_long(const char *v, long lo, long hi, long *out)
-{
-    char *end;
-    errno = 0;
-    const long x = strtol(v, &end, 10);
-    if (!*v || *end || errno || x < lo || x > hi) return 0;
-    *out = x;
-    return 1;
-}
-
 /* The numeric and boolean keys: where they go and their range. */
 typedef struct num_key {
     const char *key;
@@ -144,7 +123,7 @@ static rnnlab_status set_number(rnnlab_train_config *c, const num_key *k, const 
     double x;
     int b;
     if (k->kind == 'b') {
-        if (!parse_bool(v, &b)) return rnnlab_error(RNNLAB_ERR_CONFIG, "expected true or false, got '%s'", v);
+        if (!exp_parse_bool(v, &b)) return rnnlab_error(RNNLAB_ERR_CONFIG, "expected true or false, got '%s'", v);
         *(int *)p = b;
         return RNNLAB_OK;
     }
@@ -161,7 +140,7 @@ static rnnlab_status set_number(rnnlab_train_config *c, const num_key *k, const 
         return RNNLAB_OK;
     }
     long l;
-    if (!parse_long(v, (long)k->lo, (long)k->hi, &l))
+    if (!exp_parse_long(v, &l) || l < (long)k->lo || l > (long)k->hi)
         return rnnlab_error(RNNLAB_ERR_CONFIG, "expected an integer in [%.0f, %.0f], got '%s'", k->lo, k->hi, v);
     if (k->kind == 'i') *(int *)p = (int)l;
     else *(long *)p = l;
@@ -184,7 +163,7 @@ static rnnlab_status set_probe_at(rnnlab_train_config *c, const char *v)
                 return rnnlab_error(RNNLAB_ERR_CONFIG, "expected a list of update counts such as 0, 100, 1000, got '%s'", v);
             memcpy(item, p, n);
             item[n] = '\0';
-            if (!parse_long(item, 0, LONG_MAX / 4, &l))
+            if (!exp_parse_long(item, &l) || l < 0 || l > LONG_MAX / 4)
                 return rnnlab_error(RNNLAB_ERR_CONFIG, "expected an integer >= 0 in the list, got '%s'", item);
             if (n_at == RNNLAB_TRAIN_MAX_PROBES)
                 return rnnlab_error(RNNLAB_ERR_CONFIG, "at most %d probe steps", RNNLAB_TRAIN_MAX_PROBES);
@@ -866,24 +845,6 @@ static void num_or_empty(rnnlab_csvbuf *b, double v)
 
 /* ---------------------------------------------------------------- progress */
 
-static double mono_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static void hms(char *buf, size_t n, double s)
-{
-    if (!(s >= 0) || s > 1e7) {
-        snprintf(buf, n, "--:--");
-        return;
-    }
-    const long t = (long)(s + 0.5);
-    if (t >= 3600) snprintf(buf, n, "%ld:%02ld:%02ld", t / 3600, (t / 60) % 60, t % 60);
-    else snprintf(buf, n, "%02ld:%02ld", t / 60, t % 60);
-}
-
 typedef struct tprogress {
     const exp_train_ctx *ctx;
     long id;
@@ -896,12 +857,12 @@ static void progress_line(tprogress *p, long step, long max_steps, double valid,
 {
     const exp_train_ctx *c = p->ctx;
     if (!c->progress || c->quiet || c->jobs > 1) return;
-    const double t = mono_s();
+    const double t = exp_now_s();
     if (!final && t - p->last < (c->tty ? 0.25 : 10)) return;
     p->last = t;
     const double el = t - p->t0, rate = step > p->step0 && el > 0 ? (double)(step - p->step0) / el : 0;
     char eta[32], v[64] = "";
-    hms(eta, sizeof eta, rate > 0 ? (double)(max_steps - step) / rate : -1);
+    exp_hms(eta, sizeof eta, rate > 0 ? (double)(max_steps - step) / rate : -1);
     if (!isnan(valid)) snprintf(v, sizeof v, " (valid %.4g)", valid);
     if (c->tty)
         fprintf(c->progress, "\r\033[K[run %ld] step %ld/%ld loss %.4g%s | %.0f upd/s | ETA %s%s", p->id, step, max_steps,
@@ -1241,7 +1202,7 @@ rnnlab_status exp_train_run(const rnnlab_experiment *e, const exp_run *r, rnnlab
     trun t;
     memset(&t, 0, sizeof t);
     t.e = e, t.r = r, t.m = m, t.cfg = &cfg, t.L = L, t.T = info->seq_len;
-    t.pg.ctx = &e->train, t.pg.id = r->id, t.pg.t0 = mono_s(), t.pg.smooth = NAN;
+    t.pg.ctx = &e->train, t.pg.id = r->id, t.pg.t0 = exp_now_s(), t.pg.smooth = NAN;
     rnnlab_model *init = NULL;
     rnnlab_status st = RNNLAB_OK;
     unsigned char *extra = NULL;

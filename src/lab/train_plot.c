@@ -25,9 +25,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #define TP_MAX_LABELS 32
 #define TP_MAX_LAYERS 16 /* layers drawn in train_grad_norm (the head is one more) */
@@ -52,13 +49,6 @@ typedef struct tp_data {
     double abl[TP_MAX_LABELS][TP_MAX_LAYERS][2]; /* sum, count */
     int n_abl_layers;
 } tp_data;
-
-static int col_of(char **f, int n, const char *name)
-{
-    for (int i = 0; i < n; i++)
-        if (!strcmp(f[i], name)) return i;
-    return -1;
-}
 
 /* The row's label: its key values between run_id (column 0) and seed, space-separated. */
 static int label_of(tp_data *p, char **f, int n)
@@ -86,8 +76,8 @@ static int train_row(void *user, char **f, int n, long line)
 {
     tp_data *p = user;
     if (line == 1) {
-        p->c_seed = col_of(f, n, "seed"), p->c_step = col_of(f, n, "step"), p->c_phase = col_of(f, n, "phase");
-        p->c_loss = col_of(f, n, "loss");
+        p->c_seed = exp_plot_col(f, n, "seed"), p->c_step = exp_plot_col(f, n, "step"), p->c_phase = exp_plot_col(f, n, "phase");
+        p->c_loss = exp_plot_col(f, n, "loss");
         return p->c_seed < 1 || p->c_step < 0 || p->c_phase < 0 || p->c_loss < 0;
     }
     if (n <= p->c_loss) return 1;
@@ -109,8 +99,8 @@ static int layer_row(void *user, char **f, int n, long line)
 {
     tp_data *p = user;
     if (line == 1) {
-        p->c_seed = col_of(f, n, "seed"), p->c_step = col_of(f, n, "step"), p->c_layer = col_of(f, n, "layer");
-        p->c_norm = col_of(f, n, "grad_norm");
+        p->c_seed = exp_plot_col(f, n, "seed"), p->c_step = exp_plot_col(f, n, "step"), p->c_layer = exp_plot_col(f, n, "layer");
+        p->c_norm = exp_plot_col(f, n, "grad_norm");
         return p->c_seed < 1 || p->c_step < 0 || p->c_layer < 0 || p->c_norm < 0;
     }
     if (n <= p->c_norm) return 1;
@@ -129,7 +119,7 @@ static int final_row(void *user, char **f, int n, long line)
 {
     tp_data *p = user;
     if (line == 1) {
-        p->c_seed = col_of(f, n, "seed"), p->c_layer = col_of(f, n, "layer"), p->c_inc = col_of(f, n, "loss_increase");
+        p->c_seed = exp_plot_col(f, n, "seed"), p->c_layer = exp_plot_col(f, n, "layer"), p->c_inc = exp_plot_col(f, n, "loss_increase");
         return p->c_seed < 1 || p->c_layer < 0 || p->c_inc < 0;
     }
     if (n <= p->c_inc) return 1;
@@ -145,31 +135,13 @@ static int summary_row(void *user, char **f, int n, long line)
 {
     tp_data *p = user;
     if (line == 1) {
-        p->c_seed = col_of(f, n, "seed"), p->c_loss = col_of(f, n, "baseline_loss");
+        p->c_seed = exp_plot_col(f, n, "seed"), p->c_loss = exp_plot_col(f, n, "baseline_loss");
         return p->c_seed < 1;
     }
     const int lab = label_of(p, f, n);
     double y;
     if (lab >= 0 && p->c_loss >= 0 && p->c_loss < n && rnnlab_parse_double(f[p->c_loss], &y)) p->baseline[lab] = y;
     return 0;
-}
-
-static void put_num(FILE *f, double v)
-{
-    char b[40];
-    rnnlab_format_double(b, sizeof b, v);
-    fputs(b, f);
-}
-
-/* A gnuplot single-quoted string: ' doubled. */
-static void gp_string(FILE *f, const char *s)
-{
-    fputc('\'', f);
-    for (; *s; s++) {
-        if (*s == '\'') fputc('\'', f);
-        fputc(*s, f);
-    }
-    fputc('\'', f);
 }
 
 /* Writes data/<name> from buckets a (TP_BUCKETS x 3); returns 1 if it has a point. */
@@ -182,35 +154,14 @@ static int write_series(const char *path, const double *a, int mean_log)
     for (int b = 0; b < TP_BUCKETS; b++) {
         const double *x = a + (size_t)b * 3;
         if (!x[2]) continue;
-        put_num(f, x[0] / x[2]);
+        exp_plot_num(f, x[0] / x[2]);
         fputc(' ', f);
-        put_num(f, x[1] / x[2]);
+        exp_plot_num(f, x[1] / x[2]);
         fputc('\n', f);
         any = 1;
     }
     fclose(f);
     return any;
-}
-
-static rnnlab_status run_gnuplot(const char *figdir)
-{
-    const pid_t pid = fork();
-    if (pid < 0) return rnnlab_error(RNNLAB_ERR_IO, "cannot start gnuplot: %s", strerror(errno));
-    if (pid == 0) {
-        if (chdir(figdir) != 0) _exit(126);
-        if (!freopen("gnuplot-train.log", "w", stderr) || !freopen("/dev/null", "w", stdout)) _exit(126);
-        execlp("gnuplot", "gnuplot", "train.gp", (char *)NULL);
-        _exit(127);
-    }
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
-        return rnnlab_error(RNNLAB_ERR_IO, "gnuplot is not installed (Debian: apt-get install gnuplot-nox); the CSV "
-                                           "files are complete, run `rnnlab plot` later");
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        return rnnlab_error(RNNLAB_ERR_IO, "gnuplot failed on %s/train.gp (see %s/gnuplot-train.log)", figdir, figdir);
-    return RNNLAB_OK;
 }
 
 static rnnlab_status write_figures(tp_data *p, const char *figdir)
@@ -239,7 +190,7 @@ static rnnlab_status write_figures(tp_data *p, const char *figdir)
         fprintf(f, "%d", k);
         for (int l = 0; l < p->n_abl_layers; l++) {
             fputc(' ', f);
-            if (p->abl[k][l][1]) put_num(f, p->abl[k][l][0] / p->abl[k][l][1]);
+            if (p->abl[k][l][1]) exp_plot_num(f, p->abl[k][l][0] / p->abl[k][l][1]);
             else fputs("NaN", f);
         }
         fputc('\n', f);
@@ -265,11 +216,11 @@ static rnnlab_status write_figures(tp_data *p, const char *figdir)
                 if (!has_loss[k][ph]) continue;
                 fprintf(f, "%s'data/train_loss_s%d_%s.dat' using 1:2 with lines lw 1.5 lc %d title ", first ? "" : ", ", k,
                         ph == PH_UPDATE ? "update" : "valid", k + 1);
-                gp_string(f, p->labels[k]);
+                exp_plot_string(f, p->labels[k]);
                 first = 0;
                 if (isfinite(p->baseline[k]) && p->baseline[k] > 0) {
                     fputs(", ", f);
-                    put_num(f, p->baseline[k]);
+                    exp_plot_num(f, p->baseline[k]);
                     fprintf(f, " with lines dt 2 lc %d notitle", k + 1);
                 }
             }
@@ -284,7 +235,7 @@ static rnnlab_status write_figures(tp_data *p, const char *figdir)
                 ext, rows, cols);
         for (int k = 0; k < p->n_labels; k++) {
             fprintf(f, "set title ");
-            gp_string(f, p->labels[k]);
+            exp_plot_string(f, p->labels[k]);
             fprintf(f, "\nplot ");
             int first = 1;
             for (int l = -1; l <= p->max_layer; l++) {
@@ -309,7 +260,7 @@ static rnnlab_status write_figures(tp_data *p, const char *figdir)
             fprintf(f, "set xtics (");
             for (int k = 0; k < p->n_labels; k++) {
                 fprintf(f, "%s", k ? ", " : "");
-                gp_string(f, p->labels[k]);
+                exp_plot_string(f, p->labels[k]);
                 fprintf(f, " %d", k);
             }
             fprintf(f, ")\nplot ");
@@ -327,7 +278,7 @@ rnnlab_status rnnlab_train_plot(const char *dir)
 {
     tp_data *p = rnnlab_calloc(1, sizeof *p);
     if (!p) return rnnlab_error(RNNLAB_ERR_NOMEM, "out of memory");
-    char path[PATH_MAX + 64], figdir[PATH_MAX], datadir[PATH_MAX + 16];
+    char path[PATH_MAX + 64], figdir[PATH_MAX];
     p->max_layer = -1;
     snprintf(path, sizeof path, "%s/train.csv", dir);
     rnnlab_status st = rnnlab_csv_scan(path, train_row, p);
@@ -346,12 +297,9 @@ rnnlab_status rnnlab_train_plot(const char *dir)
     if (!st) st = rnnlab_csv_scan(path, summary_row, p);
     if (st == RNNLAB_ERR_IO && !strstr(rnnlab_last_error(), dir))
         st = rnnlab_error(RNNLAB_ERR_IO, "%s: not rnnlab training output (train.csv, train_layers.csv, final_layers.csv)", dir);
-    snprintf(figdir, sizeof figdir, "%s/figures", dir);
-    snprintf(datadir, sizeof datadir, "%s/data", figdir);
-    if (!st && ((mkdir(figdir, 0777) != 0 && errno != EEXIST) || (mkdir(datadir, 0777) != 0 && errno != EEXIST)))
-        st = rnnlab_error(RNNLAB_ERR_IO, "%s: cannot create: %s", datadir, strerror(errno));
+    if (!st) st = exp_plot_dirs(dir, figdir, sizeof figdir);
     if (!st) st = write_figures(p, figdir);
-    if (!st) st = run_gnuplot(figdir);
+    if (!st) st = exp_plot_gnuplot(figdir, "train.gp", "gnuplot-train.log");
     rnnlab_free(p->loss), rnnlab_free(p->gnorm), rnnlab_free(p);
     return st;
 }
