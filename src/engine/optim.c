@@ -166,42 +166,41 @@ const char *rnnlab_schedule_name(rnnlab_schedule_kind k)
 }
 const char *rnnlab_clip_name(rnnlab_clip_kind k) { return (unsigned)k < RNNLAB_CLIP_COUNT ? clip_names[k] : "?"; }
 
-static int find_name(const char *const *names, int n, const char *name)
+/* The index of `name` in names[0..n-1] into *i; RNNLAB_ERR_CONFIG "unknown <what> '<name>' (expected
+ * <expected>)" when it is not there or NULL. */
+static rnnlab_status parse_name(const char *const *names, int n, const char *what, const char *expected,
+                                const char *name, int *i)
 {
-    for (int i = 0; name && i < n; i++)
-        if (!strcmp(names[i], name)) return i;
-    return -1;
+    for (int j = 0; name && j < n; j++)
+        if (!strcmp(names[j], name)) return *i = j, RNNLAB_OK;
+    return rnnlab_error(RNNLAB_ERR_CONFIG, "unknown %s '%s' (expected %s)", what, name ? name : "(null)", expected);
 }
 
 rnnlab_status rnnlab_optim_parse(const char *name, rnnlab_optim_kind *k)
 {
-    const int i = find_name(optim_names, RNNLAB_OPTIM_COUNT, name);
-    if (i < 0)
-        return rnnlab_error(RNNLAB_ERR_CONFIG, "unknown optimizer '%s' (expected sgd, rmsprop, adam or adamw)",
-                            name ? name : "(null)");
-    *k = (rnnlab_optim_kind)i;
-    return RNNLAB_OK;
+    int i = 0;
+    const rnnlab_status st =
+        parse_name(optim_names, RNNLAB_OPTIM_COUNT, "optimizer", "sgd, rmsprop, adam or adamw", name, &i);
+    if (!st) *k = (rnnlab_optim_kind)i;
+    return st;
 }
 
 rnnlab_status rnnlab_schedule_parse(const char *name, rnnlab_schedule_kind *k)
 {
-    const int i = find_name(schedule_names, RNNLAB_SCHEDULE_COUNT, name);
-    if (i < 0)
-        return rnnlab_error(RNNLAB_ERR_CONFIG, "unknown schedule '%s' (expected constant, step or cosine)",
-                            name ? name : "(null)");
-    *k = (rnnlab_schedule_kind)i;
-    return RNNLAB_OK;
+    int i = 0;
+    const rnnlab_status st =
+        parse_name(schedule_names, RNNLAB_SCHEDULE_COUNT, "schedule", "constant, step or cosine", name, &i);
+    if (!st) *k = (rnnlab_schedule_kind)i;
+    return st;
 }
 
 rnnlab_status rnnlab_clip_parse(const char *name, rnnlab_clip_kind *k)
 {
-    const int i = find_name(clip_names, RNNLAB_CLIP_COUNT, name);
-    if (i < 0)
-        return rnnlab_error(RNNLAB_ERR_CONFIG,
-                            "unknown clipping '%s' (expected none, global_norm, tensor_norm or value)",
-                            name ? name : "(null)");
-    *k = (rnnlab_clip_kind)i;
-    return RNNLAB_OK;
+    int i = 0;
+    const rnnlab_status st =
+        parse_name(clip_names, RNNLAB_CLIP_COUNT, "clipping", "none, global_norm, tensor_norm or value", name, &i);
+    if (!st) *k = (rnnlab_clip_kind)i;
+    return st;
 }
 
 /* ---------------------------------------------------------------- optimizers */
