@@ -2,7 +2,7 @@
 # compare.sh - rnnlab against PyTorch and oneDNN on the standard grid of issue #6 (`make bench-compare`).
 #
 # usage: bench/compare.sh [--reps R] [--only W1,W3] [--steps S] [--out FILE] [--no-scaling]
-#                         [--wait-quiet SECONDS]
+#                         [--scaling-only] [--wait-quiet SECONDS]
 #
 # The grid comes from `rnnlab bench --grid standard --list` (one source of truth). For every row
 # the contenders run alternately, R times, in a rotating order (rep 1: rnnlab, rnnlab with taps,
@@ -19,8 +19,8 @@
 #   onednn  needs Debian's libdnnl-dev (the Makefile builds $ONEDNN from bench/onednn_bench.c)
 # Writes FILE (default results/bench/compare.csv: '#' lines describing the machine, then one CSV row
 # per grid row), the raw runs next to it (compare_raw.csv), prints a table and the issue's targets,
-# and (unless --no-scaling) runs `rnnlab bench --grid scaling` for the linear-in-T and truncation
-# targets (scaling.csv next to FILE).
+# and (unless --no-scaling) runs `rnnlab bench --grid scaling` R times for the linear-in-T and
+# truncation targets (every run in scaling.csv next to FILE; the summary takes the best of R).
 #
 # --wait-quiet S: before each run, wait up to S seconds for a second in which other processes keep
 # less than a quarter of a core busy (for shared machines). RNNLAB_REV overrides the git revision
@@ -43,6 +43,7 @@ while [ $# -gt 0 ]; do
     --steps) STEPS=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
     --no-scaling) SCALING=0; shift ;;
+    --scaling-only) SCALING=2; shift ;;
     --wait-quiet) QUIET=$2; shift 2 ;;
     -h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "compare: error: unknown option '$1'" >&2; exit 2 ;;
@@ -51,6 +52,33 @@ done
 [ -x "$RNNLAB" ] || { echo "compare: error: $RNNLAB not found" >&2; echo "hint: make build" >&2; exit 1; }
 mkdir -p "$(dirname "$OUT")"
 RAW="$(dirname "$OUT")/compare_raw.csv"
+
+# ------------------------------------------------------------------ load from other processes
+TORCH_PID=""
+cpu_snapshot() { # prints: wall_ns busy_ticks own_ticks (own: this script's waited-for children + torch)
+  local busy own t=0
+  busy=$(awk '/^cpu /{print $2 + $3 + $4 + $7 + $8 + $9; exit}' /proc/stat)
+  own=$(awk '{sub(/^.*\) /, ""); print $14 + $15}' /proc/$$/stat) # utime.. after "(comm) ": cutime cstime
+  if [ -n "$TORCH_PID" ] && [ -r /proc/$TORCH_PID/stat ]; then
+    t=$(awk '{sub(/^.*\) /, ""); print $12 + $13}' /proc/$TORCH_PID/stat)  # utime stime
+  fi
+  echo "$(date +%s%N) $busy $((own + t))"
+}
+TICK=$(getconf CLK_TCK 2>/dev/null || echo 100)
+other_cpu() { # snapshot-before snapshot-after -> cores used by other processes
+  echo "$1 $2" | awk -v tick="$TICK" '{ w = ($4 - $1) * 1e-9 * tick; o = (($5 - $2) - ($6 - $3)) / (w > 0 ? w : 1); printf "%.2f", o < 0 ? 0 : o }'
+}
+
+quiet() { # up to $QUIET seconds, until one second passes with other processes below 0.25 cores
+  local t=0 s0 oc
+  while [ "$t" -lt "$QUIET" ]; do
+    s0=$(cpu_snapshot); sleep 1; oc=$(other_cpu "$s0" "$(cpu_snapshot)")
+    awk -v o="$oc" 'BEGIN { exit !(o < 0.25) }' && return 0
+    t=$((t + 1))
+  done
+}
+
+if [ $SCALING -ne 2 ]; then # the contenders on the standard grid
 
 # ------------------------------------------------------------------ contenders
 contenders=(rnnlab rnnlab_taps)
@@ -128,31 +156,6 @@ run_one() { # contender, row args
   esac
   [ -n "$line" ] && fields "$line"
   return 0
-}
-
-# ------------------------------------------------------------------ load from other processes
-TORCH_PID=${TORCH_PID:-}
-cpu_snapshot() { # prints: wall_ns busy_ticks own_ticks (own: this script's waited-for children + torch)
-  local busy own t=0
-  busy=$(awk '/^cpu /{print $2 + $3 + $4 + $7 + $8 + $9; exit}' /proc/stat)
-  own=$(awk '{sub(/^.*\) /, ""); print $14 + $15}' /proc/$$/stat) # utime.. after "(comm) ": cutime cstime
-  if [ -n "$TORCH_PID" ] && [ -r /proc/$TORCH_PID/stat ]; then
-    t=$(awk '{sub(/^.*\) /, ""); print $12 + $13}' /proc/$TORCH_PID/stat)  # utime stime
-  fi
-  echo "$(date +%s%N) $busy $((own + t))"
-}
-TICK=$(getconf CLK_TCK 2>/dev/null || echo 100)
-other_cpu() { # snapshot-before snapshot-after -> cores used by other processes
-  echo "$1 $2" | awk -v tick="$TICK" '{ w = ($4 - $1) * 1e-9 * tick; o = (($5 - $2) - ($6 - $3)) / (w > 0 ? w : 1); printf "%.2f", o < 0 ? 0 : o }'
-}
-
-quiet() { # up to $QUIET seconds, until one second passes with other processes below 0.25 cores
-  local t=0 s0 oc
-  while [ "$t" -lt "$QUIET" ]; do
-    s0=$(cpu_snapshot); sleep 1; oc=$(other_cpu "$s0" "$(cpu_snapshot)")
-    awk -v o="$oc" 'BEGIN { exit !(o < 0.25) }' && return 0
-    t=$((t + 1))
-  done
 }
 
 # ------------------------------------------------------------------ the alternating runs
@@ -265,17 +268,32 @@ cat "$OUT.head" "$OUT.body" > "$OUT"
 rm -f "$OUT.head" "$OUT.body"
 echo
 echo "compare: wrote $OUT (raw runs: $RAW)"
+fi
 
 # ------------------------------------------------------------------ linear in T, truncation memory
-if [ $SCALING = 1 ]; then
+if [ $SCALING -ge 1 ]; then
   SC="$(dirname "$OUT")/scaling.csv"
-  echo "compare: rnnlab scaling grid (W3 sizes, 1 thread, float32) -> $SC"
-  "$RNNLAB" bench --grid scaling --out "$SC" > /dev/null
+  mapfile -t srows < <("$RNNLAB" bench --grid scaling --list)
+  echo "compare: rnnlab scaling grid (W3 sizes, 1 thread, float32), best of $REPS runs -> $SC"
+  rm -f "$SC"
+  for ((rep = 0; rep < REPS; rep++)); do
+    for args in "${srows[@]}"; do quiet; "$RNNLAB" bench $args --out "$SC" > /dev/null; done
+  done
   awk -F, 'NR > 1 {
       gsub(/"/, ""); key = $3 " T=" $8 (($12 + 0) > 0 ? " k=" $12 : "")
-      per = $15 / $8; if ($12 == 0) { full[$3, $8] = per; if ($8 == 100) base[$3] = per }
-      printf "  %-22s %9.3f ms/step %8.4f ms per time step  peak RSS %7.1f MiB  cache %8.1f MiB\n", key, $15, per, $22, $25 / 1048576
-      if ($12 == 0 && $8 > 100 && base[$3] > 0) lin[$3] = lin[$3] sprintf(" T=%d: %.2fx", $8, per / base[$3])
+      if (!(key in ms)) { order[++n] = key; cell[key] = $3; T[key] = $8; k[key] = $12 + 0 }
+      if (!(key in ms) || $15 < ms[key]) ms[key] = $15
+      rss[key] = $22; cache[key] = $25
     }
-    END { print "  cost per time step relative to T=100 (target: within 10%):"; for (c in lin) print "   ", c ":" lin[c] }' "$SC"
+    END {
+      for (i = 1; i <= n; i++) {
+        key = order[i]; per = ms[key] / T[key]
+        if (k[key] == 0 && T[key] == 100) base[cell[key]] = per
+        printf "  %-22s %9.3f ms/step %8.4f ms per time step  peak RSS %7.1f MiB  cache %8.1f MiB\n", key, ms[key], per, rss[key], cache[key] / 1048576
+        if (k[key] == 0 && T[key] > 100 && base[cell[key]] > 0)
+          lin[cell[key]] = lin[cell[key]] sprintf(" T=%d: %.2fx", T[key], per / base[cell[key]])
+      }
+      print "  cost per time step relative to T=100 (target: within 10%):"
+      for (c in lin) print "   ", c ":" lin[c]
+    }' "$SC"
 fi

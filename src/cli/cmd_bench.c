@@ -392,7 +392,7 @@ static int grid_rows(const char *name, int steps, int warmup, const char *only, 
                     r->taps = standard && variant;
                     r->truncate = !standard && variant ? 100 : 0;
                     r->steps = steps > 0 ? steps : default_steps(r);
-                    if (!standard && steps <= 0) r->steps = w[i].T >= 10000 ? 5 : w[i].T >= 1000 ? 10 : 30;
+                    if (!standard && steps <= 0) r->steps = w[i].T >= 10000 ? 5 : w[i].T >= 1000 ? 20 : 100;
                     r->warmup = warmup >= 0 ? warmup : 3;
                 }
     }
@@ -508,26 +508,42 @@ static int run_sgemm(int threads, int header, FILE *out)
 
 /* ---------------------------------------------------------------- machine description */
 
+/* The value of the first "key : value" line of /proc/cpuinfo whose key starts with `key`. */
+static void cpuinfo_field(const char *key, char *out, size_t size)
+{
+    snprintf(out, size, "unknown");
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f) return;
+    char line[4096];
+    while (fgets(line, sizeof line, f)) {
+        const char *p = strchr(line, ':');
+        if (strncmp(line, key, strlen(key)) != 0 || !p) continue;
+        p++;
+        while (*p == ' ') p++;
+        snprintf(out, size, "%s", p);
+        out[strcspn(out, "\n")] = '\0';
+        break;
+    }
+    fclose(f);
+}
+
 static void print_info(void)
 {
-    char model[256] = "unknown";
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (f) {
-        char line[512];
-        while (fgets(line, sizeof line, f))
-            if (!strncmp(line, "model name", 10)) {
-                const char *p = strchr(line, ':');
-                if (p) {
-                    p++;
-                    while (*p == ' ') p++;
-                    snprintf(model, sizeof model, "%s", p);
-                    model[strcspn(model, "\n")] = '\0';
-                }
-                break;
-            }
-        fclose(f);
+    char model[256], family[32], number[32], flags[4096];
+    cpuinfo_field("model name", model, sizeof model);
+    cpuinfo_field("cpu family", family, sizeof family);
+    cpuinfo_field("model\t", number, sizeof number);
+    cpuinfo_field("flags", flags, sizeof flags);
+    const char *isa[] = {"avx2", "fma", "avx512f", "avx512bw", "avx512_bf16"};
+    printf("cpu: %s (family %s, model %s; has", model, family, number);
+    for (size_t i = 0; i < sizeof isa / sizeof *isa; i++) {
+        char word[32];
+        snprintf(word, sizeof word, " %s ", isa[i]);
+        char padded[4100];
+        snprintf(padded, sizeof padded, " %s ", flags);
+        if (strstr(padded, word)) printf(" %s", isa[i]);
     }
-    printf("cpu: %s\n", model);
+    printf(")\n");
     printf("cores online: %ld\n", sysconf(_SC_NPROCESSORS_ONLN));
     printf("openblas: %s (core %s)\n", openblas_get_config(), openblas_get_corename());
     printf("rnnlab: %s, OpenMP %s, compiler %s\n", RNNLAB_VERSION, rnnlab_openmp_enabled() ? "on" : "off",
