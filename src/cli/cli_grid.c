@@ -42,6 +42,22 @@ int cli_grid_opt(int argc, char **argv, int *i, rnnlab_run_options *o, int *dry)
     return 1;
 }
 
+int cli_grid_file(const char *cmd, const char *arg, const char **file)
+{
+    if (arg[0] == '-') {
+        char hint[64];
+        snprintf(hint, sizeof hint, "run `rnnlab %s --help`", cmd);
+        cli_error(hint, "unknown option '%s'", arg);
+        return -1;
+    }
+    if (*file) {
+        cli_error("give one experiment file", "unexpected argument '%s'", arg);
+        return -1;
+    }
+    *file = arg;
+    return 0;
+}
+
 int cli_grid_run(const char *file, const rnnlab_run_options *o, int dry, int train)
 {
     rnnlab_experiment *e = NULL;

@@ -45,14 +45,8 @@ int cmd_run(int argc, char **argv)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return run_help(stdout), CLI_EXIT_OK;
         if ((r = cli_grid_opt(argc, argv, &i, &o, &dry)) != 0) {
             if (r < 0) return CLI_EXIT_USAGE;
-        } else if (argv[i][0] == '-') {
-            cli_error("run `rnnlab run --help`", "unknown option '%s'", argv[i]);
+        } else if (cli_grid_file("run", argv[i], &file) < 0)
             return CLI_EXIT_USAGE;
-        } else if (file) {
-            cli_error("give one experiment file", "unexpected argument '%s'", argv[i]);
-            return CLI_EXIT_USAGE;
-        } else
-            file = argv[i];
     }
     if (!file) {
         cli_error("e.g. rnnlab run experiments/decay_sweep.ini", "no experiment file given");

@@ -105,14 +105,8 @@ int cmd_train(int argc, char **argv)
         } else if ((r = cli_opt(argc, argv, &i, "--export", &v)) != 0) {
             if (r < 0) return CLI_EXIT_USAGE;
             exp_ck = v;
-        } else if (argv[i][0] == '-') {
-            cli_error("run `rnnlab train --help`", "unknown option '%s'", argv[i]);
+        } else if (cli_grid_file("train", argv[i], &file) < 0)
             return CLI_EXIT_USAGE;
-        } else if (file) {
-            cli_error("give one experiment file", "unexpected argument '%s'", argv[i]);
-            return CLI_EXIT_USAGE;
-        } else
-            file = argv[i];
     }
     if ((info || exp_ck) && (file || (info && exp_ck))) {
         cli_error("run `rnnlab train --help`", "--info and --export take a checkpoint, not an experiment file");
