@@ -92,7 +92,7 @@ static void path_join(char *out, size_t n, const char *dir, const char *name)
     memcpy(out + a + 1, name, b + 1);
 }
 
-static rnnlab_status mkdirs(const char *path)
+rnnlab_status exp_mkdirs(const char *path)
 {
     char tmp[PATH_MAX];
     if (strlen(path) >= sizeof tmp) return rnnlab_error(RNNLAB_ERR_IO, "path too long: %.80s...", path);
@@ -327,7 +327,7 @@ static void headers(const rnnlab_experiment *e, rnnlab_csvbuf *f)
     for (int i = 0; i < N_BASE_FILES; i++) rnnlab_csv_end_row(&f[i]);
 }
 
-static void num_or_empty(rnnlab_csvbuf *b, double v)
+void exp_num_or_empty(rnnlab_csvbuf *b, double v)
 {
     if (isnan(v)) rnnlab_csv_empty(b);
     else rnnlab_csv_num(b, v);
@@ -336,18 +336,18 @@ static void num_or_empty(rnnlab_csvbuf *b, double v)
 /* sat_gate_i, f, o (lstm) then r, z (gru), candidate, dead */
 static void saturation_values(rnnlab_csvbuf *b, const rnnlab_saturation *s, rnnlab_cell_kind cell)
 {
-    num_or_empty(b, s->h);
-    for (int g = 0; g < 3; g++) num_or_empty(b, cell == RNNLAB_CELL_LSTM ? s->gate[g] : NAN);
-    for (int g = 0; g < 2; g++) num_or_empty(b, cell == RNNLAB_CELL_GRU ? s->gate[g] : NAN);
-    num_or_empty(b, s->candidate);
-    num_or_empty(b, s->dead);
+    exp_num_or_empty(b, s->h);
+    for (int g = 0; g < 3; g++) exp_num_or_empty(b, cell == RNNLAB_CELL_LSTM ? s->gate[g] : NAN);
+    for (int g = 0; g < 2; g++) exp_num_or_empty(b, cell == RNNLAB_CELL_GRU ? s->gate[g] : NAN);
+    exp_num_or_empty(b, s->candidate);
+    exp_num_or_empty(b, s->dead);
 }
 
 static void decay_values(rnnlab_csvbuf *b, const rnnlab_decay_stats *d)
 {
-    num_or_empty(b, d->rate);
-    num_or_empty(b, d->rate_first_half);
-    num_or_empty(b, d->rate_second_half);
+    exp_num_or_empty(b, d->rate);
+    exp_num_or_empty(b, d->rate_first_half);
+    exp_num_or_empty(b, d->rate_second_half);
     for (int k = 0; k < 3; k++) rnnlab_csv_int(b, d->horizon[k]);
     rnnlab_csv_int(b, d->n_zero);
     rnnlab_csv_int(b, d->n_subnormal);
@@ -466,7 +466,7 @@ static void do_run(const rnnlab_experiment *e, long id, run_out *out)
                 rnnlab_csv_num(fd, tp.h_norm[k]);
                 if (lstm) rnnlab_csv_num(fd, tp.c_norm_mean[k]), rnnlab_csv_num(fd, tp.c_norm[k]);
                 else rnnlab_csv_empty(fd), rnnlab_csv_empty(fd);
-                if (jac) num_or_empty(fd, jn[k]), num_or_empty(fd, jl[k]);
+                if (jac) exp_num_or_empty(fd, jn[k]), exp_num_or_empty(fd, jl[k]);
                 else rnnlab_csv_empty(fd), rnnlab_csv_empty(fd);
                 rnnlab_csv_end_row(fd);
             }
@@ -494,7 +494,7 @@ static void do_run(const rnnlab_experiment *e, long id, run_out *out)
         if (me->saturation && (st = rnnlab_diag_saturation(ws, m, l, &sat))) goto done;
         exp_key_values(e, &r, T, fl);
         rnnlab_csv_int(fl, l);
-        num_or_empty(fl, gnorm);
+        exp_num_or_empty(fl, gnorm);
         if (have_taps) decay_values(fl, &dst);
         else
             for (int k = 0; k < 9; k++) rnnlab_csv_empty(fl);
@@ -518,7 +518,7 @@ static void do_run(const rnnlab_experiment *e, long id, run_out *out)
                                             : rnnlab_csv_empty(fs);
         else if (!strcmp(*c, "peephole")) lstm ? rnnlab_csv_int(fs, r.model.peephole) : rnnlab_csv_empty(fs);
         else if (!strcmp(*c, "init")) rnnlab_csv_text(fs, r.init_name);
-        else if (!strcmp(*c, "forget_bias")) num_or_empty(fs, r.init.forget_bias);
+        else if (!strcmp(*c, "forget_bias")) exp_num_or_empty(fs, r.init.forget_bias);
         else if (!strcmp(*c, "norm")) rnnlab_csv_text(fs, rnnlab_norm_name(r.model.norm));
         else if (!strcmp(*c, "residual")) rnnlab_csv_int(fs, r.model.residual);
         else if (!strcmp(*c, "dropout")) rnnlab_csv_num(fs, r.model.dropout);
@@ -542,9 +542,9 @@ static void do_run(const rnnlab_experiment *e, long id, run_out *out)
     if (have_taps) decay_values(fs, &ds_top);
     else
         for (int k = 0; k < 9; k++) rnnlab_csv_empty(fs);
-    num_or_empty(fs, gfirst);
-    num_or_empty(fs, glast);
-    num_or_empty(fs, have_taps && glast > 0 ? gfirst / glast : NAN);
+    exp_num_or_empty(fs, gfirst);
+    exp_num_or_empty(fs, glast);
+    exp_num_or_empty(fs, have_taps && glast > 0 ? gfirst / glast : NAN);
     rnnlab_saturation all = {NAN, {NAN, NAN, NAN}, NAN, NAN};
     if (me->saturation && (st = rnnlab_diag_saturation(ws, m, -1, &all))) goto done;
     saturation_values(fs, &all, r.model.cell);
@@ -578,7 +578,7 @@ static rnnlab_status open_outputs(const rnnlab_experiment *e, const char *dir, i
                                   journal *j, int *fds)
 {
     char path[PATH_MAX + 64], head[256];
-    rnnlab_status st = mkdirs(dir);
+    rnnlab_status st = exp_mkdirs(dir);
     if (st) return st;
     path_join(j->path, sizeof j->path, dir, ".journal");
     j->done = rnnlab_calloc((size_t)e->grid_size, 1);

@@ -171,7 +171,15 @@ int exp_parse_bool(const char *v, int *out);
  * the range. */
 int exp_parse_long(const char *v, long *out);
 
-/* ---------------------------------------------------------------- progress lines (experiment.c) */
+/* ---------------------------------------------------------------- shared by the runner and the trainer (experiment.c) */
+
+/* Creates folder path and every missing folder above it (mkdir -p). Errors: RNNLAB_ERR_IO naming the
+ * folder that could not be created, or a path of PATH_MAX bytes or more. */
+rnnlab_status exp_mkdirs(const char *path);
+
+/* Appends v to the row, or an empty field when v is NaN (not measured). */
+void exp_num_or_empty(rnnlab_csvbuf *b, double v);
+
 
 /* Seconds on the monotonic clock (CLOCK_MONOTONIC), for elapsed times and rates. */
 double exp_now_s(void);

@@ -26,7 +26,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 /* ================================================================ settings */
@@ -837,12 +836,6 @@ void exp_train_headers(const rnnlab_experiment *e, rnnlab_csvbuf *files, rnnlab_
     for (const char *const *c = summary_cols; *c; c++) rnnlab_csv_text(summary, *c);
 }
 
-static void num_or_empty(rnnlab_csvbuf *b, double v)
-{
-    if (isnan(v)) rnnlab_csv_empty(b);
-    else rnnlab_csv_num(b, v);
-}
-
 /* ---------------------------------------------------------------- progress */
 
 typedef struct tprogress {
@@ -874,23 +867,6 @@ static void progress_line(tprogress *p, long step, long max_steps, double valid,
 }
 
 /* ---------------------------------------------------------------- one grid point */
-
-static rnnlab_status mkdir_p(const char *path)
-{
-    char tmp[PATH_MAX];
-    if (strlen(path) >= sizeof tmp) return rnnlab_error(RNNLAB_ERR_IO, "path too long: %.80s...", path);
-    strcpy(tmp, path);
-    for (char *p = tmp + 1; *p; p++)
-        if (*p == '/') {
-            *p = '\0';
-            if (mkdir(tmp, 0777) != 0 && errno != EEXIST)
-                return rnnlab_error(RNNLAB_ERR_IO, "%s: cannot create folder: %s", tmp, strerror(errno));
-            *p = '/';
-        }
-    if (mkdir(tmp, 0777) != 0 && errno != EEXIST)
-        return rnnlab_error(RNNLAB_ERR_IO, "%s: cannot create folder: %s", tmp, strerror(errno));
-    return RNNLAB_OK;
-}
 
 void exp_train_checkpoint_path(const char *dir, long id, char *out, size_t n)
 {
@@ -986,8 +962,8 @@ static void eval_rows(trun *t, long step, const rnnlab_eval_metrics *mt)
         rnnlab_csv_int(b, step);
         rnnlab_csv_text(b, phases[i]);
         rnnlab_csv_num(b, mt[i].loss);
-        num_or_empty(b, mt[i].accuracy);
-        num_or_empty(b, mt[i].success_rate);
+        exp_num_or_empty(b, mt[i].accuracy);
+        exp_num_or_empty(b, mt[i].success_rate);
         rnnlab_csv_empty(b), rnnlab_csv_empty(b), rnnlab_csv_empty(b);
         rnnlab_csv_end_row(b);
     }
@@ -1167,7 +1143,7 @@ static rnnlab_status diagnose(trun *t, const rnnlab_model *init, rnnlab_csvbuf *
             n_un += un, std_sum += x->std;
             exp_key_values(t->e, t->r, t->T, fu);
             rnnlab_csv_int(fu, l), rnnlab_csv_int(fu, j);
-            num_or_empty(fu, x->mean), num_or_empty(fu, x->std), num_or_empty(fu, x->sat_frac), num_or_empty(fu, x->dead_frac);
+            exp_num_or_empty(fu, x->mean), exp_num_or_empty(fu, x->std), exp_num_or_empty(fu, x->sat_frac), exp_num_or_empty(fu, x->dead_frac);
             rnnlab_csv_int(fu, un);
             rnnlab_csv_end_row(fu);
         }
@@ -1175,11 +1151,11 @@ static rnnlab_status diagnose(trun *t, const rnnlab_model *init, rnnlab_csvbuf *
         const rnnlab_saturation *sl = &sat[l];
         const int lstm = mc->cell == RNNLAB_CELL_LSTM, gru = mc->cell == RNNLAB_CELL_GRU;
         exp_key_values(t->e, t->r, t->T, ff);
-        rnnlab_csv_int(ff, l), rnnlab_csv_int(ff, n_un), num_or_empty(ff, std_sum / H);
-        num_or_empty(ff, sl->h);
-        for (int g = 0; g < 3; g++) num_or_empty(ff, lstm ? sl->gate[g] : NAN);
-        for (int g = 0; g < 2; g++) num_or_empty(ff, gru ? sl->gate[g] : NAN);
-        num_or_empty(ff, sl->candidate), num_or_empty(ff, sl->dead);
+        rnnlab_csv_int(ff, l), rnnlab_csv_int(ff, n_un), exp_num_or_empty(ff, std_sum / H);
+        exp_num_or_empty(ff, sl->h);
+        for (int g = 0; g < 3; g++) exp_num_or_empty(ff, lstm ? sl->gate[g] : NAN);
+        for (int g = 0; g < 2; g++) exp_num_or_empty(ff, gru ? sl->gate[g] : NAN);
+        exp_num_or_empty(ff, sl->candidate), exp_num_or_empty(ff, sl->dead);
         rnnlab_csv_text(ff, rnnlab_ablation_name(c->ablation));
         rnnlab_csv_num(ff, full.loss);
         if (c->ablation != RNNLAB_ABLATION_NONE) rnnlab_csv_num(ff, abl[l]), rnnlab_csv_num(ff, abl[l] - full.loss);
@@ -1233,7 +1209,7 @@ rnnlab_status exp_train_run(const rnnlab_experiment *e, const exp_run *r, rnnlab
     char dir[4400];
     snprintf(dir, sizeof dir, "%s/checkpoints", e->train.dir[0] ? e->train.dir : ".");
     exp_train_checkpoint_path(e->train.dir[0] ? e->train.dir : ".", r->id, t.ckpt, sizeof t.ckpt);
-    if ((st = mkdir_p(dir))) goto done;
+    if ((st = exp_mkdirs(dir))) goto done;
     if (access(t.ckpt, F_OK) == 0) {
         st = rnnlab_trainer_restore(t.tr, t.ckpt, &extra, &extra_len);
         if (!st && !state_read(extra, extra_len, e, r, m, cfg.max_steps, &t.s))
@@ -1281,24 +1257,24 @@ rnnlab_status exp_train_run(const rnnlab_experiment *e, const exp_run *r, rnnlab
     div ? rnnlab_csv_text(summary, t.s.diverged_what) : rnnlab_csv_empty(summary);
     rnnlab_csv_int(summary, rnnlab_trainer_steps(t.tr));
     t.s.best_step >= 0 ? rnnlab_csv_int(summary, t.s.best_step) : rnnlab_csv_empty(summary);
-    num_or_empty(summary, t.s.best_valid);
-    num_or_empty(summary, t.s.last[0].loss);
-    num_or_empty(summary, t.s.last[1].loss);
-    num_or_empty(summary, div ? NAN : test->loss);
-    num_or_empty(summary, div ? NAN : test->accuracy);
-    num_or_empty(summary, div ? NAN : test->success_rate);
+    exp_num_or_empty(summary, t.s.best_valid);
+    exp_num_or_empty(summary, t.s.last[0].loss);
+    exp_num_or_empty(summary, t.s.last[1].loss);
+    exp_num_or_empty(summary, div ? NAN : test->loss);
+    exp_num_or_empty(summary, div ? NAN : test->accuracy);
+    exp_num_or_empty(summary, div ? NAN : test->success_rate);
     if (isfinite(cfg.target_loss) && !div) rnnlab_csv_int(summary, test->loss < cfg.target_loss);
     else if (isfinite(cfg.target_loss)) rnnlab_csv_int(summary, 0);
     else rnnlab_csv_empty(summary);
-    num_or_empty(summary, info->baseline > 0 ? t.s.last[0].loss / info->baseline : NAN);
+    exp_num_or_empty(summary, info->baseline > 0 ? t.s.last[0].loss / info->baseline : NAN);
     const long w = cfg.slope_window > 0 ? cfg.slope_window : (cfg.max_steps / 10 > 10 ? cfg.max_steps / 10 : 10);
     double mean;
     const double slope = slope_last(t.s.losses, t.s.n_losses, w, &mean);
-    num_or_empty(summary, slope);
+    exp_num_or_empty(summary, slope);
     if (isnan(slope)) rnnlab_csv_empty(summary);
     else rnnlab_csv_int(summary, slope * (double)(w < t.s.n_losses ? w : t.s.n_losses) < -0.01 * fabs(mean));
-    num_or_empty(summary, t.s.n_updates ? (double)t.s.n_clip / (double)t.s.n_updates : NAN);
-    num_or_empty(summary, t.s.n_ratio ? pow(10, t.s.log_ratio_sum / (double)t.s.n_ratio) : NAN);
+    exp_num_or_empty(summary, t.s.n_updates ? (double)t.s.n_clip / (double)t.s.n_updates : NAN);
+    exp_num_or_empty(summary, t.s.n_ratio ? pow(10, t.s.log_ratio_sum / (double)t.s.n_ratio) : NAN);
     unresp >= 0 ? (snprintf(v, sizeof v, "%ld", unresp), rnnlab_csv_value(summary, v)) : rnnlab_csv_empty(summary);
     for (int i = 0; i < EXP_TRAIN_FILES; i++)
         if (files[i].failed) st = rnnlab_error(RNNLAB_ERR_NOMEM, "out of memory writing run %ld's training rows", r->id);
