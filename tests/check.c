@@ -1,12 +1,19 @@
 /*
- * check.c - the double comparison helpers, shared-data lookup and temporary files of the tests.
+ * check.c - the double comparison helpers, shared-data lookup, temporary files, CLI runs, models,
+ * datasets and batches of the tests.
  */
 #include "check.h"
 
+#include "rnnlab/init.h"
+#include "rnnlab/rng.h"
+
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 int check_close(const char *name, const double *a, const double *b, size_t n, double atol, double rtol)
@@ -75,3 +82,114 @@ void check_write_file(const char *path, const char *text)
     fputs(text, f);
     fclose(f);
 }
+
+const char *check_tmp_path(const char *name)
+{
+    static char buf[8][4200];
+    static int k;
+    k = (k + 1) % 8;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", check_tmpdir(), name);
+    return buf[k];
+}
+
+char *check_slurp(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc((size_t)len + 1);
+    if (fread(b, 1, (size_t)len, f) != (size_t)len) len = 0;
+    b[len] = 0;
+    fclose(f);
+    if (n) *n = (size_t)len;
+    return b;
+}
+
+int check_same_file(const char *a, const char *b)
+{
+    size_t na = 0, nb = 0;
+    char *x = check_slurp(a, &na), *y = check_slurp(b, &nb);
+    const int same = x && y && na == nb && memcmp(x, y, na) == 0;
+    if (!same) fprintf(stderr, "files differ: %s (%zu bytes) and %s (%zu bytes)\n", a, na, b, nb);
+    free(x), free(y);
+    return same;
+}
+
+int check_same_files(const char *a, const char *b, const char *const *names)
+{
+    int ok = 1;
+    for (int i = 0; names[i]; i++) {
+        char pa[4400], pb[4400];
+        snprintf(pa, sizeof pa, "%s/%s", a, names[i]), snprintf(pb, sizeof pb, "%s/%s", b, names[i]);
+        ok &= check_same_file(pa, pb);
+    }
+    return ok;
+}
+
+int check_run_cli(const char *log, const char *const *args)
+{
+    const char *bin = getenv("RNNLAB_BIN");
+    const pid_t pid = fork();
+    if (pid == 0) {
+        const int fd = open(log ? log : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0666);
+        if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0) _exit(126);
+        const char *argv[32];
+        int n = 0;
+        argv[n++] = bin;
+        for (int i = 0; args[i] && n < 31; i++) argv[n++] = args[i];
+        argv[n] = NULL;
+        execv(bin, (char *const *)argv);
+        _exit(127);
+    }
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+}
+
+void check_need_cli(void)
+{
+    const char *bin = getenv("RNNLAB_BIN");
+    if (bin && access(bin, X_OK) == 0) return;
+    fprintf(stderr, "SKIP: set RNNLAB_BIN to the rnnlab binary (make test does)\n");
+    skip();
+}
+
+rnnlab_model *check_model(const rnnlab_model_config *c, uint64_t seed)
+{
+    rnnlab_model *m = NULL;
+    assert_int_equal(rnnlab_model_create(&m, c), RNNLAB_OK);
+    rnnlab_init_config ic;
+    rnnlab_init_config_init(&ic);
+    rnnlab_rng rng;
+    rnnlab_rng_seed(&rng, seed);
+    assert_int_equal(rnnlab_model_init(m, &ic, &rng), RNNLAB_OK);
+    return m;
+}
+
+rnnlab_dataset *check_dataset_open(const char *name, const rnnlab_option *o, int n, uint64_t seed)
+{
+    rnnlab_dataset *ds = NULL;
+    const rnnlab_status st = rnnlab_dataset_open(&ds, name, o, n, seed, NULL);
+    if (st) fprintf(stderr, "open %s: %s\n", name, rnnlab_last_error());
+    assert_int_equal(st, RNNLAB_OK);
+    return ds;
+}
+
+check_batch check_batch_get(rnnlab_dataset *ds, rnnlab_split split, long index, int B)
+{
+    const rnnlab_task_info *in = rnnlab_dataset_info(ds);
+    check_batch b = {in->seq_len, B, in->input_size, in->output_size, NULL, NULL, NULL, NULL};
+    b.x = malloc(sizeof(double) * b.T * B * b.I);
+    b.y = malloc(sizeof(double) * b.T * B * b.O);
+    b.cls = malloc(sizeof(int) * b.T * B);
+    b.len = malloc(sizeof(int) * B);
+    assert_int_equal(rnnlab_dataset_batch(ds, split, index, B, b.x, b.y, b.cls, b.len), RNNLAB_OK);
+    return b;
+}
+
+void check_batch_free(check_batch *b) { free(b->x), free(b->y), free(b->cls), free(b->len); }
+
+double check_batch_x(const check_batch *b, int t, int s, int i) { return b->x[((size_t)t * b->B + s) * b->I + i]; }

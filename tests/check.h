@@ -1,5 +1,6 @@
 /*
- * check.h - helpers shared by the CMocka tests.
+ * check.h - helpers shared by the CMocka tests: double comparisons, shared data, temporary files,
+ * running the CLI, and the models, datasets and batches several tests build.
  *
  * cmocka 1.1.5 (Debian 12) compares floats only after casting to float and lets NaN pass, so the
  * tests compare doubles with check_close, which fails on NaN and names the first bad element.
@@ -13,6 +14,9 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+
+#include "rnnlab/data.h"
+#include "rnnlab/model.h"
 
 /* 1 if |a[i] - b[i]| <= atol + rtol * max(|a[i]|, |b[i]|) for every i (NaN never passes);
  * otherwise prints "name: first bad index i: a vs b, max difference d" and returns 0. */
@@ -36,5 +40,51 @@ const char *check_tmpdir(void);
 
 /* Writes text to a file (aborts the test on failure). */
 void check_write_file(const char *path, const char *text);
+
+/* check_tmpdir()/name, in one of 8 static buffers used in turn: up to 8 such paths may be held at once. */
+const char *check_tmp_path(const char *name);
+
+/* A file's bytes, NUL-terminated, in a malloc'ed buffer the caller frees; NULL if it cannot be opened.
+ * *n (when n is not NULL) gets the length, 0 when the file could not be read whole. */
+char *check_slurp(const char *path, size_t *n);
+
+/* 1 if files a and b hold the same bytes; otherwise prints both names and sizes and returns 0. */
+int check_same_file(const char *a, const char *b);
+
+/* check_same_file on each of the NULL-terminated file names in folders a and b; 1 if all agree
+ * (every difference is printed). */
+int check_same_files(const char *a, const char *b, const char *const *names);
+
+/* Runs `$RNNLAB_BIN args...` (args NULL-terminated, at most 30) with stdout and stderr to the file log
+ * (NULL: /dev/null); returns its exit status, or minus the signal that ended it. */
+int check_run_cli(const char *log, const char *const *args);
+
+/* Skips the current test, saying why, unless $RNNLAB_BIN names an executable (make test sets it). */
+void check_need_cli(void);
+
+/* A model created from *c and initialised with the default rnnlab_init_config from a generator seeded
+ * with seed; fails the test if either step fails. The caller frees it (rnnlab_model_free). */
+rnnlab_model *check_model(const rnnlab_model_config *c, uint64_t seed);
+
+/* Dataset `name` opened with its n options o and run seed `seed` (no info wanted); fails the test,
+ * after printing the library's message, if it does not open. The caller closes it. */
+rnnlab_dataset *check_dataset_open(const char *name, const rnnlab_option *o, int n, uint64_t seed);
+
+/* One batch of a dataset in malloc'ed buffers sized from its info: x (T, B, I), y (T, B, O),
+ * cls (T, B), len (B). Free with check_batch_free. */
+typedef struct check_batch {
+    int T, B, I, O;
+    double *x, *y;
+    int *cls, *len;
+} check_batch;
+
+/* Batch `index` of B samples from split `split`; fails the test if the dataset refuses it. */
+check_batch check_batch_get(rnnlab_dataset *ds, rnnlab_split split, long index, int B);
+
+/* Frees the batch's buffers (not the struct). */
+void check_batch_free(check_batch *b);
+
+/* x[t, s, i] of a batch. */
+double check_batch_x(const check_batch *b, int t, int s, int i);
 
 #endif

@@ -19,14 +19,7 @@ static rnnlab_model *model(rnnlab_cell_kind cell, rnnlab_activation act, int I, 
     rnnlab_model_config_init(&mc);
     mc.cell = cell, mc.activation = act, mc.input_size = I, mc.hidden_size = H, mc.num_layers = L;
     mc.output_size = O, mc.dtype = dt;
-    rnnlab_model *m;
-    assert_int_equal(rnnlab_model_create(&m, &mc), RNNLAB_OK);
-    rnnlab_rng rng;
-    rnnlab_rng_seed(&rng, seed);
-    rnnlab_init_config ic;
-    rnnlab_init_config_init(&ic);
-    assert_int_equal(rnnlab_model_init(m, &ic, &rng), RNNLAB_OK);
-    return m;
+    return check_model(&mc, seed);
 }
 
 static rnnlab_bptt *workspace(const rnnlab_model *m, int B, int T, rnnlab_loss_at at, int taps, int ftz)
@@ -327,14 +320,7 @@ static rnnlab_model *model_opts(rnnlab_cell_kind cell, int L, rnnlab_norm norm, 
     rnnlab_model_config_init(&mc);
     mc.cell = cell, mc.input_size = 3, mc.hidden_size = 5, mc.num_layers = L, mc.output_size = 2;
     mc.norm = norm, mc.residual = residual, mc.dropout = dropout;
-    rnnlab_model *m;
-    assert_int_equal(rnnlab_model_create(&m, &mc), RNNLAB_OK);
-    rnnlab_rng rng;
-    rnnlab_rng_seed(&rng, seed);
-    rnnlab_init_config ic;
-    rnnlab_init_config_init(&ic);
-    assert_int_equal(rnnlab_model_init(m, &ic, &rng), RNNLAB_OK);
-    return m;
+    return check_model(&mc, seed);
 }
 
 static rnnlab_bptt *workspace_mode(const rnnlab_model *m, int B, int T, int training, int truncate)
@@ -647,13 +633,7 @@ static void test_consumed_cache_gives_the_same_gradients(void **state)
         mc.cell = cases[k].cell, mc.input_size = 3, mc.hidden_size = 5, mc.num_layers = cases[k].L;
         mc.output_size = 2, mc.norm = cases[k].norm, mc.peephole = cases[k].peep, mc.dtype = cases[k].dt;
         if (cases[k].gru_before) mc.gru_variant = RNNLAB_GRU_RESET_BEFORE;
-        rnnlab_model *m;
-        assert_int_equal(rnnlab_model_create(&m, &mc), RNNLAB_OK);
-        rnnlab_rng rng;
-        rnnlab_rng_seed(&rng, 40 + k);
-        rnnlab_init_config ic;
-        rnnlab_init_config_init(&ic);
-        assert_int_equal(rnnlab_model_init(m, &ic, &rng), RNNLAB_OK);
+        rnnlab_model *m = check_model(&mc, 40 + k);
         double x[T * B * 3], y[T * B * 2], dx[2][T * B * 3], dh0[2][2 * B * 5], taps[2][2 * T];
         fill(x, T * B * 3, 7 + k), fill(y, T * B * 2, 8 + k);
         const int lens[B] = {T, 4, 1};

@@ -16,29 +16,13 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char *tmp_path(const char *name)
-{
-    static char buf[4][4200];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", check_tmpdir(), name);
-    return buf[k];
-}
-
 static rnnlab_model *make_model(rnnlab_cell_kind cell, rnnlab_dtype dt, int peephole, uint64_t seed)
 {
     rnnlab_model_config c;
     rnnlab_model_config_init(&c);
     c.cell = cell, c.input_size = 3, c.hidden_size = 5, c.num_layers = 2, c.output_size = 2, c.dtype = dt;
     c.peephole = peephole;
-    rnnlab_model *m = NULL;
-    assert_int_equal(rnnlab_model_create(&m, &c), RNNLAB_OK);
-    rnnlab_init_config ic;
-    rnnlab_init_config_init(&ic);
-    rnnlab_rng rng;
-    rnnlab_rng_seed(&rng, seed);
-    assert_int_equal(rnnlab_model_init(m, &ic, &rng), RNNLAB_OK);
-    return m;
+    return check_model(&c, seed);
 }
 
 /* A few Adam steps with made-up gradients, so every state block holds something. */
@@ -59,20 +43,6 @@ static rnnlab_optim *trained_optim(rnnlab_model *m)
     return o;
 }
 
-static char *slurp(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    const long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)len + 1);
-    assert_true(fread(b, 1, (size_t)len, f) == (size_t)len);
-    fclose(f);
-    *n = (size_t)len;
-    return b;
-}
-
 static void spit(const char *path, const char *data, size_t n)
 {
     FILE *f = fopen(path, "wb");
@@ -88,7 +58,7 @@ static void roundtrip(rnnlab_cell_kind cell, rnnlab_dtype dt, int peephole)
     rnnlab_model *m = make_model(cell, dt, peephole, 42);
     rnnlab_optim *o = trained_optim(m);
     rnnlab_checkpoint ck = {m, o, 1234, {{1, 2, 3, 0xffffffffffffffffULL}}, (unsigned char *)"extra bytes", 11};
-    const char *path = tmp_path("a.ckpt");
+    const char *path = check_tmp_path("a.ckpt");
     assert_int_equal(rnnlab_checkpoint_save(path, &ck), RNNLAB_OK);
     rnnlab_checkpoint back;
     assert_int_equal(rnnlab_checkpoint_load(path, &back), RNNLAB_OK);
@@ -146,10 +116,12 @@ static void test_checkpoint_refusals(void **state)
     rnnlab_model *m = make_model(RNNLAB_CELL_GRU, RNNLAB_FLOAT64, 0, 7);
     rnnlab_optim *o = trained_optim(m);
     rnnlab_checkpoint ck = {m, o, 5, {{0, 0, 0, 0}}, (unsigned char *)"xyz", 3};
-    const char *good = tmp_path("good.ckpt"), *bad = tmp_path("bad.ckpt");
+    const char *good = check_tmp_path("good.ckpt"), *bad = check_tmp_path("bad.ckpt");
     assert_int_equal(rnnlab_checkpoint_save(good, &ck), RNNLAB_OK);
     size_t n;
-    char *data = slurp(good, &n);
+    char *data = check_slurp(good, &n);
+    assert_non_null(data);
+    assert_true(n > 0);
     /* truncated at many lengths: a prefix of a checkpoint is never accepted */
     const size_t cuts[] = {8, 11, 12, 20, 40, n / 2, n - 5, n - 1};
     for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
@@ -180,7 +152,7 @@ static void test_checkpoint_refusals(void **state)
     free(longer);
     /* missing */
     rnnlab_checkpoint back;
-    assert_int_equal(rnnlab_checkpoint_load(tmp_path("nowhere.ckpt"), &back), RNNLAB_ERR_IO);
+    assert_int_equal(rnnlab_checkpoint_load(check_tmp_path("nowhere.ckpt"), &back), RNNLAB_ERR_IO);
     assert_non_null(strstr(rnnlab_last_error(), "nowhere.ckpt"));
     /* the good one still loads */
     assert_int_equal(rnnlab_checkpoint_load(good, &back), RNNLAB_OK);
@@ -204,7 +176,7 @@ static void test_checkpoint_alloc_failures(void **state)
     rnnlab_model *m = make_model(RNNLAB_CELL_LSTM, RNNLAB_FLOAT32, 1, 3);
     rnnlab_optim *o = trained_optim(m);
     rnnlab_checkpoint ck = {m, o, 5, {{0, 0, 0, 0}}, (unsigned char *)"xyz", 3};
-    const char *path = tmp_path("alloc.ckpt");
+    const char *path = check_tmp_path("alloc.ckpt");
     assert_int_equal(rnnlab_checkpoint_save(path, &ck), RNNLAB_OK);
     int ok = 0;
     for (long k = 0; k < 64 && !ok; k++) {
@@ -229,12 +201,13 @@ static void test_weights_export_import(void **state)
     for (int p = 0; p < 2; p++) {
         const rnnlab_dtype dt = p ? RNNLAB_FLOAT32 : RNNLAB_FLOAT64;
         rnnlab_model *m = make_model(RNNLAB_CELL_LSTM, dt, 0, 11), *n = make_model(RNNLAB_CELL_LSTM, dt, 0, 12);
-        const char *path = tmp_path("w.txt");
+        const char *path = check_tmp_path("w.txt");
         assert_int_equal(rnnlab_weights_export(path, m), RNNLAB_OK);
         assert_int_equal(rnnlab_weights_import(path, n), RNNLAB_OK);
         assert_true(check_same_bytes("imported parameters", n->params, m->params, m->n_params * rnnlab_dtype_size(dt)));
         size_t len;
-        char *text = slurp(path, &len);
+        char *text = check_slurp(path, &len);
+        assert_non_null(text);
         assert_non_null(strstr(text, "format torchref-gradref-v1"));
         assert_non_null(strstr(text, "tensor weight_ih_l0 2 20 3\n"));
         assert_non_null(strstr(text, "tensor head_bias 1 2\n"));
@@ -249,7 +222,7 @@ static void test_weights_export_import(void **state)
         rnnlab_model_free(m), rnnlab_model_free(n);
     }
     /* a file missing a tensor, or with a wrong shape */
-    const char *bad = tmp_path("bad.txt");
+    const char *bad = check_tmp_path("bad.txt");
     check_write_file(bad, "format torchref-gradref-v1\ncell rnn_tanh\ninput_size 1\nhidden_size 1\nnum_layers 1\n"
                           "output_size 1\nn_tensors 1\ntensor weight_ih_l0 2 1 1 0.5\nend\n");
     rnnlab_model_config c;

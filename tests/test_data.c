@@ -14,45 +14,13 @@
 
 /* ---------------------------------------------------------------- helpers */
 
-static rnnlab_dataset *open_ok(const char *name, const rnnlab_option *o, int n, uint64_t seed)
-{
-    rnnlab_dataset *ds = NULL;
-    const rnnlab_status st = rnnlab_dataset_open(&ds, name, o, n, seed, NULL);
-    if (st) fprintf(stderr, "open %s: %s\n", name, rnnlab_last_error());
-    assert_int_equal(st, RNNLAB_OK);
-    return ds;
-}
-
-/* A batch and its buffers, sized from the dataset's info. */
-typedef struct batch {
-    int T, B, I, O;
-    double *x, *y;
-    int *cls, *len;
-} batch;
-
-static batch get_batch(rnnlab_dataset *ds, rnnlab_split split, long index, int B)
-{
-    const rnnlab_task_info *in = rnnlab_dataset_info(ds);
-    batch b = {in->seq_len, B, in->input_size, in->output_size, NULL, NULL, NULL, NULL};
-    b.x = malloc(sizeof(double) * b.T * B * b.I);
-    b.y = malloc(sizeof(double) * b.T * B * b.O);
-    b.cls = malloc(sizeof(int) * b.T * B);
-    b.len = malloc(sizeof(int) * B);
-    assert_int_equal(rnnlab_dataset_batch(ds, split, index, B, b.x, b.y, b.cls, b.len), RNNLAB_OK);
-    return b;
-}
-
-static void batch_free(batch *b) { free(b->x), free(b->y), free(b->cls), free(b->len); }
-
-static double X(const batch *b, int t, int s, int i) { return b->x[((size_t)t * b->B + s) * b->I + i]; }
-
-static int hot(const batch *b, int t, int s)
+static int hot(const check_batch *b, int t, int s)
 {
     int k = -1, n = 0;
     for (int i = 0; i < b->I; i++)
-        if (X(b, t, s, i) != 0) k = i, n++;
+        if (check_batch_x(b, t, s, i) != 0) k = i, n++;
     assert_int_equal(n, 1);
-    assert_true(X(b, t, s, k) == 1.0);
+    assert_true(check_batch_x(b, t, s, k) == 1.0);
     return k;
 }
 
@@ -117,7 +85,7 @@ static void test_options_are_checked(void **state)
     assert_int_equal(rnnlab_dataset_open(&ds, "text", frac3, 2, 1, &bad), RNNLAB_ERR_CONFIG);
     /* batch arguments */
     const rnnlab_option ok[] = {{"seq_len", "30", 0}};
-    ds = open_ok("adding", ok, 1, 1);
+    ds = check_dataset_open("adding", ok, 1, 1);
     double x[66 * 2], y[2];
     int len[2];
     assert_int_equal(rnnlab_dataset_batch(ds, RNNLAB_SPLIT_TRAIN, 0, 0, x, y, NULL, len), RNNLAB_ERR_CONFIG);
@@ -134,7 +102,7 @@ static void test_adding_hochreiter1997(void **state)
 {
     (void)state;
     const rnnlab_option o[] = {{"seq_len", "50", 0}};
-    rnnlab_dataset *ds = open_ok("adding", o, 1, 11);
+    rnnlab_dataset *ds = check_dataset_open("adding", o, 1, 11);
     const rnnlab_task_info *in = rnnlab_dataset_info(ds);
     assert_int_equal(in->seq_len, 55);
     assert_int_equal(in->variable_length, 1);
@@ -142,7 +110,7 @@ static void test_adding_hochreiter1997(void **state)
     double mse = 0, m1_first = 0;
     int n = 0, len_seen[6] = {0};
     for (long index = 0; index < 40; index++) {
-        batch b = get_batch(ds, RNNLAB_SPLIT_TRAIN, index, 100);
+        check_batch b = check_batch_get(ds, RNNLAB_SPLIT_TRAIN, index, 100);
         for (int s = 0; s < b.B; s++, n++) {
             const int L = b.len[s];
             assert_true(L >= 50 && L <= 55);
@@ -150,7 +118,7 @@ static void test_adding_hochreiter1997(void **state)
             int marks[2], nm = 0;
             double sum = 0;
             for (int t = 0; t < b.T; t++) {
-                const double v = X(&b, t, s, 0), m = X(&b, t, s, 1);
+                const double v = check_batch_x(&b, t, s, 0), m = check_batch_x(&b, t, s, 1);
                 if (t >= L) { /* padding is zero */
                     assert_true(v == 0 && m == 0);
                     continue;
@@ -172,7 +140,7 @@ static void test_adding_hochreiter1997(void **state)
             assert_close1("target", b.y[s], 0.5 + sum / 4, 1e-15, 0);
             mse += (b.y[s] - 0.5) * (b.y[s] - 0.5);
         }
-        batch_free(&b);
+        check_batch_free(&b);
     }
     for (int k = 0; k < 6; k++) assert_true(len_seen[k]);
     mse /= n;
@@ -187,7 +155,7 @@ static void test_adding_le2015(void **state)
 {
     (void)state;
     const rnnlab_option o[] = {{"seq_len", "40", 0}, {"variant", "le2015", 0}};
-    rnnlab_dataset *ds = open_ok("adding", o, 2, 3);
+    rnnlab_dataset *ds = check_dataset_open("adding", o, 2, 3);
     const rnnlab_task_info *in = rnnlab_dataset_info(ds);
     assert_int_equal(in->seq_len, 40);
     assert_int_equal(in->variable_length, 0);
@@ -195,13 +163,13 @@ static void test_adding_le2015(void **state)
     double mse = 0, mean = 0;
     int n = 0;
     for (long index = 0; index < 40; index++) {
-        batch b = get_batch(ds, RNNLAB_SPLIT_VALID, index, 100);
+        check_batch b = check_batch_get(ds, RNNLAB_SPLIT_VALID, index, 100);
         for (int s = 0; s < b.B; s++, n++) {
             assert_int_equal(b.len[s], 40);
             int first = 0, second = 0;
             double sum = 0;
             for (int t = 0; t < 40; t++) {
-                const double v = X(&b, t, s, 0), m = X(&b, t, s, 1);
+                const double v = check_batch_x(&b, t, s, 0), m = check_batch_x(&b, t, s, 1);
                 assert_true(v >= 0 && v < 1);
                 assert_true(m == 0 || m == 1);
                 if (m == 1) *(t < 20 ? &first : &second) += 1, sum += v;
@@ -211,7 +179,7 @@ static void test_adding_le2015(void **state)
             assert_close1("target", b.y[s], sum, 1e-15, 0);
             mse += (b.y[s] - 1) * (b.y[s] - 1), mean += b.y[s];
         }
-        batch_free(&b);
+        check_batch_free(&b);
     }
     assert_true(fabs(mean / n - 1) < 4 * sqrt(1.0 / 6 / n));
     assert_true(fabs(mse / n - 1.0 / 6) < 4 * 0.15 / sqrt(n)); /* sd of (X1+X2-1)^2 is about 0.15 */
@@ -233,14 +201,14 @@ static void test_generators_are_deterministic_by_seed(void **state)
         int n;
     } cases[] = {{"adding", add, 1}, {"copy", cp, 1}, {"temporal_order", to, 1}, {"two_sequence", ts, 2}};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-        rnnlab_dataset *a = open_ok(cases[c].name, cases[c].o, cases[c].n, 42);
-        rnnlab_dataset *b = open_ok(cases[c].name, cases[c].o, cases[c].n, 42);
-        rnnlab_dataset *other = open_ok(cases[c].name, cases[c].o, cases[c].n, 43);
-        batch a5 = get_batch(a, RNNLAB_SPLIT_TRAIN, 5, 4);
-        batch b0 = get_batch(b, RNNLAB_SPLIT_TRAIN, 0, 4); /* other batches first: no hidden state */
-        batch b5 = get_batch(b, RNNLAB_SPLIT_TRAIN, 5, 4);
-        batch o5 = get_batch(other, RNNLAB_SPLIT_TRAIN, 5, 4);
-        batch v5 = get_batch(a, RNNLAB_SPLIT_VALID, 5, 4);
+        rnnlab_dataset *a = check_dataset_open(cases[c].name, cases[c].o, cases[c].n, 42);
+        rnnlab_dataset *b = check_dataset_open(cases[c].name, cases[c].o, cases[c].n, 42);
+        rnnlab_dataset *other = check_dataset_open(cases[c].name, cases[c].o, cases[c].n, 43);
+        check_batch a5 = check_batch_get(a, RNNLAB_SPLIT_TRAIN, 5, 4);
+        check_batch b0 = check_batch_get(b, RNNLAB_SPLIT_TRAIN, 0, 4); /* other batches first: no hidden state */
+        check_batch b5 = check_batch_get(b, RNNLAB_SPLIT_TRAIN, 5, 4);
+        check_batch o5 = check_batch_get(other, RNNLAB_SPLIT_TRAIN, 5, 4);
+        check_batch v5 = check_batch_get(a, RNNLAB_SPLIT_VALID, 5, 4);
         const size_t nx = sizeof(double) * a5.T * 4 * a5.I;
         assert_true(check_same_bytes(cases[c].name, a5.x, b5.x, nx));
         assert_memory_equal(a5.len, b5.len, sizeof(int) * 4);
@@ -248,11 +216,12 @@ static void test_generators_are_deterministic_by_seed(void **state)
         assert_true(memcmp(a5.x, o5.x, nx) != 0);
         assert_true(memcmp(a5.x, v5.x, nx) != 0);
         /* sample b of a batch does not depend on the samples after it */
-        batch a5_2 = get_batch(a, RNNLAB_SPLIT_TRAIN, 5, 2);
+        check_batch a5_2 = check_batch_get(a, RNNLAB_SPLIT_TRAIN, 5, 2);
         if (a5.len[0] == a5.T) /* same T: compare the first sample's inputs */
             for (int t = 0; t < a5.T; t++)
-                for (int i = 0; i < a5.I; i++) assert_true(X(&a5, t, 0, i) == X(&a5_2, t, 0, i));
-        batch_free(&a5), batch_free(&b0), batch_free(&b5), batch_free(&o5), batch_free(&v5), batch_free(&a5_2);
+                for (int i = 0; i < a5.I; i++) assert_true(check_batch_x(&a5, t, 0, i) == check_batch_x(&a5_2, t, 0, i));
+        check_batch_free(&a5), check_batch_free(&b0), check_batch_free(&b5);
+        check_batch_free(&o5), check_batch_free(&v5), check_batch_free(&a5_2);
         rnnlab_dataset_close(a), rnnlab_dataset_close(b), rnnlab_dataset_close(other);
     }
 }
@@ -263,7 +232,7 @@ static void test_copy_memory(void **state)
 {
     (void)state;
     const rnnlab_option o[] = {{"delay", "30", 0}};
-    rnnlab_dataset *ds = open_ok("copy", o, 1, 5);
+    rnnlab_dataset *ds = check_dataset_open("copy", o, 1, 5);
     const rnnlab_task_info *in = rnnlab_dataset_info(ds);
     assert_int_equal(in->seq_len, 50);
     assert_int_equal(in->input_size, 10);
@@ -275,7 +244,7 @@ static void test_copy_memory(void **state)
     int n = 0;
     double base = 0;
     for (long index = 0; index < 20; index++) {
-        batch b = get_batch(ds, RNNLAB_SPLIT_TEST, index, 50);
+        check_batch b = check_batch_get(ds, RNNLAB_SPLIT_TEST, index, 50);
         for (int s = 0; s < b.B; s++, n++) {
             assert_int_equal(b.len[s], 50);
             double loss = 0; /* the memoryless predictor's cross-entropy on this sample */
@@ -290,7 +259,7 @@ static void test_copy_memory(void **state)
             }
             base += loss / 50;
         }
-        batch_free(&b);
+        check_batch_free(&b);
     }
     assert_close1("empirical baseline", base / n, in->baseline, 1e-12, 0);
     for (int k = 1; k <= 8; k++) /* uniform categories: 1250 each, sd 33 */
@@ -307,7 +276,7 @@ static void test_temporal_order(void **state)
         for (int bits = 2; bits <= 3; bits++) {
             const rnnlab_option o[] = {{"variant", variant ? "pascanu2013" : "hochreiter1997", 0},
                                        {"bits", bits == 2 ? "2" : "3", 0}, {"seq_len", "100", 0}};
-            rnnlab_dataset *ds = open_ok("temporal_order", o, 3, 9);
+            rnnlab_dataset *ds = check_dataset_open("temporal_order", o, 3, 9);
             const rnnlab_task_info *in = rnnlab_dataset_info(ds);
             const int C = 1 << bits;
             assert_int_equal(in->output_size, C);
@@ -317,7 +286,7 @@ static void test_temporal_order(void **state)
             long cls_count[8] = {0};
             int n = 0;
             for (long index = 0; index < 16; index++) {
-                batch b = get_batch(ds, RNNLAB_SPLIT_TRAIN, index, 100);
+                check_batch b = check_batch_get(ds, RNNLAB_SPLIT_TRAIN, index, 100);
                 for (int s = 0; s < b.B; s++, n++) {
                     const int L = b.len[s];
                     int pos[3], val[3], nr = 0;
@@ -333,7 +302,7 @@ static void test_temporal_order(void **state)
                         }
                     }
                     for (int t = L; t < b.T; t++)
-                        for (int i = 0; i < b.I; i++) assert_true(X(&b, t, s, i) == 0);
+                        for (int i = 0; i < b.I; i++) assert_true(check_batch_x(&b, t, s, i) == 0);
                     assert_int_equal(nr, bits);
                     int c = 0;
                     if (!variant) {
@@ -354,7 +323,7 @@ static void test_temporal_order(void **state)
                     assert_int_equal(b.cls[s], c);
                     cls_count[c]++;
                 }
-                batch_free(&b);
+                check_batch_free(&b);
             }
             for (int c = 0; c < C; c++) /* equally likely classes */
                 assert_true(fabs((double)cls_count[c] - (double)n / C) < 5 * sqrt((double)n / C));
@@ -370,7 +339,7 @@ static void test_two_sequence(void **state)
     for (int v = 0; v < 3; v++) {
         static const char *const names[3] = {"3a", "3b", "3c"};
         const rnnlab_option o[] = {{"variant", names[v], 0}, {"seq_len", "60", 0}, {"info", "3", 0}};
-        rnnlab_dataset *ds = open_ok("two_sequence", o, 3, 21);
+        rnnlab_dataset *ds = check_dataset_open("two_sequence", o, 3, 21);
         const rnnlab_task_info *in = rnnlab_dataset_info(ds);
         assert_int_equal(in->seq_len, 66);
         assert_true(in->baseline == (v == 2 ? 0.09 : 0.25));
@@ -378,15 +347,16 @@ static void test_two_sequence(void **state)
             double noise2 = 0, info_dev2 = 0, mse = 0, target_dev2 = 0;
             long n_noise = 0, n_info = 0, n = 0;
             for (long index = 0; index < 20; index++) {
-                batch b = get_batch(ds, (rnnlab_split)split, index, 100);
+                check_batch b = check_batch_get(ds, (rnnlab_split)split, index, 100);
                 for (int s = 0; s < b.B; s++, n++) {
                     assert_true(b.len[s] >= 60 && b.len[s] <= 66);
                     /* the class: from the clean target, or (3c training) from the informative steps */
                     const int clean_target = v < 2 || split == RNNLAB_SPLIT_VALID;
-                    const double sign = clean_target ? (b.y[s] > 0.5 ? 1 : -1)
-                                                     : (X(&b, 0, s, 0) + X(&b, 1, s, 0) + X(&b, 2, s, 0) > 0 ? 1 : -1);
+                    const double informative =
+                        check_batch_x(&b, 0, s, 0) + check_batch_x(&b, 1, s, 0) + check_batch_x(&b, 2, s, 0);
+                    const double sign = clean_target ? (b.y[s] > 0.5 ? 1 : -1) : (informative > 0 ? 1 : -1);
                     for (int t = 0; t < b.len[s]; t++) {
-                        const double x = X(&b, t, s, 0);
+                        const double x = check_batch_x(&b, t, s, 0);
                         if (t < 3) {
                             if (v == 0) assert_true(x == sign);
                             info_dev2 += (x - sign) * (x - sign), n_info++;
@@ -399,7 +369,7 @@ static void test_two_sequence(void **state)
                     target_dev2 += (b.y[s] - clean) * (b.y[s] - clean);
                     mse += (b.y[s] - 0.5) * (b.y[s] - 0.5);
                 }
-                batch_free(&b);
+                check_batch_free(&b);
             }
             assert_true(fabs(noise2 / n_noise - 0.2) < 0.01);
             if (v > 0) assert_true(fabs(info_dev2 / n_info - 0.2) < 0.03);
@@ -423,7 +393,7 @@ static rnnlab_dataset *counting_dataset(int n, uint64_t seed)
     check_write_file(path, text);
     free(text);
     const rnnlab_option o[] = {{"path", path, 0}, {"features", "v", 0}, {"targets", "v", 0}, {"split", "1,0,0", 0}};
-    return open_ok("csv", o, 4, seed);
+    return check_dataset_open("csv", o, 4, seed);
 }
 
 static void test_train_order_is_a_permutation_per_epoch(void **state)
@@ -436,14 +406,14 @@ static void test_train_order_is_a_permutation_per_epoch(void **state)
     int seen[3][37] = {{0}}, order[2][37 * 3], differs = 0;
     for (int d = 0; d < 2; d++)
         for (long index = 0; index < (3 * n + B - 1) / B; index++) {
-            batch b = get_batch(d ? ds2 : ds, RNNLAB_SPLIT_TRAIN, index, B);
+            check_batch b = check_batch_get(d ? ds2 : ds, RNNLAB_SPLIT_TRAIN, index, B);
             for (int s = 0; s < B && index * B + s < 3 * n; s++) {
                 const long p = index * B + s;
-                const int v = (int)X(&b, 0, s, 0);
+                const int v = (int)check_batch_x(&b, 0, s, 0);
                 order[d][p] = v;
                 if (!d) seen[p / n][v]++;
             }
-            batch_free(&b);
+            check_batch_free(&b);
         }
     for (int e = 0; e < 3; e++)
         for (int v = 0; v < n; v++) assert_int_equal(seen[e][v], 1); /* each epoch visits every example once */
@@ -469,7 +439,7 @@ static void test_show_renders_every_generator(void **state)
     } cases[] = {{"adding", add, "marked steps"}, {"copy", cp, "target ___"}, {"temporal_order", none, "class"},
                  {"two_sequence", none, "informative steps"}};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-        rnnlab_dataset *ds = open_ok(cases[c].name, cases[c].o, 1, 1);
+        rnnlab_dataset *ds = check_dataset_open(cases[c].name, cases[c].o, 1, 1);
         char *text = NULL;
         assert_int_equal(rnnlab_dataset_show(ds, RNNLAB_SPLIT_TRAIN, 2, &text), RNNLAB_OK);
         assert_non_null(strstr(text, "example 1:"));

@@ -18,16 +18,6 @@
 
 /* ---------------------------------------------------------------- helpers */
 
-/* A path in this test's temporary directory (8 rotating buffers). */
-static const char *tmp(const char *name)
-{
-    static char buf[8][4200];
-    static int k;
-    k = (k + 1) % 8;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", check_tmpdir(), name);
-    return buf[k];
-}
-
 static void write_bytes(const char *path, const void *data, size_t n, int gz)
 {
     if (gz) {
@@ -60,13 +50,10 @@ static void truncate_file(const char *path, size_t n)
     free(buf);
 }
 
+/* The dataset opened with run seed 1, as most tests here want. */
 static rnnlab_dataset *open_ok(const char *name, const rnnlab_option *o, int n)
 {
-    rnnlab_dataset *ds = NULL;
-    const rnnlab_status st = rnnlab_dataset_open(&ds, name, o, n, 1, NULL);
-    if (st) fprintf(stderr, "open %s: %s\n", name, rnnlab_last_error());
-    assert_int_equal(st, RNNLAB_OK);
-    return ds;
+    return check_dataset_open(name, o, n, 1);
 }
 
 /* Opening fails with status st and a message containing `expect`. */
@@ -82,36 +69,14 @@ static void open_fails(const char *name, const rnnlab_option *o, int n, rnnlab_s
     assert_null(ds);
 }
 
-typedef struct batch {
-    int T, B, I, O;
-    double *x, *y;
-    int *cls, *len;
-} batch;
-
-static batch get_batch(rnnlab_dataset *ds, rnnlab_split split, long index, int B)
-{
-    const rnnlab_task_info *in = rnnlab_dataset_info(ds);
-    batch b = {in->seq_len, B, in->input_size, in->output_size, NULL, NULL, NULL, NULL};
-    b.x = malloc(sizeof(double) * b.T * B * b.I);
-    b.y = malloc(sizeof(double) * b.T * B * b.O);
-    b.cls = malloc(sizeof(int) * b.T * B);
-    b.len = malloc(sizeof(int) * B);
-    assert_int_equal(rnnlab_dataset_batch(ds, split, index, B, b.x, b.y, b.cls, b.len), RNNLAB_OK);
-    return b;
-}
-
-static void batch_free(batch *b) { free(b->x), free(b->y), free(b->cls), free(b->len); }
-
-static double X(const batch *b, int t, int s, int i) { return b->x[((size_t)t * b->B + s) * b->I + i]; }
-
 /* The same batch from two datasets: same bytes. */
 static void same_batches(rnnlab_dataset *a, rnnlab_dataset *b, rnnlab_split split, int B)
 {
-    batch p = get_batch(a, split, 0, B), q = get_batch(b, split, 0, B);
+    check_batch p = check_batch_get(a, split, 0, B), q = check_batch_get(b, split, 0, B);
     assert_int_equal(p.T, q.T);
     assert_true(check_same_bytes("x", p.x, q.x, sizeof(double) * p.T * B * p.I));
     assert_memory_equal(p.len, q.len, sizeof(int) * B);
-    batch_free(&p), batch_free(&q);
+    check_batch_free(&p), check_batch_free(&q);
 }
 
 /* Every allocation of opening may fail: a clean NOMEM (or success), never a crash or a leak. */
@@ -161,7 +126,7 @@ static void write_idx_pair(const char *dir, const char *prefix, int n, int f)
 
 static const char *fashion_dir(const char *name)
 {
-    const char *dir = tmp(name);
+    const char *dir = check_tmp_path(name);
     mkdir(dir, 0700);
     write_idx_pair(dir, "train", N_TRAIN, 0);
     write_idx_pair(dir, "t10k", N_TEST, 5);
@@ -185,22 +150,22 @@ static void test_fashion_mnist_reads_idx(void **state)
     assert_int_equal(in->split_size[2], N_TEST);
     assert_close1("baseline", in->baseline, log(10.0), 1e-15, 0);
     /* valid and test are in order: valid = training images 5, 6; test = t10k images 0, 1, 2 */
-    batch v = get_batch(ds, RNNLAB_SPLIT_VALID, 0, 2), t = get_batch(ds, RNNLAB_SPLIT_TEST, 0, 3);
+    check_batch v = check_batch_get(ds, RNNLAB_SPLIT_VALID, 0, 2), t = check_batch_get(ds, RNNLAB_SPLIT_TEST, 0, 3);
     for (int s = 0; s < 2; s++) {
         assert_int_equal(v.cls[s], (5 + s) % 10);
         assert_int_equal(v.len[s], 784);
-        for (int p = 0; p < 784; p++) assert_true(X(&v, p, s, 0) == ((5 + s) * 31 + p) % 256 / 255.0);
+        for (int p = 0; p < 784; p++) assert_true(check_batch_x(&v, p, s, 0) == ((5 + s) * 31 + p) % 256 / 255.0);
     }
     for (int s = 0; s < 3; s++) {
         assert_int_equal(t.cls[s], (s + 5) % 10);
-        assert_true(X(&t, 783, s, 0) == (s * 31 + 783) % 256 / 255.0);
+        assert_true(check_batch_x(&t, 783, s, 0) == (s * 31 + 783) % 256 / 255.0);
     }
     /* train: a shuffled epoch of images 0..4 */
-    batch tr = get_batch(ds, RNNLAB_SPLIT_TRAIN, 0, 5);
+    check_batch tr = check_batch_get(ds, RNNLAB_SPLIT_TRAIN, 0, 5);
     int seen[5] = {0};
     for (int s = 0; s < 5; s++) seen[tr.cls[s]]++;
     for (int c = 0; c < 5; c++) assert_int_equal(seen[c], 1);
-    batch_free(&v), batch_free(&t), batch_free(&tr);
+    check_batch_free(&v), check_batch_free(&t), check_batch_free(&tr);
     char *text = NULL;
     assert_int_equal(rnnlab_dataset_show(ds, RNNLAB_SPLIT_TEST, 1, &text), RNNLAB_OK);
     assert_non_null(strstr(text, "label 5 (Sandal)"));
@@ -213,9 +178,9 @@ static void test_fashion_mnist_reads_idx(void **state)
     assert_int_equal(rnnlab_dataset_info(ds)->seq_len, 28);
     assert_int_equal(rnnlab_dataset_info(ds)->input_size, 28);
     assert_int_equal(rnnlab_dataset_info(ds)->split_size[1], 0);
-    batch r = get_batch(ds, RNNLAB_SPLIT_TEST, 0, 1);
-    for (int step = 0; step < 28; step++) assert_true(X(&r, step, 0, 5) == (step * 28 + 5) % 256 / 255.0);
-    batch_free(&r);
+    check_batch r = check_batch_get(ds, RNNLAB_SPLIT_TEST, 0, 1);
+    for (int step = 0; step < 28; step++) assert_true(check_batch_x(&r, step, 0, 5) == (step * 28 + 5) % 256 / 255.0);
+    check_batch_free(&r);
     rnnlab_dataset_close(ds);
 }
 
@@ -228,23 +193,23 @@ static void test_fashion_mnist_permutation_is_fixed_by_its_seed(void **state)
     assert_int_equal(rnnlab_dataset_open(&a, "fashion_mnist", p1, 4, 1, NULL), RNNLAB_OK);
     assert_int_equal(rnnlab_dataset_open(&b, "fashion_mnist", p1, 4, 2, NULL), RNNLAB_OK); /* other run seed */
     assert_int_equal(rnnlab_dataset_open(&plain, "fashion_mnist", p1, 2, 1, NULL), RNNLAB_OK);
-    batch pa = get_batch(a, RNNLAB_SPLIT_TEST, 0, 1), pb = get_batch(b, RNNLAB_SPLIT_TEST, 0, 1),
-          pp = get_batch(plain, RNNLAB_SPLIT_TEST, 0, 1);
+    check_batch pa = check_batch_get(a, RNNLAB_SPLIT_TEST, 0, 1), pb = check_batch_get(b, RNNLAB_SPLIT_TEST, 0, 1),
+          pp = check_batch_get(plain, RNNLAB_SPLIT_TEST, 0, 1);
     assert_true(check_same_bytes("same permutation", pa.x, pb.x, sizeof(double) * 784));
     assert_true(memcmp(pa.x, pp.x, sizeof(double) * 784) != 0);
     /* a permutation: the same multiset of pixels */
     int count_a[256] = {0}, count_p[256] = {0};
     for (int p = 0; p < 784; p++) count_a[(int)lround(pa.x[p] * 255)]++, count_p[(int)lround(pp.x[p] * 255)]++;
     assert_memory_equal(count_a, count_p, sizeof count_a);
-    batch_free(&pa), batch_free(&pb), batch_free(&pp);
+    check_batch_free(&pa), check_batch_free(&pb), check_batch_free(&pp);
     rnnlab_dataset_close(a), rnnlab_dataset_close(b), rnnlab_dataset_close(plain);
     /* without permute_seed the dataset seed draws it */
     const rnnlab_option p2[] = {{"path", dir, 0}, {"valid", "1", 0}, {"permute", "1", 0}};
     assert_int_equal(rnnlab_dataset_open(&a, "fashion_mnist", p2, 3, 1, NULL), RNNLAB_OK);
     assert_int_equal(rnnlab_dataset_open(&b, "fashion_mnist", p2, 3, 2, NULL), RNNLAB_OK);
-    pa = get_batch(a, RNNLAB_SPLIT_TEST, 0, 1), pb = get_batch(b, RNNLAB_SPLIT_TEST, 0, 1);
+    pa = check_batch_get(a, RNNLAB_SPLIT_TEST, 0, 1), pb = check_batch_get(b, RNNLAB_SPLIT_TEST, 0, 1);
     assert_true(memcmp(pa.x, pb.x, sizeof(double) * 784) != 0);
-    batch_free(&pa), batch_free(&pb);
+    check_batch_free(&pa), check_batch_free(&pb);
     rnnlab_dataset_close(a), rnnlab_dataset_close(b);
 }
 
@@ -323,7 +288,7 @@ static void test_fashion_mnist_refuses_malformed_idx(void **state)
         remove(path);
         const rnnlab_option o[] = {{"path", dir, 0}};
         open_fails("fashion_mnist", o, 1, RNNLAB_ERR_IO, "t10k-labels-idx1-ubyte.gz: no such file; Fashion-MNIST");
-        const rnnlab_option none[] = {{"path", tmp("no_such_dir"), 0}};
+        const rnnlab_option none[] = {{"path", check_tmp_path("no_such_dir"), 0}};
         open_fails("fashion_mnist", none, 1, RNNLAB_ERR_IO, "make setup-data");
     }
     /* plain (uncompressed) IDX under the .gz name is read as it is */
@@ -353,7 +318,7 @@ static void test_fashion_mnist_refuses_malformed_idx(void **state)
 static void test_text_bytes_and_windows(void **state)
 {
     (void)state;
-    const char *path = tmp("digits.txt");
+    const char *path = check_tmp_path("digits.txt");
     char text[64] = "";
     for (int k = 0; k < 4; k++) strcat(text, "0123456789");
     strcat(text, "\n"); /* 41 bytes, vocabulary \n 0..9 (11) */
@@ -373,17 +338,17 @@ static void test_text_bytes_and_windows(void **state)
     assert_int_equal(in->split_size[2], 2);
     /* the training text is 0..9 twice: the unigram entropy is ln 10 */
     assert_close1("baseline", in->baseline, log(10.0), 1e-12, 0);
-    batch v = get_batch(ds, RNNLAB_SPLIT_VALID, 0, 2);
+    check_batch v = check_batch_get(ds, RNNLAB_SPLIT_VALID, 0, 2);
     for (int s = 0; s < 2; s++) /* valid starts at symbol 20 ('0'); window s starts at 20 + 4s */
         for (int t = 0; t < 4; t++) {
             const int c = (4 * s + t) % 10; /* the digit; its id is c + 1 (id 0 is \n) */
-            for (int i = 0; i < 11; i++) assert_true(X(&v, t, s, i) == (i == c + 1));
+            for (int i = 0; i < 11; i++) assert_true(check_batch_x(&v, t, s, i) == (i == c + 1));
             assert_int_equal(v.cls[(size_t)t * 2 + s], (c + 1) % 10 + 1);
         }
-    batch_free(&v);
-    batch te = get_batch(ds, RNNLAB_SPLIT_TEST, 1, 1); /* test: 30..40, window 1 = "4567" -> "5678" */
+    check_batch_free(&v);
+    check_batch te = check_batch_get(ds, RNNLAB_SPLIT_TEST, 1, 1); /* test: 30..40, window 1 = "4567" -> "5678" */
     assert_int_equal(te.cls[3], 9);
-    batch_free(&te);
+    check_batch_free(&te);
     char *shown = NULL;
     assert_int_equal(rnnlab_dataset_show(ds, RNNLAB_SPLIT_VALID, 1, &shown), RNNLAB_OK);
     assert_non_null(strstr(shown, "input  \"0123\""));
@@ -392,7 +357,7 @@ static void test_text_bytes_and_windows(void **state)
     rnnlab_dataset_close(ds);
 
     /* the same text gzip-compressed gives the same batches */
-    const char *gzpath = tmp("digits.txt.gz");
+    const char *gzpath = check_tmp_path("digits.txt.gz");
     write_bytes(gzpath, text, strlen(text), 1);
     const rnnlab_option og[] = {{"path", gzpath, 0}, {"seq_len", "4", 0}, {"split", "0.5,0.25,0.25", 0}};
     rnnlab_dataset *a = open_ok("text", o, 3), *b = open_ok("text", og, 3);
@@ -404,7 +369,7 @@ static void test_text_bytes_and_windows(void **state)
 static void test_text_utf8(void **state)
 {
     (void)state;
-    const char *path = tmp("utf8.txt");
+    const char *path = check_tmp_path("utf8.txt");
     const char *text = "caf\xc3\xa9 \xe2\x82\xac\xf0\x9f\x98\x80 caf\xc3\xa9 \xe2\x82\xac\xf0\x9f\x98\x80\n"; /* café €😀 x2 */
     check_write_file(path, text);
     const rnnlab_option u[] = {{"path", path, 0}, {"seq_len", "3", 0}, {"vocab", "utf8", 0}, {"split", "1,0,0", 0}};
@@ -423,7 +388,7 @@ static void test_text_utf8(void **state)
     rnnlab_dataset_close(ds);
 
     /* invalid UTF-8: line and byte column */
-    const char *bad = tmp("bad_utf8.txt");
+    const char *bad = check_tmp_path("bad_utf8.txt");
     check_write_file(bad, "fine\nab\xc3(x\n");
     const rnnlab_option ub[] = {{"path", bad, 0}, {"seq_len", "2", 0}, {"vocab", "utf8", 0}};
     char expect[4400];
@@ -435,11 +400,11 @@ static void test_text_utf8(void **state)
         open_fails("text", ub, 3, RNNLAB_ERR_IO, "invalid UTF-8");
     }
     /* empty, missing, too short for the split */
-    const char *empty = tmp("empty.txt");
+    const char *empty = check_tmp_path("empty.txt");
     check_write_file(empty, "");
     const rnnlab_option e[] = {{"path", empty, 0}};
     open_fails("text", e, 1, RNNLAB_ERR_IO, "empty file");
-    const rnnlab_option m[] = {{"path", tmp("missing.txt"), 0}};
+    const rnnlab_option m[] = {{"path", check_tmp_path("missing.txt"), 0}};
     open_fails("text", m, 1, RNNLAB_ERR_IO, "no such file; this task reads any text file: for War and Peace");
     const rnnlab_option s[] = {{"path", path, 0}, {"seq_len", "10", 0}};
     open_fails("text", s, 2, RNNLAB_ERR_CONFIG, "fewer than one window of seq_len + 1 = 11");
@@ -462,7 +427,7 @@ typedef struct music_opts {
 
 static const char *music_file(const char *name, const int *lens, const char *const *splits, int n, music_opts mo)
 {
-    const char *path = tmp(name);
+    const char *path = check_tmp_path(name);
     size_t cap = 4096 + (size_t)n * 400 * 200, off = 0;
     char *s = malloc(cap);
     const char *nl = mo.crlf ? "\r\n" : "\n";
@@ -509,14 +474,14 @@ static void test_music_next_step_prediction(void **state)
     }
     assert_close1("baseline", in->baseline, H, 1e-12, 0);
     /* valid: piece 1, 3 steps -> 2 predictions; padding after them is zero */
-    batch v = get_batch(ds, RNNLAB_SPLIT_VALID, 0, 1);
+    check_batch v = check_batch_get(ds, RNNLAB_SPLIT_VALID, 0, 1);
     assert_int_equal(v.len[0], 2);
     for (int t = 0; t < 4; t++)
         for (int k = 0; k < 88; k++) {
-            assert_true(X(&v, t, 0, k) == (t < 2 ? key_on(1, t, k) : 0));
+            assert_true(check_batch_x(&v, t, 0, k) == (t < 2 ? key_on(1, t, k) : 0));
             assert_true(v.y[(size_t)t * 88 + k] == (t < 2 ? key_on(1, t + 1, k) : 0));
         }
-    batch_free(&v);
+    check_batch_free(&v);
     char *text = NULL;
     assert_int_equal(rnnlab_dataset_show(ds, RNNLAB_SPLIT_TEST, 1, &text), RNNLAB_OK);
     assert_non_null(strstr(text, "t=0   in: 41 108   next: 42 108"));
@@ -539,12 +504,12 @@ static void test_music_next_step_prediction(void **state)
     assert_int_equal(rnnlab_dataset_info(ds)->seq_len, 2);
     assert_int_equal(rnnlab_dataset_info(ds)->split_size[0], 3);
     assert_int_equal(rnnlab_dataset_info(ds)->split_size[2], 2);
-    batch t = get_batch(ds, RNNLAB_SPLIT_TEST, 0, 2);
+    check_batch t = check_batch_get(ds, RNNLAB_SPLIT_TEST, 0, 2);
     for (int s = 0; s < 2; s++) {
         assert_int_equal(t.len[s], 2);
         for (int k = 0; k < 88; k++) assert_true(t.y[((size_t)1 * 2 + s) * 88 + k] == key_on(2, 2 * s + 2, k));
     }
-    batch_free(&t);
+    check_batch_free(&t);
     rnnlab_dataset_close(ds);
     survives_failed_allocations("piano_midi", o, 1);
 }
@@ -552,7 +517,7 @@ static void test_music_next_step_prediction(void **state)
 /* One malformed music file: row r of piece data replaced by `line`, or the whole text given. */
 static void music_bad(const char *text, const char *why)
 {
-    const char *path = tmp("music_bad.csv");
+    const char *path = check_tmp_path("music_bad.csv");
     check_write_file(path, text);
     const rnnlab_option o[] = {{"path", path, 0}};
     char expect[4400];
@@ -640,7 +605,7 @@ static void test_music_refuses_malformed_csv(void **state)
         char *p = strstr(text, "\n0,0,") + 5; /* the first key of the data row */
         memmove(p + 2, p + 1, n - (size_t)(p + 1 - text) + 1);
         p[1] = '\0'; /* "0\0," */
-        const char *path = tmp("music_nul.csv");
+        const char *path = check_tmp_path("music_nul.csv");
         write_bytes(path, text, n + 1, 0);
         const rnnlab_option o[] = {{"path", path, 0}};
         open_fails("jsb_chorales", o, 1, RNNLAB_ERR_IO, ":2:3: NUL byte in a field");
@@ -669,7 +634,7 @@ static void test_music_refuses_malformed_csv(void **state)
         open_fails("jsb_chorales", o, 1, RNNLAB_ERR_IO, "truncated or corrupt gzip data");
     }
     /* a missing file says where to get it */
-    const rnnlab_option o[] = {{"path", tmp("no_music.csv"), 0}};
+    const rnnlab_option o[] = {{"path", check_tmp_path("no_music.csv"), 0}};
     open_fails("piano_midi", o, 1, RNNLAB_ERR_IO,
                "no such file; Piano-midi.de is in the lab's shared datasets folder as shared/datasets/music/piano_midi.csv.gz");
 }
@@ -689,7 +654,7 @@ static const char *user_csv =
 static void test_csv_schema(void **state)
 {
     (void)state;
-    const char *path = tmp("user.csv");
+    const char *path = check_tmp_path("user.csv");
     check_write_file(path, user_csv);
     /* regression at every step, all sequences in train */
     const rnnlab_option o[] = {{"path", path, 0},      {"features", "a, b", 0}, {"targets", "y", 0},
@@ -701,22 +666,22 @@ static void test_csv_schema(void **state)
     assert_int_equal(in->seq_len, 3);
     assert_int_equal(in->variable_length, 1);
     assert_int_equal(in->split_size[0], 4);
-    batch b = get_batch(ds, RNNLAB_SPLIT_TRAIN, 0, 4);
+    check_batch b = check_batch_get(ds, RNNLAB_SPLIT_TRAIN, 0, 4);
     int seen = 0;
     for (int s = 0; s < 4; s++) {
-        const int first = (int)X(&b, 0, s, 0), len = b.len[s];
+        const int first = (int)check_batch_x(&b, 0, s, 0), len = b.len[s];
         const int want_len = first == 1 ? 3 : first == 5 ? 1 : first == 7 ? 2 : 1;
         assert_int_equal(len, want_len);
         seen |= 1 << first;
         for (int t = 0; t < 3; t++) { /* rows ordered by time; padding zero */
             const double a = t < len ? first + t : 0;
-            assert_true(X(&b, t, s, 0) == a);
-            assert_true(X(&b, t, s, 1) == 10 * a);
+            assert_true(check_batch_x(&b, t, s, 0) == a);
+            assert_true(check_batch_x(&b, t, s, 1) == 10 * a);
             assert_true(b.y[(size_t)t * 4 + s] == (t < len ? a / 10 : 0));
         }
     }
     assert_int_equal(seen, (1 << 1) | (1 << 5) | (1 << 7) | (1 << 9));
-    batch_free(&b);
+    check_batch_free(&b);
     /* the baseline: the variance of the training targets at every step */
     const double ys[9] = {0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 0.9};
     double m = 0, v = 0;
@@ -735,10 +700,10 @@ static void test_csv_schema(void **state)
     assert_int_equal(in->split_size[0], 3); /* s1 -> 2 windows, s4 -> 1 */
     assert_int_equal(in->split_size[1], 1);
     assert_int_equal(in->split_size[2], 1);
-    b = get_batch(ds, RNNLAB_SPLIT_TEST, 0, 1);
+    b = check_batch_get(ds, RNNLAB_SPLIT_TEST, 0, 1);
     assert_int_equal(b.len[0], 2);
     assert_int_equal(b.cls[0], 0); /* s3's last row */
-    batch_free(&b);
+    check_batch_free(&b);
     rnnlab_dataset_close(ds);
 
     /* fractions over sequences in order of first appearance: s1, s2, s3 | - | s4 */
@@ -747,19 +712,19 @@ static void test_csv_schema(void **state)
     assert_int_equal(rnnlab_dataset_info(ds)->split_size[0], 3);
     assert_int_equal(rnnlab_dataset_info(ds)->split_size[1], 0);
     assert_int_equal(rnnlab_dataset_info(ds)->split_size[2], 1);
-    b = get_batch(ds, RNNLAB_SPLIT_TEST, 0, 1);
-    assert_true(X(&b, 0, 0, 0) == 9 && b.y[0] == 0.9);
-    batch_free(&b);
+    b = check_batch_get(ds, RNNLAB_SPLIT_TEST, 0, 1);
+    assert_true(check_batch_x(&b, 0, 0, 0) == 9 && b.y[0] == 0.9);
+    check_batch_free(&b);
     rnnlab_dataset_close(ds);
 
     /* quoted numbers, CRLF, no final newline, gzip, a byte order mark: the same data */
-    const char *gzpath = tmp("user.csv.gz");
+    const char *gzpath = check_tmp_path("user.csv.gz");
     write_bytes(gzpath, user_csv, strlen(user_csv), 1);
-    const char *odd = tmp("user_odd.csv");
+    const char *odd = check_tmp_path("user_odd.csv");
     check_write_file(odd, "\"id\",\"t\",a,b,y,cls,split\r\n\"s1\",\"2\",\"3\",30,\"0.3\",1,train\r\n"
                           "s2,0,5,50,0.5,0,valid\r\ns1,0,\"1\",10,0.1,0,train\r\ns1,1,2,20,0.2,2,train\r\n"
                           "s3,0,7,70,0.7,1,test\r\n\r\ns3,1,8,80,0.8,0,test\r\n s4 ,0, 9 ,90,0.9,1,train");
-    const char *bom = tmp("user_bom.csv");
+    const char *bom = check_tmp_path("user_bom.csv");
     char with_bom[1024] = "\xef\xbb\xbf";
     strcat(with_bom, user_csv);
     check_write_file(bom, with_bom);
@@ -775,7 +740,7 @@ static void test_csv_schema(void **state)
 
 static void csv_bad(const char *text, const rnnlab_option *extra, int n_extra, rnnlab_status st, const char *why)
 {
-    const char *path = tmp("user_bad.csv");
+    const char *path = check_tmp_path("user_bad.csv");
     check_write_file(path, text);
     rnnlab_option o[8] = {{"path", path, 0}, {"features", "a,b", 0}, {"targets", "y", 0}};
     for (int k = 0; k < n_extra; k++) o[3 + k] = extra[k];
@@ -810,15 +775,15 @@ static void test_csv_refuses_malformed_input(void **state)
     csv_bad("id,t,a,b,y,a\n", NULL, 0, RNNLAB_ERR_IO, ":1:6: column 'a' appears twice (also column 3)");
     /* a last row without a newline is read */
     {
-        const char *path = tmp("user_nonl.csv");
+        const char *path = check_tmp_path("user_nonl.csv");
         check_write_file(path, "id,t,a,b,y\ns1,0,1,2,3\ns2,0,4,5,6");
         const rnnlab_option o[] = {{"path", path, 0}, {"features", "a,b", 0}, {"targets", "y", 0}, {"split", "1,0,0", 0}};
         rnnlab_dataset *ds = open_ok("csv", o, 4);
         assert_int_equal(rnnlab_dataset_info(ds)->split_size[0], 2);
-        batch b = get_batch(ds, RNNLAB_SPLIT_TRAIN, 0, 2);
-        assert_true(X(&b, 0, 0, 0) + X(&b, 0, 1, 0) == 5);
+        check_batch b = check_batch_get(ds, RNNLAB_SPLIT_TRAIN, 0, 2);
+        assert_true(check_batch_x(&b, 0, 0, 0) + check_batch_x(&b, 0, 1, 0) == 5);
         assert_true(b.y[0] + b.y[1] == 9);
-        batch_free(&b);
+        check_batch_free(&b);
         rnnlab_dataset_close(ds);
     }
     /* loss-specific values */
@@ -843,11 +808,11 @@ static void test_csv_refuses_malformed_input(void **state)
     const rnnlab_option no_train[] = {{"split", "0,1,0", 0}};
     csv_bad(text, no_train, 1, RNNLAB_ERR_CONFIG, "split: no sequence of");
     open_fails("csv", NULL, 0, RNNLAB_ERR_CONFIG, "path: the csv task needs path, features and targets");
-    const rnnlab_option missing[] = {{"path", tmp("nope.csv"), 0}, {"features", "a", 0}, {"targets", "y", 0}};
+    const rnnlab_option missing[] = {{"path", check_tmp_path("nope.csv"), 0}, {"features", "a", 0}, {"targets", "y", 0}};
     open_fails("csv", missing, 3, RNNLAB_ERR_IO, "nope.csv: no such file");
     /* a NUL byte, a huge line */
     {
-        const char *path = tmp("user_nul.csv");
+        const char *path = check_tmp_path("user_nul.csv");
         write_bytes(path, "id,t,a,b,y\ns1,0,1\0002,2,3\n", 24, 0);
         const rnnlab_option o[] = {{"path", path, 0}, {"features", "a,b", 0}, {"targets", "y", 0}};
         open_fails("csv", o, 3, RNNLAB_ERR_IO, ":2:3: NUL byte in a field");
@@ -896,11 +861,11 @@ static void test_installed_fashion_mnist_has_its_sizes(void **state)
     assert_int_equal(in->split_size[0], 55000);
     assert_int_equal(in->split_size[1], 5000);
     assert_int_equal(in->split_size[2], 10000);
-    batch b = get_batch(ds, RNNLAB_SPLIT_TEST, 0, 2); /* t10k begins with an ankle boot and a pullover */
+    check_batch b = check_batch_get(ds, RNNLAB_SPLIT_TEST, 0, 2); /* t10k begins with an ankle boot and a pullover */
     assert_int_equal(b.cls[0], 9);
     assert_int_equal(b.cls[1], 2);
-    for (int p = 0; p < 784; p++) assert_true(X(&b, p, 0, 0) >= 0 && X(&b, p, 0, 0) <= 1);
-    batch_free(&b);
+    for (int p = 0; p < 784; p++) assert_true(check_batch_x(&b, p, 0, 0) >= 0 && check_batch_x(&b, p, 0, 0) <= 1);
+    check_batch_free(&b);
     rnnlab_dataset_close(ds);
 }
 

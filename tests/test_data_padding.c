@@ -46,14 +46,7 @@ static rnnlab_model *make_model(rnnlab_cell_kind cell)
     rnnlab_model_config_init(&mc);
     mc.cell = cell, mc.input_size = I, mc.hidden_size = H, mc.num_layers = L, mc.output_size = O;
     mc.dtype = RNNLAB_FLOAT64;
-    rnnlab_model *m;
-    assert_int_equal(rnnlab_model_create(&m, &mc), RNNLAB_OK);
-    rnnlab_rng rng;
-    rnnlab_rng_seed(&rng, 10 + (uint64_t)cell);
-    rnnlab_init_config ic;
-    rnnlab_init_config_init(&ic);
-    assert_int_equal(rnnlab_model_init(m, &ic, &rng), RNNLAB_OK);
-    return m;
+    return check_model(&mc, 10 + (uint64_t)cell);
 }
 
 /* What one forward/backward on the loader's batch gives. */

@@ -30,80 +30,8 @@
 
 /* ---------------------------------------------------------------- helpers */
 
-static const char *tmp_path(const char *name)
-{
-    static char buf[8][4200];
-    static int k;
-    k = (k + 1) % 8;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", check_tmpdir(), name);
-    return buf[k];
-}
-
-static char *slurp(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)len + 1);
-    if (fread(b, 1, (size_t)len, f) != (size_t)len) len = 0;
-    b[len] = 0;
-    fclose(f);
-    if (n) *n = (size_t)len;
-    return b;
-}
-
-static int same_file(const char *a, const char *b)
-{
-    size_t na, nb;
-    char *x = slurp(a, &na), *y = slurp(b, &nb);
-    const int same = x && y && na == nb && memcmp(x, y, na) == 0;
-    if (!same) fprintf(stderr, "files differ: %s (%zu bytes) and %s (%zu bytes)\n", a, x ? na : 0, b, y ? nb : 0);
-    free(x), free(y);
-    return same;
-}
-
-static int same_results(const char *a, const char *b)
-{
-    const char *files[] = {"decay.csv", "summary.csv", "layers.csv"};
-    int ok = 1;
-    for (int i = 0; i < 3; i++) {
-        char pa[4300], pb[4300];
-        snprintf(pa, sizeof pa, "%s/%s", a, files[i]), snprintf(pb, sizeof pb, "%s/%s", b, files[i]);
-        ok &= same_file(pa, pb);
-    }
-    return ok;
-}
-
-/* Runs `$RNNLAB_BIN args...` (NULL-terminated), output to log; returns the exit status, or -signal. */
-static int run_cli(const char *log, const char *const *args)
-{
-    const char *bin = getenv("RNNLAB_BIN");
-    const pid_t pid = fork();
-    if (pid == 0) {
-        const int fd = open(log ? log : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0666);
-        dup2(fd, 1), dup2(fd, 2);
-        char *argv[32];
-        int n = 0;
-        argv[n++] = (char *)bin;
-        for (; args[n - 1] && n < 31; n++) argv[n] = (char *)args[n - 1];
-        argv[n] = NULL;
-        execv(bin, argv);
-        _exit(127);
-    }
-    int status;
-    waitpid(pid, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
-}
-
-static int have_cli(void)
-{
-    const char *bin = getenv("RNNLAB_BIN");
-    if (bin && access(bin, X_OK) == 0) return 1;
-    fprintf(stderr, "SKIP: $RNNLAB_BIN is not set to the rnnlab binary (make test sets it)\n");
-    return 0;
-}
+/* The files a run writes, compared between two output folders. */
+static const char *const run_files[] = {"decay.csv", "summary.csv", "layers.csv", NULL};
 
 static rnnlab_status run_lib(const char *ini, const char *out, int threads, int jobs)
 {
@@ -161,7 +89,7 @@ static void test_bad_experiment_files(void **state)
     };
     const int cli = getenv("RNNLAB_BIN") != NULL;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        const char *p = tmp_path("bad.ini");
+        const char *p = check_tmp_path("bad.ini");
         check_write_file(p, cases[i].text);
         rnnlab_experiment *e = (rnnlab_experiment *)1;
         const rnnlab_status st = rnnlab_experiment_load(&e, p);
@@ -173,13 +101,13 @@ static void test_bad_experiment_files(void **state)
         assert_non_null(strstr(rnnlab_last_error(), p)); /* the message starts with the file */
         if (cli) {
             const char *args[] = {"run", "--dry-run", p, NULL};
-            assert_int_equal(run_cli(NULL, args), 2);
+            assert_int_equal(check_run_cli(NULL, args), 2);
         }
     }
     /* a line too long for the parser */
     char big[600];
     snprintf(big, sizeof big, "[task]\nname = adding\nseq_len = 40\n[sweep]\nseed = %0400d\n", 1);
-    const char *p = tmp_path("long.ini");
+    const char *p = check_tmp_path("long.ini");
     check_write_file(p, big);
     rnnlab_experiment *e;
     assert_int_equal(rnnlab_experiment_load(&e, p), RNNLAB_ERR_CONFIG);
@@ -191,7 +119,7 @@ static void test_bad_experiment_files(void **state)
 static void test_dry_run_expands_the_grid(void **state)
 {
     (void)state;
-    const char *p = tmp_path("grid.ini");
+    const char *p = check_tmp_path("grid.ini");
     check_write_file(p, "[task]\nname = adding\n[sweep]\ncell = rnn_tanh, gru\nseq_len = 30..90:30\n"
                         "seed = 1..2\n  ; a comment line\n");
     rnnlab_experiment *e;
@@ -216,7 +144,7 @@ static void test_dry_run_expands_the_grid(void **state)
 static void test_blocks(void **state)
 {
     (void)state;
-    const char *ini = tmp_path("blocks.ini"), *out = tmp_path("blocks_out");
+    const char *ini = check_tmp_path("blocks.ini"), *out = check_tmp_path("blocks_out");
     check_write_file(ini, "[model]\nhidden_size = 8\n[task]\nname = adding\nlength = fixed\nbatch = 2\n"
                           "[sweep]\ncell = rnn_tanh, gru\nseq_len = 30, 40\n"
                           "[task.copy]\nname = copy\ndelay = 10\nbatch = 2\n"
@@ -228,13 +156,13 @@ static void test_blocks(void **state)
     assert_int_equal(run_lib(ini, out, 1, 1), RNNLAB_OK);
     char path[4300];
     snprintf(path, sizeof path, "%s/summary.csv", out);
-    char *text = slurp(path, NULL);
+    char *text = check_slurp(path, NULL);
     assert_non_null(strstr(text, "\"run_id\",\"block\",\"cell\",\"seq_len\",\"init\",\"seed\""));
     assert_non_null(strstr(text, "\n0,\"adding\",\"rnn_tanh\",30,\"pytorch\",1,")); /* the init it uses */
     assert_non_null(strstr(text, "\n5,\"copy\",\"rnn_tanh\",30,\"orthogonal\",1,")); /* copy: T = delay + 20 */
     free(text);
     /* a [sweep.NAME] needs its [task.NAME]; a [task.NAME] needs a name */
-    const char *bad = tmp_path("blocks_bad.ini");
+    const char *bad = check_tmp_path("blocks_bad.ini");
     check_write_file(bad, "[task]\nname = adding\nseq_len = 30\n[sweep.other]\ncell = gru\n");
     assert_int_equal(rnnlab_experiment_load(&e, bad), RNNLAB_ERR_CONFIG);
     assert_non_null(strstr(rnnlab_last_error(), ":5: cell: [sweep.other] has no [task.other]"));
@@ -336,11 +264,11 @@ static double mean_rate(const summary *s, const char *cell, const char *init)
 static void test_small_sweep_end_to_end(void **state)
 {
     (void)state;
-    const char *ini = tmp_path("small.ini"), *a = tmp_path("small_1thread"), *b = tmp_path("small_2threads");
+    const char *ini = check_tmp_path("small.ini"), *a = check_tmp_path("small_1thread"), *b = check_tmp_path("small_2threads");
     check_write_file(ini, small_sweep);
     assert_int_equal(run_lib(ini, a, 1, 1), RNNLAB_OK);
     assert_int_equal(run_lib(ini, b, 2, 2), RNNLAB_OK);
-    assert_true(same_results(a, b)); /* any thread count, runs side by side or not: the same bytes */
+    assert_true(check_same_files(a, b, run_files)); /* any thread count, runs side by side or not: the same bytes */
 
     char path[4300];
     summary s;
@@ -382,7 +310,7 @@ static void test_small_sweep_end_to_end(void **state)
 static void test_german_locale(void **state)
 {
     (void)state;
-    const char *locdir = tmp_path("locale");
+    const char *locdir = check_tmp_path("locale");
     mkdir(locdir, 0777);
     char cmd[4400];
     snprintf(cmd, sizeof cmd, "localedef -i de_DE -f UTF-8 '%s/de_DE.UTF-8' >/dev/null 2>&1", locdir);
@@ -399,7 +327,7 @@ static void test_german_locale(void **state)
     char probe[16];
     snprintf(probe, sizeof probe, "%.1f", 0.5);
     assert_string_equal(probe, "0,5"); /* the locale is really in effect */
-    const char *ini = tmp_path("de.ini"), *de = tmp_path("de_out"), *c = tmp_path("c_out");
+    const char *ini = check_tmp_path("de.ini"), *de = check_tmp_path("de_out"), *c = check_tmp_path("c_out");
     check_write_file(ini, "[model]\nhidden_size = 8\ngain = 0.75\n[task]\nname = adding\nlength = fixed\nbatch = 4\n"
                           "[sweep]\ncell = rnn_tanh, gru\nseq_len = 30\n");
     assert_int_equal(run_lib(ini, de, 1, 1), RNNLAB_OK);
@@ -408,10 +336,10 @@ static void test_german_locale(void **state)
     setlocale(LC_ALL, "C");
     unsetenv("LOCPATH");
     assert_int_equal(run_lib(ini, c, 1, 1), RNNLAB_OK);
-    assert_true(same_results(de, c));
+    assert_true(check_same_files(de, c, run_files));
     char path[4300];
     snprintf(path, sizeof path, "%s/summary.csv", de);
-    char *text = slurp(path, NULL);
+    char *text = check_slurp(path, NULL);
     assert_non_null(strstr(text, ",0.039583333333333331,")); /* the baseline loss, with a decimal point */
     free(text);
 }
@@ -422,14 +350,14 @@ static void test_german_locale(void **state)
 static void test_diverged_runs_are_recorded(void **state)
 {
     (void)state;
-    const char *ini = tmp_path("div.ini"), *out = tmp_path("div_out");
+    const char *ini = check_tmp_path("div.ini"), *out = check_tmp_path("div_out");
     check_write_file(ini, "[model]\ncell = rnn_relu\nhidden_size = 4\nnum_layers = 1\ninit = identity\n"
                           "identity_scale = 100\n[task]\nname = adding\nlength = fixed\nbatch = 2\n"
                           "[sweep]\nseq_len = 30, 400, 60\n");
     assert_int_equal(run_lib(ini, out, 1, 1), RNNLAB_OK);
     char path[4300];
     snprintf(path, sizeof path, "%s/summary.csv", out);
-    char *text = slurp(path, NULL);
+    char *text = check_slurp(path, NULL);
     assert_non_null(text);
     assert_non_null(strstr(text, "\"diverged\",\"forward\",0,"));
     int ok = 0;
@@ -449,11 +377,11 @@ static const char *resume_sweep =
 static void test_kill_and_resume_gives_the_same_bytes(void **state)
 {
     (void)state;
-    if (!have_cli()) skip();
-    const char *ini = tmp_path("resume.ini"), *ref = tmp_path("resume_ref"), *out = tmp_path("resume_out");
+    check_need_cli();
+    const char *ini = check_tmp_path("resume.ini"), *ref = check_tmp_path("resume_ref"), *out = check_tmp_path("resume_out");
     check_write_file(ini, resume_sweep);
     const char *ref_args[] = {"run", "--quiet", "--no-plot", "--threads", "2", "--out", ref, ini, NULL};
-    assert_int_equal(run_cli(NULL, ref_args), 0);
+    assert_int_equal(check_run_cli(NULL, ref_args), 0);
     const char *args[] = {"run", "--quiet", "--no-plot", "--threads", "2", "--out", out, ini, NULL};
     char *const argv[] = {(char *)getenv("RNNLAB_BIN"), "run", "--quiet", "--no-plot", "--threads", "2", "--out",
                           (char *)out, (char *)ini, NULL};
@@ -478,8 +406,8 @@ static void test_kill_and_resume_gives_the_same_bytes(void **state)
             break; /* finished before the kill */
     }
     fprintf(stderr, "killed the sweep %d time(s)\n", kills);
-    assert_int_equal(run_cli(NULL, args), 0); /* finish it */
-    assert_true(same_results(ref, out));
+    assert_int_equal(check_run_cli(NULL, args), 0); /* finish it */
+    assert_true(check_same_files(ref, out, run_files));
     /* a torn last line and a torn journal entry are repaired on resume */
     char path[4300];
     snprintf(path, sizeof path, "%s/decay.csv", out);
@@ -490,27 +418,27 @@ static void test_kill_and_resume_gives_the_same_bytes(void **state)
     f = fopen(path, "a");
     fputs("done 999 12", f);
     fclose(f);
-    assert_int_equal(run_cli(NULL, args), 0);
-    assert_true(same_results(ref, out));
+    assert_int_equal(check_run_cli(NULL, args), 0);
+    assert_true(check_same_files(ref, out, run_files));
 }
 
 static void test_changed_experiment_is_refused(void **state)
 {
     (void)state;
-    if (!have_cli()) skip();
-    const char *ini = tmp_path("changed.ini"), *out = tmp_path("changed_out"), *log = tmp_path("changed.log");
+    check_need_cli();
+    const char *ini = check_tmp_path("changed.ini"), *out = check_tmp_path("changed_out"), *log = check_tmp_path("changed.log");
     check_write_file(ini, "[model]\nhidden_size = 4\n[task]\nname = adding\nlength = fixed\nbatch = 2\n"
                           "[sweep]\nseq_len = 30, 40\n");
     const char *args[] = {"run", "--quiet", "--no-plot", "--out", out, ini, NULL};
-    assert_int_equal(run_cli(NULL, args), 0);
+    assert_int_equal(check_run_cli(NULL, args), 0);
     check_write_file(ini, "[model]\nhidden_size = 5\n[task]\nname = adding\nlength = fixed\nbatch = 2\n"
                           "[sweep]\nseq_len = 30, 40\n");
-    assert_int_equal(run_cli(log, args), 2);
-    char *text = slurp(log, NULL);
+    assert_int_equal(check_run_cli(log, args), 2);
+    char *text = check_slurp(log, NULL);
     assert_non_null(strstr(text, "--fresh"));
     free(text);
     const char *fresh[] = {"run", "--quiet", "--no-plot", "--fresh", "--out", out, ini, NULL};
-    assert_int_equal(run_cli(NULL, fresh), 0);
+    assert_int_equal(check_run_cli(NULL, fresh), 0);
 }
 
 /* ---------------------------------------------------------------- shards */
@@ -518,12 +446,12 @@ static void test_changed_experiment_is_refused(void **state)
 static void test_shards_with_gnu_parallel_then_merge(void **state)
 {
     (void)state;
-    if (!have_cli()) skip();
+    check_need_cli();
     if (system("parallel --version >/dev/null 2>&1") != 0) {
         fprintf(stderr, "SKIP: GNU parallel is not installed (Debian package parallel)\n");
         skip();
     }
-    const char *ini = tmp_path("shards.ini"), *single = tmp_path("shards_single"), *sharded = tmp_path("shards_out");
+    const char *ini = check_tmp_path("shards.ini"), *single = check_tmp_path("shards_single"), *sharded = check_tmp_path("shards_out");
     check_write_file(ini, small_sweep);
     assert_int_equal(run_lib(ini, single, 1, 1), RNNLAB_OK);
     char cmd[9000];
@@ -533,14 +461,14 @@ static void test_shards_with_gnu_parallel_then_merge(void **state)
              getenv("RNNLAB_BIN"), sharded, ini);
     assert_int_equal(system(cmd), 0);
     const char *merge[] = {"merge", sharded, NULL};
-    assert_int_equal(run_cli(NULL, merge), 0);
-    assert_true(same_results(single, sharded));
+    assert_int_equal(check_run_cli(NULL, merge), 0);
+    assert_true(check_same_files(single, sharded, run_files));
     /* a merge with a shard missing is refused */
-    const char *partial = tmp_path("shards_partial");
+    const char *partial = check_tmp_path("shards_partial");
     const char *one[] = {"run", "--quiet", "--no-plot", "--shard", "1/3", "--out", partial, ini, NULL};
-    assert_int_equal(run_cli(NULL, one), 0);
+    assert_int_equal(check_run_cli(NULL, one), 0);
     const char *merge2[] = {"merge", partial, NULL};
-    assert_int_equal(run_cli(NULL, merge2), 1);
+    assert_int_equal(check_run_cli(NULL, merge2), 1);
 }
 
 int main(void)

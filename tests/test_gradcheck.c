@@ -39,51 +39,51 @@ static rnnlab_gradcheck_config base(rnnlab_cell_kind cell, int L, rnnlab_loss_at
     return c;
 }
 
+/* Every variant v < n of a cell (the RNN's activations, the LSTM without and with peepholes, the
+ * GRU's two variants), each for L = 1 and 3 and with the loss at the last step and at every step,
+ * with seed seed0 + 10 v + L + at, labelled "<variant> L=<L> loss=<last|all>". */
+static void run_variants(rnnlab_cell_kind cell, int n, uint64_t seed0)
+{
+    for (int v = 0; v < n; v++) {
+        rnnlab_gradcheck_config c = base(cell, 1, RNNLAB_LOSS_LAST);
+        char name[64];
+        if (cell == RNNLAB_CELL_RNN) {
+            c.model.activation = (rnnlab_activation)v;
+            snprintf(name, sizeof name, "rnn_%s", rnnlab_activation_name(c.model.activation));
+        } else if (cell == RNNLAB_CELL_LSTM) {
+            c.model.peephole = v;
+            snprintf(name, sizeof name, "lstm peephole=%d", v);
+        } else {
+            c.model.gru_variant = (rnnlab_gru_variant)v;
+            snprintf(name, sizeof name, "gru %s", rnnlab_gru_variant_name(c.model.gru_variant));
+        }
+        for (int L = 1; L <= 3; L += 2)
+            for (int at = 0; at < 2; at++) {
+                c.model.num_layers = L, c.bptt.loss_at = (rnnlab_loss_at)at;
+                c.seed = seed0 + (uint64_t)(10 * v + L + at);
+                char label[96];
+                snprintf(label, sizeof label, "%s L=%d loss=%s", name, L, at ? "all" : "last");
+                run_case(label, &c);
+            }
+    }
+}
+
 static void test_rnn_every_activation(void **state)
 {
     (void)state;
-    for (int a = 0; a < RNNLAB_ACT_COUNT; a++)
-        for (int L = 1; L <= 3; L += 2)
-            for (int at = 0; at < 2; at++) {
-                rnnlab_gradcheck_config c = base(RNNLAB_CELL_RNN, L, (rnnlab_loss_at)at);
-                c.model.activation = (rnnlab_activation)a;
-                c.seed = 100 + a * 10 + L + at;
-                char label[96];
-                snprintf(label, sizeof label, "rnn_%s L=%d loss=%s", rnnlab_activation_name(c.model.activation), L,
-                         at ? "all" : "last");
-                run_case(label, &c);
-            }
+    run_variants(RNNLAB_CELL_RNN, RNNLAB_ACT_COUNT, 100);
 }
 
 static void test_lstm_with_and_without_peepholes(void **state)
 {
     (void)state;
-    for (int peep = 0; peep < 2; peep++)
-        for (int L = 1; L <= 3; L += 2)
-            for (int at = 0; at < 2; at++) {
-                rnnlab_gradcheck_config c = base(RNNLAB_CELL_LSTM, L, (rnnlab_loss_at)at);
-                c.model.peephole = peep;
-                c.seed = 200 + peep * 10 + L + at;
-                char label[96];
-                snprintf(label, sizeof label, "lstm peephole=%d L=%d loss=%s", peep, L, at ? "all" : "last");
-                run_case(label, &c);
-            }
+    run_variants(RNNLAB_CELL_LSTM, 2, 200);
 }
 
 static void test_gru_both_variants(void **state)
 {
     (void)state;
-    for (int v = 0; v < 2; v++)
-        for (int L = 1; L <= 3; L += 2)
-            for (int at = 0; at < 2; at++) {
-                rnnlab_gradcheck_config c = base(RNNLAB_CELL_GRU, L, (rnnlab_loss_at)at);
-                c.model.gru_variant = (rnnlab_gru_variant)v;
-                c.seed = 300 + v * 10 + L + at;
-                char label[96];
-                snprintf(label, sizeof label, "gru %s L=%d loss=%s", rnnlab_gru_variant_name(c.model.gru_variant), L,
-                         at ? "all" : "last");
-                run_case(label, &c);
-            }
+    run_variants(RNNLAB_CELL_GRU, 2, 300);
 }
 
 /* k < T: the reference is the truncated objective evaluated forward only (rnnlab/bptt.h). */

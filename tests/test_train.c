@@ -31,53 +31,8 @@
 
 /* ---------------------------------------------------------------- helpers */
 
-static const char *tmp_path(const char *name)
-{
-    static char buf[8][4200];
-    static int k;
-    k = (k + 1) % 8;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", check_tmpdir(), name);
-    return buf[k];
-}
-
-static char *slurp(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    const long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)len + 1);
-    if (fread(b, 1, (size_t)len, f) != (size_t)len) b[0] = 0;
-    b[len] = 0;
-    fclose(f);
-    if (n) *n = (size_t)len;
-    return b;
-}
-
-static int same_file(const char *a, const char *b)
-{
-    size_t na = 0, nb = 0;
-    char *x = slurp(a, &na), *y = slurp(b, &nb);
-    const int same = x && y && na == nb && memcmp(x, y, na) == 0;
-    if (!same) fprintf(stderr, "files differ: %s (%zu bytes) and %s (%zu bytes)\n", a, na, b, nb);
-    free(x), free(y);
-    return same;
-}
-
 static const char *const all_files[] = {"decay.csv", "summary.csv", "layers.csv", "train.csv", "train_layers.csv",
                                         "train_probe.csv", "units.csv", "final_layers.csv", NULL};
-
-static int same_results(const char *a, const char *b)
-{
-    int ok = 1;
-    for (int i = 0; all_files[i]; i++) {
-        char pa[4400], pb[4400];
-        snprintf(pa, sizeof pa, "%s/%s", a, all_files[i]), snprintf(pb, sizeof pb, "%s/%s", b, all_files[i]);
-        ok &= same_file(pa, pb);
-    }
-    return ok;
-}
 
 /* An adding-problem dataset (T fixed) and a model for it. */
 static rnnlab_dataset *adding(int T, const char *variant, uint64_t seed)
@@ -85,9 +40,7 @@ static rnnlab_dataset *adding(int T, const char *variant, uint64_t seed)
     char t[16];
     snprintf(t, sizeof t, "%d", T);
     const rnnlab_option opts[] = {{"seq_len", t, 0}, {"length", "fixed", 0}, {"variant", variant, 0}};
-    rnnlab_dataset *ds = NULL;
-    assert_int_equal(rnnlab_dataset_open(&ds, "adding", opts, 3, seed, NULL), RNNLAB_OK);
-    return ds;
+    return check_dataset_open("adding", opts, 3, seed);
 }
 
 static rnnlab_model *model_for(rnnlab_cell_kind cell, int H, int L, rnnlab_dtype dt, double dropout, uint64_t seed)
@@ -96,43 +49,7 @@ static rnnlab_model *model_for(rnnlab_cell_kind cell, int H, int L, rnnlab_dtype
     rnnlab_model_config_init(&c);
     c.cell = cell, c.input_size = 2, c.hidden_size = H, c.num_layers = L, c.output_size = 1, c.dtype = dt;
     c.dropout = dropout;
-    rnnlab_model *m = NULL;
-    assert_int_equal(rnnlab_model_create(&m, &c), RNNLAB_OK);
-    rnnlab_init_config ic;
-    rnnlab_init_config_init(&ic);
-    rnnlab_rng rng;
-    rnnlab_rng_seed(&rng, seed);
-    assert_int_equal(rnnlab_model_init(m, &ic, &rng), RNNLAB_OK);
-    return m;
-}
-
-/* Runs `$RNNLAB_BIN args...` (NULL-terminated) with output to log; returns its exit status. */
-static int run_cli(const char *log, const char *const *args)
-{
-    const char *bin = getenv("RNNLAB_BIN");
-    const pid_t pid = fork();
-    if (pid == 0) {
-        if (!freopen(log, "w", stdout) || !freopen(log, "a", stderr)) _exit(126);
-        const char *argv[32];
-        int n = 0;
-        argv[n++] = bin;
-        for (int i = 0; args[i] && n < 31; i++) argv[n++] = args[i];
-        argv[n] = NULL;
-        execv(bin, (char *const *)argv);
-        _exit(127);
-    }
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
-}
-
-static void need_cli(void)
-{
-    if (!getenv("RNNLAB_BIN") || access(getenv("RNNLAB_BIN"), X_OK) != 0) {
-        fprintf(stderr, "SKIP: set RNNLAB_BIN to the rnnlab binary (the Makefile does)\n");
-        skip();
-    }
+    return check_model(&c, seed);
 }
 
 /* ---------------------------------------------------------------- settings */
@@ -255,7 +172,7 @@ static void run_with_restart(rnnlab_dtype dt, int stop, int n, double *losses, v
     c.schedule.kind = RNNLAB_SCHEDULE_COSINE, c.max_steps = n;
     rnnlab_trainer *tr = NULL;
     assert_int_equal(rnnlab_trainer_create(&tr, m, ds, 4, &c, 77), RNNLAB_OK);
-    const char *path = tmp_path("resume.ckpt");
+    const char *path = check_tmp_path("resume.ckpt");
     for (int s = 0; s < n; s++) {
         if (stop && s == stop) {
             assert_int_equal(rnnlab_trainer_save(tr, path, "state", 5), RNNLAB_OK);
@@ -317,7 +234,7 @@ static void test_restore_refuses_other_runs(void **state)
     rnnlab_trainer *ta = NULL, *tb = NULL, *tc = NULL;
     assert_int_equal(rnnlab_trainer_create(&ta, a, ds, 2, &c, 1), RNNLAB_OK);
     assert_int_equal(rnnlab_trainer_create(&tb, b, ds, 2, &c, 1), RNNLAB_OK);
-    const char *path = tmp_path("other.ckpt");
+    const char *path = check_tmp_path("other.ckpt");
     assert_int_equal(rnnlab_trainer_save(ta, path, NULL, 0), RNNLAB_OK);
     assert_int_equal(rnnlab_trainer_restore(tb, path, NULL, NULL), RNNLAB_ERR_CONFIG);
     c.optim.lr = 0.5;
@@ -510,7 +427,7 @@ static const char *small_train =
 static void test_runner_writes_training_files(void **state)
 {
     (void)state;
-    const char *out = tmp_path("files");
+    const char *out = check_tmp_path("files");
     const char *path = write_experiment("files", out, small_train);
     rnnlab_experiment *e = NULL;
     assert_int_equal(rnnlab_experiment_load(&e, path), RNNLAB_OK);
@@ -576,7 +493,7 @@ static void test_runner_writes_training_files(void **state)
 static void test_runner_threads_and_resume(void **state)
 {
     (void)state;
-    const char *a = tmp_path("thr1"), *b = tmp_path("thr2");
+    const char *a = check_tmp_path("thr1"), *b = check_tmp_path("thr2");
     const char *pa = write_experiment("thr1", a, small_train);
     char *copy = strdup(pa);
     const char *pb = write_experiment("thr2", b, small_train);
@@ -591,14 +508,14 @@ static void test_runner_threads_and_resume(void **state)
     assert_int_equal(rnnlab_experiment_load(&e, pb), RNNLAB_OK);
     assert_int_equal(rnnlab_experiment_run(e, &o), RNNLAB_OK);
     rnnlab_experiment_free(e);
-    assert_true(same_results(a, b));
+    assert_true(check_same_files(a, b, all_files));
     free(copy);
 }
 
 static void test_runner_divergence_and_stops(void **state)
 {
     (void)state;
-    const char *out = tmp_path("div");
+    const char *out = check_tmp_path("div");
     const char *path = write_experiment(
         "div", out,
         "[model]\ncell = rnn_relu\nhidden_size = 8\ngain = 3\n"
@@ -624,7 +541,7 @@ static void test_runner_divergence_and_stops(void **state)
 
     /* early stopping: lr = 0 never improves, so patience 2 stops after the evaluations at 10 and 20;
        a target loss above any loss stops at the first evaluation */
-    const char *out2 = tmp_path("stops");
+    const char *out2 = check_tmp_path("stops");
     path = write_experiment("stops", out2,
                             "[model]\ncell = gru\nhidden_size = 4\n"
                             "[task]\nname = adding\nseq_len = 24\nbatch = 4\n"
@@ -661,7 +578,7 @@ static void test_bad_train_keys(void **state)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char body[512];
         snprintf(body, sizeof body, "[model]\ncell = gru\n[task]\nname = adding\nseq_len = 30\n%s", cases[i].body);
-        const char *path = write_experiment("bad", tmp_path("bad"), body);
+        const char *path = write_experiment("bad", check_tmp_path("bad"), body);
         rnnlab_experiment *e = NULL;
         const rnnlab_status st = rnnlab_experiment_load(&e, path);
         if (st != RNNLAB_ERR_CONFIG || !strstr(rnnlab_last_error(), cases[i].want))
@@ -694,19 +611,19 @@ static void test_shipped_train_experiment(void **state)
 static void test_cli_kill_and_resume(void **state)
 {
     (void)state;
-    need_cli();
+    check_need_cli();
     const char *body = "[model]\nhidden_size = 16\nnum_layers = 2\nprecision = float32\n"
                        "[task]\nname = adding\nseq_len = 30\nlength = fixed\nbatch = 8\n"
                        "[train]\nmax_steps = 600\neval_every = 100\neval_batches = 2\ncheckpoint_every = 25\n"
                        "probe_at = 0, 300\nlr = 0.01\n"
                        "[sweep]\ncell = gru, lstm\n";
-    const char *a = tmp_path("clia"), *b = tmp_path("clib");
+    const char *a = check_tmp_path("clia"), *b = check_tmp_path("clib");
     char pa[4400], pb[4400];
     snprintf(pa, sizeof pa, "%s", write_experiment("clia", a, body));
     snprintf(pb, sizeof pb, "%s", write_experiment("clib", b, body));
-    const char *log = tmp_path("cli.log");
+    const char *log = check_tmp_path("cli.log");
     const char *args_a[] = {"train", "--quiet", "--no-plot", pa, NULL};
-    assert_int_equal(run_cli(log, args_a), 0);
+    assert_int_equal(check_run_cli(log, args_a), 0);
     srand(12345);
     int kills = 0;
     for (int round = 0; round < 8; round++) {
@@ -729,28 +646,28 @@ static void test_cli_kill_and_resume(void **state)
         break;
     }
     const char *args_b[] = {"train", "--quiet", "--no-plot", pb, NULL};
-    assert_int_equal(run_cli(log, args_b), 0); /* finishes whatever is left (nothing if done) */
+    assert_int_equal(check_run_cli(log, args_b), 0); /* finishes whatever is left (nothing if done) */
     fprintf(stderr, "killed %d time(s)\n", kills);
-    assert_true(same_results(a, b));
+    assert_true(check_same_files(a, b, all_files));
     /* checkpoints: --info and --export */
     char ck[4400], txt[4400];
     snprintf(ck, sizeof ck, "%s/checkpoints/run-1.ckpt", b);
     snprintf(txt, sizeof txt, "%s/run1.txt", check_tmpdir());
     const char *info[] = {"train", "--info", ck, NULL};
-    assert_int_equal(run_cli(log, info), 0);
-    char *out = slurp(log, NULL);
+    assert_int_equal(check_run_cli(log, info), 0);
+    char *out = check_slurp(log, NULL);
     assert_non_null(strstr(out, "lstm, I=2 H=16 L=2 O=1, float32"));
     assert_non_null(strstr(out, "adam"));
     free(out);
     const char *exp[] = {"train", "--export", ck, "--out", txt, NULL};
-    assert_int_equal(run_cli(log, exp), 0);
-    out = slurp(txt, NULL);
+    assert_int_equal(check_run_cli(log, exp), 0);
+    out = check_slurp(txt, NULL);
     assert_non_null(out);
     assert_non_null(strstr(out, "tensor weight_hh_l1 2 64 16\n"));
     free(out);
     const char *bad[] = {"train", "--info", pa, NULL};
-    assert_int_equal(run_cli(log, bad), 1);
-    out = slurp(log, NULL);
+    assert_int_equal(check_run_cli(log, bad), 1);
+    out = check_slurp(log, NULL);
     assert_non_null(strstr(out, "not an rnnlab checkpoint"));
     free(out);
 }
@@ -766,13 +683,7 @@ static void test_batch_norm_running_statistics_train(void **state)
     rnnlab_model_config_init(&c);
     c.cell = RNNLAB_CELL_GRU, c.input_size = 2, c.hidden_size = 4, c.num_layers = 1, c.output_size = 1;
     c.norm = RNNLAB_NORM_BATCH;
-    rnnlab_model *m = NULL;
-    assert_int_equal(rnnlab_model_create(&m, &c), RNNLAB_OK);
-    rnnlab_init_config ic;
-    rnnlab_init_config_init(&ic);
-    rnnlab_rng rng;
-    rnnlab_rng_seed(&rng, 3);
-    assert_int_equal(rnnlab_model_init(m, &ic, &rng), RNNLAB_OK);
+    rnnlab_model *m = check_model(&c, 3);
     assert_true(m->n_buffers > 0);
     double *before = malloc(sizeof(double) * m->n_buffers);
     memcpy(before, m->buffers, sizeof(double) * m->n_buffers);
