@@ -41,6 +41,12 @@ rnnlab_status rnnlab_ftz_set(int on);
  * right now, including the caller's; for tests and manifests. */
 int rnnlab_ftz_count_threads(void);
 
+/* The name of the kernels OpenBLAS runs ("Haswell", "Cooperlake", ...), for manifests and benchmarks.
+ * OpenBLAS picks them when it loads, from the CPU or from the environment variable OPENBLAS_CORETYPE;
+ * they set the speed of every large product and the last bits of its results (never their dependence
+ * on the thread count). */
+const char *rnnlab_blas_core(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -113,8 +113,8 @@ int main(int argc, char **argv)
         return CLI_EXIT_OK;
     }
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
-        printf("rnnlab %s (OpenMP %s, %d threads)\n", RNNLAB_VERSION, rnnlab_openmp_enabled() ? "on" : "off",
-               rnnlab_threads_get());
+        printf("rnnlab %s (OpenMP %s, %d threads, OpenBLAS %s kernels)\n", RNNLAB_VERSION,
+               rnnlab_openmp_enabled() ? "on" : "off", rnnlab_threads_get(), rnnlab_blas_core());
         return CLI_EXIT_OK;
     }
     if (!strcmp(cmd, "gradcheck")) return cmd_gradcheck(argc - 1, argv + 1);

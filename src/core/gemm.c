@@ -24,7 +24,9 @@
 #include <stddef.h>
 #include <string.h>
 
+#ifndef RNNLAB_GEMM_TILE
 #define RNNLAB_GEMM_TILE 64
+#endif
 #define RNNLAB_GEMM_SERIAL_MNK (1 << 18)
 #ifndef RNNLAB_GEMM_SMALL_MNK
 #define RNNLAB_GEMM_SMALL_MNK (1 << 18) /* at most this many multiply-adds: gemm_small (measured, README) */

@@ -85,6 +85,12 @@ int rnnlab_par_worth(double work)
 #endif
 }
 
+const char *rnnlab_blas_core(void)
+{
+    const char *core = openblas_get_corename();
+    return core ? core : "unknown";
+}
+
 int rnnlab_ftz_supported(void)
 {
 #ifdef HAVE_MXCSR

@@ -206,6 +206,8 @@ static rnnlab_status write_manifest(const rnnlab_experiment *e, const char *dir,
     json_string(&b, rnnlab_build_cflags);
     rnnlab_csv_append(&b, ",\n  \"openmp\": ", 14);
     rnnlab_csv_append(&b, rnnlab_openmp_enabled() ? "true" : "false", rnnlab_openmp_enabled() ? 4 : 5);
+    rnnlab_csv_append(&b, ",\n  \"blas_kernels\": ", 20); /* they set the results' last bits */
+    json_string(&b, rnnlab_blas_core());
     snprintf(num, sizeof num, ",\n  \"threads\": %d,\n  \"jobs\": %d", threads, jobs);
     rnnlab_csv_append(&b, num, strlen(num));
     snprintf(num, sizeof num, ",\n  \"shard\": \"%d/%d\"", shard_k, shard_n);
