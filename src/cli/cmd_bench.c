@@ -8,8 +8,9 @@
  * Dimension legend: B batch, T steps, I input size, H hidden size, G gates (1 rnn, 4 lstm, 3 gru),
  * L layers, O outputs (1 here: a Linear head with MSE at the last step, as in the contenders).
  *
- * One training step = rnnlab_bptt_forward over T steps + rnnlab_bptt_backward (full BPTT, or
- * truncated with --truncate) + a plain SGD update params -= lr * grads. Each step is timed with
+ * One training step = rnnlab_bptt_forward over T steps + rnnlab_bptt_backward (full BPTT), or
+ * with --truncate K rnnlab_bptt_chunked (truncated BPTT in chunks of K steps on a K-step
+ * workspace), + a plain SGD update params -= lr * grads. Each step is timed with
  * CLOCK_MONOTONIC after W warm-up steps; the row gives the median and minimum of S steps, the
  * medians of the three phases, and
  *     GFLOP/s = sum_l 3 * 2 * B * T * (I_l + H) * G * H / median step time
@@ -24,6 +25,7 @@
 #include <cblas.h>
 #include <csv.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,8 +143,11 @@ static rnnlab_status run_row(const bench_row *r, bench_result *res)
     rnnlab_init_config_init(&init);
     rnnlab_bptt_config bc;
     rnnlab_bptt_config_init(&bc);
-    bc.batch = B, bc.seq_len = T, bc.loss = RNNLAB_LOSS_MSE, bc.loss_at = RNNLAB_LOSS_LAST;
-    bc.truncate = r->truncate, bc.taps = r->taps;
+    /* a training step: nothing reads the cache after the backward (keep_cache = 0). Truncation is
+       the chunked kind a long sequence is trained with: a k-step workspace, memory bounded by k */
+    const int chunked = r->truncate > 0 && r->truncate < T;
+    bc.batch = B, bc.seq_len = chunked ? r->truncate : T, bc.loss = RNNLAB_LOSS_MSE, bc.loss_at = RNNLAB_LOSS_LAST;
+    bc.truncate = 0, bc.taps = r->taps, bc.keep_cache = 0;
 
     if ((st = rnnlab_model_create(&m, &r->model)) != RNNLAB_OK) goto done;
     if ((st = rnnlab_model_init(m, &init, &rng)) != RNNLAB_OK) goto done;
@@ -162,9 +167,13 @@ static rnnlab_status run_row(const bench_row *r, bench_result *res)
     for (int s = -r->warmup; s < S; s++) {
         double loss;
         const double t0 = now_ms();
-        if ((st = rnnlab_bptt_forward(ws, m, &batch, &loss)) != RNNLAB_OK) goto done;
+        if (chunked) /* forward and backward interleave chunk by chunk: no separate phases */
+            st = rnnlab_bptt_chunked(ws, m, &batch, T, &loss, NULL, NULL);
+        else
+            st = rnnlab_bptt_forward(ws, m, &batch, &loss);
+        if (st != RNNLAB_OK) goto done;
         const double t1 = now_ms();
-        if ((st = rnnlab_bptt_backward(ws, m, NULL, NULL, NULL)) != RNNLAB_OK) goto done;
+        if (!chunked && (st = rnnlab_bptt_backward(ws, m, NULL, NULL, NULL)) != RNNLAB_OK) goto done;
         const double t2 = now_ms();
         sgd_update(m, 1e-3);
         const double t3 = now_ms();
@@ -172,8 +181,8 @@ static rnnlab_status run_row(const bench_row *r, bench_result *res)
     }
     res->ms_median = median(t_step, S);
     res->ms_min = t_step[0]; /* sorted by median() */
-    res->ms_forward = median(t_fwd, S);
-    res->ms_backward = median(t_bwd, S);
+    res->ms_forward = chunked ? NAN : median(t_fwd, S);
+    res->ms_backward = chunked ? NAN : median(t_bwd, S);
     res->ms_update = median(t_upd, S);
     res->gflop_per_step = flop_per_step(r) * 1e-9;
     res->gflops = res->gflop_per_step / (res->ms_median * 1e-3);
@@ -214,10 +223,11 @@ static void put_num(FILE *f, double v, int last)
 
 /* Timings and rates: 9 significant digits (rnnlab_format_float) are more than a clock resolves,
  * and 11.7345 stays 11.7345 instead of %.17g's 11.734499999999999. */
+/* A measured value; NaN (not measured, as the phases of a chunked step) is an empty field. */
 static void put_meas(FILE *f, double v, int last)
 {
-    char buf[40];
-    rnnlab_format_float(buf, sizeof buf, v);
+    char buf[40] = "";
+    if (v == v) rnnlab_format_float(buf, sizeof buf, v);
     put_text_num(f, buf, last);
 }
 
@@ -569,7 +579,8 @@ static void help(FILE *f)
             "       rnnlab bench --sgemm [--threads N] [--header]\n"
             "       rnnlab bench --info\n"
             "\n"
-            "Times S training steps (forward over T steps, full BPTT - or truncated to K steps - and a\n"
+            "Times S training steps (forward over T steps, full BPTT - or truncated BPTT in chunks of K\n"
+            "steps (rnnlab_bptt_chunked: memory bounded by K; no forward/backward split) - and a\n"
             "plain SGD update) after W warm-up steps, with a Linear head (O = 1) and MSE at the last\n"
             "step, and prints one CSV row: the settings, median and minimum ms per step, the medians of\n"
             "forward, backward and update, GFLOP/s (per step and layer 3*2*B*T*(I+H)*G*H, G = 1 rnn,\n"
