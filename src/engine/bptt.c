@@ -556,7 +556,8 @@ enum { TAP_NONE, TAP_NORMS, TAP_ACCUM };
  * arriving at h_t from above (head or layer l+1, through the stream); the recurrent gradient starts
  * at zero after t_hi. Writes dZx/dZh rows (t - t_lo), adds the per-step parameter sums (PReLU,
  * layer norm) into the model's gradients, and leaves dL/dh_{t_lo - 1} in ws->dh_next and
- * dL/dc_{t_lo - 1} in *dc_out (LSTM).
+ * dL/dc_{t_lo - 1} in *dc_out (LSTM). dHin NULL: the top layer under a sparse head (backward_full),
+ * whose gradient is ws->dhead at each sample's last step and zero elsewhere.
  */
 static void R(layer_sweep)(rnnlab_bptt *ws, rnnlab_model *m, int l, int t_lo, int t_hi, const real *dHin, real *dZx,
                            real *dZh, int tap_mode, real **dc_out)
@@ -577,8 +578,19 @@ static void R(layer_sweep)(rnnlab_bptt *ws, rnnlab_model *m, int l, int t_lo, in
     memset(dh_next, 0, BH * sizeof(real));
     if (Cl) memset(dc, 0, BH * sizeof(real));
     for (int t = t_hi; t >= t_lo; t--) {
-        const real *in = dHin + (size_t)(t - t_lo) * BH;
-        for (size_t i = 0; i < BH; i++) dh[i] = in[i] + dh_next[i]; /* total dL/dh_t */
+        if (dHin) {
+            const real *in = dHin + (size_t)(t - t_lo) * BH;
+            for (size_t i = 0; i < BH; i++) dh[i] = in[i] + dh_next[i]; /* total dL/dh_t */
+        } else /* sparse head: dL/dh_t arrives from the head only at each sample's last step */
+            for (int b = 0; b < B; b++) {
+                const real *in = (const real *)ws->dhead + (size_t)b * H;
+                real *d = dh + (size_t)b * H;
+                const real *dn = dh_next + (size_t)b * H;
+                if (t == ws->len[b] - 1)
+                    for (int j = 0; j < H; j++) d[j] = in[j] + dn[j];
+                else
+                    for (int j = 0; j < H; j++) d[j] = 0 + dn[j]; /* the same bits as the dense sum */
+            }
         if (tap_mode == TAP_NORMS)
             R(tap_norms)(dh, B, H, ws->len, t, ws->tap_b, &ws->tap_h[(size_t)l * T + t], &ws->tap_hm[(size_t)l * T + t]);
         else if (tap_mode == TAP_ACCUM) {
@@ -642,7 +654,8 @@ static void R(layer_wgrad)(rnnlab_bptt *ws, rnnlab_model *m, int l, real *dZx, c
     R(rnnlab_gemm)(1, 0, GH, p.I, TB, 1, dZx, GH, Xin, p.I, 1, g.dW, p.I); /* dW += dZx^T X */
 }
 
-/* dWh, dbh and the gradient arriving at the head's input rows: dHtop (TB, H). */
+/* dWh, dbh and the gradient arriving at the head's input rows: dHtop (TB, H), or with the loss at the
+ * last step and dHtop NULL only its B non-zero rows, in ws->dhead (B, H) (see sparse_head). */
 static void R(head_backward)(rnnlab_bptt *ws, rnnlab_model *m, real *dHtop)
 {
     const int B = ws->B, H = ws->H, O = ws->O, rows = head_rows(ws);
@@ -655,8 +668,9 @@ static void R(head_backward)(rnnlab_bptt *ws, rnnlab_model *m, real *dHtop)
     if (ws->cfg.loss_at == RNNLAB_LOSS_ALL) {
         R(rnnlab_gemm)(0, 0, rows, H, O, 1, dY, O, R(head_weight)(m), H, 0, dHtop, H); /* dHtop = dY Wh */
     } else {
-        real *gb = ws->dh; /* (B, H) */
+        real *gb = ws->dhead; /* (B, H) */
         R(rnnlab_gemm)(0, 0, B, H, O, 1, dY, O, R(head_weight)(m), H, 0, gb, H);
+        if (!dHtop) return; /* sparse_head: the sweep reads gb at each sample's last step */
         memset(dHtop, 0, (size_t)ws->Teff * B * H * sizeof(real));
         for (int b = 0; b < B; b++)
             memcpy(dHtop + ((size_t)(ws->len[b] - 1) * B + b) * H, gb + (size_t)b * H, (size_t)H * sizeof(real));
@@ -680,13 +694,17 @@ static void R(backward_full)(rnnlab_bptt *ws, rnnlab_model *m, double *dx, doubl
     const size_t BH = (size_t)B * H;
     real *cur = ws->dHa, *other = ws->dHb;
     const int tap_mode = ws->cfg.taps ? TAP_NORMS : TAP_NONE;
-    R(head_backward)(ws, m, cur);
+    /* With the loss at the last step, the head's gradient has B non-zero rows out of T*B: unless the
+       residual stream or dropout needs the whole (T, B, H) array, the top layer's sweep reads them
+       directly, and a one-layer model never touches dHa (W2: 6 MiB less resident memory). */
+    const int sparse_head = ws->cfg.loss_at == RNNLAB_LOSS_LAST && !ws->residual && !ws->dropout_on;
+    R(head_backward)(ws, m, sparse_head ? NULL : cur);
     for (int l = ws->L - 1; l >= 0; l--) {
         /* keep_cache = 0: step t's dZ goes over step t's gates, which the cell's backward has read by
            then (each (b, j) reads its gates before writing its dZ, and no later step reads them) */
         real *dZx = ws->cfg.keep_cache ? ws->dZx : ws->gates[l], *dZh = ws->dZh ? (real *)ws->dZh : dZx;
         real *dc = NULL;
-        R(layer_sweep)(ws, m, l, 0, ws->Teff - 1, cur, dZx, dZh, tap_mode, &dc);
+        R(layer_sweep)(ws, m, l, 0, ws->Teff - 1, sparse_head && l == ws->L - 1 ? NULL : cur, dZx, dZh, tap_mode, &dc);
         if (dh0) R(rnnlab_to_double)(dh0 + l * BH, ws->dh_next, BH);
         if (dc0 && ws->Cs) R(rnnlab_to_double)(dc0 + l * BH, dc, BH);
         R(layer_wgrad)(ws, m, l, dZx, dZh);

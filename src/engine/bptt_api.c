@@ -126,6 +126,7 @@ static size_t layout(rnnlab_bptt *ws, char *base, size_t *cache)
     ws->dc_a = carve(base, &off, BH, es);
     ws->dc_b = carve(base, &off, BH, es);
     ws->dc_tot = carve(base, &off, BH, es);
+    ws->dhead = carve(base, &off, BH, es);
     ws->scratch = carve(base, &off, B * GH, es);
     if (ws->windowed) {
         for (int l = 0; l < ws->L; l++) {

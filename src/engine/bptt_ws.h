@@ -58,6 +58,7 @@ struct rnnlab_bptt {
     void *dZx, *dZh;                            /* (T, B, GH); dZh is NULL unless the cell separates it */
     void *dHa, *dHb;                            /* (T, B, maxIH) ping-pong: gradient arriving from above */
     void *dh, *dh_next, *dc_a, *dc_b, *dc_tot;  /* (B, H) */
+    void *dhead;                                /* (B, H) the head's gradient with the loss at last */
     void *scratch;                              /* (B, GH) */
 
     /* ---- truncated BPTT (windowed) only (real) */
