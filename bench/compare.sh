@@ -59,7 +59,7 @@ cpu_snapshot() { # prints: wall_ns busy_ticks own_ticks (own: this script's wait
   local busy own t=0
   busy=$(awk '/^cpu /{print $2 + $3 + $4 + $7 + $8 + $9; exit}' /proc/stat)
   own=$(awk '{sub(/^.*\) /, ""); print $14 + $15}' /proc/$$/stat) # utime.. after "(comm) ": cutime cstime
-  if [ -n "$TORCH_PID" ] && [ -r /proc/$TORCH_PID/stat ]; then
+  if [ -n "${TORCH_PID:-}" ] && [ -r "/proc/${TORCH_PID:-}/stat" ]; then  # bash unsets TORCH_PID when the coproc ends
     t=$(awk '{sub(/^.*\) /, ""); print $12 + $13}' /proc/$TORCH_PID/stat)  # utime stime
   fi
   echo "$(date +%s%N) $busy $((own + t))"

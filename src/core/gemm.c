@@ -7,7 +7,7 @@
  * differently (its edge kernels accumulate in another order), and its threaded dgemm also changes
  * with the thread count at large K (measured with Debian's 0.3.21 on this project's machine; see
  * README, Determinism). So rnnlab never lets OpenBLAS choose a split: a product larger than
- * RNNLAB_GEMM_SERIAL_MNK is cut into fixed tiles of RNNLAB_GEMM_TILE rows (or columns, whichever
+ * RNNLAB_GEMM_SERIAL_MNK is cut into fixed tiles of tile_len() rows (or columns, whichever
  * dimension of C is longer), a layout that depends on the shape alone, and the tiles are shared
  * among the OpenMP threads. Each tile is one OpenBLAS call made inside an active parallel region,
  * where Debian's OpenMP build of OpenBLAS runs single-threaded; products at or below the threshold
@@ -24,10 +24,23 @@
 #include <stddef.h>
 #include <string.h>
 
-#ifndef RNNLAB_GEMM_TILE
-#define RNNLAB_GEMM_TILE 64
-#endif
+/*
+ * The tile length for a product whose longer side of C is cut (by rows when M >= N): a function of
+ * the shape alone, so the bits never depend on the thread count. Measured with OpenBLAS 0.3.21 on
+ * this project's machine (single calls, GFLOP/s at tiles of 64 / 128 / 256 rows or columns): row
+ * tiles gain up to 256 (W2 dU 2048x512x3200: 138 / 152 / 168; W1 input projection 130 / 142 / 152),
+ * column tiles of the per-step products do not (W1 32x512x128: 157 / 159 / 120); 64 columns keep
+ * narrow products (N < 512) in two tiles or more for two threads.
+ */
+static int tile_len(int by_rows, int N)
+{
+    if (by_rows) return 256;
+    return N >= 512 ? 128 : 64;
+}
 #define RNNLAB_GEMM_SERIAL_MNK (1 << 18)
+#ifndef RNNLAB_GEMM_PAR_MNK
+#define RNNLAB_GEMM_PAR_MNK (1 << 20) /* at least this many multiply-adds for tiles on several threads */
+#endif
 #ifndef RNNLAB_GEMM_SMALL_MNK
 #define RNNLAB_GEMM_SMALL_MNK (1 << 18) /* at most this many multiply-adds: gemm_small (measured, README) */
 #endif
@@ -161,10 +174,12 @@ void R(rnnlab_gemm)(int trans_a, int trans_b, int M, int N, int K, real alpha, c
         R(blas_call)(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
     }
-    const int by_rows = M >= N, len = by_rows ? M : N, ntiles = (len + RNNLAB_GEMM_TILE - 1) / RNNLAB_GEMM_TILE;
-    RNNLAB_PARALLEL_FOR(mnk, /* > 2^18 here: worth it whenever there are threads */
+    const int by_rows = M >= N, len = by_rows ? M : N, tl = tile_len(by_rows, N), ntiles = (len + tl - 1) / tl;
+    /* the tiles go to the pool only when each thread's share outweighs a region's cost (about 3 us
+       here, 2 threads: a few hundred thousand multiply-adds); serial or not, the tiles are the same */
+    RNNLAB_PARALLEL_FOR(mnk >= RNNLAB_GEMM_PAR_MNK ? mnk : 0,
     for (int tile = 0; tile < ntiles; tile++) {
-        const int lo = tile * RNNLAB_GEMM_TILE, n = RNNLAB_MIN(RNNLAB_GEMM_TILE, len - lo);
+        const int lo = tile * tl, n = RNNLAB_MIN(tl, len - lo);
         if (by_rows) /* rows lo..lo+n of C: rows of op(A) */
             R(blas_call)(trans_a, trans_b, n, N, K, alpha, trans_a ? A + lo : A + (size_t)lo * lda, lda, B, ldb, beta,
                          C + (size_t)lo * ldc, ldc);
