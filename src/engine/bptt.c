@@ -319,18 +319,13 @@ static double R(norm2_sq)(const real *v, size_t n, double *sq)
     if (s <= DBL_MAX) return sqrt(*sq = s); /* a float's square never underflows in double */
     {
 #else
-    double mx = 0;
-#pragma omp simd reduction(+ : s) reduction(max : mx)
-    for (size_t i = 0; i < n; i++) {
-        const double a = (double)v[i];
-        s += a * a;
-        mx = mx > fabs(a) ? mx : fabs(a);
-    }
-    if (mx == 0) return *sq = 0;
-    if (s < 1e-280 || !(s <= DBL_MAX)) { /* underflow, overflow, inf or NaN */
+#pragma omp simd reduction(+ : s)
+    for (size_t i = 0; i < n; i++) s += v[i] * v[i];
+    if (s < 1e-280 || !(s <= DBL_MAX)) { /* zero or underflow (the scaled pass tells them apart), overflow, NaN */
 #endif
-        *sq = -1;
-        return R(norm2_scaled)(v, n);
+        const double r = R(norm2_scaled)(v, n);
+        *sq = r == 0 ? 0 : -1; /* an all-zero row (padding) still adds exactly */
+        return r;
     }
     return sqrt(*sq = s);
 }
