@@ -310,7 +310,7 @@ static double R(norm2_scaled)(const real *v, size_t n)
  * out of range nor near the bottom of double's range; the scaled two-pass nrm2 otherwise (only a
  * float64 model can get there: a float's square is at least 2e-90 and at most 1.2e77). *sq gets the
  * sum of squares when the fast path was exact, else -1. */
-static double R(norm2_sq)(const real *v, size_t n, double *sq)
+static RNNLAB_INLINE double R(norm2_sq)(const real *v, size_t n, double *sq)
 {
     double s = 0;
 #if RNNLAB_REAL_BITS == 32
