@@ -18,6 +18,10 @@ static void test_status_messages(void **state)
     assert_string_equal(rnnlab_last_error(), "hidden_size must be >= 1 (got 0)");
     rnnlab_error_prefix(RNNLAB_ERR_CONFIG, "exp.ini:3");
     assert_string_equal(rnnlab_last_error(), "exp.ini:3: hidden_size must be >= 1 (got 0)");
+    /* wrapping the last message in context, the way callers add an update number or a key */
+    rnnlab_error(RNNLAB_ERR_NUMERIC, "loss is not finite (sample %d)", 2);
+    rnnlab_error(RNNLAB_ERR_NUMERIC, "at update %d (%s)", 7, rnnlab_last_error());
+    assert_string_equal(rnnlab_last_error(), "at update 7 (loss is not finite (sample 2))");
     rnnlab_error_clear();
     assert_string_equal(rnnlab_last_error(), "");
 }

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -86,6 +87,14 @@ static void test_bad_experiment_files(void **state)
         {"[task]\nname = adding\nseq_len = 40\n[run]\nthreads = many\n", ":5: threads: expected auto"},
         {"[task]\nname = adding\nseq_len = 40\n[sweep]\nrun.jobs = 1, 2\n", ":5: run.jobs: of [run], only seed can be swept"},
         {"[task]\nname = adding\nseq_len = 40\n[sweep]\nseed = -1\n", ":5: seed: expected a non-negative integer"},
+        {"[task\nname = adding\nseq_len = 40\n", ":1: section header without its closing ']'"},
+        {"[task]\nname = adding\nseq_len = 40\n[task.other]\n", ":4: [task.other] is empty"},
+        {"[task]\nname = adding\nseq_len = 40\n[sweep]\nseed = 1, 2,\n  3, 2\n", ":5: seed: the value '2' is listed twice"},
+        /* counted before it is expanded: no overflow at the top of the range, no hour-long loop */
+        {"[task]\nname = adding\nseq_len = 40\n[sweep]\nseed = 1..9223372036854775807\n", ":5: seed: the list has more than 1000000"},
+        {"[task]\nname = adding\nseq_len = 40\n[output]\ndir =\n", ":5: dir: empty path"},
+        {"[task]\nname = adding\nseq_len = 40\n[model]\nnorm = batch\n[train]\ntruncate = 5\n", ":7: truncate: batch norm"},
+        {"[task]\nname = adding\nseq_len = 40\n[train]\ninit_from = /nonexistent/w.txt\n", ":5: init_from: cannot open"},
     };
     const int cli = getenv("RNNLAB_BIN") != NULL;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -136,6 +145,40 @@ static void test_dry_run_expands_the_grid(void **state)
     assert_string_equal(rnnlab_experiment_name(e), "grid");
     assert_string_equal(rnnlab_experiment_out_dir(e), "results/grid");
     rnnlab_experiment_free(e);
+    /* a continuation line after a trailing comma, and a geometric range up to the largest long:
+       2, 4, ..., 2^62 (62 values; the next, 2^63, does not fit) */
+    check_write_file(p, "[task]\nname = adding\nseq_len = 30\n[sweep]\ncell = rnn_tanh,\n  gru\nseed = 2..9223372036854775807*2\n");
+    assert_int_equal(rnnlab_experiment_load(&e, p), RNNLAB_OK);
+    assert_int_equal(rnnlab_experiment_grid_size(e), 2 * 62);
+    f = open_memstream(&text, &n);
+    rnnlab_experiment_print_grid(e, f);
+    fclose(f);
+    assert_non_null(strstr(text, "\n123 cell=gru seed=4611686018427387904\n"));
+    free(text);
+    rnnlab_experiment_free(e);
+}
+
+/* One writer per output folder: while another process holds <out>/.lock, a run refuses to start
+ * (and writes nothing); once it is released, the run goes ahead. */
+static void test_output_folder_is_locked(void **state)
+{
+    (void)state;
+    const char *ini = check_tmp_path("locked.ini"), *out = check_tmp_path("locked_out");
+    check_write_file(ini, "[model]\nhidden_size = 4\n[task]\nname = adding\nlength = fixed\nbatch = 2\nseq_len = 30\n");
+    char lock[4300];
+    mkdir(out, 0777);
+    snprintf(lock, sizeof lock, "%s/.lock", out);
+    const int fd = open(lock, O_RDWR | O_CREAT, 0666);
+    assert_true(fd >= 0);
+    assert_int_equal(flock(fd, LOCK_EX), 0); /* a second open file description: as another process holds it */
+    assert_int_equal(run_lib(ini, out, 1, 1), RNNLAB_ERR_IO);
+    assert_non_null(strstr(rnnlab_last_error(), "in use by another rnnlab process"));
+    char journal[4300];
+    snprintf(journal, sizeof journal, "%s/.journal", out);
+    assert_int_equal(access(journal, F_OK), -1);
+    close(fd);
+    assert_int_equal(run_lib(ini, out, 1, 1), RNNLAB_OK);
+    assert_int_equal(access(journal, F_OK), 0);
 }
 
 /* Blocks: [task.NAME] with [sweep.NAME] add a second grid after the first; the key columns are the
@@ -372,7 +415,7 @@ static const char *resume_sweep =
     "[model]\nhidden_size = 24\nnum_layers = 2\n"
     "[task]\nname = adding\nlength = fixed\nbatch = 8\n"
     "[measure]\njacobian_samples = 1\n"
-    "[sweep]\ncell = rnn_tanh, lstm, gru\nseq_len = 150, 300\nseed = 1..4\n";
+    "[sweep]\ncell = rnn_tanh, lstm, gru\nseq_len = 150, 300\nseed = 1..8\n";
 
 static void test_kill_and_resume_gives_the_same_bytes(void **state)
 {
@@ -381,7 +424,13 @@ static void test_kill_and_resume_gives_the_same_bytes(void **state)
     const char *ini = check_tmp_path("resume.ini"), *ref = check_tmp_path("resume_ref"), *out = check_tmp_path("resume_out");
     check_write_file(ini, resume_sweep);
     const char *ref_args[] = {"run", "--quiet", "--no-plot", "--threads", "2", "--out", ref, ini, NULL};
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     assert_int_equal(check_run_cli(NULL, ref_args), 0);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    /* kills at random points within the first 10-25% of an uninterrupted sweep's time (this build's,
+       this machine's), so that at least two land before the sweep is done */
+    const double ref_us = (double)(t1.tv_sec - t0.tv_sec) * 1e6 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e3;
     const char *args[] = {"run", "--quiet", "--no-plot", "--threads", "2", "--out", out, ini, NULL};
     char *const argv[] = {(char *)getenv("RNNLAB_BIN"), "run", "--quiet", "--no-plot", "--threads", "2", "--out",
                           (char *)out, (char *)ini, NULL};
@@ -395,7 +444,7 @@ static void test_kill_and_resume_gives_the_same_bytes(void **state)
             execv(argv[0], argv);
             _exit(127);
         }
-        const long delay_us = 30000 + rand() % 400000;
+        const long delay_us = (long)(ref_us * (0.10 + 0.15 * (double)rand() / RAND_MAX));
         usleep((useconds_t)delay_us);
         int status;
         if (waitpid(pid, &status, WNOHANG) == 0) {
@@ -405,7 +454,8 @@ static void test_kill_and_resume_gives_the_same_bytes(void **state)
         } else
             break; /* finished before the kill */
     }
-    fprintf(stderr, "killed the sweep %d time(s)\n", kills);
+    fprintf(stderr, "killed the sweep %d time(s) (an uninterrupted one takes %.0f ms)\n", kills, ref_us / 1e3);
+    assert_true(kills >= 2);
     assert_int_equal(check_run_cli(NULL, args), 0); /* finish it */
     assert_true(check_same_files(ref, out, run_files));
     /* a torn last line and a torn journal entry are repaired on resume */
@@ -463,6 +513,14 @@ static void test_shards_with_gnu_parallel_then_merge(void **state)
     const char *merge[] = {"merge", sharded, NULL};
     assert_int_equal(check_run_cli(NULL, merge), 0);
     assert_true(check_same_files(single, sharded, run_files));
+    /* the merged manifest speaks for the whole grid, not for shard 0 */
+    char man[4300];
+    snprintf(man, sizeof man, "%s/manifest.json", sharded);
+    char *text = check_slurp(man, NULL);
+    assert_non_null(strstr(text, "\"shard\": \"0/1\",\n"));
+    assert_non_null(strstr(text, "\"runs_done\": 16,\n"));
+    assert_non_null(strstr(text, "\"merged_from_shards\": 3\n}"));
+    free(text);
     /* a merge with a shard missing is refused */
     const char *partial = check_tmp_path("shards_partial");
     const char *one[] = {"run", "--quiet", "--no-plot", "--shard", "1/3", "--out", partial, ini, NULL};
@@ -476,6 +534,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_experiment_files),
         cmocka_unit_test(test_dry_run_expands_the_grid),
+        cmocka_unit_test(test_output_folder_is_locked),
         cmocka_unit_test(test_shipped_experiments_are_valid),
         cmocka_unit_test(test_blocks),
         cmocka_unit_test(test_small_sweep_end_to_end),

@@ -46,6 +46,8 @@ const char *rnnlab_experiment_name(const rnnlab_experiment *e);
 const char *rnnlab_experiment_out_dir(const rnnlab_experiment *e);
 /* Number of grid points. */
 long rnnlab_experiment_grid_size(const rnnlab_experiment *e);
+/* 1 if a run draws figures at its end ([output] figures, default true), else 0. */
+int rnnlab_experiment_figures(const rnnlab_experiment *e);
 
 /* Writes the expanded grid, one line per run ("run_id key=value ... seed=s"), to f. */
 void rnnlab_experiment_print_grid(const rnnlab_experiment *e, FILE *f);

@@ -21,6 +21,10 @@ int cli_grid_opt(int argc, char **argv, int *i, rnnlab_run_options *o, int *dry)
     else if (!strcmp(argv[*i], "--no-plot")) o->plot = 0;
     else if ((r = cli_opt(argc, argv, i, "--out", &v)) != 0) {
         if (r < 0) return -1;
+        if (!*v) {
+            cli_error(NULL, "--out: empty path");
+            return -1;
+        }
         o->out_dir = v;
     } else if ((r = cli_opt(argc, argv, i, "--threads", &v)) != 0) {
         if (r < 0 || !cli_int("--threads", v, 1, 1024, &n)) return -1;
@@ -76,10 +80,13 @@ int cli_grid_run(const char *file, const rnnlab_run_options *o, int dry, int tra
     st = rnnlab_experiment_run(e, o);
     const char *out = o->out_dir ? o->out_dir : rnnlab_experiment_out_dir(e);
     const char *name = rnnlab_experiment_name(e), *done = train ? "trained" : "done";
+    const int figures = o->plot && rnnlab_experiment_figures(e);
     if (st) {
         cli_error(st == RNNLAB_ERR_CONFIG ? NULL
-                  : train                 ? "run the same command again to resume from the checkpoints"
-                                          : "run the same command again to resume",
+                  : train                 ? "rows already written are kept: fix the cause, then run the same command again to resume from "
+                                            "the checkpoints"
+                                          : "rows already written are kept: fix the cause, then run the same "
+                                            "command again to resume",
                   "%s", rnnlab_last_error());
     } else if (o->shard_n > 1) {
         printf("rnnlab: shard %d/%d of %s %s: %s/shard-%d-of-%d/\n", o->shard_k, o->shard_n, name, done, out,
@@ -90,11 +97,12 @@ int cli_grid_run(const char *file, const rnnlab_run_options *o, int dry, int tra
         printf("  CSV:         %s/train.csv, train_layers.csv, train_probe.csv, units.csv, final_layers.csv,\n", out);
         printf("               summary.csv (training columns), decay.csv and layers.csv (at initialisation)\n");
         printf("  models:      %s/checkpoints/run-<id>.ckpt (rnnlab train --export to get PyTorch weights)\n", out);
-        printf("  figures:     %s/figures/ (train_loss, train_grad_norm, ablation; .png and .pdf)\n", out);
+        if (figures) printf("  figures:     %s/figures/ (train_loss, train_grad_norm, ablation; .png and .pdf)\n", out);
     } else {
         printf("rnnlab: %s done\n", name);
         printf("  CSV:     %s/decay.csv, %s/summary.csv, %s/layers.csv\n", out, out, out);
-        printf("  figures: %s/figures/ (decay, decay_rate, heatmap; .png and .pdf)\n", out);
+        if (figures) printf("  figures: %s/figures/ (decay, decay_rate, heatmap; .png and .pdf)\n", out);
+        else printf("  figures: not drawn (rnnlab plot %s draws them)\n", out);
         printf("  record:  %s/manifest.json\n", out);
     }
     rnnlab_experiment_free(e);

@@ -34,10 +34,14 @@ void rnnlab_error_clear(void) { last_msg[0] = '\0'; }
 
 rnnlab_status rnnlab_error(rnnlab_status s, const char *fmt, ...)
 {
+    /* formatted aside first: an argument may be rnnlab_last_error() itself (adding context to a
+     * message), and vsnprintf into the buffer it reads from is undefined */
+    char tmp[sizeof last_msg];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(last_msg, sizeof last_msg, fmt, ap);
+    vsnprintf(tmp, sizeof tmp, fmt, ap);
     va_end(ap);
+    memcpy(last_msg, tmp, sizeof last_msg);
     return s;
 }
 

@@ -192,9 +192,11 @@ rnnlab_status rnnlab_opt_fractions(const rnnlab_option *opts, int n, const char 
     const char *s = opts[i].value;
     double f[3] = {0, 0, 0}, sum = 0;
     int k = 0, ok = 1;
-    for (;;) { /* comma-separated pieces, exactly three */
+    for (;;) { /* comma-separated pieces, exactly three, blanks around them allowed */
+        while (*s == ' ' || *s == '\t') s++;
         const char *comma = strchr(s, ',');
-        const size_t len = comma ? (size_t)(comma - s) : strlen(s);
+        size_t len = comma ? (size_t)(comma - s) : strlen(s);
+        while (len && (s[len - 1] == ' ' || s[len - 1] == '\t')) len--;
         char num[64];
         if (k == 3 || len == 0 || len >= sizeof num) {
             ok = 0;

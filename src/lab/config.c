@@ -22,7 +22,7 @@
 /* ---------------------------------------------------------------- the schema */
 
 typedef enum kind {
-    K_TEXT, K_NAME, K_BOOL, K_INT, K_DOUBLE, K_CELL, K_ACT, K_VARIANT, K_INIT, K_BIAS_INIT, K_DTYPE, K_LOSS_AT,
+    K_TEXT, K_PATH, K_NAME, K_BOOL, K_INT, K_DOUBLE, K_CELL, K_ACT, K_VARIANT, K_INIT, K_BIAS_INIT, K_DTYPE, K_LOSS_AT,
     K_SPLIT, K_SEED, K_AUTO_INT, K_TRAIN, K_NORM
 } kind;
 
@@ -68,7 +68,7 @@ static const keydef schema[] = {
     {"run", "seed", K_SEED, 0, 0},
     {"run", "threads", K_AUTO_INT, 1, 1024},
     {"run", "jobs", K_AUTO_INT, 1, 1024},
-    {"output", "dir", K_TEXT, 0, 0},
+    {"output", "dir", K_PATH, 0, 0},
     {"output", "figures", K_BOOL, 0, 0},
     /* [train]: checked and applied by rnnlab_train_config_set (src/lab/train.c, README "Training") */
     {"train", "max_steps", K_TRAIN, 0, 0}, {"train", "eval_every", K_TRAIN, 0, 0}, {"train", "eval_batches", K_TRAIN, 0, 0},
@@ -124,6 +124,10 @@ static int check_value(const keydef *d, const char *v, char *why, size_t n)
     rnnlab_status st = RNNLAB_OK;
     switch (d->k) {
     case K_TEXT: return 1;
+    case K_PATH:
+        if (!*v) return snprintf(why, n, "empty path"), 0;
+        if (strlen(v) >= 1000) return snprintf(why, n, "path longer than 999 characters"), 0;
+        return 1;
     case K_NAME:
         for (const char *p = v; *p; p++)
             if (!isalnum((unsigned char)*p) && *p != '_' && *p != '-' && *p != '.')
@@ -211,7 +215,8 @@ typedef struct parse_ctx {
     int too_long;        /* that line did not fit inih's buffer */
     int last_entry_line; /* line of the last entry stored */
     rnnlab_status st;    /* first error */
-    int in_sweep_cap;
+    char headers[32][48]; /* the [task.NAME] and [sweep.NAME] headers seen, to refuse empty ones */
+    int header_line[32], n_headers;
 } parse_ctx;
 
 static rnnlab_status fail_at(const rnnlab_experiment *e, int line, const char *key, const char *fmt, ...)
@@ -247,6 +252,19 @@ static char *read_line(char *str, int num, void *stream)
     if (c->too_long && !c->st)
         c->st = fail_at(c->e, c->line, NULL,
                         "line longer than %d characters; split a long list over indented continuation lines", num - 2);
+    /* section headers: inih skips an unclosed one and says nothing of an empty one */
+    const char *h = str;
+    while (*h == ' ' || *h == '\t') h++;
+    if (*h == '[' && !c->st) {
+        const char *close = strchr(h, ']');
+        if (!close)
+            c->st = fail_at(c->e, c->line, NULL, "section header without its closing ']'");
+        else if ((!strncmp(h + 1, "task.", 5) || !strncmp(h + 1, "sweep.", 6)) && c->n_headers < 32 &&
+                 (size_t)(close - h - 1) < sizeof c->headers[0]) {
+            snprintf(c->headers[c->n_headers], sizeof c->headers[0], "%.*s", (int)(close - h - 1), h + 1);
+            c->header_line[c->n_headers++] = c->line;
+        }
+    }
     c->p += len;
     return str;
 }
@@ -275,12 +293,15 @@ static int handler(void *user, const char *section, const char *name, const char
     if (c->line_is_cont && e->n_entries && c->last_entry_line == c->line - 1) {
         exp_entry *prev = &e->entries[e->n_entries - 1];
         if (!strcmp(prev->section, section) && !strcmp(prev->key, name)) {
+            /* joined with ", ", or with " " after a line that ends in a comma already */
             const size_t a = strlen(prev->value), b = strlen(value);
+            const char *sep = a && prev->value[a - 1] == ',' ? " " : ", ";
+            const size_t ns = strlen(sep);
             char *v = rnnlab_malloc(a + b + 3);
             if (!v) return c->st = rnnlab_error(RNNLAB_ERR_NOMEM, "out of memory"), 1;
             memcpy(v, prev->value, a);
-            memcpy(v + a, ", ", 2);
-            memcpy(v + a + 2, value, b + 1);
+            memcpy(v + a, sep, ns);
+            memcpy(v + a + ns, value, b + 1);
             rnnlab_free(prev->value);
             prev->value = v;
             c->last_entry_line = c->line;
@@ -317,18 +338,39 @@ static int handler(void *user, const char *section, const char *name, const char
 
 static rnnlab_status add_value(exp_dim *d, const char *v)
 {
-    char **n = rnnlab_malloc((size_t)(d->n + 1) * sizeof *n);
-    char *copy = rnnlab_malloc(strlen(v) + 1);
-    if (!n || !copy) {
-        rnnlab_free(n), rnnlab_free(copy);
-        return rnnlab_error(RNNLAB_ERR_NOMEM, "out of memory");
+    if (d->n == d->cap) { /* doubling: a range of a million values costs a million copies, not 10^12 */
+        int cap = d->cap ? 2 * d->cap : 16;
+        char **n = rnnlab_malloc((size_t)cap * sizeof *n);
+        if (!n) return rnnlab_error(RNNLAB_ERR_NOMEM, "out of memory");
+        if (d->n) memcpy(n, d->values, (size_t)d->n * sizeof *n);
+        rnnlab_free(d->values);
+        d->values = n;
+        d->cap = cap;
     }
-    if (d->n) memcpy(n, d->values, (size_t)d->n * sizeof *n);
-    rnnlab_free(d->values);
+    char *copy = rnnlab_malloc(strlen(v) + 1);
+    if (!copy) return rnnlab_error(RNNLAB_ERR_NOMEM, "out of memory");
     strcpy(copy, v);
-    d->values = n;
     d->values[d->n++] = copy;
     return RNNLAB_OK;
+}
+
+/* How many values lo..hi:step or lo..hi*factor takes (lo <= hi), counted without overflow; stops
+ * counting above limit. */
+static long range_count(long lo, long hi, long step, long factor, long limit)
+{
+    if (!factor) {
+        unsigned long span = (unsigned long)hi - (unsigned long)lo; /* exact: hi >= lo */
+        unsigned long n = span / (unsigned long)step;
+        return n >= (unsigned long)limit ? limit + 1 : (long)n + 1;
+    }
+    long n = 1;
+    for (long x = lo; x <= hi / factor && n <= limit; x *= factor) n++;
+    return n;
+}
+
+static int cmp_str_ptr(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 /* Expands "a, b, lo..hi, lo..hi:step, lo..hi*factor" into d->values. */
@@ -361,19 +403,40 @@ static rnnlab_status expand_list(const rnnlab_experiment *e, exp_dim *d, const c
             if (hi < lo || step < 1 || (star && factor < 2) || (star && lo < 1))
                 return fail_at(e, d->line, d->key,
                                "bad range '%s' (need lo <= hi, step >= 1, factor >= 2 and lo >= 1 for *factor)", item);
-            for (long x = lo; x <= hi; x = star ? x * factor : x + step) {
+            long count = range_count(lo, hi, step, star ? factor : 0, EXP_MAX_GRID - d->n);
+            if (d->n + count > EXP_MAX_GRID)
+                return fail_at(e, d->line, d->key, "the list has more than %ld values (the most a grid can have)",
+                               EXP_MAX_GRID);
+            for (long i = 0, x = lo; i < count; i++, x = i < count ? (star ? x * factor : x + step) : x) {
                 char buf[32];
                 snprintf(buf, sizeof buf, "%ld", x);
                 rnnlab_status st = add_value(d, buf);
                 if (st) return st;
-                if (d->n > 100000) return fail_at(e, d->line, d->key, "the range '%s' has too many values", item);
             }
         } else {
+            if (d->n >= EXP_MAX_GRID)
+                return fail_at(e, d->line, d->key, "the list has more than %ld values (the most a grid can have)",
+                               EXP_MAX_GRID);
             rnnlab_status st = add_value(d, item);
             if (st) return st;
         }
         if (!comma) break;
         p = comma + 1;
+    }
+    /* A value listed twice would make two identical runs (same key values, same derived seed). */
+    if (d->n > 1) {
+        char **sorted = rnnlab_malloc((size_t)d->n * sizeof *sorted);
+        if (!sorted) return rnnlab_error(RNNLAB_ERR_NOMEM, "out of memory");
+        memcpy(sorted, d->values, (size_t)d->n * sizeof *sorted);
+        qsort(sorted, (size_t)d->n, sizeof *sorted, cmp_str_ptr);
+        for (int i = 1; i < d->n; i++)
+            if (!strcmp(sorted[i - 1], sorted[i])) {
+                char dup[64];
+                snprintf(dup, sizeof dup, "%s", sorted[i]);
+                rnnlab_free(sorted);
+                return fail_at(e, d->line, d->key, "the value '%s' is listed twice (it would make identical runs)", dup);
+            }
+        rnnlab_free(sorted);
     }
     return RNNLAB_OK;
 }
@@ -486,11 +549,18 @@ static rnnlab_status load(rnnlab_experiment *e, const char *path)
 {
     rnnlab_status st = read_text(e, path);
     if (st) return st;
-    parse_ctx c = {e, e->text, e->text + e->text_len, 0, 0, 0, 0, RNNLAB_OK, 0};
+    parse_ctx c = {.e = e, .p = e->text, .end = e->text + e->text_len, .st = RNNLAB_OK};
     const int ini_line = ini_parse_stream(read_line, &c, handler, &c);
     if (c.st) return c.st;
     if (ini_line > 0) return fail_at(e, ini_line, NULL, "syntax error (expected [section], key = value, or a comment)");
     if (ini_line < 0) return rnnlab_error(RNNLAB_ERR_IO, "%s: cannot be parsed (inih error %d)", path, ini_line);
+    for (int k = 0; k < c.n_headers; k++) {
+        int used = 0;
+        for (int i = 0; i < e->n_entries && !used; i++) used = !strcmp(e->entries[i].section, c.headers[k]);
+        if (!used)
+            return fail_at(e, c.header_line[k], NULL, "[%s] is empty%s", c.headers[k],
+                           c.headers[k][0] == 't' ? " (a block needs at least name = <task>)" : "");
+    }
 
     /* every key outside [sweep] and [task] (and their .NAME blocks) must be in the schema with a valid value */
     char why[512];
@@ -655,6 +725,8 @@ rnnlab_status rnnlab_experiment_load(rnnlab_experiment **out, const char *path)
 
 const char *rnnlab_experiment_name(const rnnlab_experiment *e) { return e->name; }
 const char *rnnlab_experiment_out_dir(const rnnlab_experiment *e) { return e->out_dir; }
+
+int rnnlab_experiment_figures(const rnnlab_experiment *e) { return e->figures; }
 long rnnlab_experiment_grid_size(const rnnlab_experiment *e) { return e->grid_size; }
 
 /* ---------------------------------------------------------------- resolving a grid point */
@@ -857,6 +929,35 @@ rnnlab_status exp_resolve(const rnnlab_experiment *e, long id, exp_run *r, rnnla
                        "identity needs square input blocks, but input_size %d (from the task) != hidden_size %d",
                        mc->input_size, mc->hidden_size);
     if (!r->task) return fail_at(e, 1, "task.name", "missing");
+    if (e->train.on) {
+        /* what would otherwise stop the run only once it started */
+        const setting *trunc = NULL, *init_from = NULL;
+        for (int i = 0; i < n; i++)
+            if (!strcmp(set[i].section, "train") && !strcmp(set[i].key, "truncate")) trunc = &set[i];
+            else if (!strcmp(set[i].section, "train") && !strcmp(set[i].key, "init_from")) init_from = &set[i];
+        if (init_from) {
+            FILE *f = fopen(r->train.init_from, "rb");
+            if (!f) return fail_at(e, init_from->line, "init_from", "cannot open '%s': %s", r->train.init_from, strerror(errno));
+            fclose(f);
+        }
+        if (task_info) {
+            if (mc->norm == RNNLAB_NORM_BATCH && r->train.truncate > 0 && r->train.truncate < task_info->seq_len)
+                return fail_at(e, trunc ? trunc->line : train_line ? train_line : 1, "truncate",
+                               "batch norm couples every step of the batch, so it cannot be combined with truncated "
+                               "BPTT (truncate %d < seq_len %d); use full BPTT or layer norm",
+                               r->train.truncate, task_info->seq_len);
+            for (int sp = 0; sp < 3; sp++)
+                if (task_info->split_size[sp] == 0) {
+                    int line = 0;
+                    for (int i = 0; i < r->n_task_opts; i++)
+                        if (!strcmp(r->task_opts[i].key, "split")) line = r->task_opts[i].line;
+                    const exp_entry *tn = get(e, bk->task_section, "name");
+                    return fail_at(e, line ? line : tn ? tn->line : 1, line ? "split" : "name",
+                                   "the %s split of task %s is empty; training evaluates on train, valid and test",
+                                   rnnlab_split_name((rnnlab_split)sp), r->task);
+                }
+        }
+    }
     return RNNLAB_OK;
 }
 

@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
@@ -568,6 +569,7 @@ done:
 
 typedef struct journal {
     int fd;
+    int lock_fd; /* <out>/.lock, held (flock) while the run writes the folder */
     char path[PATH_MAX + 64];
     unsigned char *done; /* (grid_size) 1 if committed */
     long n_done;
@@ -582,6 +584,15 @@ static rnnlab_status open_outputs(const rnnlab_experiment *e, const char *dir, i
     char path[PATH_MAX + 64], head[256];
     rnnlab_status st = exp_mkdirs(dir);
     if (st) return st;
+    /* one writer per folder: a second process (the same shard started twice, a resubmitted array
+     * task) would append every run again. The lock goes with the process, so a killed run leaves none. */
+    path_join(path, sizeof path, dir, ".lock");
+    j->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (j->lock_fd < 0) return rnnlab_error(RNNLAB_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    if (flock(j->lock_fd, LOCK_EX | LOCK_NB) != 0)
+        return rnnlab_error(RNNLAB_ERR_IO, "%s is in use by another rnnlab process (%s is locked); wait for it to "
+                                           "finish or stop it, then run again to resume",
+                            dir, path);
     path_join(j->path, sizeof j->path, dir, ".journal");
     j->done = rnnlab_calloc((size_t)e->grid_size, 1);
     if (!j->done) return rnnlab_error(RNNLAB_ERR_NOMEM, "out of memory");
@@ -782,7 +793,7 @@ rnnlab_status rnnlab_experiment_run(rnnlab_experiment *e, const rnnlab_run_optio
     if (jobs > threads) jobs = threads;
     rnnlab_threads_set(threads);
 
-    journal j = {-1, "", NULL, 0, {0}};
+    journal j = {.fd = -1, .lock_fd = -1};
     int fds[N_FILES];
     for (int i = 0; i < N_FILES; i++) fds[i] = -1;
     /* training runs keep their checkpoints in dir and show progress per update (one run at a time) */
@@ -865,9 +876,12 @@ rnnlab_status rnnlab_experiment_run(rnnlab_experiment *e, const rnnlab_run_optio
     if (j.fd >= 0) close(j.fd);
     const long n_done = j.n_done;
     rnnlab_free(j.done);
+    if (!st) {
+        iso_time(ended, sizeof ended);
+        st = write_manifest(e, dir, started, ended, threads, jobs, sk, sn, n_done, NULL);
+    }
+    if (j.lock_fd >= 0) close(j.lock_fd);
     if (st) return st;
-    iso_time(ended, sizeof ended);
-    if ((st = write_manifest(e, dir, started, ended, threads, jobs, sk, sn, n_done, NULL))) return st;
     if (sn == 1 && opt->plot && e->figures) {
         if (rnnlab_plot(dir) != RNNLAB_OK && !opt->quiet)
             fprintf(pg.f, "rnnlab: warning: figures not drawn: %s\n", rnnlab_last_error());
@@ -995,7 +1009,8 @@ rnnlab_status rnnlab_experiment_merge(const char *dir)
         }
         snprintf(path, sizeof path, "%s/.journal", dir);
         if (!st) st = write_file_atomic(path, jr.data, jr.len);
-        /* the manifest: shard 0's, marked as merged */
+        /* the manifest: shard 0's (build, experiment, times), as the whole grid: shard 0/1, every run
+         * done, and how many shards it came from */
         path_join(path, sizeof path, sh[0].dir, "manifest.json");
         size_t ml;
         char *man = slurp(path, &ml);
@@ -1003,7 +1018,20 @@ rnnlab_status rnnlab_experiment_merge(const char *dir)
             char *end = strrchr(man, '}');
             if (end) {
                 rnnlab_csvbuf mb = {0};
-                rnnlab_csv_append(&mb, man, (size_t)(end - man));
+                *end = '\0';
+                for (char *p = man; *p;) { /* one "key": value per line */
+                    char *nl = strchr(p, '\n');
+                    const size_t len = nl ? (size_t)(nl - p) + 1 : strlen(p);
+                    if (!strncmp(p, "  \"shard\": ", 11)) {
+                        rnnlab_csv_append(&mb, "  \"shard\": \"0/1\",\n", 18);
+                    } else if (!strncmp(p, "  \"runs_done\": ", 15)) {
+                        snprintf(line, sizeof line, "  \"runs_done\": %ld%s", grid, nl && nl[-1] == ',' ? ",\n" : "\n");
+                        rnnlab_csv_append(&mb, line, strlen(line));
+                    } else {
+                        rnnlab_csv_append(&mb, p, len);
+                    }
+                    p += len;
+                }
                 while (mb.len && (mb.data[mb.len - 1] == '\n' || mb.data[mb.len - 1] == ' ')) mb.len--;
                 snprintf(line, sizeof line, ",\n  \"merged_from_shards\": %d\n}\n", n);
                 rnnlab_csv_append(&mb, line, strlen(line));

@@ -51,6 +51,9 @@ rnnlab_status exp_plot_dirs(const char *dir, char *figdir, size_t n)
 
 rnnlab_status exp_plot_gnuplot(const char *figdir, const char *script, const char *log)
 {
+    /* the child reopens stdout and stderr, which would write out its copy of what the parent has
+     * buffered (a line printed before the figures would appear twice) */
+    fflush(stdout), fflush(stderr);
     const pid_t pid = fork();
     if (pid < 0) return rnnlab_error(RNNLAB_ERR_IO, "cannot start gnuplot: %s", strerror(errno));
     if (pid == 0) {

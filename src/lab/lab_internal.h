@@ -36,8 +36,8 @@ typedef struct exp_dim {
     char key[48];
     char column[48]; /* its CSV column: the key, "task" for task.name */
     int line;
-    int n;
-    char **values; /* (n), owned */
+    int n, cap;
+    char **values; /* (n) of (cap), owned */
 } exp_dim;
 
 /* What a run measures ([measure]). */
