@@ -158,6 +158,36 @@ static void test_dry_run_expands_the_grid(void **state)
     rnnlab_experiment_free(e);
 }
 
+/* rnnlab plot reads the CSV files strictly: a field that should be a number and is not, or an
+ * unclosed quote, is reported with file:line (and nothing is drawn), not silently skipped. */
+static void test_plot_refuses_damaged_csv(void **state)
+{
+    (void)state;
+    const char *ini = check_tmp_path("plotbad.ini"), *out = check_tmp_path("plotbad_out");
+    check_write_file(ini, "[model]\nhidden_size = 4\n[task]\nname = adding\nlength = fixed\nbatch = 2\nseq_len = 30\n"
+                          "[sweep]\nseed = 1, 2\n");
+    assert_int_equal(run_lib(ini, out, 1, 1), RNNLAB_OK);
+    char path[4300];
+    snprintf(path, sizeof path, "%s/summary.csv", out);
+    size_t n;
+    char *text = check_slurp(path, &n);
+    char *row3 = strchr(strchr(text, '\n') + 1, '\n') + 1; /* the second run's row: "1,..." */
+    assert_true(row3[0] == '1' && row3[1] == ',');
+    row3[1] = 'x'; /* "1x..." */
+    check_write_file(path, text);
+    assert_int_equal(rnnlab_plot(out), RNNLAB_ERR_IO);
+    assert_non_null(strstr(rnnlab_last_error(), "summary.csv:3: run_id: expected a number"));
+    row3[1] = ',';
+    check_write_file(path, text);
+    free(text);
+    snprintf(path, sizeof path, "%s/decay.csv", out);
+    FILE *f = fopen(path, "a");
+    fputs("\"1,2\n", f);
+    fclose(f);
+    assert_int_equal(rnnlab_plot(out), RNNLAB_ERR_IO);
+    assert_non_null(strstr(rnnlab_last_error(), "decay.csv:"));
+}
+
 /* One writer per output folder: while another process holds <out>/.lock, a run refuses to start
  * (and writes nothing); once it is released, the run goes ahead. */
 static void test_output_folder_is_locked(void **state)
@@ -535,6 +565,7 @@ int main(void)
         cmocka_unit_test(test_bad_experiment_files),
         cmocka_unit_test(test_dry_run_expands_the_grid),
         cmocka_unit_test(test_output_folder_is_locked),
+        cmocka_unit_test(test_plot_refuses_damaged_csv),
         cmocka_unit_test(test_shipped_experiments_are_valid),
         cmocka_unit_test(test_blocks),
         cmocka_unit_test(test_small_sweep_end_to_end),

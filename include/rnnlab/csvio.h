@@ -39,8 +39,8 @@ void rnnlab_csv_end_row(rnnlab_csvbuf *b);
 void rnnlab_csv_append(rnnlab_csvbuf *b, const char *s, size_t n);
 
 /*
- * rnnlab_csv_scan - parses a CSV file with libcsv (csv_fini is called, so a last row without a
- * newline is read too) and calls row(user, fields, n_fields, line) for every row, the header
+ * rnnlab_csv_scan - parses a CSV file with libcsv in strict mode (a stray or unclosed quote is an
+ * error; csv_fini is called, so a last row without a newline is read too) and calls row(user, fields, n_fields, line) for every row, the header
  * included (line is 1-based). Fields are NUL-terminated copies valid during the call. Returning
  * non-zero from row stops the read with that status.
  * Errors: RNNLAB_ERR_IO ("path: why" / "path:line: why").

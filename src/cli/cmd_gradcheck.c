@@ -55,7 +55,8 @@ static int run_references(int n, char **files, double tol)
         rnnlab_status st = rnnlab_refcase_load(files[i], &rc);
         if (!st) st = rnnlab_refcase_check(rc, tol, &rep);
         if (st) {
-            cli_error(NULL, "%s: %s", files[i], rnnlab_last_error());
+            if (strstr(rnnlab_last_error(), files[i])) cli_error(NULL, "%s", rnnlab_last_error());
+            else cli_error(NULL, "%s: %s", files[i], rnnlab_last_error());
             fails++;
         } else {
             printf("== %s (%s, I=%d H=%d L=%d B=%d T=%d, loss at %s): %s\n", files[i], rc->cell, rc->input_size,
@@ -155,8 +156,9 @@ int cmd_gradcheck(int argc, char **argv)
         } else if ((r = cli_opt(argc, argv, &i, "--alpha", &v)) != 0) {
             if (r < 0 || !cli_double("--alpha", v, &cfg.model.leaky_alpha)) return CLI_EXIT_USAGE;
         } else if ((r = cli_opt(argc, argv, &i, "--tol", &v)) != 0) {
-            if (r < 0 || !cli_double("--tol", v, &tol) || tol <= 0) {
-                if (r >= 0 && tol <= 0) cli_error(NULL, "--tol must be > 0");
+            if (r < 0 || !cli_double("--tol", v, &tol)) return CLI_EXIT_USAGE;
+            if (tol <= 0) {
+                cli_error(NULL, "--tol must be > 0");
                 return CLI_EXIT_USAGE;
             }
         } else if ((r = cli_opt(argc, argv, &i, "--seed", &v)) != 0) {

@@ -100,7 +100,9 @@ int cmd_plot(int argc, char **argv)
         cli_error(NULL, "%s", rnnlab_last_error());
         return CLI_EXIT_FAIL;
     }
-    printf("rnnlab: figures in %s/figures/ (decay, decay_rate, heatmap; train_loss, train_grad_norm and ablation "
-           "where the runs trained; .png and .pdf)\n", argv[1]);
+    char train_csv[4096];
+    snprintf(train_csv, sizeof train_csv, "%s/train.csv", argv[1]);
+    printf("rnnlab: figures in %s/figures/ (decay, decay_rate, heatmap%s; .png and .pdf)\n", argv[1],
+           access(train_csv, F_OK) == 0 ? "; train_loss, train_grad_norm, ablation" : "");
     return CLI_EXIT_OK;
 }

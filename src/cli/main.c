@@ -113,6 +113,10 @@ int main(int argc, char **argv)
         return CLI_EXIT_OK;
     }
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+        if (argc > 2) {
+            cli_error("rnnlab version takes no arguments", "unexpected argument '%s'", argv[2]);
+            return CLI_EXIT_USAGE;
+        }
         printf("rnnlab %s (OpenMP %s, %d threads, OpenBLAS %s kernels)\n", RNNLAB_VERSION,
                rnnlab_openmp_enabled() ? "on" : "off", rnnlab_threads_get(), rnnlab_blas_core());
         return CLI_EXIT_OK;

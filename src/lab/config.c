@@ -17,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
 #include <zlib.h>
 
 /* ---------------------------------------------------------------- the schema */
@@ -99,8 +101,8 @@ int exp_parse_bool(const char *v, int *out)
 {
     static const char *const yes[] = {"true", "yes", "on", "1"}, *const no[] = {"false", "no", "off", "0"};
     for (int i = 0; i < 4; i++) {
-        if (!strcmp(v, yes[i])) return *out = 1, 1;
-        if (!strcmp(v, no[i])) return *out = 0, 1;
+        if (!strcasecmp(v, yes[i])) return *out = 1, 1;
+        if (!strcasecmp(v, no[i])) return *out = 0, 1;
     }
     return 0;
 }
@@ -136,7 +138,7 @@ static int check_value(const keydef *d, const char *v, char *why, size_t n)
         return 1;
     case K_BOOL:
         if (exp_parse_bool(v, &b)) return 1;
-        return snprintf(why, n, "expected true or false, got '%s'", v), 0;
+        return snprintf(why, n, "expected true or false (or yes/no, on/off, 1/0), got '%s'", v), 0;
     case K_INT:
         if (exp_parse_long(v, &l) && l >= d->lo && l <= d->hi) return 1;
         return snprintf(why, n, "expected an integer in [%.0f, %.0f], got '%s'", d->lo, d->hi, v), 0;
@@ -504,6 +506,11 @@ static rnnlab_status read_text(rnnlab_experiment *e, const char *path)
 {
     FILE *f = fopen(path, "rb");
     if (!f) return rnnlab_error(RNNLAB_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fileno(f), &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        fclose(f);
+        return rnnlab_error(RNNLAB_ERR_IO, "%s: is a directory, not an experiment file", path);
+    }
     size_t cap = 1 << 14, n = 0;
     char *buf = rnnlab_malloc(cap);
     while (buf) {
@@ -901,10 +908,16 @@ rnnlab_status exp_resolve(const rnnlab_experiment *e, long id, exp_run *r, rnnla
         rnnlab_status st = rnnlab_dataset_open(&ds, r->task, r->task_opts, r->n_task_opts, 0, &bad);
         if (st) {
             const exp_entry *tn = get(e, bk->task_section, "name");
-            const int line = bad >= 0 ? r->task_opts[bad].line : tn ? tn->line : 1;
+            int line = bad >= 0 ? r->task_opts[bad].line : tn ? tn->line : 1;
             char msg[1024];
             snprintf(msg, sizeof msg, "%s", rnnlab_last_error());
             if (st == RNNLAB_ERR_CONFIG) return rnnlab_error(st, "%s:%d: %s", e->path, line, msg);
+            if (st == RNNLAB_ERR_IO) { /* a data file missing or malformed: the file's fault, found before running */
+                const char *key = bad >= 0 ? r->task_opts[bad].key : "name";
+                for (int i = 0; i < r->n_task_opts && bad < 0; i++)
+                    if (!strcmp(r->task_opts[i].key, "path")) line = r->task_opts[i].line, key = "path";
+                return rnnlab_error(RNNLAB_ERR_CONFIG, "%s:%d: %s: task %s: %s", e->path, line, key, r->task, msg);
+            }
             return rnnlab_error(st, "%s:%d: task %s: %s", e->path, line, r->task, msg);
         }
         *task_info = *rnnlab_dataset_info(ds);

@@ -150,7 +150,7 @@ rnnlab_status rnnlab_csv_scan(const char *path, rnnlab_csv_scan_fn row, void *us
     FILE *f = fopen(path, "rb");
     if (!f) return rnnlab_error(RNNLAB_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     struct csv_parser p;
-    if (csv_init(&p, CSV_APPEND_NULL) != 0) {
+    if (csv_init(&p, CSV_APPEND_NULL | CSV_STRICT | CSV_STRICT_FINI) != 0) { /* an unclosed quote is an error */
         fclose(f);
         return rnnlab_error(RNNLAB_ERR_NOMEM, "%s: cannot initialise the CSV parser", path);
     }

@@ -52,7 +52,21 @@ typedef struct plot_data {
     int *cnt;
     int pass; /* 0: summary, 1: decay */
     rnnlab_status err;
+    const char *path; /* the file being read, for messages */
 } plot_data;
+
+/* A field that should hold a number and does not: "path:line: column: why". */
+static int bad_field(const plot_data *p, long line, const char *column, const char *v)
+{
+    return rnnlab_error(RNNLAB_ERR_IO, "%s:%ld: %s: expected a number, got '%.40s'", p->path, line, column, v);
+}
+
+/* An integer field (run_id, seq_len, layer, t). */
+static int int_field(const plot_data *p, char **f, int n, int col, long line, const char *column, long *out)
+{
+    if (col >= n) return rnnlab_error(RNNLAB_ERR_IO, "%s:%ld: %s: missing (the row is short)", p->path, line, column);
+    return exp_parse_long(f[col], out) ? 0 : bad_field(p, line, column, f[col]);
+}
 
 static int group_of(char (*names)[160], int *n, const char *s)
 {
@@ -108,18 +122,22 @@ static int summary_row(void *user, char **f, int n, long line)
         rnnlab_free(p->runs);
         p->runs = r, p->cap_runs = cap;
     }
+    long id, T;
+    int bad;
+    if ((bad = int_field(p, f, n, 0, line, "run_id", &id)) || (bad = int_field(p, f, n, p->col_seq, line, "seq_len", &T)))
+        return bad;
     run_info *r = &p->runs[p->n_runs++];
-    r->id = strtol(f[0], NULL, 10);
+    r->id = id;
     r->label = group_of(p->labels, &p->n_labels, label);
-    const long T = p->col_seq < n ? strtol(f[p->col_seq], NULL, 10) : 0;
     int pi = -1;
     for (int i = 0; i < p->n_panels; i++)
         if (p->panels[i] == T) pi = i;
     if (pi < 0 && p->n_panels < MAX_GROUPS) pi = p->n_panels, p->panels[p->n_panels++] = T;
     r->panel = pi;
     if (T > p->max_t) p->max_t = T;
-    r->rate = NAN;
-    if (p->col_rate < n && f[p->col_rate][0]) rnnlab_parse_double(f[p->col_rate], &r->rate);
+    r->rate = NAN; /* empty for a run that diverged */
+    if (p->col_rate < n && f[p->col_rate][0] && !rnnlab_parse_double(f[p->col_rate], &r->rate))
+        return bad_field(p, line, "decay_rate", f[p->col_rate]);
     r->top = -1;
     return r->label < 0 || r->panel < 0 ? RNNLAB_ERR_IO : 0;
 }
@@ -138,19 +156,25 @@ static int decay_row(void *user, char **f, int n, long line)
         p->col_norm = exp_plot_col(f, n, "grad_norm_h");
         return p->col_layer < 0 || p->col_t < 0 || p->col_norm < 0 ? RNNLAB_ERR_IO : 0;
     }
-    if (n <= p->col_norm) return RNNLAB_ERR_IO;
-    run_info *r = find_run(p, strtol(f[0], NULL, 10));
+    long id, layer_l, t;
+    int bad;
+    if ((bad = int_field(p, f, n, 0, line, "run_id", &id)) || (bad = int_field(p, f, n, p->col_layer, line, "layer", &layer_l)) ||
+        (bad = int_field(p, f, n, p->col_t, line, "t", &t)))
+        return bad;
+    if (n <= p->col_norm) return rnnlab_error(RNNLAB_ERR_IO, "%s:%ld: grad_norm_h: missing (the row is short)", p->path, line);
+    double v;
+    if (!rnnlab_parse_double(f[p->col_norm], &v)) return bad_field(p, line, "grad_norm_h", f[p->col_norm]);
+    run_info *r = find_run(p, id);
     if (!r) return 0;
-    const int layer = (int)strtol(f[p->col_layer], NULL, 10);
-    const long t = strtol(f[p->col_t], NULL, 10);
+    if (layer_l < 0 || layer_l > 1 << 20) return bad_field(p, line, "layer", f[p->col_layer]);
+    const int layer = (int)layer_l;
     if (p->pass == 1) { /* first decay pass: layer counts */
         if (layer + 1 > p->max_layers) p->max_layers = layer + 1;
         if (layer > r->top) r->top = layer;
         return 0;
     }
-    double v;
-    if (layer < 0 || layer >= p->max_layers || t < 0 || t >= p->max_t) return 0;
-    if (!rnnlab_parse_double(f[p->col_norm], &v) || !(v > 0) || !isfinite(v)) return 0;
+    if (layer >= p->max_layers || t < 0 || t >= p->max_t) return 0;
+    if (!(v > 0) || !isfinite(v)) return 0; /* an underflowed or non-finite norm has no log10 */
     const size_t k = cell_index(p, r->label, r->panel, layer, t);
     p->sum[k] += log10(v);
     p->cnt[k]++;
@@ -265,13 +289,16 @@ static rnnlab_status write_script(const plot_data *p, const char *figdir)
                 term);
         fprintf(f, "set output 'decay_rate.%s'\nset title 'decay rate of ||dL/dh_t|| (top layer, mean over seeds)'\n"
                    "set xlabel 'sequence length T'\nset ylabel 'decay rate (decades per step)'\nset logscale x 2\nset xtics (%s)\n"
-                   "set key top right font ',8'\nplot ",
+                   "set key top right font ',8'\n",
                 ext, tics);
+        if (p->n_panels == 1) /* one sequence length: a range around it, not an empty one */
+            fprintf(f, "set xrange [%ld:%ld]\n", p->panels[0] / 2 > 0 ? p->panels[0] / 2 : 1, 2 * p->panels[0]);
+        fprintf(f, "plot ");
         for (int li = 0; li < p->n_labels; li++) {
             fprintf(f, "%s'data/rate_s%d.dat' using 1:2 with linespoints lw 1.5 pt 7 title ", li ? ", " : "", li);
             exp_plot_string(f, p->labels[li]);
         }
-        fprintf(f, "\nunset logscale x\nset xtics autofreq\nset output\n");
+        fprintf(f, "\nunset logscale x\nset xtics autofreq\nset autoscale x\nset output\n");
         fprintf(f, fmt ? "set terminal %s noenhanced size %dcm,%dcm font ',9'\n"
                        : "set terminal %s noenhanced size %d,%d font ',10'\n",
                 term, fmt ? 14 * hcols : 560 * hcols, fmt ? 8 * hrows : 300 * hrows);
@@ -296,6 +323,7 @@ rnnlab_status rnnlab_plot(const char *dir)
     if (!p) return rnnlab_error(RNNLAB_ERR_NOMEM, "out of memory");
     char path[PATH_MAX + 64], figdir[PATH_MAX];
     snprintf(path, sizeof path, "%s/summary.csv", dir);
+    p->path = path;
     rnnlab_status st = rnnlab_csv_scan(path, summary_row, p);
     if (st == RNNLAB_ERR_IO && !strstr(rnnlab_last_error(), path))
         st = rnnlab_error(RNNLAB_ERR_IO, "%s: not an rnnlab summary.csv (columns run_id ... seed ... decay_rate)", path);

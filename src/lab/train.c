@@ -122,7 +122,7 @@ static rnnlab_status set_number(rnnlab_train_config *c, const num_key *k, const 
     double x;
     int b;
     if (k->kind == 'b') {
-        if (!exp_parse_bool(v, &b)) return rnnlab_error(RNNLAB_ERR_CONFIG, "expected true or false, got '%s'", v);
+        if (!exp_parse_bool(v, &b)) return rnnlab_error(RNNLAB_ERR_CONFIG, "expected true or false (or yes/no, on/off, 1/0), got '%s'", v);
         *(int *)p = b;
         return RNNLAB_OK;
     }
