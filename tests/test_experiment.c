@@ -516,6 +516,7 @@ static void test_changed_experiment_is_refused(void **state)
     assert_int_equal(check_run_cli(log, args), 2);
     char *text = check_slurp(log, NULL);
     assert_non_null(strstr(text, "--fresh"));
+    assert_non_null(strstr(text, "another version of the experiment file"));
     free(text);
     const char *fresh[] = {"run", "--quiet", "--no-plot", "--fresh", "--out", out, ini, NULL};
     assert_int_equal(check_run_cli(NULL, fresh), 0);
