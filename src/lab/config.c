@@ -409,11 +409,13 @@ static rnnlab_status expand_list(const rnnlab_experiment *e, exp_dim *d, const c
             if (d->n + count > EXP_MAX_GRID)
                 return fail_at(e, d->line, d->key, "the list has more than %ld values (the most a grid can have)",
                                EXP_MAX_GRID);
-            for (long i = 0, x = lo; i < count; i++, x = i < count ? (star ? x * factor : x + step) : x) {
+            long x = lo;
+            for (long i = 0; i < count; i++) {
                 char buf[32];
                 snprintf(buf, sizeof buf, "%ld", x);
                 rnnlab_status st = add_value(d, buf);
                 if (st) return st;
+                if (i + 1 < count) x = star ? x * factor : x + step; /* never past the last value: no overflow */
             }
         } else {
             if (d->n >= EXP_MAX_GRID)
@@ -751,6 +753,14 @@ typedef struct setting {
     int line;
 } setting;
 
+/* The line of the run's task option `key`, or 0 if the file does not set it. */
+static int task_opt_line(const exp_run *r, const char *key)
+{
+    for (int i = 0; i < r->n_task_opts; i++)
+        if (!strcmp(r->task_opts[i].key, key)) return r->task_opts[i].line;
+    return 0;
+}
+
 rnnlab_status exp_resolve(const rnnlab_experiment *e, long id, exp_run *r, rnnlab_task_info *task_info)
 {
     memset(r, 0, sizeof *r);
@@ -914,8 +924,7 @@ rnnlab_status exp_resolve(const rnnlab_experiment *e, long id, exp_run *r, rnnla
             if (st == RNNLAB_ERR_CONFIG) return rnnlab_error(st, "%s:%d: %s", e->path, line, msg);
             if (st == RNNLAB_ERR_IO) { /* a data file missing or malformed: the file's fault, found before running */
                 const char *key = bad >= 0 ? r->task_opts[bad].key : "name";
-                for (int i = 0; i < r->n_task_opts && bad < 0; i++)
-                    if (!strcmp(r->task_opts[i].key, "path")) line = r->task_opts[i].line, key = "path";
+                if (bad < 0 && task_opt_line(r, "path")) line = task_opt_line(r, "path"), key = "path";
                 return rnnlab_error(RNNLAB_ERR_CONFIG, "%s:%d: %s: task %s: %s", e->path, line, key, r->task, msg);
             }
             return rnnlab_error(st, "%s:%d: task %s: %s", e->path, line, r->task, msg);
@@ -961,9 +970,7 @@ rnnlab_status exp_resolve(const rnnlab_experiment *e, long id, exp_run *r, rnnla
                                r->train.truncate, task_info->seq_len);
             for (int sp = 0; sp < 3; sp++)
                 if (task_info->split_size[sp] == 0) {
-                    int line = 0;
-                    for (int i = 0; i < r->n_task_opts; i++)
-                        if (!strcmp(r->task_opts[i].key, "split")) line = r->task_opts[i].line;
+                    const int line = task_opt_line(r, "split");
                     const exp_entry *tn = get(e, bk->task_section, "name");
                     return fail_at(e, line ? line : tn ? tn->line : 1, line ? "split" : "name",
                                    "the %s split of task %s is empty; training evaluates on train, valid and test",

@@ -619,17 +619,17 @@ static rnnlab_status open_outputs(const rnnlab_experiment *e, const char *dir, i
                training files' headers are part of the sizes) */
             unsigned long ocrc = 0;
             long ogrid = 0;
-            int ok_ = 0, ok_n = 0, used = 0;
-            const int parsed = sscanf(old, "rnnlab-journal 1 crc=%lx grid=%ld shard=%d/%d sizes=%n", &ocrc, &ogrid, &ok_,
-                                      &ok_n, &used) == 4 && used > 0;
+            int old_k = 0, old_n = 0, used = 0;
+            const int parsed = sscanf(old, "rnnlab-journal 1 crc=%lx grid=%ld shard=%d/%d sizes=%n", &ocrc, &ogrid, &old_k,
+                                      &old_n, &used) == 4 && used > 0;
             char why[256];
             if (!parsed) snprintf(why, sizeof why, "its .journal is not one rnnlab wrote");
             else if (ocrc != e->crc)
                 snprintf(why, sizeof why, "another version of the experiment file (crc32 %08lx there, %08lx now: any "
                          "edit counts, comments too)", ocrc, e->crc);
             else if (ogrid != e->grid_size) snprintf(why, sizeof why, "a grid of %ld runs (now %ld)", ogrid, e->grid_size);
-            else if (ok_ != shard_k || ok_n != shard_n)
-                snprintf(why, sizeof why, "shard %d/%d (now %d/%d)", ok_, ok_n, shard_k, shard_n);
+            else if (old_k != shard_k || old_n != shard_n)
+                snprintf(why, sizeof why, "shard %d/%d (now %d/%d)", old_k, old_n, shard_k, shard_n);
             else snprintf(why, sizeof why, "the same file run %s", e->train.on ? "without training (rnnlab run)" : "with training (rnnlab train)");
             rnnlab_free(old);
             for (int i = 0; i < N_FILES; i++) rnnlab_csvbuf_free(&hdr[i]);
