@@ -6,6 +6,9 @@
 
 #include <errno.h>
 #include <locale.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,6 +106,15 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
     setlocale(LC_ALL, "C"); /* numbers are always written and read in the C locale */
+#if defined(__GLIBC__)
+    /* A sweep creates and frees a model and its workspace per run. glibc would hand blocks above
+     * 128 KiB back to the kernel (munmap, heap trims) and fault them in again for the next run,
+     * (page faults are slow in a VM, and two threads of one process fault under one lock).
+     * Measured, 16 W3-sized decay runs, 10 interleaved rounds: 6-9% faster on 1 and on 2 threads
+     * with these. Freed memory stays with the process instead; the peak is unchanged. */
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+#endif
     if (argc < 2) {
         usage(stderr);
         return CLI_EXIT_USAGE;
