@@ -121,6 +121,12 @@ typedef struct rnnlab_bptt rnnlab_bptt;
  *
  * Memory:  *out is owned by the caller (rnnlab_bptt_free). Nothing is allocated after this: the
  *          forward and backward passes never allocate. rnnlab_bptt_bytes reports the size.
+ * Threads: a training workspace (keep_cache = 0, full BPTT, no batch norm, no dropout in training)
+ *          with B >= 32 and a recurrent weight of at most 1 MiB runs its batch rows as B / 16 parts,
+ *          each a workspace of its own rows on one OpenMP thread, and adds the parts' gradients in
+ *          part order. The parts are fixed by the shape, so results never depend on the thread
+ *          count; they agree with one workspace's to rounding (the weight gradients are summed in
+ *          another order). Diagnostics (diag.h) need keep_cache = 1, which never splits.
  * Errors:  RNNLAB_ERR_CONFIG for a bad option (batch, seq_len, truncate < 0, xent with O < 2,
  *          ftz on a CPU without it, keep_cache = 0 with windowed truncation), RNNLAB_ERR_NOMEM.
  */
@@ -206,10 +212,14 @@ rnnlab_status rnnlab_bptt_update_running_stats(const rnnlab_bptt *ws, rnnlab_mod
 rnnlab_taps rnnlab_bptt_get_taps(const rnnlab_bptt *ws);
 
 /* Copies the forward's state of layer l after step t (t = -1 gives h0) into out (B, H); c for the
- * LSTM's cell state (NULL otherwise is allowed). Errors: RNNLAB_ERR_SHAPE for l or t out of range. */
+ * LSTM's cell state (NULL otherwise is allowed). Rows of samples whose sequence ended before step t
+ * hold no meaningful value (the steps after the batch's longest sample, or after the longest of a
+ * part's samples (rnnlab_bptt_create), are not computed). Errors: RNNLAB_ERR_SHAPE for l or t out
+ * of range. */
 rnnlab_status rnnlab_bptt_get_state(const rnnlab_bptt *ws, int l, int t, double *h_out, double *c_out);
 
-/* Copies the head outputs of the last forward into out: (B, O) at last, (T, B, O) at all. */
+/* Copies the head outputs of the last forward into out: (B, O) at last, (T, B, O) at all (rows after
+ * a sample's last step hold no meaningful value, as for rnnlab_bptt_get_state). */
 rnnlab_status rnnlab_bptt_get_output(const rnnlab_bptt *ws, double *out);
 
 #ifdef __cplusplus

@@ -42,7 +42,9 @@ static int tile_len(int by_rows, int N)
 #define RNNLAB_GEMM_PAR_MNK (1 << 20) /* at least this many multiply-adds for tiles on several threads */
 #endif
 #ifndef RNNLAB_GEMM_SMALL_MNK
-#define RNNLAB_GEMM_SMALL_MNK (1 << 18) /* at most this many multiply-adds: gemm_small (measured, README) */
+/* at most this many multiply-adds: gemm_small, unless OpenBLAS's kernels have a small-matrix path of
+   their own, which is faster still (measured, README: Performance) */
+#define RNNLAB_GEMM_SMALL_MNK (1 << 18)
 #endif
 
 
@@ -165,7 +167,7 @@ void R(rnnlab_gemm)(int trans_a, int trans_b, int M, int N, int K, real alpha, c
         R(gemm_thin)(trans_a, trans_b, M, N, K, A, lda, B, ldb, beta, C, ldc);
         return;
     }
-    if (!trans_a && !trans_b && alpha == 1 && mnk <= RNNLAB_GEMM_SMALL_MNK) {
+    if (!trans_a && !trans_b && alpha == 1 && mnk <= RNNLAB_GEMM_SMALL_MNK && !rnnlab_blas_small_kernels()) {
         R(gemm_small)(M, N, K, A, lda, B, ldb, beta, C, ldc);
         return;
     }

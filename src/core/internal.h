@@ -56,4 +56,9 @@ int rnnlab_par_worth(double work);
  * every OpenBLAS product and by rnnlab_threads_set. */
 void rnnlab_blas_serial(void);
 
+/* 1 when the OpenBLAS kernels in use have their own small-matrix path (OpenBLAS 0.3.17+ on the
+ * AVX-512 cores SkylakeX, Cooperlake, SapphireRapids: no packing for small products), so core/gemm.c
+ * hands small products to OpenBLAS instead of its own register-blocked kernel. core/omp.c. */
+int rnnlab_blas_small_kernels(void);
+
 #endif

@@ -12,6 +12,7 @@
 #endif
 #include <cblas.h>
 #include <stdatomic.h>
+#include <strings.h>
 
 #include "core/internal.h"
 #if defined(__SSE__) || defined(__x86_64__)
@@ -83,6 +84,18 @@ int rnnlab_par_worth(double work)
     (void)work;
     return 0;
 #endif
+}
+
+int rnnlab_blas_small_kernels(void)
+{
+    static atomic_int known = -1; /* -1 until the first call asks OpenBLAS */
+    int v = atomic_load_explicit(&known, memory_order_relaxed);
+    if (v < 0) {
+        const char *c = rnnlab_blas_core();
+        v = !strcasecmp(c, "skylakex") || !strcasecmp(c, "cooperlake") || !strcasecmp(c, "sapphirerapids");
+        atomic_store_explicit(&known, v, memory_order_relaxed);
+    }
+    return v;
 }
 
 const char *rnnlab_blas_core(void)

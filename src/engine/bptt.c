@@ -336,22 +336,45 @@ static double R(norm2)(const real *v, size_t n)
     return R(norm2_sq)(v, n, &sq);
 }
 
-/* Tap norms of one (B, H) gradient: over the batch, and the mean over real samples of per-sample
- * norms. nb (B) is scratch. */
-static void R(tap_norms)(const real *v, int B, int H, const int *len, int t, double *nb, double *norm,
-                         double *mean)
+/* The taps' per-sample parts of rows 0..B-1 of one (B, H) gradient: sq[b] the sum of squares in
+ * double (-1 when it is not exact, see norm2_sq) and nb[b] the sample's norm. */
+static void R(tap_rows)(const real *v, int B, int H, double *sq, double *nb)
 {
-    double s = 0, msum = 0;
+    for (int b = 0; b < B; b++) nb[b] = R(norm2_sq)(v + (size_t)b * H, (size_t)H, &sq[b]);
+}
+
+/* The taps of one step from its per-sample parts, in sample order (a split workspace gathers its
+ * parts' rows first): the norm over the batch and the mean over real samples (t < len[b]) of the
+ * per-sample norms. */
+static void tap_reduce(const double *sq, const double *nb, int B, const int *len, int t, double *norm, double *mean)
+{
+    double s = 0, msum = 0, mx = 0;
     int cnt = 0, exact = 1;
     for (int b = 0; b < B; b++) {
-        double sb;
-        nb[b] = R(norm2_sq)(v + (size_t)b * H, (size_t)H, &sb);
-        if (sb < 0) exact = 0;
-        else s += sb;
+        if (sq[b] < 0) exact = 0;
+        else s += sq[b];
+        if (nb[b] > mx || nb[b] != nb[b]) mx = nb[b];
         if (t < len[b]) msum += nb[b], cnt++;
     }
-    *norm = exact && s <= DBL_MAX ? sqrt(s) : R(norm2)(v, (size_t)B * H);
+    if (exact && s <= DBL_MAX) *norm = sqrt(s);
+    else if (!(mx > 0) || isinf(mx)) *norm = mx; /* NaN, inf or all zero */
+    else { /* out of the plain sum's range: the per-sample norms scaled by the largest */
+        double r = 0;
+        for (int b = 0; b < B; b++) r += (nb[b] / mx) * (nb[b] / mx);
+        *norm = mx * sqrt(r);
+    }
     *mean = cnt ? msum / cnt : 0;
+}
+
+/* Both parts of one (B, H) gradient's taps; nb2 (2B) is scratch. A part of a split workspace
+ * (ws->split_part) keeps the per-sample parts of every (l, t) in ws->tap_b instead: (L, T, 4B) as
+ * sq_h, nb_h, sq_c, nb_c, for the whole workspace to reduce (bptt_split_backward). */
+static void R(tap_norms)(const rnnlab_bptt *ws, const real *v, int l, int t, int c_state, double *norm, double *mean)
+{
+    const int B = ws->B;
+    double *q = ws->split_part ? ws->tap_b + ((size_t)l * ws->T + t) * 4 * B + (c_state ? 2 * B : 0) : ws->tap_b;
+    R(tap_rows)(v, B, ws->H, q, q + B);
+    if (!ws->split_part) tap_reduce(q, q + B, B, ws->len, t, norm, mean);
 }
 
 /* ---------------------------------------------------------------- forward */
@@ -520,16 +543,125 @@ static void R(load_input)(rnnlab_bptt *ws, const double *x)
             if (t >= ws->len[b]) memset((real *)ws->X + ((size_t)t * B + b) * I, 0, (size_t)I * sizeof(real));
 }
 
+/* ---------------------------------------------------------------- a workspace split into parts
+ *
+ * (bptt_api.c, split_count.) Each part is a whole workspace of batch rows part_b0[p]..part_b0[p+1]-1;
+ * the parts run side by side on the OpenMP pool, one thread each, with nothing shared until their
+ * gradients are added in part order. The loss of each part is weighted by the whole batch's count of
+ * loss positions (n_pos_fixed), so the parts' losses add up to the batch's.
+ */
+
+/* Copies (rows, per) blocks of n doubles with strides: dst row r = src row r (strides in doubles). */
+static void copy_rows(double *dst, size_t dst_stride, const double *src, size_t src_stride, size_t rows, size_t n)
+{
+    for (size_t r = 0; r < rows; r++) memcpy(dst + r * dst_stride, src + r * src_stride, n * sizeof(double));
+}
+
+static void R(split_forward)(rnnlab_bptt *ws, const rnnlab_model *m, const rnnlab_batch *bt)
+{
+    copy_batch_meta(ws, bt); /* the whole batch's lengths, Teff and count of loss positions */
+    const int B = ws->B, T = ws->T, I = ws->I, O = ws->O, L = ws->L, H = ws->H;
+    const int all = ws->cfg.loss_at == RNNLAB_LOSS_ALL;
+    RNNLAB_PARALLEL_FOR(RNNLAB_OMP_MIN_WORK,
+    for (int p = 0; p < ws->nsplit; p++) {
+        rnnlab_bptt *w = ws->part[p];
+        const int b0 = ws->part_b0[p], Bp = w->B;
+        const rnnlab_split_in in = rnnlab_bptt_split_in_layout(w);
+        double *st = ws->part_in[p];
+        rnnlab_batch v = *bt;
+        copy_rows(st + in.x, (size_t)Bp * I, bt->x + (size_t)b0 * I, (size_t)B * I, (size_t)T, (size_t)Bp * I);
+        v.x = st + in.x;
+        v.lengths = bt->lengths ? bt->lengths + b0 : NULL;
+        if (bt->target && all) {
+            copy_rows(st + in.target, (size_t)Bp * O, bt->target + (size_t)b0 * O, (size_t)B * O, (size_t)T, (size_t)Bp * O);
+            v.target = st + in.target;
+        } else if (bt->target)
+            v.target = bt->target + (size_t)b0 * O;
+        if (bt->target_class && all) {
+            for (int t = 0; t < T; t++)
+                memcpy(ws->part_cls[p] + (size_t)t * Bp, bt->target_class + (size_t)t * B + b0, (size_t)Bp * sizeof(int));
+            v.target_class = ws->part_cls[p];
+        } else if (bt->target_class)
+            v.target_class = bt->target_class + b0;
+        if (bt->h0) {
+            copy_rows(st + in.h0, (size_t)Bp * H, bt->h0 + (size_t)b0 * H, (size_t)B * H, (size_t)L, (size_t)Bp * H);
+            v.h0 = st + in.h0;
+        }
+        if (bt->c0) {
+            copy_rows(st + in.c0, (size_t)Bp * H, bt->c0 + (size_t)b0 * H, (size_t)B * H, (size_t)L, (size_t)Bp * H);
+            v.c0 = st + in.c0;
+        }
+        w->n_pos_fixed = ws->n_pos;
+        R(rnnlab_bptt_forward_impl)(w, m, &v, &ws->part_loss[p]); /* a non-finite loss is named below */
+    });
+    ws->loss = 0;
+    for (int p = 0; p < ws->nsplit; p++) ws->loss += ws->part_loss[p];
+}
+
+static rnnlab_status R(backward_finish)(rnnlab_bptt *ws, const rnnlab_model *m);
+
+static rnnlab_status R(split_backward)(rnnlab_bptt *ws, rnnlab_model *m, double *dx, double *dh0, double *dc0)
+{
+    const int B = ws->B, T = ws->T, I = ws->I, L = ws->L, H = ws->H;
+    RNNLAB_PARALLEL_FOR(RNNLAB_OMP_MIN_WORK,
+    for (int p = 0; p < ws->nsplit; p++) {
+        rnnlab_bptt *w = ws->part[p];
+        const rnnlab_split_in in = rnnlab_bptt_split_in_layout(w);
+        double *st = ws->part_in[p];
+        rnnlab_model mp = *m; /* the same parameters, this part's own gradients */
+        mp.grads = ws->part_grads[p];
+        R(rnnlab_bptt_backward_impl)(w, &mp, dx ? st + in.dx : NULL, dh0 ? st + in.dh0 : NULL,
+                                     dc0 && ws->tap_c ? st + in.dc0 : NULL); /* non-finite: named below */
+    });
+    /* the gradients: the parts' sums added in part order (elements shared among the threads) */
+    real *g = m->grads;
+    const int keep = ws->keep_grads, P = ws->nsplit;
+    RNNLAB_PARALLEL_FOR(m->n_params,
+    for (size_t i = 0; i < m->n_params; i++) {
+        real s = keep ? g[i] + ((const real *)ws->part_grads[0])[i] : ((const real *)ws->part_grads[0])[i];
+        for (int p = 1; p < P; p++) s += ((const real *)ws->part_grads[p])[i];
+        g[i] = s;
+    });
+    for (int p = 0; p < P; p++) { /* dx, dh0, dc0 back into the whole batch's rows */
+        const rnnlab_bptt *w = ws->part[p];
+        const rnnlab_split_in in = rnnlab_bptt_split_in_layout(w);
+        const size_t b0 = (size_t)ws->part_b0[p], Bp = (size_t)w->B;
+        const double *st = ws->part_in[p];
+        if (dx) copy_rows(dx + b0 * I, (size_t)B * I, st + in.dx, Bp * I, (size_t)T, Bp * I);
+        if (dh0) copy_rows(dh0 + b0 * H, (size_t)B * H, st + in.dh0, Bp * H, (size_t)L, Bp * H);
+        if (dc0 && ws->tap_c) copy_rows(dc0 + b0 * H, (size_t)B * H, st + in.dc0, Bp * H, (size_t)L, Bp * H);
+    }
+    if (ws->cfg.taps) /* each step's per-sample parts in sample order, then the same reduction as one workspace's */
+        for (int l = 0; l < L; l++)
+            for (int t = 0; t < T; t++) {
+                for (int p = 0; p < P; p++) {
+                    const rnnlab_bptt *w = ws->part[p];
+                    const int Bp = w->B, b0 = ws->part_b0[p];
+                    const double *q = w->tap_b + ((size_t)l * T + t) * 4 * Bp;
+                    for (int k = 0; k < 4; k++)
+                        memcpy(ws->tap_gather + (size_t)k * B + b0, q + (size_t)k * Bp, (size_t)Bp * sizeof(double));
+                }
+                const double *q = ws->tap_gather;
+                const size_t i = (size_t)l * T + t;
+                tap_reduce(q, q + B, B, ws->len, t, &ws->tap_h[i], &ws->tap_hm[i]);
+                if (ws->tap_c) tap_reduce(q + 2 * B, q + 3 * B, B, ws->len, t, &ws->tap_c[i], &ws->tap_cm[i]);
+            }
+    return R(backward_finish)(ws, m);
+}
+
 rnnlab_status R(rnnlab_bptt_forward_impl)(rnnlab_bptt *ws, const rnnlab_model *m, const rnnlab_batch *bt,
                                           double *loss)
 {
-    copy_batch_meta(ws, bt);
-    ws->dropout_seed = bt->dropout_seed;
-    R(load_input)(ws, bt->x);
-    R(set_initial_states)(ws, bt->h0, bt->c0);
-    R(forward_range)(ws, m, 0, ws->Teff - 1);
-    R(head_forward)(ws, m);
-    ws->loss = R(loss_eval)(ws, -1, NULL);
+    if (ws->nsplit > 1) R(split_forward)(ws, m, bt);
+    else {
+        copy_batch_meta(ws, bt);
+        ws->dropout_seed = bt->dropout_seed;
+        R(load_input)(ws, bt->x);
+        R(set_initial_states)(ws, bt->h0, bt->c0);
+        R(forward_range)(ws, m, 0, ws->Teff - 1);
+        R(head_forward)(ws, m);
+        ws->loss = R(loss_eval)(ws, -1, NULL);
+    }
     ws->have_forward = 1;
     if (loss) *loss = ws->loss;
     if (isfinite(ws->loss)) return RNNLAB_OK;
@@ -587,7 +719,7 @@ static void R(layer_sweep)(rnnlab_bptt *ws, rnnlab_model *m, int l, int t_lo, in
                     for (int j = 0; j < H; j++) d[j] = 0 + dn[j]; /* the same bits as the dense sum */
             }
         if (tap_mode == TAP_NORMS)
-            R(tap_norms)(dh, B, H, ws->len, t, ws->tap_b, &ws->tap_h[(size_t)l * T + t], &ws->tap_hm[(size_t)l * T + t]);
+            R(tap_norms)(ws, dh, l, t, 0, &ws->tap_h[(size_t)l * T + t], &ws->tap_hm[(size_t)l * T + t]);
         else if (tap_mode == TAP_ACCUM) {
             real *acc = (real *)ws->dH_acc[l] + (size_t)t * BH;
             for (size_t i = 0; i < BH; i++) acc[i] += dh[i];
@@ -607,8 +739,7 @@ static void R(layer_sweep)(rnnlab_bptt *ws, rnnlab_model *m, int l, int t_lo, in
                       Cl ? dc : NULL, &cache, &p, &o, B, H, ws->scratch);
         if (Cl) {
             if (tap_mode == TAP_NORMS)
-                R(tap_norms)(dct, B, H, ws->len, t, ws->tap_b, &ws->tap_c[(size_t)l * T + t],
-                             &ws->tap_cm[(size_t)l * T + t]);
+                R(tap_norms)(ws, dct, l, t, 1, &ws->tap_c[(size_t)l * T + t], &ws->tap_cm[(size_t)l * T + t]);
             else if (tap_mode == TAP_ACCUM) {
                 real *acc = (real *)ws->dC_acc[l] + (size_t)t * BH;
                 for (size_t i = 0; i < BH; i++) acc[i] += dct[i];
@@ -784,11 +915,11 @@ static void R(backward_windowed)(rnnlab_bptt *ws, rnnlab_model *m, double *dx, d
         R(layer_wgrad)(ws, m, l, sx, sep ? (real *)ws->dZh_sum[l] : sx);
         if (ws->cfg.taps)
             for (int t = 0; t < T; t++) {
-                R(tap_norms)((real *)ws->dH_acc[l] + (size_t)t * BH, B, H, ws->len, t, ws->tap_b,
-                             &ws->tap_h[(size_t)l * Ts + t], &ws->tap_hm[(size_t)l * Ts + t]);
+                R(tap_norms)(ws, (real *)ws->dH_acc[l] + (size_t)t * BH, l, t, 0, &ws->tap_h[(size_t)l * Ts + t],
+                             &ws->tap_hm[(size_t)l * Ts + t]);
                 if (ws->Cs)
-                    R(tap_norms)((real *)ws->dC_acc[l] + (size_t)t * BH, B, H, ws->len, t, ws->tap_b,
-                                 &ws->tap_c[(size_t)l * Ts + t], &ws->tap_cm[(size_t)l * Ts + t]);
+                    R(tap_norms)(ws, (real *)ws->dC_acc[l] + (size_t)t * BH, l, t, 1, &ws->tap_c[(size_t)l * Ts + t],
+                                 &ws->tap_cm[(size_t)l * Ts + t]);
             }
     }
     if (dx) { /* layer_wgrad turned dZx_sum[0] into dL/d(X W^T) */
@@ -802,14 +933,9 @@ static void R(backward_windowed)(rnnlab_bptt *ws, rnnlab_model *m, double *dx, d
     if (dc0 && ws->Cs) R(rnnlab_to_double)(dc0, ws->dc0_acc, L * BH);
 }
 
-rnnlab_status R(rnnlab_bptt_backward_impl)(rnnlab_bptt *ws, rnnlab_model *m, double *dx, double *dh0, double *dc0)
+/* The gradient norms of every tensor, and the check that the gradients are finite. */
+static rnnlab_status R(backward_finish)(rnnlab_bptt *ws, const rnnlab_model *m)
 {
-    if (!ws->keep_grads) rnnlab_model_zero_grad(m);
-    const size_t LT = (size_t)ws->L * ws->T;
-    memset(ws->tap_h, 0, LT * sizeof(double)), memset(ws->tap_hm, 0, LT * sizeof(double));
-    if (ws->tap_c) memset(ws->tap_c, 0, LT * sizeof(double)), memset(ws->tap_cm, 0, LT * sizeof(double));
-    if (ws->windowed) R(backward_windowed)(ws, m, dx, dh0, dc0);
-    else R(backward_full)(ws, m, dx, dh0, dc0);
     for (int i = 0; i < m->n_tensors; i++)
         ws->param_norm[i] = R(norm2)((const real *)m->grads + m->tensors[i].offset, m->tensors[i].numel);
     /* non-finite: name the layer and step nearest the loss where dL/dh first is, else the tensor */
@@ -824,6 +950,19 @@ rnnlab_status R(rnnlab_bptt_backward_impl)(rnnlab_bptt *ws, rnnlab_model *m, dou
             return rnnlab_error(RNNLAB_ERR_NUMERIC, "non-finite gradient in tensor %s (norm %g)", m->tensors[i].name,
                                 ws->param_norm[i]);
     return RNNLAB_OK;
+}
+
+rnnlab_status R(rnnlab_bptt_backward_impl)(rnnlab_bptt *ws, rnnlab_model *m, double *dx, double *dh0, double *dc0)
+{
+    if (ws->nsplit > 1) return R(split_backward)(ws, m, dx, dh0, dc0);
+    if (!ws->keep_grads) rnnlab_model_zero_grad(m);
+    const size_t LT = (size_t)ws->L * ws->T;
+    memset(ws->tap_h, 0, LT * sizeof(double)), memset(ws->tap_hm, 0, LT * sizeof(double));
+    if (ws->tap_c) memset(ws->tap_c, 0, LT * sizeof(double)), memset(ws->tap_cm, 0, LT * sizeof(double));
+    if (ws->split_part && ws->cfg.taps) memset(ws->tap_b, 0, LT * 4 * ws->B * sizeof(double));
+    if (ws->windowed) R(backward_windowed)(ws, m, dx, dh0, dc0);
+    else R(backward_full)(ws, m, dx, dh0, dc0);
+    return ws->split_part ? RNNLAB_OK : R(backward_finish)(ws, m); /* the whole workspace does it */
 }
 
 /* ---------------------------------------------------------------- truncated objective (reference) */
@@ -879,6 +1018,15 @@ void R(rnnlab_bptt_first_nonfinite_impl)(const rnnlab_bptt *ws, int *layer, int 
 {
     const size_t BH = (size_t)ws->B * ws->H;
     *layer = *t = *b = *j = -1;
+    if (ws->nsplit > 1) { /* the earliest (step, layer), then the lowest sample, over the parts */
+        for (int p = 0; p < ws->nsplit; p++) {
+            int pl, pt, pb, pj;
+            R(rnnlab_bptt_first_nonfinite_impl)(ws->part[p], &pl, &pt, &pb, &pj);
+            if (pl >= 0 && (*layer < 0 || pt < *t || (pt == *t && pl < *layer)))
+                *layer = pl, *t = pt, *b = ws->part_b0[p] + pb, *j = pj;
+        }
+        return;
+    }
     for (int tt = 0; tt < ws->Teff; tt++)
         for (int l = 0; l < ws->L; l++) {
             const real *h = (const real *)ws->Hs[l] + (size_t)(tt + 1) * BH;
@@ -893,11 +1041,31 @@ void R(rnnlab_bptt_first_nonfinite_impl)(const rnnlab_bptt *ws, int *layer, int 
 void R(rnnlab_bptt_get_state_impl)(const rnnlab_bptt *ws, int l, int t, double *h_out, double *c_out)
 {
     const size_t BH = (size_t)ws->B * ws->H;
+    if (ws->nsplit > 1) { /* each part's rows are a contiguous block of (B, H) */
+        for (int p = 0; p < ws->nsplit; p++) {
+            const size_t o = (size_t)ws->part_b0[p] * ws->H;
+            R(rnnlab_bptt_get_state_impl)(ws->part[p], l, t, h_out ? h_out + o : NULL, c_out ? c_out + o : NULL);
+        }
+        return;
+    }
     if (h_out) R(rnnlab_to_double)(h_out, (const real *)ws->Hs[l] + (size_t)(t + 1) * BH, BH);
     if (c_out && ws->Cs) R(rnnlab_to_double)(c_out, (const real *)ws->Cs[l] + (size_t)(t + 1) * BH, BH);
 }
 
 void R(rnnlab_bptt_get_output_impl)(const rnnlab_bptt *ws, double *out)
 {
+    if (ws->nsplit > 1) { /* rows (t, b) of every step the part computed; 0 at steps after its longest sample */
+        const int O = ws->O, all = ws->cfg.loss_at == RNNLAB_LOSS_ALL;
+        for (int p = 0; p < ws->nsplit; p++) {
+            const rnnlab_bptt *w = ws->part[p];
+            const size_t b0 = (size_t)ws->part_b0[p], Bp = (size_t)w->B;
+            for (int t = 0; t < (all ? ws->Teff : 1); t++)
+                for (size_t b = 0; b < Bp; b++)
+                    for (int o = 0; o < O; o++)
+                        out[((size_t)t * ws->B + b0 + b) * O + o] =
+                            t < w->Teff ? (double)((const real *)w->Y)[((size_t)t * Bp + b) * O + o] : 0;
+        }
+        return;
+    }
     R(rnnlab_to_double)(out, ws->Y, (size_t)head_rows(ws) * ws->O);
 }

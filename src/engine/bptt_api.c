@@ -70,6 +70,30 @@ static int separate_dzh(const rnnlab_model_config *c)
     return (c->cell == RNNLAB_CELL_GRU && c->gru_variant == RNNLAB_GRU_RESET_AFTER) || c->norm == RNNLAB_NORM_LAYER;
 }
 
+/*
+ * How many parts a workspace's batch rows run as. Rows are independent of each other until the
+ * weight gradients sum over them, so each part is a whole workspace of its own rows (forward, the
+ * reverse time loop and its own weight products) that runs on one OpenMP thread, and the parts'
+ * gradients are added in part order afterwards. Nothing is shared between the threads during a
+ * pass: sharing each product's tiles instead passes every step's data between the cores, which costs
+ * more than it gains on W1's small per-step products (README, Performance). Parts of 16 to 31 rows;
+ * no split (1) when
+ *   - the cache must survive the backward (keep_cache = 1: diagnostics read one workspace's cache),
+ *   - windowed truncation, batch norm, or dropout in training (they couple rows or number them),
+ *   - U is larger than 1 MiB: each step's products are large enough to share by tiles (W2),
+ *   - B < 32.
+ * A function of the shapes and options alone, never of the thread count, so the results are the same
+ * on any number of threads (tests/test_determinism.c).
+ */
+static int split_count(const rnnlab_model_config *mc, const rnnlab_bptt_config *cfg, int G)
+{
+    const double u_bytes = (double)G * mc->hidden_size * mc->hidden_size * (double)rnnlab_dtype_size(mc->dtype);
+    if (cfg->keep_cache || (cfg->truncate > 0 && cfg->truncate < cfg->seq_len) || mc->norm == RNNLAB_NORM_BATCH ||
+        (cfg->training && mc->dropout > 0) || u_bytes > 1024.0 * 1024.0 || cfg->batch < 32)
+        return 1;
+    return cfg->batch / 16;
+}
+
 /* Carves n elements of esize bytes, 64-byte aligned, from a block; with base == NULL only counts. */
 static void *carve(char *base, size_t *off, size_t n, size_t esize)
 {
@@ -158,10 +182,71 @@ void rnnlab_bptt_free(rnnlab_bptt *ws)
     rnnlab_free(ws->target_class);
     rnnlab_free(ws->len);
     rnnlab_free(ws->chunk_len);
+    for (int p = 0; p < ws->nsplit; p++) {
+        if (ws->part) rnnlab_bptt_free(ws->part[p]);
+        if (ws->part_grads) rnnlab_free(ws->part_grads[p]);
+        if (ws->part_in) rnnlab_free(ws->part_in[p]);
+        if (ws->part_cls) rnnlab_free(ws->part_cls[p]);
+    }
+    void *split_arrays[] = {ws->part, ws->part_b0, ws->part_grads, ws->part_in, ws->part_cls, ws->part_loss, ws->tap_gather};
+    for (size_t i = 0; i < sizeof split_arrays / sizeof split_arrays[0]; i++) rnnlab_free(split_arrays[i]);
     rnnlab_free(ws);
 }
 
-rnnlab_status rnnlab_bptt_create(rnnlab_bptt **out, const rnnlab_model *m, const rnnlab_bptt_config *cfg)
+static rnnlab_status bptt_create(rnnlab_bptt **out, const rnnlab_model *m, const rnnlab_bptt_config *cfg, int split);
+
+rnnlab_split_in rnnlab_bptt_split_in_layout(const rnnlab_bptt *w)
+{
+    const size_t TB = (size_t)w->T * w->B, LBH = (size_t)w->L * w->B * w->H;
+    rnnlab_split_in s;
+    s.x = 0, s.target = TB * w->I;
+    s.h0 = s.target + (w->cfg.loss_at == RNNLAB_LOSS_ALL && w->cfg.loss != RNNLAB_LOSS_XENT ? TB * w->O : 0);
+    s.c0 = s.h0 + LBH, s.dx = s.c0 + LBH, s.dh0 = s.dx + TB * w->I, s.dc0 = s.dh0 + LBH, s.total = s.dc0 + LBH;
+    return s;
+}
+
+/* Creates the parts of a split workspace and their staging buffers; 0 on success. */
+static int split_create(rnnlab_bptt *ws, const rnnlab_model *m, const rnnlab_bptt_config *cfg, int n)
+{
+    const size_t P = (size_t)n, es = rnnlab_dtype_size(m->cfg.dtype);
+    const int all = cfg->loss_at == RNNLAB_LOSS_ALL;
+    ws->part = rnnlab_calloc(P, sizeof *ws->part);
+    ws->part_b0 = rnnlab_calloc(P + 1, sizeof(int));
+    ws->part_grads = rnnlab_calloc(P, sizeof(void *));
+    ws->part_in = rnnlab_calloc(P, sizeof(double *));
+    ws->part_cls = rnnlab_calloc(P, sizeof(int *));
+    ws->part_loss = rnnlab_calloc(P, sizeof(double));
+    ws->tap_gather = rnnlab_calloc(4 * (size_t)ws->B, sizeof(double));
+    ws->nsplit = n; /* from here on, rnnlab_bptt_free releases what exists */
+    if (!ws->part || !ws->part_b0 || !ws->part_grads || !ws->part_in || !ws->part_cls || !ws->part_loss ||
+        !ws->tap_gather)
+        return 1;
+    size_t cache = 0, total = 0;
+    for (int p = 0; p <= n; p++) ws->part_b0[p] = (int)((long)p * ws->B / n);
+    for (int p = 0; p < n; p++) {
+        rnnlab_bptt_config pc = *cfg;
+        pc.batch = ws->part_b0[p + 1] - ws->part_b0[p];
+        if (bptt_create(&ws->part[p], m, &pc, 0)) return 1;
+        const rnnlab_bptt *w = ws->part[p];
+        const size_t n_in = rnnlab_bptt_split_in_layout(w).total;
+        ws->part_grads[p] = rnnlab_calloc(m->n_params, es);
+        ws->part_in[p] = rnnlab_calloc(n_in, sizeof(double));
+        if (!ws->part_grads[p] || !ws->part_in[p]) return 1;
+        if (cfg->loss == RNNLAB_LOSS_XENT && all &&
+            !(ws->part_cls[p] = rnnlab_calloc((size_t)w->T * w->B, sizeof(int))))
+            return 1;
+        cache += w->cache_bytes;
+        total += w->total_bytes + m->n_params * es + n_in * sizeof(double) +
+                 (ws->part_cls[p] ? (size_t)w->T * w->B * sizeof(int) : 0);
+    }
+    ws->cache_bytes = cache;
+    ws->total_bytes = total + 4 * (size_t)ws->B * sizeof(double) + P * (sizeof(void *) * 4 + sizeof(double) + sizeof(int));
+    return 0;
+}
+
+/* split: -1 the workspace's own choice (split_count), 1 one workspace, n >= 2 n parts, 0 a part of a
+ * split workspace (bptt_create calls itself for each). */
+static rnnlab_status bptt_create(rnnlab_bptt **out, const rnnlab_model *m, const rnnlab_bptt_config *cfg, int split)
 {
     *out = NULL;
     if (!m || !cfg) return rnnlab_error(RNNLAB_ERR_CONFIG, "rnnlab_bptt_create: model and config are required");
@@ -214,7 +299,8 @@ rnnlab_status rnnlab_bptt_create(rnnlab_bptt **out, const rnnlab_model *m, const
     ws->tap_h = rnnlab_calloc(LT, sizeof(double));
     ws->tap_hm = rnnlab_calloc(LT, sizeof(double));
     ws->param_norm = rnnlab_calloc((size_t)m->n_tensors, sizeof(double));
-    ws->tap_b = rnnlab_calloc(2 * (size_t)ws->B, sizeof(double));
+    ws->split_part = split == 0;
+    ws->tap_b = rnnlab_calloc(4 * (size_t)ws->B * (ws->split_part && cfg->taps ? LT : 1), sizeof(double));
     ws->chunk_len = rnnlab_calloc((size_t)ws->B, sizeof(int));
     ws->carry_h = rnnlab_calloc(L * ws->B * H, sizeof(double));
     int ok = ws->Hs && ws->gates && ws->Ut && ws->len && ws->tap_h && ws->tap_hm && ws->param_norm && ws->tap_b &&
@@ -240,7 +326,9 @@ rnnlab_status rnnlab_bptt_create(rnnlab_bptt **out, const rnnlab_model *m, const
         ws->dC_acc = rnnlab_calloc(L, sizeof(void *));
         ok = ok && ws->dZx_sum && ws->dZh_sum && ws->dH_acc && ws->dC_acc;
     }
-    if (ok) {
+    const int nsplit = split < 0 ? split_count(mc, cfg, m->G) : split;
+    if (ok && nsplit >= 2) ok = split_create(ws, m, cfg, RNNLAB_MIN(nsplit, ws->B)) == 0;
+    else if (ok) {
         size_t cache = 0, total = layout(ws, NULL, &cache);
         ws->block = rnnlab_calloc(1, total + 64);
         if (ws->block) {
@@ -248,7 +336,8 @@ rnnlab_status rnnlab_bptt_create(rnnlab_bptt **out, const rnnlab_model *m, const
             layout(ws, base, &cache);
             ws->cache_bytes = cache;
             ws->total_bytes = total + 64 +
-                              (2 * LT * (ws->tap_c ? 2 : 1) + m->n_tensors + 2 * ws->B +
+                              (2 * LT * (ws->tap_c ? 2 : 1) + m->n_tensors +
+                               4 * (size_t)ws->B * (ws->split_part && cfg->taps ? LT : 1) +
                                L * ws->B * H * (ws->carry_c ? 2 : 1)) * sizeof(double) + 2 * (size_t)ws->B * sizeof(int);
         }
         ok = ws->block != NULL;
@@ -261,6 +350,18 @@ rnnlab_status rnnlab_bptt_create(rnnlab_bptt **out, const rnnlab_model *m, const
     *out = ws;
     return RNNLAB_OK;
 }
+
+rnnlab_status rnnlab_bptt_create(rnnlab_bptt **out, const rnnlab_model *m, const rnnlab_bptt_config *cfg)
+{
+    return bptt_create(out, m, cfg, -1);
+}
+
+rnnlab_status rnnlab_bptt_create_split(rnnlab_bptt **out, const rnnlab_model *m, const rnnlab_bptt_config *cfg, int n)
+{
+    return bptt_create(out, m, cfg, n >= 1 ? n : -1);
+}
+
+int rnnlab_bptt_split(const rnnlab_bptt *ws) { return ws->nsplit > 1 ? ws->nsplit : 1; }
 
 size_t rnnlab_bptt_cache_bytes(const rnnlab_bptt *ws) { return ws->cache_bytes; }
 size_t rnnlab_bptt_bytes(const rnnlab_bptt *ws) { return ws->total_bytes; }
@@ -434,6 +535,9 @@ rnnlab_status rnnlab_bptt_window_loss(rnnlab_bptt *ws, const rnnlab_model *m, co
 {
     rnnlab_status st = rnnlab_bptt_check_batch(ws, m, bt);
     if (st) return st;
+    if (ws->nsplit > 1)
+        return rnnlab_error(RNNLAB_ERR_CONFIG, "rnnlab_bptt_window_loss: needs a workspace with keep_cache = 1 (this "
+                                               "one runs its batch as %d parts)", ws->nsplit);
     if (k < 1) k = ws->T;
     if (ws->cfg.ftz) rnnlab_ftz_set(1);
     *value = m->cfg.dtype == RNNLAB_FLOAT32 ? rnnlab_bptt_window_loss_impl_f32(ws, m, bt, entry_h, entry_c, k)
@@ -460,6 +564,9 @@ void rnnlab_bptt_set_perturb(rnnlab_bptt *ws, int on, int l, int t, int b, int j
 {
     ws->perturb.on = on, ws->perturb.l = l, ws->perturb.t = t, ws->perturb.b = b, ws->perturb.j = j;
     ws->perturb.eps = eps;
+    for (int p = 0; p < ws->nsplit; p++) /* the part that holds sample b, with its own row number */
+        rnnlab_bptt_set_perturb(ws->part[p], on && b >= ws->part_b0[p] && b < ws->part_b0[p + 1], l, t,
+                                b - ws->part_b0[p], j, eps);
 }
 
 void rnnlab_bptt_set_kink_ref(rnnlab_bptt *ws, const unsigned char *ref)

@@ -35,11 +35,26 @@ RNNLAB_BPTT_DECLARE(_f64)
 rnnlab_status rnnlab_bptt_window_loss(rnnlab_bptt *ws, const rnnlab_model *m, const rnnlab_batch *bt,
                                       const double *entry_h, const double *entry_c, int k, double *value);
 
+/* rnnlab_bptt_create with the number of parts chosen by the caller (tests): n >= 2 splits the batch
+ * rows into n parts (at most B), 1 never splits, n <= 0 is the workspace's own choice. */
+rnnlab_status rnnlab_bptt_create_split(rnnlab_bptt **out, const rnnlab_model *m, const rnnlab_bptt_config *cfg, int n);
+
+/* The number of parts a workspace runs its batch rows as (1: not split). */
+int rnnlab_bptt_split(const rnnlab_bptt *ws);
+
+/* Where a part's own rows go in its staging buffer (ws->part_in[p]), in doubles: x (T, B_p, I),
+ * targets at every step (T, B_p, O; none with the loss at the last step or xent), h0 and c0
+ * (L, B_p, H), then dx, dh0 and dc0 for the backward to write. */
+typedef struct rnnlab_split_in {
+    size_t x, target, h0, c0, dx, dh0, dc0, total;
+} rnnlab_split_in;
+rnnlab_split_in rnnlab_bptt_split_in_layout(const rnnlab_bptt *part);
+
 /* Test hook: from now on every forward adds eps to h^l_t[b][j] right after step t computes it
  * (before any consumer reads it); on = 0 removes the hook. */
 void rnnlab_bptt_set_perturb(rnnlab_bptt *ws, int on, int l, int t, int b, int j, double eps);
 
-/* Checking hook for relu/leaky_relu RNNs: with ref (L, T, B, H) non-NULL, every forward step compares
+/* Checking hook (not for a workspace split into parts, rnnlab_bptt_split) for relu/leaky_relu RNNs: with ref (L, T, B, H) non-NULL, every forward step compares
  * (h > 0) of each state it computes with ref and counts the differences (a pre-activation that
  * crossed the kink); rnnlab_bptt_kink_flips returns and clears the count. ref = NULL removes it. */
 void rnnlab_bptt_set_kink_ref(rnnlab_bptt *ws, const unsigned char *ref);

@@ -71,7 +71,7 @@ struct rnnlab_bptt {
     /* ---- taps (double) */
     double *tap_h, *tap_hm, *tap_c, *tap_cm; /* (L, T); tap_c* NULL unless LSTM */
     double *param_norm;                      /* (n_tensors) */
-    double *tap_b;                           /* (2B) per-sample scratch */
+    double *tap_b;                           /* (4B), in a part of a split workspace with taps (L, T, 4B) */
 
     /* ---- state */
     int have_forward;
@@ -79,6 +79,18 @@ struct rnnlab_bptt {
     double loss;
     size_t cache_bytes, total_bytes;
     void *block; /* the one allocation holding every real buffer */
+
+    /* ---- split into parts (bptt_api.c, split_count): rows are independent until the gradients are
+       summed, so each part is a whole workspace of its own rows, run on one thread */
+    int nsplit;                /* > 1: the batch's rows run as nsplit parts side by side; else 0 */
+    int split_part;            /* 1: this workspace is one of those parts */
+    struct rnnlab_bptt **part; /* (nsplit) */
+    int *part_b0;              /* (nsplit + 1) the first batch row of each part, then B */
+    void **part_grads;         /* (nsplit) each part's gradients (n_params of the model's dtype) */
+    double **part_in;          /* (nsplit) each part's own rows of the batch and of dx, dh0, dc0 (split_in_layout) */
+    int **part_cls;            /* (nsplit) xent classes at every step (T, B_p), else NULL */
+    double *part_loss;         /* (nsplit) */
+    double *tap_gather;        /* (4B) one step's per-sample tap parts in sample order */
 
     /* ---- checking hooks (bptt_internal.h) */
     struct { /* add eps to h^l_t[b][j] right after step t computes it */

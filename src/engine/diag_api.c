@@ -56,6 +56,9 @@ static rnnlab_status check(const rnnlab_bptt *ws, const rnnlab_model *m, int l, 
     if (ws->cache_consumed)
         return rnnlab_error(RNNLAB_ERR_CONFIG, "diagnostics: the backward of this workspace (keep_cache = 0) "
                                                "overwrote the forward cache; run rnnlab_bptt_forward again");
+    if (ws->nsplit > 1)
+        return rnnlab_error(RNNLAB_ERR_CONFIG, "diagnostics need a workspace with keep_cache = 1 (this one runs its "
+                                               "batch as %d parts, each with its own cache)", ws->nsplit);
     if (m->cfg.cell != ws->mcfg.cell || m->cfg.hidden_size != ws->H || m->cfg.num_layers != ws->L ||
         m->cfg.dtype != ws->mcfg.dtype)
         return rnnlab_error(RNNLAB_ERR_SHAPE, "diagnostics: the model does not match the workspace");
