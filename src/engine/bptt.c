@@ -305,29 +305,41 @@ static double R(norm2_scaled)(const real *v, size_t n)
     return mx * sqrt(s);
 }
 
-/* ||v||_2 in double: one vectorised pass (the lanes' partial sums add in an order fixed by the build,
- * never by the thread count), exact to double rounding whenever the plain sum of squares is neither
- * out of range nor near the bottom of double's range; the scaled two-pass nrm2 otherwise (only a
- * float64 model can get there: a float's square is at least 2e-90 and at most 1.2e77). *sq gets the
- * sum of squares when the fast path was exact, else -1. */
+/* The sum of squares of v in double: eight partial sums (one AVX-512 register) added as a tree, in
+ * an order fixed by the build, never by the thread count. (An `omp simd reduction` adds its lanes one
+ * after another: a chain of 16 dependent additions per call, which was most of the taps' time on W3.) */
+static RNNLAB_INLINE double R(sumsq)(const real *v, size_t n)
+{
+    double a[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) a[k] += (double)v[i + k] * (double)v[i + k];
+    double tail = 0;
+    for (; i < n; i++) tail += (double)v[i] * (double)v[i];
+    return (((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7]))) + tail;
+}
+
+/* 1 when sqrt(s) of a plain sum of squares is exact to double rounding: s is neither out of range
+ * nor near the bottom of double's range (only a float64 model can get there: a float's square is at
+ * least 2e-90 and at most 1.2e77), nor NaN. */
+static RNNLAB_INLINE int R(sumsq_exact)(double s)
+{
+#if RNNLAB_REAL_BITS == 32
+    return s <= DBL_MAX;
+#else
+    return s >= 1e-280 && s <= DBL_MAX; /* zero too goes to the scaled pass, which tells it from underflow */
+#endif
+}
+
+/* ||v||_2 in double: sumsq when exact, the scaled two-pass nrm2 otherwise. *sq gets the sum of
+ * squares when the fast path was exact, else -1 (0 for an all-zero row, which still adds exactly). */
 static RNNLAB_INLINE double R(norm2_sq)(const real *v, size_t n, double *sq)
 {
-    double s = 0;
-#if RNNLAB_REAL_BITS == 32
-#pragma omp simd reduction(+ : s)
-    for (size_t i = 0; i < n; i++) s += (double)v[i] * (double)v[i];
-    if (s <= DBL_MAX) return sqrt(*sq = s); /* a float's square never underflows in double */
-    {
-#else
-#pragma omp simd reduction(+ : s)
-    for (size_t i = 0; i < n; i++) s += v[i] * v[i];
-    if (s < 1e-280 || !(s <= DBL_MAX)) { /* zero or underflow (the scaled pass tells them apart), overflow, NaN */
-#endif
-        const double r = R(norm2_scaled)(v, n);
-        *sq = r == 0 ? 0 : -1; /* an all-zero row (padding) still adds exactly */
-        return r;
-    }
-    return sqrt(*sq = s);
+    const double s = R(sumsq)(v, n);
+    if (R(sumsq_exact)(s)) return sqrt(*sq = s);
+    const double r = R(norm2_scaled)(v, n);
+    *sq = r == 0 ? 0 : -1;
+    return r;
 }
 
 static double R(norm2)(const real *v, size_t n)
@@ -337,10 +349,44 @@ static double R(norm2)(const real *v, size_t n)
 }
 
 /* The taps' per-sample parts of rows 0..B-1 of one (B, H) gradient: sq[b] the sum of squares in
- * double (-1 when it is not exact, see norm2_sq) and nb[b] the sample's norm. */
+ * double (-1 when it is not exact, see norm2_sq) and nb[b] the sample's norm. The same values as
+ * norm2_sq row by row, with the square roots in one vectorised pass. */
 static void R(tap_rows)(const real *v, int B, int H, double *sq, double *nb)
 {
-    for (int b = 0; b < B; b++) nb[b] = R(norm2_sq)(v + (size_t)b * H, (size_t)H, &sq[b]);
+    enum { ROWS = 16 };
+    for (int b0 = 0; b0 < B; b0 += ROWS) { /* each row's eight partial sums first, then all the trees */
+        const int n = RNNLAB_MIN(ROWS, B - b0);
+        double a[ROWS][8], tail[ROWS];
+        for (int r = 0; r < n; r++) {
+            const real *x = v + (size_t)(b0 + r) * H;
+            int j = 0;
+#if defined(__GNUC__) && defined(__AVX512F__)
+            /* one 512-bit register of partial sums (gcc otherwise prefers two 256-bit ones here) */
+            typedef double v8d __attribute__((vector_size(64)));
+            typedef real v8r __attribute__((vector_size(8 * sizeof(real)), aligned(sizeof(real))));
+            v8d acc = {0, 0, 0, 0, 0, 0, 0, 0};
+            for (; j + 8 <= H; j += 8) {
+                v8r xr;
+                memcpy(&xr, x + j, sizeof xr);
+                const v8d xd = __builtin_convertvector(xr, v8d);
+                acc += xd * xd;
+            }
+            memcpy(a[r], &acc, sizeof acc);
+#else
+            for (int k = 0; k < 8; k++) a[r][k] = 0;
+            for (; j + 8 <= H; j += 8)
+                for (int k = 0; k < 8; k++) a[r][k] += (double)x[j + k] * (double)x[j + k];
+#endif
+            tail[r] = 0;
+            for (; j < H; j++) tail[r] += (double)x[j] * (double)x[j];
+        }
+        for (int r = 0; r < n; r++) /* sumsq's tree and tail: the same bits */
+            sq[b0 + r] = (((a[r][0] + a[r][4]) + (a[r][2] + a[r][6])) + ((a[r][1] + a[r][5]) + (a[r][3] + a[r][7]))) +
+                         tail[r];
+    }
+    for (int b = 0; b < B; b++) nb[b] = sqrt(sq[b]);
+    for (int b = 0; b < B; b++)
+        if (!R(sumsq_exact)(sq[b])) nb[b] = R(norm2_sq)(v + (size_t)b * H, (size_t)H, &sq[b]);
 }
 
 /* The taps of one step from its per-sample parts, in sample order (a split workspace gathers its
@@ -348,22 +394,25 @@ static void R(tap_rows)(const real *v, int B, int H, double *sq, double *nb)
  * per-sample norms. */
 static void tap_reduce(const double *sq, const double *nb, int B, const int *len, int t, double *norm, double *mean)
 {
-    double s = 0, msum = 0, mx = 0;
+    double s = 0, msum = 0;
     int cnt = 0, exact = 1;
-    for (int b = 0; b < B; b++) {
-        if (sq[b] < 0) exact = 0;
-        else s += sq[b];
-        if (nb[b] > mx || nb[b] != nb[b]) mx = nb[b];
+    for (int b = 0; b < B; b++) exact &= sq[b] >= 0, s += sq[b]; /* s is only used when exact */
+    for (int b = 0; b < B; b++)
         if (t < len[b]) msum += nb[b], cnt++;
+    *mean = cnt ? msum / cnt : 0;
+    if (exact && s <= DBL_MAX) {
+        *norm = sqrt(s);
+        return;
     }
-    if (exact && s <= DBL_MAX) *norm = sqrt(s);
-    else if (!(mx > 0) || isinf(mx)) *norm = mx; /* NaN, inf or all zero */
+    double mx = 0;
+    for (int b = 0; b < B; b++)
+        if (nb[b] > mx || nb[b] != nb[b]) mx = nb[b];
+    if (!(mx > 0) || isinf(mx)) *norm = mx; /* NaN, inf or all zero */
     else { /* out of the plain sum's range: the per-sample norms scaled by the largest */
         double r = 0;
         for (int b = 0; b < B; b++) r += (nb[b] / mx) * (nb[b] / mx);
         *norm = mx * sqrt(r);
     }
-    *mean = cnt ? msum / cnt : 0;
 }
 
 /* Both parts of one (B, H) gradient's taps; nb2 (2B) is scratch. A part of a split workspace
