@@ -609,7 +609,8 @@ static void copy_rows(double *dst, size_t dst_stride, const double *src, size_t 
 static void R(split_forward)(rnnlab_bptt *ws, const rnnlab_model *m, const rnnlab_batch *bt)
 {
     copy_batch_meta(ws, bt); /* the whole batch's lengths, Teff and count of loss positions */
-    const int B = ws->B, T = ws->T, I = ws->I, O = ws->O, L = ws->L, H = ws->H;
+    /* only the first Teff steps are read, as one workspace reads them (a chunk's view may end there) */
+    const int B = ws->B, T = ws->Teff, I = ws->I, O = ws->O, L = ws->L, H = ws->H;
     const int all = ws->cfg.loss_at == RNNLAB_LOSS_ALL;
     RNNLAB_PARALLEL_FOR(RNNLAB_OMP_MIN_WORK,
     for (int p = 0; p < ws->nsplit; p++) {
