@@ -85,7 +85,9 @@ rnnlab_status rnnlab_init_scheme_parse(const char *name, rnnlab_init_scheme *s);
  * Peepholes are drawn like biases (pytorch: U(-k, k); otherwise zero).
  * Errors: RNNLAB_ERR_CONFIG for identity on a non-square block (W of layer 0 when I != H), a bias
  *         scheme other than pytorch/zero, a non-finite gain, or a forget_bias on a non-LSTM;
- *         RNNLAB_ERR_NOMEM. On error the parameters are unchanged.
+ *         RNNLAB_ERR_NOMEM; on these the parameters are unchanged. RNNLAB_ERR_NUMERIC if LAPACK's QR
+ *         fails during an orthogonal draw (it does not for a finite Gaussian matrix), after which the
+ *         parameters drawn so far have been stored.
  */
 rnnlab_status rnnlab_model_init(rnnlab_model *m, const rnnlab_init_config *cfg, rnnlab_rng *rng);
 

@@ -183,8 +183,17 @@ rnnlab_status rnnlab_model_init(rnnlab_model *m, const rnnlab_init_config *cfg, 
     const int H = m->cfg.hidden_size, G = m->G;
     const size_t maxdim = (size_t)(m->cfg.input_size > H ? m->cfg.input_size : H);
     const double k = 1 / sqrt((double)H); /* PyTorch's bound for RNN parameters and the head's fan_in = H */
-    /* draw everything into a double copy first, so a failure leaves the model unchanged */
-    double *vals = rnnlab_malloc(m->n_params * sizeof *vals);
+    /* Each tensor (each gate block of W and U) is drawn into a double scratch and then stored, so the
+       scratch is one block, not a copy of the model (W2: 10 MB that a process kept resident). The
+       configuration was checked above and the scratch allocated before anything is stored, so a
+       refusal leaves the parameters unchanged. */
+    size_t scratch = 1;
+    for (int i = 0; i < m->n_tensors; i++) {
+        const rnnlab_tensor_info *t = &m->tensors[i];
+        const size_t n = t->role == RNNLAB_ROLE_W || t->role == RNNLAB_ROLE_U ? (size_t)H * t->dims[1] : t->numel;
+        if (n > scratch) scratch = n;
+    }
+    double *vals = rnnlab_malloc(scratch * sizeof *vals);
     double *work = rnnlab_malloc((maxdim * maxdim + 66 * maxdim) * sizeof *work);
     if (!vals || !work) {
         st = rnnlab_error(RNNLAB_ERR_NOMEM, "out of memory initialising the model");
@@ -192,15 +201,18 @@ rnnlab_status rnnlab_model_init(rnnlab_model *m, const rnnlab_init_config *cfg, 
     }
     for (int i = 0; i < m->n_tensors && !st; i++) {
         const rnnlab_tensor_info *t = &m->tensors[i];
-        double *v = vals + t->offset;
+        double *v = vals;
         switch (t->role) {
         case RNNLAB_ROLE_W:
         case RNNLAB_ROLE_U: {
             const int cols = t->dims[1];
-            for (int g = 0; g < G && !st; g++)
-                st = draw_block(v + (size_t)g * H * cols, H, cols, t->role == RNNLAB_ROLE_W ? cfg->weight_ih : cfg->weight_hh,
-                                cfg, H, rng, work);
-            break;
+            const size_t bn = (size_t)H * cols;
+            for (int g = 0; g < G && !st; g++) {
+                st = draw_block(v, H, cols, t->role == RNNLAB_ROLE_W ? cfg->weight_ih : cfg->weight_hh, cfg, H, rng,
+                                work);
+                for (size_t j = 0; j < bn && !st; j++) rnnlab_model_param_set_at(m, t->offset + g * bn + j, v[j]);
+            }
+            continue;
         }
         case RNNLAB_ROLE_B_IH:
         case RNNLAB_ROLE_B_HH:
@@ -226,13 +238,12 @@ rnnlab_status rnnlab_model_init(rnnlab_model *m, const rnnlab_init_config *cfg, 
             if (t->role == RNNLAB_ROLE_B_HH)
                 for (int j = 0; j < H; j++) v[H + j] = 0.0;
         }
+        for (size_t j = 0; j < t->numel; j++) rnnlab_model_param_set_at(m, t->offset + j, v[j]);
     }
-    if (!st) {
-        for (size_t j = 0; j < m->n_params; j++) rnnlab_model_param_set_at(m, j, vals[j]);
+    if (!st)
         for (int i = 0; i < m->n_buffer_tensors; i++) /* running statistics start at mean 0, variance 1 */
             for (size_t j = 0; j < m->buffer_tensors[i].numel; j++)
                 m->buffers[m->buffer_tensors[i].offset + j] = m->buffer_tensors[i].role == RNNLAB_ROLE_BN_VAR ? 1.0 : 0.0;
-    }
 done:
     rnnlab_free(vals);
     rnnlab_free(work);
