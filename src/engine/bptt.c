@@ -30,6 +30,9 @@
 #include <float.h>
 #include <math.h>
 #include <string.h>
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 /* ---------------------------------------------------------------- views */
 
@@ -360,18 +363,19 @@ static void R(tap_rows)(const real *v, int B, int H, double *sq, double *nb)
         for (int r = 0; r < n; r++) {
             const real *x = v + (size_t)(b0 + r) * H;
             int j = 0;
-#if defined(__GNUC__) && defined(__AVX512F__)
-            /* one 512-bit register of partial sums (gcc otherwise prefers two 256-bit ones here) */
-            typedef double v8d __attribute__((vector_size(64)));
-            typedef real v8r __attribute__((vector_size(8 * sizeof(real)), aligned(sizeof(real))));
-            v8d acc = {0, 0, 0, 0, 0, 0, 0, 0};
+#if defined(__AVX512F__)
+            /* one 512-bit register of partial sums, one conversion of eight values (gcc otherwise
+               prefers two 256-bit registers here, and splits a generic vector's conversion) */
+            __m512d acc = _mm512_setzero_pd();
             for (; j + 8 <= H; j += 8) {
-                v8r xr;
-                memcpy(&xr, x + j, sizeof xr);
-                const v8d xd = __builtin_convertvector(xr, v8d);
-                acc += xd * xd;
+#if RNNLAB_REAL_BITS == 32
+                const __m512d xd = _mm512_cvtps_pd(_mm256_loadu_ps(x + j));
+#else
+                const __m512d xd = _mm512_loadu_pd(x + j);
+#endif
+                acc = _mm512_add_pd(acc, _mm512_mul_pd(xd, xd));
             }
-            memcpy(a[r], &acc, sizeof acc);
+            _mm512_storeu_pd(a[r], acc);
 #else
             for (int k = 0; k < 8; k++) a[r][k] = 0;
             for (; j + 8 <= H; j += 8)
