@@ -59,9 +59,8 @@ static void make_batch(const variant *v, int O, int L, batch_buf *b)
     for (int i = 0; i < L * B * H; i++) b->h0[i] = rnnlab_rng_uniform(&rng) - 0.5, b->c0[i] = rnnlab_rng_uniform(&rng) - 0.5;
     for (int i = 0; i < T * B; i++) b->cls[i] = (int)(rnnlab_rng_uniform(&rng) * O);
     for (int i = 0; i < B; i++) b->len[i] = i < 12 ? 3 : 4 + i % (T - 3);
-    rnnlab_batch bt = {.x = b->x, .dropout_seed = 3};
-    if (v->loss == RNNLAB_LOSS_XENT) bt.target_class = b->cls;
-    else bt.target = b->y;
+    /* both kinds of target, as a caller may pass: the loss reads only its own */
+    rnnlab_batch bt = {.x = b->x, .target = b->y, .target_class = b->cls, .dropout_seed = 3};
     if (v->padded) bt.lengths = b->len;
     if (v->h0) bt.h0 = b->h0, bt.c0 = v->cell == RNNLAB_CELL_LSTM ? b->c0 : NULL;
     b->bt = bt;

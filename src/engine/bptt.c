@@ -308,18 +308,45 @@ static double R(norm2_scaled)(const real *v, size_t n)
     return mx * sqrt(s);
 }
 
-/* The sum of squares of v in double: eight partial sums (one AVX-512 register) added as a tree, in
- * an order fixed by the build, never by the thread count. (An `omp simd reduction` adds its lanes one
- * after another: a chain of 16 dependent additions per call, which was most of the taps' time on W3.) */
+/* The sum of squares of v in double, in two steps: sumsq_lanes adds x*x into eight partial sums
+ * (one AVX-512 register, with one conversion per eight floats) and returns the sum of the n % 8
+ * values left over; sumsq_tree adds the partial sums as a tree, then that tail. The order is fixed
+ * by n alone, never by the thread count or the vector width. (An `omp simd reduction` adds its lanes
+ * one after another: a chain of 16 dependent additions per call, most of the taps' time on W3.) */
+static RNNLAB_INLINE double R(sumsq_lanes)(const real *x, size_t n, double a[8])
+{
+    size_t j = 0;
+#if defined(__AVX512F__)
+    __m512d acc = _mm512_setzero_pd(); /* gcc would use two 256-bit registers and split the conversion */
+    for (; j + 8 <= n; j += 8) {
+#if RNNLAB_REAL_BITS == 32
+        const __m512d xd = _mm512_cvtps_pd(_mm256_loadu_ps(x + j));
+#else
+        const __m512d xd = _mm512_loadu_pd(x + j);
+#endif
+        acc = _mm512_add_pd(acc, _mm512_mul_pd(xd, xd));
+    }
+    _mm512_storeu_pd(a, acc);
+#else
+    for (int k = 0; k < 8; k++) a[k] = 0;
+    for (; j + 8 <= n; j += 8)
+        for (int k = 0; k < 8; k++) a[k] += (double)x[j + k] * (double)x[j + k];
+#endif
+    double tail = 0;
+    for (; j < n; j++) tail += (double)x[j] * (double)x[j];
+    return tail;
+}
+
+static RNNLAB_INLINE double sumsq_tree(const double a[8], double tail)
+{
+    return (((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7]))) + tail;
+}
+
 static RNNLAB_INLINE double R(sumsq)(const real *v, size_t n)
 {
-    double a[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; k++) a[k] += (double)v[i + k] * (double)v[i + k];
-    double tail = 0;
-    for (; i < n; i++) tail += (double)v[i] * (double)v[i];
-    return (((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7]))) + tail;
+    double a[8];
+    const double tail = R(sumsq_lanes)(v, n, a);
+    return sumsq_tree(a, tail);
 }
 
 /* 1 when sqrt(s) of a plain sum of squares is exact to double rounding: s is neither out of range
@@ -357,36 +384,11 @@ static double R(norm2)(const real *v, size_t n)
 static void R(tap_rows)(const real *v, int B, int H, double *sq, double *nb)
 {
     enum { ROWS = 16 };
-    for (int b0 = 0; b0 < B; b0 += ROWS) { /* each row's eight partial sums first, then all the trees */
+    for (int b0 = 0; b0 < B; b0 += ROWS) { /* each row's partial sums first, then all the trees */
         const int n = RNNLAB_MIN(ROWS, B - b0);
         double a[ROWS][8], tail[ROWS];
-        for (int r = 0; r < n; r++) {
-            const real *x = v + (size_t)(b0 + r) * H;
-            int j = 0;
-#if defined(__AVX512F__)
-            /* one 512-bit register of partial sums, one conversion of eight values (gcc otherwise
-               prefers two 256-bit registers here, and splits a generic vector's conversion) */
-            __m512d acc = _mm512_setzero_pd();
-            for (; j + 8 <= H; j += 8) {
-#if RNNLAB_REAL_BITS == 32
-                const __m512d xd = _mm512_cvtps_pd(_mm256_loadu_ps(x + j));
-#else
-                const __m512d xd = _mm512_loadu_pd(x + j);
-#endif
-                acc = _mm512_add_pd(acc, _mm512_mul_pd(xd, xd));
-            }
-            _mm512_storeu_pd(a[r], acc);
-#else
-            for (int k = 0; k < 8; k++) a[r][k] = 0;
-            for (; j + 8 <= H; j += 8)
-                for (int k = 0; k < 8; k++) a[r][k] += (double)x[j + k] * (double)x[j + k];
-#endif
-            tail[r] = 0;
-            for (; j < H; j++) tail[r] += (double)x[j] * (double)x[j];
-        }
-        for (int r = 0; r < n; r++) /* sumsq's tree and tail: the same bits */
-            sq[b0 + r] = (((a[r][0] + a[r][4]) + (a[r][2] + a[r][6])) + ((a[r][1] + a[r][5]) + (a[r][3] + a[r][7]))) +
-                         tail[r];
+        for (int r = 0; r < n; r++) tail[r] = R(sumsq_lanes)(v + (size_t)(b0 + r) * H, (size_t)H, a[r]);
+        for (int r = 0; r < n; r++) sq[b0 + r] = sumsq_tree(a[r], tail[r]); /* the same bits as sumsq */
     }
     for (int b = 0; b < B; b++) nb[b] = sqrt(sq[b]);
     for (int b = 0; b < B; b++)
@@ -626,17 +628,21 @@ static void R(split_forward)(rnnlab_bptt *ws, const rnnlab_model *m, const rnnla
         copy_rows(st + in.x, (size_t)Bp * I, bt->x + (size_t)b0 * I, (size_t)B * I, (size_t)T, (size_t)Bp * I);
         v.x = st + in.x;
         v.lengths = bt->lengths ? bt->lengths + b0 : NULL;
-        if (bt->target && all) {
+        if (ws->target && all) { /* the targets the loss reads (xent: classes only), as copy_batch_meta */
             copy_rows(st + in.target, (size_t)Bp * O, bt->target + (size_t)b0 * O, (size_t)B * O, (size_t)T, (size_t)Bp * O);
             v.target = st + in.target;
-        } else if (bt->target)
+        } else if (ws->target)
             v.target = bt->target + (size_t)b0 * O;
-        if (bt->target_class && all) {
+        else
+            v.target = NULL;
+        if (ws->target_class && all) {
             for (int t = 0; t < T; t++)
                 memcpy(ws->part_cls[p] + (size_t)t * Bp, bt->target_class + (size_t)t * B + b0, (size_t)Bp * sizeof(int));
             v.target_class = ws->part_cls[p];
-        } else if (bt->target_class)
+        } else if (ws->target_class)
             v.target_class = bt->target_class + b0;
+        else
+            v.target_class = NULL;
         if (bt->h0) {
             copy_rows(st + in.h0, (size_t)Bp * H, bt->h0 + (size_t)b0 * H, (size_t)B * H, (size_t)L, (size_t)Bp * H);
             v.h0 = st + in.h0;
@@ -665,7 +671,7 @@ static rnnlab_status R(split_backward)(rnnlab_bptt *ws, rnnlab_model *m, double 
         rnnlab_model mp = *m; /* the same parameters, this part's own gradients */
         mp.grads = ws->part_grads[p];
         R(rnnlab_bptt_backward_impl)(w, &mp, dx ? st + in.dx : NULL, dh0 ? st + in.dh0 : NULL,
-                                     dc0 && ws->tap_c ? st + in.dc0 : NULL); /* non-finite: named below */
+                                     dc0 && ws->Cs ? st + in.dc0 : NULL); /* non-finite: named below */
     });
     /* the gradients: the parts' sums added in part order (elements shared among the threads) */
     real *g = m->grads;
@@ -683,7 +689,7 @@ static rnnlab_status R(split_backward)(rnnlab_bptt *ws, rnnlab_model *m, double 
         const double *st = ws->part_in[p];
         if (dx) copy_rows(dx + b0 * I, (size_t)B * I, st + in.dx, Bp * I, (size_t)T, Bp * I);
         if (dh0) copy_rows(dh0 + b0 * H, (size_t)B * H, st + in.dh0, Bp * H, (size_t)L, Bp * H);
-        if (dc0 && ws->tap_c) copy_rows(dc0 + b0 * H, (size_t)B * H, st + in.dc0, Bp * H, (size_t)L, Bp * H);
+        if (dc0 && ws->Cs) copy_rows(dc0 + b0 * H, (size_t)B * H, st + in.dc0, Bp * H, (size_t)L, Bp * H);
     }
     if (ws->cfg.taps) /* each step's per-sample parts in sample order, then the same reduction as one workspace's */
         for (int l = 0; l < L; l++)

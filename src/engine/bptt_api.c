@@ -83,7 +83,7 @@ static int separate_dzh(const rnnlab_model_config *c)
  *   - U is larger than 1 MiB: each step's products are large enough to share by tiles (W2),
  *   - B < 32.
  * A function of the shapes and options alone, never of the thread count, so the results are the same
- * on any number of threads (tests/test_determinism.c).
+ * on any number of threads (tests/test_split.c).
  */
 static int split_count(const rnnlab_model_config *mc, const rnnlab_bptt_config *cfg, int G)
 {
