@@ -614,18 +614,20 @@ static void test_taps_at_extreme_scales(void **state)
 
 /* keep_cache = 0 writes dZ over the gates during the backward: the gradients, dx, dh0 and the taps
  * must be bit for bit those of keep_cache = 1, for every cell, variant and remedy that reads the
- * gates in its backward, and the consumed cache must be refused afterwards. */
+ * gates in its backward (PReLU's slope gradient reads z = the gates), and the consumed cache must be
+ * refused afterwards. */
 static void test_consumed_cache_gives_the_same_gradients(void **state)
 {
     (void)state;
     enum { B = 3, T = 6 };
-    struct { rnnlab_cell_kind cell; int L; rnnlab_norm norm; int peep, gru_before; rnnlab_dtype dt; } cases[] = {
-        {RNNLAB_CELL_RNN, 2, RNNLAB_NORM_NONE, 0, 0, RNNLAB_FLOAT32},
-        {RNNLAB_CELL_LSTM, 2, RNNLAB_NORM_NONE, 1, 0, RNNLAB_FLOAT64},
-        {RNNLAB_CELL_LSTM, 1, RNNLAB_NORM_LAYER, 1, 0, RNNLAB_FLOAT32},
-        {RNNLAB_CELL_GRU, 2, RNNLAB_NORM_NONE, 0, 0, RNNLAB_FLOAT32},
-        {RNNLAB_CELL_GRU, 1, RNNLAB_NORM_LAYER, 0, 1, RNNLAB_FLOAT64},
-        {RNNLAB_CELL_GRU, 1, RNNLAB_NORM_BATCH, 0, 0, RNNLAB_FLOAT32},
+    struct { rnnlab_cell_kind cell; int L; rnnlab_norm norm; int peep, gru_before; rnnlab_dtype dt; int prelu; } cases[] = {
+        {RNNLAB_CELL_RNN, 2, RNNLAB_NORM_NONE, 0, 0, RNNLAB_FLOAT32, 0},
+        {RNNLAB_CELL_RNN, 2, RNNLAB_NORM_NONE, 0, 0, RNNLAB_FLOAT64, 1},
+        {RNNLAB_CELL_LSTM, 2, RNNLAB_NORM_NONE, 1, 0, RNNLAB_FLOAT64, 0},
+        {RNNLAB_CELL_LSTM, 1, RNNLAB_NORM_LAYER, 1, 0, RNNLAB_FLOAT32, 0},
+        {RNNLAB_CELL_GRU, 2, RNNLAB_NORM_NONE, 0, 0, RNNLAB_FLOAT32, 0},
+        {RNNLAB_CELL_GRU, 1, RNNLAB_NORM_LAYER, 0, 1, RNNLAB_FLOAT64, 0},
+        {RNNLAB_CELL_GRU, 1, RNNLAB_NORM_BATCH, 0, 0, RNNLAB_FLOAT32, 0},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         rnnlab_model_config mc;
@@ -633,6 +635,7 @@ static void test_consumed_cache_gives_the_same_gradients(void **state)
         mc.cell = cases[k].cell, mc.input_size = 3, mc.hidden_size = 5, mc.num_layers = cases[k].L;
         mc.output_size = 2, mc.norm = cases[k].norm, mc.peephole = cases[k].peep, mc.dtype = cases[k].dt;
         if (cases[k].gru_before) mc.gru_variant = RNNLAB_GRU_RESET_BEFORE;
+        if (cases[k].prelu) mc.activation = RNNLAB_ACT_PRELU;
         rnnlab_model *m = check_model(&mc, 40 + k);
         double x[T * B * 3], y[T * B * 2], dx[2][T * B * 3], dh0[2][2 * B * 5], taps[2][2 * T];
         fill(x, T * B * 3, 7 + k), fill(y, T * B * 2, 8 + k);

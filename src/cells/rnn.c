@@ -65,6 +65,14 @@ static void rnn_step_backward(real *dh_prev, real *dc_prev, real *dzx, real *dzh
     const rnnlab_activation act = o->act;
     const real alpha = (real)o->alpha;
     const real *slope = p->prelu;
+    /* h = a z for z <= 0: da += dh z, sample by sample in order; before dz, which may go over z in
+       place (keep_cache = 0) */
+    if (act == RNNLAB_ACT_PRELU && g)
+        for (int b = 0; b < B; b++)
+            for (int j = 0; j < H; j++) {
+                const real z = cache->gates[(size_t)b * H + j];
+                if (!(z > 0)) g->dprelu[j] += dh[(size_t)b * H + j] * z;
+            }
     /* dz = dh * act'(z), the derivative from the output y = act(z) (core/ops.h), one loop per activation */
 #define RNN_BACKWARD(DERIV)                                                                                        \
     _Pragma("omp simd") for (int j = 0; j < H; j++) {                                                                                  \
@@ -86,12 +94,6 @@ static void rnn_step_backward(real *dh_prev, real *dc_prev, real *dzx, real *dzh
         }
     });
 #undef RNN_BACKWARD
-    if (act == RNNLAB_ACT_PRELU && g) /* h = a z for z <= 0: da += dh z, sample by sample in order */
-        for (int b = 0; b < B; b++)
-            for (int j = 0; j < H; j++) {
-                const real z = cache->gates[(size_t)b * H + j];
-                if (!(z > 0)) g->dprelu[j] += dh[(size_t)b * H + j] * z;
-            }
     real *d = dzx;
     if (o->layer_norm) { /* the recurrent part has its own gradient (normalised differently) */
         for (size_t i = 0; i < (size_t)B * H; i++) dzh[i] = dzx[i];
