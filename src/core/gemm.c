@@ -20,6 +20,9 @@
 #include "core/internal.h"
 
 #include <cblas.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 #include <math.h>
 #include <stddef.h>
 #include <string.h>
@@ -51,12 +54,23 @@ static int tile_len(int by_rows, int N)
 static void R(blas_call)(int trans_a, int trans_b, int M, int N, int K, real alpha, const real *A, int lda,
                          const real *B, int ldb, real beta, real *C, int ldc)
 {
+#ifdef _OPENMP
+    /* Debian's OpenMP OpenBLAS sizes its own team from the caller's OpenMP thread count at each call
+       outside a parallel region (openblas_set_num_threads(1) notwithstanding; measured with
+       OPENBLAS_CORETYPE=Haswell: a 128x128x32 product's bits differ between 1 and 2 threads). One
+       thread here keeps every product on one thread, so the bits never depend on the count. */
+    const int nt = omp_in_parallel() ? 1 : omp_get_max_threads();
+    if (nt > 1) omp_set_num_threads(1);
+#endif
 #if RNNLAB_REAL_BITS == 32
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, M, N, K,
                 alpha, A, lda, B, ldb, beta, C, ldc);
 #else
     cblas_dgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, M, N, K,
                 alpha, A, lda, B, ldb, beta, C, ldc);
+#endif
+#ifdef _OPENMP
+    if (nt > 1) omp_set_num_threads(nt);
 #endif
 }
 
