@@ -1,7 +1,8 @@
 /*
  * test_split.c - a training workspace that runs its batch rows as parts (rnnlab_bptt_create,
- * bptt_api.c split_count) computes what one workspace computes: the same loss, gradients, dx, dh0,
- * dc0, taps, outputs and states to rounding (float64: only the order of the sums over samples
+ * bptt_api.c split_count), or its steps as time blocks (rnnlab_bptt_config.time_block), computes
+ * what one workspace of one block computes: the same loss, gradients, dx, dh0, dc0, taps, outputs
+ * and states to rounding (float64: only the order of the sums over samples or blocks of steps
  * differs), for every cell and option a part may have, padded batches whose parts end at different
  * steps, both loss placements and all three losses; its gradients agree with central finite
  * differences of its own loss; its bytes do not depend on the thread count; the rule that chooses the
@@ -78,11 +79,13 @@ static rnnlab_model *variant_model(const variant *v, int O, rnnlab_dtype dt)
     return check_model(&mc, 11);
 }
 
-static rnnlab_bptt *variant_ws(const variant *v, const rnnlab_model *m, int parts)
+/* A training workspace of `parts` parts whose passes run time blocks of `time_block` steps (0: auto). */
+static rnnlab_bptt *variant_ws(const variant *v, const rnnlab_model *m, int parts, int time_block)
 {
     rnnlab_bptt_config bc;
     rnnlab_bptt_config_init(&bc);
     bc.batch = B, bc.seq_len = T, bc.loss = v->loss, bc.loss_at = v->at, bc.keep_cache = 0;
+    bc.time_block = time_block;
     rnnlab_bptt *ws;
     assert_int_equal(rnnlab_bptt_create_split(&ws, m, &bc, parts), RNNLAB_OK);
     assert_int_equal(rnnlab_bptt_split(ws), parts);
@@ -132,6 +135,20 @@ static void outcome_free(outcome *r)
     free(r->grads), free(r->dx), free(r->dh0), free(r->dc0), free(r->taps), free(r->out), free(r->state);
 }
 
+/* Everything two workspaces report agrees to 1e-13 (float64). */
+static void assert_same_outcome(const variant *v, const outcome *r, const outcome *one)
+{
+    const double tol = 1e-13;
+    assert_close1("loss", r->loss, one->loss, 0, tol);
+    assert_close("gradients", r->grads, one->grads, one->n_grads, tol, tol);
+    assert_close("dx", r->dx, one->dx, (size_t)T * B * I, tol, tol);
+    assert_close("dh0", r->dh0, one->dh0, (size_t)v->L * B * H, tol, tol);
+    assert_close("dc0", r->dc0, one->dc0, (size_t)v->L * B * H, tol, tol);
+    assert_close("taps", r->taps, one->taps, one->n_taps, tol, tol);
+    assert_close("outputs", r->out, one->out, one->n_out, tol, tol);
+    assert_close("states", r->state, one->state, 4 * (size_t)B * H, tol, tol);
+}
+
 /* Two parts or three of 11-12 rows (the first of the three ends at step 2), against one workspace. */
 static void test_parts_compute_what_one_workspace_computes(void **state)
 {
@@ -144,20 +161,12 @@ static void test_parts_compute_what_one_workspace_computes(void **state)
         batch_buf b;
         make_batch(v, O, v->L, &b);
         outcome one, split;
-        rnnlab_bptt *ws1 = variant_ws(v, m, 1);
+        rnnlab_bptt *ws1 = variant_ws(v, m, 1, T);
         run(v, m, ws1, &b, &one);
         for (int parts = 2; parts <= 3; parts++) {
-            rnnlab_bptt *ws = variant_ws(v, m, parts);
+            rnnlab_bptt *ws = variant_ws(v, m, parts, T);
             run(v, m, ws, &b, &split);
-            const double tol = 1e-13;
-            assert_close1("loss", split.loss, one.loss, 0, tol);
-            assert_close("gradients", split.grads, one.grads, one.n_grads, tol, tol);
-            assert_close("dx", split.dx, one.dx, (size_t)T * B * I, tol, tol);
-            assert_close("dh0", split.dh0, one.dh0, (size_t)v->L * B * H, tol, tol);
-            assert_close("dc0", split.dc0, one.dc0, (size_t)v->L * B * H, tol, tol);
-            assert_close("taps", split.taps, one.taps, one.n_taps, tol, tol);
-            assert_close("outputs", split.out, one.out, one.n_out, tol, tol);
-            assert_close("states", split.state, one.state, 4 * (size_t)B * H, tol, tol);
+            assert_same_outcome(v, &split, &one);
             outcome_free(&split);
             rnnlab_bptt_free(ws);
         }
@@ -168,18 +177,19 @@ static void test_parts_compute_what_one_workspace_computes(void **state)
     }
 }
 
-/* Central differences of the split workspace's own loss (float64, eps 1e-6) for 40 parameters. */
+/* Central differences of the split workspace's own loss (float64, eps 1e-6) for 40 parameters, with
+ * one time block and with blocks of 2 steps. */
 static void test_split_gradients_match_finite_differences(void **state)
 {
     (void)state;
-    const int pick[] = {2, 4};
+    const int pick[] = {2, 4, 1, 5};
     for (size_t k = 0; k < sizeof pick / sizeof pick[0]; k++) {
         const variant *v = &variants[pick[k]];
         const int O = v->loss == RNNLAB_LOSS_XENT ? 3 : 2;
         rnnlab_model *m = variant_model(v, O, RNNLAB_FLOAT64);
         batch_buf b;
         make_batch(v, O, v->L, &b);
-        rnnlab_bptt *ws = variant_ws(v, m, 3);
+        rnnlab_bptt *ws = variant_ws(v, m, 3, k < 2 ? T : 2);
         double loss;
         assert_int_equal(rnnlab_bptt_forward(ws, m, &b.bt, &loss), RNNLAB_OK);
         assert_int_equal(rnnlab_bptt_backward(ws, m, NULL, NULL, NULL), RNNLAB_OK);
@@ -201,6 +211,45 @@ static void test_split_gradients_match_finite_differences(void **state)
         assert_close("finite differences", ga, gn, 40, 1e-8, 1e-6);
         free(ga), free(gn);
         rnnlab_bptt_free(ws);
+        batch_free(&b);
+        rnnlab_model_free(m);
+    }
+}
+
+/* Time blocks of 1, 2 and 3 steps (the last block shorter; with padding, blocks past the first
+ * part's end at step 2), alone and inside three parts, against one block. With keep_cache = 1 the
+ * gate gradients take a block-sized buffer, with 0 and several blocks too, with one block the gates:
+ * all three. Layer norm keeps one block whatever is asked (time_block), so it compares equal too. */
+static void test_time_blocks_compute_what_one_block_computes(void **state)
+{
+    (void)state;
+    for (size_t k = 0; k < sizeof variants / sizeof variants[0]; k++) {
+        const variant *v = &variants[k];
+        const int O = v->loss == RNNLAB_LOSS_XENT ? 3 : 2;
+        printf("%s\n", v->name);
+        rnnlab_model *m = variant_model(v, O, RNNLAB_FLOAT64);
+        batch_buf b;
+        make_batch(v, O, v->L, &b);
+        outcome one, r;
+        rnnlab_bptt *ws1 = variant_ws(v, m, 1, T);
+        run(v, m, ws1, &b, &one);
+        for (int tb = 1; tb <= 4; tb++) {
+            rnnlab_bptt *ws;
+            if (tb <= 3) ws = variant_ws(v, m, 1, tb);
+            else if (k % 2) ws = variant_ws(v, m, 3, 2);
+            else { /* keep_cache = 1, blocks of 2 */
+                rnnlab_bptt_config bc;
+                rnnlab_bptt_config_init(&bc);
+                bc.batch = B, bc.seq_len = T, bc.loss = v->loss, bc.loss_at = v->at, bc.time_block = 2;
+                assert_int_equal(rnnlab_bptt_create(&ws, m, &bc), RNNLAB_OK);
+            }
+            run(v, m, ws, &b, &r);
+            assert_same_outcome(v, &r, &one);
+            outcome_free(&r);
+            rnnlab_bptt_free(ws);
+        }
+        outcome_free(&one);
+        rnnlab_bptt_free(ws1);
         batch_free(&b);
         rnnlab_model_free(m);
     }
@@ -297,7 +346,7 @@ static void test_split_chunked_and_refusals(void **state)
     const variant *v = &variants[2]; /* lstm, h0 c0 */
     const int O = 3, TT = 3 * T + 2;
     rnnlab_model *m = variant_model(v, O, RNNLAB_FLOAT64);
-    rnnlab_bptt *one = variant_ws(v, m, 1), *two = variant_ws(v, m, 2);
+    rnnlab_bptt *one = variant_ws(v, m, 1, 0), *two = variant_ws(v, m, 2, 0);
     double *x = malloc(sizeof(double) * TT * B * I);
     int *cls = malloc(sizeof(int) * TT * B);
     for (int i = 0; i < TT * B * I; i++) x[i] = sin(0.37 * i);
@@ -330,6 +379,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parts_compute_what_one_workspace_computes),
+        cmocka_unit_test(test_time_blocks_compute_what_one_block_computes),
         cmocka_unit_test(test_split_gradients_match_finite_differences),
         cmocka_unit_test(test_split_any_thread_count),
         cmocka_unit_test(test_split_rule),

@@ -80,9 +80,17 @@ typedef struct rnnlab_bptt_config {
     int keep_cache;         /* 1 (default): the forward cache survives the backward, so diagnostics
                                (diag.h) can read it afterwards. 0: the backward writes each step's gate
                                gradients over the gate activations it has just consumed (as cuDNN's
-                               reserve space), saving T*B*G*H reals; after a backward the workspace
-                               then refuses another backward or a diagnostic until the next forward.
-                               Full BPTT only (not with windowed truncation). */
+                               reserve space) when the pass is one time block, saving T*B*G*H reals;
+                               after a backward the workspace then refuses another backward or a
+                               diagnostic until the next forward. Full BPTT only (not with windowed
+                               truncation). */
+    int time_block;         /* full BPTT: steps per time block, >= 0. A pass runs the input product,
+                               the time loop and (backward) the weight-gradient products block by
+                               block, so a long sequence's gate rows stay in cache between them; the
+                               gate gradients then need only one block's rows. 0 (default): as many
+                               steps as fill about 512 KiB of gate rows (all T when that is more).
+                               Batch norm and windowed truncation always use one block. The values
+                               do not depend on it beyond rounding (sums over blocks of steps) */
 } rnnlab_bptt_config;
 
 /* Defaults as listed above, with batch = 1 and seq_len = 1. */

@@ -7,11 +7,14 @@
  * the state after step t is row t+1. Definitions of losses, truncation and taps: rnnlab/bptt.h.
  *
  * Structure (as cuDNN and oneDNN organise RNNs, and as the STYLE guide asks):
- *   forward   layer by layer: one product for the input projections of all T steps
- *             (gates = X W^T + b_ih), then the time loop with only the recurrent product per step.
- *   backward  full BPTT: the head's gradient for all steps, then layer by layer from the top: the
- *             reverse time loop (cell backward, taps), then dW, db, dU as single products over all
- *             steps, and the gradient for the layer below (dZx W) as one product.
+ *   forward   per time block (ws->tblock steps, bptt_api.c time_block; all T unless the gate
+ *             rows outgrow the cache), layer by layer: one product for the input projections of the
+ *             block's steps (gates = X W^T + b_ih), then the time loop with only the recurrent
+ *             product per step.
+ *   backward  full BPTT: the head's gradient for all steps, then layer by layer from the top and
+ *             per time block from the last: the reverse time loop (cell backward, taps), then dW,
+ *             db, dU as single products over the block's steps, and the gradient for the layer
+ *             below (dZx W) as one product.
  *             truncated BPTT (k < T): for each loss step s, a window s-k+1..s through all layers;
  *             each window's pre-activation gradients are summed per step, and the weight products
  *             run once at the end. Costs O(T k) steps, as the definition requires.
@@ -434,7 +437,22 @@ static void R(tap_norms)(const rnnlab_bptt *ws, const real *v, int l, int t, int
 
 /* ---------------------------------------------------------------- forward */
 
-/* Runs steps t_lo..t_hi of every layer; Hs[l] row t_lo (and Cs) must hold the entry states. */
+/* U^T (H, GH) of every layer into ws->Ut: the steps' products then need no transposition. Before
+ * forward_range, once per pass. */
+static void R(transpose_u)(rnnlab_bptt *ws, const rnnlab_model *m)
+{
+    const int H = ws->H, GH = ws->GH;
+    for (int l = 0; l < ws->L; l++) {
+        R(rnnlab_layer) p;
+        R(rnnlab_layer_view)(m, l, &p);
+        real *Ut = ws->Ut[l];
+        for (int r = 0; r < GH; r++)
+            for (int k = 0; k < H; k++) Ut[(size_t)k * GH + r] = p.U[(size_t)r * H + k];
+    }
+}
+
+/* Runs steps t_lo..t_hi of every layer; Hs[l] row t_lo (and Cs) must hold the entry states, and
+ * ws->Ut the transposed recurrent weights (transpose_u). */
 static void R(forward_range)(rnnlab_bptt *ws, const rnnlab_model *m, int t_lo, int t_hi)
 {
     const int B = ws->B, H = ws->H, GH = ws->GH, n = t_hi - t_lo + 1;
@@ -445,10 +463,7 @@ static void R(forward_range)(rnnlab_bptt *ws, const rnnlab_model *m, int t_lo, i
     for (int l = 0; l < ws->L; l++) {
         R(rnnlab_layer) p;
         R(rnnlab_layer_view)(m, l, &p);
-        real *Ut = ws->Ut[l]; /* U^T (H, GH): the steps' products then need no transposition */
-        for (int r = 0; r < GH; r++)
-            for (int k = 0; k < H; k++) Ut[(size_t)k * GH + r] = p.U[(size_t)r * H + k];
-        p.Ut = Ut;
+        p.Ut = ws->Ut[l];
         real *Hl = ws->Hs[l], *Cl = ws->Cs ? ws->Cs[l] : NULL, *gl = ws->gates[l];
         real *el = ws->extra ? ws->extra[l] : NULL;
         const real *Xin = R(layer_input)(ws, l); /* row t*B + b: input of step t */
@@ -718,7 +733,9 @@ rnnlab_status R(rnnlab_bptt_forward_impl)(rnnlab_bptt *ws, const rnnlab_model *m
         ws->dropout_seed = bt->dropout_seed;
         R(load_input)(ws, bt->x);
         R(set_initial_states)(ws, bt->h0, bt->c0);
-        R(forward_range)(ws, m, 0, ws->Teff - 1);
+        R(transpose_u)(ws, m);
+        for (int t0 = 0; t0 < ws->Teff; t0 += ws->tblock) /* time blocks: see time_block */
+            R(forward_range)(ws, m, t0, RNNLAB_MIN(t0 + ws->tblock, ws->Teff) - 1);
         R(head_forward)(ws, m);
         ws->loss = R(loss_eval)(ws, -1, NULL);
     }
@@ -738,16 +755,26 @@ rnnlab_status R(rnnlab_bptt_forward_impl)(rnnlab_bptt *ws, const rnnlab_model *m
 
 enum { TAP_NONE, TAP_NORMS, TAP_ACCUM };
 
+#ifndef RNNLAB_PREFETCH_ROWS
+#define RNNLAB_PREFETCH_ROWS
+/* Asks for the cache lines of [p, p + bytes) to be read into the cache (a hint; no effect on values). */
+static void prefetch_rows(const void *p, size_t bytes)
+{
+    for (size_t o = 0; o < bytes; o += 64) __builtin_prefetch((const char *)p + o, 0, 3);
+}
+#endif
+
 /*
  * Reverse sweep of layer l over steps t_hi..t_lo. dHin (t - t_lo rows of (B, H)) is the gradient
  * arriving at h_t from above (head or layer l+1, through the stream); the recurrent gradient starts
- * at zero after t_hi. Writes dZx/dZh rows (t - t_lo), adds the per-step parameter sums (PReLU,
- * layer norm) into the model's gradients, and leaves dL/dh_{t_lo - 1} in ws->dh_next and
- * dL/dc_{t_lo - 1} in *dc_out (LSTM). dHin NULL: the top layer under a sparse head (backward_full),
- * whose gradient is ws->dhead at each sample's last step and zero elsewhere.
+ * at zero after t_hi, or with resume it continues from the sweep of the steps after t_hi (ws->dh_next
+ * and *dc_io as that sweep left them: time blocks). Writes dZx/dZh rows (t - t_lo), adds the
+ * per-step parameter sums (PReLU, layer norm) into the model's gradients, and leaves dL/dh_{t_lo - 1}
+ * in ws->dh_next and dL/dc_{t_lo - 1} in *dc_io (LSTM). dHin NULL: the top layer under a sparse head
+ * (backward_full), whose gradient is ws->dhead at each sample's last step and zero elsewhere.
  */
 static void R(layer_sweep)(rnnlab_bptt *ws, rnnlab_model *m, int l, int t_lo, int t_hi, const real *dHin, real *dZx,
-                           real *dZh, int tap_mode, real **dc_out)
+                           real *dZh, int tap_mode, int resume, real **dc_io)
 {
     const int B = ws->B, H = ws->H, GH = ws->GH, T = ws->T;
     const size_t BH = (size_t)B * H;
@@ -762,9 +789,22 @@ static void R(layer_sweep)(rnnlab_bptt *ws, rnnlab_model *m, int l, int t_lo, in
     const real *el = ws->extra ? ws->extra[l] : NULL;
     real *dh = ws->dh, *dh_next = ws->dh_next, *dct = ws->dc_tot;
     real *dc = ws->dc_a, *dc_prev = ws->dc_b;
-    memset(dh_next, 0, BH * sizeof(real));
-    if (Cl) memset(dc, 0, BH * sizeof(real));
+    if (resume && Cl && *dc_io == dc_prev) dc = dc_prev, dc_prev = ws->dc_a;
+    if (!resume) {
+        memset(dh_next, 0, BH * sizeof(real));
+        if (Cl) memset(dc, 0, BH * sizeof(real));
+    }
+    /* several time blocks: the cache rows stream in from memory, step by step in reverse; the
+       next step's rows are asked for while this one runs */
+    const int prefetch = ws->tblock < ws->Teff;
     for (int t = t_hi; t >= t_lo; t--) {
+        if (prefetch && t > 0) {
+            const size_t tp = (size_t)t - 1;
+            prefetch_rows(gl + tp * B * GH, (size_t)B * GH * sizeof(real));
+            prefetch_rows(Hl + tp * BH, BH * sizeof(real));
+            if (Cl) prefetch_rows(Cl + tp * BH, BH * sizeof(real));
+            if (el) prefetch_rows(el + tp * BH, BH * sizeof(real));
+        }
         if (dHin) {
             const real *in = dHin + (size_t)(t - t_lo) * BH;
             for (size_t i = 0; i < BH; i++) dh[i] = in[i] + dh_next[i]; /* total dL/dh_t */
@@ -808,16 +848,16 @@ static void R(layer_sweep)(rnnlab_bptt *ws, rnnlab_model *m, int l, int t_lo, in
             dc = dc_prev, dc_prev = tmp; /* dc now holds dL/dc_{t-1} through c_t */
         }
     }
-    if (dc_out) *dc_out = dc;
+    if (dc_io) *dc_io = dc;
 }
 
-/* dW, db_ih, db_hh, dU (and peepholes, input-norm gains) of layer l from the pre-activation
- * gradients of all steps. dZx is turned in place into dL/d(X W^T) (through the input norm), which
- * the caller then multiplies by W for the layer below. */
-static void R(layer_wgrad)(rnnlab_bptt *ws, rnnlab_model *m, int l, real *dZx, const real *dZh)
+/* Adds dW, db_ih, db_hh, dU (and peepholes, input-norm gains) of layer l from the pre-activation
+ * gradients of rows [r0, r0 + TB) (row t*B + b; dZx and dZh point at row r0). dZx is turned in place
+ * into dL/d(X W^T) (through the input norm), which the caller then multiplies by W for the layer
+ * below. The input norm needs all rows at once (r0 = 0, TB = Teff * B). */
+static void R(layer_wgrad)(rnnlab_bptt *ws, rnnlab_model *m, int l, real *dZx, const real *dZh, size_t r0, int TB)
 {
-    const int B = ws->B, H = ws->H, GH = ws->GH, TB = ws->Teff * ws->B;
-    const size_t BH = (size_t)B * H;
+    const int H = ws->H, GH = ws->GH;
     const rnnlab_cell_opts o = R(rnnlab_cell_opts_of)(m);
     const R(rnnlab_cell_ops) *ops = R(rnnlab_cell_ops_get)(m->cfg.cell, &o);
     R(rnnlab_layer) p;
@@ -833,10 +873,12 @@ static void R(layer_wgrad)(rnnlab_bptt *ws, rnnlab_model *m, int l, real *dZx, c
         if (!o.layer_norm) R(rnnlab_colsum)(g.db_hh, dZh, TB, GH, GH, 1); /* (with layer norm: summed per step) */
     }
     /* dU and peepholes before dZx changes: without layer norm dZh may be dZx itself */
-    const real *Cl = ws->Cs ? ws->Cs[l] : NULL;
-    ops->wgrad_hh(&g, dZx, dZh, ws->Hs[l], Cl, Cl ? Cl + BH : NULL, ws->extra ? ws->extra[l] : NULL, &p, &o, TB, H);
+    const real *Cl = ws->Cs ? (const real *)ws->Cs[l] + r0 * H : NULL; /* rows of c_{t-1} */
+    const real *el = ws->extra ? (const real *)ws->extra[l] + r0 * H : NULL;
+    ops->wgrad_hh(&g, dZx, dZh, (const real *)ws->Hs[l] + r0 * H, Cl, Cl ? Cl + (size_t)ws->B * H : NULL, el, &p, &o,
+                  TB, H);
     if (ws->norm != RNNLAB_NORM_NONE) R(input_norm_backward)(ws, &p, &g, l, dZx, (size_t)TB);
-    const real *Xin = R(layer_input)(ws, l);
+    const real *Xin = R(layer_input)(ws, l) + r0 * p.I;
     R(rnnlab_gemm)(1, 0, GH, p.I, TB, 1, dZx, GH, Xin, p.I, 1, g.dW, p.I); /* dW += dZx^T X */
 }
 
@@ -885,20 +927,33 @@ static void R(backward_full)(rnnlab_bptt *ws, rnnlab_model *m, double *dx, doubl
        directly, and a one-layer model never touches dHa (W2: 6 MiB less resident memory). */
     const int sparse_head = ws->cfg.loss_at == RNNLAB_LOSS_LAST && !ws->residual && !ws->dropout_on;
     R(head_backward)(ws, m, sparse_head ? NULL : cur);
+    const int nblk = (ws->Teff + ws->tblock - 1) / ws->tblock;
     for (int l = ws->L - 1; l >= 0; l--) {
-        /* keep_cache = 0: step t's dZ goes over step t's gates, which the cell's backward has read by
-           then (each (b, j) reads its gates before writing its dZ, and no later step reads them) */
-        real *dZx = ws->cfg.keep_cache ? ws->dZx : ws->gates[l], *dZh = ws->dZh ? (real *)ws->dZh : dZx;
-        real *dc = NULL;
-        R(layer_sweep)(ws, m, l, 0, ws->Teff - 1, sparse_head && l == ws->L - 1 ? NULL : cur, dZx, dZh, tap_mode, &dc);
-        if (dh0) R(rnnlab_to_double)(dh0 + l * BH, ws->dh_next, BH);
-        if (dc0 && ws->Cs) R(rnnlab_to_double)(dc0 + l * BH, dc, BH);
-        R(layer_wgrad)(ws, m, l, dZx, dZh);
+        /* one time block with keep_cache = 0: step t's dZ goes over step t's gates, which the cell's
+           backward has read by then (each (b, j) reads its gates before writing its dZ, and no later
+           step reads them); else dZx and dZh hold one block's rows */
+        real *dZx = ws->dZx ? (real *)ws->dZx : (real *)ws->gates[l];
+        const real *dHin = sparse_head && l == ws->L - 1 ? NULL : cur;
         R(rnnlab_layer) p;
         R(rnnlab_layer_view)(m, l, &p);
-        if (l > 0 || dx) { /* gradient of the layer's input: dZx W, (TB, I_l) */
-            R(rnnlab_gemm)(0, 0, TB, p.I, GH, 1, dZx, GH, p.W, p.I, 0, other, p.I);
-            if (l > 0) R(input_stream_backward)(ws, m, l, other, cur, 0, (size_t)TB);
+        real *dc = NULL;
+        /* time blocks, last first (see time_block): the weight gradients and the input's gradient of a
+           block's rows while its dZ rows are still in cache */
+        for (int k = nblk - 1; k >= 0; k--) {
+            const int t_lo = k * ws->tblock, t_hi = RNNLAB_MIN(t_lo + ws->tblock, ws->Teff) - 1;
+            const size_t r0 = (size_t)t_lo * B, rows = (size_t)(t_hi - t_lo + 1) * B;
+            real *zx = ws->dZx ? dZx : dZx + r0 * GH, *zh = ws->dZh ? (real *)ws->dZh : zx;
+            R(layer_sweep)(ws, m, l, t_lo, t_hi, dHin ? dHin + r0 * H : NULL, zx, zh, tap_mode, k < nblk - 1, &dc);
+            R(layer_wgrad)(ws, m, l, zx, zh, r0, (int)rows);
+            if (l > 0 || dx) { /* gradient of the layer's input: dZx W, (rows, I_l) */
+                real *d = other + r0 * p.I;
+                R(rnnlab_gemm)(0, 0, (int)rows, p.I, GH, 1, zx, GH, p.W, p.I, 0, d, p.I);
+                if (l > 0) R(input_stream_backward)(ws, m, l, d, cur + r0 * H, r0, r0 + rows);
+            }
+        }
+        if (dh0) R(rnnlab_to_double)(dh0 + l * BH, ws->dh_next, BH);
+        if (dc0 && ws->Cs) R(rnnlab_to_double)(dc0 + l * BH, dc, BH);
+        if (l > 0 || dx) {
             real *tmp = cur;
             cur = other, other = tmp;
         }
@@ -941,7 +996,7 @@ static void R(backward_windowed)(rnnlab_bptt *ws, rnnlab_model *m, double *dx, d
         memcpy(win + (size_t)(n - 1) * BH, dHtop + (size_t)s * BH, BH * sizeof(real)); /* only L_s enters */
         for (int l = L - 1; l >= 0; l--) {
             real *dc = NULL;
-            R(layer_sweep)(ws, m, l, t_lo, s, win, dZx_w, dZh_w, TAP_ACCUM, &dc);
+            R(layer_sweep)(ws, m, l, t_lo, s, win, dZx_w, dZh_w, TAP_ACCUM, 0, &dc);
             real *sx = (real *)ws->dZx_sum[l] + (size_t)t_lo * B * GH;
             for (size_t i = 0; i < (size_t)n * B * GH; i++) sx[i] += dZx_w[i];
             if (sep) {
@@ -972,7 +1027,7 @@ static void R(backward_windowed)(rnnlab_bptt *ws, rnnlab_model *m, double *dx, d
     }
     for (int l = L - 1; l >= 0; l--) {
         real *sx = ws->dZx_sum[l];
-        R(layer_wgrad)(ws, m, l, sx, sep ? (real *)ws->dZh_sum[l] : sx);
+        R(layer_wgrad)(ws, m, l, sx, sep ? (real *)ws->dZh_sum[l] : sx, 0, T * B);
         if (ws->cfg.taps)
             for (int t = 0; t < T; t++) {
                 R(tap_norms)(ws, (real *)ws->dH_acc[l] + (size_t)t * BH, l, t, 0, &ws->tap_h[(size_t)l * Ts + t],
@@ -1035,6 +1090,7 @@ double R(rnnlab_bptt_window_loss_impl)(rnnlab_bptt *ws, const rnnlab_model *m, c
     copy_batch_meta(ws, bt);
     ws->dropout_seed = bt->dropout_seed;
     R(load_input)(ws, bt->x);
+    R(transpose_u)(ws, m);
     double total = 0;
     for (int s = 0; s < T; s++) {
         if (!has_loss_at(ws, s)) continue;

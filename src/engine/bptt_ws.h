@@ -17,6 +17,7 @@ struct rnnlab_bptt {
     int n_tensors;
     size_t n_params;
     int windowed; /* truncated BPTT with 1 <= k < T */
+    int tblock;   /* steps per time block of a full pass (>= T: one block); see time_block in bptt_api.c */
 
     /* ---- forward cache (real) */
     void *X;      /* (T, B, I) input */
@@ -55,7 +56,8 @@ struct rnnlab_bptt {
 
     /* ---- backward buffers (real) */
     void *dY;                                   /* like Y */
-    void *dZx, *dZh;                            /* (T, B, GH); dZh is NULL unless the cell separates it */
+    void *dZx, *dZh; /* (tblock, B, GH) gate gradients of one time block; dZx NULL when keep_cache = 0 with one
+                        block (the gates take them), dZh NULL unless the cell separates it */
     void *dHa, *dHb;                            /* (T, B, maxIH) ping-pong: gradient arriving from above */
     void *dh, *dh_next, *dc_a, *dc_b, *dc_tot;  /* (B, H) */
     void *dhead;                                /* (B, H) the head's gradient with the loss at last */
