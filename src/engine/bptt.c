@@ -757,6 +757,7 @@ enum { TAP_NONE, TAP_NORMS, TAP_ACCUM };
 
 #ifndef RNNLAB_PREFETCH_ROWS
 #define RNNLAB_PREFETCH_ROWS
+#define RNNLAB_PREFETCH_BYTES (8u << 20) /* a layer's gate rows beyond this: prefetch in the sweep */
 /* Asks for the cache lines of [p, p + bytes) to be read into the cache (a hint; no effect on values). */
 static void prefetch_rows(const void *p, size_t bytes)
 {
@@ -794,9 +795,10 @@ static void R(layer_sweep)(rnnlab_bptt *ws, rnnlab_model *m, int l, int t_lo, in
         memset(dh_next, 0, BH * sizeof(real));
         if (Cl) memset(dc, 0, BH * sizeof(real));
     }
-    /* several time blocks: the cache rows stream in from memory, step by step in reverse; the
-       next step's rows are asked for while this one runs */
-    const int prefetch = ws->tblock < ws->Teff;
+    /* a cache beyond the CPU caches streams in from memory, step by step in reverse: the next
+       step's rows are asked for while this one runs (W3 sizes at T = 10000: 3-5% faster; below the
+       threshold the rows are in cache and the hints would only cost instructions) */
+    const int prefetch = (size_t)ws->Teff * B * GH * sizeof(real) > RNNLAB_PREFETCH_BYTES;
     for (int t = t_hi; t >= t_lo; t--) {
         if (prefetch && t > 0) {
             const size_t tp = (size_t)t - 1;
