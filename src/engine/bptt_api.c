@@ -115,7 +115,12 @@ static int time_block(const rnnlab_bptt *ws, size_t es)
     if (ws->windowed || ws->norm != RNNLAB_NORM_NONE) return ws->T;
     if (ws->cfg.time_block > 0) return RNNLAB_MIN(ws->cfg.time_block, ws->T);
     const size_t n = (size_t)RNNLAB_TBLOCK_BYTES / ((size_t)ws->B * ws->GH * es);
-    return n < 1 ? 1 : n >= (size_t)ws->T ? ws->T : (int)n;
+    /* Each block reads and writes dW and dU once more (2 GH (I + H) values), against the 3 K GH
+       values of its K = n B gate-gradient rows that stay in cache: worth it from K of about
+       4 (I + H). Large layers (W2: H = 512, one step is 512 KiB of gate rows) keep one block. */
+    const size_t k_min = 4 * ((size_t)RNNLAB_MAX(ws->I, ws->H) + ws->H);
+    if (n * ws->B < k_min) return ws->T;
+    return n >= (size_t)ws->T ? ws->T : (int)n;
 }
 
 static void *carve(char *base, size_t *off, size_t n, size_t esize)
