@@ -149,10 +149,12 @@ static void assert_same_outcome(const variant *v, const outcome *r, const outcom
     assert_close("states", r->state, one->state, 4 * (size_t)B * H, tol, tol);
 }
 
-/* Two parts or three of 11-12 rows (the first of the three ends at step 2), against one workspace. */
-static void test_parts_compute_what_one_workspace_computes(void **state)
+/* For every variant: what one workspace of one block reports, against each of the n workspaces
+ * make(v, m, k, i) gives (k: the variant's index, i = 0..n-1), to 1e-13. */
+typedef rnnlab_bptt *(*make_ws_fn)(const variant *v, const rnnlab_model *m, size_t k, int i);
+
+static void against_one_workspace(make_ws_fn make, int n)
 {
-    (void)state;
     for (size_t k = 0; k < sizeof variants / sizeof variants[0]; k++) {
         const variant *v = &variants[k];
         const int O = v->loss == RNNLAB_LOSS_XENT ? 3 : 2;
@@ -160,14 +162,14 @@ static void test_parts_compute_what_one_workspace_computes(void **state)
         rnnlab_model *m = variant_model(v, O, RNNLAB_FLOAT64);
         batch_buf b;
         make_batch(v, O, v->L, &b);
-        outcome one, split;
+        outcome one, r;
         rnnlab_bptt *ws1 = variant_ws(v, m, 1, T);
         run(v, m, ws1, &b, &one);
-        for (int parts = 2; parts <= 3; parts++) {
-            rnnlab_bptt *ws = variant_ws(v, m, parts, T);
-            run(v, m, ws, &b, &split);
-            assert_same_outcome(v, &split, &one);
-            outcome_free(&split);
+        for (int i = 0; i < n; i++) {
+            rnnlab_bptt *ws = make(v, m, k, i);
+            run(v, m, ws, &b, &r);
+            assert_same_outcome(v, &r, &one);
+            outcome_free(&r);
             rnnlab_bptt_free(ws);
         }
         outcome_free(&one);
@@ -175,6 +177,42 @@ static void test_parts_compute_what_one_workspace_computes(void **state)
         batch_free(&b);
         rnnlab_model_free(m);
     }
+}
+
+/* Two parts or three of 11-12 rows (the first of the three ends at step 2). */
+static rnnlab_bptt *parts_ws(const variant *v, const rnnlab_model *m, size_t k, int i)
+{
+    (void)k;
+    return variant_ws(v, m, 2 + i, T);
+}
+
+static void test_parts_compute_what_one_workspace_computes(void **state)
+{
+    (void)state;
+    against_one_workspace(parts_ws, 2);
+}
+
+/* Time blocks of 1, 2 and 3 steps (the last block shorter; with padding, blocks past the first
+ * part's end at step 2), then blocks of 2 inside three parts (odd variants) or with keep_cache = 1
+ * (even ones). With keep_cache = 1 the gate gradients take a block-sized buffer, with 0 and several
+ * blocks too, with one block the gates: all three are compared. Layer norm keeps one block whatever
+ * is asked (time_block), so it compares equal too. */
+static rnnlab_bptt *blocks_ws(const variant *v, const rnnlab_model *m, size_t k, int i)
+{
+    if (i < 3) return variant_ws(v, m, 1, i + 1);
+    if (k % 2) return variant_ws(v, m, 3, 2);
+    rnnlab_bptt_config bc;
+    rnnlab_bptt_config_init(&bc);
+    bc.batch = B, bc.seq_len = T, bc.loss = v->loss, bc.loss_at = v->at, bc.time_block = 2;
+    rnnlab_bptt *ws;
+    assert_int_equal(rnnlab_bptt_create(&ws, m, &bc), RNNLAB_OK);
+    return ws;
+}
+
+static void test_time_blocks_compute_what_one_block_computes(void **state)
+{
+    (void)state;
+    against_one_workspace(blocks_ws, 4);
 }
 
 /* Central differences of the split workspace's own loss (float64, eps 1e-6) for 40 parameters, with
@@ -211,45 +249,6 @@ static void test_split_gradients_match_finite_differences(void **state)
         assert_close("finite differences", ga, gn, 40, 1e-8, 1e-6);
         free(ga), free(gn);
         rnnlab_bptt_free(ws);
-        batch_free(&b);
-        rnnlab_model_free(m);
-    }
-}
-
-/* Time blocks of 1, 2 and 3 steps (the last block shorter; with padding, blocks past the first
- * part's end at step 2), alone and inside three parts, against one block. With keep_cache = 1 the
- * gate gradients take a block-sized buffer, with 0 and several blocks too, with one block the gates:
- * all three. Layer norm keeps one block whatever is asked (time_block), so it compares equal too. */
-static void test_time_blocks_compute_what_one_block_computes(void **state)
-{
-    (void)state;
-    for (size_t k = 0; k < sizeof variants / sizeof variants[0]; k++) {
-        const variant *v = &variants[k];
-        const int O = v->loss == RNNLAB_LOSS_XENT ? 3 : 2;
-        printf("%s\n", v->name);
-        rnnlab_model *m = variant_model(v, O, RNNLAB_FLOAT64);
-        batch_buf b;
-        make_batch(v, O, v->L, &b);
-        outcome one, r;
-        rnnlab_bptt *ws1 = variant_ws(v, m, 1, T);
-        run(v, m, ws1, &b, &one);
-        for (int tb = 1; tb <= 4; tb++) {
-            rnnlab_bptt *ws;
-            if (tb <= 3) ws = variant_ws(v, m, 1, tb);
-            else if (k % 2) ws = variant_ws(v, m, 3, 2);
-            else { /* keep_cache = 1, blocks of 2 */
-                rnnlab_bptt_config bc;
-                rnnlab_bptt_config_init(&bc);
-                bc.batch = B, bc.seq_len = T, bc.loss = v->loss, bc.loss_at = v->at, bc.time_block = 2;
-                assert_int_equal(rnnlab_bptt_create(&ws, m, &bc), RNNLAB_OK);
-            }
-            run(v, m, ws, &b, &r);
-            assert_same_outcome(v, &r, &one);
-            outcome_free(&r);
-            rnnlab_bptt_free(ws);
-        }
-        outcome_free(&one);
-        rnnlab_bptt_free(ws1);
         batch_free(&b);
         rnnlab_model_free(m);
     }
