@@ -2,7 +2,7 @@
  * test_determinism.c - the same forward/backward with 1, 2, 3 and 8 threads (and twice with the
  * same count) gives byte-identical losses, gradients, input and initial-state gradients and taps,
  * in float32 and float64, for full BPTT (in time blocks) and truncated BPTT. Sizes are chosen so that the parallel loops
- * (B*G*H >= RNNLAB_OMP_MIN_WORK) and OpenBLAS's threaded products are really used.
+ * (B*G*H >= RNNLAB_OMP_MIN_WORK) and the products' tiles, shared by the threads or not, are really used.
  */
 #include "check.h"
 #include "rnnlab/rnnlab.h"

@@ -38,6 +38,7 @@ static const variant variants[] = {
     {"lstm peephole, layer norm, 2 layers", RNNLAB_CELL_LSTM, 0, 0, 1, 2, 0, RNNLAB_NORM_LAYER, RNNLAB_LOSS_MSE, RNNLAB_LOSS_LAST, 1, 0},
     {"gru reset_after, bernoulli at every step", RNNLAB_CELL_GRU, 0, RNNLAB_GRU_RESET_AFTER, 0, 1, 0, RNNLAB_NORM_NONE, RNNLAB_LOSS_BERNOULLI, RNNLAB_LOSS_ALL, 0, 1},
     {"gru reset_before, xent at last, padded", RNNLAB_CELL_GRU, 0, RNNLAB_GRU_RESET_BEFORE, 0, 2, 0, RNNLAB_NORM_NONE, RNNLAB_LOSS_XENT, RNNLAB_LOSS_LAST, 1, 0},
+    {"lstm peephole, 3 layers, residual, h0 c0", RNNLAB_CELL_LSTM, 0, 0, 1, 3, 1, RNNLAB_NORM_NONE, RNNLAB_LOSS_MSE, RNNLAB_LOSS_ALL, 0, 1},
 };
 
 typedef struct batch_buf {
@@ -215,6 +216,45 @@ static void test_time_blocks_compute_what_one_block_computes(void **state)
     against_one_workspace(blocks_ws, 4);
 }
 
+/* Dropout in training (which a split workspace refuses) with residual connections, 2 layers: time
+ * blocks of 2 and 3 steps against one block, keep_cache 0 and 1, padded: the masks are read by
+ * absolute row, the gradient rows relative to the block. */
+static void test_time_blocks_with_dropout(void **state)
+{
+    (void)state;
+    const rnnlab_cell_kind cells[] = {RNNLAB_CELL_RNN, RNNLAB_CELL_LSTM, RNNLAB_CELL_GRU};
+    for (int c = 0; c < 3; c++)
+        for (int keep = 0; keep < 2; keep++) {
+            rnnlab_model_config mc;
+            rnnlab_model_config_init(&mc);
+            mc.cell = cells[c], mc.input_size = I, mc.hidden_size = H, mc.num_layers = 2, mc.output_size = 2;
+            mc.dtype = RNNLAB_FLOAT64, mc.residual = 1, mc.dropout = 0.3;
+            rnnlab_model *m = check_model(&mc, 21 + c);
+            const variant v = {"dropout", cells[c], RNNLAB_ACT_TANH, 0, 0, 2, 1, RNNLAB_NORM_NONE, RNNLAB_LOSS_MSE,
+                               RNNLAB_LOSS_ALL, 1, 1};
+            batch_buf b;
+            make_batch(&v, 2, 2, &b);
+            outcome one, r;
+            for (int tb = 0; tb <= 3; tb += tb ? 1 : 2) { /* T (one block), then 2 and 3 */
+                rnnlab_bptt_config bc;
+                rnnlab_bptt_config_init(&bc);
+                bc.batch = B, bc.seq_len = T, bc.loss_at = RNNLAB_LOSS_ALL, bc.training = 1, bc.keep_cache = keep;
+                bc.time_block = tb ? tb : T;
+                rnnlab_bptt *ws;
+                assert_int_equal(rnnlab_bptt_create(&ws, m, &bc), RNNLAB_OK);
+                run(&v, m, ws, &b, tb ? &r : &one);
+                if (tb) {
+                    assert_same_outcome(&v, &r, &one);
+                    outcome_free(&r);
+                }
+                rnnlab_bptt_free(ws);
+            }
+            outcome_free(&one);
+            batch_free(&b);
+            rnnlab_model_free(m);
+        }
+}
+
 /* Central differences of the split workspace's own loss (float64, eps 1e-6) for 40 parameters, with
  * one time block and with blocks of 2 steps. */
 static void test_split_gradients_match_finite_differences(void **state)
@@ -379,6 +419,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parts_compute_what_one_workspace_computes),
         cmocka_unit_test(test_time_blocks_compute_what_one_block_computes),
+        cmocka_unit_test(test_time_blocks_with_dropout),
         cmocka_unit_test(test_split_gradients_match_finite_differences),
         cmocka_unit_test(test_split_any_thread_count),
         cmocka_unit_test(test_split_rule),

@@ -88,9 +88,11 @@ typedef struct rnnlab_bptt_config {
                                the time loop and (backward) the weight-gradient products block by
                                block, so a long sequence's gate rows stay in cache between them; the
                                gate gradients then need only one block's rows. 0 (default): as many
-                               steps as fill about 512 KiB of gate rows (all T when that is more).
-                               Batch norm and windowed truncation always use one block. The values
-                               do not depend on it beyond rounding (sums over blocks of steps) */
+                               steps as fill about 512 KiB of gate rows, or all T when that is more
+                               or when such a block would hold fewer than 4 (max(I, H) + H) rows
+                               (large layers: each block rereads dW and dU). Batch or layer norm
+                               and windowed truncation always use one block. The values do not
+                               depend on it beyond rounding (sums over blocks of steps) */
 } rnnlab_bptt_config;
 
 /* Defaults as listed above, with batch = 1 and seq_len = 1. */

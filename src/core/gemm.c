@@ -9,11 +9,11 @@
  * README, Determinism). So rnnlab never lets OpenBLAS choose a split: a product larger than
  * RNNLAB_GEMM_SERIAL_MNK is cut into fixed tiles of tile_len() rows (or columns, whichever
  * dimension of C is longer), a layout that depends on the shape alone, and the tiles are shared
- * among the OpenMP threads. Each tile is one OpenBLAS call made inside an active parallel region,
- * where Debian's OpenMP build of OpenBLAS runs single-threaded; products at or below the threshold
- * are one call, which OpenBLAS itself keeps single-threaded (its own cut-off is 65536 * 4 = 2^18
- * multiply-adds). The result is the same for any thread count, and tests/test_determinism.c checks it
- * byte for byte.
+ * among the OpenMP threads. Each tile is one single-threaded OpenBLAS call: inside an active
+ * parallel region Debian's OpenMP build of OpenBLAS runs on one thread by itself, and outside one
+ * (products at or below the threshold, and tiles the pool does not share) blas_call sets the
+ * caller's thread count to 1 around the call. The result is the same for any thread count, and
+ * tests/test_determinism.c checks it byte for byte.
  */
 #include "core/real.h"
 #include "core/gemm.h"

@@ -1,7 +1,8 @@
 /*
- * omp.c - the one file that calls omp_* functions, keeps OpenBLAS single-threaded (rnnlab threads its
- * products itself, core/gemm.c), and sets the x86 floating-point control word (flush-to-zero) on every
- * pool thread.
+ * omp.c - the thread count (omp_* calls; core/gemm.c also sets one thread around each OpenBLAS call
+ * made outside a parallel region), keeps OpenBLAS single-threaded (rnnlab threads its products
+ * itself, core/gemm.c), and sets the x86 floating-point control word (flush-to-zero) on every pool
+ * thread.
  *
  * Not here: parallel loops themselves (each module writes its own `#pragma omp parallel for`).
  */

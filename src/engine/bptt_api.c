@@ -95,7 +95,6 @@ static int split_count(const rnnlab_model_config *mc, const rnnlab_bptt_config *
     return cfg->batch / 16;
 }
 
-/* Carves n elements of esize bytes, 64-byte aligned, from a block; with base == NULL only counts. */
 /*
  * Steps per time block of a full-BPTT pass (cfg->time_block, or 0: sized here). A long sequence's
  * (T, B, GH) gate array is far larger than the caches: the forward's input product written for all
@@ -103,9 +102,9 @@ static int split_count(const rnnlab_model_config *mc, const rnnlab_bptt_config *
  * after it, would each go through memory once more per pass. A pass instead runs its steps in
  * blocks whose gate rows (about RNNLAB_TBLOCK_BYTES, half of the L2 cache of this project's machine)
  * stay in cache between the block's products and its time loop (measured, W3 sizes at T = 10000:
- * time per step 1.26-1.33x that of T = 100 instead of 1.67-1.90x). Batch norm and windowed
- * truncation couple the steps and keep one block. The block length depends on the shape alone, so
- * results never depend on the thread count.
+ * time per step 1.26-1.33x that of T = 100 instead of 1.67-1.90x). Batch and layer norm (whose
+ * backward reads all rows at once) and windowed truncation keep one block. The block length depends
+ * on the shape alone, so results never depend on the thread count.
  */
 #ifndef RNNLAB_TBLOCK_BYTES
 #define RNNLAB_TBLOCK_BYTES (512 * 1024)
@@ -123,6 +122,7 @@ static int time_block(const rnnlab_bptt *ws, size_t es)
     return n >= (size_t)ws->T ? ws->T : (int)n;
 }
 
+/* Carves n elements of esize bytes, 64-byte aligned, from a block; with base == NULL only counts. */
 static void *carve(char *base, size_t *off, size_t n, size_t esize)
 {
     void *p = base ? base + *off : NULL;
