@@ -755,15 +755,13 @@ rnnlab_status R(rnnlab_bptt_forward_impl)(rnnlab_bptt *ws, const rnnlab_model *m
 
 enum { TAP_NONE, TAP_NORMS, TAP_ACCUM };
 
-#ifndef RNNLAB_PREFETCH_ROWS
-#define RNNLAB_PREFETCH_ROWS
 #define RNNLAB_PREFETCH_BYTES (8u << 20) /* a layer's gate rows beyond this: prefetch in the sweep */
+
 /* Asks for the cache lines of [p, p + bytes) to be read into the cache (a hint; no effect on values). */
 static void prefetch_rows(const void *p, size_t bytes)
 {
     for (size_t o = 0; o < bytes; o += 64) __builtin_prefetch((const char *)p + o, 0, 3);
 }
-#endif
 
 /*
  * Reverse sweep of layer l over steps t_hi..t_lo. dHin (t - t_lo rows of (B, H)) is the gradient
