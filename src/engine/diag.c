@@ -13,6 +13,7 @@
 #include "engine/diag_internal.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 /* ---------------------------------------------------------------- saturation */
@@ -30,62 +31,156 @@ void R(rnnlab_diag_saturation_impl)(const rnnlab_bptt *ws, const rnnlab_model *m
     const int gate_block[3] = {0, 1, cell == RNNLAB_CELL_LSTM ? 3 : -1};
     const int n_gates = cell == RNNLAB_CELL_LSTM ? 3 : cell == RNNLAB_CELL_GRU ? 2 : 0;
     const int cand_block = 2;
-    double n_units = 0, n_sat = 0, n_dead = 0, n_cand = 0, n_gate[3] = {0, 0, 0};
+    /* integer counts (exact, and they vectorise); a sample's real steps t < len[b] only */
+    long n_units = 0, n_sat = 0, n_dead = 0, n_cand = 0, n_gate[3] = {0, 0, 0};
     for (int l = l0; l <= l1; l++)
         for (int t = 0; t < ws->Teff; t++)
             for (int b = 0; b < B; b++) {
                 if (t >= ws->len[b]) continue;
                 const real *h = (const real *)ws->Hs[l] + ((size_t)(t + 1) * B + b) * H;
                 const real *g = (const real *)ws->gates[l] + ((size_t)t * B + b) * GH;
-                for (int j = 0; j < H; j++) {
-                    n_units++;
-                    n_sat += fabs(h[j]) > (real)0.99;
-                    n_dead += h[j] == 0;
-                    for (int k = 0; k < n_gates; k++) {
-                        const real v = g[gate_block[k] * H + j];
-                        n_gate[k] += v < (real)0.1 || v > (real)0.9;
-                    }
-                    if (n_gates) n_cand += fabs(g[cand_block * H + j]) > (real)0.99;
+                n_units += H;
+                for (int j = 0; j < H; j++) n_sat += h[j] > (real)0.99 || h[j] < (real)-0.99, n_dead += h[j] == 0;
+                for (int k = 0; k < n_gates; k++) {
+                    const real *gk = g + (size_t)gate_block[k] * H;
+                    for (int j = 0; j < H; j++) n_gate[k] += gk[j] < (real)0.1 || gk[j] > (real)0.9;
                 }
+                if (n_gates)
+                    for (int j = 0; j < H; j++) {
+                        const real c = g[(size_t)cand_block * H + j];
+                        n_cand += c > (real)0.99 || c < (real)-0.99;
+                    }
             }
-    out->h = bounded && n_units ? n_sat / n_units : NAN;
-    out->dead = relu && n_units ? n_dead / n_units : NAN;
-    for (int k = 0; k < 3; k++) out->gate[k] = k < n_gates && n_units ? n_gate[k] / n_units : NAN;
-    out->candidate = n_gates && n_units ? n_cand / n_units : NAN;
+    const double nu = (double)n_units;
+    out->h = bounded && n_units ? (double)n_sat / nu : NAN;
+    out->dead = relu && n_units ? (double)n_dead / nu : NAN;
+    for (int k = 0; k < 3; k++) out->gate[k] = k < n_gates && n_units ? (double)n_gate[k] / nu : NAN;
+    out->candidate = n_gates && n_units ? (double)n_cand / nu : NAN;
 }
 
 /* ---------------------------------------------------------------- Jacobian */
 
-/* Largest singular value of A (S, S), row-major, by power iteration on A^T A from v (S), which is
- * updated (warm start for the next call). u (S) is scratch. */
-static double R(spectral_norm)(const real *A, int S, double *v, double *u)
+/* eight doubles as one vector (gcc and clang's vector extension: one AVX-512 register, or two AVX2) */
+typedef double dvec8 __attribute__((vector_size(64)));
+
+/* y[0 .. 8 nv) = M^T x over those columns of M (S, S) row-major; nv is a constant where it is
+ * inlined, so that the nv accumulators stay in registers */
+static RNNLAB_INLINE void matvec_t_cols(const double *M, int S, const double *x, double *y, const int nv)
+{
+    dvec8 acc[8];
+    for (int k = 0; k < nv; k++) acc[k] = (dvec8){0};
+    for (int j = 0; j < S; j++) {
+        const double xj = x[j];
+        const dvec8 b = {xj, xj, xj, xj, xj, xj, xj, xj};
+        for (int k = 0; k < nv; k++) {
+            dvec8 m;
+            memcpy(&m, M + (size_t)j * S + 8 * k, sizeof m);
+            acc[k] += m * b;
+        }
+    }
+    memcpy(y, acc, (size_t)nv * sizeof(dvec8));
+}
+
+/* y = M^T x for M (S, S) row-major: y_i = sum_j M_ji x_j, added in order j = 0, 1, ... (the build
+ * fuses no multiply-add), as axpys of M's rows with up to 64 outputs in registers at a time */
+static void matvec_t(const double *M, int S, const double *x, double *y)
+{
+    int i0 = 0;
+    for (; i0 + 64 <= S; i0 += 64) matvec_t_cols(M + i0, S, x, y + i0, 8);
+    if (i0 + 32 <= S) matvec_t_cols(M + i0, S, x, y + i0, 4), i0 += 32;
+    for (; i0 + 8 <= S; i0 += 8) matvec_t_cols(M + i0, S, x, y + i0, 1);
+    if (i0 < S) {
+        for (int i = i0; i < S; i++) y[i] = 0;
+        for (int j = 0; j < S; j++) {
+            const double *m = M + (size_t)j * S, xj = x[j];
+            for (int i = i0; i < S; i++) y[i] += m[i] * xj;
+        }
+    }
+}
+
+/* At = A^T for A (S, S) row-major, in 8 x 8 tiles so that the strided stores stay in few lines */
+static void transpose(const double *A, int S, double *At)
+{
+    for (int i0 = 0; i0 < S; i0 += 8)
+        for (int j0 = 0; j0 < S; j0 += 8) {
+            const int ni = RNNLAB_MIN(8, S - i0), nj = RNNLAB_MIN(8, S - j0);
+            if (ni == 8 && nj == 8)
+                for (int j = 0; j < 8; j++)
+                    for (int i = 0; i < 8; i++) At[(size_t)(j0 + j) * S + i0 + i] = A[(size_t)(i0 + i) * S + j0 + j];
+            else
+                for (int j = 0; j < nj; j++)
+                    for (int i = 0; i < ni; i++) At[(size_t)(j0 + j) * S + i0 + i] = A[(size_t)(i0 + i) * S + j0 + j];
+        }
+}
+
+/* sum_i (a_i - k b_i)^2 over n values (k = 0: the sum of squares of a), in eight lanes then a fixed
+ * tree: no chain of n dependent additions, and the same order on every machine */
+static double sumsq_axpy(const double *a, double k, const double *b, int n)
+{
+    dvec8 acc = {0};
+    const dvec8 kv = {k, k, k, k, k, k, k, k};
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        dvec8 x, y;
+        memcpy(&x, a + i, sizeof x), memcpy(&y, b + i, sizeof y);
+        x -= kv * y;
+        acc += x * x;
+    }
+    double tail = 0;
+    for (; i < n; i++) tail += (a[i] - k * b[i]) * (a[i] - k * b[i]);
+    return (((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]))) + tail;
+}
+
+/* Largest singular value of A (S, S) by power iteration on C = A^T A from the unit vector v (S),
+ * which is updated (warm start for the next call). A is given twice in double, row-major as Ar and
+ * transposed as At, so that both products run over contiguous rows (matvec_t: vectorised, no chain
+ * of dependent additions). Each iteration forms u = A v, the Rayleigh quotient theta = |u|^2 =
+ * v^T C v and w = C v = A^T u, and stops once the residual |w - theta v| <= 1e-8 theta: then an
+ * eigenvalue of C lies within 1e-8 theta of theta (the residual bound for symmetric matrices:
+ * Parlett, The Symmetric Eigenvalue Problem, 1998, Chapter 4), so sqrt(theta) is within 5e-9
+ * relative of a singular value of A, and power iteration makes it the largest unless v starts
+ * orthogonal to its singular vector. At most 1000 iterations. u and w (S each) are scratch. */
+static double spectral_norm(const double *Ar, const double *At, int S, double *v, double *u, double *w)
 {
     double sigma = 0;
-    for (int it = 0; it < 100; it++) {
-        for (int i = 0; i < S; i++) { /* u = A v */
-            double s = 0;
-            for (int j = 0; j < S; j++) s += (double)A[(size_t)i * S + j] * v[j];
-            u[i] = s;
-        }
-        double un = 0;
-        for (int i = 0; i < S; i++) un += u[i] * u[i];
-        un = sqrt(un);
-        for (int j = 0; j < S; j++) v[j] = 0;
-        for (int i = 0; i < S; i++) /* v = A^T u */
-            for (int j = 0; j < S; j++) v[j] += (double)A[(size_t)i * S + j] * u[i];
-        double vn = 0;
-        for (int j = 0; j < S; j++) vn += v[j] * v[j];
-        vn = sqrt(vn);
-        if (vn == 0 || !isfinite(vn)) { /* A v = 0: restart from a fixed direction next time */
+    for (int it = 0; it < 1000; it++) {
+        matvec_t(At, S, v, u); /* u = A v */
+        const double theta = sumsq_axpy(u, 0, u, S);
+        sigma = sqrt(theta);
+        matvec_t(Ar, S, u, w); /* w = A^T u = C v */
+        const double wn = sqrt(sumsq_axpy(w, 0, w, S)), r = sumsq_axpy(w, theta, v, S);
+        if (wn == 0 || !isfinite(wn)) { /* C v = 0: restart from a fixed direction next time */
             for (int j = 0; j < S; j++) v[j] = 1 / sqrt((double)S);
-            return un == 0 ? 0 : un;
+            return sigma;
         }
-        for (int j = 0; j < S; j++) v[j] /= vn;
-        const double next = un == 0 ? 0 : vn / un; /* ||A^T A v|| / ||A v|| -> sigma_max */
-        if (it > 0 && fabs(next - sigma) <= 1e-9 * next) return next;
-        sigma = next;
+        const double inv = 1 / wn;
+        for (int j = 0; j < S; j++) v[j] = w[j] * inv;
+        if (sqrt(r) <= 1e-8 * theta) break;
     }
     return sigma;
+}
+
+/* The larger of mx and max_k |x_k| in double; NaN when any x_k, or mx, is not finite. The maximum runs
+ * on the bits with the sign cleared: for such bits the integer order is the order of the magnitudes
+ * (infinity and NaN above every finite value), and an integer maximum vectorises. */
+static double R(max_abs)(const real *x, size_t n, double mx)
+{
+#if RNNLAB_REAL_BITS == 32
+    typedef uint32_t ubits;
+#else
+    typedef uint64_t ubits;
+#endif
+    const ubits mask = ~((ubits)1 << (RNNLAB_REAL_BITS - 1));
+    ubits m = 0;
+    for (size_t k = 0; k < n; k++) {
+        ubits b;
+        memcpy(&b, x + k, sizeof b);
+        b &= mask;
+        m = b > m ? b : m;
+    }
+    real r;
+    memcpy(&r, &m, sizeof r);
+    return !isfinite(r) || !isfinite(mx) ? NAN : (double)r > mx ? (double)r : mx;
 }
 
 rnnlab_status R(rnnlab_diag_jacobian_impl)(const rnnlab_bptt *ws, const rnnlab_model *m, int l, int n_samples,
@@ -101,19 +196,19 @@ rnnlab_status R(rnnlab_diag_jacobian_impl)(const rnnlab_bptt *ws, const rnnlab_m
     /* buffers: replicated cache (S rows), the product's rows (dh, dc parts), outputs, scratch, and the
        replicated layer-norm cache */
     const size_t SH = (size_t)S * H, SG = (size_t)S * GH;
-    const size_t n_real = 4 * SG + 10 * SH + (size_t)S * S + (lnorm ? SG + (size_t)S * G + SH + S : 0);
+    const size_t n_real = 4 * SG + 10 * SH + (lnorm ? SG + (size_t)S * G + SH + S : 0);
     real *buf = rnnlab_malloc(n_real * sizeof(real));
-    double *dbuf = rnnlab_malloc((size_t)(2 * S + 2 * T) * sizeof(double));
+    double *dbuf = rnnlab_malloc((size_t)(3 * S + 2 * T + 2 * (size_t)S * S) * sizeof(double));
     if (!buf || !dbuf) {
         rnnlab_free(buf), rnnlab_free(dbuf);
         return rnnlab_error(RNNLAB_ERR_NOMEM, "out of memory for the Jacobian of layer %d (S = %d)", l, S);
     }
     real *g_rep = buf, *e_rep = g_rep + SG, *h_rep = e_rep + SH, *c_rep = h_rep + SH, *hp_rep = c_rep + SH;
     real *cp_rep = hp_rep + SH, *Mh = cp_rep + SH, *Mc = Mh + SH, *Mh2 = Mc + SH, *Mc2 = Mh2 + SH;
-    real *dzx = Mc2 + SH, *dzh = dzx + SG, *scr = dzh + SG, *dct = scr + SG, *A = dct + SH;
-    real *lnh_rep = A + (size_t)S * S, *lnr_rep = lnh_rep + SG, *lnc_rep = lnr_rep + (size_t)S * G, *lncr_rep = lnc_rep + SH;
+    real *dzx = Mc2 + SH, *dzh = dzx + SG, *scr = dzh + SG, *dct = scr + SG;
+    real *lnh_rep = dct + SH, *lnr_rep = lnh_rep + SG, *lnc_rep = lnr_rep + (size_t)S * G, *lncr_rep = lnc_rep + SH;
     R(rnnlab_ln_step) ln_rep = {lnh_rep, lnr_rep, lstm ? lnc_rep : NULL, lstm ? lncr_rep : NULL};
-    double *v = dbuf, *u = v + S, *sum = u + S, *mx_log = sum + T;
+    double *v = dbuf, *u = v + S, *w = u + S, *sum = w + S, *mx_log = sum + T, *Ar = mx_log + T, *At = Ar + (size_t)S * S;
     for (int t = 0; t < T; t++) sum[t] = 0, mx_log[t] = -INFINITY;
     int *count = (int *)rnnlab_calloc((size_t)T, sizeof(int));
     double *logs = rnnlab_malloc((size_t)nb * T * sizeof(double));
@@ -167,16 +262,7 @@ rnnlab_status R(rnnlab_diag_jacobian_impl)(const rnnlab_bptt *ws, const rnnlab_m
             Mh = Mh2, Mh2 = tmp;
             if (lstm) tmp = Mc, Mc = Mc2, Mc2 = tmp;
             /* rescale so that the product never leaves the precision's range */
-            double mx = 0; /* max |M|, NaN once any entry is NaN (fmax would skip it, and it was a call) */
-            for (size_t k = 0; k < SH; k++) {
-                const double a = fabs((double)Mh[k]);
-                mx = a > mx || a != a ? a : mx;
-            }
-            if (lstm)
-                for (size_t k = 0; k < SH; k++) {
-                    const double a = fabs((double)Mc[k]);
-                    mx = a > mx || a != a ? a : mx;
-                }
+            const double mx = lstm ? R(max_abs)(Mc, SH, R(max_abs)(Mh, SH, 0)) : R(max_abs)(Mh, SH, 0);
             if (!isfinite(mx)) break; /* non-finite cache: leave the remaining steps NAN */
             if (mx > 0) {
                 const real inv = (real)(1 / mx);
@@ -185,11 +271,14 @@ rnnlab_status R(rnnlab_diag_jacobian_impl)(const rnnlab_bptt *ws, const rnnlab_m
                     for (size_t k = 0; k < SH; k++) Mc[k] *= inv;
                 logscale += log10(mx);
             }
-            for (int i = 0; i < S; i++) { /* A = [Mh | Mc] */
-                memcpy(A + (size_t)i * S, Mh + (size_t)i * H, (size_t)H * sizeof(real));
-                if (lstm) memcpy(A + (size_t)i * S + H, Mc + (size_t)i * H, (size_t)H * sizeof(real));
+            for (int i = 0; i < S; i++) { /* A = [Mh | Mc] in double, then its transpose */
+                double *a = Ar + (size_t)i * S;
+                for (int j = 0; j < H; j++) a[j] = (double)Mh[(size_t)i * H + j];
+                if (lstm)
+                    for (int j = 0; j < H; j++) a[H + j] = (double)Mc[(size_t)i * H + j];
             }
-            const double sigma = mx > 0 ? R(spectral_norm)(A, S, v, u) : 0;
+            transpose(Ar, S, At);
+            const double sigma = mx > 0 ? spectral_norm(Ar, At, S, v, u, w) : 0;
             lg[t - 1] = sigma > 0 ? log10(sigma) + logscale : -INFINITY;
         }
         for (int t = 0; t < Tb; t++)
