@@ -69,12 +69,14 @@ rnnlab_status rnnlab_diag_saturation(const rnnlab_bptt *ws, const rnnlab_model *
  *
  * Method: the rows of the product are propagated backwards through each step with the cell's own
  * backward (a vector-Jacobian product per row), rescaled every step so that nothing underflows;
- * the spectral norm of each product is then found by power iteration on M^T M in double (warm-started
- * from the previous step's vector), stopped once the residual |M^T M v - theta v| of the Rayleigh
- * quotient theta is at most 1e-8 theta: theta is then within 1e-8 of an eigenvalue of M^T M, so the
- * norm is within 5e-9 relative of a singular value of the product (the residual bound for symmetric
- * matrices, Parlett 1998, Chapter 4), the largest unless the start vector is orthogonal to it; at
- * most 1000 iterations. For a float32 model the product itself is formed in float.
+ * the spectral norm of each product is then found by power iteration on M^T M in the model's
+ * precision (warm-started from the previous step's vector), stopped once the residual
+ * |M^T M v - theta v| of the Rayleigh quotient theta is at most tol theta, tol = 1e-8 for float64
+ * and 1e-5 for float32 (ten times a float residual's rounding): theta is then within tol theta of
+ * an eigenvalue of M^T M, so the norm is within tol/2 relative of a singular value of the product
+ * (the residual bound for symmetric matrices, Parlett 1998, Chapter 4), the largest unless the
+ * start vector is orthogonal to it. At most 1000 iterations: where the two largest singular values
+ * nearly tie it can stop short of the rule, low by at most their gap.
  * Writes norm[t] (may underflow to 0 or overflow to inf for long sequences) and log10_norm[t] (the
  * same without range limits) for t = 0..T-1; t = T_b - 1 gives 1 (the identity).
  * Cost: O(T S^2 (G H + k)) per sample, S = H or 2H, k the iterations (about 10-20 on W3-sized

@@ -60,46 +60,64 @@ void R(rnnlab_diag_saturation_impl)(const rnnlab_bptt *ws, const rnnlab_model *m
 
 /* ---------------------------------------------------------------- Jacobian */
 
-/* eight doubles as one vector (gcc and clang's vector extension: one AVX-512 register, or two AVX2) */
-typedef double dvec8 __attribute__((vector_size(64)));
+/* 64 bytes of the model's precision as one vector (gcc and clang's vector extension: one AVX-512
+ * register, or two AVX2 ones): VL = 16 floats or 8 doubles */
+typedef real rvec __attribute__((vector_size(64)));
+enum { VL = 64 / sizeof(real) };
+/* (a vector times a scalar broadcasts the scalar: both compilers support it) */
 
-/* y[0 .. 8 nv) = M^T x over those columns of M (S, S) row-major; nv is a constant where it is
- * inlined, so that the nv accumulators stay in registers */
-static RNNLAB_INLINE void matvec_t_cols(const double *M, int S, const double *x, double *y, const int nv)
+/* y[0 .. VL nv) = M^T x over those columns of M (S, S) row-major: y_i = sum_j M_ji x_j, the even
+ * and the odd j added in two partial sums (in order of j each), then the two added. nv <= 4 is a
+ * constant where it is inlined, so that the 2 nv accumulators stay in registers and run as
+ * independent chains of additions. */
+static RNNLAB_INLINE void matvec_t_cols(const real *M, int S, const real *x, real *y, const int nv)
 {
-    dvec8 acc[8];
-    for (int k = 0; k < nv; k++) acc[k] = (dvec8){0};
-    for (int j = 0; j < S; j++) {
-        const double xj = x[j];
-        const dvec8 b = {xj, xj, xj, xj, xj, xj, xj, xj};
+    rvec a0[4], a1[4];
+    for (int k = 0; k < nv; k++) a0[k] = a1[k] = (rvec){0};
+    int j = 0;
+    for (; j + 2 <= S; j += 2) {
+        const real b0 = x[j], b1 = x[j + 1];
         for (int k = 0; k < nv; k++) {
-            dvec8 m;
-            memcpy(&m, M + (size_t)j * S + 8 * k, sizeof m);
-            acc[k] += m * b;
+            rvec m0, m1;
+            memcpy(&m0, M + (size_t)j * S + VL * k, sizeof m0);
+            memcpy(&m1, M + (size_t)(j + 1) * S + VL * k, sizeof m1);
+            a0[k] += m0 * b0, a1[k] += m1 * b1;
         }
     }
-    memcpy(y, acc, (size_t)nv * sizeof(dvec8));
+    if (j < S) {
+        const real b0 = x[j];
+        for (int k = 0; k < nv; k++) {
+            rvec m0;
+            memcpy(&m0, M + (size_t)j * S + VL * k, sizeof m0);
+            a0[k] += m0 * b0;
+        }
+    }
+    for (int k = 0; k < nv; k++) a0[k] += a1[k];
+    memcpy(y, a0, (size_t)nv * sizeof(rvec));
 }
 
-/* y = M^T x for M (S, S) row-major: y_i = sum_j M_ji x_j, added in order j = 0, 1, ... (the build
- * fuses no multiply-add), as axpys of M's rows with up to 64 outputs in registers at a time */
-static void matvec_t(const double *M, int S, const double *x, double *y)
+/* y = M^T x for M (S, S) row-major (the build fuses no multiply-add): blocks of up to 4 vectors of
+ * outputs through matvec_t_cols, the last S mod VL outputs by a plain loop in order of j */
+static void matvec_t(const real *M, int S, const real *x, real *y)
 {
     int i0 = 0;
-    for (; i0 + 64 <= S; i0 += 64) matvec_t_cols(M + i0, S, x, y + i0, 8);
-    if (i0 + 32 <= S) matvec_t_cols(M + i0, S, x, y + i0, 4), i0 += 32;
-    for (; i0 + 8 <= S; i0 += 8) matvec_t_cols(M + i0, S, x, y + i0, 1);
+    for (; i0 + 4 * VL <= S; i0 += 4 * VL) matvec_t_cols(M + i0, S, x, y + i0, 4);
+    const int nv = (S - i0) / VL;
+    if (nv == 3) matvec_t_cols(M + i0, S, x, y + i0, 3);
+    else if (nv == 2) matvec_t_cols(M + i0, S, x, y + i0, 2);
+    else if (nv == 1) matvec_t_cols(M + i0, S, x, y + i0, 1);
+    i0 += nv * VL;
     if (i0 < S) {
         for (int i = i0; i < S; i++) y[i] = 0;
         for (int j = 0; j < S; j++) {
-            const double *m = M + (size_t)j * S, xj = x[j];
+            const real *m = M + (size_t)j * S, xj = x[j];
             for (int i = i0; i < S; i++) y[i] += m[i] * xj;
         }
     }
 }
 
 /* At = A^T for A (S, S) row-major, in 8 x 8 tiles so that the strided stores stay in few lines */
-static void transpose(const double *A, int S, double *At)
+static void transpose(const real *A, int S, real *At)
 {
     for (int i0 = 0; i0 < S; i0 += 8)
         for (int j0 = 0; j0 < S; j0 += 8) {
@@ -113,51 +131,72 @@ static void transpose(const double *A, int S, double *At)
         }
 }
 
-/* sum_i (a_i - k b_i)^2 over n values (k = 0: the sum of squares of a), in eight lanes then a fixed
+/* sum_i (a_i - k b_i)^2 over n values (k = 0: the sum of squares of a), in VL lanes then a fixed
  * tree: no chain of n dependent additions, and the same order on every machine */
-static double sumsq_axpy(const double *a, double k, const double *b, int n)
+static real sumsq_axpy(const real *a, real k, const real *b, int n)
 {
-    dvec8 acc = {0};
-    const dvec8 kv = {k, k, k, k, k, k, k, k};
+    rvec acc = {0};
     int i = 0;
-    for (; i + 8 <= n; i += 8) {
-        dvec8 x, y;
+    for (; i + VL <= n; i += VL) {
+        rvec x, y;
         memcpy(&x, a + i, sizeof x), memcpy(&y, b + i, sizeof y);
-        x -= kv * y;
+        x -= y * k;
         acc += x * x;
     }
-    double tail = 0;
+    real tail = 0;
     for (; i < n; i++) tail += (a[i] - k * b[i]) * (a[i] - k * b[i]);
-    return (((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]))) + tail;
+    /* the tree: lanes l and l + VL/2, then l and l + VL/4, ... (halves of the vector, then scalars) */
+    typedef real half32 __attribute__((vector_size(32)));
+    typedef real half16 __attribute__((vector_size(16)));
+    half32 lo, hi;
+    memcpy(&lo, &acc, sizeof lo);
+    memcpy(&hi, (char *)&acc + sizeof lo, sizeof hi);
+    lo += hi;
+    half16 c, d;
+    memcpy(&c, &lo, sizeof c);
+    memcpy(&d, (char *)&lo + sizeof c, sizeof d);
+    c += d;
+#if RNNLAB_REAL_BITS == 32
+    return ((c[0] + c[2]) + (c[1] + c[3])) + tail;
+#else
+    return (c[0] + c[1]) + tail;
+#endif
 }
 
 /* Largest singular value of A (S, S) by power iteration on C = A^T A from the unit vector v (S),
- * which is updated (warm start for the next call). A is given twice in double, row-major as Ar and
- * transposed as At, so that both products run over contiguous rows (matvec_t: vectorised, no chain
- * of dependent additions). Each iteration forms u = A v, the Rayleigh quotient theta = |u|^2 =
- * v^T C v and w = C v = A^T u, and stops once the residual |w - theta v| <= 1e-8 theta: then an
- * eigenvalue of C lies within 1e-8 theta of theta (the residual bound for symmetric matrices:
- * Parlett, The Symmetric Eigenvalue Problem, 1998, Chapter 4), so sqrt(theta) is within 5e-9
- * relative of a singular value of A, and power iteration makes it the largest unless v starts
- * orthogonal to its singular vector. At most 1000 iterations. u and w (S each) are scratch. */
-static double spectral_norm(const double *Ar, const double *At, int S, double *v, double *u, double *w)
+ * which is updated (warm start for the next call), in the model's precision. A is given twice,
+ * row-major as Ar and transposed as At, so that both products run over contiguous rows (matvec_t:
+ * vectorised, no chain of dependent additions). Each iteration forms u = A v, the Rayleigh
+ * quotient theta = |u|^2 = v^T C v and w = C v = A^T u, and stops once the residual
+ * |w - theta v| <= tol theta: then an eigenvalue of C lies within tol theta of theta (the residual
+ * bound for symmetric matrices: Parlett, The Symmetric Eigenvalue Problem, 1998, Chapter 4), so
+ * sqrt(theta) is within tol / 2 relative of a singular value of A, and power iteration makes it the
+ * largest unless v starts orthogonal to its singular vector. tol is 1e-8 in double and 1e-5 in
+ * float (ten times above the rounding of a float residual). At most 1000 iterations (a near tie
+ * of the two largest can need more; the estimate is then low by at most their gap). u and w (S
+ * each) are scratch. */
+static double spectral_norm(const real *Ar, const real *At, int S, real *v, real *u, real *w)
 {
-    double sigma = 0;
+#if RNNLAB_REAL_BITS == 32
+    const real tol = 1e-5f;
+#else
+    const real tol = 1e-8;
+#endif
+    real theta = 0;
     for (int it = 0; it < 1000; it++) {
         matvec_t(At, S, v, u); /* u = A v */
-        const double theta = sumsq_axpy(u, 0, u, S);
-        sigma = sqrt(theta);
+        theta = sumsq_axpy(u, 0, u, S);
         matvec_t(Ar, S, u, w); /* w = A^T u = C v */
-        const double wn = sqrt(sumsq_axpy(w, 0, w, S)), r = sumsq_axpy(w, theta, v, S);
+        const real wn = sqrt(sumsq_axpy(w, 0, w, S)), r = sumsq_axpy(w, theta, v, S);
         if (wn == 0 || !isfinite(wn)) { /* C v = 0: restart from a fixed direction next time */
-            for (int j = 0; j < S; j++) v[j] = 1 / sqrt((double)S);
-            return sigma;
+            for (int j = 0; j < S; j++) v[j] = (real)(1 / sqrt((double)S));
+            break;
         }
-        const double inv = 1 / wn;
+        const real inv = 1 / wn;
         for (int j = 0; j < S; j++) v[j] = w[j] * inv;
-        if (sqrt(r) <= 1e-8 * theta) break;
+        if (sqrt(r) <= tol * theta) break;
     }
-    return sigma;
+    return sqrt((double)theta);
 }
 
 /* The larger of mx and max_k |x_k| in double; NaN when any x_k, or mx, is not finite. The maximum runs
@@ -193,12 +232,12 @@ rnnlab_status R(rnnlab_diag_jacobian_impl)(const rnnlab_bptt *ws, const rnnlab_m
     const int G = ws->G, lnorm = o.layer_norm;
     R(rnnlab_layer) p;
     R(rnnlab_layer_view)(m, l, &p);
-    /* buffers: replicated cache (S rows), the product's rows (dh, dc parts), outputs, scratch, and the
-       replicated layer-norm cache */
+    /* buffers: replicated cache (S rows), the product's rows (dh, dc parts), outputs, scratch, the
+       power iteration's A, A^T and three vectors, and the replicated layer-norm cache */
     const size_t SH = (size_t)S * H, SG = (size_t)S * GH;
-    const size_t n_real = 4 * SG + 10 * SH + (lnorm ? SG + (size_t)S * G + SH + S : 0);
+    const size_t n_real = 4 * SG + 10 * SH + 2 * (size_t)S * S + 3 * (size_t)S + (lnorm ? SG + (size_t)S * G + SH + S : 0);
     real *buf = rnnlab_malloc(n_real * sizeof(real));
-    double *dbuf = rnnlab_malloc((size_t)(3 * S + 2 * T + 2 * (size_t)S * S) * sizeof(double));
+    double *dbuf = rnnlab_malloc((size_t)(2 * T) * sizeof(double));
     if (!buf || !dbuf) {
         rnnlab_free(buf), rnnlab_free(dbuf);
         return rnnlab_error(RNNLAB_ERR_NOMEM, "out of memory for the Jacobian of layer %d (S = %d)", l, S);
@@ -206,9 +245,10 @@ rnnlab_status R(rnnlab_diag_jacobian_impl)(const rnnlab_bptt *ws, const rnnlab_m
     real *g_rep = buf, *e_rep = g_rep + SG, *h_rep = e_rep + SH, *c_rep = h_rep + SH, *hp_rep = c_rep + SH;
     real *cp_rep = hp_rep + SH, *Mh = cp_rep + SH, *Mc = Mh + SH, *Mh2 = Mc + SH, *Mc2 = Mh2 + SH;
     real *dzx = Mc2 + SH, *dzh = dzx + SG, *scr = dzh + SG, *dct = scr + SG;
-    real *lnh_rep = dct + SH, *lnr_rep = lnh_rep + SG, *lnc_rep = lnr_rep + (size_t)S * G, *lncr_rep = lnc_rep + SH;
+    real *Ar = dct + SH, *At = Ar + (size_t)S * S, *v = At + (size_t)S * S, *u = v + S, *w = u + S;
+    real *lnh_rep = w + S, *lnr_rep = lnh_rep + SG, *lnc_rep = lnr_rep + (size_t)S * G, *lncr_rep = lnc_rep + SH;
     R(rnnlab_ln_step) ln_rep = {lnh_rep, lnr_rep, lstm ? lnc_rep : NULL, lstm ? lncr_rep : NULL};
-    double *v = dbuf, *u = v + S, *w = u + S, *sum = w + S, *mx_log = sum + T, *Ar = mx_log + T, *At = Ar + (size_t)S * S;
+    double *sum = dbuf, *mx_log = sum + T;
     for (int t = 0; t < T; t++) sum[t] = 0, mx_log[t] = -INFINITY;
     int *count = (int *)rnnlab_calloc((size_t)T, sizeof(int));
     double *logs = rnnlab_malloc((size_t)nb * T * sizeof(double));
@@ -229,7 +269,7 @@ rnnlab_status R(rnnlab_diag_jacobian_impl)(const rnnlab_bptt *ws, const rnnlab_m
             if (i < H) Mh[(size_t)i * H + i] = 1;
             else Mc[(size_t)i * H + (i - H)] = 1;
         }
-        for (int j = 0; j < S; j++) v[j] = 1 / sqrt((double)S);
+        for (int j = 0; j < S; j++) v[j] = (real)(1 / sqrt((double)S));
         double logscale = 0;
         lg[Tb - 1] = 0;
         for (int t = Tb - 1; t >= 1; t--) {
@@ -271,11 +311,9 @@ rnnlab_status R(rnnlab_diag_jacobian_impl)(const rnnlab_bptt *ws, const rnnlab_m
                     for (size_t k = 0; k < SH; k++) Mc[k] *= inv;
                 logscale += log10(mx);
             }
-            for (int i = 0; i < S; i++) { /* A = [Mh | Mc] in double, then its transpose */
-                double *a = Ar + (size_t)i * S;
-                for (int j = 0; j < H; j++) a[j] = (double)Mh[(size_t)i * H + j];
-                if (lstm)
-                    for (int j = 0; j < H; j++) a[H + j] = (double)Mc[(size_t)i * H + j];
+            for (int i = 0; i < S; i++) { /* A = [Mh | Mc], then its transpose */
+                memcpy(Ar + (size_t)i * S, Mh + (size_t)i * H, (size_t)H * sizeof(real));
+                if (lstm) memcpy(Ar + (size_t)i * S + H, Mc + (size_t)i * H, (size_t)H * sizeof(real));
             }
             transpose(Ar, S, At);
             const double sigma = mx > 0 ? spectral_norm(Ar, At, S, v, u, w) : 0;
