@@ -184,6 +184,66 @@ static void test_fashion_mnist_reads_idx(void **state)
     rnnlab_dataset_close(ds);
 }
 
+/* The first test image's pixel 0 and label, as a dataset on dir sees them. */
+static void first_test_image(const char *dir, double *pixel, int *label)
+{
+    const rnnlab_option o[] = {{"path", dir, 0}, {"valid", "0", 0}};
+    rnnlab_dataset *ds = open_ok("fashion_mnist", o, 2);
+    check_batch t = check_batch_get(ds, RNNLAB_SPLIT_TEST, 0, 1);
+    *pixel = check_batch_x(&t, 0, 0, 0), *label = t.cls[0];
+    check_batch_free(&t);
+    rnnlab_dataset_close(ds);
+}
+
+static void test_fashion_mnist_shared_reads(void **state)
+{
+    (void)state;
+    const char *dir = fashion_dir("fm_cache");
+    const rnnlab_option o[] = {{"path", dir, 0}, {"valid", "2", 0}};
+    rnnlab_dataset_cache(1);
+    rnnlab_dataset_cache(1); /* calls nest */
+    /* two datasets open at once on the same files, and one opened after both closed: the same data */
+    rnnlab_dataset *a = open_ok("fashion_mnist", o, 2), *b = open_ok("fashion_mnist", o, 2);
+    check_batch va = check_batch_get(a, RNNLAB_SPLIT_VALID, 0, 2), vb = check_batch_get(b, RNNLAB_SPLIT_VALID, 0, 2);
+    for (int s = 0; s < 2; s++) {
+        assert_int_equal(va.cls[s], (5 + s) % 10);
+        assert_int_equal(vb.cls[s], (5 + s) % 10);
+        for (int p = 0; p < 784; p++) assert_true(check_batch_x(&vb, p, s, 0) == ((5 + s) * 31 + p) % 256 / 255.0);
+    }
+    check_batch_free(&va), check_batch_free(&vb);
+    rnnlab_dataset_close(a);
+    rnnlab_dataset_close(b);
+    double px;
+    int lab;
+    first_test_image(dir, &px, &lab);
+    assert_true(px == 0 && lab == 5);
+    /* while sharing is on, a file is read once: a rewrite is not seen ... */
+    write_idx_pair(dir, "t10k", N_TEST, 7);
+    first_test_image(dir, &px, &lab);
+    assert_int_equal(lab, 5);
+    rnnlab_dataset_cache(0);
+    first_test_image(dir, &px, &lab);
+    assert_int_equal(lab, 5); /* still on: one rnnlab_dataset_cache(1) is left */
+    /* ... until the last rnnlab_dataset_cache(0) drops the kept copies; then every open reads the file */
+    rnnlab_dataset_cache(0);
+    first_test_image(dir, &px, &lab);
+    assert_int_equal(lab, 7);
+    write_idx_pair(dir, "t10k", N_TEST, 2);
+    first_test_image(dir, &px, &lab);
+    assert_int_equal(lab, 2);
+    /* a dataset still open when sharing ends keeps its copy until it closes (ASan sees the frees) */
+    rnnlab_dataset_cache(1);
+    a = open_ok("fashion_mnist", o, 2);
+    rnnlab_dataset_cache(0);
+    check_batch t = check_batch_get(a, RNNLAB_SPLIT_TEST, 0, 1);
+    assert_int_equal(t.cls[0], 2);
+    check_batch_free(&t);
+    rnnlab_dataset_close(a);
+    rnnlab_dataset_cache(0); /* unbalanced: ignored */
+    first_test_image(dir, &px, &lab);
+    assert_int_equal(lab, 2);
+}
+
 static void test_fashion_mnist_permutation_is_fixed_by_its_seed(void **state)
 {
     (void)state;
@@ -873,6 +933,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fashion_mnist_reads_idx),
+        cmocka_unit_test(test_fashion_mnist_shared_reads),
         cmocka_unit_test(test_fashion_mnist_permutation_is_fixed_by_its_seed),
         cmocka_unit_test(test_fashion_mnist_refuses_malformed_idx),
         cmocka_unit_test(test_text_bytes_and_windows),

@@ -125,6 +125,18 @@ rnnlab_status rnnlab_dataset_open(rnnlab_dataset **out, const char *name, const 
                                   uint64_t seed, int *bad_option);
 void rnnlab_dataset_close(rnnlab_dataset *ds);
 
+/*
+ * rnnlab_dataset_cache - shares file reads among datasets. rnnlab_dataset_cache(1) turns sharing on:
+ * until the matching rnnlab_dataset_cache(0), an image file read by rnnlab_dataset_open
+ * (Fashion-MNIST's IDX files; up to 8 files) is kept after its dataset closes, and every dataset
+ * opened on the same file shares that one read-only copy, so a sweep decompresses Fashion-MNIST's
+ * 55 MB once instead of once per run. The files must not change while sharing is on (they are not
+ * read again). Calls nest; the last rnnlab_dataset_cache(0) frees the kept files no open dataset
+ * uses (the others when their datasets close). Thread-safe. rnnlab_experiment_run turns it on for
+ * the length of a sweep.
+ */
+void rnnlab_dataset_cache(int on);
+
 const rnnlab_task_info *rnnlab_dataset_info(const rnnlab_dataset *ds);
 
 /*

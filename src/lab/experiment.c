@@ -823,7 +823,7 @@ static int auto_jobs(const rnnlab_experiment *e, int threads)
     return max_h <= 128 ? threads : 1;
 }
 
-rnnlab_status rnnlab_experiment_run(rnnlab_experiment *e, const rnnlab_run_options *opt)
+static rnnlab_status experiment_run(rnnlab_experiment *e, const rnnlab_run_options *opt)
 {
     char dir[PATH_MAX + 64], started[32], ended[32];
     const char *base = opt->out_dir ? opt->out_dir : e->out_dir;
@@ -937,6 +937,14 @@ rnnlab_status rnnlab_experiment_run(rnnlab_experiment *e, const rnnlab_run_optio
             fprintf(pg.f, "rnnlab: warning: training figures not drawn: %s\n", rnnlab_last_error());
     }
     return RNNLAB_OK;
+}
+
+rnnlab_status rnnlab_experiment_run(rnnlab_experiment *e, const rnnlab_run_options *opt)
+{
+    rnnlab_dataset_cache(1); /* the runs share their data files (Fashion-MNIST: read once, not per run) */
+    const rnnlab_status st = experiment_run(e, opt);
+    rnnlab_dataset_cache(0);
+    return st;
 }
 
 /* ---------------------------------------------------------------- merging shards */
