@@ -131,21 +131,10 @@ static void transpose(const real *A, int S, real *At)
         }
 }
 
-/* sum_i (a_i - k b_i)^2 over n values (k = 0: the sum of squares of a), in VL lanes then a fixed
- * tree: no chain of n dependent additions, and the same order on every machine */
-static real sumsq_axpy(const real *a, real k, const real *b, int n)
+/* The lanes of acc added as a fixed tree (lanes l and l + VL/2, then l and l + VL/4, ...: halves of
+ * the vector, then scalars), then tail */
+static RNNLAB_INLINE real lane_tree(rvec acc, real tail)
 {
-    rvec acc = {0};
-    int i = 0;
-    for (; i + VL <= n; i += VL) {
-        rvec x, y;
-        memcpy(&x, a + i, sizeof x), memcpy(&y, b + i, sizeof y);
-        x -= y * k;
-        acc += x * x;
-    }
-    real tail = 0;
-    for (; i < n; i++) tail += (a[i] - k * b[i]) * (a[i] - k * b[i]);
-    /* the tree: lanes l and l + VL/2, then l and l + VL/4, ... (halves of the vector, then scalars) */
     typedef real half32 __attribute__((vector_size(32)));
     typedef real half16 __attribute__((vector_size(16)));
     half32 lo, hi;
@@ -163,19 +152,132 @@ static real sumsq_axpy(const real *a, real k, const real *b, int n)
 #endif
 }
 
-/* Largest singular value of A (S, S) by power iteration on C = A^T A from the unit vector v (S),
- * which is updated (warm start for the next call), in the model's precision. A is given twice,
- * row-major as Ar and transposed as At, so that both products run over contiguous rows (matvec_t:
- * vectorised, no chain of dependent additions). Each iteration forms u = A v, the Rayleigh
- * quotient theta = |u|^2 = v^T C v and w = C v = A^T u, and stops once the residual
- * |w - theta v| <= tol theta: then an eigenvalue of C lies within tol theta of theta (the residual
- * bound for symmetric matrices: Parlett, The Symmetric Eigenvalue Problem, 1998, Chapter 4), so
- * sqrt(theta) is within tol / 2 relative of a singular value of A, and power iteration makes it the
- * largest unless v starts orthogonal to its singular vector. tol is 1e-8 in double and 1e-5 in
- * float (ten times above the rounding of a float residual). At most 1000 iterations (a near tie
- * of the two largest can need more; the estimate is then low by at most their gap). u and w (S
- * each) are scratch. */
-static double spectral_norm(const real *Ar, const real *At, int S, real *v, real *u, real *w)
+/* sum_i (a_i - k b_i)^2 over n values (k = 0: the sum of squares of a), in VL lanes then lane_tree:
+ * no chain of n dependent additions, and the same order on every machine */
+static real sumsq_axpy(const real *a, real k, const real *b, int n)
+{
+    rvec acc = {0};
+    int i = 0;
+    for (; i + VL <= n; i += VL) {
+        rvec x, y;
+        memcpy(&x, a + i, sizeof x), memcpy(&y, b + i, sizeof y);
+        x -= y * k;
+        acc += x * x;
+    }
+    real tail = 0;
+    for (; i < n; i++) tail += (a[i] - k * b[i]) * (a[i] - k * b[i]);
+    return lane_tree(acc, tail);
+}
+
+/* sum_i a_i b_i in the same lanes and order */
+static real dotr(const real *a, const real *b, int n)
+{
+    rvec acc = {0};
+    int i = 0;
+    for (; i + VL <= n; i += VL) {
+        rvec x, y;
+        memcpy(&x, a + i, sizeof x), memcpy(&y, b + i, sizeof y);
+        acc += x * y;
+    }
+    real tail = 0;
+    for (; i < n; i++) tail += a[i] * b[i];
+    return lane_tree(acc, tail);
+}
+
+/* LAPACK (OpenBLAS): selected eigenvalues of a symmetric tridiagonal matrix by bisection, and their
+ * eigenvectors by inverse iteration (the trailing size_t are gfortran's lengths of the character
+ * arguments) */
+void dstebz_(const char *range, const char *order, const int *n, const double *vl, const double *vu, const int *il,
+             const int *iu, const double *abstol, const double *d, const double *e, int *m, int *nsplit, double *w,
+             int *iblock, int *isplit, double *work, int *iwork, int *info, size_t range_len, size_t order_len);
+void dstein_(const int *n, const double *d, const double *e, const int *m, const double *w, const int *iblock,
+             const int *isplit, double *z, const int *ldz, double *work, int *iwork, int *ifail, int *info);
+
+/* Scratch of the Lanczos iteration for S: Q (S, S) in the model's precision; alpha, beta, d, e, ev, z
+ * (S each), work (5 S) in double; iblock, isplit, ifail (S each), iwork (3 S) */
+typedef struct lanczos_ws {
+    real *Q;
+    double *alpha, *beta, *d, *e, *ev, *z, *work;
+    int *iblock, *isplit, *ifail, *iwork;
+} lanczos_ws;
+
+/* The largest eigenvalue of the Lanczos matrix T_m (alpha on the diagonal, beta beside it) into the
+ * return value and its unit eigenvector into L->z; *res = beta[m-1] |z[m-1]|, the residual of its
+ * Ritz pair (Parlett 1998, Section 13.2). -1 if LAPACK fails. */
+static double ritz_top(const lanczos_ws *L, int m, double *res)
+{
+    for (int i = 0; i < m; i++) L->d[i] = L->alpha[i], L->e[i] = L->beta[i];
+    const double zero = 0;
+    const int one = 1;
+    int found = 0, nsplit = 0, info = 0;
+    dstebz_("I", "B", &m, &zero, &zero, &m, &m, &zero, L->d, L->e, &found, &nsplit, L->ev, L->iblock, L->isplit,
+            L->work, L->iwork, &info, 1, 1);
+    if (info || found != 1) return -1;
+    dstein_(&m, L->d, L->e, &one, L->ev, L->iblock, L->isplit, L->z, &m, L->work, L->iwork, L->ifail, &info);
+    if (info) return -1;
+    *res = L->beta[m - 1] * fabs(L->z[m - 1]);
+    return L->ev[0];
+}
+
+/* The largest eigenvalue of C = A^T A by Lanczos from the unit vector v (Lanczos 1950; Golub & Van
+ * Loan, Matrix Computations, 4th ed., Algorithm 10.1.1), with full reorthogonalisation (twice
+ * against every earlier vector), so that it ends after at most S steps with T_S similar to C. The
+ * top Ritz pair is checked every 8 steps and stops at residual <= tol theta; v gets its Ritz vector.
+ * -1 if LAPACK fails. */
+static double lanczos_top(const real *Ar, const real *At, int S, real *v, real *u, real *w, const lanczos_ws *L,
+                          double tol)
+{
+    real *Q = L->Q;
+    memcpy(Q, v, (size_t)S * sizeof(real));
+    double theta = -1, res = 0;
+    int m = 0;
+    for (int k = 0; k < S; k++) {
+        const real *q = Q + (size_t)k * S;
+        matvec_t(At, S, q, u);
+        matvec_t(Ar, S, u, w); /* w = C q_k */
+        const real a = dotr(q, w, S), bp = k ? (real)L->beta[k - 1] : 0;
+        for (int j = 0; j < S; j++) w[j] -= a * q[j] + (k ? bp * Q[(size_t)(k - 1) * S + j] : 0);
+        for (int pass = 0; pass < 2; pass++)
+            for (int i = 0; i <= k; i++) {
+                const real *qi = Q + (size_t)i * S, c = dotr(qi, w, S);
+                for (int j = 0; j < S; j++) w[j] -= c * qi[j];
+            }
+        const real b = sqrt(dotr(w, w, S));
+        L->alpha[k] = a, L->beta[k] = b, m = k + 1;
+        const int last = k == S - 1 || !(b > 0) || !isfinite(b); /* the whole space, or an invariant one */
+        if (last || m % 8 == 0) {
+            theta = ritz_top(L, m, &res);
+            if (theta < 0 || last || res <= tol * theta) break;
+        }
+        real *qn = Q + (size_t)(k + 1) * S;
+        for (int j = 0; j < S; j++) qn[j] = w[j] / b;
+    }
+    if (theta < 0) return -1;
+    for (int j = 0; j < S; j++) v[j] = 0;
+    for (int i = 0; i < m; i++) {
+        const real zi = (real)L->z[i], *qi = Q + (size_t)i * S;
+        for (int j = 0; j < S; j++) v[j] += zi * qi[j];
+    }
+    const real vn = sqrt(dotr(v, v, S));
+    if (vn > 0)
+        for (int j = 0; j < S; j++) v[j] /= vn;
+    return theta;
+}
+
+/* Largest singular value of A (S, S): the square root of the largest eigenvalue of C = A^T A, from
+ * the unit vector v (S), which is updated (warm start for the next call), in the model's precision.
+ * A is given twice, row-major as Ar and transposed as At, so that both products run over contiguous
+ * rows (matvec_t: vectorised, no chain of dependent additions). Power iteration first: each
+ * iteration forms u = A v, the Rayleigh quotient theta = |u|^2 = v^T C v and w = C v = A^T u, and
+ * stops once the residual |w - theta v| <= tol theta: then an eigenvalue of C lies within tol theta
+ * of theta (the residual bound for symmetric matrices: Parlett, The Symmetric Eigenvalue Problem,
+ * 1998, Theorem 4.5.1), so sqrt(theta) is within tol / 2 relative of a singular value of A, which
+ * power iteration makes the largest unless v starts orthogonal to its singular vector. tol is 1e-8
+ * in double and 1e-5 in float (ten times above the rounding of a float residual). Where the top
+ * eigenvalues nearly tie (orthogonal init) power iteration crawls: after 50 iterations Lanczos
+ * takes over from its vector (lanczos_top: at most S steps, then exact to rounding).
+ * u and w (S each) and L are scratch. */
+static double spectral_norm(const real *Ar, const real *At, int S, real *v, real *u, real *w, const lanczos_ws *L)
 {
 #if RNNLAB_REAL_BITS == 32
     const real tol = 1e-5f;
@@ -183,20 +285,21 @@ static double spectral_norm(const real *Ar, const real *At, int S, real *v, real
     const real tol = 1e-8;
 #endif
     real theta = 0;
-    for (int it = 0; it < 1000; it++) {
+    for (int it = 0; it < 50; it++) {
         matvec_t(At, S, v, u); /* u = A v */
         theta = sumsq_axpy(u, 0, u, S);
         matvec_t(Ar, S, u, w); /* w = A^T u = C v */
         const real wn = sqrt(sumsq_axpy(w, 0, w, S)), r = sumsq_axpy(w, theta, v, S);
         if (wn == 0 || !isfinite(wn)) { /* C v = 0: restart from a fixed direction next time */
             for (int j = 0; j < S; j++) v[j] = (real)(1 / sqrt((double)S));
-            break;
+            return sqrt((double)theta);
         }
         const real inv = 1 / wn;
         for (int j = 0; j < S; j++) v[j] = w[j] * inv;
-        if (sqrt(r) <= tol * theta) break;
+        if (sqrt(r) <= tol * theta) return sqrt((double)theta);
     }
-    return sqrt((double)theta);
+    const double t = lanczos_top(Ar, At, S, v, u, w, L, tol);
+    return sqrt(t >= 0 ? t : (double)theta);
 }
 
 /* The larger of mx and max_k |x_k| in double; NaN when any x_k, or mx, is not finite. The maximum runs
@@ -235,9 +338,9 @@ rnnlab_status R(rnnlab_diag_jacobian_impl)(const rnnlab_bptt *ws, const rnnlab_m
     /* buffers: replicated cache (S rows), the product's rows (dh, dc parts), outputs, scratch, the
        power iteration's A, A^T and three vectors, and the replicated layer-norm cache */
     const size_t SH = (size_t)S * H, SG = (size_t)S * GH;
-    const size_t n_real = 4 * SG + 10 * SH + 2 * (size_t)S * S + 3 * (size_t)S + (lnorm ? SG + (size_t)S * G + SH + S : 0);
+    const size_t n_real = 4 * SG + 10 * SH + 3 * (size_t)S * S + 3 * (size_t)S + (lnorm ? SG + (size_t)S * G + SH + S : 0);
     real *buf = rnnlab_malloc(n_real * sizeof(real));
-    double *dbuf = rnnlab_malloc((size_t)(2 * T) * sizeof(double));
+    double *dbuf = rnnlab_malloc((size_t)(2 * T + 11 * S) * sizeof(double));
     if (!buf || !dbuf) {
         rnnlab_free(buf), rnnlab_free(dbuf);
         return rnnlab_error(RNNLAB_ERR_NOMEM, "out of memory for the Jacobian of layer %d (S = %d)", l, S);
@@ -245,17 +348,19 @@ rnnlab_status R(rnnlab_diag_jacobian_impl)(const rnnlab_bptt *ws, const rnnlab_m
     real *g_rep = buf, *e_rep = g_rep + SG, *h_rep = e_rep + SH, *c_rep = h_rep + SH, *hp_rep = c_rep + SH;
     real *cp_rep = hp_rep + SH, *Mh = cp_rep + SH, *Mc = Mh + SH, *Mh2 = Mc + SH, *Mc2 = Mh2 + SH;
     real *dzx = Mc2 + SH, *dzh = dzx + SG, *scr = dzh + SG, *dct = scr + SG;
-    real *Ar = dct + SH, *At = Ar + (size_t)S * S, *v = At + (size_t)S * S, *u = v + S, *w = u + S;
-    real *lnh_rep = w + S, *lnr_rep = lnh_rep + SG, *lnc_rep = lnr_rep + (size_t)S * G, *lncr_rep = lnc_rep + SH;
+    real *Ar = dct + SH, *At = Ar + (size_t)S * S, *Q = At + (size_t)S * S, *v = Q + (size_t)S * S, *u = v + S;
+    real *w = u + S, *lnh_rep = w + S, *lnr_rep = lnh_rep + SG, *lnc_rep = lnr_rep + (size_t)S * G, *lncr_rep = lnc_rep + SH;
     R(rnnlab_ln_step) ln_rep = {lnh_rep, lnr_rep, lstm ? lnc_rep : NULL, lstm ? lncr_rep : NULL};
-    double *sum = dbuf, *mx_log = sum + T;
+    double *sum = dbuf, *mx_log = sum + T, *ld = mx_log + T;
     for (int t = 0; t < T; t++) sum[t] = 0, mx_log[t] = -INFINITY;
-    int *count = (int *)rnnlab_calloc((size_t)T, sizeof(int));
+    int *count = (int *)rnnlab_calloc((size_t)T + 6 * (size_t)S, sizeof(int)), *li = count + T;
     double *logs = rnnlab_malloc((size_t)nb * T * sizeof(double));
     if (!count || !logs) {
         rnnlab_free(buf), rnnlab_free(dbuf), rnnlab_free(count), rnnlab_free(logs);
         return rnnlab_error(RNNLAB_ERR_NOMEM, "out of memory for the Jacobian of layer %d", l);
     }
+    const lanczos_ws L = {Q, ld, ld + S, ld + 2 * S, ld + 3 * S, ld + 4 * S, ld + 5 * S, ld + 6 * S,
+                          li, li + S, li + 2 * S, li + 3 * S};
     const real *Hl = ws->Hs[l], *Cl = lstm ? ws->Cs[l] : NULL, *gl = ws->gates[l];
     const real *el = ws->extra ? ws->extra[l] : NULL;
     for (int b = 0; b < nb; b++) {
@@ -316,7 +421,7 @@ rnnlab_status R(rnnlab_diag_jacobian_impl)(const rnnlab_bptt *ws, const rnnlab_m
                 if (lstm) memcpy(Ar + (size_t)i * S + H, Mc + (size_t)i * H, (size_t)H * sizeof(real));
             }
             transpose(Ar, S, At);
-            const double sigma = mx > 0 ? spectral_norm(Ar, At, S, v, u, w) : 0;
+            const double sigma = mx > 0 ? spectral_norm(Ar, At, S, v, u, w, &L) : 0;
             lg[t - 1] = sigma > 0 ? log10(sigma) + logscale : -INFINITY;
         }
         for (int t = 0; t < Tb; t++)
