@@ -75,12 +75,14 @@ rnnlab_status rnnlab_diag_saturation(const rnnlab_bptt *ws, const rnnlab_model *
  * and 1e-5 for float32 (ten times a float residual's rounding): theta is then within tol theta of
  * an eigenvalue of M^T M, so the norm is within tol/2 relative of a singular value of the product
  * (the residual bound for symmetric matrices, Parlett 1998, Chapter 4), the largest unless the
- * start vector is orthogonal to it. At most 1000 iterations: where the two largest singular values
- * nearly tie it can stop short of the rule, low by at most their gap.
+ * start vector is orthogonal to it. Where the largest singular values nearly tie (orthogonal
+ * init), power iteration hands over after 50 iterations to Lanczos with full reorthogonalisation
+ * (Golub & Van Loan, Matrix Computations, Chapter 10; the same stopping rule, at most S
+ * steps). On make run's experiment every value agrees with a fully converged iteration to 6.4e-9.
  * Writes norm[t] (may underflow to 0 or overflow to inf for long sequences) and log10_norm[t] (the
  * same without range limits) for t = 0..T-1; t = T_b - 1 gives 1 (the identity).
  * Cost: O(T S^2 (G H + k)) per sample, S = H or 2H, k the iterations (about 10-20 on W3-sized
- * models); allocates O(S (G H + S)) once, outside the time loop.
+ * models; Lanczos adds O(S^3) where it runs); allocates O(S (G H + S)) once, outside the time loop.
  * Errors: RNNLAB_ERR_CONFIG without a preceding forward or for n_samples < 1; RNNLAB_ERR_SHAPE for
  *         l out of range; RNNLAB_ERR_NOMEM.
  */

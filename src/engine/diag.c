@@ -203,7 +203,7 @@ typedef struct lanczos_ws {
 
 /* The largest eigenvalue of the Lanczos matrix T_m (alpha on the diagonal, beta beside it) into the
  * return value and its unit eigenvector into L->z; *res = beta[m-1] |z[m-1]|, the residual of its
- * Ritz pair (Parlett 1998, Section 13.2). -1 if LAPACK fails. */
+ * Ritz pair (the standard Lanczos error estimate: Golub & Van Loan, Chapter 10). -1 if LAPACK fails. */
 static double ritz_top(const lanczos_ws *L, int m, double *res)
 {
     for (int i = 0; i < m; i++) L->d[i] = L->alpha[i], L->e[i] = L->beta[i];
@@ -220,7 +220,7 @@ static double ritz_top(const lanczos_ws *L, int m, double *res)
 }
 
 /* The largest eigenvalue of C = A^T A by Lanczos from the unit vector v (Lanczos 1950; Golub & Van
- * Loan, Matrix Computations, 4th ed., Algorithm 10.1.1), with full reorthogonalisation (twice
+ * Loan, Matrix Computations, 4th ed., Chapter 10), with full reorthogonalisation (twice
  * against every earlier vector), so that it ends after at most S steps with T_S similar to C. The
  * top Ritz pair is checked every 8 steps and stops at residual <= tol theta; v gets its Ritz vector.
  * -1 if LAPACK fails. */
@@ -271,7 +271,7 @@ static double lanczos_top(const real *Ar, const real *At, int S, real *v, real *
  * iteration forms u = A v, the Rayleigh quotient theta = |u|^2 = v^T C v and w = C v = A^T u, and
  * stops once the residual |w - theta v| <= tol theta: then an eigenvalue of C lies within tol theta
  * of theta (the residual bound for symmetric matrices: Parlett, The Symmetric Eigenvalue Problem,
- * 1998, Theorem 4.5.1), so sqrt(theta) is within tol / 2 relative of a singular value of A, which
+ * 1998, Chapter 4), so sqrt(theta) is within tol / 2 relative of a singular value of A, which
  * power iteration makes the largest unless v starts orthogonal to its singular vector. tol is 1e-8
  * in double and 1e-5 in float (ten times above the rounding of a float residual). Where the top
  * eigenvalues nearly tie (orthogonal init) power iteration crawls: after 50 iterations Lanczos
