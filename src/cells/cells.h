@@ -71,6 +71,8 @@ typedef struct R(rnnlab_step_cache) {
     const real *h_prev; /* (B, H) h_{t-1} */
     const real *c_prev; /* (B, H) c_{t-1} (lstm) */
     const R(rnnlab_ln_step) *ln; /* layer norm's cache, or NULL */
+    int one_row;        /* 1: every row b reads row 0 of the arrays above (the Jacobian view's rows are
+                           cotangents of one sample's state); backward only, and only with ln NULL */
 } R(rnnlab_step_cache);
 
 /* Layer normalisation's epsilon (PyTorch's nn.LayerNorm and nn.BatchNorm1d default). */

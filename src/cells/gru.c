@@ -61,10 +61,11 @@ static void gru_after_step_backward(real *dh_prev, real *dc_prev, real *dzx, rea
 {
     (void)dc_prev, (void)dc_total, (void)dc, (void)scratch;
     const int GH = 3 * H;
+    const size_t cr = cache->one_row ? 0 : 1; /* cache rows: row b, or row 0 for all */
     RNNLAB_PARALLEL_FOR((size_t)B * GH,
     for (int b = 0; b < B; b++) {
-        const real *g_b = cache->gates + (size_t)b * GH, *hn_b = cache->extra + (size_t)b * H;
-        const real *hp_b = cache->h_prev + (size_t)b * H, *dh_b = dh + (size_t)b * H;
+        const real *g_b = cache->gates + cr * b * GH, *hn_b = cache->extra + cr * b * H;
+        const real *hp_b = cache->h_prev + cr * b * H, *dh_b = dh + (size_t)b * H;
         real *dzx_b = dzx + (size_t)b * GH, *dzh_b = dzh + (size_t)b * GH, *dhp_b = dh_prev + (size_t)b * H;
         _Pragma("omp simd")
         for (int j = 0; j < H; j++) {
@@ -151,10 +152,11 @@ static void gru_before_step_backward(real *dh_prev, real *dc_prev, real *dzx, re
     const R(rnnlab_ln_step) *ln = cache->ln;
     const int lnorm = o->layer_norm;
     real *dr = lnorm ? dzh : dzx; /* the recurrent part's gradient: apart from dzx with layer norm */
+    const size_t cr = cache->one_row ? 0 : 1; /* cache rows: row b, or row 0 for all */
     RNNLAB_PARALLEL_FOR((size_t)B * GH,
     for (int b = 0; b < B; b++) {
-        const real *g_b = cache->gates + (size_t)b * GH;
-        const real *hp_b = cache->h_prev + (size_t)b * H, *dh_b = dh + (size_t)b * H;
+        const real *g_b = cache->gates + cr * b * GH;
+        const real *hp_b = cache->h_prev + cr * b * H, *dh_b = dh + (size_t)b * H;
         real *dz_b = dzx + (size_t)b * GH, *dhp_b = dh_prev + (size_t)b * H;
         _Pragma("omp simd")
         for (int j = 0; j < H; j++) {
@@ -173,7 +175,7 @@ static void gru_before_step_backward(real *dh_prev, real *dc_prev, real *dzx, re
                            g && lnorm ? g->dln_hh + 2 * H : NULL, g && lnorm ? g->db_hh + 2 * H : NULL, B, H);
     RNNLAB_PARALLEL_FOR((size_t)B * GH,
     for (int b = 0; b < B; b++) {
-        const real *g_b = cache->gates + (size_t)b * GH, *hp_b = cache->h_prev + (size_t)b * H;
+        const real *g_b = cache->gates + cr * b * GH, *hp_b = cache->h_prev + cr * b * H;
         const real *drh_b = scratch + (size_t)b * H;
         real *dz_b = dzx + (size_t)b * GH, *dhp_b = dh_prev + (size_t)b * H;
         _Pragma("omp simd")

@@ -120,10 +120,11 @@ static void lstm_step_backward(real *dh_prev, real *dc_prev, real *dzx, real *dz
     const real *peep = o->peephole ? p->peep : NULL;
     const R(rnnlab_ln_step) *ln = cache->ln;
     if (!ln) { /* one pass per (b, j) */
+        const size_t cr = cache->one_row ? 0 : 1; /* cache rows: row b, or row 0 for all */
         RNNLAB_PARALLEL_FOR((size_t)B * GH,
         for (int b = 0; b < B; b++) {
-            const real *g_b = cache->gates + (size_t)b * GH, *tc_b = cache->extra + (size_t)b * H;
-            const real *cp_b = cache->c_prev + (size_t)b * H, *dh_b = dh + (size_t)b * H;
+            const real *g_b = cache->gates + cr * b * GH, *tc_b = cache->extra + cr * b * H;
+            const real *cp_b = cache->c_prev + cr * b * H, *dh_b = dh + (size_t)b * H;
             const real *dc_b = dc ? dc + (size_t)b * H : NULL;
             real *dz_b = dzx + (size_t)b * GH, *dcp_b = dc_prev + (size_t)b * H, *dct_b = dc_total + (size_t)b * H;
             if (peep) R(lstm_backward_row)(dz_b, dcp_b, dct_b, g_b, tc_b, cp_b, dh_b, dc_b, peep, H, 1);

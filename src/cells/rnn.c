@@ -67,10 +67,11 @@ static void rnn_step_backward(real *dh_prev, real *dc_prev, real *dzx, real *dzh
     const real *slope = p->prelu;
     /* h = a z for z <= 0: da += dh z, sample by sample in order; before dz, which may go over z in
        place (keep_cache = 0) */
+    const size_t cr = cache->one_row ? 0 : 1; /* cache rows: row b, or row 0 for all */
     if (act == RNNLAB_ACT_PRELU && g)
         for (int b = 0; b < B; b++)
             for (int j = 0; j < H; j++) {
-                const real z = cache->gates[(size_t)b * H + j];
+                const real z = cache->gates[cr * b * H + j];
                 if (!(z > 0)) g->dprelu[j] += dh[(size_t)b * H + j] * z;
             }
     /* dz = dh * act'(z), the derivative from the output y = act(z) (core/ops.h), one loop per activation */
@@ -82,7 +83,7 @@ static void rnn_step_backward(real *dh_prev, real *dc_prev, real *dzx, real *dzh
     }
     RNNLAB_PARALLEL_FOR((size_t)B * H,
     for (int b = 0; b < B; b++) {
-        const real *h_b = cache->h + (size_t)b * H, *z_b = cache->gates + (size_t)b * H, *dh_b = dh + (size_t)b * H;
+        const real *h_b = cache->h + cr * b * H, *z_b = cache->gates + cr * b * H, *dh_b = dh + (size_t)b * H;
         real *dz_b = dzx + (size_t)b * H;
         switch (act) {
         case RNNLAB_ACT_TANH: RNN_BACKWARD(1 - y * y) break;

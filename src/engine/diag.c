@@ -380,17 +380,23 @@ rnnlab_status R(rnnlab_diag_jacobian_impl)(const rnnlab_bptt *ws, const rnnlab_m
         for (int t = Tb - 1; t >= 1; t--) {
             /* M <- M J_t, J_t = d s_t / d s_{t-1}: each row of M is a cotangent of s_t */
             const size_t bh = ((size_t)t * B + b) * H;
-            for (int i = 0; i < S; i++) {
-                memcpy(g_rep + (size_t)i * GH, gl + ((size_t)t * B + b) * GH, (size_t)GH * sizeof(real));
-                if (el) memcpy(e_rep + (size_t)i * H, el + bh, (size_t)H * sizeof(real));
-                memcpy(h_rep + (size_t)i * H, Hl + bh + (size_t)B * H, (size_t)H * sizeof(real));
-                memcpy(hp_rep + (size_t)i * H, Hl + bh, (size_t)H * sizeof(real));
-                if (lstm) {
-                    memcpy(c_rep + (size_t)i * H, Cl + bh + (size_t)B * H, (size_t)H * sizeof(real));
-                    memcpy(cp_rep + (size_t)i * H, Cl + bh, (size_t)H * sizeof(real));
-                }
-                if (lnorm) {
-                    const R(rnnlab_ln_step) src = R(rnnlab_ln_step_of)(ws, l, t);
+            const real *g_src = gl + ((size_t)t * B + b) * GH;
+            /* the S rows all read this sample's cache: in place (one_row), or replicated row by row
+               where layer norm's backward needs a cache row per row */
+            R(rnnlab_step_cache) cache = {g_src, el ? el + bh : NULL, Hl + bh + (size_t)B * H,
+                                          lstm ? Cl + bh + (size_t)B * H : NULL, Hl + bh, lstm ? Cl + bh : NULL, NULL,
+                                          1};
+            if (lnorm) {
+                const R(rnnlab_ln_step) src = R(rnnlab_ln_step_of)(ws, l, t);
+                for (int i = 0; i < S; i++) {
+                    memcpy(g_rep + (size_t)i * GH, g_src, (size_t)GH * sizeof(real));
+                    if (el) memcpy(e_rep + (size_t)i * H, el + bh, (size_t)H * sizeof(real));
+                    memcpy(h_rep + (size_t)i * H, Hl + bh + (size_t)B * H, (size_t)H * sizeof(real));
+                    memcpy(hp_rep + (size_t)i * H, Hl + bh, (size_t)H * sizeof(real));
+                    if (lstm) {
+                        memcpy(c_rep + (size_t)i * H, Cl + bh + (size_t)B * H, (size_t)H * sizeof(real));
+                        memcpy(cp_rep + (size_t)i * H, Cl + bh, (size_t)H * sizeof(real));
+                    }
                     memcpy(lnh_rep + (size_t)i * GH, src.hat + (size_t)b * GH, (size_t)GH * sizeof(real));
                     memcpy(lnr_rep + (size_t)i * G, src.rstd + (size_t)b * G, (size_t)G * sizeof(real));
                     if (lstm) {
@@ -398,9 +404,9 @@ rnnlab_status R(rnnlab_diag_jacobian_impl)(const rnnlab_bptt *ws, const rnnlab_m
                         lncr_rep[i] = src.c_rstd[b];
                     }
                 }
+                cache = (R(rnnlab_step_cache)){g_rep, el ? e_rep : NULL, h_rep, lstm ? c_rep : NULL, hp_rep,
+                                               lstm ? cp_rep : NULL, &ln_rep, 0};
             }
-            const R(rnnlab_step_cache) cache = {g_rep, el ? e_rep : NULL, h_rep, lstm ? c_rep : NULL, hp_rep,
-                                                lstm ? cp_rep : NULL, lnorm ? &ln_rep : NULL};
             ops->backward(Mh2, lstm ? Mc2 : NULL, dzx, dzh, lstm ? dct : NULL, NULL, Mh, lstm ? Mc : NULL, &cache, &p,
                           &o, S, H, scr);
             real *tmp = Mh;
