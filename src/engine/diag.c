@@ -169,6 +169,23 @@ static real sumsq_axpy(const real *a, real k, const real *b, int n)
     return lane_tree(acc, tail);
 }
 
+/* sumsq_axpy(a, 0, a, n) into *aa and sumsq_axpy(a, k, b, n) into *r in one pass (the same bits) */
+static void sumsq_axpy2(const real *a, real k, const real *b, int n, real *aa, real *r)
+{
+    rvec acc = {0}, acr = {0};
+    int i = 0;
+    for (; i + VL <= n; i += VL) {
+        rvec x, y;
+        memcpy(&x, a + i, sizeof x), memcpy(&y, b + i, sizeof y);
+        acc += x * x;
+        x -= y * k;
+        acr += x * x;
+    }
+    real ta = 0, tr = 0;
+    for (; i < n; i++) ta += a[i] * a[i], tr += (a[i] - k * b[i]) * (a[i] - k * b[i]);
+    *aa = lane_tree(acc, ta), *r = lane_tree(acr, tr);
+}
+
 /* sum_i a_i b_i in the same lanes and order */
 static real dotr(const real *a, const real *b, int n)
 {
@@ -289,7 +306,9 @@ static double spectral_norm(const real *Ar, const real *At, int S, real *v, real
         matvec_t(At, S, v, u); /* u = A v */
         theta = sumsq_axpy(u, 0, u, S);
         matvec_t(Ar, S, u, w); /* w = A^T u = C v */
-        const real wn = sqrt(sumsq_axpy(w, 0, w, S)), r = sumsq_axpy(w, theta, v, S);
+        real wn, r;
+        sumsq_axpy2(w, theta, v, S, &wn, &r);
+        wn = sqrt(wn);
         if (wn == 0 || !isfinite(wn)) { /* C v = 0: restart from a fixed direction next time */
             for (int j = 0; j < S; j++) v[j] = (real)(1 / sqrt((double)S));
             return sqrt((double)theta);
