@@ -195,6 +195,15 @@ static void first_test_image(const char *dir, double *pixel, int *label)
     rnnlab_dataset_close(ds);
 }
 
+/* After the shared-reads test, pass or fail: sharing off (extra calls are ignored), so that no later
+ * test reads a kept file */
+static int sharing_off(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 8; i++) rnnlab_dataset_cache(0);
+    return 0;
+}
+
 static void test_fashion_mnist_shared_reads(void **state)
 {
     (void)state;
@@ -933,7 +942,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fashion_mnist_reads_idx),
-        cmocka_unit_test(test_fashion_mnist_shared_reads),
+        cmocka_unit_test_teardown(test_fashion_mnist_shared_reads, sharing_off),
         cmocka_unit_test(test_fashion_mnist_permutation_is_fixed_by_its_seed),
         cmocka_unit_test(test_fashion_mnist_refuses_malformed_idx),
         cmocka_unit_test(test_text_bytes_and_windows),

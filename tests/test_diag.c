@@ -18,7 +18,8 @@
 
 /* LAPACK (OpenBLAS): singular values of a column-major m x n matrix */
 void dgesvd_(const char *jobu, const char *jobvt, const int *m, const int *n, double *a, const int *lda, double *s,
-             double *u, const int *ldu, double *vt, const int *ldvt, double *work, const int *lwork, int *info);
+             double *u, const int *ldu, double *vt, const int *ldvt, double *work, const int *lwork, int *info,
+             size_t jobu_len, size_t jobvt_len); /* the last two: gfortran's lengths of the character arguments */
 
 static double sigma_max(const double *J, int S)
 {
@@ -28,7 +29,7 @@ static double sigma_max(const double *J, int S)
     int info = 0;
     assert_true(S <= 128);
     memcpy(a, J, (size_t)S * S * sizeof(double)); /* row-major: the transpose's singular values are the same */
-    dgesvd_("N", "N", &S, &S, a, &S, s, &dummy, &one, &dummy, &one, work, &lwork, &info);
+    dgesvd_("N", "N", &S, &S, a, &S, s, &dummy, &one, &dummy, &one, work, &lwork, &info, 1, 1);
     assert_int_equal(info, 0);
     return s[0];
 }
@@ -71,8 +72,9 @@ static void scale_weights(rnnlab_model *m, double k)
 static void set_orthogonal_recurrence(rnnlab_model *m, double k)
 {
     const int H = m->cfg.hidden_size, iu = rnnlab_model_find(m, "weight_hh_l0"), iw = rnnlab_model_find(m, "weight_ih_l0");
-    assert_true(m->cfg.cell == RNNLAB_CELL_RNN && H <= 64);
+    assert_true(m->cfg.cell == RNNLAB_CELL_RNN && H <= 64 && iu >= 0 && iw >= 0);
     static double U[64 * 64], buf[4096];
+    assert_true(m->tensors[iw].numel <= sizeof buf / sizeof *buf);
     rnnlab_rng r;
     rnnlab_rng_seed(&r, 99);
     for (int i = 0; i < H * H; i++) U[i] = rnnlab_rng_normal(&r);
@@ -113,6 +115,7 @@ static rnnlab_model *layer_model(const rnnlab_model *m, int l)
         const int k = rnnlab_model_find(one, name);
         assert_true(k >= 0);
         assert_int_equal(one->tensors[k].numel, ti->numel);
+        assert_true(ti->numel <= sizeof buf / sizeof *buf);
         assert_int_equal(rnnlab_model_get(m, i, buf), RNNLAB_OK);
         assert_int_equal(rnnlab_model_set(one, k, buf), RNNLAB_OK);
     }
@@ -173,6 +176,7 @@ typedef struct jac_case {
     rnnlab_dtype dtype;
     double scale, rtol;
     int orthogonal; /* U := a random orthogonal matrix, W scaled by `scale`: near-tied singular values */
+    rnnlab_activation act; /* rnn only */
 } jac_case;
 
 static void check_jacobian(const jac_case *jc)
@@ -183,6 +187,7 @@ static void check_jacobian(const jac_case *jc)
     rnnlab_model_config mc;
     rnnlab_model_config_init(&mc);
     mc.cell = jc->cell, mc.gru_variant = jc->gru_variant, mc.peephole = jc->peephole, mc.norm = jc->norm;
+    mc.activation = jc->act;
     mc.input_size = I, mc.hidden_size = H, mc.num_layers = jc->L, mc.output_size = O, mc.dtype = jc->dtype;
     rnnlab_model *m = check_model(&mc, 11);
     if (jc->orthogonal) set_orthogonal_recurrence(m, jc->scale);
@@ -193,6 +198,7 @@ static void check_jacobian(const jac_case *jc)
     assert_int_equal(rnnlab_model_create(&m64, &mc), RNNLAB_OK);
     static double buf[1 << 15];
     for (int i = 0; i < m->n_tensors; i++) {
+        assert_true(m->tensors[i].numel <= sizeof buf / sizeof *buf);
         assert_int_equal(rnnlab_model_get(m, i, buf), RNNLAB_OK);
         assert_int_equal(rnnlab_model_set(m64, i, buf), RNNLAB_OK);
     }
@@ -239,30 +245,34 @@ static void test_jacobian_matches_finite_differences(void **state)
 {
     (void)state;
     const jac_case cases[] = {
-        {"rnn tanh", RNNLAB_CELL_RNN, 0, 4, 0, 1, 3, RNNLAB_NORM_NONE, RNNLAB_FLOAT64, 3, 1e-8, 0},
-        {"lstm", RNNLAB_CELL_LSTM, 0, 4, 0, 1, 3, RNNLAB_NORM_NONE, RNNLAB_FLOAT64, 3, 1e-8, 0},
-        {"lstm peephole", RNNLAB_CELL_LSTM, 0, 4, 1, 1, 3, RNNLAB_NORM_NONE, RNNLAB_FLOAT64, 3, 1e-8, 0},
-        {"lstm layer norm", RNNLAB_CELL_LSTM, 0, 4, 0, 1, 3, RNNLAB_NORM_LAYER, RNNLAB_FLOAT64, 3, 1e-8, 0},
-        {"gru", RNNLAB_CELL_GRU, RNNLAB_GRU_RESET_AFTER, 4, 0, 1, 3, RNNLAB_NORM_NONE, RNNLAB_FLOAT64, 3, 1e-8, 0},
-        {"gru cho", RNNLAB_CELL_GRU, RNNLAB_GRU_RESET_BEFORE, 4, 0, 1, 3, RNNLAB_NORM_NONE, RNNLAB_FLOAT64, 3, 1e-8, 0},
-        {"gru layer norm", RNNLAB_CELL_GRU, RNNLAB_GRU_RESET_AFTER, 4, 0, 1, 3, RNNLAB_NORM_LAYER, RNNLAB_FLOAT64, 3, 1e-8, 0},
+        {"rnn tanh", RNNLAB_CELL_RNN, 0, 4, 0, 1, 3, RNNLAB_NORM_NONE, RNNLAB_FLOAT64, 3, 1e-8, 0, 0},
+        {"lstm", RNNLAB_CELL_LSTM, 0, 4, 0, 1, 3, RNNLAB_NORM_NONE, RNNLAB_FLOAT64, 3, 1e-8, 0, 0},
+        {"lstm peephole", RNNLAB_CELL_LSTM, 0, 4, 1, 1, 3, RNNLAB_NORM_NONE, RNNLAB_FLOAT64, 3, 1e-8, 0, 0},
+        {"lstm layer norm", RNNLAB_CELL_LSTM, 0, 4, 0, 1, 3, RNNLAB_NORM_LAYER, RNNLAB_FLOAT64, 3, 1e-8, 0, 0},
+        {"gru", RNNLAB_CELL_GRU, RNNLAB_GRU_RESET_AFTER, 4, 0, 1, 3, RNNLAB_NORM_NONE, RNNLAB_FLOAT64, 3, 1e-8, 0, 0},
+        {"gru cho", RNNLAB_CELL_GRU, RNNLAB_GRU_RESET_BEFORE, 4, 0, 1, 3, RNNLAB_NORM_NONE, RNNLAB_FLOAT64, 3, 1e-8, 0, 0},
+        {"gru layer norm", RNNLAB_CELL_GRU, RNNLAB_GRU_RESET_AFTER, 4, 0, 1, 3, RNNLAB_NORM_LAYER, RNNLAB_FLOAT64, 3, 1e-8, 0, 0},
         /* the first sample only; layers above the first (their input held fixed) */
-        {"rnn tanh, 1 sample", RNNLAB_CELL_RNN, 0, 4, 0, 1, 1, RNNLAB_NORM_NONE, RNNLAB_FLOAT64, 3, 1e-8, 0},
-        {"lstm 2 layers", RNNLAB_CELL_LSTM, 0, 4, 0, 2, 3, RNNLAB_NORM_NONE, RNNLAB_FLOAT64, 3, 1e-8, 0},
-        {"gru 2 layers", RNNLAB_CELL_GRU, RNNLAB_GRU_RESET_AFTER, 4, 0, 2, 3, RNNLAB_NORM_NONE, RNNLAB_FLOAT64, 3, 1e-8, 0},
+        {"rnn tanh, 1 sample", RNNLAB_CELL_RNN, 0, 4, 0, 1, 1, RNNLAB_NORM_NONE, RNNLAB_FLOAT64, 3, 1e-8, 0, 0},
+        {"lstm 2 layers", RNNLAB_CELL_LSTM, 0, 4, 0, 2, 3, RNNLAB_NORM_NONE, RNNLAB_FLOAT64, 3, 1e-8, 0, 0},
+        {"gru 2 layers", RNNLAB_CELL_GRU, RNNLAB_GRU_RESET_AFTER, 4, 0, 2, 3, RNNLAB_NORM_NONE, RNNLAB_FLOAT64, 3, 1e-8, 0, 0},
         /* float32: the same weights; the product and the iteration run in float (tol 1e-5) */
-        {"lstm float32", RNNLAB_CELL_LSTM, 0, 4, 0, 1, 3, RNNLAB_NORM_NONE, RNNLAB_FLOAT32, 3, 2e-5, 0},
+        {"lstm float32", RNNLAB_CELL_LSTM, 0, 4, 0, 1, 3, RNNLAB_NORM_NONE, RNNLAB_FLOAT32, 3, 2e-5, 0, 0},
         /* larger and odd states: every block width of the product (4, 3, 2 and 1 vectors of 16 floats
            or 8 doubles, and the leftover columns) at nonzero offsets, and an odd count of rows */
-        {"rnn tanh H = 40", RNNLAB_CELL_RNN, 0, 40, 0, 1, 3, RNNLAB_NORM_NONE, RNNLAB_FLOAT64, 1.5, 1e-8, 0},
-        {"lstm H = 52", RNNLAB_CELL_LSTM, 0, 52, 0, 1, 3, RNNLAB_NORM_NONE, RNNLAB_FLOAT64, 1.5, 1e-8, 0},
-        {"rnn tanh H = 25", RNNLAB_CELL_RNN, 0, 25, 0, 1, 3, RNNLAB_NORM_NONE, RNNLAB_FLOAT64, 2.5, 1e-8, 0},
+        {"rnn tanh H = 40", RNNLAB_CELL_RNN, 0, 40, 0, 1, 3, RNNLAB_NORM_NONE, RNNLAB_FLOAT64, 1.5, 1e-8, 0, 0},
+        {"lstm H = 52", RNNLAB_CELL_LSTM, 0, 52, 0, 1, 3, RNNLAB_NORM_NONE, RNNLAB_FLOAT64, 1.5, 1e-8, 0, 0},
+        {"rnn tanh H = 25", RNNLAB_CELL_RNN, 0, 25, 0, 1, 3, RNNLAB_NORM_NONE, RNNLAB_FLOAT64, 2.5, 1e-8, 0, 0},
+        /* piecewise-linear activations: dead units make rows of the step Jacobians zero */
+        {"rnn relu", RNNLAB_CELL_RNN, 0, 6, 0, 1, 3, RNNLAB_NORM_NONE, RNNLAB_FLOAT64, 2, 1e-8, 0, RNNLAB_ACT_RELU},
+        {"rnn prelu", RNNLAB_CELL_RNN, 0, 6, 0, 1, 3, RNNLAB_NORM_NONE, RNNLAB_FLOAT64, 2, 1e-8, 0, RNNLAB_ACT_PRELU},
+        {"rnn leaky relu", RNNLAB_CELL_RNN, 0, 6, 0, 1, 3, RNNLAB_NORM_NONE, RNNLAB_FLOAT64, 2, 1e-8, 0, RNNLAB_ACT_LEAKY_RELU},
         /* near-tied singular values: power iteration hands over to Lanczos */
-        {"rnn tanh orthogonal", RNNLAB_CELL_RNN, 0, 24, 0, 1, 3, RNNLAB_NORM_NONE, RNNLAB_FLOAT64, 0.05, 1e-8, 1},
-        {"rnn tanh orthogonal float32", RNNLAB_CELL_RNN, 0, 24, 0, 1, 3, RNNLAB_NORM_NONE, RNNLAB_FLOAT32, 0.05, 2e-5, 1},
-        {"rnn tanh float32", RNNLAB_CELL_RNN, 0, 4, 0, 1, 3, RNNLAB_NORM_NONE, RNNLAB_FLOAT32, 3, 2e-5, 0},
-        {"lstm H = 52 float32", RNNLAB_CELL_LSTM, 0, 52, 0, 1, 3, RNNLAB_NORM_NONE, RNNLAB_FLOAT32, 1.5, 2e-5, 0},
-        {"rnn tanh H = 50 float32", RNNLAB_CELL_RNN, 0, 50, 0, 1, 3, RNNLAB_NORM_NONE, RNNLAB_FLOAT32, 1.5, 2e-5, 0},
+        {"rnn tanh orthogonal", RNNLAB_CELL_RNN, 0, 24, 0, 1, 3, RNNLAB_NORM_NONE, RNNLAB_FLOAT64, 0.05, 1e-8, 1, 0},
+        {"rnn tanh orthogonal float32", RNNLAB_CELL_RNN, 0, 24, 0, 1, 3, RNNLAB_NORM_NONE, RNNLAB_FLOAT32, 0.05, 2e-5, 1, 0},
+        {"rnn tanh float32", RNNLAB_CELL_RNN, 0, 4, 0, 1, 3, RNNLAB_NORM_NONE, RNNLAB_FLOAT32, 3, 2e-5, 0, 0},
+        {"lstm H = 52 float32", RNNLAB_CELL_LSTM, 0, 52, 0, 1, 3, RNNLAB_NORM_NONE, RNNLAB_FLOAT32, 1.5, 2e-5, 0, 0},
+        {"rnn tanh H = 50 float32", RNNLAB_CELL_RNN, 0, 50, 0, 1, 3, RNNLAB_NORM_NONE, RNNLAB_FLOAT32, 1.5, 2e-5, 0, 0},
     };
     for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) check_jacobian(&cases[k]);
 }

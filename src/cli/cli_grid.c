@@ -62,7 +62,7 @@ int cli_grid_file(const char *cmd, const char *arg, const char **file)
     return 0;
 }
 
-int cli_grid_run(const char *file, const rnnlab_run_options *o, int dry, int train)
+static int grid_run(const char *file, const rnnlab_run_options *o, int dry, int train)
 {
     rnnlab_experiment *e = NULL;
     rnnlab_status st = rnnlab_experiment_load(&e, file);
@@ -107,4 +107,12 @@ int cli_grid_run(const char *file, const rnnlab_run_options *o, int dry, int tra
     }
     rnnlab_experiment_free(e);
     return st == RNNLAB_OK ? CLI_EXIT_OK : st == RNNLAB_ERR_CONFIG ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
+}
+
+int cli_grid_run(const char *file, const rnnlab_run_options *o, int dry, int train)
+{
+    rnnlab_dataset_cache(1); /* loading checks each task by opening its data: the runs reuse those reads */
+    const int code = grid_run(file, o, dry, train);
+    rnnlab_dataset_cache(0);
+    return code;
 }

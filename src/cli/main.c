@@ -111,7 +111,7 @@ int main(int argc, char **argv)
      * 128 KiB back to the kernel (munmap, heap trims) and fault them in again for the next run,
      * (page faults are slow in a VM, and two threads of one process fault under one lock).
      * Measured, 16 W3-sized decay runs, 10 interleaved rounds: 6-9% faster on 1 and on 2 threads
-     * with these. Freed memory stays with the process instead; the peak is unchanged. Blocks
+     * with these. Freed memory stays with the process instead. Blocks
      * above 32 MiB (the largest mmap threshold glibc accepts: a T = 800 two-layer float64 LSTM's
      * workspace) would still be mapped afresh for every run, so mmap is off altogether (threads
      * other than the first still map what their 64 MiB heaps cannot hold): make run's experiment

@@ -133,8 +133,9 @@ static void transpose(const real *A, int S, real *At)
 
 /* The lanes of acc added as a fixed tree (lanes l and l + VL/2, then l and l + VL/4, ...: halves of
  * the vector, then scalars), then tail */
-static RNNLAB_INLINE real lane_tree(rvec acc, real tail)
+static RNNLAB_INLINE real lane_tree(const rvec *accp, real tail)
 {
+    const rvec acc = *accp; /* by address: a 64-byte vector argument would change the ABI without AVX-512 */
     typedef real half32 __attribute__((vector_size(32)));
     typedef real half16 __attribute__((vector_size(16)));
     half32 lo, hi;
@@ -166,7 +167,7 @@ static real sumsq_axpy(const real *a, real k, const real *b, int n)
     }
     real tail = 0;
     for (; i < n; i++) tail += (a[i] - k * b[i]) * (a[i] - k * b[i]);
-    return lane_tree(acc, tail);
+    return lane_tree(&acc, tail);
 }
 
 /* sumsq_axpy(a, 0, a, n) into *aa and sumsq_axpy(a, k, b, n) into *r in one pass (the same bits) */
@@ -183,7 +184,7 @@ static void sumsq_axpy2(const real *a, real k, const real *b, int n, real *aa, r
     }
     real ta = 0, tr = 0;
     for (; i < n; i++) ta += a[i] * a[i], tr += (a[i] - k * b[i]) * (a[i] - k * b[i]);
-    *aa = lane_tree(acc, ta), *r = lane_tree(acr, tr);
+    *aa = lane_tree(&acc, ta), *r = lane_tree(&acr, tr);
 }
 
 /* sum_i a_i b_i in the same lanes and order */
@@ -198,7 +199,7 @@ static real dotr(const real *a, const real *b, int n)
     }
     real tail = 0;
     for (; i < n; i++) tail += a[i] * b[i];
-    return lane_tree(acc, tail);
+    return lane_tree(&acc, tail);
 }
 
 /* LAPACK (OpenBLAS): selected eigenvalues of a symmetric tridiagonal matrix by bisection, and their
@@ -289,7 +290,7 @@ static double lanczos_top(const real *Ar, const real *At, int S, real *v, real *
  * stops once the residual |w - theta v| <= tol theta: then an eigenvalue of C lies within tol theta
  * of theta (the residual bound for symmetric matrices: Parlett, The Symmetric Eigenvalue Problem,
  * 1998, Chapter 4), so sqrt(theta) is within tol / 2 relative of a singular value of A, which
- * power iteration makes the largest unless v starts orthogonal to its singular vector. tol is 1e-8
+ * power iteration makes the largest (or one of a cluster at the top within the bound). tol is 1e-8
  * in double and 1e-5 in float (ten times above the rounding of a float residual). Where the top
  * eigenvalues nearly tie (orthogonal init) power iteration crawls: after 50 iterations Lanczos
  * takes over from its vector (lanczos_top: at most S steps, then exact to rounding).
@@ -302,6 +303,7 @@ static double spectral_norm(const real *Ar, const real *At, int S, real *v, real
     const real tol = 1e-8;
 #endif
     real theta = 0;
+    int restarted = 0;
     for (int it = 0; it < 50; it++) {
         matvec_t(At, S, v, u); /* u = A v */
         theta = sumsq_axpy(u, 0, u, S);
@@ -309,7 +311,20 @@ static double spectral_norm(const real *Ar, const real *At, int S, real *v, real
         real wn, r;
         sumsq_axpy2(w, theta, v, S, &wn, &r);
         wn = sqrt(wn);
-        if (wn == 0 || !isfinite(wn)) { /* C v = 0: restart from a fixed direction next time */
+        if (wn == 0 && !restarted) { /* v in A's null space (A != 0 here): restart from A's largest row r,
+                                        for which (A r)_r = |r|^2 > 0 */
+            int best = 0;
+            real bn = -1;
+            for (int i = 0; i < S; i++) {
+                const real n = sumsq_axpy(Ar + (size_t)i * S, 0, Ar + (size_t)i * S, S);
+                if (n > bn) bn = n, best = i;
+            }
+            const real inv = 1 / sqrt(bn);
+            for (int j = 0; j < S; j++) v[j] = Ar[(size_t)best * S + j] * inv;
+            restarted = 1;
+            continue;
+        }
+        if (wn == 0 || !isfinite(wn)) { /* not expected (A is scaled to max |a| = 1): a fixed direction next time */
             for (int j = 0; j < S; j++) v[j] = (real)(1 / sqrt((double)S));
             return sqrt((double)theta);
         }
