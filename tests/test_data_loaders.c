@@ -518,6 +518,34 @@ static const char *music_file(const char *name, const int *lens, const char *con
 static const int music_lens[4] = {4, 3, 5, 2};
 static const char *const music_splits[4] = {"train", "valid", "test", "train"};
 
+/* Sharing for parsed piano rolls: two datasets on one file while sharing is on see the same rows, a
+ * rewrite (other piece lengths) is not seen until sharing ends, and then is. */
+static void test_music_shared_reads(void **state)
+{
+    (void)state;
+    const music_opts plain = {0, 0, 0, 0};
+    const int other_lens[4] = {3, 3, 3, 3};
+    const char *path = music_file("music_share.csv", music_lens, music_splits, 4, plain);
+    const rnnlab_option o[] = {{"path", path, 0}};
+    rnnlab_dataset_cache(1);
+    rnnlab_dataset *a = open_ok("jsb_chorales", o, 1), *b = open_ok("jsb_chorales", o, 1);
+    check_batch va = check_batch_get(a, RNNLAB_SPLIT_VALID, 0, 1), vb = check_batch_get(b, RNNLAB_SPLIT_VALID, 0, 1);
+    assert_int_equal(va.len[0], 2);
+    assert_int_equal(vb.len[0], 2);
+    for (int t = 0; t < 2; t++)
+        for (int k = 0; k < 88; k++) assert_true(check_batch_x(&vb, t, 0, k) == key_on(1, t, k));
+    check_batch_free(&va), check_batch_free(&vb);
+    rnnlab_dataset_close(a), rnnlab_dataset_close(b);
+    music_file("music_share.csv", other_lens, music_splits, 4, plain);
+    a = open_ok("jsb_chorales", o, 1);
+    assert_int_equal(rnnlab_dataset_info(a)->seq_len, 4); /* still the first file's longest piece - 1 */
+    rnnlab_dataset_close(a);
+    rnnlab_dataset_cache(0);
+    a = open_ok("jsb_chorales", o, 1);
+    assert_int_equal(rnnlab_dataset_info(a)->seq_len, 2); /* the rewrite: pieces of 3 steps */
+    rnnlab_dataset_close(a);
+}
+
 static void test_music_next_step_prediction(void **state)
 {
     (void)state;
@@ -947,6 +975,7 @@ int main(void)
         cmocka_unit_test(test_fashion_mnist_refuses_malformed_idx),
         cmocka_unit_test(test_text_bytes_and_windows),
         cmocka_unit_test(test_text_utf8),
+        cmocka_unit_test_teardown(test_music_shared_reads, sharing_off),
         cmocka_unit_test(test_music_next_step_prediction),
         cmocka_unit_test(test_music_refuses_malformed_csv),
         cmocka_unit_test(test_csv_schema),

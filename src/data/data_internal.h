@@ -38,6 +38,25 @@ rnnlab_status rnnlab_buf_printf(rnnlab_buf *b, const char *fmt, ...)
     ;
 void rnnlab_buf_deinit(rnnlab_buf *b);
 
+/* ---------------------------------------------------------------- shared reads
+ *
+ * What a loader makes of a file (IDX bytes, a parsed piano roll), kept and shared read-only among
+ * the datasets opened while rnnlab_dataset_cache is on (rnnlab/data.h). */
+
+/* Makes the value for a key (reading and parsing the file); ctx is the caller's. */
+typedef rnnlab_status (*rnnlab_share_load_fn)(void *ctx, void **value);
+
+/*
+ * rnnlab_share_get - the value for `key`: while sharing is on, the kept one if there is one, else
+ * load's, kept for later readers (up to RNNLAB_SHARE_N values; more are not kept); with sharing
+ * off, load's, the caller's alone. Either way the caller gives it back with rnnlab_share_release,
+ * which frees it through drop once no reader holds it and it is not kept. key NULL: never shared
+ * (a caller whose key did not fit its buffer). Errors: load's; NOMEM.
+ */
+rnnlab_status rnnlab_share_get(const char *key, rnnlab_share_load_fn load, void (*drop)(void *value), void *ctx,
+                               void **value);
+void rnnlab_share_release(void *value, void (*drop)(void *value));
+
 /* ---------------------------------------------------------------- files (zlib) */
 
 /* The longest CSV record (line, or lines of one quoted field) a loader accepts, in bytes. */
@@ -97,7 +116,8 @@ typedef struct rnnlab_idx {
     long dims[4];
     size_t item_bytes;   /* product of dims[1..ndim-1] (1 for ndim = 1) */
     unsigned char *data;  /* (dims[0] * item_bytes), inside block */
-    unsigned char *block; /* the file as read, header included; owned */
+    unsigned char *block; /* the file as read, header included; read-only, shared (rnnlab_share_get) */
+    void *share;          /* the shared value holding block, for rnnlab_idx_deinit */
 } rnnlab_idx;
 
 /*

@@ -100,97 +100,58 @@ done:
 
 /* ---------------------------------------------------------------- shared reads
  *
- * While rnnlab_dataset_cache is on, a file read here stays in idx_cache after its datasets close and
- * later reads of the same path (with the same expected shape) share it: a sweep of runs on
- * Fashion-MNIST decompresses its 55 MB once, not once per run. The table is guarded by one
- * critical section (runs open their datasets side by side); a read that misses reads the file
- * inside it, so a second thread after the same file waits for it instead of reading it again. */
+ * While rnnlab_dataset_cache is on, an IDX file read here is kept and shared (rnnlab_share_get,
+ * io.c) by every later read of the same path and expected shape: a sweep of runs on Fashion-MNIST
+ * decompresses its 55 MB once, not once per run. */
 
-enum { IDX_CACHE_N = 8 };
-
-typedef struct idx_shared {
-    char *path;        /* NULL: a free slot */
+typedef struct idx_load_ctx {
+    const char *path, *fetch;
     int ndim;
-    long item[3];      /* expect_item as asked, 0 where not checked */
-    rnnlab_idx idx;    /* the block is the slot's own */
-    int refs;          /* open readers */
-} idx_shared;
+    const long *item;
+} idx_load_ctx;
 
-static idx_shared idx_cache[IDX_CACHE_N];
-static int idx_cache_depth; /* rnnlab_dataset_cache(1) calls not yet ended */
-
-static int idx_shared_matches(const idx_shared *e, const char *path, int ndim, const long *item)
+static void idx_drop(void *value)
 {
-    if (!e->path || e->ndim != ndim || strcmp(e->path, path)) return 0;
-    for (int k = 0; k + 1 < ndim && k < 3; k++)
-        if (e->item[k] != (item ? item[k] : 0)) return 0;
-    return 1;
+    rnnlab_idx *idx = value;
+    rnnlab_free(idx->block);
+    rnnlab_free(idx);
 }
 
-static void idx_shared_free(idx_shared *e)
+static rnnlab_status idx_load(void *ctx, void **value)
 {
-    rnnlab_free(e->idx.block);
-    rnnlab_free(e->path);
-    memset(e, 0, sizeof *e);
+    const idx_load_ctx *c = ctx;
+    rnnlab_idx *idx = rnnlab_calloc(1, sizeof *idx);
+    if (!idx) return rnnlab_error(RNNLAB_ERR_NOMEM, "out of memory reading %s", c->path);
+    const rnnlab_status st = idx_read_file(c->path, c->fetch, c->ndim, c->item, idx);
+    if (st) rnnlab_free(idx);
+    else *value = idx;
+    return st;
 }
 
 rnnlab_status rnnlab_idx_read(const char *path, const char *fetch, int expect_ndim, const long *expect_item,
                               rnnlab_idx *out)
 {
-    rnnlab_status st = RNNLAB_OK;
-    int done = 0;
-#pragma omp critical(rnnlab_idx_cache)
-    if (idx_cache_depth > 0 && expect_ndim <= 4) {
-        idx_shared *free_slot = NULL;
-        for (int i = 0; i < IDX_CACHE_N && !done; i++) {
-            idx_shared *e = &idx_cache[i];
-            if (idx_shared_matches(e, path, expect_ndim, expect_item)) *out = e->idx, e->refs++, done = 1;
-            else if (!e->path && !free_slot) free_slot = e;
-        }
-        for (int i = 0; i < IDX_CACHE_N && !done && !free_slot; i++) /* evict a file nobody reads */
-            if (idx_cache[i].path && idx_cache[i].refs == 0) idx_shared_free(&idx_cache[i]), free_slot = &idx_cache[i];
-        if (!done && free_slot) {
-            char *copy = rnnlab_malloc(strlen(path) + 1);
-            if (!copy) st = rnnlab_error(RNNLAB_ERR_NOMEM, "out of memory reading %s", path);
-            else if ((st = idx_read_file(path, fetch, expect_ndim, expect_item, out))) rnnlab_free(copy);
-            else {
-                free_slot->path = strcpy(copy, path), free_slot->ndim = expect_ndim, free_slot->idx = *out;
-                for (int k = 0; k + 1 < expect_ndim && k < 3; k++) free_slot->item[k] = expect_item ? expect_item[k] : 0;
-                free_slot->refs = 1;
-            }
-            done = 1;
-        }
-    }
-    if (done) return st;
-    return idx_read_file(path, fetch, expect_ndim, expect_item, out);
+    memset(out, 0, sizeof *out);
+    char key[4200];
+    int n = snprintf(key, sizeof key, "%d", expect_ndim);
+    for (int k = 0; k + 1 < expect_ndim && n > 0 && (size_t)n < sizeof key; k++)
+        n += snprintf(key + n, sizeof key - (size_t)n, ",%ld", expect_item ? expect_item[k] : 0L);
+    if (n > 0 && (size_t)n < sizeof key) n += snprintf(key + n, sizeof key - (size_t)n, ":%s", path);
+    const int fits = n > 0 && (size_t)n < sizeof key; /* else never shared: a cut key could match another path */
+    idx_load_ctx c = {path, fetch, expect_ndim, expect_item};
+    void *value;
+    const rnnlab_status st = rnnlab_share_get(fits ? key : NULL, idx_load, idx_drop, &c, &value);
+    if (st) return st;
+    *out = *(const rnnlab_idx *)value;
+    out->share = value;
+    return RNNLAB_OK;
 }
 
 void rnnlab_idx_deinit(rnnlab_idx *idx)
 {
-    int shared = 0;
-    if (idx->block) {
-#pragma omp critical(rnnlab_idx_cache)
-        for (int i = 0; i < IDX_CACHE_N && !shared; i++) {
-            idx_shared *e = &idx_cache[i];
-            if (e->path && e->idx.block == idx->block) {
-                shared = 1;
-                if (--e->refs == 0 && idx_cache_depth == 0) idx_shared_free(e);
-            }
-        }
-    }
-    if (!shared) rnnlab_free(idx->block);
+    if (idx->share) rnnlab_share_release(idx->share, idx_drop);
+    else rnnlab_free(idx->block);
     memset(idx, 0, sizeof *idx);
-}
-
-void rnnlab_dataset_cache(int on)
-{
-#pragma omp critical(rnnlab_idx_cache)
-    {
-        if (on) idx_cache_depth++;
-        else if (idx_cache_depth > 0 && --idx_cache_depth == 0)
-            for (int i = 0; i < IDX_CACHE_N; i++)
-                if (idx_cache[i].path && idx_cache[i].refs == 0) idx_shared_free(&idx_cache[i]);
-    }
 }
 
 /* ================================================================ Fashion-MNIST

@@ -68,6 +68,86 @@ void rnnlab_buf_deinit(rnnlab_buf *b)
     b->data = NULL, b->len = b->cap = 0;
 }
 
+/* ---------------------------------------------------------------- shared reads
+ *
+ * One table, guarded by one critical section (runs open their datasets side by side). A miss loads
+ * inside it, so a second thread after the same file waits for the first read instead of reading it
+ * again. Kept values no reader holds go when a new one needs their slot and when the last
+ * rnnlab_dataset_cache(0) ends sharing. */
+
+enum { RNNLAB_SHARE_N = 16 };
+
+typedef struct share_entry {
+    char *key;   /* NULL: a free slot */
+    void *value;
+    void (*drop)(void *value);
+    int refs;    /* readers holding it */
+} share_entry;
+
+static share_entry share_table[RNNLAB_SHARE_N];
+static int share_depth; /* rnnlab_dataset_cache(1) calls not yet ended */
+
+static void share_free(share_entry *e)
+{
+    e->drop(e->value);
+    rnnlab_free(e->key);
+    memset(e, 0, sizeof *e);
+}
+
+rnnlab_status rnnlab_share_get(const char *key, rnnlab_share_load_fn load, void (*drop)(void *value), void *ctx,
+                               void **value)
+{
+    rnnlab_status st = RNNLAB_OK;
+    int done = 0;
+    *value = NULL;
+#pragma omp critical(rnnlab_share)
+    if (share_depth > 0 && key) {
+        share_entry *slot = NULL;
+        for (int i = 0; i < RNNLAB_SHARE_N && !done; i++) {
+            share_entry *e = &share_table[i];
+            if (e->key && e->drop == drop && !strcmp(e->key, key)) *value = e->value, e->refs++, done = 1;
+            else if (!e->key && !slot) slot = e;
+        }
+        for (int i = 0; i < RNNLAB_SHARE_N && !done && !slot; i++) /* evict a value nobody reads */
+            if (share_table[i].key && share_table[i].refs == 0) share_free(&share_table[i]), slot = &share_table[i];
+        if (!done && slot) {
+            char *copy = rnnlab_malloc(strlen(key) + 1);
+            if (!copy) st = rnnlab_error(RNNLAB_ERR_NOMEM, "out of memory");
+            else if ((st = load(ctx, value))) rnnlab_free(copy);
+            else *slot = (share_entry){strcpy(copy, key), *value, drop, 1};
+            done = 1;
+        }
+    }
+    if (done) return st;
+    return load(ctx, value); /* sharing off, or the table full of values in use */
+}
+
+void rnnlab_share_release(void *value, void (*drop)(void *value))
+{
+    if (!value) return;
+    int kept = 0;
+#pragma omp critical(rnnlab_share)
+    for (int i = 0; i < RNNLAB_SHARE_N && !kept; i++) {
+        share_entry *e = &share_table[i];
+        if (e->key && e->value == value) {
+            kept = 1;
+            if (--e->refs == 0 && share_depth == 0) share_free(e);
+        }
+    }
+    if (!kept) drop(value);
+}
+
+void rnnlab_dataset_cache(int on)
+{
+#pragma omp critical(rnnlab_share)
+    {
+        if (on) share_depth++;
+        else if (share_depth > 0 && --share_depth == 0)
+            for (int i = 0; i < RNNLAB_SHARE_N; i++)
+                if (share_table[i].key && share_table[i].refs == 0) share_free(&share_table[i]);
+    }
+}
+
 /* ---------------------------------------------------------------- files */
 
 int rnnlab_file_exists(const char *path, int dir)

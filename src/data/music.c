@@ -41,8 +41,16 @@ typedef struct music_sample {
     int len;   /* predicted steps (inputs step .. step+len-1, targets one later) */
 } music_sample;
 
+/* What a file holds, parsed: shared among the datasets opened on it (rnnlab_share_get). */
+typedef struct music_parsed {
+    unsigned char *roll;  /* (steps, 88) 0/1 */
+    music_piece *pieces;  /* (n_pieces) */
+    long n_pieces;
+} music_parsed;
+
 typedef struct music_state {
-    unsigned char *roll;        /* (steps, 88) 0/1 */
+    music_parsed *parsed;       /* read-only, shared */
+    const unsigned char *roll;  /* parsed->roll */
     music_sample *samples[3];   /* (split_size[s]) per split */
 } music_state;
 
@@ -164,11 +172,38 @@ static rnnlab_status music_row(void *ctx, const rnnlab_csv_row *row)
     return RNNLAB_OK;
 }
 
+static void music_drop(void *value)
+{
+    music_parsed *p = value;
+    rnnlab_free(p->roll), rnnlab_free(p->pieces), rnnlab_free(p);
+}
+
+typedef struct music_load_ctx {
+    const char *path, *fetch;
+} music_load_ctx;
+
+static rnnlab_status music_load(void *ctx, void **value)
+{
+    const music_load_ctx *c = ctx;
+    music_reader r = {0};
+    rnnlab_status st = rnnlab_csv_read(c->path, c->fetch, music_row, &r);
+    music_parsed *p = st ? NULL : rnnlab_calloc(1, sizeof *p);
+    if (!st && !p) st = rnnlab_error(RNNLAB_ERR_NOMEM, "out of memory reading %s", c->path);
+    if (st) {
+        rnnlab_buf_deinit(&r.roll), rnnlab_buf_deinit(&r.pieces);
+        return st;
+    }
+    p->roll = r.roll.data, p->pieces = (music_piece *)(void *)r.pieces.data; /* owned by p from here */
+    p->n_pieces = (long)(r.pieces.len / sizeof *p->pieces);
+    *value = p;
+    return RNNLAB_OK;
+}
+
 static void music_close(rnnlab_dataset *ds)
 {
     music_state *s = ds->state;
     if (!s) return;
-    rnnlab_free(s->roll);
+    rnnlab_share_release(s->parsed, music_drop);
     for (int k = 0; k < 3; k++) rnnlab_free(s->samples[k]);
     rnnlab_free(s);
     ds->state = NULL;
@@ -198,13 +233,15 @@ static rnnlab_status music_open_file(rnnlab_dataset *ds, const rnnlab_option *op
     music_state *s = rnnlab_calloc(1, sizeof *s);
     if (!s) return rnnlab_error(RNNLAB_ERR_NOMEM, "out of memory opening %s", ds->info.name);
     ds->state = s;
-    music_reader r = {0};
-    st = rnnlab_csv_read(path, fetch, music_row, &r);
-    const music_piece *pc = (const music_piece *)(void *)r.pieces.data;
-    const long n_pieces = (long)(r.pieces.len / sizeof *pc);
-    if (!st && n_pieces == 0) st = rnnlab_error(RNNLAB_ERR_IO, "%s: no rows after the header", path);
-    s->roll = r.roll.data; /* owned by the state from here */
-    r.roll.data = NULL;
+    char share_key[1100];
+    const int kn = snprintf(share_key, sizeof share_key, "music:%s", path);
+    music_load_ctx c = {path, fetch};
+    void *value = NULL;
+    if ((st = rnnlab_share_get(kn > 0 && (size_t)kn < sizeof share_key ? share_key : NULL, music_load, music_drop, &c, &value))) return st;
+    s->parsed = value, s->roll = s->parsed->roll;
+    const music_piece *pc = s->parsed->pieces;
+    const long n_pieces = s->parsed->n_pieces;
+    if (n_pieces == 0) st = rnnlab_error(RNNLAB_ERR_IO, "%s: no rows after the header", path);
     long count[3] = {0, 0, 0}, longest = 0;
     for (long i = 0; i < n_pieces && !st; i++) {
         const long P = pc[i].len - 1; /* predictions in the piece */
@@ -230,8 +267,6 @@ static rnnlab_status music_open_file(rnnlab_dataset *ds, const rnnlab_option *op
             for (long t = 1; t < pc[i].len; t++, steps++)
                 for (int key = 0; key < N_KEYS; key++) on[key] += s->roll[(size_t)(pc[i].first + t) * N_KEYS + key];
     }
-    rnnlab_buf_deinit(&r.roll);
-    rnnlab_buf_deinit(&r.pieces);
     if (st) return st;
     /* trivial baseline: each key on with its training frequency, independently of the past */
     double H = 0;
