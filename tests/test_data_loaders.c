@@ -384,6 +384,31 @@ static void test_fashion_mnist_refuses_malformed_idx(void **state)
 
 /* ================================================================ text */
 
+/* Sharing for encoded text: the vocabulary kind is part of what is shared (byte and utf8 differ), a
+ * rewrite is unseen while sharing is on and seen after it ends. */
+static void test_text_shared_reads(void **state)
+{
+    (void)state;
+    const char *path = check_tmp_path("share.txt");
+    check_write_file(path, "abcabcabcabcabcabcabcabc\xc3\xa9\n"); /* 27 bytes, 26 characters in UTF-8 */
+    const rnnlab_option bytes[] = {{"path", path, 0}, {"seq_len", "2", 0}, {"split", "0.5,0.25,0.25", 0}};
+    const rnnlab_option utf8[] = {{"path", path, 0}, {"seq_len", "2", 0}, {"split", "0.5,0.25,0.25", 0}, {"vocab", "utf8", 0}};
+    rnnlab_dataset_cache(1);
+    rnnlab_dataset *a = open_ok("text", bytes, 3), *b = open_ok("text", utf8, 4), *c = open_ok("text", bytes, 3);
+    assert_int_equal(rnnlab_dataset_info(a)->input_size, 6); /* a b c 0xc3 0xa9 \n */
+    assert_int_equal(rnnlab_dataset_info(b)->input_size, 5); /* a b c U+00E9 \n */
+    assert_int_equal(rnnlab_dataset_info(c)->input_size, 6);
+    rnnlab_dataset_close(a), rnnlab_dataset_close(b), rnnlab_dataset_close(c);
+    check_write_file(path, "xyzwxyzwxyzwxyzwxyzwxyzwxyzwxyzw\n");
+    a = open_ok("text", bytes, 3);
+    assert_int_equal(rnnlab_dataset_info(a)->input_size, 6); /* the kept encoding */
+    rnnlab_dataset_close(a);
+    rnnlab_dataset_cache(0);
+    a = open_ok("text", bytes, 3);
+    assert_int_equal(rnnlab_dataset_info(a)->input_size, 5); /* x y z w \n */
+    rnnlab_dataset_close(a);
+}
+
 static void test_text_bytes_and_windows(void **state)
 {
     (void)state;
@@ -973,6 +998,7 @@ int main(void)
         cmocka_unit_test_teardown(test_fashion_mnist_shared_reads, sharing_off),
         cmocka_unit_test(test_fashion_mnist_permutation_is_fixed_by_its_seed),
         cmocka_unit_test(test_fashion_mnist_refuses_malformed_idx),
+        cmocka_unit_test_teardown(test_text_shared_reads, sharing_off),
         cmocka_unit_test(test_text_bytes_and_windows),
         cmocka_unit_test(test_text_utf8),
         cmocka_unit_test_teardown(test_music_shared_reads, sharing_off),

@@ -128,10 +128,11 @@ void rnnlab_dataset_close(rnnlab_dataset *ds);
 /*
  * rnnlab_dataset_cache - shares file reads among datasets. rnnlab_dataset_cache(1) turns sharing on:
  * until the matching rnnlab_dataset_cache(0), what rnnlab_dataset_open makes of a file (the bytes
- * of Fashion-MNIST's IDX images and labels, the parsed piano rolls of the music datasets; up to 16
- * such) is kept after its dataset closes, and every dataset opened on the same file shares that one
- * read-only copy: a sweep decompresses Fashion-MNIST's 55 MB, or parses MuseData's CSV, once
- * instead of once per run. The files must not change while sharing is on
+ * of Fashion-MNIST's IDX images and labels, the parsed piano rolls of the music datasets, the text
+ * task's encoded characters per vocabulary kind; up to 16 such) is kept after its dataset closes,
+ * and every dataset opened on the same file shares that one read-only copy: a sweep decompresses
+ * Fashion-MNIST's 55 MB, or parses MuseData's CSV, once instead of once per run. The files must
+ * not change while sharing is on
  * (they are not read again). Calls nest; the last rnnlab_dataset_cache(0) frees the kept files no
  * open dataset uses (the others when their datasets close). Thread-safe in OpenMP builds (an OpenMP
  * critical section; a NO_OMP=1 build must call it and open datasets from one thread).

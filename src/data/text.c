@@ -38,15 +38,32 @@ typedef struct text_state {
     int T;
     int utf8;
     uint32_t *vocab; /* (V) the byte or code point of each id */
+    void *share;     /* the shared encoding ids and vocab belong to (rnnlab_share_get), or NULL: owned */
 } text_state;
 
+/* What a file holds, encoded: ids, vocab and N of a text_state, shared among the datasets opened on
+ * it with the same vocabulary kind. */
+typedef struct text_parsed {
+    uint16_t *ids;
+    uint32_t *vocab;
+    long N;
+} text_parsed;
+
 static const char *const text_keys[] = {"path", "vocab", "split", "seq_len", NULL};
+
+static void text_drop(void *value)
+{
+    text_parsed *p = value;
+    rnnlab_free(p->ids), rnnlab_free(p->vocab), rnnlab_free(p);
+}
 
 static void text_close(rnnlab_dataset *ds)
 {
     text_state *s = ds->state;
     if (!s) return;
-    rnnlab_free(s->ids), rnnlab_free(s->vocab), rnnlab_free(s);
+    if (s->share) rnnlab_share_release(s->share, text_drop);
+    else rnnlab_free(s->ids), rnnlab_free(s->vocab);
+    rnnlab_free(s);
     ds->state = NULL;
 }
 
@@ -137,6 +154,31 @@ done:
     return st;
 }
 
+typedef struct text_load_ctx {
+    const char *path;
+    int utf8;
+} text_load_ctx;
+
+static rnnlab_status text_load(void *ctx, void **value)
+{
+    const text_load_ctx *c = ctx;
+    text_state t = {.utf8 = c->utf8};
+    rnnlab_buf raw = {0};
+    rnnlab_status st = rnnlab_file_read_all(c->path, TEXT_FETCH, TEXT_MAX_BYTES, &raw);
+    if (!st && raw.len == 0) st = rnnlab_error(RNNLAB_ERR_IO, "%s: empty file", c->path);
+    if (!st) st = text_encode(&t, c->path, raw.data, raw.len);
+    rnnlab_buf_deinit(&raw);
+    text_parsed *p = st ? NULL : rnnlab_malloc(sizeof *p);
+    if (!st && !p) st = rnnlab_error(RNNLAB_ERR_NOMEM, "out of memory reading %s", c->path);
+    if (st) {
+        rnnlab_free(t.ids), rnnlab_free(t.vocab);
+        return st;
+    }
+    *p = (text_parsed){t.ids, t.vocab, t.N};
+    *value = p;
+    return RNNLAB_OK;
+}
+
 static rnnlab_status text_open(rnnlab_dataset *ds, const rnnlab_option *opts, int n, int *bad)
 {
     static const char *const vocabs[] = {"byte", "utf8", NULL};
@@ -156,12 +198,14 @@ static rnnlab_status text_open(rnnlab_dataset *ds, const rnnlab_option *opts, in
     if (!s) return rnnlab_error(RNNLAB_ERR_NOMEM, "out of memory opening text");
     ds->state = s;
     s->T = (int)T, s->utf8 = vocab == 1;
-    rnnlab_buf raw = {0};
-    st = rnnlab_file_read_all(path, TEXT_FETCH, TEXT_MAX_BYTES, &raw);
-    if (!st && raw.len == 0) st = rnnlab_error(RNNLAB_ERR_IO, "%s: empty file", path);
-    if (!st) st = text_encode(s, path, raw.data, raw.len);
-    rnnlab_buf_deinit(&raw);
-    if (st) return st;
+    char share_key[4200];
+    const int kn = snprintf(share_key, sizeof share_key, "text:%d:%s", s->utf8, path);
+    text_load_ctx c = {path, s->utf8};
+    if ((st = rnnlab_share_get(kn > 0 && (size_t)kn < sizeof share_key ? share_key : NULL, text_load, text_drop, &c,
+                               &s->share)))
+        return st;
+    const text_parsed *tp = s->share;
+    s->ids = tp->ids, s->vocab = tp->vocab, s->N = tp->N;
     const long N = s->N;
     const long cut1 = (long)floor(frac[0] * (double)N + 1e-9), cut2 = (long)floor((frac[0] + frac[1]) * (double)N + 1e-9);
     const long cuts[4] = {0, cut1 < N ? cut1 : N, cut2 < N ? cut2 : N, N};
