@@ -369,21 +369,27 @@ rnnlab_status R(rnnlab_diag_jacobian_impl)(const rnnlab_bptt *ws, const rnnlab_m
     const int G = ws->G, lnorm = o.layer_norm;
     R(rnnlab_layer) p;
     R(rnnlab_layer_view)(m, l, &p);
-    /* buffers: replicated cache (S rows), the product's rows (dh, dc parts), outputs, scratch, the
-       power iteration's A, A^T and three vectors, and the replicated layer-norm cache */
-    const size_t SH = (size_t)S * H, SG = (size_t)S * GH;
-    const size_t n_real = 4 * SG + 10 * SH + 3 * (size_t)S * S + 3 * (size_t)S + (lnorm ? SG + (size_t)S * G + SH + S : 0);
+    /* buffers: the product's rows (dh, dc parts) and the next ones, the backward's outputs and scratch,
+       the power iteration's A, A^T, Lanczos basis and three vectors; with layer norm the replicated
+       cache and layer-norm cache after them (without, the rows read the sample's cache in place) */
+    const size_t SH = (size_t)S * H, SG = (size_t)S * GH, SS = (size_t)S * S;
+    const size_t n_real = 3 * SG + 5 * SH + 3 * SS + 3 * (size_t)S + (lnorm ? 2 * SG + 6 * SH + (size_t)S * G + S : 0);
     real *buf = rnnlab_malloc(n_real * sizeof(real));
     double *dbuf = rnnlab_malloc((size_t)(2 * T + 11 * S) * sizeof(double));
     if (!buf || !dbuf) {
         rnnlab_free(buf), rnnlab_free(dbuf);
         return rnnlab_error(RNNLAB_ERR_NOMEM, "out of memory for the Jacobian of layer %d (S = %d)", l, S);
     }
-    real *g_rep = buf, *e_rep = g_rep + SG, *h_rep = e_rep + SH, *c_rep = h_rep + SH, *hp_rep = c_rep + SH;
-    real *cp_rep = hp_rep + SH, *Mh = cp_rep + SH, *Mc = Mh + SH, *Mh2 = Mc + SH, *Mc2 = Mh2 + SH;
-    real *dzx = Mc2 + SH, *dzh = dzx + SG, *scr = dzh + SG, *dct = scr + SG;
-    real *Ar = dct + SH, *At = Ar + (size_t)S * S, *Q = At + (size_t)S * S, *v = Q + (size_t)S * S, *u = v + S;
-    real *w = u + S, *lnh_rep = w + S, *lnr_rep = lnh_rep + SG, *lnc_rep = lnr_rep + (size_t)S * G, *lncr_rep = lnc_rep + SH;
+    real *Mh = buf, *Mc = Mh + SH, *Mh2 = Mc + SH, *Mc2 = Mh2 + SH, *dct = Mc2 + SH;
+    real *dzx = dct + SH, *dzh = dzx + SG, *scr = dzh + SG;
+    real *Ar = scr + SG, *At = Ar + SS, *Q = At + SS, *v = Q + SS, *u = v + S, *w = u + S;
+    real *g_rep = NULL, *e_rep = NULL, *h_rep = NULL, *c_rep = NULL, *hp_rep = NULL, *cp_rep = NULL;
+    real *lnh_rep = NULL, *lnr_rep = NULL, *lnc_rep = NULL, *lncr_rep = NULL;
+    if (lnorm) {
+        g_rep = w + S, e_rep = g_rep + SG, h_rep = e_rep + SH, c_rep = h_rep + SH, hp_rep = c_rep + SH;
+        cp_rep = hp_rep + SH, lnh_rep = cp_rep + SH, lnr_rep = lnh_rep + SG, lnc_rep = lnr_rep + (size_t)S * G;
+        lncr_rep = lnc_rep + SH;
+    }
     R(rnnlab_ln_step) ln_rep = {lnh_rep, lnr_rep, lstm ? lnc_rep : NULL, lstm ? lncr_rep : NULL};
     double *sum = dbuf, *mx_log = sum + T, *ld = mx_log + T;
     for (int t = 0; t < T; t++) sum[t] = 0, mx_log[t] = -INFINITY;
