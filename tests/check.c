@@ -157,6 +157,13 @@ void check_need_cli(void)
     skip();
 }
 
+void check_fill_uniform(double *v, size_t n, uint64_t seed)
+{
+    rnnlab_rng r;
+    rnnlab_rng_seed(&r, seed);
+    for (size_t i = 0; i < n; i++) v[i] = 2 * rnnlab_rng_uniform(&r) - 1;
+}
+
 rnnlab_model *check_model(const rnnlab_model_config *c, uint64_t seed)
 {
     rnnlab_model *m = NULL;

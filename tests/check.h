@@ -62,6 +62,9 @@ int check_run_cli(const char *log, const char *const *args);
 /* Skips the current test, saying why, unless $RNNLAB_BIN names an executable (make test sets it). */
 void check_need_cli(void);
 
+/* v[0..n) = uniform draws in [-1, 1) from a generator seeded with seed. */
+void check_fill_uniform(double *v, size_t n, uint64_t seed);
+
 /* A model created from *c and initialised with the default rnnlab_init_config from a generator seeded
  * with seed; fails the test if either step fails. The caller frees it (rnnlab_model_free). */
 rnnlab_model *check_model(const rnnlab_model_config *c, uint64_t seed);

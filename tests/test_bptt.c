@@ -32,13 +32,6 @@ static rnnlab_bptt *workspace(const rnnlab_model *m, int B, int T, rnnlab_loss_a
     return ws;
 }
 
-static void fill(double *v, size_t n, uint64_t seed)
-{
-    rnnlab_rng r;
-    rnnlab_rng_seed(&r, seed);
-    for (size_t i = 0; i < n; i++) v[i] = 2 * rnnlab_rng_uniform(&r) - 1;
-}
-
 static void set_scalar(rnnlab_model *m, const char *name, double v)
 {
     const int i = rnnlab_model_find(m, name);
@@ -80,7 +73,7 @@ static void test_batch_refusals_name_the_element(void **state)
     rnnlab_model *m = model(RNNLAB_CELL_GRU, 0, I, 3, 1, 2, RNNLAB_FLOAT64, 2);
     rnnlab_bptt *ws = workspace(m, B, T, RNNLAB_LOSS_LAST, 1, 0);
     double x[T * B * I], y[B * 2];
-    fill(x, T * B * I, 1), fill(y, B * 2, 2);
+    check_fill_uniform(x, T * B * I, 1), check_fill_uniform(y, B * 2, 2);
     rnnlab_batch bt = {NULL, y, NULL, NULL, NULL, NULL, 0};
     double loss;
     assert_int_equal(rnnlab_bptt_forward(ws, m, &bt, &loss), RNNLAB_ERR_CONFIG);
@@ -191,7 +184,7 @@ static void test_taps_off_same_gradients(void **state)
     unsigned char *g[2];
     rnnlab_model *m = model(RNNLAB_CELL_LSTM, 0, I, 5, 2, 1, RNNLAB_FLOAT64, 6);
     double x[T * B * I], y[T * B];
-    fill(x, T * B * I, 3), fill(y, T * B, 4);
+    check_fill_uniform(x, T * B * I, 3), check_fill_uniform(y, T * B, 4);
     rnnlab_batch bt = {x, y, NULL, NULL, NULL, NULL, 0};
     for (int taps = 0; taps < 2; taps++) {
         rnnlab_bptt *ws = workspace(m, B, T, RNNLAB_LOSS_ALL, taps, 0);
@@ -220,7 +213,7 @@ static void test_float32_agrees_with_float64(void **state)
         rnnlab_model *m32 = model((rnnlab_cell_kind)cell, 0, I, H, 2, 2, RNNLAB_FLOAT32, 8);
         assert_int_equal(rnnlab_model_copy_params(m32, m64), RNNLAB_OK);
         double x[T * B * I], y[T * B * 2], l32, l64;
-        fill(x, T * B * I, 5), fill(y, T * B * 2, 6);
+        check_fill_uniform(x, T * B * I, 5), check_fill_uniform(y, T * B * 2, 6);
         rnnlab_batch bt = {x, y, NULL, NULL, NULL, NULL, 0};
         rnnlab_bptt *w64 = workspace(m64, B, T, RNNLAB_LOSS_ALL, 1, 0), *w32 = workspace(m32, B, T, RNNLAB_LOSS_ALL, 1, 0);
         assert_int_equal(rnnlab_bptt_forward(w64, m64, &bt, &l64), RNNLAB_OK);
@@ -275,9 +268,9 @@ static void test_padding_never_changes_real_steps(void **state)
             for (int p = 0; p < 2; p++) {
                 const int T = p ? 10 : 4;
                 double *x = malloc(sizeof(double) * T * B * I), *y = malloc(sizeof(double) * T * B * O);
-                fill(x, (size_t)T * B * I, 20 + p), fill(y, (size_t)T * B * O, 30 + p); /* padding differs */
+                check_fill_uniform(x, (size_t)T * B * I, 20 + p), check_fill_uniform(y, (size_t)T * B * O, 30 + p); /* padding differs */
                 double xr[4 * B * I], yr[4 * B * O];
-                fill(xr, 4 * B * I, 11), fill(yr, 4 * B * O, 12); /* real steps: the same in both */
+                check_fill_uniform(xr, 4 * B * I, 11), check_fill_uniform(yr, 4 * B * O, 12); /* real steps: the same in both */
                 for (int t = 0; t < 4; t++)
                     for (int b = 0; b < B; b++) {
                         if (t >= lens[b]) continue;
@@ -344,7 +337,7 @@ static void test_dropout_modes_and_masks(void **state)
     assert_true(check_same_bytes("same init with and without dropout", drop->params, plain->params,
                                  drop->n_params * sizeof(double)));
     double x[T * B * 3], y[B * 2], l_eval, l_plain, l_a, l_b, l_c;
-    fill(x, T * B * 3, 1), fill(y, B * 2, 2);
+    check_fill_uniform(x, T * B * 3, 1), check_fill_uniform(y, B * 2, 2);
     rnnlab_batch bt = {x, y, NULL, NULL, NULL, NULL, 1234};
     rnnlab_bptt *we = workspace_mode(drop, B, T, 0, 0), *wp = workspace_mode(plain, B, T, 0, 0);
     rnnlab_bptt *wt = workspace_mode(drop, B, T, 1, 0);
@@ -373,7 +366,7 @@ static void test_batch_norm_running_statistics(void **state)
     assert_int_equal(m->n_buffer_tensors, 2);
     assert_string_equal(m->buffer_tensors[0].name, "bn_running_mean_l0");
     double x[T * B * I], y[B * 2], loss;
-    fill(x, T * B * I, 3), fill(y, B * 2, 4);
+    check_fill_uniform(x, T * B * I, 3), check_fill_uniform(y, B * 2, 4);
     rnnlab_batch bt = {x, y, NULL, NULL, NULL, NULL, 0};
     rnnlab_bptt *wt = workspace_mode(m, B, T, 1, 0);
     assert_int_equal(rnnlab_bptt_forward(wt, m, &bt, &loss), RNNLAB_OK);
@@ -473,7 +466,7 @@ static void check_chunked_against_fd(rnnlab_cell_kind cell, int L, rnnlab_loss_a
     const int all = at == RNNLAB_LOSS_ALL, nchunks = (T + k - 1) / k;
     rnnlab_model *m = model(cell, RNNLAB_ACT_TANH, I, H, L, O, RNNLAB_FLOAT64, 11 + cell);
     double *x = malloc(sizeof(double) * T * B * I), *y = malloc(sizeof(double) * T * B * O);
-    fill(x, (size_t)T * B * I, 5), fill(y, (size_t)T * B * O, 6);
+    check_fill_uniform(x, (size_t)T * B * I, 5), check_fill_uniform(y, (size_t)T * B * O, 6);
     rnnlab_batch bt = {.x = x, .target = y};
     /* entry states of every chunk from one forward over the whole sequence */
     const size_t LBH = (size_t)L * B * H;
@@ -533,7 +526,7 @@ static void test_chunked_single_chunk_is_full_bptt(void **state)
     enum { B = 2, I = 3, H = 5, O = 2, T = 6 };
     rnnlab_model *m = model(RNNLAB_CELL_LSTM, RNNLAB_ACT_TANH, I, H, 2, O, RNNLAB_FLOAT32, 3);
     double x[T * B * I], y[T * B * O];
-    fill(x, sizeof x / sizeof x[0], 1), fill(y, sizeof y / sizeof y[0], 2);
+    check_fill_uniform(x, sizeof x / sizeof x[0], 1), check_fill_uniform(y, sizeof y / sizeof y[0], 2);
     rnnlab_batch bt = {.x = x, .target = y};
     rnnlab_bptt *w = workspace(m, B, T, RNNLAB_LOSS_ALL, 1, 0), *wk = workspace(m, B, 8, RNNLAB_LOSS_ALL, 1, 0);
     double l1, l2;
@@ -552,7 +545,7 @@ static void test_chunked_refusals(void **state)
     (void)state;
     rnnlab_model *m = model(RNNLAB_CELL_GRU, RNNLAB_ACT_TANH, 1, 3, 1, 1, RNNLAB_FLOAT64, 1);
     double x[10 * 2], y[2];
-    fill(x, 20, 1), fill(y, 2, 2);
+    check_fill_uniform(x, 20, 1), check_fill_uniform(y, 2, 2);
     int lens[2] = {10, 9};
     rnnlab_batch bt = {.x = x, .target = y, .lengths = lens};
     rnnlab_bptt *wk = workspace(m, 2, 4, RNNLAB_LOSS_LAST, 1, 0);
@@ -584,7 +577,7 @@ static void test_taps_at_extreme_scales(void **state)
     for (int k = 0; k < 2; k++) {
         rnnlab_model *m = model(RNNLAB_CELL_GRU, RNNLAB_ACT_TANH, I, H, 1, 1, RNNLAB_FLOAT64, 9);
         double w[H], ws_[H], x[T * B * I], y[B], out[B];
-        fill(w, H, 4), fill(x, T * B * I, 5), fill(y, B, 6);
+        check_fill_uniform(w, H, 4), check_fill_uniform(x, T * B * I, 5), check_fill_uniform(y, B, 6);
         for (int j = 0; j < H; j++) ws_[j] = w[j] * scales[k];
         rnnlab_model_set(m, rnnlab_model_find(m, "head_weight"), ws_);
         rnnlab_bptt *wsp = workspace(m, B, T, RNNLAB_LOSS_LAST, 1, 0);
@@ -638,7 +631,7 @@ static void test_consumed_cache_gives_the_same_gradients(void **state)
         if (cases[k].prelu) mc.activation = RNNLAB_ACT_PRELU;
         rnnlab_model *m = check_model(&mc, 40 + k);
         double x[T * B * 3], y[T * B * 2], dx[2][T * B * 3], dh0[2][2 * B * 5], taps[2][2 * T];
-        fill(x, T * B * 3, 7 + k), fill(y, T * B * 2, 8 + k);
+        check_fill_uniform(x, T * B * 3, 7 + k), check_fill_uniform(y, T * B * 2, 8 + k);
         const int lens[B] = {T, 4, 1};
         rnnlab_batch bt = {.x = x, .target = y, .lengths = lens};
         const size_t gbytes = m->n_params * rnnlab_dtype_size(mc.dtype);

@@ -34,13 +34,6 @@ static double sigma_max(const double *J, int S)
     return s[0];
 }
 
-static void fill(double *v, size_t n, uint64_t seed)
-{
-    rnnlab_rng r;
-    rnnlab_rng_seed(&r, seed);
-    for (size_t i = 0; i < n; i++) v[i] = 2 * rnnlab_rng_uniform(&r) - 1;
-}
-
 static rnnlab_bptt *workspace(const rnnlab_model *m, int B, int T)
 {
     rnnlab_bptt_config bc;
@@ -203,7 +196,7 @@ static void check_jacobian(const jac_case *jc)
         assert_int_equal(rnnlab_model_set(m64, i, buf), RNNLAB_OK);
     }
     double x[T * B * I], y[B * O];
-    fill(x, T * B * I, 5), fill(y, B * O, 6);
+    check_fill_uniform(x, T * B * I, 5), check_fill_uniform(y, B * O, 6);
     rnnlab_batch bt = {x, y, NULL, lens, NULL, NULL, 0};
     double loss;
     rnnlab_bptt *ws = workspace(m, B, T), *ws64 = workspace(m64, B, T);
@@ -358,7 +351,7 @@ static void test_saturation_counts_match(void **state)
         rnnlab_model *m = check_model(&mc, 21 + k);
         scale_weights(m, 6); /* many saturated units and gates, but not all */
         double x[T * B * I], y[B];
-        fill(x, T * B * I, 7), fill(y, B, 8);
+        check_fill_uniform(x, T * B * I, 7), check_fill_uniform(y, B, 8);
         rnnlab_batch bt = {x, y, NULL, lens, NULL, NULL, 0};
         double loss;
         rnnlab_bptt *ws = workspace(m, B, T);

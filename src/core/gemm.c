@@ -58,9 +58,9 @@ static void R(blas_call)(int trans_a, int trans_b, int M, int N, int K, real alp
     /* Debian's OpenMP OpenBLAS sizes its own team from the caller's OpenMP thread count at each call
        outside a parallel region (openblas_set_num_threads(1) notwithstanding; measured with
        OPENBLAS_CORETYPE=Haswell: a 128x128x32 product's bits differ between 1 and 2 threads). One
-       thread here keeps every product on one thread, so the bits never depend on the count. */
-    /* (at most 2^18 multiply-adds OpenBLAS keeps on one thread by itself: the per-step products
-       skip the two library calls) */
+       thread here keeps every product on one thread, so the bits never depend on the count. Up to
+       2^18 multiply-adds OpenBLAS stays on one thread by itself, so the per-step products skip the
+       two library calls. */
     const int nt = (double)M * N * K <= RNNLAB_GEMM_SERIAL_MNK || omp_in_parallel() ? 1 : omp_get_max_threads();
     if (nt > 1) omp_set_num_threads(1);
 #endif
