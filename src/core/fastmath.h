@@ -131,8 +131,9 @@ static RNNLAB_INLINE real R(rnnlab_expm1)(real x)
     return y;
 }
 
-/* expm1 on [0, 2 FM_TANH_CLAMP] only (tanh's argument): the series below ln2/2, 2^n expm1(r) + 2^n - 1
- * above, nothing else to compute */
+/* expm1 on [0, 2 FM_TANH_CLAMP] only (tanh's argument): 2^n expm1(r) + 2^n - 1, one series. Below ln2/2
+ * that is the series of y itself, bit for bit: n rounds to 0 (y / ln2 < 1/2, a tie goes to the even 0),
+ * so r = y, s = 1 and s * p + 0 = p exactly; no second series and select is needed, as expm1 has. */
 static RNNLAB_INLINE real R(fm_expm1_pos)(real y)
 {
     const real n = (y * (real)1.44269504088896340736 + FM_SHIFT) - FM_SHIFT;
@@ -140,8 +141,7 @@ static RNNLAB_INLINE real R(fm_expm1_pos)(real y)
     real s1, s2;
     R(fm_pow2)(n, &s1, &s2);
     const real s = s1 * s2;
-    const real mid = FM_MADD(s, R(fm_expm1_small)(r), s - 1);
-    return y < (real)0.34657359027997264 ? R(fm_expm1_small)(y) : mid;
+    return FM_MADD(s, R(fm_expm1_small)(r), s - 1);
 }
 
 static RNNLAB_INLINE real R(rnnlab_tanh)(real x)
