@@ -844,6 +844,7 @@ static rnnlab_status experiment_run(rnnlab_experiment *e, const rnnlab_run_optio
     e->train.progress = opt->progress ? opt->progress : stderr, e->train.quiet = opt->quiet, e->train.jobs = jobs;
     e->train.tty = isatty(fileno(e->train.progress));
     rnnlab_status st = open_outputs(e, dir, sk, sn, opt->fresh, &j, fds);
+    j.last_sync = exp_now_s(); /* the first group commit a second from now, not at the first run */
     if (!st && opt->fresh) st = exp_train_clear(dir);
     long total = 0, todo = 0;
     for (long id = sk; id < e->grid_size; id += sn) total++, todo += !(j.done && j.done[id]);
