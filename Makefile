@@ -140,6 +140,13 @@ bench-compare: setup
 	else rm -f $(BUILD)/bench/onednn_bench; fi
 	RNNLAB=$(CLI) ONEDNN=$(BUILD)/bench/onednn_bench bench/compare.sh --out results/bench/compare.csv $(BENCH_ARGS)
 
+# 16, 64 and 256 W3-sized decay runs as whole `rnnlab run` processes on 1 and 2 threads, alternately
+# (issue #6's side-by-side target). SWEEPS_ARGS passes options to bench/sweeps.sh (e.g. "--reps 3").
+.PHONY: bench-sweeps
+bench-sweeps: setup
+	@$(MAKE) --no-print-directory build
+	RNNLAB=$(CLI) bench/sweeps.sh --out results/bench/sweeps.csv $(SWEEPS_ARGS)
+
 asan: setup
 	@$(MAKE) --no-print-directory BUILD=$(BUILD)/asan BIN=$(BUILD)/asan/bin SAN=address check
 
@@ -155,6 +162,7 @@ help:
 	@echo "make run      the main job: $(CLI) run experiments/\$$EXP.ini (EXP=$(EXP))"
 	@echo "make bench    the benchmark grid -> results/bench/bench.csv"
 	@echo "make bench-compare  rnnlab vs PyTorch and oneDNN (when installed), alternately -> results/bench/compare.csv"
+	@echo "make bench-sweeps   sweeps of 16/64/256 W3-sized decay runs on 1 and 2 threads -> results/bench/sweeps.csv"
 	@echo "make asan     the test suite under AddressSanitizer;  make ubsan: UndefinedBehaviorSanitizer"
 	@echo "make clean    remove build/ and bin/"
 	@echo "knobs: NO_OMP=1 DEBUG=1 CC=clang NATIVE=1 EXP=name"
