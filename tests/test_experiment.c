@@ -462,10 +462,14 @@ static void test_kill_and_resume_gives_the_same_bytes(void **state)
        this machine's), so that at least two land before the sweep is done */
     const double ref_us = (double)(t1.tv_sec - t0.tv_sec) * 1e6 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e3;
     const char *args[] = {"run", "--quiet", "--no-plot", "--threads", "2", "--out", out, ini, NULL};
-    char *const argv[] = {(char *)getenv("RNNLAB_BIN"), "run", "--quiet", "--no-plot", "--threads", "2", "--out",
-                          (char *)out, (char *)ini, NULL};
+    /* the killed sweeps flush after every run (--flush-every 0): with the default of a second, every
+       kill would land before the first flush, and resuming would never skip a committed run */
+    char *const argv[] = {(char *)getenv("RNNLAB_BIN"), "run", "--quiet", "--no-plot", "--threads", "2", "--flush-every",
+                          "0", "--out", (char *)out, (char *)ini, NULL};
+    char journal[4300];
+    snprintf(journal, sizeof journal, "%s/.journal", out);
     srand((unsigned)time(NULL));
-    int kills = 0;
+    int kills = 0, most_done = 0;
     for (int attempt = 0; attempt < 6; attempt++) {
         const pid_t pid = fork();
         if (pid == 0) {
@@ -481,11 +485,18 @@ static void test_kill_and_resume_gives_the_same_bytes(void **state)
             kill(pid, SIGKILL);
             waitpid(pid, &status, 0);
             kills++;
+            char *text = check_slurp(journal, NULL); /* the runs the next command will skip */
+            int done = 0;
+            for (const char *q = text ? text : ""; (q = strstr(q, "\ndone ")) != NULL; q++) done++;
+            free(text);
+            if (done > most_done) most_done = done;
         } else
             break; /* finished before the kill */
     }
-    fprintf(stderr, "killed the sweep %d time(s) (an uninterrupted one takes %.0f ms)\n", kills, ref_us / 1e3);
+    fprintf(stderr, "killed the sweep %d time(s) (an uninterrupted one takes %.0f ms); at most %d runs committed at a kill\n",
+            kills, ref_us / 1e3, most_done);
     assert_true(kills >= 2);
+    assert_true(most_done >= 1);
     assert_int_equal(check_run_cli(NULL, args), 0); /* finish it */
     assert_true(check_same_files(ref, out, run_files));
     /* a torn last line and a torn journal entry are repaired on resume */
@@ -520,6 +531,25 @@ static void test_changed_experiment_is_refused(void **state)
     free(text);
     const char *fresh[] = {"run", "--quiet", "--no-plot", "--fresh", "--out", out, ini, NULL};
     assert_int_equal(check_run_cli(NULL, fresh), 0);
+}
+
+static void test_bad_flush_interval_is_refused(void **state)
+{
+    (void)state;
+    check_need_cli();
+    const char *ini = check_tmp_path("flush.ini"), *out = check_tmp_path("flush_out"), *log = check_tmp_path("flush.log");
+    check_write_file(ini, "[model]\nhidden_size = 4\n[task]\nname = adding\nlength = fixed\nbatch = 2\n[sweep]\nseq_len = 30\n");
+    const char *bad[] = {"-1", "abc", "1e9", "nan", ""};
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+        const char *args[] = {"run", "--quiet", "--no-plot", "--flush-every", bad[k], "--out", out, ini, NULL};
+        assert_int_equal(check_run_cli(log, args), 2);
+        char *text = check_slurp(log, NULL);
+        assert_non_null(text);
+        assert_non_null(strstr(text, "--flush-every"));
+        free(text);
+    }
+    const char *ok[] = {"run", "--quiet", "--no-plot", "--flush-every", "0", "--out", out, ini, NULL};
+    assert_int_equal(check_run_cli(NULL, ok), 0);
 }
 
 /* ---------------------------------------------------------------- shards */
@@ -573,6 +603,7 @@ int main(void)
         cmocka_unit_test(test_german_locale),
         cmocka_unit_test(test_diverged_runs_are_recorded),
         cmocka_unit_test(test_kill_and_resume_gives_the_same_bytes),
+        cmocka_unit_test(test_bad_flush_interval_is_refused),
         cmocka_unit_test(test_changed_experiment_is_refused),
         cmocka_unit_test(test_shards_with_gnu_parallel_then_merge),
     };

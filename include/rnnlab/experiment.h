@@ -60,6 +60,9 @@ typedef struct rnnlab_run_options {
     int threads;          /* total threads (0: the experiment's [run] threads, else all cores) */
     int jobs;             /* runs side by side (0: the experiment's [run] jobs, else automatic) */
     int plot;             /* 1: draw the figures at the end (when gnuplot is there) */
+    double flush_s;       /* seconds between group commits (the CSV files, then the journal, flushed to
+                             disk; rnnlab_run_options_init: 1); 0: after every run. A kill loses at most
+                             the runs of the last flush_s seconds, which the next command redoes */
     FILE *progress;       /* where progress goes (NULL: stderr) */
 } rnnlab_run_options;
 

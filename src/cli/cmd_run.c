@@ -25,6 +25,8 @@ static void run_help(FILE *f)
             "  --shard K/N      run only grid points i with i %% N == K (0 <= K < N), into <out>/shard-K-of-N/;\n"
             "                   combine finished shards with `rnnlab merge <out>`\n"
             "  --fresh          discard earlier results in the output folder and start over\n"
+            "  --flush-every S  flush the CSV files and the journal to disk at most every S seconds (default\n"
+            "                   1; 0: after every run); a kill loses at most the last S seconds' runs\n"
             "  --out DIR        output folder (overrides [output] dir)\n"
             "  --threads N      threads in total (default: [run] threads, else all cores)\n"
             "  --jobs N         runs side by side (default: [run] jobs, else N = threads for hidden sizes <= 128)\n"

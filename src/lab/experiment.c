@@ -76,6 +76,7 @@ void rnnlab_run_options_init(rnnlab_run_options *o)
     memset(o, 0, sizeof *o);
     o->shard_n = 1;
     o->plot = 1;
+    o->flush_s = 1;
 }
 
 /* ---------------------------------------------------------------- files */
@@ -577,13 +578,14 @@ typedef struct journal {
     char *pending;       /* "done" lines of runs whose rows are written but not yet flushed (journal_sync) */
     size_t pending_len, pending_cap;
     double last_sync;    /* exp_now_s() of the last journal_sync */
+    double sync_s;       /* rnnlab_run_options.flush_s */
 } journal;
 
-/* Group commit: the CSV files and the journal are flushed to disk at most once a second (and at the
- * end of a sweep), not after every run: a W3-sized run takes 15-30 ms and its four fdatasync calls
- * about 2 ms, all of it serial. Rows always reach the CSV files before their journal lines, so a
- * crash or kill loses at most the last second's runs, which the next command cuts back and redoes. */
-#define JOURNAL_SYNC_S 1.0
+/* Group commit: the CSV files and the journal are flushed to disk at most every sync_s seconds (1 by
+ * default; and at the end of a sweep), not after every run: a W3-sized run takes 5-15 ms and its
+ * four fdatasync calls 3-5 ms, all of it serial. Rows always reach the CSV files before their journal
+ * lines, so a crash or kill loses at most the last sync_s seconds' runs, which the next command cuts
+ * back and redoes. */
 
 /* Opens or creates the output folder's journal and CSV files, cutting the files back to the last
  * complete run. fds[] are opened for appending. */
@@ -761,7 +763,7 @@ static rnnlab_status commit(journal *j, const int *fds, const char *dir, long id
     memcpy(j->pending + j->pending_len, line, n);
     j->pending_len += n;
     j->done[id] = 1, j->n_done++;
-    return exp_now_s() - j->last_sync >= JOURNAL_SYNC_S ? journal_sync(j, fds, dir, nf) : RNNLAB_OK;
+    return exp_now_s() - j->last_sync >= j->sync_s ? journal_sync(j, fds, dir, nf) : RNNLAB_OK;
 }
 
 /* ---------------------------------------------------------------- progress */
@@ -829,6 +831,7 @@ static rnnlab_status experiment_run(rnnlab_experiment *e, const rnnlab_run_optio
     const char *base = opt->out_dir ? opt->out_dir : e->out_dir;
     const int sk = opt->shard_n > 1 ? opt->shard_k : 0, sn = opt->shard_n > 1 ? opt->shard_n : 1;
     if (sk < 0 || sk >= sn) return rnnlab_error(RNNLAB_ERR_CONFIG, "shard %d/%d: need 0 <= K < N", sk, sn);
+    if (!(opt->flush_s >= 0)) return rnnlab_error(RNNLAB_ERR_CONFIG, "flush interval %g s: need 0 or more", opt->flush_s);
     if (sn > 1) snprintf(dir, sizeof dir, "%s/shard-%d-of-%d", base, sk, sn);
     else snprintf(dir, sizeof dir, "%s", base);
     const int threads = opt->threads > 0 ? opt->threads : e->threads > 0 ? e->threads : rnnlab_threads_get();
@@ -836,7 +839,7 @@ static rnnlab_status experiment_run(rnnlab_experiment *e, const rnnlab_run_optio
     if (jobs > threads) jobs = threads;
     rnnlab_threads_set(threads);
 
-    journal j = {.fd = -1, .lock_fd = -1};
+    journal j = {.fd = -1, .lock_fd = -1, .sync_s = opt->flush_s};
     int fds[N_FILES];
     for (int i = 0; i < N_FILES; i++) fds[i] = -1;
     /* training runs keep their checkpoints in dir and show progress per update (one run at a time) */
@@ -844,7 +847,7 @@ static rnnlab_status experiment_run(rnnlab_experiment *e, const rnnlab_run_optio
     e->train.progress = opt->progress ? opt->progress : stderr, e->train.quiet = opt->quiet, e->train.jobs = jobs;
     e->train.tty = isatty(fileno(e->train.progress));
     rnnlab_status st = open_outputs(e, dir, sk, sn, opt->fresh, &j, fds);
-    j.last_sync = exp_now_s(); /* the first group commit a second from now, not at the first run */
+    j.last_sync = exp_now_s(); /* the first group commit sync_s from now, not at the first run */
     if (!st && opt->fresh) st = exp_train_clear(dir);
     long total = 0, todo = 0;
     for (long id = sk; id < e->grid_size; id += sn) total++, todo += !(j.done && j.done[id]);
