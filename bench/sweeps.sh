@@ -2,7 +2,7 @@
 # sweeps.sh - how much a second core speeds up a sweep of W3-sized decay runs (issue #6: 16 such runs
 # side by side at least 1.8x faster on 2 threads than on 1), and how that grows with the sweep's length.
 #
-# usage: bench/sweeps.sh [--reps R] [--runs "16 64 256"] [--out FILE]
+# usage: bench/sweeps.sh [--reps R] [--runs "16 64 256"] [--out FILE]   (from any folder)
 #
 # For each sweep length N (bench/sweep_w3.ini with 4 cells x N/4 seeds) and precision, whole
 # `rnnlab run --quiet --no-plot` processes on 1 and 2 threads are timed alternately, R rounds; a
@@ -11,26 +11,38 @@
 # Writes FILE (default results/bench/sweeps.csv): '#' lines describing the machine, then
 # runs,precision,ms_1thread,ms_2threads,speedup.
 set -euo pipefail
+here=$PWD
 
-RNNLAB=${RNNLAB:-bin/rnnlab}
+RNNLAB=${RNNLAB:-}
 REPS=10
 RUNS="16 64 256"
-OUT=results/bench/sweeps.csv
+OUT=""
+usage_error() { printf 'sweeps: error: %s\nhint: %s\n' "$1" "$2" >&2; exit 2; }
 while [ $# -gt 0 ]; do
+  case "$1" in
+    --reps|--runs|--out) [ $# -ge 2 ] || usage_error "$1 needs a value" "bench/sweeps.sh --help lists the options" ;;
+  esac
   case "$1" in
     --reps) REPS=$2; shift 2 ;;
     --runs) RUNS=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
     -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "sweeps: error: unknown option '$1' (see --help)" >&2; exit 2 ;;
+    *) usage_error "unknown option '$1'" "bench/sweeps.sh --help lists the options" ;;
   esac
 done
-case "$REPS" in ''|*[!0-9]*|0) echo "sweeps: error: --reps needs a positive integer, not '$REPS'" >&2; exit 2 ;; esac
+case "$REPS" in ''|*[!0-9]*|0*) usage_error "--reps: bad value '$REPS'" "give a positive whole number of rounds, e.g. --reps 10" ;; esac
+[ -n "${RUNS// /}" ] || usage_error "--runs: no sweep lengths given" "e.g. --runs \"16 64 256\""
 for n in $RUNS; do
-  case "$n" in ''|*[!0-9]*) echo "sweeps: error: --runs takes multiples of 4, not '$n'" >&2; exit 2 ;; esac
-  [ $((n % 4)) -eq 0 ] && [ "$n" -gt 0 ] || { echo "sweeps: error: --runs takes multiples of 4, not '$n'" >&2; exit 2; }
+  case "$n" in ''|*[!0-9]*|0*) usage_error "--runs: bad value '$n'" "give positive multiples of 4 (4 cells x N/4 seeds), e.g. --runs \"16 64\"" ;; esac
+  [ $((n % 4)) -eq 0 ] || usage_error "--runs: bad value '$n'" "give positive multiples of 4 (4 cells x N/4 seeds), e.g. --runs \"16 64\""
 done
-[ -x "$RNNLAB" ] || { echo "sweeps: error: $RNNLAB is not built (make build)" >&2; exit 1; }
+# paths given are the caller's; the defaults and bench/sweep_w3.ini are the repository's
+case "$OUT" in /* | "") ;; *) OUT=$here/$OUT ;; esac
+case "$RNNLAB" in /* | "") ;; *) RNNLAB=$here/$RNNLAB ;; esac
+cd "$(dirname "$0")/.."
+[ -n "$OUT" ] || OUT=results/bench/sweeps.csv
+[ -n "$RNNLAB" ] || RNNLAB=bin/rnnlab
+[ -x "$RNNLAB" ] || { printf 'sweeps: error: %s is not built\nhint: run make build\n' "$RNNLAB" >&2; exit 1; }
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -41,18 +53,18 @@ for n in $RUNS; do
 done
 
 declare -A best
-now_ns() { date +%s%N; }
+now_us() { local t=${EPOCHREALTIME/[.,]/}; echo "${t#0}"; } # bash 5: no process started to read the clock
 for ((r = 1; r <= REPS; r++)); do
   echo "sweeps: round $r of $REPS" >&2
   for n in $RUNS; do
     for p in float32 float64; do
       for t in 1 2; do
         rm -rf "$tmp/out"
-        t0=$(now_ns)
+        t0=$(now_us)
         "$RNNLAB" run "$tmp/s${n}_$p.ini" --out "$tmp/out" --threads $t --quiet --no-plot > /dev/null
-        ms=$(( ($(now_ns) - t0) / 1000 ))
+        us=$(( $(now_us) - t0 ))
         k="$n,$p,$t"
-        if [ -z "${best[$k]:-}" ] || [ "$ms" -lt "${best[$k]}" ]; then best[$k]=$ms; fi
+        if [ -z "${best[$k]:-}" ] || [ "$us" -lt "${best[$k]}" ]; then best[$k]=$us; fi
       done
     done
   done
@@ -62,7 +74,7 @@ mkdir -p "$(dirname "$OUT")"
 {
   echo "# rnnlab sweeps side by side (issue #6): wall-clock ms of a whole 'rnnlab run' of bench/sweep_w3.ini widened to N runs, best of $REPS alternating rounds"
   "$RNNLAB" bench --info | sed 's/^/# /'
-  echo "# git: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- src include 2>/dev/null || echo '+dirty'); date: $(date -u +%Y-%m-%dT%H:%MZ)"
+  echo "# git: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- src include bench/sweep_w3.ini 2>/dev/null || echo '+dirty'); date: $(date -u +%Y-%m-%dT%H:%MZ)"
   echo "runs,precision,ms_1thread,ms_2threads,speedup"
   for n in $RUNS; do
     for p in float32 float64; do
@@ -70,6 +82,7 @@ mkdir -p "$(dirname "$OUT")"
       awk -v n="$n" -v p="$p" -v a="$a" -v b="$b" 'BEGIN { printf "%s,%s,%.1f,%.1f,%.2f\n", n, p, a / 1e3, b / 1e3, a / b }'
     done
   done
-} > "$OUT"
-grep -v '^#' "$OUT" | column -t -s,
+} > "$OUT.tmp"
+mv "$OUT.tmp" "$OUT" # a failed or interrupted run leaves the last complete file
+grep -v '^#' "$OUT" | awk -F, '{ printf "%-6s %-10s %-12s %-12s %s\n", $1, $2, $3, $4, $5 }'
 echo "sweeps: wrote $OUT" >&2
