@@ -3,6 +3,8 @@
 # side by side at least 1.8x faster on 2 threads than on 1), and how that grows with the sweep's length.
 #
 # usage: bench/sweeps.sh [--reps R] [--runs "16 64 256"] [--out FILE]   (from any folder)
+#        defaults: --reps 10, --runs "16 64 256", --out results/bench/sweeps.csv in the repository;
+#        RNNLAB=path picks the binary (default: the repository's bin/rnnlab)
 #
 # For each sweep length N (bench/sweep_w3.ini with 4 cells x N/4 seeds) and precision, whole
 # `rnnlab run --quiet --no-plot` processes on 1 and 2 threads are timed alternately, R rounds; a
@@ -17,6 +19,7 @@ RNNLAB=${RNNLAB:-}
 REPS=10
 RUNS="16 64 256"
 OUT=""
+out_given=0
 usage_error() { printf 'sweeps: error: %s\nhint: %s\n' "$1" "$2" >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -25,8 +28,8 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --reps) REPS=$2; shift 2 ;;
     --runs) RUNS=$2; shift 2 ;;
-    --out) OUT=$2; shift 2 ;;
-    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --out) OUT=$2; out_given=1; shift 2 ;;
+    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) usage_error "unknown option '$1'" "bench/sweeps.sh --help lists the options" ;;
   esac
 done
@@ -40,7 +43,12 @@ done
 case "$OUT" in /* | "") ;; *) OUT=$here/$OUT ;; esac
 case "$RNNLAB" in /* | "") ;; *) RNNLAB=$here/$RNNLAB ;; esac
 cd "$(dirname "$0")/.."
-[ -n "$OUT" ] || OUT=results/bench/sweeps.csv
+[ $out_given = 0 ] || [ -n "$OUT" ] || usage_error "--out: empty path" "give a file name, e.g. --out /tmp/sweeps.csv"
+[ -n "$OUT" ] || OUT=$PWD/results/bench/sweeps.csv
+# the output place is checked before the benchmark, not after it
+[ ! -d "$OUT" ] || usage_error "--out: $OUT is a folder" "give a file name inside it, e.g. --out $OUT/sweeps.csv"
+{ mkdir -p "$(dirname "$OUT")" && : > "$OUT.tmp" && rm -f "$OUT.tmp"; } 2>/dev/null ||
+  { printf 'sweeps: error: cannot write %s\nhint: give a writable path with --out\n' "$OUT" >&2; exit 1; }
 [ -n "$RNNLAB" ] || RNNLAB=bin/rnnlab
 [ -x "$RNNLAB" ] || { printf 'sweeps: error: %s is not built\nhint: run make build\n' "$RNNLAB" >&2; exit 1; }
 
@@ -70,7 +78,6 @@ for ((r = 1; r <= REPS; r++)); do
   done
 done
 
-mkdir -p "$(dirname "$OUT")"
 {
   echo "# rnnlab sweeps side by side (issue #6): wall-clock ms of a whole 'rnnlab run' of bench/sweep_w3.ini widened to N runs, best of $REPS alternating rounds"
   "$RNNLAB" bench --info | sed 's/^/# /'
