@@ -805,7 +805,7 @@ static void progress_update(progress *p, const char *desc, int final)
         fprintf(p->f, "\r\033[K[%ld/%ld] %.60s | %s elapsed, ETA %s", done, p->total, desc, a, b);
         if (final) fputc('\n', p->f);
         fflush(p->f);
-    } else if (final || t - p->last_print >= 10 || done == p->total) {
+    } else if (final || t - p->last_print >= 10) { /* the first run, every 10 s, the end */
         fprintf(p->f, "rnnlab: %ld/%ld runs done (%s elapsed, ETA %s); last: %s\n", done, p->total, a, b, desc);
         fflush(p->f);
         p->last_print = t;
