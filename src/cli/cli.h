@@ -24,6 +24,8 @@ void cli_error(const char *hint, const char *fmt, ...)
 int cli_int(const char *opt, const char *s, long lo, long hi, long *out);
 /* Parses a finite double for option `opt`; on failure prints the error and returns 0. */
 int cli_double(const char *opt, const char *s, double *out);
+/* The same, in [lo, hi] (the error names the range, as cli_int's does). */
+int cli_double_in(const char *opt, const char *s, double lo, double hi, double *out);
 /* Parses an unsigned 64-bit integer (seeds). */
 int cli_u64(const char *opt, const char *s, unsigned long long *out);
 

@@ -8,7 +8,6 @@
 #include "rnnlab/train.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 int cli_grid_opt(int argc, char **argv, int *i, rnnlab_run_options *o, int *dry)
@@ -34,15 +33,7 @@ int cli_grid_opt(int argc, char **argv, int *i, rnnlab_run_options *o, int *dry)
         if (r < 0 || !cli_int("--jobs", v, 1, 1024, &n)) return -1;
         o->jobs = (int)n;
     } else if ((r = cli_opt(argc, argv, i, "--flush-every", &v)) != 0) {
-        if (r < 0) return -1;
-        char *end;
-        const double s = strtod(v, &end);
-        if (!*v || *end || !(s >= 0 && s <= 86400)) {
-            cli_error("give seconds from 0 (flush after every run) to 86400, e.g. --flush-every 10",
-                      "--flush-every: bad value '%s'", v);
-            return -1;
-        }
-        o->flush_s = s;
+        if (r < 0 || !cli_double_in("--flush-every", v, 0, 86400, &o->flush_s)) return -1;
     } else if ((r = cli_opt(argc, argv, i, "--shard", &v)) != 0) {
         int k, nn;
         char extra;

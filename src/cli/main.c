@@ -38,13 +38,30 @@ int cli_int(const char *opt, const char *s, long lo, long hi, long *out)
     return 1;
 }
 
-int cli_double(const char *opt, const char *s, double *out)
+/* s as a whole is a finite number */
+static int parse_double(const char *s, double *v)
 {
     char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (!*s || *end || v != v || v - v != 0) {
+    *v = strtod(s, &end);
+    return *s && !*end && *v == *v && *v - *v == 0;
+}
+
+int cli_double(const char *opt, const char *s, double *out)
+{
+    double v;
+    if (!parse_double(s, &v)) {
         cli_error(NULL, "%s: expected a finite number, got '%s'", opt, s);
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+int cli_double_in(const char *opt, const char *s, double lo, double hi, double *out)
+{
+    double v;
+    if (!parse_double(s, &v) || v < lo || v > hi) {
+        cli_error(NULL, "%s: expected a number in [%g, %g], got '%s'", opt, lo, hi, s);
         return 0;
     }
     *out = v;
