@@ -581,12 +581,6 @@ typedef struct journal {
     double sync_s;       /* rnnlab_run_options.flush_s */
 } journal;
 
-/* Group commit: the CSV files and the journal are flushed to disk at most every sync_s seconds (1 by
- * default; and at the end of a sweep), not after every run: a W3-sized run takes 5-15 ms and its
- * four fdatasync calls 3-5 ms, all of it serial. Rows always reach the CSV files before their journal
- * lines, so a crash or kill loses at most the last sync_s seconds' runs, which the next command cuts
- * back and redoes. */
-
 /* Opens or creates the output folder's journal and CSV files, cutting the files back to the last
  * complete run. fds[] are opened for appending. */
 static rnnlab_status open_outputs(const rnnlab_experiment *e, const char *dir, int shard_k, int shard_n, int fresh,
@@ -725,7 +719,12 @@ static rnnlab_status open_outputs(const rnnlab_experiment *e, const char *dir, i
     return RNNLAB_OK;
 }
 
-/* Flushes the CSV files, then appends the pending journal lines and flushes the journal. */
+/* Group commit: the CSV files and the journal are flushed to disk at most every sync_s seconds (1 by
+ * default; and at the end of a sweep), not after every run: a W3-sized run takes 5-15 ms and its
+ * four fdatasync calls 3-5 ms, all of it serial. Rows always reach the CSV files before their journal
+ * lines, so a crash or kill loses at most the last sync_s seconds' runs, which the next command cuts
+ * back and redoes. Flushes the CSV files, then appends the pending journal lines and
+ * flushes the journal. */
 static rnnlab_status journal_sync(journal *j, const int *fds, const char *dir, int nf)
 {
     j->last_sync = exp_now_s();
