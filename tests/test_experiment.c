@@ -201,11 +201,23 @@ static void test_output_folder_is_locked(void **state)
     const int fd = open(lock, O_RDWR | O_CREAT, 0666);
     assert_true(fd >= 0);
     assert_int_equal(flock(fd, LOCK_EX), 0); /* a second open file description: as another process holds it */
-    assert_int_equal(run_lib(ini, out, 1, 1), RNNLAB_ERR_IO);
+    assert_int_equal(run_lib(ini, out, 1, 1), RNNLAB_ERR_BUSY);
     assert_non_null(strstr(rnnlab_last_error(), "in use by another rnnlab process"));
     char journal[4300];
     snprintf(journal, sizeof journal, "%s/.journal", out);
     assert_int_equal(access(journal, F_OK), -1);
+    if (getenv("RNNLAB_BIN")) { /* the CLI: exit 1, and the hint says to wait, not to fix a cause */
+        const char *log = check_tmp_path("locked.log");
+        const char *args[] = {"run", "--quiet", "--no-plot", "--out", out, ini, NULL};
+        assert_int_equal(check_run_cli(log, args), 1);
+        char *text = check_slurp(log, NULL);
+        assert_non_null(text);
+        assert_non_null(strstr(text, "in use by another rnnlab process"));
+        assert_non_null(strstr(text, "hint: wait for that process to finish"));
+        assert_null(strstr(text, "fix the cause"));
+        free(text);
+        assert_int_equal(access(journal, F_OK), -1);
+    }
     close(fd);
     assert_int_equal(run_lib(ini, out, 1, 1), RNNLAB_OK);
     assert_int_equal(access(journal, F_OK), 0);

@@ -77,8 +77,9 @@ void rnnlab_run_options_init(rnnlab_run_options *o);
  *        killed sweep (SIGKILL included) resumes with the same command and ends with the same bytes
  *        as an uninterrupted one. A torn last line is cut off on resume.
  * Errors:  RNNLAB_ERR_CONFIG if the folder holds results of a different experiment file (unless
- *          fresh); RNNLAB_ERR_IO for files that cannot be written. A run whose values diverge is not
- *          an error: it is recorded as diverged and the sweep goes on.
+ *          fresh); RNNLAB_ERR_IO for files that cannot be written; RNNLAB_ERR_BUSY, with nothing
+ *          touched, while another process runs in the same folder (its <out>/.lock is held). A run
+ *          whose values diverge is not an error: it is recorded as diverged and the sweep goes on.
  */
 rnnlab_status rnnlab_experiment_run(rnnlab_experiment *e, const rnnlab_run_options *opt);
 

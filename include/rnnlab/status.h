@@ -23,7 +23,8 @@ typedef enum rnnlab_status {
     RNNLAB_ERR_SHAPE,   /* dimensions disagree or are out of range */
     RNNLAB_ERR_CONFIG,  /* invalid option, configuration or experiment file */
     RNNLAB_ERR_IO,      /* open/read/write failed, or a file is malformed */
-    RNNLAB_ERR_NUMERIC  /* NaN or Inf where a finite value was required */
+    RNNLAB_ERR_NUMERIC, /* NaN or Inf where a finite value was required */
+    RNNLAB_ERR_BUSY     /* another process holds the output folder; nothing was written (try again later) */
 } rnnlab_status;
 
 /* Short fixed text for a status ("ok", "out of memory", ...). Never NULL. */

@@ -85,6 +85,7 @@ static int grid_run(const char *file, const rnnlab_run_options *o, int dry, int 
     const int figures = o->plot && rnnlab_experiment_figures(e);
     if (st) {
         cli_error(st == RNNLAB_ERR_CONFIG ? NULL
+                  : st == RNNLAB_ERR_BUSY ? "wait for that process to finish (or stop it), then run the same command again to resume"
                   : train                 ? "rows already written are kept: fix the cause, then run the same command again to resume from "
                                             "the checkpoints"
                                           : "rows already written are kept: fix the cause, then run the same "

@@ -8,6 +8,7 @@
 #include <locale.h>
 #if defined(__GLIBC__)
 #include <malloc.h>
+#include <math.h>
 #endif
 #include <stdarg.h>
 #include <stdio.h>
@@ -38,12 +39,10 @@ int cli_int(const char *opt, const char *s, long lo, long hi, long *out)
     return 1;
 }
 
-/* s as a whole is a finite number */
+/* s as a whole is a finite number (read as experiment files and CSV cells are: C locale) */
 static int parse_double(const char *s, double *v)
 {
-    char *end;
-    *v = strtod(s, &end);
-    return *s && !*end && *v == *v && *v - *v == 0;
+    return rnnlab_parse_double(s, v) && isfinite(*v);
 }
 
 int cli_double(const char *opt, const char *s, double *out)

@@ -595,9 +595,7 @@ static rnnlab_status open_outputs(const rnnlab_experiment *e, const char *dir, i
     j->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
     if (j->lock_fd < 0) return rnnlab_error(RNNLAB_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     if (flock(j->lock_fd, LOCK_EX | LOCK_NB) != 0)
-        return rnnlab_error(RNNLAB_ERR_IO, "%s is in use by another rnnlab process (%s is locked); wait for it to "
-                                           "finish or stop it, then run again to resume",
-                            dir, path);
+        return rnnlab_error(RNNLAB_ERR_BUSY, "%s is in use by another rnnlab process (%s is locked)", dir, path);
     path_join(j->path, sizeof j->path, dir, ".journal");
     j->done = rnnlab_calloc((size_t)e->grid_size, 1);
     if (!j->done) return rnnlab_error(RNNLAB_ERR_NOMEM, "out of memory");
