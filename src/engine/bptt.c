@@ -922,10 +922,8 @@ static void R(backward_full)(rnnlab_bptt *ws, rnnlab_model *m, double *dx, doubl
     const size_t BH = (size_t)B * H;
     real *cur = ws->dHa, *other = ws->dHb;
     const int tap_mode = ws->cfg.taps ? TAP_NORMS : TAP_NONE;
-    /* With the loss at the last step, the head's gradient has B non-zero rows out of T*B: unless the
-       residual stream or dropout needs the whole (T, B, H) array, the top layer's sweep reads them
-       directly, and a one-layer model never touches dHa (W2: 6 MiB less resident memory). */
-    const int sparse_head = ws->cfg.loss_at == RNNLAB_LOSS_LAST && !ws->residual && !ws->dropout_on;
+    /* a one-layer model with a sparse head has no dHa: dHb takes dx (W2: 6 MiB less memory) */
+    const int sparse_head = bptt_sparse_head(ws);
     R(head_backward)(ws, m, sparse_head ? NULL : cur);
     const int nblk = (ws->Teff + ws->tblock - 1) / ws->tblock;
     for (int l = ws->L - 1; l >= 0; l--) {

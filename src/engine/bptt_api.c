@@ -175,8 +175,10 @@ static size_t layout(rnnlab_bptt *ws, char *base, size_t *cache)
     const size_t TZ = (size_t)ws->tblock;
     if (ws->cfg.keep_cache || ws->tblock < ws->T) ws->dZx = carve(base, &off, TZ * B * GH, es);
     ws->dZh = sep ? carve(base, &off, TZ * B * GH, es) : NULL;
-    ws->dHa = carve(base, &off, T * B * ws->maxIH, es);
-    ws->dHb = carve(base, &off, T * B * ws->maxIH, es);
+    /* one layer with a sparse head: only dx, (T, B, I), ever passes through these (backward_full) */
+    const int one_sparse = ws->L == 1 && bptt_sparse_head(ws);
+    ws->dHa = one_sparse ? NULL : carve(base, &off, T * B * ws->maxIH, es);
+    ws->dHb = carve(base, &off, T * B * (one_sparse ? (size_t)ws->I : (size_t)ws->maxIH), es);
     ws->dh = carve(base, &off, BH, es);
     ws->dh_next = carve(base, &off, BH, es);
     ws->dc_a = carve(base, &off, BH, es);

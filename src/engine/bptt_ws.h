@@ -58,7 +58,8 @@ struct rnnlab_bptt {
     void *dY;                                   /* like Y */
     void *dZx, *dZh; /* (tblock, B, GH) gate gradients of one time block; dZx NULL when keep_cache = 0 with one
                         block (the gates take them), dZh NULL unless the cell separates it */
-    void *dHa, *dHb;                            /* (T, B, maxIH) ping-pong: gradient arriving from above */
+    void *dHa, *dHb; /* (T, B, maxIH) ping-pong: gradient arriving from above; with one layer and a sparse head
+                        (bptt_sparse_head) dHa is NULL and dHb is (T, B, I): it only takes dx */
     void *dh, *dh_next, *dc_a, *dc_b, *dc_tot;  /* (B, H) */
     void *dhead;                                /* (B, H) the head's gradient with the loss at last */
     void *scratch;                              /* (B, GH) */
@@ -102,5 +103,13 @@ struct rnnlab_bptt {
     const unsigned char *kink_ref; /* (L, T, B, H) 1 where h > 0 in the reference forward, or NULL */
     long kink_flips;               /* states computed since the hook was set whose sign differs */
 };
+
+/* With the loss at the last step, the head's gradient has B non-zero rows out of T*B: unless the
+ * residual stream or dropout needs the whole (T, B, H) array, the top layer's sweep of a full pass
+ * reads them directly, and no (T, B, H) array takes the head's gradient. */
+static inline int bptt_sparse_head(const struct rnnlab_bptt *ws)
+{
+    return ws->cfg.loss_at == RNNLAB_LOSS_LAST && !ws->residual && !ws->dropout_on && !ws->windowed;
+}
 
 #endif
