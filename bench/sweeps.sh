@@ -10,8 +10,12 @@
 # `rnnlab run --quiet --no-plot` processes on 1 and 2 threads are timed alternately, R rounds; a
 # figure is the best of its R wall-clock times (noise only ever slows a run), so the process's fixed
 # cost (loading the libraries, creating and flushing the output files) is in it, as a user sees it.
+# In the same rounds the 1-thread sweep also runs pinned (taskset) to each of the first two CPUs
+# this process may use, a and b: two cores of unequal speed cap what the second one can add.
 # Writes FILE (default results/bench/sweeps.csv): '#' lines describing the machine, then
-# runs,precision,ms_1thread,ms_2threads,speedup.
+# runs,precision,ms_1thread,ms_2threads,speedup,ms_1thread_cpu_a,ms_1thread_cpu_b,core_bound
+# where core_bound = 1 + fast/slow of the two pinned times: the speedup two cores of those speeds
+# would give a sweep with nothing serial (empty without two CPUs or taskset).
 set -euo pipefail
 here=$PWD
 
@@ -29,7 +33,7 @@ while [ $# -gt 0 ]; do
     --reps) REPS=$2; shift 2 ;;
     --runs) RUNS=$2; shift 2 ;;
     --out) OUT=$2; out_given=1; shift 2 ;;
-    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) usage_error "unknown option '$1'" "bench/sweeps.sh --help lists the options" ;;
   esac
 done
@@ -52,6 +56,19 @@ cd "$(dirname "$0")/.."
 [ -n "$RNNLAB" ] || RNNLAB=bin/rnnlab
 [ -x "$RNNLAB" ] || { printf 'sweeps: error: %s is not built\nhint: run make build\n' "$RNNLAB" >&2; exit 1; }
 
+# the first two CPUs this process may run on (Cpus_allowed_list: "0-3,8"), for the pinned runs
+cpus=()
+allowed=$(sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' /proc/self/status)
+if command -v taskset > /dev/null; then
+  for part in ${allowed//,/ }; do
+    lo=${part%-*} hi=${part#*-}
+    for ((c = lo; c <= hi && ${#cpus[@]} < 2; c++)); do cpus+=("$c"); done
+  done
+fi
+pins=()
+[ ${#cpus[@]} -lt 2 ] || pins=(a b)
+cpu_of() { if [ "$1" = a ]; then echo "${cpus[0]}"; else echo "${cpus[1]}"; fi; }
+
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 for n in $RUNS; do
@@ -66,11 +83,14 @@ for ((r = 1; r <= REPS; r++)); do
   echo "sweeps: round $r of $REPS" >&2
   for n in $RUNS; do
     for p in float32 float64; do
-      for t in 1 2; do
+      for t in 1 2 "${pins[@]}"; do
+        # a pinned run inherits this shell's CPU (no taskset process inside the timed span)
+        case $t in a | b) taskset -p -c "$(cpu_of $t)" $$ > /dev/null ;; esac
         rm -rf "$tmp/out"
         t0=$(now_us)
-        "$RNNLAB" run "$tmp/s${n}_$p.ini" --out "$tmp/out" --threads $t --quiet --no-plot > /dev/null
+        "$RNNLAB" run "$tmp/s${n}_$p.ini" --out "$tmp/out" --threads "${t/[ab]/1}" --quiet --no-plot > /dev/null
         us=$(( $(now_us) - t0 ))
+        case $t in a | b) taskset -p -c "$allowed" $$ > /dev/null ;; esac
         k="$n,$p,$t"
         if [ -z "${best[$k]:-}" ] || [ "$us" -lt "${best[$k]}" ]; then best[$k]=$us; fi
       done
@@ -82,14 +102,23 @@ done
   echo "# rnnlab sweeps side by side (issue #6): wall-clock ms of a whole 'rnnlab run' of bench/sweep_w3.ini widened to N runs, best of $REPS alternating rounds"
   "$RNNLAB" bench --info | sed 's/^/# /'
   echo "# git: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- src include bench/sweep_w3.ini 2>/dev/null || echo '+dirty'); date: $(date -u +%Y-%m-%dT%H:%MZ)"
-  echo "runs,precision,ms_1thread,ms_2threads,speedup"
+  if [ ${#pins[@]} -gt 0 ]; then
+    echo "# pinned 1-thread runs: cpu_a = CPU ${cpus[0]}, cpu_b = CPU ${cpus[1]} (taskset -c)"
+  else
+    echo "# pinned 1-thread runs: not measured (taskset missing or fewer than two CPUs allowed)"
+  fi
+  echo "runs,precision,ms_1thread,ms_2threads,speedup,ms_1thread_cpu_a,ms_1thread_cpu_b,core_bound"
   for n in $RUNS; do
     for p in float32 float64; do
-      a=${best[$n,$p,1]} b=${best[$n,$p,2]}
-      awk -v n="$n" -v p="$p" -v a="$a" -v b="$b" 'BEGIN { printf "%s,%s,%.1f,%.1f,%.2f\n", n, p, a / 1e3, b / 1e3, a / b }'
+      a=${best[$n,$p,1]} b=${best[$n,$p,2]} pa=${best[$n,$p,a]:-} pb=${best[$n,$p,b]:-}
+      awk -v n="$n" -v p="$p" -v a="$a" -v b="$b" -v pa="$pa" -v pb="$pb" 'BEGIN {
+        printf "%s,%s,%.1f,%.1f,%.2f", n, p, a / 1e3, b / 1e3, a / b
+        if (pa == "" || pb == "") { print ",,,"; exit }
+        fast = pa < pb ? pa : pb; slow = pa < pb ? pb : pa
+        printf ",%.1f,%.1f,%.2f\n", pa / 1e3, pb / 1e3, 1 + fast / slow }'
     done
   done
 } > "$OUT.tmp"
 mv "$OUT.tmp" "$OUT" # a failed or interrupted run leaves the last complete file
-grep -v '^#' "$OUT" | awk -F, '{ printf "%-6s %-10s %-12s %-12s %s\n", $1, $2, $3, $4, $5 }'
+grep -v '^#' "$OUT" | awk -F, '{ printf "%-6s %-10s %-12s %-12s %-8s %-17s %-17s %s\n", $1, $2, $3, $4, $5, $6, $7, $8 }'
 echo "sweeps: wrote $OUT" >&2
