@@ -37,11 +37,15 @@ while [ $# -gt 0 ]; do
     *) usage_error "unknown option '$1'" "bench/sweeps.sh --help lists the options" ;;
   esac
 done
-case "$REPS" in ''|*[!0-9]*|0*) usage_error "--reps: bad value '$REPS'" "give a positive whole number of rounds, e.g. --reps 10" ;; esac
+# whole numbers of at most 6 digits (bash arithmetic would wrap beyond 2^63)
+case "$REPS" in ''|*[!0-9]*|0*|???????*) usage_error "--reps: bad value '$REPS'" "give a whole number of rounds from 1 to 999999, e.g. --reps 10" ;; esac
 [ -n "${RUNS// /}" ] || usage_error "--runs: no sweep lengths given" "e.g. --runs \"16 64 256\""
+seen=" "
 for n in $RUNS; do
-  case "$n" in ''|*[!0-9]*|0*) usage_error "--runs: bad value '$n'" "give positive multiples of 4 (4 cells x N/4 seeds), e.g. --runs \"16 64\"" ;; esac
-  [ $((n % 4)) -eq 0 ] || usage_error "--runs: bad value '$n'" "give positive multiples of 4 (4 cells x N/4 seeds), e.g. --runs \"16 64\""
+  case "$n" in ''|*[!0-9]*|0*|???????*) usage_error "--runs: bad value '$n'" "give multiples of 4 from 4 to 999996 (4 cells x N/4 seeds), e.g. --runs \"16 64\"" ;; esac
+  [ $((n % 4)) -eq 0 ] || usage_error "--runs: bad value '$n'" "give multiples of 4 from 4 to 999996 (4 cells x N/4 seeds), e.g. --runs \"16 64\""
+  case "$seen" in *" $n "*) usage_error "--runs: $n given twice" "give each sweep length once" ;; esac
+  seen="$seen$n "
 done
 # paths given are the caller's; the defaults and bench/sweep_w3.ini are the repository's
 case "$OUT" in /* | "") ;; *) OUT=$here/$OUT ;; esac
@@ -51,10 +55,19 @@ cd "$(dirname "$0")/.."
 [ -n "$OUT" ] || OUT=$PWD/results/bench/sweeps.csv
 # the output place is checked before the benchmark, not after it
 [ ! -d "$OUT" ] || usage_error "--out: $OUT is a folder" "give a file name inside it, e.g. --out $OUT/sweeps.csv"
-{ mkdir -p "$(dirname "$OUT")" && : > "$OUT.tmp" && rm -f "$OUT.tmp"; } 2>/dev/null ||
-  { printf 'sweeps: error: cannot write %s\nhint: give a writable path with --out\n' "$OUT" >&2; exit 1; }
+# a link is followed (the file it names is written, the link kept); a regular file (or a new one) is
+# replaced whole by renaming a finished copy over it; anything else (/dev/null, a FIFO) is written to
+[ ! -L "$OUT" ] || OUT=$(readlink -f -- "$OUT")
+atomic=1
+[ ! -e "$OUT" ] || [ -f "$OUT" ] || atomic=0
+cannot_write() { printf 'sweeps: error: cannot write %s\nhint: give a writable path with --out\n' "$OUT" >&2; exit 1; }
+if [ $atomic = 1 ]; then
+  { mkdir -p "$(dirname "$OUT")" && : > "$OUT.tmp" && rm -f "$OUT.tmp"; } 2>/dev/null || cannot_write
+else
+  [ -w "$OUT" ] || cannot_write
+fi
 [ -n "$RNNLAB" ] || RNNLAB=bin/rnnlab
-[ -x "$RNNLAB" ] || { printf 'sweeps: error: %s is not built\nhint: run make build\n' "$RNNLAB" >&2; exit 1; }
+[ -x "$RNNLAB" ] || { printf 'sweeps: error: %s is not built\nhint: run make\n' "$RNNLAB" >&2; exit 1; }
 
 # the first two CPUs this process may run on (Cpus_allowed_list: "0-3,8"), for the pinned runs
 cpus=()
@@ -67,6 +80,8 @@ if command -v taskset > /dev/null; then
 fi
 pins=()
 [ ${#cpus[@]} -lt 2 ] || pins=(a b)
+ncpu=$(nproc)
+[ "$ncpu" -ge 2 ] || echo "sweeps: warning: this process may use $ncpu CPU: the 2-thread sweeps share it, so their times say nothing about a second core" >&2
 cpu_of() { if [ "$1" = a ]; then echo "${cpus[0]}"; else echo "${cpus[1]}"; fi; }
 
 tmp=$(mktemp -d)
@@ -88,9 +103,15 @@ for ((r = 1; r <= REPS; r++)); do
         case $t in a | b) taskset -p -c "$(cpu_of $t)" $$ > /dev/null ;; esac
         rm -rf "$tmp/out"
         t0=$(now_us)
-        "$RNNLAB" run "$tmp/s${n}_$p.ini" --out "$tmp/out" --threads "${t/[ab]/1}" --quiet --no-plot > /dev/null
+        rc=0
+        "$RNNLAB" run "$tmp/s${n}_$p.ini" --out "$tmp/out" --threads "${t/[ab]/1}" --quiet --no-plot > /dev/null || rc=$?
         us=$(( $(now_us) - t0 ))
         case $t in a | b) taskset -p -c "$allowed" $$ > /dev/null ;; esac
+        if [ $rc != 0 ]; then
+          case $t in 1) how="1 thread" ;; 2) how="2 threads" ;; *) how="1 thread on CPU $(cpu_of $t)" ;; esac
+          printf 'sweeps: error: %s run failed (exit %d): %d runs, %s, %s\n' "$RNNLAB" "$rc" "$n" "$p" "$how" >&2
+          exit 1
+        fi
         k="$n,$p,$t"
         if [ -z "${best[$k]:-}" ] || [ "$us" -lt "${best[$k]}" ]; then best[$k]=$us; fi
       done
@@ -98,7 +119,7 @@ for ((r = 1; r <= REPS; r++)); do
   done
 done
 
-{
+csv=$(
   echo "# rnnlab sweeps side by side (issue #6): wall-clock ms of a whole 'rnnlab run' of bench/sweep_w3.ini widened to N runs, best of $REPS alternating rounds"
   "$RNNLAB" bench --info | sed 's/^/# /'
   echo "# git: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- src include bench/sweep_w3.ini 2>/dev/null || echo '+dirty'); date: $(date -u +%Y-%m-%dT%H:%MZ)"
@@ -118,7 +139,12 @@ done
         printf ",%.1f,%.1f,%.2f\n", pa / 1e3, pb / 1e3, 1 + fast / slow }'
     done
   done
-} > "$OUT.tmp"
-mv "$OUT.tmp" "$OUT" # a failed or interrupted run leaves the last complete file
-grep -v '^#' "$OUT" | awk -F, '{ printf "%-6s %-10s %-12s %-12s %-8s %-17s %-17s %s\n", $1, $2, $3, $4, $5, $6, $7, $8 }'
+)
+# one write, whose failure (a full disk) is seen; a regular file is replaced only once the copy is whole
+if [ $atomic = 1 ]; then
+  { printf '%s\n' "$csv" 2> /dev/null > "$OUT.tmp" && mv "$OUT.tmp" "$OUT"; } || { rm -f "$OUT.tmp"; cannot_write; }
+else
+  printf '%s\n' "$csv" 2> /dev/null > "$OUT" || cannot_write
+fi
+printf '%s\n' "$csv" | grep -v '^#' | awk -F, '{ printf "%-6s %-10s %-12s %-12s %-8s %-17s %-17s %s\n", $1, $2, $3, $4, $5, $6, $7, $8 }'
 echo "sweeps: wrote $OUT" >&2
