@@ -8,8 +8,8 @@
 #include <locale.h>
 #if defined(__GLIBC__)
 #include <malloc.h>
-#include <math.h>
 #endif
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
