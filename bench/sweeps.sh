@@ -71,15 +71,20 @@ fi
 
 # the first two CPUs this process may run on (Cpus_allowed_list: "0-3,8"), for the pinned runs
 cpus=()
-allowed=$(sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' /proc/self/status)
+allowed=""
 if command -v taskset > /dev/null; then
+  allowed=$(sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' /proc/self/status 2> /dev/null) || allowed=""
   for part in ${allowed//,/ }; do
     lo=${part%-*} hi=${part#*-}
     for ((c = lo; c <= hi && ${#cpus[@]} < 2; c++)); do cpus+=("$c"); done
   done
 fi
 pins=()
-[ ${#cpus[@]} -lt 2 ] || pins=(a b)
+# pinned runs only where this shell can pin itself to each CPU and back (a container may forbid it)
+if [ ${#cpus[@]} -ge 2 ] && taskset -p -c "${cpus[0]}" $$ > /dev/null 2>&1 && taskset -p -c "${cpus[1]}" $$ > /dev/null 2>&1 &&
+  taskset -p -c "$allowed" $$ > /dev/null 2>&1; then
+  pins=(a b)
+fi
 ncpu=$(nproc)
 [ "$ncpu" -ge 2 ] || echo "sweeps: warning: this process may use $ncpu CPU: the 2-thread sweeps share it, so their times say nothing about a second core" >&2
 cpu_of() { if [ "$1" = a ]; then echo "${cpus[0]}"; else echo "${cpus[1]}"; fi; }
@@ -126,7 +131,7 @@ csv=$(
   if [ ${#pins[@]} -gt 0 ]; then
     echo "# pinned 1-thread runs: cpu_a = CPU ${cpus[0]}, cpu_b = CPU ${cpus[1]} (taskset -c)"
   else
-    echo "# pinned 1-thread runs: not measured (taskset missing or fewer than two CPUs allowed)"
+    echo "# pinned 1-thread runs: not measured (taskset missing or not permitted, or fewer than two CPUs allowed)"
   fi
   echo "runs,precision,ms_1thread,ms_2threads,speedup,ms_1thread_cpu_a,ms_1thread_cpu_b,core_bound"
   for n in $RUNS; do
