@@ -602,6 +602,35 @@ static void test_shards_with_gnu_parallel_then_merge(void **state)
     assert_int_equal(check_run_cli(NULL, merge2), 1);
 }
 
+/* A merge writes the base folder, where a run could be writing: it takes the same lock. */
+static void test_merge_waits_for_the_folder_lock(void **state)
+{
+    (void)state;
+    const char *ini = check_tmp_path("merge_lock.ini"), *out = check_tmp_path("merge_lock_out");
+    check_write_file(ini, small_sweep);
+    rnnlab_experiment *e;
+    assert_int_equal(rnnlab_experiment_load(&e, ini), RNNLAB_OK);
+    for (int k = 0; k < 2; k++) {
+        rnnlab_run_options o;
+        rnnlab_run_options_init(&o);
+        o.out_dir = out, o.threads = 1, o.quiet = 1, o.plot = 0, o.shard_k = k, o.shard_n = 2;
+        assert_int_equal(rnnlab_experiment_run(e, &o), RNNLAB_OK);
+    }
+    rnnlab_experiment_free(e);
+    char lock[4300], decay[4300];
+    snprintf(lock, sizeof lock, "%s/.lock", out);
+    snprintf(decay, sizeof decay, "%s/decay.csv", out);
+    const int fd = open(lock, O_RDWR | O_CREAT, 0666);
+    assert_true(fd >= 0);
+    assert_int_equal(flock(fd, LOCK_EX), 0); /* as a run in the base folder would hold it */
+    assert_int_equal(rnnlab_experiment_merge(out), RNNLAB_ERR_BUSY);
+    assert_non_null(strstr(rnnlab_last_error(), "in use by another rnnlab process"));
+    assert_int_equal(access(decay, F_OK), -1);
+    close(fd);
+    assert_int_equal(rnnlab_experiment_merge(out), RNNLAB_OK);
+    assert_int_equal(access(decay, F_OK), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -618,6 +647,7 @@ int main(void)
         cmocka_unit_test(test_bad_flush_interval_is_refused),
         cmocka_unit_test(test_changed_experiment_is_refused),
         cmocka_unit_test(test_shards_with_gnu_parallel_then_merge),
+        cmocka_unit_test(test_merge_waits_for_the_folder_lock),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

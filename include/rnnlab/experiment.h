@@ -88,7 +88,8 @@ rnnlab_status rnnlab_experiment_run(rnnlab_experiment *e, const rnnlab_run_optio
  * into dir/decay.csv, summary.csv, layers.csv and manifest.json, byte for byte what a single run
  * would have written.
  * Errors:  RNNLAB_ERR_IO if no shards are found, one is missing or incomplete, or they come from
- *          different experiment files.
+ *          different experiment files; RNNLAB_ERR_BUSY, with nothing written, while another process
+ *          (a run, or another merge) holds dir/.lock.
  */
 rnnlab_status rnnlab_experiment_merge(const char *dir);
 

@@ -80,7 +80,8 @@ int cmd_merge(int argc, char **argv)
     }
     rnnlab_status st = rnnlab_experiment_merge(argv[1]);
     if (st) {
-        cli_error(NULL, "%s", rnnlab_last_error());
+        cli_error(st == RNNLAB_ERR_BUSY ? "wait for that process to finish, then merge again" : NULL, "%s",
+                  rnnlab_last_error());
         return CLI_EXIT_FAIL;
     }
     printf("rnnlab: merged the shards into %s/ (decay.csv, summary.csv, layers.csv)\n", argv[1]);

@@ -170,16 +170,15 @@ static void json_string(rnnlab_csvbuf *b, const char *s)
     rnnlab_csv_append(b, "\"", 1);
 }
 
-/* Writes path atomically (a temporary file renamed over it); durable: flushed to disk before the
- * rename, so a crash leaves the old file or the whole new one. */
-static rnnlab_status write_file_atomic(const char *path, const char *data, size_t n, int durable)
+/* Writes path atomically (a temporary file renamed over it). */
+static rnnlab_status write_file_atomic(const char *path, const char *data, size_t n)
 {
     char tmp[PATH_MAX + 64];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     const int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
     if (fd < 0) return rnnlab_error(RNNLAB_ERR_IO, "%s: cannot write: %s", tmp, strerror(errno));
     rnnlab_status st = write_all(fd, tmp, data, n);
-    if (!st && durable && fsync(fd) != 0) st = rnnlab_error(RNNLAB_ERR_IO, "%s: fsync failed: %s", tmp, strerror(errno));
+    if (!st && fsync(fd) != 0) st = rnnlab_error(RNNLAB_ERR_IO, "%s: fsync failed: %s", tmp, strerror(errno));
     close(fd);
     if (!st && rename(tmp, path) != 0) st = rnnlab_error(RNNLAB_ERR_IO, "%s: rename failed: %s", path, strerror(errno));
     return st;
@@ -254,12 +253,25 @@ static rnnlab_status write_manifest(const rnnlab_experiment *e, const char *dir,
     if (extra) rnnlab_csv_append(&b, extra, strlen(extra));
     rnnlab_csv_append(&b, "\n}\n", 3);
     snprintf(path, sizeof path, "%s/manifest.json", dir);
-    /* the one written at the start is not flushed: a crash may lose it, and the next command (which
-       resumes) writes it again before its first run; the final one is */
     rnnlab_status st = b.failed ? rnnlab_error(RNNLAB_ERR_NOMEM, "out of memory writing the manifest")
-                                : write_file_atomic(path, b.data, b.len, ended != NULL);
+                                : write_file_atomic(path, b.data, b.len);
     rnnlab_csvbuf_free(&b);
     return st;
+}
+
+/* One writer per output folder: takes <dir>/.lock (flock, without waiting) into *fd. A second
+ * process (the same shard started twice, a resubmitted array task, a merge into a folder a run is
+ * writing) would otherwise interleave its files with the first's. The lock goes with the process,
+ * so a killed run leaves none. RNNLAB_ERR_BUSY while another process holds it. */
+static rnnlab_status folder_lock(const char *dir, int *fd)
+{
+    char path[PATH_MAX + 64];
+    path_join(path, sizeof path, dir, ".lock");
+    *fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (*fd < 0) return rnnlab_error(RNNLAB_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    if (flock(*fd, LOCK_EX | LOCK_NB) != 0)
+        return rnnlab_error(RNNLAB_ERR_BUSY, "%s is in use by another rnnlab process (%s is locked)", dir, path);
+    return RNNLAB_OK;
 }
 
 /* ---------------------------------------------------------------- one run */
@@ -584,21 +596,13 @@ typedef struct journal {
     double sync_s;       /* rnnlab_run_options.flush_s */
 } journal;
 
-/* Opens or creates the output folder's journal and CSV files, cutting the files back to the last
- * complete run. fds[] are opened for appending. */
+/* Opens or creates the journal and CSV files of the output folder (created and locked by the
+ * caller), cutting the files back to the last complete run. fds[] are opened for appending. */
 static rnnlab_status open_outputs(const rnnlab_experiment *e, const char *dir, int shard_k, int shard_n, int fresh,
                                   journal *j, int *fds)
 {
     char path[PATH_MAX + 64], head[256];
-    rnnlab_status st = exp_mkdirs(dir);
-    if (st) return st;
-    /* one writer per folder: a second process (the same shard started twice, a resubmitted array
-     * task) would append every run again. The lock goes with the process, so a killed run leaves none. */
-    path_join(path, sizeof path, dir, ".lock");
-    j->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
-    if (j->lock_fd < 0) return rnnlab_error(RNNLAB_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    if (flock(j->lock_fd, LOCK_EX | LOCK_NB) != 0)
-        return rnnlab_error(RNNLAB_ERR_BUSY, "%s is in use by another rnnlab process (%s is locked)", dir, path);
+    rnnlab_status st = RNNLAB_OK;
     path_join(j->path, sizeof j->path, dir, ".journal");
     j->done = rnnlab_calloc((size_t)e->grid_size, 1);
     if (!j->done) return rnnlab_error(RNNLAB_ERR_NOMEM, "out of memory");
@@ -697,7 +701,7 @@ static rnnlab_status open_outputs(const rnnlab_experiment *e, const char *dir, i
         } else {
             /* No fsync for the header alone: the first group commit's fdatasync flushes it before any
                journal line counts it, and a crash before that leaves a journal without runs, whose
-               files are rewritten here on the next command. (2-4 ms a process on this project's VM.) */
+               files are rewritten here on the next command. (About 2 ms a process on this project's VM.) */
             fds[i] = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0666);
             if (fds[i] >= 0) st = write_all(fds[i], path, hdr[i].data, hdr[i].len);
             j->sizes[i] = (long long)hdr[i].len;
@@ -848,9 +852,14 @@ static rnnlab_status experiment_run(rnnlab_experiment *e, const rnnlab_run_optio
     snprintf(e->train.dir, sizeof e->train.dir, "%s", dir);
     e->train.progress = opt->progress ? opt->progress : stderr, e->train.quiet = opt->quiet, e->train.jobs = jobs;
     e->train.tty = isatty(fileno(e->train.progress));
-    rnnlab_status st = open_outputs(e, dir, sk, sn, opt->fresh, &j, fds);
-    j.last_sync = exp_now_s(); /* the first group commit sync_s from now, not at the first run */
+    rnnlab_status st = exp_mkdirs(dir);
+    if (!st) st = folder_lock(dir, &j.lock_fd);
+    /* --fresh: the old checkpoints go, on disk, before the journal that counts runs is reset: a
+       crash in between leaves the old journal, never an empty one beside checkpoints a plain
+       `rnnlab train` would resume from */
     if (!st && opt->fresh) st = exp_train_clear(dir);
+    if (!st) st = open_outputs(e, dir, sk, sn, opt->fresh, &j, fds);
+    j.last_sync = exp_now_s(); /* the first group commit sync_s from now, not at the first run */
     long total = 0, todo = 0;
     for (long id = sk; id < e->grid_size; id += sn) total++, todo += !(j.done && j.done[id]);
     iso_time(started, sizeof started);
@@ -972,9 +981,14 @@ rnnlab_status rnnlab_experiment_merge(const char *dir)
         if (access(path, R_OK) == 0) n = cand;
     }
     if (!n) return rnnlab_error(RNNLAB_ERR_IO, "%s: no shards found (expected %s/shard-0-of-N/ from rnnlab run --shard)", dir, dir);
-    shard *sh = rnnlab_calloc((size_t)n, sizeof *sh);
-    if (!sh) return rnnlab_error(RNNLAB_ERR_NOMEM, "out of memory");
-    rnnlab_status st = RNNLAB_OK;
+    int lock_fd = -1;
+    rnnlab_status st = folder_lock(dir, &lock_fd); /* the merged files go where a run could be writing */
+    shard *sh = st ? NULL : rnnlab_calloc((size_t)n, sizeof *sh);
+    if (!st && !sh) st = rnnlab_error(RNNLAB_ERR_NOMEM, "out of memory");
+    if (st) {
+        if (lock_fd >= 0) close(lock_fd);
+        return st;
+    }
     unsigned long crc = 0;
     long grid = -1;
     size_t header_len[N_FILES] = {0};
@@ -1067,10 +1081,10 @@ rnnlab_status rnnlab_experiment_merge(const char *dir)
         for (int i = 0; i < nf && !st; i++) {
             if (out[i].failed) st = rnnlab_error(RNNLAB_ERR_NOMEM, "out of memory merging");
             path_join(path, sizeof path, dir, file_names[i]);
-            if (!st) st = write_file_atomic(path, out[i].data, out[i].len, 1);
+            if (!st) st = write_file_atomic(path, out[i].data, out[i].len);
         }
         snprintf(path, sizeof path, "%s/.journal", dir);
-        if (!st) st = write_file_atomic(path, jr.data, jr.len, 1);
+        if (!st) st = write_file_atomic(path, jr.data, jr.len);
         /* the manifest: shard 0's (build, experiment, times), as the whole grid: shard 0/1, every run
          * done, and how many shards it came from */
         path_join(path, sizeof path, sh[0].dir, "manifest.json");
@@ -1098,7 +1112,7 @@ rnnlab_status rnnlab_experiment_merge(const char *dir)
                 snprintf(line, sizeof line, ",\n  \"merged_from_shards\": %d\n}\n", n);
                 rnnlab_csv_append(&mb, line, strlen(line));
                 snprintf(path, sizeof path, "%s/manifest.json", dir);
-                st = write_file_atomic(path, mb.data, mb.len, 1);
+                st = write_file_atomic(path, mb.data, mb.len);
                 rnnlab_csvbuf_free(&mb);
             }
         }
@@ -1111,5 +1125,6 @@ rnnlab_status rnnlab_experiment_merge(const char *dir)
         for (int i = 0; i < N_FILES; i++) rnnlab_free(sh[k].files[i]);
     }
     rnnlab_free(sh), rnnlab_free(from), rnnlab_free(seen);
+    close(lock_fd);
     return st;
 }

@@ -156,7 +156,8 @@ void exp_train_headers(const rnnlab_experiment *e, rnnlab_csvbuf *files, rnnlab_
 rnnlab_status exp_train_run(const rnnlab_experiment *e, const exp_run *r, rnnlab_dataset *ds, rnnlab_model *m,
                             rnnlab_csvbuf *files, rnnlab_csvbuf *summary);
 
-/* Removes the checkpoints of a results folder (--fresh). Errors: RNNLAB_ERR_IO. */
+/* Removes the checkpoints of a results folder (--fresh) and flushes the removals to disk (the folder
+ * is fsynced). Errors: RNNLAB_ERR_IO. */
 rnnlab_status exp_train_clear(const char *dir);
 
 /* <dir>/checkpoints/run-<id>.ckpt */

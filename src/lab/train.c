@@ -19,6 +19,7 @@
 #include "rnnlab/runtime.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <float.h>
 #include <limits.h>
 #include <math.h>
@@ -896,6 +897,13 @@ rnnlab_status exp_train_clear(const char *dir)
             if (!more) break;
         }
     }
+    /* the removals on disk before the caller resets the journal */
+    snprintf(path, sizeof path, "%s/checkpoints", dir);
+    const int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return rnnlab_error(RNNLAB_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    const int bad = fsync(fd) != 0;
+    close(fd);
+    if (bad) return rnnlab_error(RNNLAB_ERR_IO, "%s: fsync: %s", path, strerror(errno));
     return RNNLAB_OK;
 }
 
