@@ -137,10 +137,22 @@ static void test_dry_run_expands_the_grid(void **state)
     char *text = NULL;
     size_t n = 0;
     FILE *f = open_memstream(&text, &n);
-    rnnlab_experiment_print_grid(e, f);
+    rnnlab_experiment_print_grid(e, NULL, f);
     fclose(f);
     assert_non_null(strstr(text, "\n0 cell=rnn_tanh seq_len=30 seed=1\n"));
     assert_non_null(strstr(text, "\n11 cell=gru seq_len=90 seed=2\n"));
+    free(text);
+    /* what `rnnlab run --dry-run --out elsewhere --shard 1/5` would run: ids 1, 6, 11 */
+    rnnlab_run_options o;
+    rnnlab_run_options_init(&o);
+    o.out_dir = "elsewhere", o.shard_k = 1, o.shard_n = 5;
+    f = open_memstream(&text, &n);
+    rnnlab_experiment_print_grid(e, &o, f);
+    fclose(f);
+    assert_non_null(strstr(text, "; shard 1/5: 3 of them; output elsewhere/shard-1-of-5\n1 "));
+    assert_non_null(strstr(text, "\n11 cell=gru seq_len=90 seed=2\n"));
+    assert_null(strstr(text, "\n0 "));
+    assert_null(strstr(text, "\n2 "));
     free(text);
     assert_string_equal(rnnlab_experiment_name(e), "grid");
     assert_string_equal(rnnlab_experiment_out_dir(e), "results/grid");
@@ -151,7 +163,7 @@ static void test_dry_run_expands_the_grid(void **state)
     assert_int_equal(rnnlab_experiment_load(&e, p), RNNLAB_OK);
     assert_int_equal(rnnlab_experiment_grid_size(e), 2 * 62);
     f = open_memstream(&text, &n);
-    rnnlab_experiment_print_grid(e, f);
+    rnnlab_experiment_print_grid(e, NULL, f);
     fclose(f);
     assert_non_null(strstr(text, "\n123 cell=gru seed=4611686018427387904\n"));
     free(text);

@@ -49,10 +49,15 @@ long rnnlab_experiment_grid_size(const rnnlab_experiment *e);
 /* 1 if a run draws figures at its end ([output] figures, default true), else 0. */
 int rnnlab_experiment_figures(const rnnlab_experiment *e);
 
-/* Writes the expanded grid, one line per run ("run_id key=value ... seed=s"), to f. */
-void rnnlab_experiment_print_grid(const rnnlab_experiment *e, FILE *f);
+typedef struct rnnlab_run_options rnnlab_run_options;
 
-typedef struct rnnlab_run_options {
+/* Writes the expanded grid to f: a "# name: N run(s); output DIR" line, then one line per run
+ * ("run_id key=value ... seed=s"). With opt (NULL: the whole grid into the experiment's folder),
+ * the folder and the runs are those rnnlab_experiment_run would use: opt->out_dir, and with
+ * opt->shard_n > 1 the runs i with i mod N = K, in <out>/shard-K-of-N. */
+void rnnlab_experiment_print_grid(const rnnlab_experiment *e, const rnnlab_run_options *opt, FILE *f);
+
+struct rnnlab_run_options {
     const char *out_dir; /* NULL: the experiment's */
     int shard_k, shard_n; /* run grid points i with i % shard_n == shard_k (0 <= k < n); n = 1: all */
     int fresh;            /* 1: discard earlier results in the output folder and start over */
@@ -64,7 +69,7 @@ typedef struct rnnlab_run_options {
                              disk; rnnlab_run_options_init: 1); 0: after every run. A kill loses at most
                              the runs of the last flush_s seconds, which the next command redoes */
     FILE *progress;       /* where progress goes (NULL: stderr) */
-} rnnlab_run_options;
+};
 
 void rnnlab_run_options_init(rnnlab_run_options *o);
 

@@ -36,7 +36,7 @@ int cli_opt(int argc, char **argv, int *i, const char *name, const char **val);
 /*
  * cli_grid_opt - parses, at argv[*i], one of the options that `rnnlab run` and `rnnlab train` share:
  * --dry-run (sets *dry), --fresh, --quiet/-q, --no-plot, --out DIR, --threads N, --jobs N and
- * --shard K/N (into *o; DIR points into argv).
+ * --shard K/N (into *o; DIR, without trailing slashes, points into static storage).
  * Returns 1 when argv[*i] is one of them (with *i moved past a separate value), 0 when it is not,
  * and -1 after printing the error when its value is missing or bad (a usage error).
  */

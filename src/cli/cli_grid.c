@@ -21,11 +21,15 @@ int cli_grid_opt(int argc, char **argv, int *i, rnnlab_run_options *o, int *dry)
     else if (!strcmp(argv[*i], "--no-plot")) o->plot = 0;
     else if ((r = cli_opt(argc, argv, i, "--out", &v)) != 0) {
         if (r < 0) return -1;
-        if (!*v) {
-            cli_error(NULL, "--out: empty path");
+        static char out[4096]; /* one --out per command; "dir/" names the same folder as "dir" */
+        size_t len = strlen(v);
+        while (len > 1 && v[len - 1] == '/') len--;
+        if (!*v || len >= sizeof out) {
+            cli_error(NULL, *v ? "--out: path too long" : "--out: empty path");
             return -1;
         }
-        o->out_dir = v;
+        memcpy(out, v, len), out[len] = '\0';
+        o->out_dir = out;
     } else if ((r = cli_opt(argc, argv, i, "--threads", &v)) != 0) {
         if (r < 0 || !cli_int("--threads", v, 1, 1024, &n)) return -1;
         o->threads = (int)n;
@@ -38,7 +42,8 @@ int cli_grid_opt(int argc, char **argv, int *i, rnnlab_run_options *o, int *dry)
         int k, nn;
         char extra;
         if (r < 0) return -1;
-        if (sscanf(v, "%d/%d%c", &k, &nn, &extra) != 2 || nn < 1 || k < 0 || k >= nn) {
+        if (strspn(v, "0123456789/") != strlen(v) || sscanf(v, "%d/%d%c", &k, &nn, &extra) != 2 || nn < 1 || k < 0 ||
+            k >= nn) {
             cli_error("write --shard K/N with 0 <= K < N, e.g. --shard 0/4", "--shard: bad value '%s'", v);
             return -1;
         }
@@ -75,7 +80,7 @@ static int grid_run(const char *file, const rnnlab_run_options *o, int dry, int 
         return st == RNNLAB_ERR_CONFIG ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
     }
     if (dry) {
-        rnnlab_experiment_print_grid(e, stdout);
+        rnnlab_experiment_print_grid(e, o, stdout);
         rnnlab_experiment_free(e);
         return CLI_EXIT_OK;
     }
@@ -85,7 +90,7 @@ static int grid_run(const char *file, const rnnlab_run_options *o, int dry, int 
     const int figures = o->plot && rnnlab_experiment_figures(e);
     if (st) {
         cli_error(st == RNNLAB_ERR_CONFIG ? NULL
-                  : st == RNNLAB_ERR_BUSY ? "wait for that process to finish (or stop it), then run the same command again to resume"
+                  : st == RNNLAB_ERR_BUSY ? "wait for that process to finish (or stop it), then run the same command again"
                   : train                 ? "rows already written are kept: fix the cause, then run the same command again to resume from "
                                             "the checkpoints"
                                           : "rows already written are kept: fix the cause, then run the same "

@@ -4,6 +4,7 @@
  */
 #include "cli/cli.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <locale.h>
 #if defined(__GLIBC__)
@@ -31,7 +32,7 @@ int cli_int(const char *opt, const char *s, long lo, long hi, long *out)
     char *end;
     errno = 0;
     long v = strtol(s, &end, 10);
-    if (!*s || *end || errno || v < lo || v > hi) {
+    if (!*s || isspace((unsigned char)*s) || *end || errno || v < lo || v > hi) { /* strtol skips blanks */
         cli_error(NULL, "%s: expected an integer in [%ld, %ld], got '%s'", opt, lo, hi, s);
         return 0;
     }
@@ -72,7 +73,7 @@ int cli_u64(const char *opt, const char *s, unsigned long long *out)
     char *end;
     errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
-    if (!*s || *end || errno || s[0] == '-') {
+    if (!*s || isspace((unsigned char)*s) || *end || errno || s[0] == '-') {
         cli_error(NULL, "%s: expected a non-negative integer, got '%s'", opt, s);
         return 0;
     }

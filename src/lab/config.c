@@ -1014,14 +1014,19 @@ const char *exp_column_value(const exp_run *r, const rnnlab_experiment *e, int c
     return buf;
 }
 
-void rnnlab_experiment_print_grid(const rnnlab_experiment *e, FILE *f)
+void rnnlab_experiment_print_grid(const rnnlab_experiment *e, const rnnlab_run_options *opt, FILE *f)
 {
+    const char *base = opt && opt->out_dir ? opt->out_dir : e->out_dir;
+    const int sn = opt && opt->shard_n > 1 ? opt->shard_n : 1, sk = sn > 1 ? opt->shard_k : 0;
     fprintf(f, "# %s: %ld run(s)", e->name, e->grid_size);
     if (e->n_blocks > 1)
         for (int k = 0; k < e->n_blocks; k++)
             fprintf(f, "%s block %s: %ld", k ? "," : ";", e->blocks[k].name, e->blocks[k].size);
-    fprintf(f, "; output %s\n", e->out_dir);
-    for (long id = 0; id < e->grid_size; id++) {
+    if (sn > 1)
+        fprintf(f, "; shard %d/%d: %ld of them; output %s/shard-%d-of-%d\n", sk, sn,
+                sk < e->grid_size ? (e->grid_size - 1 - sk) / sn + 1 : 0, base, sk, sn);
+    else fprintf(f, "; output %s\n", base);
+    for (long id = sk; id < e->grid_size; id += sn) {
         exp_run r;
         if (exp_resolve(e, id, &r, NULL)) continue;
         char buf[32];
