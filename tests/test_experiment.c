@@ -576,6 +576,35 @@ static void test_bad_flush_interval_is_refused(void **state)
     assert_int_equal(check_run_cli(NULL, ok), 0);
 }
 
+/* Whole numbers and K/N take digits only: no blanks (strtol and %d would skip them) and nothing
+ * that wraps; --out DIR/ is DIR; --dry-run shows what --out and --shard select. */
+static void test_cli_numbers_and_folders(void **state)
+{
+    (void)state;
+    check_need_cli();
+    const char *ini = check_tmp_path("cli_num.ini"), *log = check_tmp_path("cli_num.log");
+    check_write_file(ini, small_sweep);
+    const char *bad[][2] = {{"--threads", " 1"}, {"--threads", "1 "}, {"--jobs", "0x2"},       {"--shard", " 0/2"},
+                            {"--shard", "0/ 2"}, {"--shard", "4294967297/4294967299"}, {"--shard", "1/3/5"},
+                            {"--shard", "1/0"}};
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+        const char *args[] = {"run", "--dry-run", bad[k][0], bad[k][1], ini, NULL};
+        assert_int_equal(check_run_cli(log, args), 2);
+        char *text = check_slurp(log, NULL);
+        assert_non_null(strstr(text, bad[k][0]));
+        free(text);
+    }
+    char out[4300];
+    snprintf(out, sizeof out, "%s//", check_tmp_path("cli_num_out"));
+    const char *dry[] = {"run", "--dry-run", "--out", out, "--shard", "1/5", ini, NULL};
+    assert_int_equal(check_run_cli(log, dry), 0);
+    char *text = check_slurp(log, NULL);
+    char want[4400];
+    snprintf(want, sizeof want, "; shard 1/5: 3 of them; output %scli_num_out/shard-1-of-5\n", check_tmp_path(""));
+    assert_non_null(strstr(text, want));
+    free(text);
+}
+
 /* ---------------------------------------------------------------- shards */
 
 static void test_shards_with_gnu_parallel_then_merge(void **state)
@@ -614,7 +643,8 @@ static void test_shards_with_gnu_parallel_then_merge(void **state)
     assert_int_equal(check_run_cli(NULL, merge2), 1);
 }
 
-/* A merge writes the base folder, where a run could be writing: it takes the same lock. */
+/* A merge writes the base folder, where a run could be writing, and reads the shard folders: it
+ * takes their locks too. */
 static void test_merge_waits_for_the_folder_lock(void **state)
 {
     (void)state;
@@ -639,6 +669,15 @@ static void test_merge_waits_for_the_folder_lock(void **state)
     assert_non_null(strstr(rnnlab_last_error(), "in use by another rnnlab process"));
     assert_int_equal(access(decay, F_OK), -1);
     close(fd);
+    /* nor while a shard's folder is held (a shard started again would change under the merge) */
+    snprintf(lock, sizeof lock, "%s/shard-1-of-2/.lock", out);
+    const int fd2 = open(lock, O_RDWR | O_CREAT, 0666);
+    assert_true(fd2 >= 0);
+    assert_int_equal(flock(fd2, LOCK_EX), 0);
+    assert_int_equal(rnnlab_experiment_merge(out), RNNLAB_ERR_BUSY);
+    assert_non_null(strstr(rnnlab_last_error(), "shard-1-of-2 is in use"));
+    assert_int_equal(access(decay, F_OK), -1);
+    close(fd2);
     assert_int_equal(rnnlab_experiment_merge(out), RNNLAB_OK);
     assert_int_equal(access(decay, F_OK), 0);
 }
@@ -660,6 +699,7 @@ int main(void)
         cmocka_unit_test(test_changed_experiment_is_refused),
         cmocka_unit_test(test_shards_with_gnu_parallel_then_merge),
         cmocka_unit_test(test_merge_waits_for_the_folder_lock),
+        cmocka_unit_test(test_cli_numbers_and_folders),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

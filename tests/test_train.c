@@ -487,6 +487,44 @@ static void test_runner_writes_training_files(void **state)
     assert_int_equal(access(ck, R_OK), 0);
 }
 
+/* --fresh removes every run's checkpoint, whatever its id (a shard's ids are strided; they used to be
+ * looked for only 4096 ids ahead) and torn .tmp ones, and nothing else in the folder; the runs are
+ * then trained again from the start. */
+static void test_fresh_clears_every_checkpoint(void **state)
+{
+    (void)state;
+    const char *out = check_tmp_path("fresh");
+    const char *path = write_experiment("fresh", out, small_train);
+    rnnlab_experiment *e = NULL;
+    rnnlab_run_options o;
+    rnnlab_run_options_init(&o);
+    o.quiet = 1, o.plot = 0, o.threads = 1;
+    assert_int_equal(rnnlab_experiment_load(&e, path), RNNLAB_OK);
+    assert_int_equal(rnnlab_experiment_run(e, &o), RNNLAB_OK);
+    const char *stale[] = {"run-9000.ckpt", "run-7.ckpt.tmp", "run-12345678.ckpt"}, *other = "notes.txt";
+    char f[4400];
+    for (size_t k = 0; k < 3; k++) {
+        snprintf(f, sizeof f, "%s/checkpoints/%s", out, stale[k]);
+        check_write_file(f, "stale");
+    }
+    snprintf(f, sizeof f, "%s/checkpoints/%s", out, other);
+    check_write_file(f, "keep");
+    o.fresh = 1;
+    assert_int_equal(rnnlab_experiment_run(e, &o), RNNLAB_OK);
+    rnnlab_experiment_free(e);
+    for (size_t k = 0; k < 3; k++) {
+        snprintf(f, sizeof f, "%s/checkpoints/%s", out, stale[k]);
+        assert_int_equal(access(f, F_OK), -1);
+    }
+    snprintf(f, sizeof f, "%s/checkpoints/%s", out, other);
+    assert_int_equal(access(f, F_OK), 0);
+    snprintf(f, sizeof f, "%s/checkpoints/run-3.ckpt", out); /* trained again */
+    assert_int_equal(access(f, R_OK), 0);
+    rows *s = read_rows(out, "summary.csv");
+    assert_int_equal(s->n, 4);
+    free_rows(s);
+}
+
 /* The same experiment with 1 and 2 threads, and stopped at every checkpoint then resumed, gives the
  * same bytes. The stop is simulated by deleting the journal's last run and rolling its checkpoint
  * back: the CLI test below kills the process for real. */
@@ -710,6 +748,7 @@ int main(void)
         cmocka_unit_test(test_metrics_units_ablation),
         cmocka_unit_test(test_runner_writes_training_files),
         cmocka_unit_test(test_runner_threads_and_resume),
+        cmocka_unit_test(test_fresh_clears_every_checkpoint),
         cmocka_unit_test(test_runner_divergence_and_stops),
         cmocka_unit_test(test_bad_train_keys),
         cmocka_unit_test(test_batch_norm_running_statistics_train),

@@ -54,7 +54,8 @@ typedef struct rnnlab_run_options rnnlab_run_options;
 /* Writes the expanded grid to f: a "# name: N run(s); output DIR" line, then one line per run
  * ("run_id key=value ... seed=s"). With opt (NULL: the whole grid into the experiment's folder),
  * the folder and the runs are those rnnlab_experiment_run would use: opt->out_dir, and with
- * opt->shard_n > 1 the runs i with i mod N = K, in <out>/shard-K-of-N. */
+ * opt->shard_n > 1 the runs i with i mod N = K, in <out>/shard-K-of-N (a K outside [0, N) gets
+ * a line saying so, and nothing else). */
 void rnnlab_experiment_print_grid(const rnnlab_experiment *e, const rnnlab_run_options *opt, FILE *f);
 
 struct rnnlab_run_options {
@@ -94,7 +95,7 @@ rnnlab_status rnnlab_experiment_run(rnnlab_experiment *e, const rnnlab_run_optio
  * would have written.
  * Errors:  RNNLAB_ERR_IO if no shards are found, one is missing or incomplete, or they come from
  *          different experiment files; RNNLAB_ERR_BUSY, with nothing written, while another process
- *          (a run, or another merge) holds dir/.lock.
+ *          (a run, or another merge) holds dir/.lock or a shard folder's .lock.
  */
 rnnlab_status rnnlab_experiment_merge(const char *dir);
 

@@ -7,7 +7,10 @@
 #include "rnnlab/experiment.h"
 #include "rnnlab/train.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int cli_grid_opt(int argc, char **argv, int *i, rnnlab_run_options *o, int *dry)
@@ -39,15 +42,19 @@ int cli_grid_opt(int argc, char **argv, int *i, rnnlab_run_options *o, int *dry)
     } else if ((r = cli_opt(argc, argv, i, "--flush-every", &v)) != 0) {
         if (r < 0 || !cli_double_in("--flush-every", v, 0, 86400, &o->flush_s)) return -1;
     } else if ((r = cli_opt(argc, argv, i, "--shard", &v)) != 0) {
-        int k, nn;
-        char extra;
         if (r < 0) return -1;
-        if (strspn(v, "0123456789/") != strlen(v) || sscanf(v, "%d/%d%c", &k, &nn, &extra) != 2 || nn < 1 || k < 0 ||
-            k >= nn) {
-            cli_error("write --shard K/N with 0 <= K < N, e.g. --shard 0/4", "--shard: bad value '%s'", v);
+        /* digits '/' digits, each in range (sscanf's %d would skip blanks and wrap large numbers) */
+        const char *slash = strchr(v, '/');
+        char *end;
+        errno = 0;
+        const long k = isdigit((unsigned char)v[0]) ? strtol(v, &end, 10) : -1;
+        const int k_ok = k >= 0 && end == slash && !errno;
+        const long nn = k_ok && isdigit((unsigned char)slash[1]) ? strtol(slash + 1, &end, 10) : -1;
+        if (!k_ok || nn < 1 || *end || errno || nn > 4096 || k >= nn) {
+            cli_error("write --shard K/N with 0 <= K < N <= 4096 (what rnnlab merge combines), e.g. --shard 0/4", "--shard: bad value '%s'", v);
             return -1;
         }
-        o->shard_k = k, o->shard_n = nn;
+        o->shard_k = (int)k, o->shard_n = (int)nn;
     } else
         return 0;
     return 1;

@@ -75,7 +75,8 @@ int cmd_merge(int argc, char **argv)
     if (argc != 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         FILE *f = argc == 2 ? stdout : stderr;
         fprintf(f, "usage: rnnlab merge DIR\n\nCombines DIR/shard-K-of-N/ (K = 0..N-1, from rnnlab run --shard K/N) into\n"
-                   "DIR/decay.csv, summary.csv, layers.csv and manifest.json: the same bytes a single run writes.\n");
+                   "DIR/decay.csv, summary.csv, layers.csv and manifest.json: the same bytes a single run writes.\n"
+                   "Refused (exit 1, nothing written) while a run holds DIR or a shard folder (their .lock).\n");
         return argc == 2 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
     }
     rnnlab_status st = rnnlab_experiment_merge(argv[1]);

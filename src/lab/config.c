@@ -1018,6 +1018,10 @@ void rnnlab_experiment_print_grid(const rnnlab_experiment *e, const rnnlab_run_o
 {
     const char *base = opt && opt->out_dir ? opt->out_dir : e->out_dir;
     const int sn = opt && opt->shard_n > 1 ? opt->shard_n : 1, sk = sn > 1 ? opt->shard_k : 0;
+    if (sk < 0 || sk >= sn) { /* as rnnlab_experiment_run refuses it */
+        fprintf(f, "# %s: shard %d/%d: need 0 <= K < N; nothing would run\n", e->name, sk, sn);
+        return;
+    }
     fprintf(f, "# %s: %ld run(s)", e->name, e->grid_size);
     if (e->n_blocks > 1)
         for (int k = 0; k < e->n_blocks; k++)

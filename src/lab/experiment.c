@@ -94,6 +94,16 @@ static void path_join(char *out, size_t n, const char *dir, const char *name)
     memcpy(out + a + 1, name, b + 1);
 }
 
+rnnlab_status exp_fsync_dir(const char *path)
+{
+    const int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return rnnlab_error(RNNLAB_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    const int bad = fsync(fd) != 0 && errno != EINVAL && errno != ENOTSUP;
+    const int err = errno;
+    close(fd);
+    return bad ? rnnlab_error(RNNLAB_ERR_IO, "%s: fsync: %s", path, strerror(err)) : RNNLAB_OK;
+}
+
 rnnlab_status exp_mkdirs(const char *path)
 {
     char tmp[PATH_MAX];
@@ -673,7 +683,7 @@ static rnnlab_status open_outputs(const rnnlab_experiment *e, const char *dir, i
             if (access(path, F_OK) == 0) {
                 for (int k = 0; k < N_FILES; k++) rnnlab_csvbuf_free(&hdr[k]);
                 return rnnlab_error(RNNLAB_ERR_CONFIG,
-                                    "%s has results without a journal (from a merge, or an older run); refusing to "
+                                    "%s has results without a journal (from an older run, or a --fresh that did not finish); refusing to "
                                     "overwrite them. Run with --fresh to start over",
                                     dir);
             }
@@ -854,10 +864,17 @@ static rnnlab_status experiment_run(rnnlab_experiment *e, const rnnlab_run_optio
     e->train.tty = isatty(fileno(e->train.progress));
     rnnlab_status st = exp_mkdirs(dir);
     if (!st) st = folder_lock(dir, &j.lock_fd);
-    /* --fresh: the old checkpoints go, on disk, before the journal that counts runs is reset: a
-       crash in between leaves the old journal, never an empty one beside checkpoints a plain
-       `rnnlab train` would resume from */
-    if (!st && opt->fresh) st = exp_train_clear(dir);
+    /* --fresh: first the journal goes (on disk), then the checkpoints, then open_outputs starts a new
+       journal. A failure or crash in between leaves results without a journal, which a plain command
+       refuses (it asks for --fresh): never an empty journal beside old checkpoints that a plain
+       `rnnlab train` would resume from, nor an old journal whose runs' checkpoints are gone. */
+    if (!st && opt->fresh) {
+        char jpath[PATH_MAX + 64];
+        path_join(jpath, sizeof jpath, dir, ".journal");
+        if (unlink(jpath) == 0) st = exp_fsync_dir(dir);
+        else if (errno != ENOENT) st = rnnlab_error(RNNLAB_ERR_IO, "%s: cannot remove: %s", jpath, strerror(errno));
+        if (!st) st = exp_train_clear(dir);
+    }
     if (!st) st = open_outputs(e, dir, sk, sn, opt->fresh, &j, fds);
     j.last_sync = exp_now_s(); /* the first group commit sync_s from now, not at the first run */
     long total = 0, todo = 0;
@@ -966,6 +983,7 @@ rnnlab_status rnnlab_experiment_run(rnnlab_experiment *e, const rnnlab_run_optio
 
 typedef struct shard {
     char dir[PATH_MAX + 64];
+    int lock_fd; /* the shard folder's .lock, held while the merge reads it (-1: not taken) */
     char *journal;
     char *files[N_FILES];
     size_t lens[N_FILES];
@@ -993,8 +1011,11 @@ rnnlab_status rnnlab_experiment_merge(const char *dir)
     long grid = -1;
     size_t header_len[N_FILES] = {0};
     int nf = N_BASE_FILES;
+    for (int k = 0; k < n; k++) sh[k].lock_fd = -1;
     for (int k = 0; k < n && !st; k++) {
         snprintf(sh[k].dir, sizeof sh[k].dir, "%s/shard-%d-of-%d", dir, k, n);
+        /* a shard still being written (or started again) would change under the merge */
+        if (access(sh[k].dir, F_OK) == 0 && (st = folder_lock(sh[k].dir, &sh[k].lock_fd))) break;
         snprintf(path, sizeof path, "%s/.journal", sh[k].dir);
         if (!(sh[k].journal = slurp(path, NULL))) {
             st = rnnlab_error(RNNLAB_ERR_IO, "%s: missing (shard %d of %d has not run)", path, k, n);
@@ -1121,6 +1142,7 @@ rnnlab_status rnnlab_experiment_merge(const char *dir)
     for (int i = 0; i < N_FILES; i++) rnnlab_csvbuf_free(&out[i]);
     rnnlab_csvbuf_free(&jr);
     for (int k = 0; k < n; k++) {
+        if (sh[k].lock_fd >= 0) close(sh[k].lock_fd);
         rnnlab_free(sh[k].journal);
         for (int i = 0; i < N_FILES; i++) rnnlab_free(sh[k].files[i]);
     }

@@ -156,8 +156,8 @@ void exp_train_headers(const rnnlab_experiment *e, rnnlab_csvbuf *files, rnnlab_
 rnnlab_status exp_train_run(const rnnlab_experiment *e, const exp_run *r, rnnlab_dataset *ds, rnnlab_model *m,
                             rnnlab_csvbuf *files, rnnlab_csvbuf *summary);
 
-/* Removes the checkpoints of a results folder (--fresh) and flushes the removals to disk (the folder
- * is fsynced). Errors: RNNLAB_ERR_IO. */
+/* Removes the checkpoints of a results folder (--fresh): every checkpoints/run-<id>.ckpt and
+ * run-<id>.ckpt.tmp, then flushes the removals to disk (exp_fsync_dir). Errors: RNNLAB_ERR_IO. */
 rnnlab_status exp_train_clear(const char *dir);
 
 /* <dir>/checkpoints/run-<id>.ckpt */
@@ -177,6 +177,11 @@ int exp_parse_long(const char *v, long *out);
 /* Creates folder path and every missing folder above it (mkdir -p). Errors: RNNLAB_ERR_IO naming the
  * folder that could not be created, or a path of PATH_MAX bytes or more. */
 rnnlab_status exp_mkdirs(const char *path);
+
+/* Flushes a folder's entries (files created, renamed or removed in it) to disk. A file system that
+ * cannot flush a folder (EINVAL, ENOTSUP: some network and FUSE ones) is not an error. Errors:
+ * RNNLAB_ERR_IO. */
+rnnlab_status exp_fsync_dir(const char *path);
 
 /* Appends v to the row, or an empty field when v is NaN (not measured). */
 void exp_num_or_empty(rnnlab_csvbuf *b, double v);

@@ -18,8 +18,8 @@
 #include "rnnlab/rng.h"
 #include "rnnlab/runtime.h"
 
+#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <float.h>
 #include <limits.h>
 #include <math.h>
@@ -878,33 +878,23 @@ rnnlab_status exp_train_clear(const char *dir)
 {
     char path[4400];
     snprintf(path, sizeof path, "%s/checkpoints", dir);
-    if (access(path, F_OK) != 0) return RNNLAB_OK;
-    /* the checkpoints of this folder's runs: run-<id>.ckpt (and a torn .tmp) */
-    for (long id = 0;; id++) {
-        int gone = 1;
-        exp_train_checkpoint_path(dir, id, path, sizeof path);
-        if (unlink(path) == 0) gone = 0;
-        else if (errno != ENOENT) return rnnlab_error(RNNLAB_ERR_IO, "%s: cannot remove: %s", path, strerror(errno));
-        strcat(path, ".tmp");
-        if (unlink(path) == 0) gone = 0;
-        if (gone && id > 0) {
-            /* ids are dense for a whole run and strided for a shard: look a little further */
-            int more = 0;
-            for (long k = id + 1; k < id + 4096 && !more; k++) {
-                exp_train_checkpoint_path(dir, k, path, sizeof path);
-                more = access(path, F_OK) == 0;
-            }
-            if (!more) break;
-        }
+    DIR *d = opendir(path);
+    if (!d) return errno == ENOENT ? RNNLAB_OK : rnnlab_error(RNNLAB_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    /* every run-<id>.ckpt and torn run-<id>.ckpt.tmp, whatever the ids (a shard's are strided) */
+    rnnlab_status st = RNNLAB_OK;
+    int removed = 0;
+    for (struct dirent *de; !st && (de = readdir(d));) {
+        const char *nm = de->d_name;
+        const size_t digits = strncmp(nm, "run-", 4) ? 0 : strspn(nm + 4, "0123456789");
+        if (!digits || (strcmp(nm + 4 + digits, ".ckpt") && strcmp(nm + 4 + digits, ".ckpt.tmp"))) continue;
+        char f[4700];
+        snprintf(f, sizeof f, "%s/%s", path, nm);
+        if (unlink(f) == 0) removed = 1;
+        else if (errno != ENOENT) st = rnnlab_error(RNNLAB_ERR_IO, "%s: cannot remove: %s", f, strerror(errno));
     }
-    /* the removals on disk before the caller resets the journal */
-    snprintf(path, sizeof path, "%s/checkpoints", dir);
-    const int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return rnnlab_error(RNNLAB_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    const int bad = fsync(fd) != 0;
-    close(fd);
-    if (bad) return rnnlab_error(RNNLAB_ERR_IO, "%s: fsync: %s", path, strerror(errno));
-    return RNNLAB_OK;
+    closedir(d);
+    /* the removals on disk before the caller starts a new journal */
+    return !st && removed ? exp_fsync_dir(path) : st;
 }
 
 static int probe_listed(const rnnlab_train_config *c, long s)
