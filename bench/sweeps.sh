@@ -17,6 +17,7 @@
 # where core_bound = 1 + fast/slow of the two pinned times: the speedup two cores of those speeds
 # would give a sweep with nothing serial (empty without two CPUs or taskset).
 set -euo pipefail
+set -f # no file-name expansion of option values (--runs '1?')
 here=$PWD
 
 RNNLAB=${RNNLAB:-}
@@ -39,7 +40,7 @@ while [ $# -gt 0 ]; do
 done
 # whole numbers of at most 6 digits (bash arithmetic would wrap beyond 2^63)
 case "$REPS" in ''|*[!0-9]*|0*|???????*) usage_error "--reps: bad value '$REPS'" "give a whole number of rounds from 1 to 999999, e.g. --reps 10" ;; esac
-[ -n "${RUNS// /}" ] || usage_error "--runs: no sweep lengths given" "e.g. --runs \"16 64 256\""
+[ -n "${RUNS//[[:space:]]/}" ] || usage_error "--runs: no sweep lengths given" "e.g. --runs \"16 64 256\""
 seen=" "
 for n in $RUNS; do
   case "$n" in ''|*[!0-9]*|0*|???????*) usage_error "--runs: bad value '$n'" "give multiples of 4 from 4 to 999996 (4 cells x N/4 seeds), e.g. --runs \"16 64\"" ;; esac
@@ -57,12 +58,16 @@ cd "$(dirname "$0")/.."
 [ ! -d "$OUT" ] || usage_error "--out: $OUT is a folder" "give a file name inside it, e.g. --out $OUT/sweeps.csv"
 # a link is followed (the file it names is written, the link kept); a regular file (or a new one) is
 # replaced whole by renaming a finished copy over it; anything else (/dev/null, a FIFO) is written to
-[ ! -L "$OUT" ] || OUT=$(readlink -f -- "$OUT")
-atomic=1
-[ ! -e "$OUT" ] || [ -f "$OUT" ] || atomic=0
 cannot_write() { printf 'sweeps: error: cannot write %s\nhint: give a writable path with --out\n' "$OUT" >&2; exit 1; }
+atomic=1
+if { [ -e "$OUT" ] && [ ! -f "$OUT" ]; } || [[ $OUT == /dev/* || $OUT == /proc/* ]]; then
+  atomic=0 # a device, a FIFO, /dev/stdout or /dev/stderr (whatever they lead to): written in place
+elif [ -L "$OUT" ]; then
+  real=$(readlink -f -- "$OUT") || cannot_write # a link to a regular file, or to a new one
+  OUT=$real
+fi
 if [ $atomic = 1 ]; then
-  { mkdir -p "$(dirname "$OUT")" && : > "$OUT.tmp" && rm -f "$OUT.tmp"; } 2>/dev/null || cannot_write
+  { mkdir -p "$(dirname "$OUT")" && rm -f "$OUT.tmp" && : > "$OUT.tmp" && rm -f "$OUT.tmp"; } 2>/dev/null || cannot_write
 else
   [ -w "$OUT" ] || cannot_write
 fi
@@ -81,11 +86,11 @@ if command -v taskset > /dev/null; then
 fi
 pins=()
 # pinned runs only where this shell can pin itself to each CPU and back (a container may forbid it)
-if [ ${#cpus[@]} -ge 2 ] && taskset -p -c "${cpus[0]}" $$ > /dev/null 2>&1 && taskset -p -c "${cpus[1]}" $$ > /dev/null 2>&1 &&
-  taskset -p -c "$allowed" $$ > /dev/null 2>&1; then
-  pins=(a b)
+if [ ${#cpus[@]} -ge 2 ] &&
+  (taskset -p -c "${cpus[0]}" $BASHPID && taskset -p -c "${cpus[1]}" $BASHPID) > /dev/null 2>&1; then
+  pins=(a b) # tried in a subshell: whatever failed, this shell's CPUs are as they were
 fi
-ncpu=$(nproc)
+ncpu=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc) # nproc would report those
 [ "$ncpu" -ge 2 ] || echo "sweeps: warning: this process may use $ncpu CPU: the 2-thread sweeps share it, so their times say nothing about a second core" >&2
 cpu_of() { if [ "$1" = a ]; then echo "${cpus[0]}"; else echo "${cpus[1]}"; fi; }
 
@@ -98,7 +103,6 @@ for n in $RUNS; do
 done
 
 declare -A best
-now_us() { local t=${EPOCHREALTIME/[.,]/}; echo "${t#0}"; } # bash 5: no process started to read the clock
 for ((r = 1; r <= REPS; r++)); do
   echo "sweeps: round $r of $REPS" >&2
   for n in $RUNS; do
@@ -107,10 +111,11 @@ for ((r = 1; r <= REPS; r++)); do
         # a pinned run inherits this shell's CPU (no taskset process inside the timed span)
         case $t in a | b) taskset -p -c "$(cpu_of $t)" $$ > /dev/null ;; esac
         rm -rf "$tmp/out"
-        t0=$(now_us)
+        t0=${EPOCHREALTIME/[.,]/} # bash 5's clock, read in this shell: $(...) would fork inside the span
         rc=0
         "$RNNLAB" run "$tmp/s${n}_$p.ini" --out "$tmp/out" --threads "${t/[ab]/1}" --quiet --no-plot > /dev/null || rc=$?
-        us=$(( $(now_us) - t0 ))
+        t1=${EPOCHREALTIME/[.,]/}
+        us=$((t1 - t0))
         case $t in a | b) taskset -p -c "$allowed" $$ > /dev/null ;; esac
         if [ $rc != 0 ]; then
           case $t in 1) how="1 thread" ;; 2) how="2 threads" ;; *) how="1 thread on CPU $(cpu_of $t)" ;; esac
@@ -147,9 +152,11 @@ csv=$(
 )
 # one write, whose failure (a full disk) is seen; a regular file is replaced only once the copy is whole
 if [ $atomic = 1 ]; then
-  { printf '%s\n' "$csv" 2> /dev/null > "$OUT.tmp" && mv "$OUT.tmp" "$OUT"; } || { rm -f "$OUT.tmp"; cannot_write; }
+  rm -f "$OUT.tmp" # not through a link someone left there
+  { printf '%s\n' "$csv" 2> /dev/null > "$OUT.tmp" && mv -f "$OUT.tmp" "$OUT"; } || { rm -f "$OUT.tmp"; cannot_write; }
 else
-  printf '%s\n' "$csv" 2> /dev/null > "$OUT" || cannot_write
+  # appended: /dev/stderr may be a log file (and no 2> here: /dev/stderr would follow it)
+  printf '%s\n' "$csv" >> "$OUT" || cannot_write
 fi
 printf '%s\n' "$csv" | grep -v '^#' | awk -F, '{ printf "%-6s %-10s %-12s %-12s %-8s %-17s %-17s %s\n", $1, $2, $3, $4, $5, $6, $7, $8 }'
 echo "sweeps: wrote $OUT" >&2
