@@ -5,6 +5,7 @@
  * its definition.
  */
 #include "check.h"
+#include "engine/bptt_internal.h"
 #include "rnnlab/rnnlab.h"
 
 #include <math.h>
@@ -674,6 +675,53 @@ static void test_consumed_cache_gives_the_same_gradients(void **state)
     rnnlab_model_free(m);
 }
 
+/* The reverse sweep's prefetch of step t-1's cache rows (on by itself for long sequences) is a hint
+ * to the CPU: forced on and forced off, every cell gives the same gradient bits. It also runs the
+ * prefetching loops under the sanitizer builds, which no sequence this short would otherwise. */
+static void test_prefetch_changes_no_bits(void **state)
+{
+    (void)state;
+    enum { B = 3, T = 9 };
+    struct { rnnlab_cell_kind cell; rnnlab_activation act; int peep, gru_before; rnnlab_norm norm; rnnlab_dtype dt; } cases[] = {
+        {RNNLAB_CELL_RNN, RNNLAB_ACT_TANH, 0, 0, RNNLAB_NORM_NONE, RNNLAB_FLOAT32},
+        {RNNLAB_CELL_RNN, RNNLAB_ACT_PRELU, 0, 0, RNNLAB_NORM_NONE, RNNLAB_FLOAT64},
+        {RNNLAB_CELL_LSTM, 0, 0, 0, RNNLAB_NORM_NONE, RNNLAB_FLOAT32},
+        {RNNLAB_CELL_LSTM, 0, 1, 0, RNNLAB_NORM_NONE, RNNLAB_FLOAT64},
+        {RNNLAB_CELL_LSTM, 0, 0, 0, RNNLAB_NORM_LAYER, RNNLAB_FLOAT64},
+        {RNNLAB_CELL_GRU, 0, 0, 0, RNNLAB_NORM_NONE, RNNLAB_FLOAT64},
+        {RNNLAB_CELL_GRU, 0, 0, 1, RNNLAB_NORM_NONE, RNNLAB_FLOAT32},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        rnnlab_model_config mc;
+        rnnlab_model_config_init(&mc);
+        mc.cell = cases[k].cell, mc.activation = cases[k].act, mc.input_size = 2, mc.hidden_size = 5;
+        mc.num_layers = 2, mc.output_size = 1, mc.peephole = cases[k].peep, mc.norm = cases[k].norm;
+        mc.dtype = cases[k].dt;
+        if (cases[k].gru_before) mc.gru_variant = RNNLAB_GRU_RESET_BEFORE;
+        rnnlab_model *m = check_model(&mc, 70 + k);
+        double x[T * B * 2], y[T * B], dx[2][T * B * 2], dh0[2][2 * B * 5], dc0[2][2 * B * 5];
+        check_fill_uniform(x, T * B * 2, 17 + k), check_fill_uniform(y, T * B, 18 + k);
+        const int lens[B] = {T, 5, 2};
+        rnnlab_batch bt = {.x = x, .target = y, .lengths = lens};
+        const size_t gbytes = m->n_params * rnnlab_dtype_size(mc.dtype);
+        void *g[2] = {malloc(gbytes), malloc(gbytes)};
+        for (int on = 0; on < 2; on++) {
+            rnnlab_bptt *ws = workspace(m, B, T, RNNLAB_LOSS_ALL, 1, 0);
+            rnnlab_bptt_set_prefetch(ws, on ? 1 : -1);
+            assert_int_equal(rnnlab_bptt_forward(ws, m, &bt, NULL), RNNLAB_OK);
+            assert_int_equal(rnnlab_bptt_backward(ws, m, dx[on], dh0[on], dc0[on]), RNNLAB_OK);
+            memcpy(g[on], m->grads, gbytes);
+            rnnlab_bptt_free(ws);
+        }
+        assert_memory_equal(g[0], g[1], gbytes);
+        assert_memory_equal(dx[0], dx[1], sizeof dx[0]);
+        assert_memory_equal(dh0[0], dh0[1], sizeof dh0[0]);
+        if (mc.cell == RNNLAB_CELL_LSTM) assert_memory_equal(dc0[0], dc0[1], sizeof dc0[0]);
+        free(g[0]), free(g[1]);
+        rnnlab_model_free(m);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -694,6 +742,7 @@ int main(void)
         cmocka_unit_test(test_chunked_refusals),
         cmocka_unit_test(test_taps_at_extreme_scales),
         cmocka_unit_test(test_consumed_cache_gives_the_same_gradients),
+        cmocka_unit_test(test_prefetch_changes_no_bits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

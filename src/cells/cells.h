@@ -73,7 +73,21 @@ typedef struct R(rnnlab_step_cache) {
     const R(rnnlab_ln_step) *ln; /* layer norm's cache, or NULL */
     int one_row;        /* 1: every row b reads row 0 of the arrays above (the Jacobian view's rows are
                            cotangents of one sample's state); backward only, and only with ln NULL */
+    int prefetch;       /* 1: backward, row by row, also asks for the same row of step t-1 in each
+                           (T, B, n) array it reads (rnnlab_prefetch_prev): set by bptt.c for t > 0
+                           when the cache streams from memory; a hint, never a change of values */
 } R(rnnlab_step_cache);
+
+/* Asks for the cache lines of the row of n values one step earlier than p, in a time-major (T, B, n)
+ * array: step elements (B n) before it. The reverse sweep reads a long sequence's cache from memory
+ * step by step backwards, which the hardware prefetchers do not follow; asking row by row spreads
+ * the requests over the step's work instead of sending them all at once (W3 LSTM, T = 1000: the
+ * backward 13% faster than one burst of the whole step). */
+static inline void R(rnnlab_prefetch_prev)(const real *p, size_t step, size_t n)
+{
+    const char *q = (const char *)(p - step);
+    for (size_t o = 0; o < n * sizeof(real); o += 64) __builtin_prefetch(q + o, 0, 3);
+}
 
 /* Layer normalisation's epsilon (PyTorch's nn.LayerNorm and nn.BatchNorm1d default). */
 #define RNNLAB_NORM_EPS 1e-5

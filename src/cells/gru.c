@@ -67,6 +67,11 @@ static void gru_after_step_backward(real *dh_prev, real *dc_prev, real *dzx, rea
         const real *g_b = cache->gates + cr * b * GH, *hn_b = cache->extra + cr * b * H;
         const real *hp_b = cache->h_prev + cr * b * H, *dh_b = dh + (size_t)b * H;
         real *dzx_b = dzx + (size_t)b * GH, *dzh_b = dzh + (size_t)b * GH, *dhp_b = dh_prev + (size_t)b * H;
+        if (cache->prefetch) {
+            R(rnnlab_prefetch_prev)(g_b, (size_t)B * GH, (size_t)GH);
+            R(rnnlab_prefetch_prev)(hn_b, (size_t)B * H, (size_t)H);
+            R(rnnlab_prefetch_prev)(hp_b, (size_t)B * H, (size_t)H);
+        }
         _Pragma("omp simd")
         for (int j = 0; j < H; j++) {
             const real r = g_b[j], z = g_b[H + j], n = g_b[2 * H + j], d = dh_b[j];
@@ -158,6 +163,10 @@ static void gru_before_step_backward(real *dh_prev, real *dc_prev, real *dzx, re
         const real *g_b = cache->gates + cr * b * GH;
         const real *hp_b = cache->h_prev + cr * b * H, *dh_b = dh + (size_t)b * H;
         real *dz_b = dzx + (size_t)b * GH, *dhp_b = dh_prev + (size_t)b * H;
+        if (cache->prefetch) {
+            R(rnnlab_prefetch_prev)(g_b, (size_t)B * GH, (size_t)GH);
+            R(rnnlab_prefetch_prev)(hp_b, (size_t)B * H, (size_t)H);
+        }
         _Pragma("omp simd")
         for (int j = 0; j < H; j++) {
             const real z = g_b[H + j], n = g_b[2 * H + j], d = dh_b[j];

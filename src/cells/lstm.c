@@ -127,6 +127,11 @@ static void lstm_step_backward(real *dh_prev, real *dc_prev, real *dzx, real *dz
             const real *cp_b = cache->c_prev + cr * b * H, *dh_b = dh + (size_t)b * H;
             const real *dc_b = dc ? dc + (size_t)b * H : NULL;
             real *dz_b = dzx + (size_t)b * GH, *dcp_b = dc_prev + (size_t)b * H, *dct_b = dc_total + (size_t)b * H;
+            if (cache->prefetch) {
+                R(rnnlab_prefetch_prev)(g_b, (size_t)B * GH, (size_t)GH);
+                R(rnnlab_prefetch_prev)(tc_b, (size_t)B * H, (size_t)H);
+                R(rnnlab_prefetch_prev)(cp_b, (size_t)B * H, (size_t)H);
+            }
             if (peep) R(lstm_backward_row)(dz_b, dcp_b, dct_b, g_b, tc_b, cp_b, dh_b, dc_b, peep, H, 1);
             else R(lstm_backward_row)(dz_b, dcp_b, dct_b, g_b, tc_b, cp_b, dh_b, dc_b, peep, H, 0);
         });

@@ -85,6 +85,10 @@ static void rnn_step_backward(real *dh_prev, real *dc_prev, real *dzx, real *dzh
     for (int b = 0; b < B; b++) {
         const real *h_b = cache->h + cr * b * H, *z_b = cache->gates + cr * b * H, *dh_b = dh + (size_t)b * H;
         real *dz_b = dzx + (size_t)b * H;
+        if (cache->prefetch) {
+            R(rnnlab_prefetch_prev)(h_b, (size_t)B * H, (size_t)H);
+            R(rnnlab_prefetch_prev)(z_b, (size_t)B * H, (size_t)H);
+        }
         switch (act) {
         case RNNLAB_ACT_TANH: RNN_BACKWARD(1 - y * y) break;
         case RNNLAB_ACT_SIGMOID: RNN_BACKWARD(y * (1 - y)) break;

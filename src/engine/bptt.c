@@ -755,13 +755,9 @@ rnnlab_status R(rnnlab_bptt_forward_impl)(rnnlab_bptt *ws, const rnnlab_model *m
 
 enum { TAP_NONE, TAP_NORMS, TAP_ACCUM };
 
-#define RNNLAB_PREFETCH_BYTES (8u << 20) /* a layer's gate rows beyond this: prefetch in the sweep */
-
-/* Asks for the cache lines of [p, p + bytes) to be read into the cache (a hint; no effect on values). */
-static void prefetch_rows(const void *p, size_t bytes)
-{
-    for (size_t o = 0; o < bytes; o += 64) __builtin_prefetch((const char *)p + o, 0, 3);
-}
+#ifndef RNNLAB_PREFETCH_BYTES
+#define RNNLAB_PREFETCH_BYTES (8u << 20) /* a layer's gate rows beyond this: prefetch (below, L3 holds them) */
+#endif
 
 /*
  * Reverse sweep of layer l over steps t_hi..t_lo. dHin (t - t_lo rows of (B, H)) is the gradient
@@ -793,18 +789,12 @@ static void R(layer_sweep)(rnnlab_bptt *ws, rnnlab_model *m, int l, int t_lo, in
         memset(dh_next, 0, BH * sizeof(real));
         if (Cl) memset(dc, 0, BH * sizeof(real));
     }
-    /* a cache beyond the CPU caches streams in from memory, step by step in reverse: the next
-       step's rows are asked for while this one runs (W3 sizes at T = 10000: 3-5% faster; below the
-       threshold the rows are in cache and the hints would only cost instructions) */
-    const int prefetch = (size_t)ws->Teff * B * GH * sizeof(real) > RNNLAB_PREFETCH_BYTES;
+    /* a cache beyond L2 streams in step by step in reverse, which the hardware prefetchers do not
+       follow: the cell's backward asks for step t-1's rows row by row while it works on step t's
+       (cache.prefetch; below the threshold the rows are in cache and the hints only cost) */
+    const int prefetch = ws->prefetch_mode ? ws->prefetch_mode > 0
+                                           : (size_t)ws->Teff * B * GH * sizeof(real) > RNNLAB_PREFETCH_BYTES;
     for (int t = t_hi; t >= t_lo; t--) {
-        if (prefetch && t > 0) {
-            const size_t tp = (size_t)t - 1;
-            prefetch_rows(gl + tp * B * GH, (size_t)B * GH * sizeof(real));
-            prefetch_rows(Hl + tp * BH, BH * sizeof(real));
-            if (Cl) prefetch_rows(Cl + tp * BH, BH * sizeof(real));
-            if (el) prefetch_rows(el + tp * BH, BH * sizeof(real));
-        }
         if (dHin) {
             const real *in = dHin + (size_t)(t - t_lo) * BH;
             for (size_t i = 0; i < BH; i++) dh[i] = in[i] + dh_next[i]; /* total dL/dh_t */
@@ -833,6 +823,7 @@ static void R(layer_sweep)(rnnlab_bptt *ws, rnnlab_model *m, int l, int t_lo, in
             .h_prev = Hl + (size_t)t * BH,
             .c_prev = Cl ? Cl + (size_t)t * BH : NULL,
             .ln = ln.hat ? &ln : NULL,
+            .prefetch = prefetch && t > 0 && !ln.hat,
         };
         const size_t zrow = (size_t)(t - t_lo) * B * GH;
         ops->backward(dh_next, Cl ? dc_prev : NULL, dZx + zrow, sep ? dZh + zrow : NULL, Cl ? dct : NULL, &g, dh,

@@ -607,6 +607,8 @@ void rnnlab_bptt_set_perturb(rnnlab_bptt *ws, int on, int l, int t, int b, int j
                                 b - ws->part_b0[p], j, eps);
 }
 
+void rnnlab_bptt_set_prefetch(rnnlab_bptt *ws, int mode) { ws->prefetch_mode = mode; }
+
 void rnnlab_bptt_set_kink_ref(rnnlab_bptt *ws, const unsigned char *ref)
 {
     ws->kink_ref = ref;

@@ -60,6 +60,11 @@ void rnnlab_bptt_set_perturb(rnnlab_bptt *ws, int on, int l, int t, int b, int j
 void rnnlab_bptt_set_kink_ref(rnnlab_bptt *ws, const unsigned char *ref);
 long rnnlab_bptt_kink_flips(rnnlab_bptt *ws);
 
+/* Test hook (not for a workspace split into parts): the reverse sweep's prefetch of the previous
+ * step's cache rows (rnnlab_step_cache.prefetch) by the cache's size (mode 0, the default), always
+ * (1) or never (-1). A hint to the CPU: the results are the same bits in every mode. */
+void rnnlab_bptt_set_prefetch(rnnlab_bptt *ws, int mode);
+
 /* Checks a batch against a workspace/model (shapes, lengths, targets, finiteness); used by forward
  * and by the window loss. */
 rnnlab_status rnnlab_bptt_check_batch(const rnnlab_bptt *ws, const rnnlab_model *m, const rnnlab_batch *bt);

@@ -102,6 +102,7 @@ struct rnnlab_bptt {
     } perturb;
     const unsigned char *kink_ref; /* (L, T, B, H) 1 where h > 0 in the reference forward, or NULL */
     long kink_flips;               /* states computed since the hook was set whose sign differs */
+    int prefetch_mode;             /* rnnlab_bptt_set_prefetch: 0 by size, 1 always, -1 never */
 };
 
 /* With the loss at the last step, the head's gradient has B non-zero rows out of T*B: unless the

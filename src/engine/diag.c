@@ -410,7 +410,7 @@ rnnlab_status R(rnnlab_diag_jacobian_impl)(const rnnlab_bptt *ws, const rnnlab_m
                where layer norm's backward needs a cache row per row */
             R(rnnlab_step_cache) cache = {g_src, el ? el + bh : NULL, Hl + bh + (size_t)B * H,
                                           lstm ? Cl + bh + (size_t)B * H : NULL, Hl + bh, lstm ? Cl + bh : NULL, NULL,
-                                          1};
+                                          1, 0};
             if (lnorm) {
                 const R(rnnlab_ln_step) src = R(rnnlab_ln_step_of)(ws, l, t);
                 for (int i = 0; i < S; i++) {
@@ -430,7 +430,7 @@ rnnlab_status R(rnnlab_diag_jacobian_impl)(const rnnlab_bptt *ws, const rnnlab_m
                     }
                 }
                 cache = (R(rnnlab_step_cache)){g_rep, el ? e_rep : NULL, h_rep, lstm ? c_rep : NULL, hp_rep,
-                                               lstm ? cp_rep : NULL, &ln_rep, 0};
+                                               lstm ? cp_rep : NULL, &ln_rep, 0, 0};
             }
             ops->backward(Mh2, lstm ? Mc2 : NULL, dzx, dzh, lstm ? dct : NULL, NULL, Mh, lstm ? Mc : NULL, &cache, &p,
                           &o, S, H, scr);
