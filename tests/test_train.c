@@ -487,6 +487,19 @@ static void test_runner_writes_training_files(void **state)
     assert_int_equal(access(ck, R_OK), 0);
 }
 
+/* Runs (or trains) the experiment file quietly, without figures, on `threads` threads. */
+static rnnlab_status run_file(const char *path, int threads, int fresh)
+{
+    rnnlab_experiment *e = NULL;
+    rnnlab_status st = rnnlab_experiment_load(&e, path);
+    rnnlab_run_options o;
+    rnnlab_run_options_init(&o);
+    o.quiet = 1, o.plot = 0, o.threads = threads, o.fresh = fresh;
+    if (!st) st = rnnlab_experiment_run(e, &o);
+    rnnlab_experiment_free(e);
+    return st;
+}
+
 /* --fresh removes every run's checkpoint, whatever its id (a shard's ids are strided; they used to be
  * looked for only 4096 ids ahead) and torn .tmp ones, and nothing else in the folder; the runs are
  * then trained again from the start. */
@@ -495,12 +508,7 @@ static void test_fresh_clears_every_checkpoint(void **state)
     (void)state;
     const char *out = check_tmp_path("fresh");
     const char *path = write_experiment("fresh", out, small_train);
-    rnnlab_experiment *e = NULL;
-    rnnlab_run_options o;
-    rnnlab_run_options_init(&o);
-    o.quiet = 1, o.plot = 0, o.threads = 1;
-    assert_int_equal(rnnlab_experiment_load(&e, path), RNNLAB_OK);
-    assert_int_equal(rnnlab_experiment_run(e, &o), RNNLAB_OK);
+    assert_int_equal(run_file(path, 1, 0), RNNLAB_OK);
     const char *stale[] = {"run-9000.ckpt", "run-7.ckpt.tmp", "run-12345678.ckpt"}, *other = "notes.txt";
     char f[4400];
     for (size_t k = 0; k < 3; k++) {
@@ -509,9 +517,7 @@ static void test_fresh_clears_every_checkpoint(void **state)
     }
     snprintf(f, sizeof f, "%s/checkpoints/%s", out, other);
     check_write_file(f, "keep");
-    o.fresh = 1;
-    assert_int_equal(rnnlab_experiment_run(e, &o), RNNLAB_OK);
-    rnnlab_experiment_free(e);
+    assert_int_equal(run_file(path, 1, 1), RNNLAB_OK);
     for (size_t k = 0; k < 3; k++) {
         snprintf(f, sizeof f, "%s/checkpoints/%s", out, stale[k]);
         assert_int_equal(access(f, F_OK), -1);
@@ -535,17 +541,8 @@ static void test_runner_threads_and_resume(void **state)
     const char *pa = write_experiment("thr1", a, small_train);
     char *copy = strdup(pa);
     const char *pb = write_experiment("thr2", b, small_train);
-    rnnlab_experiment *e = NULL;
-    rnnlab_run_options o;
-    rnnlab_run_options_init(&o);
-    o.quiet = 1, o.plot = 0, o.threads = 1;
-    assert_int_equal(rnnlab_experiment_load(&e, copy), RNNLAB_OK);
-    assert_int_equal(rnnlab_experiment_run(e, &o), RNNLAB_OK);
-    rnnlab_experiment_free(e);
-    o.threads = 2;
-    assert_int_equal(rnnlab_experiment_load(&e, pb), RNNLAB_OK);
-    assert_int_equal(rnnlab_experiment_run(e, &o), RNNLAB_OK);
-    rnnlab_experiment_free(e);
+    assert_int_equal(run_file(copy, 1, 0), RNNLAB_OK);
+    assert_int_equal(run_file(pb, 2, 0), RNNLAB_OK);
     assert_true(check_same_files(a, b, all_files));
     free(copy);
 }
