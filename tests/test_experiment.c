@@ -644,7 +644,7 @@ static void test_shards_with_gnu_parallel_then_merge(void **state)
 }
 
 /* A merge writes the base folder, where a run could be writing, and reads the shard folders: it
- * takes their locks too. */
+ * takes their locks too. And it needs shard 0's manifest. */
 static void test_merge_waits_for_the_folder_lock(void **state)
 {
     (void)state;
@@ -678,8 +678,27 @@ static void test_merge_waits_for_the_folder_lock(void **state)
     assert_non_null(strstr(rnnlab_last_error(), "shard-1-of-2 is in use"));
     assert_int_equal(access(decay, F_OK), -1);
     close(fd2);
+    /* shard 0's manifest becomes the merged one: a damaged one is refused before anything is
+       written, and running shard 0 again (its runs done) mends it */
+    char man[4300];
+    snprintf(man, sizeof man, "%s/shard-0-of-2/manifest.json", out);
+    check_write_file(man, "");
+    assert_int_equal(rnnlab_experiment_merge(out), RNNLAB_ERR_IO);
+    assert_non_null(strstr(rnnlab_last_error(), "missing or damaged"));
+    assert_int_equal(access(decay, F_OK), -1);
+    assert_int_equal(rnnlab_experiment_load(&e, ini), RNNLAB_OK);
+    rnnlab_run_options o;
+    rnnlab_run_options_init(&o);
+    o.out_dir = out, o.threads = 1, o.quiet = 1, o.plot = 0, o.shard_k = 0, o.shard_n = 2;
+    assert_int_equal(rnnlab_experiment_run(e, &o), RNNLAB_OK);
+    rnnlab_experiment_free(e);
     assert_int_equal(rnnlab_experiment_merge(out), RNNLAB_OK);
     assert_int_equal(access(decay, F_OK), 0);
+    char merged[4300];
+    snprintf(merged, sizeof merged, "%s/manifest.json", out);
+    char *text = check_slurp(merged, NULL);
+    assert_non_null(strstr(text, "\"merged_from_shards\": 2\n}"));
+    free(text);
 }
 
 int main(void)

@@ -1075,6 +1075,15 @@ rnnlab_status rnnlab_experiment_merge(const char *dir)
         if (!seen[id])
             st = rnnlab_error(RNNLAB_ERR_IO, "run %ld (shard %ld of %d) is not done yet: run that shard again to finish it",
                               id, id % n, n);
+    /* shard 0's manifest becomes the merged one: checked before anything is written */
+    char *man = NULL;
+    if (!st) {
+        path_join(path, sizeof path, sh[0].dir, "manifest.json");
+        man = slurp(path, NULL);
+        if (!man || !strrchr(man, '}'))
+            st = rnnlab_error(RNNLAB_ERR_IO, "%s: missing or damaged; run shard 0 again (its runs are done: it only "
+                                             "writes its manifest again)", path);
+    }
     rnnlab_csvbuf out[N_FILES] = {{0}};
     rnnlab_csvbuf jr = {0};
     if (!st) {
@@ -1108,37 +1117,32 @@ rnnlab_status rnnlab_experiment_merge(const char *dir)
         if (!st) st = write_file_atomic(path, jr.data, jr.len);
         /* the manifest: shard 0's (build, experiment, times), as the whole grid: shard 0/1, every run
          * done, and how many shards it came from */
-        path_join(path, sizeof path, sh[0].dir, "manifest.json");
-        size_t ml;
-        char *man = slurp(path, &ml);
-        if (!st && man) {
+        if (!st) {
             char *end = strrchr(man, '}');
-            if (end) {
-                rnnlab_csvbuf mb = {0};
-                *end = '\0';
-                for (char *p = man; *p;) { /* one "key": value per line */
-                    char *nl = strchr(p, '\n');
-                    const size_t len = nl ? (size_t)(nl - p) + 1 : strlen(p);
-                    if (!strncmp(p, "  \"shard\": ", 11)) {
-                        rnnlab_csv_append(&mb, "  \"shard\": \"0/1\",\n", 18);
-                    } else if (!strncmp(p, "  \"runs_done\": ", 15)) {
-                        snprintf(line, sizeof line, "  \"runs_done\": %ld%s", grid, nl && nl[-1] == ',' ? ",\n" : "\n");
-                        rnnlab_csv_append(&mb, line, strlen(line));
-                    } else {
-                        rnnlab_csv_append(&mb, p, len);
-                    }
-                    p += len;
+            rnnlab_csvbuf mb = {0};
+            *end = '\0';
+            for (char *p = man; *p;) { /* one "key": value per line */
+                char *nl = strchr(p, '\n');
+                const size_t len = nl ? (size_t)(nl - p) + 1 : strlen(p);
+                if (!strncmp(p, "  \"shard\": ", 11)) {
+                    rnnlab_csv_append(&mb, "  \"shard\": \"0/1\",\n", 18);
+                } else if (!strncmp(p, "  \"runs_done\": ", 15)) {
+                    snprintf(line, sizeof line, "  \"runs_done\": %ld%s", grid, nl && nl[-1] == ',' ? ",\n" : "\n");
+                    rnnlab_csv_append(&mb, line, strlen(line));
+                } else {
+                    rnnlab_csv_append(&mb, p, len);
                 }
-                while (mb.len && (mb.data[mb.len - 1] == '\n' || mb.data[mb.len - 1] == ' ')) mb.len--;
-                snprintf(line, sizeof line, ",\n  \"merged_from_shards\": %d\n}\n", n);
-                rnnlab_csv_append(&mb, line, strlen(line));
-                snprintf(path, sizeof path, "%s/manifest.json", dir);
-                st = write_file_atomic(path, mb.data, mb.len);
-                rnnlab_csvbuf_free(&mb);
+                p += len;
             }
+            while (mb.len && (mb.data[mb.len - 1] == '\n' || mb.data[mb.len - 1] == ' ')) mb.len--;
+            snprintf(line, sizeof line, ",\n  \"merged_from_shards\": %d\n}\n", n);
+            rnnlab_csv_append(&mb, line, strlen(line));
+            snprintf(path, sizeof path, "%s/manifest.json", dir);
+            st = write_file_atomic(path, mb.data, mb.len);
+            rnnlab_csvbuf_free(&mb);
         }
-        rnnlab_free(man);
     }
+    rnnlab_free(man);
     for (int i = 0; i < N_FILES; i++) rnnlab_csvbuf_free(&out[i]);
     rnnlab_csvbuf_free(&jr);
     for (int k = 0; k < n; k++) {
