@@ -1026,10 +1026,10 @@ void rnnlab_experiment_print_grid(const rnnlab_experiment *e, const rnnlab_run_o
     if (e->n_blocks > 1)
         for (int k = 0; k < e->n_blocks; k++)
             fprintf(f, "%s block %s: %ld", k ? "," : ";", e->blocks[k].name, e->blocks[k].size);
-    if (sn > 1)
-        fprintf(f, "; shard %d/%d: %ld of them; output %s/shard-%d-of-%d\n", sk, sn,
-                sk < e->grid_size ? (e->grid_size - 1 - sk) / sn + 1 : 0, base, sk, sn);
-    else fprintf(f, "; output %s\n", base);
+    char dir[PATH_MAX + 64];
+    exp_shard_dir(dir, sizeof dir, base, sk, sn);
+    if (sn > 1) fprintf(f, "; shard %d/%d: %ld of them", sk, sn, sk < e->grid_size ? (e->grid_size - 1 - sk) / sn + 1 : 0);
+    fprintf(f, "; output %s\n", dir);
     for (long id = sk; id < e->grid_size; id += sn) {
         exp_run r;
         if (exp_resolve(e, id, &r, NULL)) continue;

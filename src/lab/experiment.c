@@ -94,6 +94,12 @@ static void path_join(char *out, size_t n, const char *dir, const char *name)
     memcpy(out + a + 1, name, b + 1);
 }
 
+void exp_shard_dir(char *out, size_t n_out, const char *base, int k, int n)
+{
+    if (n > 1) snprintf(out, n_out, "%s/shard-%d-of-%d", base, k, n);
+    else snprintf(out, n_out, "%s", base);
+}
+
 rnnlab_status exp_fsync_dir(const char *path)
 {
     const int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -848,8 +854,7 @@ static rnnlab_status experiment_run(rnnlab_experiment *e, const rnnlab_run_optio
     const int sk = opt->shard_n > 1 ? opt->shard_k : 0, sn = opt->shard_n > 1 ? opt->shard_n : 1;
     if (sk < 0 || sk >= sn) return rnnlab_error(RNNLAB_ERR_CONFIG, "shard %d/%d: need 0 <= K < N", sk, sn);
     if (!(opt->flush_s >= 0)) return rnnlab_error(RNNLAB_ERR_CONFIG, "flush interval %g s: need 0 or more", opt->flush_s);
-    if (sn > 1) snprintf(dir, sizeof dir, "%s/shard-%d-of-%d", base, sk, sn);
-    else snprintf(dir, sizeof dir, "%s", base);
+    exp_shard_dir(dir, sizeof dir, base, sk, sn);
     const int threads = opt->threads > 0 ? opt->threads : e->threads > 0 ? e->threads : rnnlab_threads_get();
     int jobs = opt->jobs > 0 ? opt->jobs : e->jobs > 0 ? e->jobs : auto_jobs(e, threads);
     if (jobs > threads) jobs = threads;
@@ -1013,7 +1018,7 @@ rnnlab_status rnnlab_experiment_merge(const char *dir)
     int nf = N_BASE_FILES;
     for (int k = 0; k < n; k++) sh[k].lock_fd = -1;
     for (int k = 0; k < n && !st; k++) {
-        snprintf(sh[k].dir, sizeof sh[k].dir, "%s/shard-%d-of-%d", dir, k, n);
+        exp_shard_dir(sh[k].dir, sizeof sh[k].dir, dir, k, n);
         /* a shard still being written (or started again) would change under the merge */
         if (access(sh[k].dir, F_OK) == 0 && (st = folder_lock(sh[k].dir, &sh[k].lock_fd))) break;
         snprintf(path, sizeof path, "%s/.journal", sh[k].dir);

@@ -174,6 +174,10 @@ int exp_parse_long(const char *v, long *out);
 
 /* ---------------------------------------------------------------- shared by the runner and the trainer (experiment.c) */
 
+/* The folder a run of shard k of n writes: base/shard-k-of-n, or base itself for n <= 1 (into out,
+ * n_out bytes; cut if longer). */
+void exp_shard_dir(char *out, size_t n_out, const char *base, int k, int n);
+
 /* Creates folder path and every missing folder above it (mkdir -p). Errors: RNNLAB_ERR_IO naming the
  * folder that could not be created, or a path of PATH_MAX bytes or more. */
 rnnlab_status exp_mkdirs(const char *path);
