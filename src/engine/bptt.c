@@ -789,9 +789,10 @@ static void R(layer_sweep)(rnnlab_bptt *ws, rnnlab_model *m, int l, int t_lo, in
         memset(dh_next, 0, BH * sizeof(real));
         if (Cl) memset(dc, 0, BH * sizeof(real));
     }
-    /* a cache beyond L2 streams in step by step in reverse, which the hardware prefetchers do not
-       follow: the cell's backward asks for step t-1's rows row by row while it works on step t's
-       (cache.prefetch; below the threshold the rows are in cache and the hints only cost) */
+    /* gate rows beyond RNNLAB_PREFETCH_BYTES stream in from memory step by step in reverse, which the
+       hardware prefetchers do not follow: the cell's backward asks for step t-1's rows row by row
+       while it works on step t's (cache.prefetch; below it L3 holds the rows and the hints were
+       measured no better) */
     const int prefetch = ws->prefetch_mode ? ws->prefetch_mode > 0
                                            : (size_t)ws->Teff * B * GH * sizeof(real) > RNNLAB_PREFETCH_BYTES;
     for (int t = t_hi; t >= t_lo; t--) {
