@@ -166,6 +166,12 @@ static void test_names_and_parsing(void **state)
     rnnlab_dtype d;
     assert_int_equal(rnnlab_dtype_parse("float32", &d), RNNLAB_OK);
     assert_int_equal(d, RNNLAB_FLOAT32);
+    /* a number is the whole cell: no white space around it (strtod alone would skip it in front) */
+    double x = 0;
+    assert_true(rnnlab_parse_double("-2.5e-3", &x) && x == -2.5e-3);
+    const char *not_numbers[] = {"", " 1", "\t1", "\n1", "\r1", "1 ", "1\n", "1x", "--1"};
+    for (size_t i = 0; i < sizeof not_numbers / sizeof *not_numbers; i++)
+        assert_int_equal(rnnlab_parse_double(not_numbers[i], &x), 0);
 }
 
 static void test_model_layout_matches_pytorch(void **state)

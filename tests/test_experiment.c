@@ -214,7 +214,7 @@ static void test_output_folder_is_locked(void **state)
     assert_true(fd >= 0);
     assert_int_equal(flock(fd, LOCK_EX), 0); /* a second open file description: as another process holds it */
     assert_int_equal(run_lib(ini, out, 1, 1), RNNLAB_ERR_BUSY);
-    assert_non_null(strstr(rnnlab_last_error(), "in use by another rnnlab process"));
+    assert_non_null(strstr(rnnlab_last_error(), "in use by another rnnlab run"));
     char journal[4300];
     snprintf(journal, sizeof journal, "%s/.journal", out);
     assert_int_equal(access(journal, F_OK), -1);
@@ -224,7 +224,7 @@ static void test_output_folder_is_locked(void **state)
         assert_int_equal(check_run_cli(log, args), 1);
         char *text = check_slurp(log, NULL);
         assert_non_null(text);
-        assert_non_null(strstr(text, "in use by another rnnlab process"));
+        assert_non_null(strstr(text, "in use by another rnnlab run"));
         assert_non_null(strstr(text, "hint: wait for that process to finish"));
         assert_null(strstr(text, "fix the cause"));
         free(text);
@@ -594,6 +594,16 @@ static void test_cli_numbers_and_folders(void **state)
         assert_non_null(strstr(text, bad[k][0]));
         free(text);
     }
+    /* gradcheck's model options are checked by the library, whose message names its own fields */
+    const char *model_opt[][2] = {{"--alpha", "-1"}, {"--dropout", "1"}};
+    for (size_t k = 0; k < sizeof model_opt / sizeof *model_opt; k++) {
+        const char *args[] = {"gradcheck", "--cell", "rnn", model_opt[k][0], model_opt[k][1], NULL};
+        assert_int_equal(check_run_cli(log, args), 2);
+        char *text = check_slurp(log, NULL), want[64];
+        snprintf(want, sizeof want, "error: %s: must be", model_opt[k][0]);
+        assert_non_null(strstr(text, want));
+        free(text);
+    }
     char out[4300];
     snprintf(out, sizeof out, "%s//", check_tmp_path("cli_num_out"));
     const char *dry[] = {"run", "--dry-run", "--out", out, "--shard", "1/5", ini, NULL};
@@ -602,6 +612,11 @@ static void test_cli_numbers_and_folders(void **state)
     char want[4400];
     snprintf(want, sizeof want, "; shard 1/5: 3 of them; output %scli_num_out/shard-1-of-5\n", check_tmp_path(""));
     assert_non_null(strstr(text, want));
+    free(text);
+    const char *root[] = {"run", "--dry-run", "--out", "/", "--shard", "1/5", ini, NULL}; /* written nowhere */
+    assert_int_equal(check_run_cli(log, root), 0);
+    text = check_slurp(log, NULL);
+    assert_non_null(strstr(text, "; output /shard-1-of-5\n"));
     free(text);
 }
 
@@ -666,7 +681,7 @@ static void test_merge_waits_for_the_folder_lock(void **state)
     assert_true(fd >= 0);
     assert_int_equal(flock(fd, LOCK_EX), 0); /* as a run in the base folder would hold it */
     assert_int_equal(rnnlab_experiment_merge(out), RNNLAB_ERR_BUSY);
-    assert_non_null(strstr(rnnlab_last_error(), "in use by another rnnlab process"));
+    assert_non_null(strstr(rnnlab_last_error(), "in use by another rnnlab run"));
     assert_int_equal(access(decay, F_OK), -1);
     close(fd);
     /* nor while a shard's folder is held (a shard started again would change under the merge) */

@@ -23,7 +23,7 @@ int rnnlab_format_double(char *buf, size_t size, double v);
 int rnnlab_format_float(char *buf, size_t size, double v);
 
 /* Parses the whole string s as a double in the C locale ("nan", "inf", "-inf" accepted; leading and
- * trailing spaces are not). Returns 1 on success, 0 if s is not a number. */
+ * trailing white space - blanks, tabs, newlines - is not). Returns 1 on success, 0 if s is not a number. */
 int rnnlab_parse_double(const char *s, double *out);
 
 #ifdef __cplusplus

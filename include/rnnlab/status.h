@@ -24,7 +24,7 @@ typedef enum rnnlab_status {
     RNNLAB_ERR_CONFIG,  /* invalid option, configuration or experiment file */
     RNNLAB_ERR_IO,      /* open/read/write failed, or a file is malformed */
     RNNLAB_ERR_NUMERIC, /* NaN or Inf where a finite value was required */
-    RNNLAB_ERR_BUSY     /* another process holds the output folder; nothing was written (try again later) */
+    RNNLAB_ERR_BUSY     /* another run (of another process, or of this one) holds the output folder; nothing written */
 } rnnlab_status;
 
 /* Short fixed text for a status ("ok", "out of memory", ...). Never NULL. */

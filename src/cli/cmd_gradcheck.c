@@ -178,8 +178,15 @@ int cmd_gradcheck(int argc, char **argv)
     (void)act_given;
     if (tol > 0) cfg.tol = tol;
     rnnlab_status st = rnnlab_model_config_check(&cfg.model);
-    if (st) {
-        cli_error(NULL, "%s", rnnlab_last_error());
+    if (st) { /* the library names its fields; say which option set the one at fault */
+        static const char *const opt_of[][2] = {{"leaky_alpha", "--alpha"}, {"dropout", "--dropout"}};
+        const char *msg = rnnlab_last_error(), *opt = NULL;
+        for (size_t k = 0; k < sizeof opt_of / sizeof opt_of[0] && !opt; k++) {
+            const size_t n = strlen(opt_of[k][0]);
+            if (!strncmp(msg, opt_of[k][0], n) && msg[n] == ' ') opt = opt_of[k][1], msg += n + 1;
+        }
+        if (opt) cli_error(NULL, "%s: %s", opt, msg);
+        else cli_error(NULL, "%s", msg);
         return CLI_EXIT_USAGE;
     }
     rnnlab_check_report rep;

@@ -4,6 +4,7 @@
 #include "rnnlab/format.h"
 
 #include <locale.h>
+#include <ctype.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -42,7 +43,7 @@ int rnnlab_format_float(char *buf, size_t size, double v) { return format_with(b
 
 int rnnlab_parse_double(const char *s, double *out)
 {
-    if (!s || !*s || s[0] == ' ' || s[0] == '\t') return 0;
+    if (!s || !*s || isspace((unsigned char)s[0])) return 0; /* strtod would skip blanks and newlines */
     if (!strcmp(s, "nan") || !strcmp(s, "NaN") || !strcmp(s, "NAN")) return *out = NAN, 1;
     if (!strcmp(s, "inf") || !strcmp(s, "Inf") || !strcmp(s, "+inf")) return *out = INFINITY, 1;
     if (!strcmp(s, "-inf") || !strcmp(s, "-Inf")) return *out = -INFINITY, 1;

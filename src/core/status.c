@@ -22,7 +22,7 @@ const char *rnnlab_status_str(rnnlab_status s)
     case RNNLAB_ERR_CONFIG: return "configuration error";
     case RNNLAB_ERR_IO: return "input/output error";
     case RNNLAB_ERR_NUMERIC: return "non-finite value";
-    case RNNLAB_ERR_BUSY: return "in use by another process";
+    case RNNLAB_ERR_BUSY: return "in use by another run";
     }
     return "unknown status";
 }

@@ -96,7 +96,9 @@ static void path_join(char *out, size_t n, const char *dir, const char *name)
 
 void exp_shard_dir(char *out, size_t n_out, const char *base, int k, int n)
 {
-    if (n > 1) snprintf(out, n_out, "%s/shard-%d-of-%d", base, k, n);
+    const size_t len = strlen(base);
+    if (n > 1) /* no doubled slash after a base that ends in one ("/") */
+        snprintf(out, n_out, "%s%sshard-%d-of-%d", base, len && base[len - 1] == '/' ? "" : "/", k, n);
     else snprintf(out, n_out, "%s", base);
 }
 
@@ -286,7 +288,7 @@ static rnnlab_status folder_lock(const char *dir, int *fd)
     *fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
     if (*fd < 0) return rnnlab_error(RNNLAB_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     if (flock(*fd, LOCK_EX | LOCK_NB) != 0)
-        return rnnlab_error(RNNLAB_ERR_BUSY, "%s is in use by another rnnlab process (%s is locked)", dir, path);
+        return rnnlab_error(RNNLAB_ERR_BUSY, "%s is in use by another rnnlab run (%s is locked by another process, or by this one)", dir, path);
     return RNNLAB_OK;
 }
 
