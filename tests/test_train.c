@@ -705,6 +705,16 @@ static void test_cli_kill_and_resume(void **state)
     out = check_slurp(log, NULL);
     assert_non_null(strstr(out, "not an rnnlab checkpoint"));
     free(out);
+    /* a trailing slash names a folder: --export refuses it rather than write a file without it */
+    char dir_like[4200];
+    snprintf(dir_like, sizeof dir_like, "%s/w2.txt/", check_tmpdir());
+    const char *slash[] = {"train", "--export", ck, "--out", dir_like, NULL};
+    assert_int_equal(check_run_cli(log, slash), 2);
+    out = check_slurp(log, NULL);
+    assert_non_null(strstr(out, "names a folder"));
+    free(out);
+    dir_like[strlen(dir_like) - 1] = '\0';
+    assert_int_equal(access(dir_like, F_OK), -1);
 }
 
 /* Batch norm: each training update folds the batch's statistics into the running ones that

@@ -92,14 +92,16 @@ int cmd_train(int argc, char **argv)
 {
     rnnlab_run_options o;
     rnnlab_run_options_init(&o);
-    const char *file = NULL, *info = NULL, *exp_ck = NULL;
+    const char *file = NULL, *info = NULL, *exp_ck = NULL, *out_raw = NULL;
     int dry = 0;
     for (int i = 1; i < argc; i++) {
         const char *v;
         int r;
+        const int at = i;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return train_help(stdout), CLI_EXIT_OK;
         if ((r = cli_grid_opt(argc, argv, &i, &o, &dry)) != 0) {
             if (r < 0) return CLI_EXIT_USAGE;
+            if (!strncmp(argv[at], "--out", 5)) out_raw = i > at ? argv[i] : argv[at] + 6; /* as typed */
         } else if ((r = cli_opt(argc, argv, &i, "--info", &v)) != 0) {
             if (r < 0) return CLI_EXIT_USAGE;
             info = v;
@@ -114,6 +116,10 @@ int cmd_train(int argc, char **argv)
         return CLI_EXIT_USAGE;
     }
     if (info) return show_info(info);
+    if (exp_ck && out_raw && out_raw[strlen(out_raw) - 1] == '/') { /* --out trims it for folders */
+        cli_error("give a file name, e.g. --out weights.txt", "--out: '%s' names a folder; --export writes a file", out_raw);
+        return CLI_EXIT_USAGE;
+    }
     if (exp_ck) return export_weights(exp_ck, o.out_dir);
     if (!file) {
         cli_error("e.g. rnnlab train experiments/train_adding.ini", "no experiment file given");
