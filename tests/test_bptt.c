@@ -95,6 +95,41 @@ static void test_batch_refusals_name_the_element(void **state)
     x[(2 * B + 1) * I + 1] = 0.5;
     /* backward before any successful forward */
     assert_int_equal(rnnlab_bptt_backward(ws, m, NULL, NULL, NULL), RNNLAB_ERR_CONFIG);
+    /* every element is checked, and the first one not finite is named: x, target, h0 */
+    char want[64];
+    for (int k = 0; k < T * B * I; k++) {
+        const double keep = x[k];
+        x[k] = k % 2 ? INFINITY : -INFINITY;
+        assert_int_equal(rnnlab_bptt_forward(ws, m, &bt, &loss), RNNLAB_ERR_NUMERIC);
+        snprintf(want, sizeof want, "x[t=%d, b=%d, %d] is not finite (%sinf)", k / (B * I), k / I % B, k % I,
+                 k % 2 ? "" : "-");
+        assert_non_null(strstr(rnnlab_last_error(), want));
+        x[k] = keep;
+    }
+    double h0[B * 3] = {0};
+    bt.h0 = h0;
+    for (int k = 0; k < B * 2; k++) {
+        const double keep = y[k];
+        y[k] = NAN, h0[k % (B * 3)] = INFINITY;
+        assert_int_equal(rnnlab_bptt_forward(ws, m, &bt, &loss), RNNLAB_ERR_NUMERIC);
+        snprintf(want, sizeof want, "target[0, b=%d, %d]", k / 2, k % 2);
+        assert_non_null(strstr(rnnlab_last_error(), want));
+        y[k] = keep;
+        assert_int_equal(rnnlab_bptt_forward(ws, m, &bt, &loss), RNNLAB_ERR_NUMERIC);
+        snprintf(want, sizeof want, "h0[0, b=%d, %d]", k % (B * 3) / 3, k % 3);
+        assert_non_null(strstr(rnnlab_last_error(), want));
+        h0[k % (B * 3)] = 0;
+    }
+    /* with lengths, the padding past a sample's length may hold anything; its real steps may not */
+    const int len[B] = {3, 2};
+    bt.lengths = len;
+    x[(2 * B + 1) * I] = NAN; /* t = 2 of sample 1: padding */
+    assert_int_equal(rnnlab_bptt_forward(ws, m, &bt, &loss), RNNLAB_OK);
+    x[(1 * B + 1) * I + 1] = INFINITY; /* t = 1 of sample 1: real */
+    assert_int_equal(rnnlab_bptt_forward(ws, m, &bt, &loss), RNNLAB_ERR_NUMERIC);
+    assert_non_null(strstr(rnnlab_last_error(), "x[t=1, b=1, 1]"));
+    x[(2 * B + 1) * I] = x[(1 * B + 1) * I + 1] = 0.5;
+    bt.lengths = NULL, bt.h0 = NULL;
     /* a model of another shape */
     rnnlab_model *other = model(RNNLAB_CELL_GRU, 0, I, 4, 1, 2, RNNLAB_FLOAT64, 2);
     assert_int_equal(rnnlab_bptt_forward(ws, other, &bt, &loss), RNNLAB_ERR_SHAPE);
