@@ -613,6 +613,26 @@ static void test_cli_numbers_and_folders(void **state)
     snprintf(want, sizeof want, "; shard 1/5: 3 of them; output %scli_num_out/shard-1-of-5\n", check_tmp_path(""));
     assert_non_null(strstr(text, want));
     free(text);
+    /* --threads auto and --jobs auto override the file's numbers: the run says it used what a file
+       without them gets */
+    const char *fixed = check_tmp_path("cli_auto.ini"), *free_ini = check_tmp_path("cli_free.ini");
+    const char *base = "[model]\nhidden_size = 4\n[task]\nname = adding\nlength = fixed\nbatch = 2\nseq_len = 30\n";
+    char body[512];
+    snprintf(body, sizeof body, "%s[run]\nthreads = 1\njobs = 1\n", base);
+    check_write_file(fixed, body), check_write_file(free_ini, base);
+    char used[2][128], out_auto[4300];
+    snprintf(out_auto, sizeof out_auto, "%s", check_tmp_path("cli_auto_out"));
+    const char *plain[] = {"run", "--no-plot", "--fresh", "--out", out_auto, free_ini, NULL};
+    const char *autos[] = {"run", "--no-plot", "--fresh", "--threads", "auto", "--jobs", "auto", "--out", out_auto, fixed, NULL};
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(check_run_cli(log, k ? autos : plain), 0);
+        text = check_slurp(log, NULL);
+        const char *p = strstr(text, " to do, "); /* "N thread(s), M side by side -> DIR" */
+        assert_non_null(p);
+        snprintf(used[k], sizeof used[k], "%.*s", (int)strcspn(p, "-"), p);
+        free(text);
+    }
+    assert_string_equal(used[0], used[1]);
     const char *root[] = {"run", "--dry-run", "--out", "/", "--shard", "1/5", ini, NULL}; /* written nowhere */
     assert_int_equal(check_run_cli(log, root), 0);
     text = check_slurp(log, NULL);
@@ -621,6 +641,36 @@ static void test_cli_numbers_and_folders(void **state)
 }
 
 /* ---------------------------------------------------------------- shards */
+
+/* experiments/slurm-array.sh as Slurm would start it (one process per array task, the task id in
+ * the environment, the submit folder the repository): the shards merge to a single run's bytes; a
+ * task started again on its own resumes its shard; without the shard count it refuses. */
+static void test_slurm_array_script(void **state)
+{
+    (void)state;
+    check_need_cli();
+    if (access("experiments/slurm-array.sh", R_OK) != 0 || access("bin/rnnlab", X_OK) != 0) {
+        fprintf(stderr, "SKIP: run from the repository root (make check) for experiments/slurm-array.sh\n");
+        skip();
+    }
+    const char *ini = check_tmp_path("slurm.ini"), *single = check_tmp_path("slurm_single");
+    char out[4300], body[5000], cmd[9000];
+    snprintf(out, sizeof out, "%s", check_tmp_path("slurm_out"));
+    snprintf(body, sizeof body, "%s[output]\ndir = %s\n", small_sweep, out);
+    check_write_file(ini, body);
+    assert_int_equal(run_lib(ini, single, 1, 1), RNNLAB_OK);
+    for (int k = 0; k < 3; k++) {
+        snprintf(cmd, sizeof cmd, "SLURM_ARRAY_TASK_ID=%d SLURM_SUBMIT_DIR=. bash experiments/slurm-array.sh '%s' 3", k, ini);
+        assert_int_equal(system(cmd), 0);
+    }
+    snprintf(cmd, sizeof cmd, "SLURM_ARRAY_TASK_ID=1 SLURM_ARRAY_TASK_COUNT=1 bash experiments/slurm-array.sh '%s' 3", ini);
+    assert_int_equal(system(cmd), 0); /* resubmitted alone: shard 1 of 3, already done */
+    snprintf(cmd, sizeof cmd, "SLURM_ARRAY_TASK_ID=1 SLURM_ARRAY_TASK_COUNT=1 bash experiments/slurm-array.sh '%s' 2>/dev/null", ini);
+    assert_int_not_equal(system(cmd), 0); /* no shard count: refused, not run as shard 1 of 1 */
+    const char *merge[] = {"merge", out, NULL};
+    assert_int_equal(check_run_cli(NULL, merge), 0);
+    assert_true(check_same_files(single, out, run_files));
+}
 
 static void test_shards_with_gnu_parallel_then_merge(void **state)
 {
@@ -716,6 +766,67 @@ static void test_merge_waits_for_the_folder_lock(void **state)
     free(text);
 }
 
+/* run_lib with a shard: K of N into out (or out itself when N = 1) */
+static rnnlab_status run_shard(const char *ini, const char *out, int k, int n)
+{
+    rnnlab_experiment *e;
+    rnnlab_status st = rnnlab_experiment_load(&e, ini);
+    if (st) {
+        fprintf(stderr, "load: %s\n", rnnlab_last_error());
+        return st;
+    }
+    rnnlab_run_options o;
+    rnnlab_run_options_init(&o);
+    o.out_dir = out, o.threads = 1, o.quiet = 1, o.plot = 0, o.shard_k = k, o.shard_n = n;
+    st = rnnlab_experiment_run(e, &o);
+    if (st) fprintf(stderr, "run: %s\n", rnnlab_last_error());
+    rnnlab_experiment_free(e);
+    return st;
+}
+
+/* A merge writes the base folder's results: it replaces only results of the shards' own experiment
+ * (an earlier merge), never another experiment's or results without a journal, and it refuses a
+ * folder with shards of two splits instead of picking one. */
+static void test_merge_replaces_only_its_own_results(void **state)
+{
+    (void)state;
+    const char *ini = check_tmp_path("merge_own.ini"), *other = check_tmp_path("merge_other.ini");
+    char out[4300];
+    snprintf(out, sizeof out, "%s", check_tmp_path("merge_own_out"));
+    const char *tiny = "[model]\nhidden_size = 4\n[task]\nname = adding\nlength = fixed\nbatch = 2\nseq_len = 30\n"
+                       "[sweep]\nseed = 1..%d\n";
+    char text[256], path[4400], journal[4400];
+    snprintf(text, sizeof text, tiny, 2), check_write_file(ini, text);
+    snprintf(text, sizeof text, tiny, 3), check_write_file(other, text);
+    assert_int_equal(run_shard(other, out, 0, 1), RNNLAB_OK); /* another experiment's results in the base */
+    for (int k = 0; k < 2; k++) assert_int_equal(run_shard(ini, out, k, 2), RNNLAB_OK);
+    snprintf(path, sizeof path, "%s/decay.csv", out);
+    snprintf(journal, sizeof journal, "%s/.journal", out);
+    size_t n0, n1;
+    char *before = check_slurp(path, &n0);
+    assert_int_equal(rnnlab_experiment_merge(out), RNNLAB_ERR_CONFIG);
+    assert_non_null(strstr(rnnlab_last_error(), "holds results of another experiment file"));
+    char *after = check_slurp(path, &n1);
+    assert_true(n0 == n1 && !memcmp(before, after, n0)); /* untouched */
+    free(before), free(after);
+    /* results without a journal are not replaced either */
+    assert_int_equal(unlink(journal), 0);
+    assert_int_equal(rnnlab_experiment_merge(out), RNNLAB_ERR_CONFIG);
+    assert_non_null(strstr(rnnlab_last_error(), "results without a journal (decay.csv)"));
+    /* an empty base: merged; merged again over its own results: the same */
+    const char *names[] = {"decay.csv", "summary.csv", "layers.csv", "manifest.json"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        snprintf(path, sizeof path, "%s/%s", out, names[i]);
+        assert_int_equal(unlink(path), 0);
+    }
+    assert_int_equal(rnnlab_experiment_merge(out), RNNLAB_OK);
+    assert_int_equal(rnnlab_experiment_merge(out), RNNLAB_OK);
+    /* shards of a second split beside the first: refused, whichever would have been found first */
+    assert_int_equal(run_shard(ini, out, 0, 3), RNNLAB_OK);
+    assert_int_equal(rnnlab_experiment_merge(out), RNNLAB_ERR_IO);
+    assert_non_null(strstr(rnnlab_last_error(), "shards of two splits (shard-0-of-2 and shard-0-of-3)"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -734,6 +845,8 @@ int main(void)
         cmocka_unit_test(test_shards_with_gnu_parallel_then_merge),
         cmocka_unit_test(test_merge_waits_for_the_folder_lock),
         cmocka_unit_test(test_cli_numbers_and_folders),
+        cmocka_unit_test(test_merge_replaces_only_its_own_results),
+        cmocka_unit_test(test_slurm_array_script),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

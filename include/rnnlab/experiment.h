@@ -63,8 +63,8 @@ struct rnnlab_run_options {
     int shard_k, shard_n; /* run grid points i with i % shard_n == shard_k (0 <= k < n); n = 1: all */
     int fresh;            /* 1: discard earlier results in the output folder and start over */
     int quiet;            /* 1: no progress output */
-    int threads;          /* total threads (0: the experiment's [run] threads, else all cores) */
-    int jobs;             /* runs side by side (0: the experiment's [run] jobs, else automatic) */
+    int threads;          /* total threads (0: the experiment's [run] threads, else all cores; -1: all cores) */
+    int jobs;             /* runs side by side (0: the experiment's [run] jobs, else automatic; -1: automatic) */
     int plot;             /* 1: draw the figures at the end (when gnuplot is there) */
     double flush_s;       /* seconds between group commits (the CSV files, then the journal, flushed to
                              disk; rnnlab_run_options_init: 1); 0: after every run. A kill loses at most

@@ -33,12 +33,12 @@ int cli_grid_opt(int argc, char **argv, int *i, rnnlab_run_options *o, int *dry)
         }
         memcpy(out, v, len), out[len] = '\0';
         o->out_dir = out;
-    } else if ((r = cli_opt(argc, argv, i, "--threads", &v)) != 0) {
-        if (r < 0 || !cli_int("--threads", v, 1, 1024, &n)) return -1;
-        o->threads = (int)n;
+    } else if ((r = cli_opt(argc, argv, i, "--threads", &v)) != 0) { /* auto: -1, whatever [run] says */
+        if (r < 0 || (strcmp(v, "auto") && !cli_int("--threads", v, 1, 1024, &n))) return -1;
+        o->threads = strcmp(v, "auto") ? (int)n : -1;
     } else if ((r = cli_opt(argc, argv, i, "--jobs", &v)) != 0) {
-        if (r < 0 || !cli_int("--jobs", v, 1, 1024, &n)) return -1;
-        o->jobs = (int)n;
+        if (r < 0 || (strcmp(v, "auto") && !cli_int("--jobs", v, 1, 1024, &n))) return -1;
+        o->jobs = strcmp(v, "auto") ? (int)n : -1;
     } else if ((r = cli_opt(argc, argv, i, "--flush-every", &v)) != 0) {
         if (r < 0 || !cli_double_in("--flush-every", v, 0, 86400, &o->flush_s)) return -1;
     } else if ((r = cli_opt(argc, argv, i, "--shard", &v)) != 0) {

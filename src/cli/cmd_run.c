@@ -30,8 +30,9 @@ static void run_help(FILE *f)
             "                   seconds' runs, which the next command redoes; results have the same\n"
             "                   bytes for any S\n"
             "  --out DIR        output folder (overrides [output] dir)\n"
-            "  --threads N      threads in total (default: [run] threads, else all cores)\n"
-            "  --jobs N         runs side by side (default: [run] jobs, else N = threads for hidden sizes <= 128)\n"
+            "  --threads N      threads in total (default: [run] threads, else all cores; auto: all cores)\n"
+            "  --jobs N         runs side by side (default: [run] jobs, else automatic: N = threads for hidden\n"
+            "                   sizes <= 128, else 1; auto: automatic whatever [run] says)\n"
             "  --no-plot        do not draw figures at the end\n"
             "  --quiet          no progress output\n"
             "\n"
@@ -64,51 +65,75 @@ int cmd_run(int argc, char **argv)
 static rnnlab_status draw_figures(const char *dir)
 {
     rnnlab_status st = rnnlab_plot(dir);
-    char path[4096];
+    char path[4200];
     snprintf(path, sizeof path, "%s/train.csv", dir);
     if (!st && access(path, F_OK) == 0) st = rnnlab_train_plot(dir);
     return st;
 }
 
+/* The one folder argument of merge and plot (trailing slashes trimmed, into static storage), or NULL
+ * after printing the error: none, or more than one. */
+static const char *folder_arg(const char *cmd, int argc, char **argv)
+{
+    if (argc != 2) {
+        cli_error(NULL, argc < 2 ? "rnnlab %s: no folder given" : "rnnlab %s: one folder only, got %d arguments", cmd,
+                  argc - 1);
+        return NULL;
+    }
+    static char dir[4096];
+    size_t len = strlen(argv[1]);
+    while (len > 1 && argv[1][len - 1] == '/') len--;
+    snprintf(dir, sizeof dir, "%.*s", (int)len, argv[1]);
+    return dir;
+}
+
 int cmd_merge(int argc, char **argv)
 {
-    if (argc != 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        FILE *f = argc == 2 ? stdout : stderr;
+    const int help = argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"));
+    const char *dir = help ? NULL : folder_arg("merge", argc, argv);
+    if (!dir) {
+        FILE *f = help ? stdout : stderr;
         fprintf(f, "usage: rnnlab merge DIR\n\nCombines DIR/shard-K-of-N/ (K = 0..N-1, from rnnlab run --shard K/N) into\n"
                    "DIR/decay.csv, summary.csv, layers.csv and manifest.json: the same bytes a single run writes.\n"
-                   "Refused (exit 1, nothing written) while a run holds DIR or a shard folder (their .lock).\n");
-        return argc == 2 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+                   "Refused (exit 1, nothing written) while a run holds DIR or a shard folder (their .lock),\n"
+                   "when DIR holds shards of two splits (N), or results other than these shards' own.\n");
+        return help ? CLI_EXIT_OK : CLI_EXIT_USAGE;
     }
-    rnnlab_status st = rnnlab_experiment_merge(argv[1]);
+    rnnlab_status st = rnnlab_experiment_merge(dir);
     if (st) {
         cli_error(st == RNNLAB_ERR_BUSY ? "wait for that process to finish, then merge again" : NULL, "%s",
                   rnnlab_last_error());
         return CLI_EXIT_FAIL;
     }
-    printf("rnnlab: merged the shards into %s/ (decay.csv, summary.csv, layers.csv)\n", argv[1]);
-    st = draw_figures(argv[1]);
+    char train_csv[4200];
+    snprintf(train_csv, sizeof train_csv, "%s/train.csv", dir);
+    printf("rnnlab: merged the shards into %s/ (decay.csv, summary.csv, layers.csv%s, manifest.json)\n", dir,
+           access(train_csv, F_OK) == 0 ? " and the training CSV files" : "");
+    st = draw_figures(dir);
     if (st) fprintf(stderr, "rnnlab: warning: figures not drawn: %s\n", rnnlab_last_error());
-    else printf("rnnlab: figures in %s/figures/\n", argv[1]);
+    else printf("rnnlab: figures in %s/figures/\n", dir);
     return CLI_EXIT_OK;
 }
 
 int cmd_plot(int argc, char **argv)
 {
-    if (argc != 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        FILE *f = argc == 2 ? stdout : stderr;
+    const int help = argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"));
+    const char *dir = help ? NULL : folder_arg("plot", argc, argv);
+    if (!dir) {
+        FILE *f = help ? stdout : stderr;
         fprintf(f, "usage: rnnlab plot DIR\n\n(Re)draws DIR/figures/ (decay, decay_rate, heatmap as .png and .pdf) from\n"
                    "DIR/decay.csv and DIR/summary.csv alone, with gnuplot; where DIR/train.csv exists, also\n"
                    "train_loss, train_grad_norm and ablation from the training CSV files.\n");
-        return argc == 2 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+        return help ? CLI_EXIT_OK : CLI_EXIT_USAGE;
     }
-    rnnlab_status st = draw_figures(argv[1]);
+    rnnlab_status st = draw_figures(dir);
     if (st) {
         cli_error(NULL, "%s", rnnlab_last_error());
         return CLI_EXIT_FAIL;
     }
-    char train_csv[4096];
-    snprintf(train_csv, sizeof train_csv, "%s/train.csv", argv[1]);
-    printf("rnnlab: figures in %s/figures/ (decay, decay_rate, heatmap%s; .png and .pdf)\n", argv[1],
+    char train_csv[4200];
+    snprintf(train_csv, sizeof train_csv, "%s/train.csv", dir);
+    printf("rnnlab: figures in %s/figures/ (decay, decay_rate, heatmap%s; .png and .pdf)\n", dir,
            access(train_csv, F_OK) == 0 ? "; train_loss, train_grad_norm, ablation" : "");
     return CLI_EXIT_OK;
 }

@@ -31,7 +31,7 @@ static void train_help(FILE *f)
             "  --shard K/N      train only grid points i with i %% N == K, into <out>/shard-K-of-N/\n"
             "  --fresh          discard earlier results and checkpoints in the output folder\n"
             "  --out DIR        output folder (overrides [output] dir)\n"
-            "  --threads N      threads in total;  --jobs N  runs side by side\n"
+            "  --threads N      threads in total;  --jobs N  runs side by side (either may be auto)\n"
             "  --flush-every S  flush results to disk at most every S seconds (default 1; 0: every run)\n"
             "  --no-plot        do not draw figures;  --quiet  no progress output\n"
             "\n"

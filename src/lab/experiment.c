@@ -288,7 +288,7 @@ static rnnlab_status folder_lock(const char *dir, int *fd)
     *fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
     if (*fd < 0) return rnnlab_error(RNNLAB_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     if (flock(*fd, LOCK_EX | LOCK_NB) != 0)
-        return rnnlab_error(RNNLAB_ERR_BUSY, "%s is in use by another rnnlab run (%s is locked by another process, or by this one)", dir, path);
+        return rnnlab_error(RNNLAB_ERR_BUSY, "%s is in use by another rnnlab run (it holds %s)", dir, path);
     return RNNLAB_OK;
 }
 
@@ -857,8 +857,9 @@ static rnnlab_status experiment_run(rnnlab_experiment *e, const rnnlab_run_optio
     if (sk < 0 || sk >= sn) return rnnlab_error(RNNLAB_ERR_CONFIG, "shard %d/%d: need 0 <= K < N", sk, sn);
     if (!(opt->flush_s >= 0)) return rnnlab_error(RNNLAB_ERR_CONFIG, "flush interval %g s: need 0 or more", opt->flush_s);
     exp_shard_dir(dir, sizeof dir, base, sk, sn);
-    const int threads = opt->threads > 0 ? opt->threads : e->threads > 0 ? e->threads : rnnlab_threads_get();
-    int jobs = opt->jobs > 0 ? opt->jobs : e->jobs > 0 ? e->jobs : auto_jobs(e, threads);
+    /* an option's number, else (0) the file's, else automatic; -1 (`auto`) is automatic whatever the file says */
+    const int threads = opt->threads > 0 ? opt->threads : !opt->threads && e->threads > 0 ? e->threads : rnnlab_threads_get();
+    int jobs = opt->jobs > 0 ? opt->jobs : !opt->jobs && e->jobs > 0 ? e->jobs : auto_jobs(e, threads);
     if (jobs > threads) jobs = threads;
     rnnlab_threads_set(threads);
 
@@ -996,16 +997,47 @@ typedef struct shard {
     size_t lens[N_FILES];
 } shard;
 
+/* Refuses (RNNLAB_ERR_CONFIG) a merge into a folder whose own results are not those of the shards'
+ * experiment (crc, grid): another file's, or results without a journal. */
+static rnnlab_status merge_target_check(const char *dir, unsigned long crc, long grid, int nf)
+{
+    char path[PATH_MAX + 64];
+    path_join(path, sizeof path, dir, ".journal");
+    char *old = slurp(path, NULL);
+    if (old) {
+        unsigned long ocrc = 0;
+        long ogrid = 0;
+        int k = 0, n = 0, used = 0;
+        const int ok = sscanf(old, "rnnlab-journal 1 crc=%lx grid=%ld shard=%d/%d sizes=%n", &ocrc, &ogrid, &k, &n,
+                              &used) == 4 && used > 0 && ocrc == crc && ogrid == grid;
+        rnnlab_free(old);
+        return ok ? RNNLAB_OK
+                  : rnnlab_error(RNNLAB_ERR_CONFIG, "%s holds results of another experiment file or grid than its shards "
+                                 "(crc32 %08lx, %ld runs); merging would replace them, so nothing was written. Merge "
+                                 "the shards in a folder of their own, or move those results away", dir, crc, grid);
+    }
+    for (int i = 0; i < nf; i++) {
+        path_join(path, sizeof path, dir, file_names[i]);
+        if (access(path, F_OK) == 0)
+            return rnnlab_error(RNNLAB_ERR_CONFIG, "%s has results without a journal (%s); merging would replace them, so "
+                                "nothing was written. Move them away first", dir, file_names[i]);
+    }
+    return RNNLAB_OK;
+}
+
 rnnlab_status rnnlab_experiment_merge(const char *dir)
 {
-    /* find N from the shard folders present */
-    int n = 0;
+    /* find N from the shard folders present: one split only, or the merge would pick one silently */
+    int n = 0, other = 0;
     char path[PATH_MAX + 128]; /* room for a shard folder (PATH_MAX + 64) and a file name */
-    for (int cand = 2; cand <= 4096 && !n; cand++) {
+    for (int cand = 2; cand <= 4096 && !other; cand++) {
         snprintf(path, sizeof path, "%s/shard-0-of-%d/.journal", dir, cand);
-        if (access(path, R_OK) == 0) n = cand;
+        if (access(path, R_OK) == 0) *(n ? &other : &n) = cand;
     }
     if (!n) return rnnlab_error(RNNLAB_ERR_IO, "%s: no shards found (expected %s/shard-0-of-N/ from rnnlab run --shard)", dir, dir);
+    if (other)
+        return rnnlab_error(RNNLAB_ERR_IO, "%s holds shards of two splits (shard-0-of-%d and shard-0-of-%d); merge one: move "
+                            "the other's shard folders elsewhere first", dir, n, other);
     int lock_fd = -1;
     rnnlab_status st = folder_lock(dir, &lock_fd); /* the merged files go where a run could be writing */
     shard *sh = st ? NULL : rnnlab_calloc((size_t)n, sizeof *sh);
@@ -1082,6 +1114,9 @@ rnnlab_status rnnlab_experiment_merge(const char *dir)
         if (!seen[id])
             st = rnnlab_error(RNNLAB_ERR_IO, "run %ld (shard %ld of %d) is not done yet: run that shard again to finish it",
                               id, id % n, n);
+    /* results already in dir are replaced only by the same experiment's (an earlier merge, or a single
+       run of the same file, whose bytes the merge reproduces): anything else stays, and nothing is written */
+    if (!st) st = merge_target_check(dir, crc, grid, nf);
     /* shard 0's manifest becomes the merged one: checked before anything is written */
     char *man = NULL;
     if (!st) {
