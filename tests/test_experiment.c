@@ -640,6 +640,42 @@ static void test_cli_numbers_and_folders(void **state)
     free(text);
 }
 
+/* The heat map draws a panel for every setting, one layer or several (gnuplot's `with image` drew
+ * nothing from a grid of one row, nor where NaN counted as a missing point). Checked by running the
+ * generated figures.gp with gnuplot's SVG terminal, where each drawn image is an <image> element. */
+static void test_heatmap_draws_every_panel(void **state)
+{
+    (void)state;
+    if (system("gnuplot --version >/dev/null 2>&1") != 0) {
+        fprintf(stderr, "SKIP: gnuplot is not installed (Debian package gnuplot-nox)\n");
+        skip();
+    }
+    /* every model with one layer (a grid of one row), and one and two layers side by side */
+    const char *sweeps[2] = {"cell = rnn_tanh, gru\n", "num_layers = 1, 2\ncell = rnn_tanh, gru\n"};
+    const int panels[2] = {2, 4};
+    for (int k = 0; k < 2; k++) {
+        const char *ini = check_tmp_path("heat.ini");
+        char out[4300], cmd[9000], body[512];
+        snprintf(out, sizeof out, "%s", check_tmp_path("heat_out"));
+        snprintf(body, sizeof body, "[model]\nhidden_size = 4\n[task]\nname = adding\nlength = fixed\nbatch = 2\n"
+                                    "seq_len = 30\n[sweep]\n%s", sweeps[k]);
+        check_write_file(ini, body);
+        rnnlab_experiment *e;
+        assert_int_equal(rnnlab_experiment_load(&e, ini), RNNLAB_OK);
+        rnnlab_run_options o;
+        rnnlab_run_options_init(&o);
+        o.out_dir = out, o.threads = 1, o.quiet = 1, o.fresh = 1; /* with figures */
+        assert_int_equal(rnnlab_experiment_run(e, &o), RNNLAB_OK);
+        rnnlab_experiment_free(e);
+        snprintf(cmd, sizeof cmd,
+                 "cd '%s/figures' && sed -e 's/^set terminal pngcairo.*/set terminal svg/' -e \"s/[.]png'/.svg'/\" "
+                 "-e '/^# ---- pdf/,$d' figures.gp > svg.gp && gnuplot svg.gp 2>/dev/null && "
+                 "test \"$(grep -c '<image' heatmap.svg)\" = %d",
+                 out, panels[k]);
+        assert_int_equal(system(cmd), 0); /* a panel drawn for every setting */
+    }
+}
+
 /* ---------------------------------------------------------------- shards */
 
 /* experiments/slurm-array.sh as Slurm would start it (one process per array task, the task id in
@@ -847,6 +883,7 @@ int main(void)
         cmocka_unit_test(test_cli_numbers_and_folders),
         cmocka_unit_test(test_merge_replaces_only_its_own_results),
         cmocka_unit_test(test_slurm_array_script),
+        cmocka_unit_test(test_heatmap_draws_every_panel),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -232,11 +232,13 @@ static rnnlab_status write_data(const plot_data *p, const char *figdir)
         f = fopen(path, "w");
         if (!f) return rnnlab_error(RNNLAB_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
         fprintf(f, "# t layer mean_log10_grad_norm_h (seq_len %ld)\n", p->panels[longest]);
-        for (int l = 0; l < p->max_layers; l++) {
+        /* gnuplot's `with image` draws nothing from a grid of one row: one layer gets a second row of
+           NaN (transparent), which the y range leaves out */
+        for (int l = 0; l < (p->max_layers > 1 ? p->max_layers : 2); l++) {
             for (long t = 0; t < p->panels[longest] && t < p->max_t; t++) {
-                const size_t k = cell_index(p, li, longest, l, t);
+                const size_t k = l < p->max_layers ? cell_index(p, li, longest, l, t) : 0;
                 fprintf(f, "%ld %d ", t, l);
-                if (p->cnt[k]) exp_plot_num(f, p->sum[k] / p->cnt[k]);
+                if (l < p->max_layers && p->cnt[k]) exp_plot_num(f, p->sum[k] / p->cnt[k]);
                 else fputs("NaN", f);
                 fputc('\n', f);
             }
@@ -302,6 +304,9 @@ static rnnlab_status write_script(const plot_data *p, const char *figdir)
         fprintf(f, fmt ? "set terminal %s noenhanced size %dcm,%dcm font ',9'\n"
                        : "set terminal %s noenhanced size %d,%d font ',10'\n",
                 term, fmt ? 14 * hcols : 560 * hcols, fmt ? 8 * hrows : 300 * hrows);
+        /* NaN as a value there, not a missing point: `with image` needs the whole grid, and a NaN
+           pixel (a layer the setting does not have, a step without data) is left transparent */
+        fprintf(f, "unset datafile missing\n");
         fprintf(f, "set output 'heatmap.%s'\nset multiplot layout %d,%d title 'log10 ||dL/dh_t|| by layer and step (T = max)'\n"
                    "set xlabel 't'\nset ylabel 'layer'\nset ytics 1\nset palette rgbformulae 33,13,10\nunset key\nunset grid\n"
                    "set cblabel 'log10 ||dL/dh_t||'\nset xrange [-0.5:%ld]\nset yrange [-0.5:%d.5]\n",
@@ -311,7 +316,8 @@ static rnnlab_status write_script(const plot_data *p, const char *figdir)
             exp_plot_string(f, p->labels[li]);
             fprintf(f, "\nplot 'data/heat_s%d.dat' using 1:2:3 with image\n", li);
         }
-        fprintf(f, "unset multiplot\nset output\nset ytics autofreq\nset grid\nset autoscale xy\nunset cblabel\n");
+        fprintf(f, "unset multiplot\nset output\nset ytics autofreq\nset grid\nset autoscale xy\nunset cblabel\n"
+                   "set datafile missing 'NaN'\n");
     }
     fclose(f);
     return RNNLAB_OK;
