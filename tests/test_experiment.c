@@ -676,6 +676,34 @@ static void test_heatmap_draws_every_panel(void **state)
     }
 }
 
+/* Closed standard descriptors must not become the output files (progress lines went into
+ * decay.csv), and a failed write to standard output is a failure, not exit 0. */
+static void test_cli_standard_streams(void **state)
+{
+    (void)state;
+    check_need_cli();
+    const char *ini = check_tmp_path("streams.ini");
+    char out[4300], cmd[9000], path[4400];
+    snprintf(out, sizeof out, "%s", check_tmp_path("streams_out"));
+    check_write_file(ini, "[model]\nhidden_size = 4\n[task]\nname = adding\nlength = fixed\nbatch = 2\nseq_len = 30\n"
+                          "[sweep]\nseed = 1..3\n");
+    snprintf(cmd, sizeof cmd, "'%s' run --no-plot --fresh --out '%s' '%s' 0<&- 1>&- 2>&-", getenv("RNNLAB_BIN"), out, ini);
+    assert_int_equal(system(cmd), 0);
+    const char *names[] = {"decay.csv", "summary.csv", "layers.csv", ".journal", ".lock"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        snprintf(path, sizeof path, "%s/%s", out, names[i]);
+        char *text = check_slurp(path, NULL);
+        assert_non_null(text);
+        assert_null(strstr(text, "rnnlab: ")); /* no progress line, no message */
+        free(text);
+    }
+    if (access("/dev/full", W_OK) == 0) {
+        snprintf(cmd, sizeof cmd, "'%s' run --dry-run '%s' > /dev/full 2>/dev/null", getenv("RNNLAB_BIN"), ini);
+        const int rc = system(cmd);
+        assert_true(WIFEXITED(rc) && WEXITSTATUS(rc) == 1);
+    }
+}
+
 /* ---------------------------------------------------------------- shards */
 
 /* experiments/slurm-array.sh as Slurm would start it (one process per array task, the task id in
@@ -884,6 +912,7 @@ int main(void)
         cmocka_unit_test(test_merge_replaces_only_its_own_results),
         cmocka_unit_test(test_slurm_array_script),
         cmocka_unit_test(test_heatmap_draws_every_panel),
+        cmocka_unit_test(test_cli_standard_streams),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

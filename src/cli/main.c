@@ -6,6 +6,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <locale.h>
 #if defined(__GLIBC__)
 #include <malloc.h>
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 void cli_error(const char *hint, const char *fmt, ...)
 {
@@ -120,7 +122,35 @@ static void usage(FILE *f)
             RNNLAB_VERSION);
 }
 
+static int dispatch(int argc, char **argv);
+
+/* A descriptor 0, 1 or 2 that the caller closed would be taken by the next open(): progress lines
+ * would then land in a CSV file or the journal. Each closed one is opened on /dev/null first. */
+static int std_fds_open(void)
+{
+    for (int fd = 0; fd <= 2; fd++)
+        if (fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
+            const int n = open("/dev/null", fd ? O_WRONLY : O_RDONLY);
+            if (n != fd) return 0; /* the lowest free descriptor is fd, or /dev/null is missing */
+        }
+    return 1;
+}
+
 int main(int argc, char **argv)
+{
+    if (!std_fds_open()) return CLI_EXIT_FAIL; /* nowhere to say why: stderr is closed */
+    int rc = dispatch(argc, argv);
+    /* what went to standard output (a --dry-run grid, data show, gradcheck's table) is part of the
+       result: a failed write (a full disk, a closed pipe) is a failure, not exit 0 */
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        const int err = errno;
+        cli_error(NULL, "writing standard output: %s", err ? strerror(err) : "write error");
+        if (rc == CLI_EXIT_OK) rc = CLI_EXIT_FAIL;
+    }
+    return rc;
+}
+
+static int dispatch(int argc, char **argv)
 {
     setlocale(LC_ALL, "C"); /* numbers are always written and read in the C locale */
 #if defined(__GLIBC__)
