@@ -52,6 +52,24 @@ static rnnlab_status run_lib(const char *ini, const char *out, int threads, int 
 }
 
 /* A small sweep: tanh RNN at the default and orthogonal init, and an LSTM with forget bias 3. */
+/* run_lib with a shard: K of N into out (or out itself when N = 1) */
+static rnnlab_status run_shard(const char *ini, const char *out, int k, int n)
+{
+    rnnlab_experiment *e;
+    rnnlab_status st = rnnlab_experiment_load(&e, ini);
+    if (st) {
+        fprintf(stderr, "load: %s\n", rnnlab_last_error());
+        return st;
+    }
+    rnnlab_run_options o;
+    rnnlab_run_options_init(&o);
+    o.out_dir = out, o.threads = 1, o.quiet = 1, o.plot = 0, o.shard_k = k, o.shard_n = n;
+    st = rnnlab_experiment_run(e, &o);
+    if (st) fprintf(stderr, "run: %s\n", rnnlab_last_error());
+    rnnlab_experiment_free(e);
+    return st;
+}
+
 static const char *small_sweep =
     "# test sweep\n"
     "[model]\nhidden_size = 16\nnum_layers = 2\nforget_bias = 3   ; lstm only\n"
@@ -123,6 +141,20 @@ static void test_bad_experiment_files(void **state)
     assert_non_null(strstr(rnnlab_last_error(), ":5: line longer than"));
     /* a missing file is an I/O error */
     assert_int_equal(rnnlab_experiment_load(&e, "/nonexistent/x.ini"), RNNLAB_ERR_IO);
+    /* the name makes the folder results/<name> and a CSV value: '..' (given, or taken from a file
+       named ..ini) would put the results outside results/, a newline would break the rows */
+    const char *ok_text = "[task]\nname = adding\nseq_len = 40\n";
+    const char *bad_names[] = {"..ini", ".ini.ini", "new\nline.ini"};
+    for (size_t i = 0; i < sizeof bad_names / sizeof *bad_names; i++) {
+        p = check_tmp_path(bad_names[i]);
+        check_write_file(p, ok_text);
+        assert_int_equal(rnnlab_experiment_load(&e, p), RNNLAB_ERR_CONFIG);
+        assert_non_null(strstr(rnnlab_last_error(), "Set [experiment] name"));
+    }
+    p = check_tmp_path("dots.ini");
+    check_write_file(p, "[experiment]\nname = ..\n[task]\nname = adding\nseq_len = 40\n");
+    assert_int_equal(rnnlab_experiment_load(&e, p), RNNLAB_ERR_CONFIG);
+    assert_non_null(strstr(rnnlab_last_error(), ":2: name: a name may not start with '.'"));
 }
 
 static void test_dry_run_expands_the_grid(void **state)
@@ -704,6 +736,22 @@ static void test_cli_standard_streams(void **state)
     }
 }
 
+/* Every row carries the experiment's name: the same file under another name (a copy) does not
+ * resume another name's folder, where its rows would mix with the first name's. */
+static void test_resume_needs_the_same_name(void **state)
+{
+    (void)state;
+    const char *text = "[model]\nhidden_size = 4\n[task]\nname = adding\nlength = fixed\nbatch = 2\nseq_len = 30\n";
+    const char *a = check_tmp_path("name_a.ini"), *b = check_tmp_path("name_b.ini");
+    char out[4300];
+    snprintf(out, sizeof out, "%s", check_tmp_path("name_out"));
+    check_write_file(a, text), check_write_file(b, text);
+    assert_int_equal(run_shard(a, out, 0, 1), RNNLAB_OK);
+    assert_int_equal(run_shard(a, out, 0, 1), RNNLAB_OK); /* the same file and name: resumes (nothing left) */
+    assert_int_equal(run_shard(b, out, 0, 1), RNNLAB_ERR_CONFIG);
+    assert_non_null(strstr(rnnlab_last_error(), "another experiment name"));
+}
+
 /* ---------------------------------------------------------------- shards */
 
 /* experiments/slurm-array.sh as Slurm would start it (one process per array task, the task id in
@@ -830,24 +878,6 @@ static void test_merge_waits_for_the_folder_lock(void **state)
     free(text);
 }
 
-/* run_lib with a shard: K of N into out (or out itself when N = 1) */
-static rnnlab_status run_shard(const char *ini, const char *out, int k, int n)
-{
-    rnnlab_experiment *e;
-    rnnlab_status st = rnnlab_experiment_load(&e, ini);
-    if (st) {
-        fprintf(stderr, "load: %s\n", rnnlab_last_error());
-        return st;
-    }
-    rnnlab_run_options o;
-    rnnlab_run_options_init(&o);
-    o.out_dir = out, o.threads = 1, o.quiet = 1, o.plot = 0, o.shard_k = k, o.shard_n = n;
-    st = rnnlab_experiment_run(e, &o);
-    if (st) fprintf(stderr, "run: %s\n", rnnlab_last_error());
-    rnnlab_experiment_free(e);
-    return st;
-}
-
 /* A merge writes the base folder's results: it replaces only results of the shards' own experiment
  * (an earlier merge), never another experiment's or results without a journal, and it refuses a
  * folder with shards of two splits instead of picking one. */
@@ -913,6 +943,7 @@ int main(void)
         cmocka_unit_test(test_slurm_array_script),
         cmocka_unit_test(test_heatmap_draws_every_panel),
         cmocka_unit_test(test_cli_standard_streams),
+        cmocka_unit_test(test_resume_needs_the_same_name),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

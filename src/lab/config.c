@@ -117,6 +117,18 @@ int exp_parse_long(const char *v, long *out)
     return 1;
 }
 
+/* An experiment's (or block's) name: a folder under results/ and a CSV value, so letters, digits,
+ * '_', '-' and '.', not first ('.' and '..' would put the results outside results/). */
+static int name_ok(const char *v, char *why, size_t n)
+{
+    for (const char *p = v; *p; p++)
+        if (!isalnum((unsigned char)*p) && *p != '_' && *p != '-' && *p != '.')
+            return snprintf(why, n, "a name may use letters, digits, '_', '-' and '.' only (got '%s')", v), 0;
+    if (!*v) return snprintf(why, n, "empty name"), 0;
+    if (*v == '.') return snprintf(why, n, "a name may not start with '.' (got '%s')", v), 0;
+    return 1;
+}
+
 /* Checks one value against its key's kind; on failure writes why into `why`. */
 static int check_value(const keydef *d, const char *v, char *why, size_t n)
 {
@@ -130,12 +142,7 @@ static int check_value(const keydef *d, const char *v, char *why, size_t n)
         if (!*v) return snprintf(why, n, "empty path"), 0;
         if (strlen(v) >= 1000) return snprintf(why, n, "path longer than 999 characters"), 0;
         return 1;
-    case K_NAME:
-        for (const char *p = v; *p; p++)
-            if (!isalnum((unsigned char)*p) && *p != '_' && *p != '-' && *p != '.')
-                return snprintf(why, n, "a name may use letters, digits, '_', '-' and '.' only (got '%s')", v), 0;
-        if (!*v) return snprintf(why, n, "empty name"), 0;
-        return 1;
+    case K_NAME: return name_ok(v, why, n);
     case K_BOOL:
         if (exp_parse_bool(v, &b)) return 1;
         return snprintf(why, n, "expected true or false (or yes/no, on/off, 1/0), got '%s'", v), 0;
@@ -670,6 +677,12 @@ static rnnlab_status load(rnnlab_experiment *e, const char *path)
     const exp_entry *en;
     default_name(e, path);
     if ((en = get(e, "experiment", "name"))) snprintf(e->name, sizeof e->name, "%s", en->value);
+    else if (!name_ok(e->name, why, sizeof why))
+            return fail_at(e, 1, NULL, "no [experiment] name, and the file's name does not make one: %s. Set "
+                           "[experiment] name", why);
+    /* the name is written into every row: a resumed folder must have the same one, as well as the
+       same file (the journal keeps this crc) */
+    e->crc = crc32(e->crc, (const Bytef *)e->name, (uInt)strlen(e->name));
     if ((en = get(e, "experiment", "description"))) snprintf(e->description, sizeof e->description, "%s", en->value);
     snprintf(e->out_dir, sizeof e->out_dir, "results/%s", e->name);
     if ((en = get(e, "output", "dir"))) snprintf(e->out_dir, sizeof e->out_dir, "%s", en->value);

@@ -653,8 +653,8 @@ static rnnlab_status open_outputs(const rnnlab_experiment *e, const char *dir, i
             char why[256];
             if (!parsed) snprintf(why, sizeof why, "its .journal is not one rnnlab wrote");
             else if (ocrc != e->crc)
-                snprintf(why, sizeof why, "another version of the experiment file (crc32 %08lx there, %08lx now: any "
-                         "edit counts, comments too)", ocrc, e->crc);
+                snprintf(why, sizeof why, "another version of the experiment file or another experiment name (crc32 "
+                         "%08lx there, %08lx now: any edit counts, comments too)", ocrc, e->crc);
             else if (ogrid != e->grid_size) snprintf(why, sizeof why, "a grid of %ld runs (now %ld)", ogrid, e->grid_size);
             else if (old_k != shard_k || old_n != shard_n)
                 snprintf(why, sizeof why, "shard %d/%d (now %d/%d)", old_k, old_n, shard_k, shard_n);
