@@ -715,6 +715,22 @@ static void test_cli_kill_and_resume(void **state)
     free(out);
     dir_like[strlen(dir_like) - 1] = '\0';
     assert_int_equal(access(dir_like, F_OK), -1);
+    /* nor does it replace the checkpoint itself, or a device, with the text */
+    size_t n0, n1;
+    char *ck0 = check_slurp(ck, &n0);
+    const char *self[] = {"train", "--export", ck, "--out", ck, NULL};
+    assert_int_equal(check_run_cli(log, self), 2);
+    char *ck1 = check_slurp(ck, &n1);
+    assert_true(n0 == n1 && !memcmp(ck0, ck1, n0));
+    free(ck0), free(ck1);
+    char fifo[4200]; /* a named pipe stands for a device: replacing it is as harmless as it gets */
+    snprintf(fifo, sizeof fifo, "%s/export.fifo", check_tmpdir());
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    const char *dev[] = {"train", "--export", ck, "--out", fifo, NULL};
+    assert_int_equal(check_run_cli(log, dev), 2);
+    struct stat sd;
+    assert_int_equal(stat(fifo, &sd), 0);
+    assert_true(S_ISFIFO(sd.st_mode));
 }
 
 /* Batch norm: each training update folds the batch's statistics into the running ones that

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static void train_help(FILE *f)
 {
@@ -75,6 +76,19 @@ static int export_weights(const char *path, const char *out)
         if (n > 5 && !strcmp(path + n - 5, ".ckpt")) snprintf(def, sizeof def, "%.*s.txt", (int)(n - 5), path);
         else snprintf(def, sizeof def, "%s.txt", path);
         out = def;
+    }
+    /* the export replaces `out` by renaming a new file over it: never the checkpoint itself, and
+       never a device, pipe or folder that happens to be named */
+    struct stat so, sc;
+    if (stat(out, &so) == 0) {
+        if (!S_ISREG(so.st_mode)) {
+            cli_error("give a file name, e.g. --out weights.txt", "--out: %s exists and is not a regular file", out);
+            return CLI_EXIT_USAGE;
+        }
+        if (stat(path, &sc) == 0 && so.st_dev == sc.st_dev && so.st_ino == sc.st_ino) {
+            cli_error("give another file name, e.g. --out weights.txt", "--out: %s is the checkpoint itself", out);
+            return CLI_EXIT_USAGE;
+        }
     }
     rnnlab_checkpoint ck;
     rnnlab_status st = rnnlab_checkpoint_load(path, &ck);
