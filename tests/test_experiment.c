@@ -636,6 +636,17 @@ static void test_cli_numbers_and_folders(void **state)
         assert_non_null(strstr(text, want));
         free(text);
     }
+    /* gradcheck's cell options agree with each other, as an experiment file's must */
+    const char *clash[][5] = {{"--cell", "rnn_relu", "--activation", "tanh", "contradicts --cell rnn_relu"},
+                              {"--cell", "gru", "--activation", "relu", "only the rnn cell takes an activation"},
+                              {"--cell", "rnn", "--variant", "reset_after", "only the gru cell has variants"}};
+    for (size_t k = 0; k < sizeof clash / sizeof *clash; k++) {
+        const char *args[] = {"gradcheck", clash[k][0], clash[k][1], clash[k][2], clash[k][3], NULL};
+        assert_int_equal(check_run_cli(log, args), 2);
+        char *text = check_slurp(log, NULL);
+        assert_non_null(strstr(text, clash[k][4]));
+        free(text);
+    }
     char out[4300];
     snprintf(out, sizeof out, "%s//", check_tmp_path("cli_num_out"));
     const char *dry[] = {"run", "--dry-run", "--out", out, "--shard", "1/5", ini, NULL};

@@ -12,8 +12,8 @@ static void help(FILE *f)
 {
     fprintf(f,
             "usage: rnnlab gradcheck --reference FILE... [--tol X]\n"
-            "       rnnlab gradcheck --cell C [--activation A] [--variant V] [--peephole] [--alpha X]\n"
-            "                        --input I --hidden H --layers L --batch B --seq T [--outputs O]\n"
+            "       rnnlab gradcheck [--cell C] [--activation A] [--variant V] [--peephole] [--alpha X]\n"
+            "                        [--input I] [--hidden H] [--layers L] [--batch B] [--seq T] [--outputs O]\n"
             "                        [--truncate K] [--loss mse|xent|bernoulli] [--loss-at last|all]\n"
             "                        [--norm none|layer|batch] [--residual] [--dropout P] [--training]\n"
             "                        [--lengths] [--seed S] [--tol X] [--no-taps]\n"
@@ -77,7 +77,12 @@ int cmd_gradcheck(int argc, char **argv)
     rnnlab_gradcheck_config cfg;
     rnnlab_gradcheck_config_init(&cfg);
     double tol = -1;
-    int ref_first = 0, ref_n = 0, act_given = 0;
+    int ref_first = 0, ref_n = 0;
+    /* --cell rnn_relu names an activation too: one that --activation contradicts is refused, as in an
+       experiment file; --activation and --variant belong to rnn and gru cells */
+    const char *cell_name = NULL, *act_name = NULL, *variant_name = NULL;
+    rnnlab_activation cell_act = RNNLAB_ACT_TANH, opt_act = RNNLAB_ACT_TANH;
+    int cell_act_set = 0;
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
         long n;
@@ -131,17 +136,18 @@ int cmd_gradcheck(int argc, char **argv)
 #undef INT_OPT
         rnnlab_status st = RNNLAB_OK;
         if ((r = cli_opt(argc, argv, &i, "--cell", &v)) != 0) {
-            int set = 0;
             if (r < 0) return CLI_EXIT_USAGE;
-            st = rnnlab_cell_parse(v, &cfg.model.cell, &cfg.model.activation, &set);
-            act_given |= set;
+            cell_act_set = 0;
+            st = rnnlab_cell_parse(v, &cfg.model.cell, &cell_act, &cell_act_set);
+            cell_name = v;
         } else if ((r = cli_opt(argc, argv, &i, "--activation", &v)) != 0) {
             if (r < 0) return CLI_EXIT_USAGE;
-            st = rnnlab_activation_parse(v, &cfg.model.activation);
-            act_given = 1;
+            st = rnnlab_activation_parse(v, &opt_act);
+            act_name = v;
         } else if ((r = cli_opt(argc, argv, &i, "--variant", &v)) != 0) {
             if (r < 0) return CLI_EXIT_USAGE;
             st = rnnlab_gru_variant_parse(v, &cfg.model.gru_variant);
+            variant_name = v;
         } else if ((r = cli_opt(argc, argv, &i, "--loss", &v)) != 0) {
             if (r < 0) return CLI_EXIT_USAGE;
             st = rnnlab_loss_parse(v, &cfg.bptt.loss);
@@ -175,7 +181,23 @@ int cmd_gradcheck(int argc, char **argv)
         }
     }
     if (ref_n) return run_references(ref_n, argv + ref_first, tol > 0 ? tol : 1e-9);
-    (void)act_given;
+    if (cell_act_set && act_name && opt_act != cell_act) {
+        cli_error("give the cell as rnn with --activation, or the activation in the cell's name alone",
+                  "--activation %s contradicts --cell %s", act_name, cell_name);
+        return CLI_EXIT_USAGE;
+    }
+    if (act_name && cfg.model.cell != RNNLAB_CELL_RNN) {
+        cli_error(NULL, "--activation %s: only the rnn cell takes an activation (the cell is %s)", act_name,
+                  rnnlab_cell_label(cfg.model.cell, cfg.model.activation));
+        return CLI_EXIT_USAGE;
+    }
+    if (variant_name && cfg.model.cell != RNNLAB_CELL_GRU) {
+        cli_error(NULL, "--variant %s: only the gru cell has variants (the cell is %s)", variant_name,
+                  rnnlab_cell_label(cfg.model.cell, cfg.model.activation));
+        return CLI_EXIT_USAGE;
+    }
+    if (cell_act_set) cfg.model.activation = cell_act;
+    else if (act_name) cfg.model.activation = opt_act;
     if (tol > 0) cfg.tol = tol;
     rnnlab_status st = rnnlab_model_config_check(&cfg.model);
     if (st) { /* the library names its fields; say which option set the one at fault */
