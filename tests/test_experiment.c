@@ -726,7 +726,7 @@ static void test_cli_standard_streams(void **state)
     (void)state;
     check_need_cli();
     const char *ini = check_tmp_path("streams.ini");
-    char out[4300], cmd[9000], path[4400];
+    char out[4300], cmd[24000], path[4400];
     snprintf(out, sizeof out, "%s", check_tmp_path("streams_out"));
     check_write_file(ini, "[model]\nhidden_size = 4\n[task]\nname = adding\nlength = fixed\nbatch = 2\nseq_len = 30\n"
                           "[sweep]\nseed = 1..3\n");
@@ -740,6 +740,21 @@ static void test_cli_standard_streams(void **state)
         assert_null(strstr(text, "rnnlab: ")); /* no progress line, no message */
         free(text);
     }
+    /* gnuplot failing: a warning (quiet or not) and no claim that the figures are there */
+    char bindir[4300], log[4400];
+    snprintf(bindir, sizeof bindir, "%s", check_tmp_path("fakebin"));
+    snprintf(log, sizeof log, "%s/log", bindir);
+    snprintf(path, sizeof path, "%s/gnuplot", bindir);
+    assert_int_equal(mkdir(bindir, 0777), 0);
+    check_write_file(path, "#!/bin/sh\nexit 3\n");
+    assert_int_equal(chmod(path, 0755), 0);
+    snprintf(cmd, sizeof cmd, "PATH='%s':\"$PATH\" '%s' run --quiet --fresh --out '%s' '%s' > '%s' 2>&1", bindir,
+             getenv("RNNLAB_BIN"), out, ini, log);
+    assert_int_equal(system(cmd), 0); /* the CSV files are complete */
+    char *text = check_slurp(log, NULL);
+    assert_non_null(strstr(text, "warning: figures not drawn"));
+    assert_non_null(strstr(text, "figures: not drawn"));
+    free(text);
     if (access("/dev/full", W_OK) == 0) {
         snprintf(cmd, sizeof cmd, "'%s' run --dry-run '%s' > /dev/full 2>/dev/null", getenv("RNNLAB_BIN"), ini);
         const int rc = system(cmd);

@@ -48,6 +48,10 @@ const char *rnnlab_experiment_out_dir(const rnnlab_experiment *e);
 long rnnlab_experiment_grid_size(const rnnlab_experiment *e);
 /* 1 if a run draws figures at its end ([output] figures, default true), else 0. */
 int rnnlab_experiment_figures(const rnnlab_experiment *e);
+/* 1 if the last rnnlab_experiment_run on e drew every figure it set out to (gnuplot ran and
+ * succeeded), else 0 (none due: a shard, plot off, [output] figures = false; or drawing failed, which
+ * the run reports as a warning but not as an error: its CSV files are complete). */
+int rnnlab_experiment_figures_drawn(const rnnlab_experiment *e);
 
 typedef struct rnnlab_run_options rnnlab_run_options;
 

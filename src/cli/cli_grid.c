@@ -94,7 +94,7 @@ static int grid_run(const char *file, const rnnlab_run_options *o, int dry, int 
     st = rnnlab_experiment_run(e, o);
     const char *out = o->out_dir ? o->out_dir : rnnlab_experiment_out_dir(e);
     const char *name = rnnlab_experiment_name(e), *done = train ? "trained" : "done";
-    const int figures = o->plot && rnnlab_experiment_figures(e);
+    const int figures = o->plot && rnnlab_experiment_figures(e), drawn = rnnlab_experiment_figures_drawn(e);
     if (st) {
         cli_error(st == RNNLAB_ERR_CONFIG ? NULL
                   : st == RNNLAB_ERR_BUSY ? "wait for that process to finish (or stop it), then run the same command again"
@@ -112,12 +112,13 @@ static int grid_run(const char *file, const rnnlab_run_options *o, int dry, int 
         printf("  CSV:         %s/train.csv, train_layers.csv, train_probe.csv, units.csv, final_layers.csv,\n", out);
         printf("               summary.csv (training columns), decay.csv and layers.csv (at initialisation)\n");
         printf("  models:      %s/checkpoints/run-<id>.ckpt (rnnlab train --export to get PyTorch weights)\n", out);
-        if (figures) printf("  figures:     %s/figures/ (train_loss, train_grad_norm, ablation; .png and .pdf)\n", out);
+        if (drawn) printf("  figures:     %s/figures/ (train_loss, train_grad_norm, ablation; .png and .pdf)\n", out);
+        else printf("  figures:     not drawn (%srnnlab plot %s draws them)\n", figures ? "see the warning above; " : "", out);
     } else {
         printf("rnnlab: %s done\n", name);
         printf("  CSV:     %s/decay.csv, %s/summary.csv, %s/layers.csv\n", out, out, out);
-        if (figures) printf("  figures: %s/figures/ (decay, decay_rate, heatmap; .png and .pdf)\n", out);
-        else printf("  figures: not drawn (rnnlab plot %s draws them)\n", out);
+        if (drawn) printf("  figures: %s/figures/ (decay, decay_rate, heatmap; .png and .pdf)\n", out);
+        else printf("  figures: not drawn (%srnnlab plot %s draws them)\n", figures ? "see the warning above; " : "", out);
         printf("  record:  %s/manifest.json\n", out);
     }
     rnnlab_experiment_free(e);

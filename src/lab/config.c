@@ -749,6 +749,7 @@ const char *rnnlab_experiment_name(const rnnlab_experiment *e) { return e->name;
 const char *rnnlab_experiment_out_dir(const rnnlab_experiment *e) { return e->out_dir; }
 
 int rnnlab_experiment_figures(const rnnlab_experiment *e) { return e->figures; }
+int rnnlab_experiment_figures_drawn(const rnnlab_experiment *e) { return e->figures_drawn; }
 long rnnlab_experiment_grid_size(const rnnlab_experiment *e) { return e->grid_size; }
 
 /* ---------------------------------------------------------------- resolving a grid point */

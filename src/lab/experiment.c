@@ -970,11 +970,12 @@ static rnnlab_status experiment_run(rnnlab_experiment *e, const rnnlab_run_optio
     }
     if (j.lock_fd >= 0) close(j.lock_fd);
     if (st) return st;
-    if (sn == 1 && opt->plot && e->figures) {
-        if (rnnlab_plot(dir) != RNNLAB_OK && !opt->quiet)
-            fprintf(pg.f, "rnnlab: warning: figures not drawn: %s\n", rnnlab_last_error());
-        if (e->train.on && rnnlab_train_plot(dir) != RNNLAB_OK && !opt->quiet)
-            fprintf(pg.f, "rnnlab: warning: training figures not drawn: %s\n", rnnlab_last_error());
+    if (sn == 1 && opt->plot && e->figures) { /* a warning even with quiet: it is not progress */
+        e->figures_drawn = 1;
+        if (rnnlab_plot(dir) != RNNLAB_OK)
+            e->figures_drawn = 0, fprintf(pg.f, "rnnlab: warning: figures not drawn: %s\n", rnnlab_last_error());
+        if (e->train.on && rnnlab_train_plot(dir) != RNNLAB_OK)
+            e->figures_drawn = 0, fprintf(pg.f, "rnnlab: warning: training figures not drawn: %s\n", rnnlab_last_error());
     }
     return RNNLAB_OK;
 }
@@ -982,6 +983,7 @@ static rnnlab_status experiment_run(rnnlab_experiment *e, const rnnlab_run_optio
 rnnlab_status rnnlab_experiment_run(rnnlab_experiment *e, const rnnlab_run_options *opt)
 {
     rnnlab_dataset_cache(1); /* the runs share their data files (Fashion-MNIST: read once, not per run) */
+    e->figures_drawn = 0;
     const rnnlab_status st = experiment_run(e, opt);
     rnnlab_dataset_cache(0);
     return st;

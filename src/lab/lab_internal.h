@@ -91,7 +91,8 @@ struct rnnlab_experiment {
     exp_measure measure;
     exp_train_ctx train;
     int threads, jobs; /* 0 = auto */
-    int figures;
+    int figures;       /* [output] figures */
+    int figures_drawn; /* the last run drew them all */
 };
 
 /* One grid point, fully resolved. Strings point into the experiment (valid while it lives). */
