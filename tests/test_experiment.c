@@ -86,6 +86,10 @@ static void test_bad_experiment_files(void **state)
         const char *text, *expect;
     } cases[] = {
         {"[modle]\nhidden_size = 4\n", ":2: unknown section [modle]"},
+        {"hidden_size = 4\n[task]\nname = adding\n", ":1: hidden_size: a key outside any section"},
+        {"[model]\nresidual = true\n[task]\nname = adding\nseq_len = 40\n", ":2: residual: residual connections need"},
+        {"[model]\nnum_layers = 1\n[task]\nname = adding\nseq_len = 40\n[sweep]\nresidual = false, true\n",
+         ":7: residual: residual connections need"},
         {"[task]\nname = adding\n[model]\nhidden = 4\n", ":4: hidden: unknown key in [model]"},
         {"[task]\nname = adding\nseq_len = 40\n[model]\nhidden_size = -4\n", ":5: hidden_size: expected an integer"},
         {"[task]\nname = adding\nseq_len = 40\n[model]\nprecision = float16\n", ":5: precision: unknown precision"},
@@ -634,6 +638,17 @@ static void test_cli_numbers_and_folders(void **state)
         char *text = check_slurp(log, NULL), want[64];
         snprintf(want, sizeof want, "error: %s: must be", model_opt[k][0]);
         assert_non_null(strstr(text, want));
+        free(text);
+    }
+    /* arguments a command does not take are named */
+    const char *extra[][5] = {{"train", "--info", "a.ckpt", "b.ckpt", "unexpected argument 'b.ckpt'"},
+                              {"merge", "--bogus", NULL, NULL, "unknown option '--bogus'"},
+                              {"plot", "a", "b", NULL, "one folder only"}};
+    for (size_t k = 0; k < sizeof extra / sizeof *extra; k++) {
+        const char *args[] = {extra[k][0], extra[k][1], extra[k][2], extra[k][3], NULL};
+        assert_int_equal(check_run_cli(log, args), 2);
+        char *text = check_slurp(log, NULL);
+        assert_non_null(strstr(text, extra[k][4]));
         free(text);
     }
     /* gradcheck's cell options agree with each other, as an experiment file's must */

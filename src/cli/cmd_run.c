@@ -80,6 +80,10 @@ static const char *folder_arg(const char *cmd, int argc, char **argv)
                   argc - 1);
         return NULL;
     }
+    if (argv[1][0] == '-') { /* no options besides --help; a folder named so can be given as ./-name */
+        cli_error(NULL, "rnnlab %s: unknown option '%s'", cmd, argv[1]);
+        return NULL;
+    }
     static char dir[4096];
     size_t len = strlen(argv[1]);
     while (len > 1 && argv[1][len - 1] == '/') len--;

@@ -125,8 +125,13 @@ int cmd_train(int argc, char **argv)
         } else if (cli_grid_file("train", argv[i], &file) < 0)
             return CLI_EXIT_USAGE;
     }
-    if ((info || exp_ck) && (file || (info && exp_ck))) {
-        cli_error("run `rnnlab train --help`", "--info and --export take a checkpoint, not an experiment file");
+    if (info && exp_ck) {
+        cli_error("run `rnnlab train --help`", "--info and --export: one at a time");
+        return CLI_EXIT_USAGE;
+    }
+    if ((info || exp_ck) && file) { /* the argument left over: a second checkpoint, or an experiment file */
+        cli_error("run `rnnlab train --help`", "%s takes one checkpoint; unexpected argument '%s'",
+                  info ? "--info" : "--export", file);
         return CLI_EXIT_USAGE;
     }
     if (info) return show_info(info);

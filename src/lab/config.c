@@ -290,6 +290,9 @@ static int handler(void *user, const char *section, const char *name, const char
         known = *block_name != '\0' && strlen(block_name) < sizeof e->blocks[0].name;
         for (const char *q = block_name; *q && known; q++) known = isalnum((unsigned char)*q) || *q == '_';
     }
+    if (!*section) /* a key above the first [section] header (or a file that is not an experiment file) */
+        return c->st = fail_at(e, c->line, name, "a key outside any section: put it under its [section] header "
+                               "(experiment, model, task, measure, run, output, train or sweep)"), 1;
     if (!known)
         return c->st = fail_at(e, c->line, NULL,
                                "unknown section [%s] (sections: experiment, model, task, measure, run, output, "
@@ -959,7 +962,15 @@ rnnlab_status exp_resolve(const rnnlab_experiment *e, long id, exp_run *r, rnnla
     exp_set_io(r, mc->input_size, mc->output_size);
 
     rnnlab_status st = rnnlab_model_config_check(mc);
-    if (st) return fail_at(e, cell_line ? cell_line : 1, "model", "%s", rnnlab_last_error());
+    if (st) { /* the library's message starts with the field at fault: point at the line that set it */
+        const char *msg = rnnlab_last_error(), *key = "model";
+        int line = cell_line ? cell_line : 1;
+        const size_t w = strcspn(msg, " :");
+        for (int i = 0; i < n; i++)
+            if (!strcmp(set[i].section, "model") && strlen(set[i].key) == w && !strncmp(msg, set[i].key, w))
+                line = set[i].line, key = set[i].key;
+        return fail_at(e, line, key, "%s", msg);
+    }
     if (task_info && r->init.weight_ih == RNNLAB_INIT_IDENTITY && mc->input_size != mc->hidden_size)
         return fail_at(e, ih_line ? ih_line : 1, "init_ih",
                        "identity needs square input blocks, but input_size %d (from the task) != hidden_size %d",
