@@ -112,6 +112,7 @@ static void test_bad_experiment_files(void **state)
         {"[task\nname = adding\nseq_len = 40\n", ":1: section header without its closing ']'"},
         {"[task]\nname = adding\nseq_len = 40\n[task.other]\n", ":4: [task.other] is empty"},
         {"[task]\nname = adding\nseq_len = 40\n[sweep]\nseed = 1, 2,\n  3, 2\n", ":5: seed: the value '2' is listed twice"},
+        {"[task]\nname = adding\nseq_len = 40\n[sweep]\nseed = 1,\n\n  2\n", ":7: seed: an indented continuation of line 5"},
         /* counted before it is expanded: no overflow at the top of the range, no hour-long loop */
         {"[task]\nname = adding\nseq_len = 40\n[sweep]\nseed = 1..9223372036854775807\n", ":5: seed: the list has more than 1000000"},
         {"[task]\nname = adding\nseq_len = 40\n[output]\ndir =\n", ":5: dir: empty path"},
@@ -193,9 +194,10 @@ static void test_dry_run_expands_the_grid(void **state)
     assert_string_equal(rnnlab_experiment_name(e), "grid");
     assert_string_equal(rnnlab_experiment_out_dir(e), "results/grid");
     rnnlab_experiment_free(e);
-    /* a continuation line after a trailing comma, and a geometric range up to the largest long:
-       2, 4, ..., 2^62 (62 values; the next, 2^63, does not fit) */
-    check_write_file(p, "[task]\nname = adding\nseq_len = 30\n[sweep]\ncell = rnn_tanh,\n  gru\nseed = 2..9223372036854775807*2\n");
+    /* continuation lines after a trailing comma, with ` ;` comments, and a geometric range up to the
+       largest long: 2, 4, ..., 2^62 (62 values; the next, 2^63, does not fit) */
+    check_write_file(p, "[task]\nname = adding\nseq_len = 30\n[sweep]\ncell = rnn_tanh, ; the first\n  gru ; the second\n"
+                        "  ; only a comment\nseed = 2..9223372036854775807*2\n");
     assert_int_equal(rnnlab_experiment_load(&e, p), RNNLAB_OK);
     assert_int_equal(rnnlab_experiment_grid_size(e), 2 * 62);
     f = open_memstream(&text, &n);

@@ -305,15 +305,24 @@ static int handler(void *user, const char *section, const char *name, const char
     if (c->line_is_cont && e->n_entries && c->last_entry_line == c->line - 1) {
         exp_entry *prev = &e->entries[e->n_entries - 1];
         if (!strcmp(prev->section, section) && !strcmp(prev->key, name)) {
+            /* inih strips a ` ;` comment from a key's first line only: here too */
+            size_t b = strlen(value);
+            for (size_t k = 1; k < b; k++)
+                if (value[k] == ';' && isspace((unsigned char)value[k - 1])) b = k;
+            while (b && isspace((unsigned char)value[b - 1])) b--;
+            if (!b) { /* only a comment: nothing to add */
+                c->last_entry_line = c->line;
+                return 1;
+            }
             /* joined with ", ", or with " " after a line that ends in a comma already */
-            const size_t a = strlen(prev->value), b = strlen(value);
+            const size_t a = strlen(prev->value);
             const char *sep = a && prev->value[a - 1] == ',' ? " " : ", ";
             const size_t ns = strlen(sep);
             char *v = rnnlab_malloc(a + b + 3);
             if (!v) return c->st = rnnlab_error(RNNLAB_ERR_NOMEM, "out of memory"), 1;
             memcpy(v, prev->value, a);
             memcpy(v + a, sep, ns);
-            memcpy(v + a + ns, value, b + 1);
+            memcpy(v + a + ns, value, b), v[a + ns + b] = '\0';
             rnnlab_free(prev->value);
             prev->value = v;
             c->last_entry_line = c->line;
@@ -322,8 +331,11 @@ static int handler(void *user, const char *section, const char *name, const char
     }
     for (int i = 0; i < e->n_entries; i++)
         if (!strcmp(e->entries[i].section, section) && !strcmp(e->entries[i].key, name))
-            return c->st = fail_at(e, c->line, name, "given twice in [%s] (first at line %d)", section,
-                                   e->entries[i].line),
+            return c->st = c->line_is_cont && i == e->n_entries - 1
+                               ? fail_at(e, c->line, name, "an indented continuation of line %d after a blank or comment "
+                                         "line: continuation lines must follow it directly", e->entries[i].line)
+                               : fail_at(e, c->line, name, "given twice in [%s] (first at line %d)", section,
+                                         e->entries[i].line),
                    1;
     if (strlen(name) >= sizeof e->entries[0].key)
         return c->st = fail_at(e, c->line, NULL, "key '%.40s...' is too long", name), 1;
