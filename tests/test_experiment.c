@@ -87,6 +87,8 @@ static void test_bad_experiment_files(void **state)
     } cases[] = {
         {"[modle]\nhidden_size = 4\n", ":2: unknown section [modle]"},
         {"hidden_size = 4\n[task]\nname = adding\n", ":1: hidden_size: a key outside any section"},
+        {"[task]\nname = adding\nseq_len = 30\n[task.adding]\nname = adding\nseq_len = 40\n[task.main]\nname = adding\n"
+         "seq_len = 50\n", ":8: [task.main] has the name the [task] block takes ('main'"},
         {"[model]\nresidual = true\n[task]\nname = adding\nseq_len = 40\n", ":2: residual: residual connections need"},
         {"[model]\nnum_layers = 1\n[task]\nname = adding\nseq_len = 40\n[sweep]\nresidual = false, true\n",
          ":7: residual: residual connections need"},
@@ -113,6 +115,9 @@ static void test_bad_experiment_files(void **state)
         {"[task]\nname = adding\nseq_len = 40\n[task.other]\n", ":4: [task.other] is empty"},
         {"[task]\nname = adding\nseq_len = 40\n[sweep]\nseed = 1, 2,\n  3, 2\n", ":5: seed: the value '2' is listed twice"},
         {"[task]\nname = adding\nseq_len = 40\n[sweep]\nseed = 1,\n\n  2\n", ":7: seed: an indented continuation of line 5"},
+        {"[task]\nname = adding\nseq_len = 40\n[sweep]\nnum_layers = 02, 1, 2\n", ":5: num_layers: '02' and '2' are the same value"},
+        {"[task]\nname = adding\nseq_len = 40\n[sweep]\nforget_bias = -0, 1e0, 0\n", "'-0' and '0' are the same value"},
+        {"[task]\nname = adding\nseq_len = 40\n[sweep]\nftz = yes, true\n", "'yes' and 'true' are the same value"},
         /* counted before it is expanded: no overflow at the top of the range, no hour-long loop */
         {"[task]\nname = adding\nseq_len = 40\n[sweep]\nseed = 1..9223372036854775807\n", ":5: seed: the list has more than 1000000"},
         {"[task]\nname = adding\nseq_len = 40\n[output]\ndir =\n", ":5: dir: empty path"},

@@ -392,10 +392,8 @@ static long range_count(long lo, long hi, long step, long factor, long limit)
     return n;
 }
 
-static int cmp_str_ptr(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
+/* qsort order of structs whose first member is a char array */
+static int cmp_str_ptr_first(const void *a, const void *b) { return strcmp((const char *)a, (const char *)b); }
 
 /* Expands "a, b, lo..hi, lo..hi:step, lo..hi*factor" into d->values. */
 static rnnlab_status expand_list(const rnnlab_experiment *e, exp_dim *d, const char *text)
@@ -449,20 +447,37 @@ static rnnlab_status expand_list(const rnnlab_experiment *e, exp_dim *d, const c
         if (!comma) break;
         p = comma + 1;
     }
-    /* A value listed twice would make two identical runs (same key values, same derived seed). */
+    /* A value listed twice would make two identical runs (same key values, same derived seed): by
+       value, not spelling, where the key's kind says what the value is (04 and 4, 1 and 1.0, 0 and
+       -0, true and yes); task options are compared as written, as their data seed hashes them */
     if (d->n > 1) {
-        char **sorted = rnnlab_malloc((size_t)d->n * sizeof *sorted);
-        if (!sorted) return rnnlab_error(RNNLAB_ERR_NOMEM, "out of memory");
-        memcpy(sorted, d->values, (size_t)d->n * sizeof *sorted);
-        qsort(sorted, (size_t)d->n, sizeof *sorted, cmp_str_ptr);
+        typedef struct { char canon[64]; const char *orig; } item_t;
+        item_t *it = rnnlab_malloc((size_t)d->n * sizeof *it);
+        if (!it) return rnnlab_error(RNNLAB_ERR_NOMEM, "out of memory");
+        const keydef *k = strcmp(d->section, "task") ? find_key(d->section, d->key) : NULL;
+        for (int i = 0; i < d->n; i++) {
+            const char *v = d->values[i];
+            long l;
+            double x;
+            int b;
+            it[i].orig = v;
+            if (k && (k->k == K_INT || k->k == K_AUTO_INT) && exp_parse_long(v, &l)) snprintf(it[i].canon, 64, "i%ld", l);
+            else if (k && k->k == K_SEED && isdigit((unsigned char)v[0]))
+                snprintf(it[i].canon, 64, "u%llu", strtoull(v, NULL, 10));
+            else if (k && k->k == K_DOUBLE && rnnlab_parse_double(v, &x)) snprintf(it[i].canon, 64, "d%.17g", x + 0.0);
+            else if (k && k->k == K_BOOL && exp_parse_bool(v, &b)) snprintf(it[i].canon, 64, "b%d", b);
+            else snprintf(it[i].canon, 64, "s%.62s", v);
+        }
+        qsort(it, (size_t)d->n, sizeof *it, cmp_str_ptr_first);
         for (int i = 1; i < d->n; i++)
-            if (!strcmp(sorted[i - 1], sorted[i])) {
-                char dup[64];
-                snprintf(dup, sizeof dup, "%s", sorted[i]);
-                rnnlab_free(sorted);
-                return fail_at(e, d->line, d->key, "the value '%s' is listed twice (it would make identical runs)", dup);
+            if (!strcmp(it[i - 1].canon, it[i].canon)) {
+                char dup[160];
+                if (!strcmp(it[i - 1].orig, it[i].orig)) snprintf(dup, sizeof dup, "the value '%.60s' is listed twice", it[i].orig);
+                else snprintf(dup, sizeof dup, "'%.60s' and '%.60s' are the same value", it[i - 1].orig, it[i].orig);
+                rnnlab_free(it);
+                return fail_at(e, d->line, d->key, "%s (it would make identical runs)", dup);
             }
-        rnnlab_free(sorted);
+        rnnlab_free(it);
     }
     return RNNLAB_OK;
 }
@@ -625,6 +640,17 @@ static rnnlab_status load(rnnlab_experiment *e, const char *path)
         for (int k = 1; k < e->n_blocks; k++) clash |= !strcmp(e->blocks[k].name, main_task->value);
         if (!clash) snprintf(e->blocks[0].name, sizeof e->blocks[0].name, "%s", main_task->value);
     }
+    /* [task] takes "main" when a [task.NAME] has its task's name: a [task.main] too would make two
+       blocks of one name in every row */
+    for (int k = 1; k < e->n_blocks; k++)
+        if (!strcmp(e->blocks[k].name, e->blocks[0].name)) {
+            const exp_entry *first = NULL;
+            for (int i = 0; i < e->n_entries && !first; i++)
+                if (!strcmp(e->entries[i].section, e->blocks[k].task_section)) first = &e->entries[i];
+            return fail_at(e, first ? first->line : 1, NULL, "[%s] has the name the [task] block takes ('%s', as "
+                           "its task's name is another block's): rename one of the [task.NAME] blocks",
+                           e->blocks[k].task_section, e->blocks[0].name);
+        }
     for (int k = 0; k < e->n_blocks; k++) {
         const exp_block *bk = &e->blocks[k];
         if (!get(e, bk->task_section, "name")) {
