@@ -115,6 +115,8 @@ static void test_bad_experiment_files(void **state)
         {"[task]\nname = adding\nseq_len = 40\n[task.other]\n", ":4: [task.other] is empty"},
         {"[task]\nname = adding\nseq_len = 40\n[sweep]\nseed = 1, 2,\n  3, 2\n", ":5: seed: the value '2' is listed twice"},
         {"[task]\nname = adding\nseq_len = 40\n[sweep]\nseed = 1,\n\n  2\n", ":7: seed: an indented continuation of line 5"},
+        {"[task]\nseq_len = 30\n[sweep]\ntask.name = adding, nosuch\n", ":4: task: unknown task 'nosuch'"},
+        {"[task]\nseq_len = 30\n[sweep]\ntask.name = adding, copy\n", ":2: seq_len: not an option of task copy"},
         {"[task]\nname = adding\nseq_len = 40\n[sweep]\nnum_layers = 02, 1, 2\n", ":5: num_layers: '02' and '2' are the same value"},
         {"[task]\nname = adding\nseq_len = 40\n[sweep]\nforget_bias = -0, 1e0, 0\n", "'-0' and '0' are the same value"},
         {"[task]\nname = adding\nseq_len = 40\n[sweep]\nftz = yes, true\n", "'yes' and 'true' are the same value"},
@@ -198,6 +200,16 @@ static void test_dry_run_expands_the_grid(void **state)
     free(text);
     assert_string_equal(rnnlab_experiment_name(e), "grid");
     assert_string_equal(rnnlab_experiment_out_dir(e), "results/grid");
+    rnnlab_experiment_free(e);
+    /* the task itself swept: one block, a `task` column */
+    check_write_file(p, "[task]\nseq_len = 30\nlength = fixed\n[sweep]\ntask.name = adding, two_sequence\n");
+    assert_int_equal(rnnlab_experiment_load(&e, p), RNNLAB_OK);
+    assert_int_equal(rnnlab_experiment_grid_size(e), 2);
+    f = open_memstream(&text, &n);
+    rnnlab_experiment_print_grid(e, NULL, f);
+    fclose(f);
+    assert_non_null(strstr(text, "\n1 task=two_sequence seed=1\n"));
+    free(text);
     rnnlab_experiment_free(e);
     /* continuation lines after a trailing comma, with ` ;` comments, and a geometric range up to the
        largest long: 2, 4, ..., 2^62 (62 values; the next, 2^63, does not fit) */

@@ -653,7 +653,9 @@ static rnnlab_status load(rnnlab_experiment *e, const char *path)
         }
     for (int k = 0; k < e->n_blocks; k++) {
         const exp_block *bk = &e->blocks[k];
-        if (!get(e, bk->task_section, "name")) {
+        char sweep_section[48]; /* the task may be swept instead: [sweep] task.name = a, b */
+        snprintf(sweep_section, sizeof sweep_section, "sweep%s", bk->task_section + 4);
+        if (!get(e, bk->task_section, "name") && !get(e, sweep_section, "task.name") && !get(e, sweep_section, "name")) {
             const exp_entry *first = NULL;
             for (int i = 0; i < e->n_entries && !first; i++)
                 if (!strcmp(e->entries[i].section, bk->task_section)) first = &e->entries[i];
@@ -933,12 +935,12 @@ rnnlab_status exp_resolve(const rnnlab_experiment *e, long id, exp_run *r, rnnla
     /* task and seed */
     r->batch = 16;
     r->seed = 1;
-    int batch_line = 0, seed_line = 0;
+    int batch_line = 0, seed_line = 0, name_line = 0;
     for (int i = 0; i < n; i++) {
         const setting *s = &set[i];
         if (!strcmp(s->section, "run") && !strcmp(s->key, "seed")) r->seed = strtoull(s->value, NULL, 10), seed_line = s->line;
         if (strcmp(s->section, "task")) continue;
-        if (!strcmp(s->key, "name")) r->task = s->value;
+        if (!strcmp(s->key, "name")) r->task = s->value, name_line = s->line;
         else if (!strcmp(s->key, "batch")) {
             long l = 0;
             exp_parse_long(s->value, &l);
@@ -972,8 +974,7 @@ rnnlab_status exp_resolve(const rnnlab_experiment *e, long id, exp_run *r, rnnla
         int bad = -1;
         rnnlab_status st = rnnlab_dataset_open(&ds, r->task, r->task_opts, r->n_task_opts, 0, &bad);
         if (st) {
-            const exp_entry *tn = get(e, bk->task_section, "name");
-            int line = bad >= 0 ? r->task_opts[bad].line : tn ? tn->line : 1;
+            int line = bad >= 0 ? r->task_opts[bad].line : name_line ? name_line : 1; /* [task] or [sweep] */
             char msg[1024];
             snprintf(msg, sizeof msg, "%s", rnnlab_last_error());
             if (st == RNNLAB_ERR_CONFIG) return rnnlab_error(st, "%s:%d: %s", e->path, line, msg);
