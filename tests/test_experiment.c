@@ -153,6 +153,20 @@ static void test_bad_experiment_files(void **state)
     assert_non_null(strstr(rnnlab_last_error(), ":5: line longer than"));
     /* a missing file is an I/O error */
     assert_int_equal(rnnlab_experiment_load(&e, "/nonexistent/x.ini"), RNNLAB_ERR_IO);
+    /* init_from is read before anything runs: a malformed file, or a folder, is the experiment file's
+       error at its line, not a failure of the first run */
+    const char *garbage = check_tmp_path("w_garbage.txt");
+    check_write_file(garbage, "rnnlab-weights 1\ntensor weight_ih_l0 2 4 1\n0.5 -0.27abc\n");
+    const char *init_targets[] = {garbage, check_tmpdir()};
+    for (int k = 0; k < 2; k++) {
+        char body[5000];
+        snprintf(body, sizeof body, "[model]\nhidden_size = 4\n[task]\nname = adding\nseq_len = 40\n[train]\n"
+                                    "init_from = %s\n", init_targets[k]);
+        p = check_tmp_path("init_bad.ini");
+        check_write_file(p, body);
+        assert_int_equal(rnnlab_experiment_load(&e, p), RNNLAB_ERR_CONFIG);
+        assert_non_null(strstr(rnnlab_last_error(), ":7: init_from: "));
+    }
     /* the name makes the folder results/<name> and a CSV value: '..' (given, or taken from a file
        named ..ini) would put the results outside results/, a newline would break the rows */
     const char *ok_text = "[task]\nname = adding\nseq_len = 40\n";

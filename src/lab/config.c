@@ -6,6 +6,7 @@
  * Not here: running anything (experiment.c). Key reference: README.md, "Experiment files".
  */
 #include "lab/lab_internal.h"
+#include "rnnlab/checkpoint.h"
 #include "rnnlab/format.h"
 #include "rnnlab/rng.h"
 
@@ -1025,6 +1026,16 @@ rnnlab_status exp_resolve(const rnnlab_experiment *e, long id, exp_run *r, rnnla
             FILE *f = fopen(r->train.init_from, "rb");
             if (!f) return fail_at(e, init_from->line, "init_from", "cannot open '%s': %s", r->train.init_from, strerror(errno));
             fclose(f);
+            struct stat sb;
+            if (stat(r->train.init_from, &sb) != 0 || !S_ISREG(sb.st_mode))
+                return fail_at(e, init_from->line, "init_from", "'%s' is not a file", r->train.init_from);
+        }
+        if (init_from && task_info) { /* the weights must load into this run's model: read them now */
+            rnnlab_model *probe = NULL;
+            rnnlab_status ist = rnnlab_model_create(&probe, mc);
+            if (!ist) ist = rnnlab_weights_import(r->train.init_from, probe);
+            rnnlab_model_free(probe);
+            if (ist) return fail_at(e, init_from->line, "init_from", "%s", rnnlab_last_error());
         }
         if (task_info) {
             if (mc->norm == RNNLAB_NORM_BATCH && r->train.truncate > 0 && r->train.truncate < task_info->seq_len)
