@@ -732,7 +732,8 @@ static void test_cli_numbers_and_folders(void **state)
 }
 
 /* The heat map draws a panel for every setting, one layer or several (gnuplot's `with image` drew
- * nothing from a grid of one row, nor where NaN counted as a missing point). Checked by running the
+ * nothing from a grid of one row, nor where NaN counted as a missing point), and the decay figure a
+ * curve for every setting, each at its own top layer (settings shallower than the deepest had none). Checked by running the
  * generated figures.gp with gnuplot's SVG terminal, where each drawn image is an <image> element. */
 static void test_heatmap_draws_every_panel(void **state)
 {
@@ -761,9 +762,10 @@ static void test_heatmap_draws_every_panel(void **state)
         snprintf(cmd, sizeof cmd,
                  "cd '%s/figures' && sed -e 's/^set terminal pngcairo.*/set terminal svg/' -e \"s/[.]png'/.svg'/\" "
                  "-e '/^# ---- pdf/,$d' figures.gp > svg.gp && gnuplot svg.gp 2>/dev/null && "
-                 "test \"$(grep -c '<image' heatmap.svg)\" = %d",
-                 out, panels[k]);
-        assert_int_equal(system(cmd), 0); /* a panel drawn for every setting */
+                 "test \"$(grep -c '<image' heatmap.svg)\" = %d && "
+                 "test \"$(grep -o 'data/decay_p0_s[0-9]*' svg.gp | wc -l)\" = %d && test ! -s gnuplot.log",
+                 out, panels[k], panels[k]);
+        assert_int_equal(system(cmd), 0); /* a heat-map panel and a decay curve for every setting, no warning */
     }
 }
 

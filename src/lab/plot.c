@@ -181,17 +181,28 @@ static int decay_row(void *user, char **f, int n, long line)
     return 0;
 }
 
+/* A setting's top layer at one sequence length: the largest layer with rows there (settings may
+ * differ in depth), or -1 when it has none (every such run diverged in the forward pass, or the
+ * setting does not run at that length). */
+static int top_layer(const plot_data *p, int li, int pi)
+{
+    for (int l = p->max_layers - 1; l >= 0; l--)
+        for (long t = 0; t < p->max_t; t++)
+            if (p->cnt[cell_index(p, li, pi, l, t)]) return l;
+    return -1;
+}
+
 static rnnlab_status write_data(const plot_data *p, const char *figdir)
 {
     char path[PATH_MAX + 64];
     for (int li = 0; li < p->n_labels; li++) {
-        for (int pi = 0; pi < p->n_panels; pi++) { /* decay: top layer (the largest layer present) */
+        for (int pi = 0; pi < p->n_panels; pi++) { /* decay: the setting's top layer */
             snprintf(path, sizeof path, "%s/data/decay_p%d_s%d.dat", figdir, pi, li);
             FILE *f = fopen(path, "w");
             if (!f) return rnnlab_error(RNNLAB_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
             fprintf(f, "# t mean_log10_grad_norm_h (top layer)\n");
-            const int top = p->max_layers - 1;
-            for (long t = 0; t < p->max_t; t++) {
+            const int top = top_layer(p, li, pi);
+            for (long t = 0; t < p->max_t && top >= 0; t++) {
                 const size_t k = cell_index(p, li, pi, top, t);
                 if (!p->cnt[k]) continue;
                 fprintf(f, "%ld ", t);
@@ -279,10 +290,13 @@ static rnnlab_status write_script(const plot_data *p, const char *figdir)
                    "set ylabel 'log10 ||dL/dh_t||'\n");
         for (int pi = 0; pi < p->n_panels; pi++) {
             fprintf(f, "set title 'T = %ld'\nplot ", p->panels[pi]);
+            int drawn = 0; /* settings without rows at this T are left out (gnuplot warns of empty files) */
             for (int li = 0; li < p->n_labels; li++) {
-                fprintf(f, "%s'data/decay_p%d_s%d.dat' using 1:2 with lines lw 1.5 title ", li ? ", " : "", pi, li);
+                if (top_layer(p, li, pi) < 0) continue;
+                fprintf(f, "%s'data/decay_p%d_s%d.dat' using 1:2 with lines lw 1.5 title ", drawn++ ? ", " : "", pi, li);
                 exp_plot_string(f, p->labels[li]);
             }
+            if (!drawn) fprintf(f, "NaN notitle");
             fputc('\n', f);
         }
         fprintf(f, "unset multiplot\nset output\n");
@@ -296,10 +310,15 @@ static rnnlab_status write_script(const plot_data *p, const char *figdir)
         if (p->n_panels == 1) /* one sequence length: a range around it, not an empty one */
             fprintf(f, "set xrange [%ld:%ld]\n", p->panels[0] / 2 > 0 ? p->panels[0] / 2 : 1, 2 * p->panels[0]);
         fprintf(f, "plot ");
+        int drawn = 0;
         for (int li = 0; li < p->n_labels; li++) {
-            fprintf(f, "%s'data/rate_s%d.dat' using 1:2 with linespoints lw 1.5 pt 7 title ", li ? ", " : "", li);
+            int rated = 0; /* a setting whose every run diverged has no rate */
+            for (long r = 0; r < p->n_runs && !rated; r++) rated = p->runs[r].label == li && isfinite(p->runs[r].rate);
+            if (!rated) continue;
+            fprintf(f, "%s'data/rate_s%d.dat' using 1:2 with linespoints lw 1.5 pt 7 title ", drawn++ ? ", " : "", li);
             exp_plot_string(f, p->labels[li]);
         }
+        if (!drawn) fprintf(f, "NaN notitle");
         fprintf(f, "\nunset logscale x\nset xtics autofreq\nset autoscale x\nset output\n");
         fprintf(f, fmt ? "set terminal %s noenhanced size %dcm,%dcm font ',9'\n"
                        : "set terminal %s noenhanced size %d,%d font ',10'\n",
