@@ -826,6 +826,23 @@ static void test_resume_needs_the_same_name(void **state)
     assert_int_equal(run_shard(a, out, 0, 1), RNNLAB_OK); /* the same file and name: resumes (nothing left) */
     assert_int_equal(run_shard(b, out, 0, 1), RNNLAB_ERR_CONFIG);
     assert_non_null(strstr(rnnlab_last_error(), "another experiment name"));
+    /* a journal missing a middle line (edited by hand) is refused: resuming would redo that run and
+       append it after the others, a second row block with its run_id out of grid order */
+    const char *three = check_tmp_path("name_three.ini");
+    char body[512], journal[4400];
+    snprintf(body, sizeof body, "%s[sweep]\nseed = 1..3\n", text);
+    check_write_file(three, body);
+    snprintf(out, sizeof out, "%s", check_tmp_path("journal_out"));
+    assert_int_equal(run_shard(three, out, 0, 1), RNNLAB_OK);
+    snprintf(journal, sizeof journal, "%s/.journal", out);
+    char *j = check_slurp(journal, NULL);
+    char *l1 = strstr(j, "\ndone 1 "), *l2 = l1 ? strstr(l1 + 1, "\ndone 2 ") : NULL;
+    assert_non_null(l2);
+    memmove(l1, l2, strlen(l2) + 1);
+    check_write_file(journal, j);
+    free(j);
+    assert_int_equal(run_shard(three, out, 0, 1), RNNLAB_ERR_CONFIG);
+    assert_non_null(strstr(rnnlab_last_error(), ":3: not the journal line of run 1"));
 }
 
 /* ---------------------------------------------------------------- shards */

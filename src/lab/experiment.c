@@ -658,7 +658,8 @@ static rnnlab_status open_outputs(const rnnlab_experiment *e, const char *dir, i
             else if (ogrid != e->grid_size) snprintf(why, sizeof why, "a grid of %ld runs (now %ld)", ogrid, e->grid_size);
             else if (old_k != shard_k || old_n != shard_n)
                 snprintf(why, sizeof why, "shard %d/%d (now %d/%d)", old_k, old_n, shard_k, shard_n);
-            else snprintf(why, sizeof why, "the same file run %s", e->train.on ? "without training (rnnlab run)" : "with training (rnnlab train)");
+            else snprintf(why, sizeof why, "the same file run %s, or its .journal was edited",
+                          e->train.on ? "without training (rnnlab run)" : "with training (rnnlab train)");
             rnnlab_free(old);
             for (int i = 0; i < N_FILES; i++) rnnlab_csvbuf_free(&hdr[i]);
             return rnnlab_error(RNNLAB_ERR_CONFIG,
@@ -669,18 +670,30 @@ static rnnlab_status open_outputs(const rnnlab_experiment *e, const char *dir, i
         resume = 1;
         for (int i = 0; i < N_FILES; i++) j->sizes[i] = (long long)hdr[i].len;
         /* the "done" lines; a last line without its newline is torn and ignored */
-        for (const char *p = nl + 1; *p;) {
+        /* runs are committed in grid order: the done lines are this shard's ids from the first on,
+           each once, with sizes that never shrink; anything else is a journal changed by hand, whose
+           resume would redo a run and append it out of order */
+        long expect = shard_k, line_no = 1;
+        for (const char *p = nl + 1; *p; line_no++) {
             const char *e2 = strchr(p, '\n');
             if (!e2) break;
             long id;
-            int used = 0;
+            int used = 0, ok = 1;
             long long s[N_FILES];
-            if (sscanf(p, "done %ld%n", &id, &used) == 1 && get_sizes(p + used, s, nf, ' ') == nf && id >= 0 &&
-                id < e->grid_size) {
-                if (!j->done[id]) j->n_done++;
-                j->done[id] = 1;
-                for (int i = 0; i < nf; i++) j->sizes[i] = s[i];
+            if (sscanf(p, "done %ld%n", &id, &used) != 1 || get_sizes(p + used, s, nf, ' ') != nf || id != expect ||
+                id >= e->grid_size)
+                ok = 0;
+            for (int i = 0; i < nf && ok; i++) ok = s[i] >= j->sizes[i];
+            if (!ok) {
+                rnnlab_free(old);
+                for (int i = 0; i < N_FILES; i++) rnnlab_csvbuf_free(&hdr[i]);
+                return rnnlab_error(RNNLAB_ERR_CONFIG, "%s:%ld: not the journal line of run %ld, which comes next in grid "
+                                    "order: the journal was changed by hand. Run with --fresh to start over",
+                                    j->path, line_no + 1, expect);
             }
+            j->done[id] = 1, j->n_done++;
+            for (int i = 0; i < nf; i++) j->sizes[i] = s[i];
+            expect += shard_n;
             p = e2 + 1;
         }
         rnnlab_free(old);
@@ -708,7 +721,7 @@ static rnnlab_status open_outputs(const rnnlab_experiment *e, const char *dir, i
         if (resume && j->n_done > 0) {
             struct stat sb;
             if (stat(path, &sb) != 0 || (long long)sb.st_size < j->sizes[i])
-                st = rnnlab_error(RNNLAB_ERR_IO,
+                st = rnnlab_error(RNNLAB_ERR_CONFIG,
                                   "%s is shorter than its journal says (%lld bytes expected): the folder was changed "
                                   "by hand. Run with --fresh to start over",
                                   path, j->sizes[i]);
