@@ -54,9 +54,14 @@ static int show_info(const char *path)
     const rnnlab_model *m = ck.model;
     const rnnlab_model_config *c = &m->cfg;
     printf("%s: rnnlab checkpoint version %d\n", path, RNNLAB_CHECKPOINT_VERSION);
-    printf("  model      %s, I=%d H=%d L=%d O=%d, %s, norm %s, residual %d, dropout %g\n",
-           rnnlab_cell_label(c->cell, c->activation), c->input_size, c->hidden_size, c->num_layers, c->output_size,
-           rnnlab_dtype_name(c->dtype), rnnlab_norm_name(c->norm), c->residual, c->dropout);
+    char variant[64] = ""; /* what the cell's label leaves out */
+    if (c->cell == RNNLAB_CELL_GRU) snprintf(variant, sizeof variant, " (%s)", rnnlab_gru_variant_name(c->gru_variant));
+    else if (c->cell == RNNLAB_CELL_LSTM && c->peephole) snprintf(variant, sizeof variant, " (peepholes)");
+    else if (c->cell == RNNLAB_CELL_RNN && c->activation == RNNLAB_ACT_LEAKY_RELU)
+        snprintf(variant, sizeof variant, " (slope %g)", c->leaky_alpha);
+    printf("  model      %s%s, I=%d H=%d L=%d O=%d, %s, norm %s, residual %d, dropout %g\n",
+           rnnlab_cell_label(c->cell, c->activation), variant, c->input_size, c->hidden_size, c->num_layers,
+           c->output_size, rnnlab_dtype_name(c->dtype), rnnlab_norm_name(c->norm), c->residual, c->dropout);
     printf("  parameters %zu in %d tensors; buffers %zu\n", m->n_params, m->n_tensors, m->buffers ? m->n_buffers : 0);
     if (ck.optim)
         printf("  optimizer  %s, lr %g, %ld updates\n", rnnlab_optim_name(ck.optim->cfg.kind), ck.optim->cfg.lr,
