@@ -151,6 +151,13 @@ static void test_bad_experiment_files(void **state)
     rnnlab_experiment *e;
     assert_int_equal(rnnlab_experiment_load(&e, p), RNNLAB_ERR_CONFIG);
     assert_non_null(strstr(rnnlab_last_error(), ":5: line longer than"));
+    /* the longest line allowed (198 characters) is allowed with a CRLF ending too */
+    char crlf[600];
+    snprintf(crlf, sizeof crlf, "[task]\r\nname = adding\r\nseq_len = 40\r\n#%0197d\r\n", 0);
+    p = check_tmp_path("crlf.ini");
+    check_write_file(p, crlf);
+    assert_int_equal(rnnlab_experiment_load(&e, p), RNNLAB_OK);
+    rnnlab_experiment_free(e);
     /* a missing file is an I/O error */
     assert_int_equal(rnnlab_experiment_load(&e, "/nonexistent/x.ini"), RNNLAB_ERR_IO);
     /* init_from is read before anything runs: a malformed file, or a folder, is the experiment file's

@@ -253,11 +253,15 @@ static char *read_line(char *str, int num, void *stream)
     if (c->p >= c->end) return NULL;
     const char *nl = memchr(c->p, '\n', (size_t)(c->end - c->p));
     const size_t len = nl ? (size_t)(nl - c->p) + 1 : (size_t)(c->end - c->p);
+    /* a CRLF line ending counts as the LF alone (inih would strip the CR anyway): the same limit */
+    const int crlf = nl && nl > c->p && nl[-1] == '\r';
+    const size_t text_len = len - (size_t)crlf;
     c->line++;
     c->line_is_cont = c->p[0] == ' ' || c->p[0] == '\t';
-    c->too_long = len > (size_t)num - 1;
-    const size_t copy = c->too_long ? (size_t)num - 1 : len;
+    c->too_long = text_len > (size_t)num - 1;
+    const size_t copy = c->too_long ? (size_t)num - 1 : text_len;
     memcpy(str, c->p, copy);
+    if (crlf && !c->too_long) str[copy - 1] = '\n';
     str[copy] = '\0';
     if (c->too_long && !c->st)
         c->st = fail_at(c->e, c->line, NULL,
@@ -1045,9 +1049,9 @@ rnnlab_status exp_resolve(const rnnlab_experiment *e, long id, exp_run *r, rnnla
                                r->train.truncate, task_info->seq_len);
             for (int sp = 0; sp < 3; sp++)
                 if (task_info->split_size[sp] == 0) {
-                    const int line = task_opt_line(r, "split");
-                    const exp_entry *tn = get(e, bk->task_section, "name");
-                    return fail_at(e, line ? line : tn ? tn->line : 1, line ? "split" : "name",
+                    const char *key = task_opt_line(r, "split") ? "split" : task_opt_line(r, "split_column") ? "split_column" : "name";
+                    const int line = strcmp(key, "name") ? task_opt_line(r, key) : name_line ? name_line : 1;
+                    return fail_at(e, line, key,
                                    "the %s split of task %s is empty; training evaluates on train, valid and test",
                                    rnnlab_split_name((rnnlab_split)sp), r->task);
                 }
