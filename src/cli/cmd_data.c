@@ -101,6 +101,15 @@ static int cmd_show(int argc, char **argv)
                 goto usage;
             }
             *eq = '\0';
+            for (int k = 0; k < n_opts; k++)
+                if (!strcmp(opts[k].key, argv[i])) { /* as an experiment file refuses a key given twice */
+                    cli_error(NULL, "%s: given twice (%s and %s)", argv[i], opts[k].value, eq + 1);
+                    goto usage;
+                }
+            if (!eq[1]) {
+                cli_error("options are key=value, e.g. seq_len=100", "%s: empty value", argv[i]);
+                goto usage;
+            }
             opts[n_opts++] = (rnnlab_option){argv[i], eq + 1, 0};
         }
     }
