@@ -269,6 +269,21 @@ static void test_plot_refuses_damaged_csv(void **state)
     check_write_file(path, text);
     free(text);
     snprintf(path, sizeof path, "%s/decay.csv", out);
+    /* rows that cannot belong to the runs: a step past the run's T, a run summary.csv lacks */
+    char *decay = check_slurp(path, &n);
+    const char *last = strstr(decay, "\n1,2,0,29,"); /* run 1 (seed 2), layer 0, its last step */
+    assert_non_null(last);
+    const char *edits[][2] = {{"1,2,0,99999,", "t: 99999 is outside 0..29, the steps of run 1"},
+                              {"7,2,0,29,", "run_id: run 7 is not in summary.csv"}};
+    for (int k = 0; k < 2; k++) {
+        FILE *f = fopen(path, "w");
+        fprintf(f, "%s%s%s", decay, edits[k][0], last + strlen("\n1,2,0,29,"));
+        fclose(f);
+        assert_int_equal(rnnlab_plot(out), RNNLAB_ERR_IO);
+        assert_non_null(strstr(rnnlab_last_error(), edits[k][1]));
+    }
+    check_write_file(path, decay);
+    free(decay);
     FILE *f = fopen(path, "a");
     fputs("\"1,2\n", f);
     fclose(f);
