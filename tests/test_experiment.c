@@ -34,7 +34,8 @@
 /* The files a run writes, compared between two output folders. */
 static const char *const run_files[] = {"decay.csv", "summary.csv", "layers.csv", NULL};
 
-static rnnlab_status run_lib(const char *ini, const char *out, int threads, int jobs)
+/* Loads ini and runs it with o (quiet, no figures), printing what failed. */
+static rnnlab_status run_with(const char *ini, rnnlab_run_options *o)
 {
     rnnlab_experiment *e;
     rnnlab_status st = rnnlab_experiment_load(&e, ini);
@@ -42,34 +43,32 @@ static rnnlab_status run_lib(const char *ini, const char *out, int threads, int 
         fprintf(stderr, "load: %s\n", rnnlab_last_error());
         return st;
     }
-    rnnlab_run_options o;
-    rnnlab_run_options_init(&o);
-    o.out_dir = out, o.threads = threads, o.jobs = jobs, o.quiet = 1, o.plot = 0, o.fresh = 1;
-    st = rnnlab_experiment_run(e, &o);
+    o->quiet = 1, o->plot = 0;
+    st = rnnlab_experiment_run(e, o);
     if (st) fprintf(stderr, "run: %s\n", rnnlab_last_error());
     rnnlab_experiment_free(e);
     return st;
+}
+
+/* A fresh run of ini into out with threads and jobs */
+static rnnlab_status run_lib(const char *ini, const char *out, int threads, int jobs)
+{
+    rnnlab_run_options o;
+    rnnlab_run_options_init(&o);
+    o.out_dir = out, o.threads = threads, o.jobs = jobs, o.fresh = 1;
+    return run_with(ini, &o);
+}
+
+/* Shard K of N of ini into out (out itself when N = 1), on one thread, resuming what is there */
+static rnnlab_status run_shard(const char *ini, const char *out, int k, int n)
+{
+    rnnlab_run_options o;
+    rnnlab_run_options_init(&o);
+    o.out_dir = out, o.threads = 1, o.shard_k = k, o.shard_n = n;
+    return run_with(ini, &o);
 }
 
 /* A small sweep: tanh RNN at the default and orthogonal init, and an LSTM with forget bias 3. */
-/* run_lib with a shard: K of N into out (or out itself when N = 1) */
-static rnnlab_status run_shard(const char *ini, const char *out, int k, int n)
-{
-    rnnlab_experiment *e;
-    rnnlab_status st = rnnlab_experiment_load(&e, ini);
-    if (st) {
-        fprintf(stderr, "load: %s\n", rnnlab_last_error());
-        return st;
-    }
-    rnnlab_run_options o;
-    rnnlab_run_options_init(&o);
-    o.out_dir = out, o.threads = 1, o.quiet = 1, o.plot = 0, o.shard_k = k, o.shard_n = n;
-    st = rnnlab_experiment_run(e, &o);
-    if (st) fprintf(stderr, "run: %s\n", rnnlab_last_error());
-    rnnlab_experiment_free(e);
-    return st;
-}
-
 static const char *small_sweep =
     "# test sweep\n"
     "[model]\nhidden_size = 16\nnum_layers = 2\nforget_bias = 3   ; lstm only\n"
@@ -190,6 +189,23 @@ static void test_bad_experiment_files(void **state)
     assert_non_null(strstr(rnnlab_last_error(), ":2: name: a name may not start with '.'"));
 }
 
+/* Writes text to path, loads it, and checks the grid's size and that --dry-run's listing has line. */
+static void expect_grid(const char *path, const char *text, long size, const char *line)
+{
+    rnnlab_experiment *e;
+    check_write_file(path, text);
+    assert_int_equal(rnnlab_experiment_load(&e, path), RNNLAB_OK);
+    assert_int_equal(rnnlab_experiment_grid_size(e), size);
+    char *listing = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&listing, &n);
+    rnnlab_experiment_print_grid(e, NULL, f);
+    fclose(f);
+    assert_non_null(strstr(listing, line));
+    free(listing);
+    rnnlab_experiment_free(e);
+}
+
 static void test_dry_run_expands_the_grid(void **state)
 {
     (void)state;
@@ -223,27 +239,13 @@ static void test_dry_run_expands_the_grid(void **state)
     assert_string_equal(rnnlab_experiment_out_dir(e), "results/grid");
     rnnlab_experiment_free(e);
     /* the task itself swept: one block, a `task` column */
-    check_write_file(p, "[task]\nseq_len = 30\nlength = fixed\n[sweep]\ntask.name = adding, two_sequence\n");
-    assert_int_equal(rnnlab_experiment_load(&e, p), RNNLAB_OK);
-    assert_int_equal(rnnlab_experiment_grid_size(e), 2);
-    f = open_memstream(&text, &n);
-    rnnlab_experiment_print_grid(e, NULL, f);
-    fclose(f);
-    assert_non_null(strstr(text, "\n1 task=two_sequence seed=1\n"));
-    free(text);
-    rnnlab_experiment_free(e);
+    expect_grid(p, "[task]\nseq_len = 30\nlength = fixed\n[sweep]\ntask.name = adding, two_sequence\n", 2,
+                "\n1 task=two_sequence seed=1\n");
     /* continuation lines after a trailing comma, with ` ;` comments, and a geometric range up to the
        largest long: 2, 4, ..., 2^62 (62 values; the next, 2^63, does not fit) */
-    check_write_file(p, "[task]\nname = adding\nseq_len = 30\n[sweep]\ncell = rnn_tanh, ; the first\n  gru ; the second\n"
-                        "  ; only a comment\nseed = 2..9223372036854775807*2\n");
-    assert_int_equal(rnnlab_experiment_load(&e, p), RNNLAB_OK);
-    assert_int_equal(rnnlab_experiment_grid_size(e), 2 * 62);
-    f = open_memstream(&text, &n);
-    rnnlab_experiment_print_grid(e, NULL, f);
-    fclose(f);
-    assert_non_null(strstr(text, "\n123 cell=gru seed=4611686018427387904\n"));
-    free(text);
-    rnnlab_experiment_free(e);
+    expect_grid(p, "[task]\nname = adding\nseq_len = 30\n[sweep]\ncell = rnn_tanh, ; the first\n  gru ; the second\n"
+                   "  ; only a comment\nseed = 2..9223372036854775807*2\n", 2 * 62,
+                "\n123 cell=gru seed=4611686018427387904\n");
 }
 
 /* rnnlab plot reads the CSV files strictly: a field that should be a number and is not, or an
