@@ -8,6 +8,7 @@
  * The CLI tests use the binary named by $RNNLAB_BIN (the Makefile sets it); they skip without it.
  */
 #include "check.h"
+#include "rnnlab/checkpoint.h"
 #include "rnnlab/csvio.h"
 #include "rnnlab/diag.h"
 #include "rnnlab/experiment.h"
@@ -119,6 +120,10 @@ static void test_bad_experiment_files(void **state)
         {"[task]\nname = adding\nseq_len = 40\n[sweep]\nnum_layers = 02, 1, 2\n", ":5: num_layers: '02' and '2' are the same value"},
         {"[task]\nname = adding\nseq_len = 40\n[sweep]\nforget_bias = -0, 1e0, 0\n", "'-0' and '0' are the same value"},
         {"[task]\nname = adding\nseq_len = 40\n[sweep]\nftz = yes, true\n", "'yes' and 'true' are the same value"},
+        {"[task]\nname = adding\nseq_len = 40\n[sweep]\nseed = 0, 0x2\n", ":5: seed: "}, /* not 'the same value' */
+        {"[task]\nname = adding\nseq_len = 40\n[sweep]\nvariant = "
+         "hochreiter1997_but_with_a_name_long_enough_to_pass_sixty_four_characters_a,"
+         "hochreiter1997_but_with_a_name_long_enough_to_pass_sixty_four_characters_b\n", "variant: expected one of"},
         /* counted before it is expanded: no overflow at the top of the range, no hour-long loop */
         {"[task]\nname = adding\nseq_len = 40\n[sweep]\nseed = 1..9223372036854775807\n", ":5: seed: the list has more than 1000000"},
         {"[task]\nname = adding\nseq_len = 40\n[output]\ndir =\n", ":5: dir: empty path"},
@@ -172,6 +177,25 @@ static void test_bad_experiment_files(void **state)
         check_write_file(p, body);
         assert_int_equal(rnnlab_experiment_load(&e, p), RNNLAB_ERR_CONFIG);
         assert_non_null(strstr(rnnlab_last_error(), ":7: init_from: "));
+    }
+    /* ... and must fit every architecture of the grid, not only the first */
+    rnnlab_model_config mc;
+    rnnlab_model_config_init(&mc);
+    mc.input_size = 2, mc.hidden_size = 4, mc.output_size = 1; /* the adding problem's I and O */
+    rnnlab_model *wm;
+    assert_int_equal(rnnlab_model_create(&wm, &mc), RNNLAB_OK);
+    const char *weights = check_tmp_path("w_h4.txt");
+    assert_int_equal(rnnlab_weights_export(weights, wm), RNNLAB_OK);
+    rnnlab_model_free(wm);
+    for (int k = 0; k < 2; k++) {
+        char body[5000];
+        snprintf(body, sizeof body, "[task]\nname = adding\nseq_len = 40\n[train]\ninit_from = %s\n[sweep]\n"
+                                    "hidden_size = %s\n", weights, k ? "4, 8" : "4");
+        p = check_tmp_path("init_sweep.ini");
+        check_write_file(p, body);
+        assert_int_equal(rnnlab_experiment_load(&e, p), k ? RNNLAB_ERR_CONFIG : RNNLAB_OK);
+        if (k) assert_non_null(strstr(rnnlab_last_error(), ":5: init_from: "));
+        else rnnlab_experiment_free(e);
     }
     /* the name makes the folder results/<name> and a CSV value: '..' (given, or taken from a file
        named ..ini) would put the results outside results/, a newline would break the rows */
@@ -271,11 +295,11 @@ static void test_plot_refuses_damaged_csv(void **state)
     check_write_file(path, text);
     free(text);
     snprintf(path, sizeof path, "%s/decay.csv", out);
-    /* rows that cannot belong to the runs: a step past the run's T, a run summary.csv lacks */
+    /* rows that cannot belong to the runs: a negative step, a run summary.csv lacks */
     char *decay = check_slurp(path, &n);
     const char *last = strstr(decay, "\n1,2,0,29,"); /* run 1 (seed 2), layer 0, its last step */
     assert_non_null(last);
-    const char *edits[][2] = {{"1,2,0,99999,", "t: 99999 is outside 0..29, the steps of run 1"},
+    const char *edits[][2] = {{"1,2,0,-7,", "decay.csv:62: t: expected"},
                               {"7,2,0,29,", "run_id: run 7 is not in summary.csv"}};
     for (int k = 0; k < 2; k++) {
         FILE *f = fopen(path, "w");
@@ -791,6 +815,13 @@ static void test_heatmap_draws_every_panel(void **state)
                  out, panels[k], panels[k]);
         assert_int_equal(system(cmd), 0); /* a heat-map panel and a decay curve for every setting, no warning */
     }
+    /* variable-length batches run past the seq_len the file gives (up to T + T/10): their rows plot */
+    const char *var = check_tmp_path("heat_var.ini");
+    char var_out[4300];
+    snprintf(var_out, sizeof var_out, "%s", check_tmp_path("heat_var_out"));
+    check_write_file(var, "[model]\nhidden_size = 4\n[task]\nname = adding\nbatch = 2\n[sweep]\nseq_len = 30, 40\n");
+    assert_int_equal(run_lib(var, var_out, 1, 1), RNNLAB_OK);
+    assert_int_equal(rnnlab_plot(var_out), RNNLAB_OK);
 }
 
 /* Closed standard descriptors must not become the output files (progress lines went into
@@ -849,7 +880,7 @@ static void test_resume_needs_the_same_name(void **state)
     assert_int_equal(run_shard(a, out, 0, 1), RNNLAB_OK);
     assert_int_equal(run_shard(a, out, 0, 1), RNNLAB_OK); /* the same file and name: resumes (nothing left) */
     assert_int_equal(run_shard(b, out, 0, 1), RNNLAB_ERR_CONFIG);
-    assert_non_null(strstr(rnnlab_last_error(), "another experiment name"));
+    assert_non_null(strstr(rnnlab_last_error(), "holds results of the experiment named \"name_a\""));
     /* a journal missing a middle line (edited by hand) is refused: resuming would redo that run and
        append it after the others, a second row block with its run_id out of grid order */
     const char *three = check_tmp_path("name_three.ini");
@@ -1032,6 +1063,16 @@ static void test_merge_replaces_only_its_own_results(void **state)
     }
     assert_int_equal(rnnlab_experiment_merge(out), RNNLAB_OK);
     assert_int_equal(rnnlab_experiment_merge(out), RNNLAB_OK);
+    /* a training sweep of the same file (rnnlab train on a file without [train]) is another kind of run */
+    if (getenv("RNNLAB_BIN")) {
+        char trained[4300];
+        snprintf(trained, sizeof trained, "%s", check_tmp_path("merge_trained"));
+        const char *train[] = {"train", "--quiet", "--no-plot", "--out", trained, ini, NULL};
+        assert_int_equal(check_run_cli(NULL, train), 0);
+        for (int k = 0; k < 2; k++) assert_int_equal(run_shard(ini, trained, k, 2), RNNLAB_OK);
+        assert_int_equal(rnnlab_experiment_merge(trained), RNNLAB_ERR_CONFIG);
+        assert_non_null(strstr(rnnlab_last_error(), "kind of run"));
+    }
     /* shards of a second split beside the first: refused, whichever would have been found first */
     assert_int_equal(run_shard(ini, out, 0, 3), RNNLAB_OK);
     assert_int_equal(rnnlab_experiment_merge(out), RNNLAB_ERR_IO);

@@ -397,8 +397,20 @@ static long range_count(long lo, long hi, long step, long factor, long limit)
     return n;
 }
 
-/* qsort order of structs whose first member is a char array */
-static int cmp_str_ptr_first(const void *a, const void *b) { return strcmp((const char *)a, (const char *)b); }
+/* A sweep value for the duplicate check: canon is a number's or boolean's canonical form, or "s" for
+ * text, which compares whole (orig). */
+typedef struct sweep_item {
+    char canon[64];
+    const char *orig;
+} sweep_item;
+
+static int cmp_canon(const void *a, const void *b)
+{
+    const sweep_item *x = a, *y = b;
+    const int c = strcmp(x->canon, y->canon);
+    if (c || strcmp(x->canon, "s")) return c;
+    return strcmp(x->orig, y->orig);
+}
 
 /* Expands "a, b, lo..hi, lo..hi:step, lo..hi*factor" into d->values. */
 static rnnlab_status expand_list(const rnnlab_experiment *e, exp_dim *d, const char *text)
@@ -456,8 +468,7 @@ static rnnlab_status expand_list(const rnnlab_experiment *e, exp_dim *d, const c
        value, not spelling, where the key's kind says what the value is (04 and 4, 1 and 1.0, 0 and
        -0, true and yes); task options are compared as written, as their data seed hashes them */
     if (d->n > 1) {
-        typedef struct { char canon[64]; const char *orig; } item_t;
-        item_t *it = rnnlab_malloc((size_t)d->n * sizeof *it);
+        sweep_item *it = rnnlab_malloc((size_t)d->n * sizeof *it);
         if (!it) return rnnlab_error(RNNLAB_ERR_NOMEM, "out of memory");
         const keydef *k = strcmp(d->section, "task") ? find_key(d->section, d->key) : NULL;
         for (int i = 0; i < d->n; i++) {
@@ -465,17 +476,20 @@ static rnnlab_status expand_list(const rnnlab_experiment *e, exp_dim *d, const c
             long l;
             double x;
             int b;
+            char *end;
+            errno = 0;
+            const unsigned long long u = strtoull(v, &end, 10);
             it[i].orig = v;
             if (k && (k->k == K_INT || k->k == K_AUTO_INT) && exp_parse_long(v, &l)) snprintf(it[i].canon, 64, "i%ld", l);
-            else if (k && k->k == K_SEED && isdigit((unsigned char)v[0]))
-                snprintf(it[i].canon, 64, "u%llu", strtoull(v, NULL, 10));
+            else if (k && k->k == K_SEED && isdigit((unsigned char)v[0]) && !*end && !errno)
+                snprintf(it[i].canon, 64, "u%llu", u);
             else if (k && k->k == K_DOUBLE && rnnlab_parse_double(v, &x)) snprintf(it[i].canon, 64, "d%.17g", x + 0.0);
             else if (k && k->k == K_BOOL && exp_parse_bool(v, &b)) snprintf(it[i].canon, 64, "b%d", b);
-            else snprintf(it[i].canon, 64, "s%.62s", v);
+            else it[i].canon[0] = 's', it[i].canon[1] = '\0';
         }
-        qsort(it, (size_t)d->n, sizeof *it, cmp_str_ptr_first);
+        qsort(it, (size_t)d->n, sizeof *it, cmp_canon);
         for (int i = 1; i < d->n; i++)
-            if (!strcmp(it[i - 1].canon, it[i].canon)) {
+            if (!cmp_canon(&it[i - 1], &it[i])) {
                 char dup[160];
                 if (!strcmp(it[i - 1].orig, it[i].orig)) snprintf(dup, sizeof dup, "the value '%.60s' is listed twice", it[i].orig);
                 else snprintf(dup, sizeof dup, "'%.60s' and '%.60s' are the same value", it[i - 1].orig, it[i].orig);
@@ -728,9 +742,6 @@ static rnnlab_status load(rnnlab_experiment *e, const char *path)
     else if (!name_ok(e->name, why, sizeof why))
             return fail_at(e, 1, NULL, "no [experiment] name, and the file's name does not make one: %s. Set "
                            "[experiment] name", why);
-    /* the name is written into every row: a resumed folder must have the same one, as well as the
-       same file (the journal keeps this crc) */
-    e->crc = crc32(e->crc, (const Bytef *)e->name, (uInt)strlen(e->name));
     if ((en = get(e, "experiment", "description"))) snprintf(e->description, sizeof e->description, "%s", en->value);
     snprintf(e->out_dir, sizeof e->out_dir, "results/%s", e->name);
     if ((en = get(e, "output", "dir"))) snprintf(e->out_dir, sizeof e->out_dir, "%s", en->value);
@@ -755,7 +766,8 @@ static rnnlab_status load(rnnlab_experiment *e, const char *path)
     for (int i = 0; i < e->n_entries; i++) e->train.on |= !strcmp(e->entries[i].section, "train");
     for (int d = 0; d < e->n_dims; d++) e->train.on |= !strcmp(e->dims[d].section, "train");
 
-    /* every grid point must resolve; each distinct task setting is opened once to check it */
+    /* every grid point must resolve; each distinct task setting is opened once to check it (with an
+       init_from, each distinct task setting and architecture: the weights must fit every model) */
     char **seen = rnnlab_calloc(64, sizeof *seen);
     int n_seen = 0;
     if (!seen) return rnnlab_error(RNNLAB_ERR_NOMEM, "out of memory");
@@ -766,6 +778,12 @@ static rnnlab_status load(rnnlab_experiment *e, const char *path)
         for (int o = 0; o < r.n_task_opts; o++)
             snprintf(key + strlen(key), sizeof key - strlen(key), "%s=%s;", r.task_opts[o].key, r.task_opts[o].value);
         snprintf(key + strlen(key), sizeof key - strlen(key), "|%s", r.task);
+        if (e->train.on && r.train.init_from) {
+            const rnnlab_model_config *mc = &r.model;
+            snprintf(key + strlen(key), sizeof key - strlen(key), "|%d %d %d %d %g %d %d %d %d %d %g", mc->cell,
+                     mc->activation, mc->gru_variant, mc->peephole, mc->leaky_alpha, mc->hidden_size, mc->num_layers,
+                     mc->norm, mc->residual, (int)mc->dtype, mc->dropout);
+        }
         int known = 0;
         for (int s = 0; s < n_seen && !known; s++) known = !strcmp(seen[s], key);
         if (known) continue;

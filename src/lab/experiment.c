@@ -171,9 +171,12 @@ static void iso_time(char *buf, size_t n)
     strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* appends a string literal, its length counted by the compiler */
+#define APPEND_LIT(b, lit) rnnlab_csv_append((b), (lit), sizeof(lit) - 1)
+
 static void json_string(rnnlab_csvbuf *b, const char *s)
 {
-    rnnlab_csv_append(b, "\"", 1);
+    APPEND_LIT(b, "\"");
     for (; *s; s++) {
         char esc[8];
         const unsigned char c = (unsigned char)*s;
@@ -185,7 +188,7 @@ static void json_string(rnnlab_csvbuf *b, const char *s)
         else esc[0] = (char)c, esc[1] = 0;
         rnnlab_csv_append(b, esc, strlen(esc));
     }
-    rnnlab_csv_append(b, "\"", 1);
+    APPEND_LIT(b, "\"");
 }
 
 /* Writes path atomically (a temporary file renamed over it). */
@@ -209,11 +212,11 @@ static rnnlab_status write_manifest(const rnnlab_experiment *e, const char *dir,
 {
     rnnlab_csvbuf b = {0};
     char path[PATH_MAX + 64], num[64];
-    rnnlab_csv_append(&b, "{\n  \"rnnlab_version\": ", 22);
+    APPEND_LIT(&b, "{\n  \"rnnlab_version\": ");
     json_string(&b, RNNLAB_VERSION);
-    rnnlab_csv_append(&b, ",\n  \"git_revision\": ", 19);
+    APPEND_LIT(&b, ",\n  \"git_revision\": ");
     json_string(&b, rnnlab_build_git_rev);
-    rnnlab_csv_append(&b, ",\n  \"compiler\": ", 16);
+    APPEND_LIT(&b, ",\n  \"compiler\": ");
 #if defined(__clang__)
     snprintf(path, sizeof path, "clang %s", __clang_version__);
 #elif defined(__GNUC__)
@@ -222,23 +225,23 @@ static rnnlab_status write_manifest(const rnnlab_experiment *e, const char *dir,
     snprintf(path, sizeof path, "unknown");
 #endif
     json_string(&b, path);
-    rnnlab_csv_append(&b, ",\n  \"cflags\": ", 14);
+    APPEND_LIT(&b, ",\n  \"cflags\": ");
     json_string(&b, rnnlab_build_cflags);
-    rnnlab_csv_append(&b, ",\n  \"openmp\": ", 14);
+    APPEND_LIT(&b, ",\n  \"openmp\": ");
     rnnlab_csv_append(&b, rnnlab_openmp_enabled() ? "true" : "false", rnnlab_openmp_enabled() ? 4 : 5);
-    rnnlab_csv_append(&b, ",\n  \"blas_kernels\": ", 20); /* they set the results' last bits */
+    APPEND_LIT(&b, ",\n  \"blas_kernels\": "); /* they set the results' last bits */
     json_string(&b, rnnlab_blas_core());
     snprintf(num, sizeof num, ",\n  \"threads\": %d,\n  \"jobs\": %d", threads, jobs);
     rnnlab_csv_append(&b, num, strlen(num));
     snprintf(num, sizeof num, ",\n  \"shard\": \"%d/%d\"", shard_k, shard_n);
     rnnlab_csv_append(&b, num, strlen(num));
-    rnnlab_csv_append(&b, ",\n  \"experiment\": ", 17);
+    APPEND_LIT(&b, ",\n  \"experiment\": ");
     json_string(&b, e->name);
-    rnnlab_csv_append(&b, ",\n  \"experiment_file\": ", 22);
+    APPEND_LIT(&b, ",\n  \"experiment_file\": ");
     json_string(&b, e->path);
     snprintf(num, sizeof num, ",\n  \"experiment_crc32\": \"%08lx\"", e->crc);
     rnnlab_csv_append(&b, num, strlen(num));
-    rnnlab_csv_append(&b, ",\n  \"experiment_text\": ", 22);
+    APPEND_LIT(&b, ",\n  \"experiment_text\": ");
     json_string(&b, e->text);
     snprintf(num, sizeof num, ",\n  \"grid_size\": %ld,\n  \"runs_done\": %ld", e->grid_size, runs_done);
     rnnlab_csv_append(&b, num, strlen(num));
@@ -259,17 +262,17 @@ static rnnlab_status write_manifest(const rnnlab_experiment *e, const char *dir,
             ftz = !strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "on") || !strcmp(v, "1") ? "on" : "off";
         }
     }
-    rnnlab_csv_append(&b, ",\n  \"precision\": ", 16);
+    APPEND_LIT(&b, ",\n  \"precision\": ");
     json_string(&b, prec_swept ? "per run (see summary.csv)" : prec);
-    rnnlab_csv_append(&b, ",\n  \"flush_to_zero\": ", 20);
+    APPEND_LIT(&b, ",\n  \"flush_to_zero\": ");
     json_string(&b, ftz_swept ? "per run (see summary.csv)" : ftz);
-    rnnlab_csv_append(&b, ",\n  \"started\": ", 15);
+    APPEND_LIT(&b, ",\n  \"started\": ");
     json_string(&b, started);
-    rnnlab_csv_append(&b, ",\n  \"ended\": ", 13);
+    APPEND_LIT(&b, ",\n  \"ended\": ");
     if (ended) json_string(&b, ended);
-    else rnnlab_csv_append(&b, "null", 4);
+    else APPEND_LIT(&b, "null");
     if (extra) rnnlab_csv_append(&b, extra, strlen(extra));
-    rnnlab_csv_append(&b, "\n}\n", 3);
+    APPEND_LIT(&b, "\n}\n");
     snprintf(path, sizeof path, "%s/manifest.json", dir);
     rnnlab_status st = b.failed ? rnnlab_error(RNNLAB_ERR_NOMEM, "out of memory writing the manifest")
                                 : write_file_atomic(path, b.data, b.len);
@@ -614,6 +617,30 @@ typedef struct journal {
     double sync_s;       /* rnnlab_run_options.flush_s */
 } journal;
 
+/* The experiment's name as manifest.json in dir gives it: the JSON string after "experiment":,
+ * quotes and escapes as written (rnnlab_malloc'd), or NULL when there is no manifest or no name. */
+static char *slurp_manifest_name(const char *dir)
+{
+    char path[PATH_MAX + 64];
+    path_join(path, sizeof path, dir, "manifest.json");
+    char *text = slurp(path, NULL), *out = NULL;
+    const char *k = text ? strstr(text, "\n  \"experiment\":") : NULL;
+    if (k) {
+        k += strlen("\n  \"experiment\":");
+        while (*k == ' ') k++;
+        const char *end = k;
+        if (*end == '"')
+            for (end++; *end && *end != '"'; end++)
+                if (*end == '\\' && end[1]) end++;
+        if (*k == '"' && *end == '"' && (out = rnnlab_malloc((size_t)(end - k) + 2))) {
+            memcpy(out, k, (size_t)(end - k) + 1);
+            out[end - k + 1] = '\0';
+        }
+    }
+    rnnlab_free(text);
+    return out;
+}
+
 /* Opens or creates the journal and CSV files of the output folder (created and locked by the
  * caller), cutting the files back to the last complete run. fds[] are opened for appending. */
 static rnnlab_status open_outputs(const rnnlab_experiment *e, const char *dir, int shard_k, int shard_n, int fresh,
@@ -653,8 +680,8 @@ static rnnlab_status open_outputs(const rnnlab_experiment *e, const char *dir, i
             char why[256];
             if (!parsed) snprintf(why, sizeof why, "its .journal is not one rnnlab wrote");
             else if (ocrc != e->crc)
-                snprintf(why, sizeof why, "another version of the experiment file or another experiment name (crc32 "
-                         "%08lx there, %08lx now: any edit counts, comments too)", ocrc, e->crc);
+                snprintf(why, sizeof why, "another version of the experiment file (crc32 %08lx there, %08lx now: any "
+                         "edit counts, comments too)", ocrc, e->crc);
             else if (ogrid != e->grid_size) snprintf(why, sizeof why, "a grid of %ld runs (now %ld)", ogrid, e->grid_size);
             else if (old_k != shard_k || old_n != shard_n)
                 snprintf(why, sizeof why, "shard %d/%d (now %d/%d)", old_k, old_n, shard_k, shard_n);
@@ -666,6 +693,26 @@ static rnnlab_status open_outputs(const rnnlab_experiment *e, const char *dir, i
                                 "%s holds results of %s; refusing to mix them. Run with --fresh to start over, or set "
                                 "another [output] dir (--out)",
                                 dir, why);
+        }
+        /* every row carries the experiment's name: the same file under another name (a copy) must not
+           add its rows to this folder. The name is in the folder's manifest (from the start of the
+           sweep; a folder without one is not checked). */
+        char *man = NULL;
+        if ((man = slurp_manifest_name(dir))) {
+            rnnlab_csvbuf want = {0};
+            json_string(&want, e->name);
+            const int same = !want.failed && strlen(man) == want.len && !memcmp(man, want.data, want.len);
+            rnnlab_csvbuf_free(&want);
+            if (!same) {
+                char why[600];
+                snprintf(why, sizeof why, "%s holds results of the experiment named %.200s (its manifest.json); this "
+                         "file's experiment is named \"%.200s\": refusing to mix them. Run with --fresh to start over, "
+                         "or set another [output] dir (--out)", dir, man, e->name);
+                rnnlab_free(man), rnnlab_free(old);
+                for (int i = 0; i < N_FILES; i++) rnnlab_csvbuf_free(&hdr[i]);
+                return rnnlab_error(RNNLAB_ERR_CONFIG, "%s", why);
+            }
+            rnnlab_free(man);
         }
         resume = 1;
         for (int i = 0; i < N_FILES; i++) j->sizes[i] = (long long)hdr[i].len;
@@ -1014,7 +1061,7 @@ typedef struct shard {
 
 /* Refuses (RNNLAB_ERR_CONFIG) a merge into a folder whose own results are not those of the shards'
  * experiment (crc, grid): another file's, or results without a journal. */
-static rnnlab_status merge_target_check(const char *dir, unsigned long crc, long grid, int nf)
+static rnnlab_status merge_target_check(const char *dir, unsigned long crc, long grid, int nf, const size_t *header_len)
 {
     char path[PATH_MAX + 64];
     path_join(path, sizeof path, dir, ".journal");
@@ -1023,13 +1070,18 @@ static rnnlab_status merge_target_check(const char *dir, unsigned long crc, long
         unsigned long ocrc = 0;
         long ogrid = 0;
         int k = 0, n = 0, used = 0;
-        const int ok = sscanf(old, "rnnlab-journal 1 crc=%lx grid=%ld shard=%d/%d sizes=%n", &ocrc, &ogrid, &k, &n,
-                              &used) == 4 && used > 0 && ocrc == crc && ogrid == grid;
+        long long hs[N_FILES];
+        int ok = sscanf(old, "rnnlab-journal 1 crc=%lx grid=%ld shard=%d/%d sizes=%n", &ocrc, &ogrid, &k, &n,
+                        &used) == 4 && used > 0 && ocrc == crc && ogrid == grid;
+        /* the same kind of run too: the header sizes tell a training sweep's files from a plain one's */
+        ok = ok && get_sizes(old + used, hs, N_FILES, ',') == nf;
+        for (int i = 0; i < nf && ok; i++) ok = hs[i] == (long long)header_len[i];
         rnnlab_free(old);
         return ok ? RNNLAB_OK
-                  : rnnlab_error(RNNLAB_ERR_CONFIG, "%s holds results of another experiment file or grid than its shards "
-                                 "(crc32 %08lx, %ld runs); merging would replace them, so nothing was written. Merge "
-                                 "the shards in a folder of their own, or move those results away", dir, crc, grid);
+                  : rnnlab_error(RNNLAB_ERR_CONFIG, "%s holds results of another experiment file, grid or kind of run "
+                                 "(rnnlab run or train) than its shards (crc32 %08lx, %ld runs); merging would replace "
+                                 "them, so nothing was written. Merge the shards in a folder of their own, or move those "
+                                 "results away", dir, crc, grid);
     }
     for (int i = 0; i < nf; i++) {
         path_join(path, sizeof path, dir, file_names[i]);
@@ -1131,7 +1183,7 @@ rnnlab_status rnnlab_experiment_merge(const char *dir)
                               id, id % n, n);
     /* results already in dir are replaced only by the same experiment's (an earlier merge, or a single
        run of the same file, whose bytes the merge reproduces): anything else stays, and nothing is written */
-    if (!st) st = merge_target_check(dir, crc, grid, nf);
+    if (!st) st = merge_target_check(dir, crc, grid, nf, header_len);
     /* shard 0's manifest becomes the merged one: checked before anything is written */
     char *man = NULL;
     if (!st) {
@@ -1182,7 +1234,7 @@ rnnlab_status rnnlab_experiment_merge(const char *dir)
                 char *nl = strchr(p, '\n');
                 const size_t len = nl ? (size_t)(nl - p) + 1 : strlen(p);
                 if (!strncmp(p, "  \"shard\": ", 11)) {
-                    rnnlab_csv_append(&mb, "  \"shard\": \"0/1\",\n", 18);
+                    APPEND_LIT(&mb, "  \"shard\": \"0/1\",\n");
                 } else if (!strncmp(p, "  \"runs_done\": ", 15)) {
                     snprintf(line, sizeof line, "  \"runs_done\": %ld%s", grid, nl && nl[-1] == ',' ? ",\n" : "\n");
                     rnnlab_csv_append(&mb, line, strlen(line));

@@ -75,7 +75,7 @@ struct rnnlab_experiment {
     char path[1024];
     char *text; /* the file's bytes, NUL-terminated, owned */
     size_t text_len;
-    unsigned long crc; /* zlib crc32 of the file's bytes, then of the name (the identity a folder resumes by) */
+    unsigned long crc; /* zlib crc32 of the file's bytes */
     char name[128];
     char description[1024];
     char out_dir[1024];
