@@ -704,13 +704,13 @@ static rnnlab_status open_outputs(const rnnlab_experiment *e, const char *dir, i
             const int same = !want.failed && strlen(man) == want.len && !memcmp(man, want.data, want.len);
             rnnlab_csvbuf_free(&want);
             if (!same) {
-                char why[600];
-                snprintf(why, sizeof why, "%s holds results of the experiment named %.200s (its manifest.json); this "
-                         "file's experiment is named \"%.200s\": refusing to mix them. Run with --fresh to start over, "
-                         "or set another [output] dir (--out)", dir, man, e->name);
+                const rnnlab_status ns = rnnlab_error(
+                    RNNLAB_ERR_CONFIG, "%s holds results of the experiment named %.200s (its manifest.json); this file's "
+                    "experiment is named \"%s\": refusing to mix them. Run with --fresh to start over, or set another "
+                    "[output] dir (--out)", dir, man, e->name);
                 rnnlab_free(man), rnnlab_free(old);
                 for (int i = 0; i < N_FILES; i++) rnnlab_csvbuf_free(&hdr[i]);
-                return rnnlab_error(RNNLAB_ERR_CONFIG, "%s", why);
+                return ns;
             }
             rnnlab_free(man);
         }
