@@ -299,7 +299,7 @@ static void test_plot_refuses_damaged_csv(void **state)
     char *decay = check_slurp(path, &n);
     const char *last = strstr(decay, "\n1,2,0,29,"); /* run 1 (seed 2), layer 0, its last step */
     assert_non_null(last);
-    const char *edits[][2] = {{"1,2,0,-7,", "decay.csv:62: t: expected"},
+    const char *edits[][2] = {{"1,2,0,-7,", "decay.csv:62: t: -7 is not a step"},
                               {"7,2,0,29,", "run_id: run 7 is not in summary.csv"}};
     for (int k = 0; k < 2; k++) {
         FILE *f = fopen(path, "w");
@@ -819,9 +819,15 @@ static void test_heatmap_draws_every_panel(void **state)
     const char *var = check_tmp_path("heat_var.ini");
     char var_out[4300];
     snprintf(var_out, sizeof var_out, "%s", check_tmp_path("heat_var_out"));
-    check_write_file(var, "[model]\nhidden_size = 4\n[task]\nname = adding\nbatch = 2\n[sweep]\nseq_len = 30, 40\n");
+    check_write_file(var, "[model]\nhidden_size = 4\n[task]\nname = adding\nbatch = 8\n[sweep]\nseq_len = 30, 40\n");
     assert_int_equal(run_lib(var, var_out, 1, 1), RNNLAB_OK);
     assert_int_equal(rnnlab_plot(var_out), RNNLAB_OK);
+    char dat[4400]; /* the T = 40 panel's curve goes past step 39: the batch's longest sample has more */
+    snprintf(dat, sizeof dat, "%s/figures/data/decay_p1_s0.dat", var_out);
+    char *curve = check_slurp(dat, NULL);
+    assert_non_null(curve);
+    assert_non_null(strstr(curve, "\n40 "));
+    free(curve);
 }
 
 /* Closed standard descriptors must not become the output files (progress lines went into

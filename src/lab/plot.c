@@ -45,7 +45,9 @@ typedef struct plot_data {
     int n_panels;
     run_info *runs;
     long n_runs, cap_runs;
-    long max_t; /* largest sequence length seen */
+    long max_t; /* largest sequence length seen: in summary.csv, or steps in decay.csv */
+    long steps[MAX_GROUPS]; /* steps each panel's rows have (max t + 1): a swept seq_len column holds T as
+                               written, which variable-length tasks pass (T + T/10) and 0 (whole pieces) means */
     int max_layers;
     /* sums of log10 norms: [label][panel][layer][t] flattened after sizes are known */
     double *sum;
@@ -142,6 +144,10 @@ static int summary_row(void *user, char **f, int n, long line)
     return r->label < 0 || r->panel < 0 ? RNNLAB_ERR_IO : 0;
 }
 
+/* A panel's place on the decay-rate plot's (logarithmic) T axis: its T, or for T = 0 (whole
+ * sequences) the steps its rows have. */
+static long panel_x(const plot_data *p, int pi) { return p->panels[pi] > 0 ? p->panels[pi] : p->steps[pi]; }
+
 static size_t cell_index(const plot_data *p, int label, int panel, int layer, long t)
 {
     return (((size_t)label * p->n_panels + panel) * p->max_layers + layer) * (size_t)p->max_t + (size_t)t;
@@ -166,14 +172,15 @@ static int decay_row(void *user, char **f, int n, long line)
     if (!rnnlab_parse_double(f[p->col_norm], &v)) return bad_field(p, line, "grad_norm_h", f[p->col_norm]);
     run_info *r = find_run(p, id);
     if (!r) return rnnlab_error(RNNLAB_ERR_IO, "%s:%ld: run_id: run %ld is not in summary.csv", p->path, line, id);
-    /* (no upper bound here: the seq_len column holds T as written, and variable-length tasks run up to
-       T + T/10 steps; the figures show steps 0..max T - 1) */
-    if (t < 0) return bad_field(p, line, "t", f[p->col_t]);
+    if (t < 0 || t >= 1L << 24) /* steps, not the written T, which variable-length tasks pass */
+        return rnnlab_error(RNNLAB_ERR_IO, "%s:%ld: t: %ld is not a step (0 to 2^24 - 1)", p->path, line, t);
     if (layer_l < 0 || layer_l > 1 << 20) return bad_field(p, line, "layer", f[p->col_layer]);
     const int layer = (int)layer_l;
     if (p->pass == 1) { /* first decay pass: layer counts */
         if (layer + 1 > p->max_layers) p->max_layers = layer + 1;
         if (layer > r->top) r->top = layer;
+        if (t + 1 > p->max_t) p->max_t = t + 1;
+        if (t + 1 > p->steps[r->panel]) p->steps[r->panel] = t + 1;
         return 0;
     }
     if (layer >= p->max_layers || t < 0 || t >= p->max_t) return 0;
@@ -222,7 +229,7 @@ static rnnlab_status write_data(const plot_data *p, const char *figdir)
         int no = 0;
         for (int pi = 0; pi < p->n_panels; pi++) order[no++] = pi;
         for (int a = 1; a < no; a++)
-            for (int b = a; b > 0 && p->panels[order[b - 1]] > p->panels[order[b]]; b--) {
+            for (int b = a; b > 0 && panel_x(p, (int)order[b - 1]) > panel_x(p, (int)order[b]); b--) {
                 const long tmp = order[b];
                 order[b] = order[b - 1], order[b - 1] = tmp;
             }
@@ -233,7 +240,7 @@ static rnnlab_status write_data(const plot_data *p, const char *figdir)
             for (long r = 0; r < p->n_runs; r++)
                 if (p->runs[r].label == li && p->runs[r].panel == pi && isfinite(p->runs[r].rate)) s += p->runs[r].rate, c++;
             if (!c) continue;
-            fprintf(f, "%ld ", p->panels[pi]);
+            fprintf(f, "%ld ", panel_x(p, pi));
             exp_plot_num(f, s / c);
             fputc('\n', f);
         }
@@ -241,7 +248,7 @@ static rnnlab_status write_data(const plot_data *p, const char *figdir)
         /* heat map at the longest sequence */
         int longest = 0;
         for (int pi = 1; pi < p->n_panels; pi++)
-            if (p->panels[pi] > p->panels[longest]) longest = pi;
+            if (p->steps[pi] > p->steps[longest]) longest = pi;
         snprintf(path, sizeof path, "%s/data/heat_s%d.dat", figdir, li);
         f = fopen(path, "w");
         if (!f) return rnnlab_error(RNNLAB_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
@@ -249,7 +256,7 @@ static rnnlab_status write_data(const plot_data *p, const char *figdir)
         /* gnuplot's `with image` draws nothing from a grid of one row: one layer gets a second row of
            NaN (transparent), which the y range leaves out */
         for (int l = 0; l < (p->max_layers > 1 ? p->max_layers : 2); l++) {
-            for (long t = 0; t < p->panels[longest] && t < p->max_t; t++) {
+            for (long t = 0; t < p->steps[longest]; t++) {
                 const size_t k = l < p->max_layers ? cell_index(p, li, longest, l, t) : 0;
                 fprintf(f, "%ld %d ", t, l);
                 if (l < p->max_layers && p->cnt[k]) exp_plot_num(f, p->sum[k] / p->cnt[k]);
@@ -271,12 +278,12 @@ static rnnlab_status write_script(const plot_data *p, const char *figdir)
     if (!f) return rnnlab_error(RNNLAB_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
     const int cols = p->n_panels <= 1 ? 1 : p->n_panels <= 4 ? 2 : 3, rows = (p->n_panels + cols - 1) / cols;
     const int hcols = p->n_labels <= 1 ? 1 : p->n_labels <= 4 ? 2 : 3, hrows = (p->n_labels + hcols - 1) / hcols;
-    long longest_T = 1;
+    long longest_T = 1; /* the heat map's steps */
     for (int pi = 0; pi < p->n_panels; pi++)
-        if (p->panels[pi] > longest_T) longest_T = p->panels[pi];
+        if (p->steps[pi] > longest_T) longest_T = p->steps[pi];
     char tics[1024] = "";
     for (int pi = 0; pi < p->n_panels; pi++)
-        snprintf(tics + strlen(tics), sizeof tics - strlen(tics), "%s%ld", pi ? ", " : "", p->panels[pi]);
+        snprintf(tics + strlen(tics), sizeof tics - strlen(tics), "%s%ld", pi ? ", " : "", panel_x(p, pi));
     fprintf(f, "# Written by rnnlab plot from ../decay.csv and ../summary.csv; run `gnuplot figures.gp` here.\n");
     fprintf(f, "set datafile missing 'NaN'\n");
     for (int fmt = 0; fmt < 2; fmt++) {
@@ -292,7 +299,8 @@ static rnnlab_status write_script(const plot_data *p, const char *figdir)
         fprintf(f, "set key bottom right font ',8'\nset grid\nset xlabel 't (step; the loss is at the last step)'\n"
                    "set ylabel 'log10 ||dL/dh_t||'\n");
         for (int pi = 0; pi < p->n_panels; pi++) {
-            fprintf(f, "set title 'T = %ld'\nplot ", p->panels[pi]);
+            if (p->panels[pi]) fprintf(f, "set title 'T = %ld'\nplot ", p->panels[pi]);
+            else fprintf(f, "set title 'whole sequences (up to %ld steps)'\nplot ", p->steps[pi]);
             int drawn = 0; /* settings without rows at this T are left out (gnuplot warns of empty files) */
             for (int li = 0; li < p->n_labels; li++) {
                 if (top_layer(p, li, pi) < 0) continue;
@@ -311,7 +319,7 @@ static rnnlab_status write_script(const plot_data *p, const char *figdir)
                    "set key top right font ',8'\n",
                 ext, tics);
         if (p->n_panels == 1) /* one sequence length: a range around it, not an empty one */
-            fprintf(f, "set xrange [%ld:%ld]\n", p->panels[0] / 2 > 0 ? p->panels[0] / 2 : 1, 2 * p->panels[0]);
+            fprintf(f, "set xrange [%ld:%ld]\n", panel_x(p, 0) / 2 > 0 ? panel_x(p, 0) / 2 : 1, 2 * panel_x(p, 0));
         fprintf(f, "plot ");
         int drawn = 0;
         for (int li = 0; li < p->n_labels; li++) {
