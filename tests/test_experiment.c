@@ -790,15 +790,17 @@ static void test_heatmap_draws_every_panel(void **state)
         fprintf(stderr, "SKIP: gnuplot is not installed (Debian package gnuplot-nox)\n");
         skip();
     }
-    /* every model with one layer (a grid of one row), and one and two layers side by side */
-    const char *sweeps[2] = {"cell = rnn_tanh, gru\n", "num_layers = 1, 2\ncell = rnn_tanh, gru\n"};
-    const int panels[2] = {2, 4};
-    for (int k = 0; k < 2; k++) {
+    /* every model with one layer (a grid of one row), one and two layers side by side, and two blocks
+       of different T (the heat map took the longest T of all, empty for the other block) */
+    const char *sweeps[3] = {"[sweep]\ncell = rnn_tanh, gru\n", "[sweep]\nnum_layers = 1, 2\ncell = rnn_tanh, gru\n",
+                             "[task.other]\nname = two_sequence\nlength = fixed\nbatch = 2\nseq_len = 40\n"};
+    const int panels[3] = {2, 4, 2}, curves[3] = {2, 4, 1}; /* heat-map panels; decay curves at the first T */
+    for (int k = 0; k < 3; k++) {
         const char *ini = check_tmp_path("heat.ini");
         char out[4300], cmd[9000], body[512];
         snprintf(out, sizeof out, "%s", check_tmp_path("heat_out"));
         snprintf(body, sizeof body, "[model]\nhidden_size = 4\n[task]\nname = adding\nlength = fixed\nbatch = 2\n"
-                                    "seq_len = 30\n[sweep]\n%s", sweeps[k]);
+                                    "seq_len = 30\n%s", sweeps[k]);
         check_write_file(ini, body);
         rnnlab_experiment *e;
         assert_int_equal(rnnlab_experiment_load(&e, ini), RNNLAB_OK);
@@ -811,8 +813,9 @@ static void test_heatmap_draws_every_panel(void **state)
                  "cd '%s/figures' && sed -e 's/^set terminal pngcairo.*/set terminal svg/' -e \"s/[.]png'/.svg'/\" "
                  "-e '/^# ---- pdf/,$d' figures.gp > svg.gp && gnuplot svg.gp 2>/dev/null && "
                  "test \"$(grep -c '<image' heatmap.svg)\" = %d && "
-                 "test \"$(grep -o 'data/decay_p0_s[0-9]*' svg.gp | wc -l)\" = %d && test ! -s gnuplot.log",
-                 out, panels[k], panels[k]);
+                 "test \"$(grep -o 'data/decay_p0_s[0-9]*' svg.gp | wc -l)\" = %d && test ! -s gnuplot.log && "
+                 "for d in data/heat_s*.dat; do awk 'NF == 3 && $3 != \"NaN\" {n++} END {exit !n}' \"$d\" || exit 1; done",
+                 out, panels[k], curves[k]); /* ... and every heat map has values, not only NaN */
         assert_int_equal(system(cmd), 0); /* a heat-map panel and a decay curve for every setting, no warning */
     }
     /* variable-length batches run past the seq_len the file gives (up to T + T/10): their rows plot */

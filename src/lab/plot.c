@@ -5,7 +5,7 @@
  *               (the swept keys other than seq_len and seed), one panel per sequence length
  *   decay_rate  the decay rate (summary.csv, decades per step) against sequence length, one line per
  *               setting, mean over seeds
- *   heatmap     layer x time of log10 ||dL/dh_t|| at the longest sequence length, one panel per setting
+ *   heatmap     layer x time of log10 ||dL/dh_t|| at each setting's longest sequence, one panel per setting
  *
  * The aggregated data go to <dir>/figures/data/ (.dat files) and the script to <dir>/figures/figures.gp, so
  * a figure can be restyled by editing the script and running gnuplot on it.
@@ -148,6 +148,10 @@ static int summary_row(void *user, char **f, int n, long line)
  * sequences) the steps its rows have. */
 static long panel_x(const plot_data *p, int pi) { return p->panels[pi] > 0 ? p->panels[pi] : p->steps[pi]; }
 
+/* The panel a setting's heat map shows: the one with the most steps among those the setting has
+ * rows at (0 when it has none). */
+static int heat_panel(const plot_data *p, int li);
+
 static size_t cell_index(const plot_data *p, int label, int panel, int layer, long t)
 {
     return (((size_t)label * p->n_panels + panel) * p->max_layers + layer) * (size_t)p->max_t + (size_t)t;
@@ -202,6 +206,14 @@ static int top_layer(const plot_data *p, int li, int pi)
     return -1;
 }
 
+static int heat_panel(const plot_data *p, int li)
+{
+    int best = -1;
+    for (int pi = 0; pi < p->n_panels; pi++)
+        if (top_layer(p, li, pi) >= 0 && (best < 0 || p->steps[pi] > p->steps[best])) best = pi;
+    return best < 0 ? 0 : best;
+}
+
 static rnnlab_status write_data(const plot_data *p, const char *figdir)
 {
     char path[PATH_MAX + 64];
@@ -245,10 +257,8 @@ static rnnlab_status write_data(const plot_data *p, const char *figdir)
             fputc('\n', f);
         }
         fclose(f);
-        /* heat map at the longest sequence */
-        int longest = 0;
-        for (int pi = 1; pi < p->n_panels; pi++)
-            if (p->steps[pi] > p->steps[longest]) longest = pi;
+        /* heat map at the setting's own longest sequence (blocks of one file run different T) */
+        const int longest = heat_panel(p, li);
         snprintf(path, sizeof path, "%s/data/heat_s%d.dat", figdir, li);
         f = fopen(path, "w");
         if (!f) return rnnlab_error(RNNLAB_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
@@ -278,9 +288,6 @@ static rnnlab_status write_script(const plot_data *p, const char *figdir)
     if (!f) return rnnlab_error(RNNLAB_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
     const int cols = p->n_panels <= 1 ? 1 : p->n_panels <= 4 ? 2 : 3, rows = (p->n_panels + cols - 1) / cols;
     const int hcols = p->n_labels <= 1 ? 1 : p->n_labels <= 4 ? 2 : 3, hrows = (p->n_labels + hcols - 1) / hcols;
-    long longest_T = 1; /* the heat map's steps */
-    for (int pi = 0; pi < p->n_panels; pi++)
-        if (p->steps[pi] > longest_T) longest_T = p->steps[pi];
     char tics[1024] = "";
     for (int pi = 0; pi < p->n_panels; pi++)
         snprintf(tics + strlen(tics), sizeof tics - strlen(tics), "%s%ld", pi ? ", " : "", panel_x(p, pi));
@@ -337,12 +344,14 @@ static rnnlab_status write_script(const plot_data *p, const char *figdir)
         /* NaN as a value there, not a missing point: `with image` needs the whole grid, and a NaN
            pixel (a layer the setting does not have, a step without data) is left transparent */
         fprintf(f, "unset datafile missing\n");
-        fprintf(f, "set output 'heatmap.%s'\nset multiplot layout %d,%d title 'log10 ||dL/dh_t|| by layer and step (T = max)'\n"
+        fprintf(f, "set output 'heatmap.%s'\nset multiplot layout %d,%d title 'log10 ||dL/dh_t|| by layer and step (each "
+                   "setting at its longest T)'\n"
                    "set xlabel 't'\nset ylabel 'layer'\nset ytics 1\nset palette rgbformulae 33,13,10\nunset key\nunset grid\n"
-                   "set cblabel 'log10 ||dL/dh_t||'\nset xrange [-0.5:%ld]\nset yrange [-0.5:%d.5]\n",
-                ext, hrows, hcols, longest_T - 1, p->max_layers - 1);
+                   "set cblabel 'log10 ||dL/dh_t||'\nset yrange [-0.5:%d.5]\n",
+                ext, hrows, hcols, p->max_layers - 1);
         for (int li = 0; li < p->n_labels; li++) {
-            fprintf(f, "set title ");
+            const long steps = p->steps[heat_panel(p, li)];
+            fprintf(f, "set xrange [-0.5:%ld]\nset title ", steps > 1 ? steps - 1 : 1);
             exp_plot_string(f, p->labels[li]);
             fprintf(f, "\nplot 'data/heat_s%d.dat' using 1:2:3 with image\n", li);
         }
