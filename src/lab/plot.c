@@ -288,9 +288,22 @@ static rnnlab_status write_script(const plot_data *p, const char *figdir)
     if (!f) return rnnlab_error(RNNLAB_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
     const int cols = p->n_panels <= 1 ? 1 : p->n_panels <= 4 ? 2 : 3, rows = (p->n_panels + cols - 1) / cols;
     const int hcols = p->n_labels <= 1 ? 1 : p->n_labels <= 4 ? 2 : 3, hrows = (p->n_labels + hcols - 1) / hcols;
-    char tics[1024] = "";
-    for (int pi = 0; pi < p->n_panels; pi++)
-        snprintf(tics + strlen(tics), sizeof tics - strlen(tics), "%s%ld", pi ? ", " : "", panel_x(p, pi));
+    /* the decay-rate axis' tics at the sequence lengths, in order; one within 15% of the last labelled
+       one (784 beside 800) gets a tic without a label, so labels do not print over each other */
+    long xs[MAX_GROUPS];
+    for (int pi = 0; pi < p->n_panels; pi++) {
+        int j = pi;
+        for (; j > 0 && xs[j - 1] > panel_x(p, pi); j--) xs[j] = xs[j - 1];
+        xs[j] = panel_x(p, pi);
+    }
+    char tics[4096] = "";
+    for (int i = 0, last = -1; i < p->n_panels; i++) {
+        const int labelled = last < 0 || (double)xs[i] >= 1.15 * (double)xs[last];
+        if (labelled) last = i;
+        if (labelled) snprintf(tics + strlen(tics), sizeof tics - strlen(tics), "%s\"%ld\" %ld", i ? ", " : "", xs[i], xs[i]);
+        else snprintf(tics + strlen(tics), sizeof tics - strlen(tics), "%s\"\" %ld", i ? ", " : "", xs[i]);
+    }
+    const int wide = p->n_labels > 6; /* many settings: the key beside the plot, not over the points */
     fprintf(f, "# Written by rnnlab plot from ../decay.csv and ../summary.csv; run `gnuplot figures.gp` here.\n");
     fprintf(f, "set datafile missing 'NaN'\n");
     for (int fmt = 0; fmt < 2; fmt++) {
@@ -318,13 +331,13 @@ static rnnlab_status write_script(const plot_data *p, const char *figdir)
             fputc('\n', f);
         }
         fprintf(f, "unset multiplot\nset output\n");
-        fprintf(f, fmt ? "set terminal %s noenhanced size 14cm,10cm font ',9'\n"
-                       : "set terminal %s noenhanced size 640,460 font ',10'\n",
-                term);
+        fprintf(f, fmt ? "set terminal %s noenhanced size %dcm,10cm font ',9'\n"
+                       : "set terminal %s noenhanced size %d,460 font ',10'\n",
+                term, fmt ? (wide ? 21 : 14) : (wide ? 960 : 640));
         fprintf(f, "set output 'decay_rate.%s'\nset title 'decay rate of ||dL/dh_t|| (top layer, mean over seeds)'\n"
                    "set xlabel 'sequence length T'\nset ylabel 'decay rate (decades per step)'\nset logscale x 2\nset xtics (%s)\n"
-                   "set key top right font ',8'\n",
-                ext, tics);
+                   "set key %s font ',8'\n",
+                ext, tics, wide ? "outside right top" : "top right");
         if (p->n_panels == 1) /* one sequence length: a range around it, not an empty one */
             fprintf(f, "set xrange [%ld:%ld]\n", panel_x(p, 0) / 2 > 0 ? panel_x(p, 0) / 2 : 1, 2 * panel_x(p, 0));
         fprintf(f, "plot ");
@@ -333,11 +346,14 @@ static rnnlab_status write_script(const plot_data *p, const char *figdir)
             int rated = 0; /* a setting whose every run diverged has no rate */
             for (long r = 0; r < p->n_runs && !rated; r++) rated = p->runs[r].label == li && isfinite(p->runs[r].rate);
             if (!rated) continue;
-            fprintf(f, "%s'data/rate_s%d.dat' using 1:2 with linespoints lw 1.5 pt 7 title ", drawn++ ? ", " : "", li);
+            /* gnuplot has 8 line colours: each further 8 settings get another point shape */
+            static const int shape[] = {7, 5, 9, 11, 13, 15};
+            fprintf(f, "%s'data/rate_s%d.dat' using 1:2 with linespoints lw 1.5 pt %d title ", drawn++ ? ", " : "", li,
+                    shape[(li / 8) % 6]);
             exp_plot_string(f, p->labels[li]);
         }
         if (!drawn) fprintf(f, "NaN notitle");
-        fprintf(f, "\nunset logscale x\nset xtics autofreq\nset autoscale x\nset output\n");
+        fprintf(f, "\nunset logscale x\nset xtics autofreq\nset autoscale x\nset key inside\nset output\n");
         fprintf(f, fmt ? "set terminal %s noenhanced size %dcm,%dcm font ',9'\n"
                        : "set terminal %s noenhanced size %d,%d font ',10'\n",
                 term, fmt ? 14 * hcols : 560 * hcols, fmt ? 8 * hrows : 300 * hrows);
