@@ -112,7 +112,10 @@ static int summary_row(void *user, char **f, int n, long line)
     char label[160] = "";
     for (int i = 1; i <= p->n_keys && i < n; i++) {
         if (i == p->seq_col) continue;
-        snprintf(label + strlen(label), sizeof label - strlen(label), "%s%s", label[0] ? " / " : "", f[i]);
+        double num; /* a bare number says nothing without its key: "forget_bias=3", but "lstm" */
+        const int bare = rnnlab_parse_double(f[i], &num);
+        snprintf(label + strlen(label), sizeof label - strlen(label), "%s%s%s%s", label[0] ? " / " : "",
+                 bare ? p->keys[i - 1] : "", bare ? "=" : "", f[i]);
     }
     if (!label[0] && p->col_cell >= 0 && p->col_cell < n) snprintf(label, sizeof label, "%s", f[p->col_cell]);
     if (!label[0]) snprintf(label, sizeof label, "all runs");
