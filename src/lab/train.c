@@ -857,13 +857,15 @@ static void progress_line(tprogress *p, long step, long max_steps, double valid,
     const double el = t - p->t0, rate = step > p->step0 && el > 0 ? (double)(step - p->step0) / el : 0;
     char eta[32], v[64] = "";
     exp_hms(eta, sizeof eta, rate > 0 ? (double)(max_steps - step) / rate : -1);
+    char l[48] = ""; /* none yet on a resumed run's first line */
+    if (!isnan(p->smooth)) snprintf(l, sizeof l, " loss %.4g", p->smooth);
     if (!isnan(valid)) snprintf(v, sizeof v, " (valid %.4g)", valid);
     if (c->tty)
-        fprintf(c->progress, "\r\033[K[run %ld] step %ld/%ld loss %.4g%s | %.0f upd/s | ETA %s%s", p->id, step, max_steps,
-                p->smooth, v, rate, eta, final ? "\n" : "");
+        fprintf(c->progress, "\r\033[K[run %ld] step %ld/%ld%s%s | %.0f upd/s | ETA %s%s", p->id, step, max_steps, l, v,
+                rate, eta, final ? "\n" : "");
     else
-        fprintf(c->progress, "rnnlab: run %ld: step %ld/%ld loss %.4g%s | %.0f upd/s | ETA %s\n", p->id, step, max_steps,
-                p->smooth, v, rate, eta);
+        fprintf(c->progress, "rnnlab: run %ld: step %ld/%ld%s%s | %.0f upd/s | ETA %s\n", p->id, step, max_steps, l, v,
+                rate, eta);
     fflush(c->progress);
 }
 
@@ -1106,7 +1108,8 @@ static rnnlab_status train_loop(trun *t)
             isfinite(t->layer_norm[t->L - 1]))
             s->log_ratio_sum += log10(t->layer_norm[0] / t->layer_norm[t->L - 1]), s->n_ratio++;
         if (rep.step % c->log_every == 0 || rep.step == c->max_steps) update_rows(t, &rep);
-        t->pg.smooth = s->n_losses == 1 ? rep.loss : 0.98 * t->pg.smooth + 0.02 * rep.loss;
+        /* restarts at the first update of this process (a resumed run has earlier losses, not the average) */
+        t->pg.smooth = s->n_losses == 1 || isnan(t->pg.smooth) ? rep.loss : 0.98 * t->pg.smooth + 0.02 * rep.loss;
         if (c->checkpoint_every > 0 && rep.step % c->checkpoint_every == 0 && rep.step < c->max_steps)
             st = save_state(t);
         progress_line(&t->pg, rep.step, c->max_steps, s->last[1].loss, 0);
