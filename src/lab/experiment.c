@@ -71,6 +71,27 @@ static int get_sizes(const char *p, long long *sizes, int n, char sep)
     return k;
 }
 
+/* A journal's first line: "rnnlab-journal 1 crc=C grid=G shard=K/N sizes=a,b,c[,...]" (the header
+ * sizes of the CSV files; their number tells a training sweep's files from a plain one's). */
+typedef struct journal_head {
+    unsigned long crc;
+    long grid;
+    int k, n;
+    int nf; /* header sizes read */
+    long long sizes[N_FILES];
+} journal_head;
+
+/* 1 when text starts with a journal header (into *h), 0 when it is not one rnnlab wrote. */
+static int journal_head_parse(const char *text, journal_head *h)
+{
+    int used = 0;
+    if (sscanf(text, "rnnlab-journal 1 crc=%lx grid=%ld shard=%d/%d sizes=%n", &h->crc, &h->grid, &h->k, &h->n, &used) != 4 ||
+        !used)
+        return 0;
+    h->nf = get_sizes(text + used, h->sizes, N_FILES, ',');
+    return 1;
+}
+
 void rnnlab_run_options_init(rnnlab_run_options *o)
 {
     memset(o, 0, sizeof *o);
@@ -92,6 +113,18 @@ static void path_join(char *out, size_t n, const char *dir, const char *name)
     memcpy(out, dir, a);
     out[a] = '/';
     memcpy(out + a + 1, name, b + 1);
+}
+
+/* The first of a folder's nf CSV files that is there (for a folder without a journal, whose results
+ * nothing may overwrite), or NULL. */
+static const char *stray_result(const char *dir, int nf)
+{
+    char path[PATH_MAX + 64];
+    for (int i = 0; i < nf; i++) {
+        path_join(path, sizeof path, dir, file_names[i]);
+        if (access(path, F_OK) == 0) return file_names[i];
+    }
+    return NULL;
 }
 
 void exp_shard_dir(char *out, size_t n_out, const char *base, int k, int n)
@@ -672,19 +705,15 @@ static rnnlab_status open_outputs(const rnnlab_experiment *e, const char *dir, i
         if (!nl || strncmp(old, head, (size_t)(nl - old + 1)) != 0) {
             /* say what differs: the file's bytes, the grid, the shard, or the kind of run (the
                training files' headers are part of the sizes) */
-            unsigned long ocrc = 0;
-            long ogrid = 0;
-            int old_k = 0, old_n = 0, used = 0;
-            const int parsed = sscanf(old, "rnnlab-journal 1 crc=%lx grid=%ld shard=%d/%d sizes=%n", &ocrc, &ogrid, &old_k,
-                                      &old_n, &used) == 4 && used > 0;
+            journal_head oh;
             char why[256];
-            if (!parsed) snprintf(why, sizeof why, "its .journal is not one rnnlab wrote");
-            else if (ocrc != e->crc)
+            if (!journal_head_parse(old, &oh)) snprintf(why, sizeof why, "its .journal is not one rnnlab wrote");
+            else if (oh.crc != e->crc)
                 snprintf(why, sizeof why, "another version of the experiment file (crc32 %08lx there, %08lx now: any "
-                         "edit counts, comments too)", ocrc, e->crc);
-            else if (ogrid != e->grid_size) snprintf(why, sizeof why, "a grid of %ld runs (now %ld)", ogrid, e->grid_size);
-            else if (old_k != shard_k || old_n != shard_n)
-                snprintf(why, sizeof why, "shard %d/%d (now %d/%d)", old_k, old_n, shard_k, shard_n);
+                         "edit counts, comments too)", oh.crc, e->crc);
+            else if (oh.grid != e->grid_size) snprintf(why, sizeof why, "a grid of %ld runs (now %ld)", oh.grid, e->grid_size);
+            else if (oh.k != shard_k || oh.n != shard_n)
+                snprintf(why, sizeof why, "shard %d/%d (now %d/%d)", oh.k, oh.n, shard_k, shard_n);
             else snprintf(why, sizeof why, "the same file run %s, or its .journal was edited",
                           e->train.on ? "without training (rnnlab run)" : "with training (rnnlab train)");
             rnnlab_free(old);
@@ -746,15 +775,12 @@ static rnnlab_status open_outputs(const rnnlab_experiment *e, const char *dir, i
         rnnlab_free(old);
     } else {
         /* no journal: refuse to overwrite CSV files that are there, unless fresh */
-        for (int i = 0; i < nf && !fresh; i++) {
-            path_join(path, sizeof path, dir, file_names[i]);
-            if (access(path, F_OK) == 0) {
-                for (int k = 0; k < N_FILES; k++) rnnlab_csvbuf_free(&hdr[k]);
-                return rnnlab_error(RNNLAB_ERR_CONFIG,
-                                    "%s has results without a journal (from an older run, or a --fresh that did not finish); refusing to "
-                                    "overwrite them. Run with --fresh to start over",
-                                    dir);
-            }
+        if (!fresh && stray_result(dir, nf)) {
+            for (int k = 0; k < N_FILES; k++) rnnlab_csvbuf_free(&hdr[k]);
+            return rnnlab_error(RNNLAB_ERR_CONFIG,
+                                "%s has results without a journal (from an older run, or a --fresh that did not finish); refusing to "
+                                "overwrite them. Run with --fresh to start over",
+                                dir);
         }
         /* the journal before the CSV files: a process killed in between leaves a journal without runs,
            whose files are rewritten below when the command runs again */
@@ -1067,15 +1093,9 @@ static rnnlab_status merge_target_check(const char *dir, unsigned long crc, long
     path_join(path, sizeof path, dir, ".journal");
     char *old = slurp(path, NULL);
     if (old) {
-        unsigned long ocrc = 0;
-        long ogrid = 0;
-        int k = 0, n = 0, used = 0;
-        long long hs[N_FILES];
-        int ok = sscanf(old, "rnnlab-journal 1 crc=%lx grid=%ld shard=%d/%d sizes=%n", &ocrc, &ogrid, &k, &n,
-                        &used) == 4 && used > 0 && ocrc == crc && ogrid == grid;
-        /* the same kind of run too: the header sizes tell a training sweep's files from a plain one's */
-        ok = ok && get_sizes(old + used, hs, N_FILES, ',') == nf;
-        for (int i = 0; i < nf && ok; i++) ok = hs[i] == (long long)header_len[i];
+        journal_head oh; /* the same file, grid and kind of run: the same header sizes */
+        int ok = journal_head_parse(old, &oh) && oh.crc == crc && oh.grid == grid && oh.nf == nf;
+        for (int i = 0; i < nf && ok; i++) ok = oh.sizes[i] == (long long)header_len[i];
         rnnlab_free(old);
         return ok ? RNNLAB_OK
                   : rnnlab_error(RNNLAB_ERR_CONFIG, "%s holds results of another experiment file, grid or kind of run "
@@ -1083,13 +1103,10 @@ static rnnlab_status merge_target_check(const char *dir, unsigned long crc, long
                                  "them, so nothing was written. Merge the shards in a folder of their own, or move those "
                                  "results away", dir, crc, grid);
     }
-    for (int i = 0; i < nf; i++) {
-        path_join(path, sizeof path, dir, file_names[i]);
-        if (access(path, F_OK) == 0)
-            return rnnlab_error(RNNLAB_ERR_CONFIG, "%s has results without a journal (%s); merging would replace them, so "
-                                "nothing was written. Move them away first", dir, file_names[i]);
-    }
-    return RNNLAB_OK;
+    const char *stray = stray_result(dir, nf);
+    return stray ? rnnlab_error(RNNLAB_ERR_CONFIG, "%s has results without a journal (%s); merging would replace them, "
+                                "so nothing was written. Move them away first", dir, stray)
+                 : RNNLAB_OK;
 }
 
 rnnlab_status rnnlab_experiment_merge(const char *dir)
@@ -1127,20 +1144,15 @@ rnnlab_status rnnlab_experiment_merge(const char *dir)
             st = rnnlab_error(RNNLAB_ERR_IO, "%s: missing (shard %d of %d has not run)", path, k, n);
             break;
         }
-        unsigned long c;
-        long g;
-        int kk, nn, used = 0, nk = 0;
-        long long hs[N_FILES];
-        if (sscanf(sh[k].journal, "rnnlab-journal 1 crc=%lx grid=%ld shard=%d/%d sizes=%n", &c, &g, &kk, &nn, &used) != 4 ||
-            !used || kk != k || nn != n ||
-            ((nk = get_sizes(sh[k].journal + used, hs, N_FILES, ',')) != N_BASE_FILES && nk != N_FILES)) {
+        journal_head h;
+        if (!journal_head_parse(sh[k].journal, &h) || h.k != k || h.n != n || (h.nf != N_BASE_FILES && h.nf != N_FILES)) {
             st = rnnlab_error(RNNLAB_ERR_IO, "%s: not a journal of shard %d of %d", path, k, n);
             break;
         }
         if (k == 0) {
-            crc = c, grid = g, nf = nk;
-            for (int i = 0; i < nf; i++) header_len[i] = (size_t)hs[i];
-        } else if (c != crc || g != grid || nk != nf) {
+            crc = h.crc, grid = h.grid, nf = h.nf;
+            for (int i = 0; i < nf; i++) header_len[i] = (size_t)h.sizes[i];
+        } else if (h.crc != crc || h.grid != grid || h.nf != nf) {
             st = rnnlab_error(RNNLAB_ERR_IO, "%s: comes from a different experiment file than shard 0", path);
             break;
         }
