@@ -610,6 +610,14 @@ static void default_name(rnnlab_experiment *e, const char *path)
     if (dot && !strcmp(dot, ".ini")) *dot = '\0';
 }
 
+/* The line of a section's first key (1 when it has none), where messages about the section point. */
+static int section_line(const rnnlab_experiment *e, const char *section)
+{
+    for (int i = 0; i < e->n_entries; i++)
+        if (!strcmp(e->entries[i].section, section)) return e->entries[i].line;
+    return 1;
+}
+
 static rnnlab_status load(rnnlab_experiment *e, const char *path)
 {
     rnnlab_status st = read_text(e, path);
@@ -662,24 +670,16 @@ static rnnlab_status load(rnnlab_experiment *e, const char *path)
     /* [task] takes "main" when a [task.NAME] has its task's name: a [task.main] too would make two
        blocks of one name in every row */
     for (int k = 1; k < e->n_blocks; k++)
-        if (!strcmp(e->blocks[k].name, e->blocks[0].name)) {
-            const exp_entry *first = NULL;
-            for (int i = 0; i < e->n_entries && !first; i++)
-                if (!strcmp(e->entries[i].section, e->blocks[k].task_section)) first = &e->entries[i];
-            return fail_at(e, first ? first->line : 1, NULL, "[%s] has the name the [task] block takes ('%s', as "
+        if (!strcmp(e->blocks[k].name, e->blocks[0].name))
+            return fail_at(e, section_line(e, e->blocks[k].task_section), NULL, "[%s] has the name the [task] block takes ('%s', as "
                            "its task's name is another block's): rename one of the [task.NAME] blocks",
                            e->blocks[k].task_section, e->blocks[0].name);
-        }
     for (int k = 0; k < e->n_blocks; k++) {
         const exp_block *bk = &e->blocks[k];
         char sweep_section[48]; /* the task may be swept instead: [sweep] task.name = a, b */
         snprintf(sweep_section, sizeof sweep_section, "sweep%s", bk->task_section + 4);
-        if (!get(e, bk->task_section, "name") && !get(e, sweep_section, "task.name") && !get(e, sweep_section, "name")) {
-            const exp_entry *first = NULL;
-            for (int i = 0; i < e->n_entries && !first; i++)
-                if (!strcmp(e->entries[i].section, bk->task_section)) first = &e->entries[i];
-            return fail_at(e, first ? first->line : 1, "name", "[%s] needs name = <task>", bk->task_section);
-        }
+        if (!get(e, bk->task_section, "name") && !get(e, sweep_section, "task.name") && !get(e, sweep_section, "name"))
+            return fail_at(e, section_line(e, bk->task_section), "name", "[%s] needs name = <task>", bk->task_section);
         const exp_entry *b = get(e, bk->task_section, "batch");
         if (b && !check_value(find_key("task", "batch"), b->value, why, sizeof why))
             return fail_at(e, b->line, "batch", "%s", why);
@@ -740,8 +740,8 @@ static rnnlab_status load(rnnlab_experiment *e, const char *path)
     default_name(e, path);
     if ((en = get(e, "experiment", "name"))) snprintf(e->name, sizeof e->name, "%s", en->value);
     else if (!name_ok(e->name, why, sizeof why))
-            return fail_at(e, 1, NULL, "no [experiment] name, and the file's name does not make one: %s. Set "
-                           "[experiment] name", why);
+        return fail_at(e, 1, NULL, "no [experiment] name, and the file's name does not make one: %s. Set "
+                       "[experiment] name", why);
     if ((en = get(e, "experiment", "description"))) snprintf(e->description, sizeof e->description, "%s", en->value);
     snprintf(e->out_dir, sizeof e->out_dir, "results/%s", e->name);
     if ((en = get(e, "output", "dir"))) snprintf(e->out_dir, sizeof e->out_dir, "%s", en->value);
