@@ -26,6 +26,11 @@ int cli_int(const char *opt, const char *s, long lo, long hi, long *out);
 int cli_double(const char *opt, const char *s, double *out);
 /* The same, in [lo, hi] (the error names the range, as cli_int's does). */
 int cli_double_in(const char *opt, const char *s, double lo, double hi, double *out);
+/* `auto` (-1) or a whole number in [lo, hi] for option `opt`, as cli_int. */
+int cli_auto_int(const char *opt, const char *s, long lo, long hi, int *out);
+/* A folder argument as given ("dir/" names "dir": trailing slashes are trimmed) into buf (n bytes);
+ * on an empty or too long path prints the error naming `what` and returns 0. */
+int cli_folder(const char *what, const char *v, char *buf, size_t n);
 /* Parses an unsigned 64-bit integer (seeds). */
 int cli_u64(const char *opt, const char *s, unsigned long long *out);
 

@@ -17,28 +17,19 @@ int cli_grid_opt(int argc, char **argv, int *i, rnnlab_run_options *o, int *dry)
 {
     const char *v;
     int r;
-    long n;
     if (!strcmp(argv[*i], "--dry-run")) *dry = 1;
     else if (!strcmp(argv[*i], "--fresh")) o->fresh = 1;
     else if (!strcmp(argv[*i], "--quiet") || !strcmp(argv[*i], "-q")) o->quiet = 1;
     else if (!strcmp(argv[*i], "--no-plot")) o->plot = 0;
     else if ((r = cli_opt(argc, argv, i, "--out", &v)) != 0) {
         if (r < 0) return -1;
-        static char out[4096]; /* one --out per command; "dir/" names the same folder as "dir" */
-        size_t len = strlen(v);
-        while (len > 1 && v[len - 1] == '/') len--;
-        if (!*v || len >= sizeof out) {
-            cli_error(NULL, *v ? "--out: path too long" : "--out: empty path");
-            return -1;
-        }
-        memcpy(out, v, len), out[len] = '\0';
+        static char out[4096]; /* one --out per command */
+        if (!cli_folder("--out", v, out, sizeof out)) return -1;
         o->out_dir = out;
     } else if ((r = cli_opt(argc, argv, i, "--threads", &v)) != 0) { /* auto: -1, whatever [run] says */
-        if (r < 0 || (strcmp(v, "auto") && !cli_int("--threads", v, 1, 1024, &n))) return -1;
-        o->threads = strcmp(v, "auto") ? (int)n : -1;
+        if (r < 0 || !cli_auto_int("--threads", v, 1, 1024, &o->threads)) return -1;
     } else if ((r = cli_opt(argc, argv, i, "--jobs", &v)) != 0) {
-        if (r < 0 || (strcmp(v, "auto") && !cli_int("--jobs", v, 1, 1024, &n))) return -1;
-        o->jobs = strcmp(v, "auto") ? (int)n : -1;
+        if (r < 0 || !cli_auto_int("--jobs", v, 1, 1024, &o->jobs)) return -1;
     } else if ((r = cli_opt(argc, argv, i, "--flush-every", &v)) != 0) {
         if (r < 0 || !cli_double_in("--flush-every", v, 0, 86400, &o->flush_s)) return -1;
     } else if ((r = cli_opt(argc, argv, i, "--shard", &v)) != 0) {

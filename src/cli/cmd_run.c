@@ -60,14 +60,20 @@ int cmd_run(int argc, char **argv)
     return cli_grid_run(file, &o, dry, 0);
 }
 
+/* 1 when the folder's runs trained (its train.csv exists) */
+static int trained(const char *dir)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/train.csv", dir);
+    return access(path, F_OK) == 0;
+}
+
 /* Draws every figure the folder's CSV supports: the decay figures, and the training ones where the
- * runs trained (train.csv exists). Returns the first failure. */
+ * runs trained. Returns the first failure. */
 static rnnlab_status draw_figures(const char *dir)
 {
     rnnlab_status st = rnnlab_plot(dir);
-    char path[4200];
-    snprintf(path, sizeof path, "%s/train.csv", dir);
-    if (!st && access(path, F_OK) == 0) st = rnnlab_train_plot(dir);
+    if (!st && trained(dir)) st = rnnlab_train_plot(dir);
     return st;
 }
 
@@ -85,10 +91,7 @@ static const char *folder_arg(const char *cmd, int argc, char **argv)
         return NULL;
     }
     static char dir[4096];
-    size_t len = strlen(argv[1]);
-    while (len > 1 && argv[1][len - 1] == '/') len--;
-    snprintf(dir, sizeof dir, "%.*s", (int)len, argv[1]);
-    return dir;
+    return cli_folder(cmd, argv[1], dir, sizeof dir) ? dir : NULL;
 }
 
 int cmd_merge(int argc, char **argv)
@@ -109,10 +112,8 @@ int cmd_merge(int argc, char **argv)
                   rnnlab_last_error());
         return CLI_EXIT_FAIL;
     }
-    char train_csv[4200];
-    snprintf(train_csv, sizeof train_csv, "%s/train.csv", dir);
     printf("rnnlab: merged the shards into %s/ (decay.csv, summary.csv, layers.csv%s, manifest.json)\n", dir,
-           access(train_csv, F_OK) == 0 ? " and the training CSV files" : "");
+           trained(dir) ? " and the training CSV files" : "");
     st = draw_figures(dir);
     if (st) fprintf(stderr, "rnnlab: warning: figures not drawn: %s\n", rnnlab_last_error());
     else printf("rnnlab: figures in %s/figures/\n", dir);
@@ -135,9 +136,7 @@ int cmd_plot(int argc, char **argv)
         cli_error(NULL, "%s", rnnlab_last_error());
         return CLI_EXIT_FAIL;
     }
-    char train_csv[4200];
-    snprintf(train_csv, sizeof train_csv, "%s/train.csv", dir);
     printf("rnnlab: figures in %s/figures/ (decay, decay_rate, heatmap%s; .png and .pdf)\n", dir,
-           access(train_csv, F_OK) == 0 ? "; train_loss, train_grad_norm, ablation" : "");
+           trained(dir) ? "; train_loss, train_grad_norm, ablation" : "");
     return CLI_EXIT_OK;
 }

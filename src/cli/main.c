@@ -59,6 +59,27 @@ int cli_double(const char *opt, const char *s, double *out)
     return 1;
 }
 
+int cli_auto_int(const char *opt, const char *s, long lo, long hi, int *out)
+{
+    long n;
+    if (!strcmp(s, "auto")) return *out = -1, 1;
+    if (!cli_int(opt, s, lo, hi, &n)) return 0;
+    *out = (int)n;
+    return 1;
+}
+
+int cli_folder(const char *what, const char *v, char *buf, size_t n)
+{
+    size_t len = strlen(v);
+    while (len > 1 && v[len - 1] == '/') len--;
+    if (!*v || len >= n) {
+        cli_error(NULL, *v ? "%s: path too long" : "%s: empty path", what);
+        return 0;
+    }
+    memcpy(buf, v, len), buf[len] = '\0';
+    return 1;
+}
+
 int cli_double_in(const char *opt, const char *s, double lo, double hi, double *out)
 {
     double v;
