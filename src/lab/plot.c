@@ -46,6 +46,7 @@ typedef struct plot_data {
     run_info *runs;
     long n_runs, cap_runs;
     long max_t; /* largest sequence length seen: in summary.csv, or steps in decay.csv */
+    int top[MAX_GROUPS][MAX_GROUPS]; /* [label][panel]: the top layer with rows, -1 none (find_tops) */
     long steps[MAX_GROUPS]; /* steps each panel's rows have (max t + 1): a swept seq_len column holds T as
                                written, which variable-length tasks pass (T + T/10) and 0 (whole pieces) means */
     int max_layers;
@@ -198,16 +199,22 @@ static int decay_row(void *user, char **f, int n, long line)
     return 0;
 }
 
-/* A setting's top layer at one sequence length: the largest layer with rows there (settings may
- * differ in depth), or -1 when it has none (every such run diverged in the forward pass, or the
- * setting does not run at that length). */
-static int top_layer(const plot_data *p, int li, int pi)
+/* Each setting's top layer at each sequence length, once the sums are in: the largest layer with
+ * rows there (settings may differ in depth), or -1 when it has none (every such run diverged in the
+ * forward pass, or the setting does not run at that length). */
+static void find_tops(plot_data *p)
 {
-    for (int l = p->max_layers - 1; l >= 0; l--)
-        for (long t = 0; t < p->max_t; t++)
-            if (p->cnt[cell_index(p, li, pi, l, t)]) return l;
-    return -1;
+    for (int li = 0; li < p->n_labels; li++)
+        for (int pi = 0; pi < p->n_panels; pi++) {
+            int top = -1;
+            for (int l = p->max_layers - 1; l >= 0 && top < 0; l--)
+                for (long t = 0; t < p->max_t && top < 0; t++)
+                    if (p->cnt[cell_index(p, li, pi, l, t)]) top = l;
+            p->top[li][pi] = top;
+        }
 }
+
+static int top_layer(const plot_data *p, int li, int pi) { return p->top[li][pi]; }
 
 static int heat_panel(const plot_data *p, int li)
 {
@@ -403,6 +410,7 @@ rnnlab_status rnnlab_plot(const char *dir)
         if (!p->sum || !p->cnt) st = rnnlab_error(RNNLAB_ERR_NOMEM, "out of memory plotting");
     }
     if (!st) p->pass = 2, st = rnnlab_csv_scan(path, decay_row, p);
+    if (!st) find_tops(p);
     if (st == RNNLAB_ERR_IO && !strstr(rnnlab_last_error(), dir))
         st = rnnlab_error(RNNLAB_ERR_IO, "%s: not an rnnlab decay.csv", path);
     if (!st) st = exp_plot_dirs(dir, figdir, sizeof figdir);
