@@ -147,6 +147,14 @@ bench-sweeps: setup
 	@$(MAKE) --no-print-directory build
 	RNNLAB=$(CLI) bench/sweeps.sh --out results/bench/sweeps.csv $(SWEEPS_ARGS)
 
+# training steps, OpenBLAS SGEMM and W3 sweeps on 1, 2, 4, ... threads up to the CPUs there are:
+# what cores past the second give (README, Performance). THREADS_ARGS passes options to bench/threads.sh
+# (e.g. THREADS_ARGS="--reps 1 --threads '1 2 4'").
+.PHONY: bench-threads
+bench-threads: setup
+	@$(MAKE) --no-print-directory build
+	RNNLAB=$(CLI) bench/threads.sh --out results/bench/threads.csv $(THREADS_ARGS)
+
 asan: setup
 	@$(MAKE) --no-print-directory BUILD=$(BUILD)/asan BIN=$(BUILD)/asan/bin SAN=address check
 
@@ -163,6 +171,7 @@ help:
 	@echo "make bench    the benchmark grid -> results/bench/bench.csv"
 	@echo "make bench-compare  rnnlab vs PyTorch and oneDNN (when installed), alternately -> results/bench/compare.csv"
 	@echo "make bench-sweeps   sweeps of 16/64/256 W3-sized decay runs on 1 and 2 threads -> results/bench/sweeps.csv"
+	@echo "make bench-threads  steps, SGEMM and W3 sweeps on 1, 2, 4, ... threads -> results/bench/threads.csv"
 	@echo "make asan     the test suite under AddressSanitizer;  make ubsan: UndefinedBehaviorSanitizer"
 	@echo "make clean    remove build/ and bin/"
 	@echo "knobs: NO_OMP=1 DEBUG=1 CC=clang NATIVE=1 EXP=name"

@@ -1,6 +1,6 @@
 /*
- * test_determinism.c - the same forward/backward with 1, 2, 3 and 8 threads (and twice with the
- * same count) gives byte-identical losses, gradients, input and initial-state gradients and taps,
+ * test_determinism.c - the same forward/backward with 1, 2, 3, 8 and 16 threads (and twice with
+ * the same count) gives byte-identical losses, gradients, input and initial-state gradients and taps,
  * in float32 and float64, for full BPTT (in time blocks) and truncated BPTT. Sizes are chosen so that the parallel loops
  * (B*G*H >= RNNLAB_OMP_MIN_WORK) and the products' tiles, shared by the threads or not, are really used.
  */
@@ -66,10 +66,11 @@ static void result_free(result *r) { free(r->grads), free(r->dx), free(r->dh0), 
 
 static void compare_threads(rnnlab_cell_kind cell, rnnlab_dtype dt, int truncate, int remedies)
 {
-    const int saved = rnnlab_threads_get(), counts[] = {1, 2, 3, 8, 1};
+    const int saved = rnnlab_threads_get(), counts[] = {1, 2, 3, 8, 16, 1};
+    const int n = (int)(sizeof counts / sizeof *counts);
     result ref;
     run_once(cell, dt, truncate, counts[0], remedies, &ref);
-    for (int i = 1; i < 5; i++) {
+    for (int i = 1; i < n; i++) {
         result r;
         run_once(cell, dt, truncate, counts[i], remedies, &r);
         char what[128];

@@ -835,6 +835,44 @@ static void test_heatmap_draws_every_panel(void **state)
 
 /* Closed standard descriptors must not become the output files (progress lines went into
  * decay.csv), and a failed write to standard output is a failure, not exit 0. */
+/* OpenBLAS kernels older than the CPU (Debian's 0.3.21 falls back to Prescott on CPU models newer than
+ * itself) make every product about 4x slower: the commands that compute say so and name the cure. */
+static void test_cli_warns_of_old_blas_kernels(void **state)
+{
+    (void)state;
+    check_need_cli();
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    const int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+    const int avx2 = 0;
+#endif
+    const char *log = check_tmp_path("blas_warn.log");
+    char cmd[8000];
+    const char *cores[] = {"Prescott", "Haswell"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(cmd, sizeof cmd, "OPENBLAS_CORETYPE=%s '%s' --version > '%s' 2>&1", cores[i], getenv("RNNLAB_BIN"), log);
+        assert_int_equal(system(cmd), 0);
+        char *text = check_slurp(log, NULL), want[64];
+        assert_non_null(text);
+        snprintf(want, sizeof want, "OpenBLAS %s kernels)", cores[i]);
+        if (!strstr(text, want)) { /* an OpenBLAS built for one CPU only ignores OPENBLAS_CORETYPE */
+            printf("  (skipped %s: this OpenBLAS does not follow OPENBLAS_CORETYPE)\n", cores[i]);
+            free(text);
+            continue;
+        }
+        const int warned = strstr(text, "warning: OpenBLAS runs its") != NULL;
+        if (i == 0 && avx2) {
+            assert_true(warned);
+            assert_non_null(strstr(text, "chosen by OPENBLAS_CORETYPE=Prescott"));
+            assert_true(strstr(text, "hint: export OPENBLAS_CORETYPE=SkylakeX") ||
+                        strstr(text, "hint: export OPENBLAS_CORETYPE=Haswell"));
+        } else
+            assert_false(warned); /* Haswell's kernels use AVX2; on a CPU without AVX2 Prescott's are right */
+        free(text);
+    }
+}
+
 static void test_cli_standard_streams(void **state)
 {
     (void)state;
@@ -1110,6 +1148,7 @@ int main(void)
         cmocka_unit_test(test_slurm_array_script),
         cmocka_unit_test(test_heatmap_draws_every_panel),
         cmocka_unit_test(test_cli_standard_streams),
+        cmocka_unit_test(test_cli_warns_of_old_blas_kernels),
         cmocka_unit_test(test_resume_needs_the_same_name),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -87,6 +87,17 @@ int rnnlab_par_worth(double work)
 #endif
 }
 
+int rnnlab_par_team(int n)
+{
+#ifdef _OPENMP
+    if (n < 2 || !rnnlab_par_worth(RNNLAB_OMP_MIN_WORK)) return 1;
+    return RNNLAB_MIN(n, omp_get_max_threads());
+#else
+    (void)n;
+    return 1;
+#endif
+}
+
 int rnnlab_blas_small_kernels(void)
 {
     static atomic_int known = -1; /* -1 until the first call asks OpenBLAS */
@@ -103,6 +114,28 @@ const char *rnnlab_blas_core(void)
 {
     const char *core = openblas_get_corename();
     return core ? core : "unknown";
+}
+
+const char *rnnlab_blas_core_advice(void)
+{
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+    /* OpenBLAS's x86 kernel sets that use neither AVX2 nor FMA (its DYNAMIC_ARCH names) */
+    static const char *const old[] = {"Katmai",   "Coppermine", "Northwood",    "Prescott",  "Banias",
+                                      "Atom",     "Core2",      "Penryn",       "Dunnington", "Nehalem",
+                                      "Sandybridge", "Opteron", "Opteron_SSE3", "Barcelona", "Bobcat",
+                                      "Bulldozer", "Piledriver", "Steamroller"};
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return NULL;
+    const char *core = rnnlab_blas_core();
+    for (size_t i = 0; i < sizeof old / sizeof old[0]; i++)
+        if (!strcasecmp(core, old[i]))
+            return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+                           __builtin_cpu_supports("avx512cd")
+                       ? "SkylakeX"
+                       : "Haswell";
+#endif
+    return NULL;
 }
 
 int rnnlab_ftz_supported(void)

@@ -633,7 +633,7 @@ static void R(split_forward)(rnnlab_bptt *ws, const rnnlab_model *m, const rnnla
     /* only the first Teff steps are read, as one workspace reads them (a chunk's view may end there) */
     const int B = ws->B, T = ws->Teff, I = ws->I, O = ws->O, L = ws->L, H = ws->H;
     const int all = ws->cfg.loss_at == RNNLAB_LOSS_ALL;
-    RNNLAB_PARALLEL_FOR(RNNLAB_OMP_MIN_WORK,
+    RNNLAB_PARALLEL_PARTS(ws->nsplit,
     for (int p = 0; p < ws->nsplit; p++) {
         rnnlab_bptt *w = ws->part[p];
         const int b0 = ws->part_b0[p], Bp = w->B;
@@ -678,7 +678,7 @@ static rnnlab_status R(backward_finish)(rnnlab_bptt *ws, const rnnlab_model *m);
 static rnnlab_status R(split_backward)(rnnlab_bptt *ws, rnnlab_model *m, double *dx, double *dh0, double *dc0)
 {
     const int B = ws->B, T = ws->T, I = ws->I, L = ws->L, H = ws->H;
-    RNNLAB_PARALLEL_FOR(RNNLAB_OMP_MIN_WORK,
+    RNNLAB_PARALLEL_PARTS(ws->nsplit,
     for (int p = 0; p < ws->nsplit; p++) {
         rnnlab_bptt *w = ws->part[p];
         const rnnlab_split_in in = rnnlab_bptt_split_in_layout(w);
