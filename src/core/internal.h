@@ -50,8 +50,9 @@
 /*
  * RNNLAB_PARALLEL_PARTS(n, for (...) { ... }) runs a loop of n independent parts (a split workspace's
  * batch parts, bptt.c), one thread per part at most: the team is min(n, the pool's thread count), so
- * a pool larger than n does not wake threads with nothing to do. On 16 cores a W1 step (2 parts) ran
- * 1.34x slower on 16 threads than on 2 with the whole pool woken (results/bench/threads.csv).
+ * a pool larger than n does not wake threads with nothing to do. With the whole pool woken, a W1
+ * rnn_tanh step (2 parts) took 1.85-1.90 ms on 8 threads of this project's 2 cores against 1.62 on 2;
+ * with this, 1.61 (README, Performance: past two cores).
  * Runs the loop plainly where rnnlab_par_worth says no (one thread, or inside a parallel region).
  */
 #define RNNLAB_PARALLEL_PARTS(n, ...)                                                                        \
