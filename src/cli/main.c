@@ -29,16 +29,23 @@ void cli_error(const char *hint, const char *fmt, ...)
     if (hint) fprintf(stderr, "hint: %s\n", hint);
 }
 
-int cli_int(const char *opt, const char *s, long lo, long hi, long *out)
+/* s as a whole is a decimal integer in [lo, hi] (strtol alone would skip blanks and stop early) */
+static int int_in(const char *s, long lo, long hi, long *out)
 {
     char *end;
     errno = 0;
-    long v = strtol(s, &end, 10);
-    if (!*s || isspace((unsigned char)*s) || *end || errno || v < lo || v > hi) { /* strtol skips blanks */
+    const long v = strtol(s, &end, 10);
+    if (!*s || isspace((unsigned char)*s) || *end || errno || v < lo || v > hi) return 0;
+    *out = v;
+    return 1;
+}
+
+int cli_int(const char *opt, const char *s, long lo, long hi, long *out)
+{
+    if (!int_in(s, lo, hi, out)) {
         cli_error(NULL, "%s: expected an integer in [%ld, %ld], got '%s'", opt, lo, hi, s);
         return 0;
     }
-    *out = v;
     return 1;
 }
 
@@ -63,7 +70,10 @@ int cli_auto_int(const char *opt, const char *s, long lo, long hi, int *out)
 {
     long n;
     if (!strcmp(s, "auto")) return *out = -1, 1;
-    if (!cli_int(opt, s, lo, hi, &n)) return 0;
+    if (!int_in(s, lo, hi, &n)) {
+        cli_error(NULL, "%s: expected 'auto' or an integer in [%ld, %ld], got '%s'", opt, lo, hi, s);
+        return 0;
+    }
     *out = (int)n;
     return 1;
 }
