@@ -862,16 +862,118 @@ static void test_cli_warns_of_old_blas_kernels(void **state)
             free(text);
             continue;
         }
-        const int warned = strstr(text, "warning: OpenBLAS runs its") != NULL;
+        const int warned = strstr(text, "use SSE alone") != NULL;
         if (i == 0 && avx2) {
             assert_true(warned);
-            assert_non_null(strstr(text, "chosen by OPENBLAS_CORETYPE=Prescott"));
-            assert_true(strstr(text, "hint: export OPENBLAS_CORETYPE=SkylakeX") ||
-                        strstr(text, "hint: export OPENBLAS_CORETYPE=Haswell"));
+            assert_non_null(strstr(text, "warning: OPENBLAS_CORETYPE=Prescott makes OpenBLAS run its Prescott kernels"));
+            assert_true(strstr(text, "or set it to SkylakeX") || strstr(text, "or set it to Haswell"));
+            /* once, not once more for each grid row (a process of its own) */
+            snprintf(cmd, sizeof cmd, "OPENBLAS_CORETYPE=Prescott '%s' bench --grid scaling --only W3_T100 --steps 1 "
+                                      "--warmup 0 > '%s' 2>&1", getenv("RNNLAB_BIN"), log);
+            assert_int_equal(system(cmd), 0);
+            free(text);
+            text = check_slurp(log, NULL);
+            const char *first = strstr(text, "use SSE alone");
+            assert_non_null(first);
+            assert_null(strstr(first + 1, "use SSE alone"));
         } else
             assert_false(warned); /* Haswell's kernels use AVX2; on a CPU without AVX2 Prescott's are right */
         free(text);
     }
+}
+
+/* The value of column `name` in the row after the header, in the CSV text (rnnlab bench's own quoting:
+ * header names in quotes, the numeric fields bare); NaN when missing. */
+static double bench_column(const char *text, const char *name)
+{
+    char want[64];
+    snprintf(want, sizeof want, "\"%s\"", name);
+    const char *h = strstr(text, "\"contender\""), *row = h ? strchr(h, '\n') : NULL;
+    if (!h || !row) return NAN;
+    int col = 0;
+    for (const char *p = h; p < row; p++) {
+        if (!strncmp(p, want, strlen(want))) {
+            const char *q = row + 1;
+            for (int k = 0; k < col && q; k++) q = strchr(q, ',') ? strchr(q, ',') + 1 : NULL;
+            return q ? strtod(q, NULL) : NAN;
+        }
+        if (*p == ',') col++;
+    }
+    return NAN;
+}
+
+/* rnnlab bench: each mode refuses the options of another; a truncated row counts the work done (the
+ * backward of the last chunk only, with the loss at the last step); --out appends under its own header
+ * only; OMP_THREAD_LIMIT is recorded, not hidden. */
+static void test_cli_bench(void **state)
+{
+    (void)state;
+    check_need_cli();
+    const char *log = check_tmp_path("bench.log"), *csv = check_tmp_path("bench.csv");
+    const char *row[] = {"bench", "--cell", "gru", "--input", "1", "--hidden", "8", "--batch", "2", "--seq", "10"};
+#define ROW row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8], row[9], row[10]
+    const char *refused[][16] = {
+        {"--sgemm does not take --out", "bench", "--sgemm", "--out", csv, NULL},
+        {"--grid does not take --threads", "bench", "--grid", "standard", "--threads", "2", "--list", NULL},
+        {"a single row (no --grid) does not take --list", ROW, "--list", NULL},
+        {"the standard grid has no workload 'W9' (it has W1, W2, W3)", "bench", "--grid", "standard", "--only", "W1,W9",
+         "--list", NULL},
+        {"only the rnn cell takes an activation", ROW, "--activation", "relu", NULL},
+        {"truncated BPTT needs K below --seq 10", ROW, "--truncate", "10", NULL},
+        {"--workload: expected a name of 1 to 15 characters", ROW, "--workload", "sixteen_letters_", NULL},
+    };
+    for (size_t k = 0; k < sizeof refused / sizeof *refused; k++) {
+        assert_int_equal(check_run_cli(log, refused[k] + 1), 2);
+        char *text = check_slurp(log, NULL);
+        if (!strstr(text, refused[k][0])) fprintf(stderr, "expected '%s' in:\n%s", refused[k][0], text);
+        assert_non_null(strstr(text, refused[k][0]));
+        free(text);
+    }
+    /* GFLOP per step by hand, G = 3, I + H = 9, B = 2, T = 10: full BPTT 3 * 2 * B * T * 9 * 3 * 8 =
+       25920; with K = 4 the chunks are 4, 4, 2 steps and only the last (2 steps) runs a backward:
+       2 * B * (T + 2 * 2) * 9 * 3 * 8 = 12096 */
+    const char *full[] = {ROW, "--steps", "2", "--warmup", "0", "--header", NULL};
+    const char *trunc[] = {ROW, "--steps", "2", "--warmup", "0", "--header", "--truncate", "4", NULL};
+    assert_int_equal(check_run_cli(log, full), 0);
+    char *text = check_slurp(log, NULL);
+    assert_true(fabs(bench_column(text, "gflop_per_step") - (25920e-9)) <= 1e-15);
+    free(text);
+    assert_int_equal(check_run_cli(log, trunc), 0);
+    text = check_slurp(log, NULL);
+    assert_true(fabs(bench_column(text, "gflop_per_step") - (12096e-9)) <= 1e-15);
+    assert_true(fabs(bench_column(text, "truncate") - (4)) <= 0);
+    free(text);
+    /* --out: appended under one header; a file of other columns is left as it was */
+    const char *append[] = {ROW, "--steps", "1", "--warmup", "0", "--out", csv, NULL};
+    remove(csv);
+    assert_int_equal(check_run_cli(log, append), 0);
+    assert_int_equal(check_run_cli(log, append), 0);
+    text = check_slurp(csv, NULL);
+    int lines = 0, headers = 0;
+    for (const char *p = text; (p = strchr(p, '\n')) != NULL; p++) lines++;
+    for (const char *p = text; (p = strstr(p, "\"contender\"")) != NULL; p++) headers++;
+    assert_int_equal(lines, 3);
+    assert_int_equal(headers, 1);
+    free(text);
+    check_write_file(csv, "a,b\n1,2\n");
+    assert_int_equal(check_run_cli(log, append), 1);
+    text = check_slurp(log, NULL);
+    assert_non_null(strstr(text, "holds other columns"));
+    free(text);
+    text = check_slurp(csv, NULL);
+    assert_string_equal(text, "a,b\n1,2\n");
+    free(text);
+#ifdef _OPENMP
+    char cmd[8000];
+    snprintf(cmd, sizeof cmd, "OMP_THREAD_LIMIT=1 '%s' bench --cell gru --input 1 --hidden 8 --batch 2 --seq 10 --steps 1 "
+                              "--warmup 0 --threads 2 --header > '%s' 2>&1", getenv("RNNLAB_BIN"), log);
+    assert_int_equal(system(cmd), 0);
+    text = check_slurp(log, NULL);
+    assert_non_null(strstr(text, "OMP_THREAD_LIMIT allows 1 of the 2 threads"));
+    assert_true(fabs(bench_column(strstr(text, "\"contender\""), "threads") - (1)) <= 0);
+    free(text);
+#endif
+#undef ROW
 }
 
 static void test_cli_standard_streams(void **state)
@@ -1150,6 +1252,7 @@ int main(void)
         cmocka_unit_test(test_heatmap_draws_every_panel),
         cmocka_unit_test(test_cli_standard_streams),
         cmocka_unit_test(test_cli_warns_of_old_blas_kernels),
+        cmocka_unit_test(test_cli_bench),
         cmocka_unit_test(test_resume_needs_the_same_name),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -47,7 +47,7 @@ int rnnlab_ftz_count_threads(void);
  * on the thread count). */
 const char *rnnlab_blas_core(void);
 
-/* NULL when OpenBLAS's kernels use the vector instructions this CPU has, else the value of
+/* NULL unless OpenBLAS runs SSE-only kernels on a CPU with AVX2 and FMA; then the value of
  * OPENBLAS_CORETYPE to set before the program starts ("SkylakeX" on a CPU with AVX-512, "Haswell" on
  * one with AVX2 and FMA). Debian's OpenBLAS 0.3.21 falls back to its Prescott (SSE3) kernels on CPU
  * models newer than itself (seen: an Intel Xeon of family 6, model 207), and its products then run

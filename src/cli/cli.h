@@ -34,6 +34,13 @@ int cli_folder(const char *what, const char *v, char *buf, size_t n);
 /* Parses an unsigned 64-bit integer (seeds). */
 int cli_u64(const char *opt, const char *s, unsigned long long *out);
 
+/* --cell and --activation together (gradcheck, bench), as an experiment file takes them: an activation
+ * the cell's name carries (cell_act_set: rnn_relu) and one given by --activation (act_name, parsed to
+ * opt_act; NULL: not given) must agree, and only the rnn cell takes one. Sets *act; on a clash prints
+ * the error and returns 0. cell_name is the --cell value as given (for the message). */
+int cli_cell_activation(const char *cell_name, rnnlab_cell_kind cell, int cell_act_set, rnnlab_activation cell_act,
+                        const char *act_name, rnnlab_activation opt_act, rnnlab_activation *act);
+
 /* If argv[*i] is `name` or `name=VALUE`, sets *val to the value (the next argument, or after '=')
  * and returns 1; returns -1 (after printing an error) when the value is missing, 0 otherwise. */
 int cli_opt(int argc, char **argv, int *i, const char *name, const char **val);

@@ -16,6 +16,8 @@
  *     GFLOP/s = sum_l 3 * 2 * B * T * (I_l + H) * G * H / median step time
  * (issue #6: three products of each weight matrix per step - forward, dh/dx, dW - counted whether
  * or not a contender skips dx of layer 0, so every contender is charged the same nominal work).
+ * With --truncate K only the last chunk (n = T - K floor((T-1)/K) steps) has the loss and runs a
+ * backward, so such a row counts sum_l 2 * B * (T + 2 n) * (I_l + H) * G * H.
  * Peak resident memory comes from getrusage (ru_maxrss, KiB on Linux); the grid runs every row
  * in a fresh process (fork + exec of this binary) so that each row's peak is its own.
  */
@@ -105,8 +107,12 @@ static double peak_rss_mib(void)
 static double flop_per_step(const bench_row *r)
 {
     const double B = r->batch, T = r->seq_len, H = r->model.hidden_size, G = rnnlab_cell_gates(r->model.cell);
+    /* steps that run a backward: all T, or with --truncate K (loss at the last step) the last chunk only
+       (rnnlab_bptt_chunked skips the backward of chunks without a loss) */
+    const int K = r->truncate;
+    const double back = K > 0 && K < r->seq_len ? (double)(r->seq_len - K * ((r->seq_len - 1) / K)) : T;
     double f = 0;
-    for (int l = 0; l < r->model.num_layers; l++) f += 6 * B * T * ((l ? H : r->model.input_size) + H) * G * H;
+    for (int l = 0; l < r->model.num_layers; l++) f += 2 * B * (T + 2 * back) * ((l ? H : r->model.input_size) + H) * G * H;
     return f;
 }
 
@@ -285,6 +291,25 @@ static int make_parent_dirs(const char *path)
  * empty. Returns NULL after printing the error. */
 static FILE *open_out(const char *path, int truncate)
 {
+    if (!*path) {
+        cli_error("give a file name, e.g. --out bench.csv", "--out: empty path");
+        return NULL;
+    }
+    if (!truncate) { /* rows go under this header only: a file of other columns is not appended to */
+        FILE *old = fopen(path, "r");
+        if (old) {
+            char line[2048] = "", want[2048] = "";
+            const int has_line = fgets(line, sizeof line, old) != NULL;
+            fclose(old);
+            FILE *mem = fmemopen(want, sizeof want - 1, "w");
+            if (mem) put_header(mem), fclose(mem);
+            if (has_line && strcmp(line, want)) {
+                cli_error("give another file with --out, or move this one aside",
+                          "--out: %s holds other columns (its first line is not rnnlab bench's header)", path);
+                return NULL;
+            }
+        }
+    }
     if (make_parent_dirs(path) != 0) {
         cli_error(NULL, "cannot create the directories of %s: %s", path, strerror(errno));
         return NULL;
@@ -362,14 +387,28 @@ static void row_to_args(const bench_row *r, row_args *a)
     args_int(a, "--warmup", r->warmup);
 }
 
-/* Expands grid `name` into rows (at most cap); returns the count, or -1 for an unknown name.
- * steps/warmup < 0 keep the per-row defaults; `only` (comma list of workload names) filters. */
+/* Expands grid `name` into rows (at most cap); returns the count, -1 for an unknown name, or -2
+ * (after the error) when `only` (a comma list of workload names, which filters) names one the grid
+ * lacks. steps/warmup < 0 keep the per-row defaults. */
 static int grid_rows(const char *name, int steps, int warmup, const char *only, bench_row *rows, int cap)
 {
     const int standard = !strcmp(name, "standard");
     if (!standard && strcmp(name, "scaling")) return -1;
     const grid_workload *w = standard ? STANDARD : SCALING;
     const int nw = standard ? (int)(sizeof STANDARD / sizeof *STANDARD) : (int)(sizeof SCALING / sizeof *SCALING);
+    for (const char *p = only; p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) { /* each name is the grid's */
+        const size_t len = strcspn(p, ",");
+        int known = 0;
+        for (int i = 0; i < nw && !known; i++) known = strlen(w[i].name) == len && !strncmp(w[i].name, p, len);
+        if (!known) {
+            char names[256] = "";
+            for (int i = 0; i < nw; i++)
+                if (!strstr(names, w[i].name)) /* W3_T100 ... once each */
+                    snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", *names ? ", " : "", w[i].name);
+            cli_error(NULL, "--only: the %s grid has no workload '%.*s' (it has %s)", name, (int)len, p, names);
+            return -2;
+        }
+    }
     int n = 0;
     for (int i = 0; i < nw; i++) {
         if (only) { /* exact match inside the comma list */
@@ -598,6 +637,36 @@ static void help(FILE *f)
             "or 10 by size.\n");
 }
 
+/* 1 when every option in seen (as given: "--out" or "--out=x") is one of ok (NULL-ended); else
+ * prints which one `mode` does not take and returns 0. */
+static int takes_only(const char *mode, const char *const *ok, const char *const *seen, int nseen)
+{
+    for (int k = 0; k < nseen; k++) {
+        const size_t n = strcspn(seen[k], "=");
+        int hit = 0;
+        for (const char *const *o = ok; *o && !hit; o++) hit = strlen(*o) == n && !strncmp(*o, seen[k], n);
+        if (!hit) {
+            cli_error("run `rnnlab bench --help`", "%s does not take %.*s", mode, (int)n, seen[k]);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Sets the pool to *threads; where OMP_THREAD_LIMIT allows fewer, says so and puts the count that
+ * will run in *threads (the row records what ran, not what was asked). Returns 1. */
+static int threads_available(int *threads)
+{
+    rnnlab_threads_set(*threads);
+    const int n = rnnlab_threads_get();
+    if (n < *threads) {
+        fprintf(stderr, "rnnlab: warning: OMP_THREAD_LIMIT allows %d of the %d threads asked for; the row runs and "
+                        "is recorded with %d\n", n, *threads, n);
+        *threads = n;
+    }
+    return 1;
+}
+
 int cmd_bench(int argc, char **argv)
 {
     bench_row row;
@@ -606,13 +675,16 @@ int cmd_bench(int argc, char **argv)
     rnnlab_model_config_init(&row.model);
     row.model.dtype = RNNLAB_FLOAT32, row.model.output_size = 1;
     row.threads = 1, row.steps = -1, row.warmup = -1;
-    int have_cell = 0, have[4] = {0, 0, 0, 0}, header = 0, list = 0, sgemm = 0;
-    const char *out = NULL, *grid = NULL, *only = NULL;
+    int have_cell = 0, have[4] = {0, 0, 0, 0}, header = 0, list = 0, sgemm = 0, cell_act_set = 0;
+    const char *out = NULL, *grid = NULL, *only = NULL, *cell_name = NULL, *act_name = NULL, *seen[64];
+    rnnlab_activation cell_act = RNNLAB_ACT_TANH, opt_act = RNNLAB_ACT_TANH;
+    int nseen = 0;
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
         long n;
         int r;
         rnnlab_status st = RNNLAB_OK;
+        if (!strncmp(argv[i], "--", 2) && nseen < 64) seen[nseen++] = argv[i]; /* for the checks of each mode */
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             help(stdout);
             return CLI_EXIT_OK;
@@ -652,11 +724,13 @@ int cmd_bench(int argc, char **argv)
 #undef INT_OPT
         if ((r = cli_opt(argc, argv, &i, "--cell", &v)) != 0) {
             if (r < 0) return CLI_EXIT_USAGE;
-            st = rnnlab_cell_parse(v, &row.model.cell, &row.model.activation, NULL);
-            have_cell = 1;
+            cell_act_set = 0;
+            st = rnnlab_cell_parse(v, &row.model.cell, &cell_act, &cell_act_set);
+            have_cell = 1, cell_name = v;
         } else if ((r = cli_opt(argc, argv, &i, "--activation", &v)) != 0) {
             if (r < 0) return CLI_EXIT_USAGE;
-            st = rnnlab_activation_parse(v, &row.model.activation);
+            st = rnnlab_activation_parse(v, &opt_act);
+            act_name = v;
         } else if ((r = cli_opt(argc, argv, &i, "--precision", &v)) != 0) {
             if (r < 0) return CLI_EXIT_USAGE;
             st = rnnlab_dtype_parse(v, &row.model.dtype);
@@ -669,6 +743,10 @@ int cmd_bench(int argc, char **argv)
             row.taps = !strcmp(v, "on");
         } else if ((r = cli_opt(argc, argv, &i, "--workload", &v)) != 0) {
             if (r < 0) return CLI_EXIT_USAGE;
+            if (!*v || strlen(v) >= sizeof row.workload) {
+                cli_error(NULL, "--workload: expected a name of 1 to %d characters, got '%s'", (int)sizeof row.workload - 1, v);
+                return CLI_EXIT_USAGE;
+            }
             snprintf(row.workload, sizeof row.workload, "%s", v);
         } else if ((r = cli_opt(argc, argv, &i, "--out", &v)) != 0) {
             if (r < 0) return CLI_EXIT_USAGE;
@@ -689,15 +767,27 @@ int cmd_bench(int argc, char **argv)
         }
     }
 
+    /* each mode takes its own options: one given to another mode is a mistake, not ignored */
+    static const char *const sgemm_opts[] = {"--sgemm", "--threads", "--header", NULL};
+    static const char *const grid_opts[] = {"--grid", "--out", "--steps", "--warmup", "--only", "--list", NULL};
+    static const char *const row_opts[] = {"--cell",  "--activation", "--input",   "--hidden", "--batch",
+                                           "--seq",   "--layers",     "--threads", "--precision", "--steps",
+                                           "--warmup", "--taps",      "--truncate", "--workload", "--header",
+                                           "--out",   NULL};
+    if (!takes_only(sgemm ? "--sgemm" : grid ? "--grid" : "a single row (no --grid)",
+                    sgemm ? sgemm_opts : grid ? grid_opts : row_opts, seen, nseen))
+        return CLI_EXIT_USAGE;
+    if (!threads_available(&row.threads)) return CLI_EXIT_USAGE;
     if (sgemm) return run_sgemm(row.threads, header, stdout);
 
     if (grid) {
         bench_row rows[64];
         const int n = grid_rows(grid, row.steps, row.warmup, only, rows, 64);
-        if (n < 0) {
+        if (n == -1) {
             cli_error("the grids are: standard, scaling", "unknown grid '%s'", grid);
             return CLI_EXIT_USAGE;
         }
+        if (n < 0) return CLI_EXIT_USAGE; /* --only named no workload of the grid (said there) */
         if (list) {
             for (int k = 0; k < n; k++) {
                 row_args a;
@@ -730,6 +820,13 @@ int cmd_bench(int argc, char **argv)
         cli_error("run `rnnlab bench --help`", "bench needs --cell, --input, --hidden, --batch and --seq (or --grid)");
         return CLI_EXIT_USAGE;
     }
+    if (!cli_cell_activation(cell_name, row.model.cell, cell_act_set, cell_act, act_name, opt_act, &row.model.activation))
+        return CLI_EXIT_USAGE;
+    if (row.truncate >= row.seq_len) {
+        cli_error("leave --truncate out for full BPTT", "--truncate %d: truncated BPTT needs K below --seq %d",
+                  row.truncate, row.seq_len);
+        return CLI_EXIT_USAGE;
+    }
     if (row.steps < 0) row.steps = default_steps(&row);
     if (row.warmup < 0) row.warmup = 3;
     rnnlab_status st = rnnlab_model_config_check(&row.model);
@@ -737,17 +834,18 @@ int cmd_bench(int argc, char **argv)
         cli_error(NULL, "%s", rnnlab_last_error());
         return CLI_EXIT_USAGE;
     }
+    FILE *f = NULL; /* opened (and its header checked) before the measurement, not after it */
+    if (out && !(f = open_out(out, 0))) return CLI_EXIT_FAIL;
     bench_result res;
     st = run_row(&row, &res);
     if (st) {
+        if (f) fclose(f);
         cli_error(NULL, "%s", rnnlab_last_error());
         return st == RNNLAB_ERR_CONFIG ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
     }
     if (header) put_header(stdout);
     put_row(stdout, &row, &res);
-    if (out) {
-        FILE *f = open_out(out, 0);
-        if (!f) return CLI_EXIT_FAIL;
+    if (f) {
         put_row(f, &row, &res);
         if (fclose(f) != 0) {
             cli_error(NULL, "cannot write %s", out);

@@ -189,23 +189,13 @@ int cmd_gradcheck(int argc, char **argv)
         }
     }
     if (ref_n) return run_references(ref_n, argv + ref_first, tol > 0 ? tol : 1e-9);
-    if (cell_act_set && act_name && opt_act != cell_act) {
-        cli_error("give the cell as rnn with --activation, or the activation in the cell's name alone",
-                  "--activation %s contradicts --cell %s", act_name, cell_name);
+    if (!cli_cell_activation(cell_name, cfg.model.cell, cell_act_set, cell_act, act_name, opt_act, &cfg.model.activation))
         return CLI_EXIT_USAGE;
-    }
-    if (act_name && cfg.model.cell != RNNLAB_CELL_RNN) {
-        cli_error(NULL, "--activation %s: only the rnn cell takes an activation (the cell is %s)", act_name,
-                  rnnlab_cell_label(cfg.model.cell, cfg.model.activation));
-        return CLI_EXIT_USAGE;
-    }
     if (variant_name && cfg.model.cell != RNNLAB_CELL_GRU) {
         cli_error(NULL, "--variant %s: only the gru cell has variants (the cell is %s)", variant_name,
                   rnnlab_cell_label(cfg.model.cell, cfg.model.activation));
         return CLI_EXIT_USAGE;
     }
-    if (cell_act_set) cfg.model.activation = cell_act;
-    else if (act_name) cfg.model.activation = opt_act;
     if (tol > 0) cfg.tol = tol;
     rnnlab_status st = rnnlab_model_config_check(&cfg.model);
     if (st) { /* the library names its fields; say which option set the one at fault */

@@ -78,6 +78,24 @@ int cli_auto_int(const char *opt, const char *s, long lo, long hi, int *out)
     return 1;
 }
 
+int cli_cell_activation(const char *cell_name, rnnlab_cell_kind cell, int cell_act_set, rnnlab_activation cell_act,
+                        const char *act_name, rnnlab_activation opt_act, rnnlab_activation *act)
+{
+    if (cell_act_set && act_name && opt_act != cell_act) {
+        cli_error("give the cell as rnn with --activation, or the activation in the cell's name alone",
+                  "--activation %s contradicts --cell %s", act_name, cell_name);
+        return 0;
+    }
+    if (act_name && cell != RNNLAB_CELL_RNN) {
+        cli_error(NULL, "--activation %s: only the rnn cell takes an activation (the cell is %s)", act_name,
+                  rnnlab_cell_label(cell, RNNLAB_ACT_TANH));
+        return 0;
+    }
+    if (cell_act_set) *act = cell_act;
+    else if (act_name) *act = opt_act;
+    return 1;
+}
+
 int cli_folder(const char *what, const char *v, char *buf, size_t n)
 {
     size_t len = strlen(v);
@@ -181,18 +199,27 @@ int main(int argc, char **argv)
     return rc;
 }
 
-/* The commands that compute (run, train, bench; and --version) warn when OpenBLAS runs kernels older
- * than the CPU (rnnlab_blas_core_advice): every large product is then about 4x slower. */
+/* The commands that compute (run, train, bench; and --version) warn when OpenBLAS runs SSE-only kernels
+ * on a CPU with AVX2 (rnnlab_blas_core_advice): every large product is then about 4x slower. Once per
+ * process tree: the processes it starts (bench's grid rows) inherit RNNLAB_BLAS_WARNED. */
 static void blas_kernels_warn(void)
 {
     const char *advice = rnnlab_blas_core_advice(), *set = getenv("OPENBLAS_CORETYPE");
-    if (advice)
+    if (!advice || getenv("RNNLAB_BLAS_WARNED")) return;
+    if (set && *set)
         fprintf(stderr,
-                "rnnlab: warning: OpenBLAS runs its %s kernels, which use neither this CPU's AVX2 nor its FMA: "
-                "its matrix products run about 4x slower (%s%s)\n"
+                "rnnlab: warning: OPENBLAS_CORETYPE=%s makes OpenBLAS run its %s kernels, which use SSE alone, not "
+                "this CPU's AVX2 and FMA: its matrix products run about 4x slower\n"
+                "hint: unset OPENBLAS_CORETYPE (OpenBLAS then picks kernels for this CPU, if it knows it), or set "
+                "it to %s\n",
+                set, rnnlab_blas_core(), advice);
+    else
+        fprintf(stderr,
+                "rnnlab: warning: OpenBLAS does not know this CPU model and runs its %s kernels, which use SSE alone, "
+                "not this CPU's AVX2 and FMA: its matrix products run about 4x slower\n"
                 "hint: export OPENBLAS_CORETYPE=%s before running rnnlab\n",
-                rnnlab_blas_core(), set && *set ? "chosen by OPENBLAS_CORETYPE=" : "OpenBLAS does not know this CPU model",
-                set && *set ? set : "", advice);
+                rnnlab_blas_core(), advice);
+    setenv("RNNLAB_BLAS_WARNED", "1", 1);
 }
 
 static int dispatch(int argc, char **argv)

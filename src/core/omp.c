@@ -34,7 +34,9 @@ int rnnlab_openmp_enabled(void)
 int rnnlab_threads_get(void)
 {
 #ifdef _OPENMP
-    return omp_get_max_threads();
+    /* what a parallel region gets: OMP_THREAD_LIMIT caps the count omp_set_num_threads set */
+    const int n = omp_get_max_threads(), limit = omp_get_thread_limit();
+    return limit > 0 && limit < n ? limit : n;
 #else
     return 1;
 #endif
@@ -119,11 +121,12 @@ const char *rnnlab_blas_core(void)
 const char *rnnlab_blas_core_advice(void)
 {
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
-    /* OpenBLAS's x86 kernel sets that use neither AVX2 nor FMA (its DYNAMIC_ARCH names) */
-    static const char *const old[] = {"Katmai",   "Coppermine", "Northwood",    "Prescott",  "Banias",
-                                      "Atom",     "Core2",      "Penryn",       "Dunnington", "Nehalem",
-                                      "Sandybridge", "Opteron", "Opteron_SSE3", "Barcelona", "Bobcat",
-                                      "Bulldozer", "Piledriver", "Steamroller"};
+    /* OpenBLAS's x86 kernel sets of SSE alone (its DYNAMIC_ARCH names). Those of AVX without AVX2
+       (Sandybridge, Bulldozer, ...) are left alone: Sandybridge's ran a W1 LSTM step 1.1x slower than
+       Haswell's here, Prescott's 4.3x. */
+    static const char *const old[] = {"Katmai", "Coppermine", "Northwood",  "Prescott", "Banias",
+                                      "Atom",   "Core2",      "Penryn",     "Dunnington", "Nehalem",
+                                      "Opteron", "Opteron_SSE3", "Barcelona", "Bobcat"};
     __builtin_cpu_init();
     if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return NULL;
     const char *core = rnnlab_blas_core();

@@ -193,8 +193,10 @@ rnnlab_status rnnlab_model_init(rnnlab_model *m, const rnnlab_init_config *cfg, 
         const size_t n = t->role == RNNLAB_ROLE_W || t->role == RNNLAB_ROLE_U ? (size_t)H * t->dims[1] : t->numel;
         if (n > scratch) scratch = n;
     }
+    /* orthogonal_block's work for an (H, cols) block: H cols + 66 max(H, cols) doubles (not maxdim^2:
+       I = 60000, H = 1 asked for 29 GB) */
     double *vals = rnnlab_malloc(scratch * sizeof *vals);
-    double *work = rnnlab_malloc((maxdim * maxdim + 66 * maxdim) * sizeof *work);
+    double *work = rnnlab_malloc((scratch + 66 * maxdim) * sizeof *work);
     if (!vals || !work) {
         st = rnnlab_error(RNNLAB_ERR_NOMEM, "out of memory initialising the model");
         goto done;
