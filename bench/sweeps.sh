@@ -12,7 +12,7 @@
 # cost (loading the libraries, creating and flushing the output files) is in it, as a user sees it.
 # In the same rounds the 1-thread sweep also runs pinned (taskset) to each of the first two CPUs
 # this process may use, a and b: two cores of unequal speed cap what the second one can add.
-# Writes FILE (default results/bench/sweeps.csv): '#' lines describing the machine, then
+# Writes FILE (default results/bench/sweeps.csv) after every round: '#' lines on the machine, then
 # runs,precision,ms_1thread,ms_2threads,speedup,ms_1thread_cpu_a,ms_1thread_cpu_b,core_bound
 # where core_bound = 1 + fast/slow of the two pinned times: the speedup two cores of those speeds
 # would give a sweep with nothing serial (empty without two CPUs or taskset).
@@ -54,23 +54,10 @@ case "$RNNLAB" in /* | "") ;; *) RNNLAB=$here/$RNNLAB ;; esac
 cd "$(dirname "$0")/.."
 [ $out_given = 0 ] || [ -n "$OUT" ] || usage_error "--out: empty path" "give a file name, e.g. --out /tmp/sweeps.csv"
 [ -n "$OUT" ] || OUT=$PWD/results/bench/sweeps.csv
-# the output place is checked before the benchmark, not after it
-[ ! -d "$OUT" ] || usage_error "--out: $OUT is a folder" "give a file name inside it, e.g. --out $OUT/sweeps.csv"
-# a link is followed (the file it names is written, the link kept); a regular file (or a new one) is
-# replaced whole by renaming a finished copy over it; anything else (/dev/null, a FIFO) is written to
-cannot_write() { printf 'sweeps: error: cannot write %s\nhint: give a writable path with --out\n' "$OUT" >&2; exit 1; }
-atomic=1
-if { [ -e "$OUT" ] && [ ! -f "$OUT" ]; } || [[ $OUT == /dev/* || $OUT == /proc/* ]]; then
-  atomic=0 # a device, a FIFO, /dev/stdout or /dev/stderr (whatever they lead to): written in place
-elif [ -L "$OUT" ]; then
-  real=$(readlink -f -- "$OUT") || cannot_write # a link to a regular file, or to a new one
-  OUT=$real
-fi
-if [ $atomic = 1 ]; then
-  { mkdir -p "$(dirname "$OUT")" && rm -f "$OUT.tmp" && : > "$OUT.tmp" && rm -f "$OUT.tmp"; } 2>/dev/null || cannot_write
-else
-  [ -w "$OUT" ] || cannot_write
-fi
+PROG=sweeps
+. bench/out.sh
+out_prepare
+load=$(load_line)
 [ -n "$RNNLAB" ] || RNNLAB=bin/rnnlab
 [ -x "$RNNLAB" ] || { printf 'sweeps: error: %s is not built\nhint: run make\n' "$RNNLAB" >&2; exit 1; }
 
@@ -102,6 +89,32 @@ for n in $RUNS; do
   done
 done
 
+# the CSV of the rounds done so far ($1 of them), into csv
+make_csv() {
+  csv=$(
+    echo "# rnnlab sweeps side by side (issue #6): wall-clock ms of a whole 'rnnlab run' of bench/sweep_w3.ini widened to N runs, best of $1 of $REPS alternating rounds"
+    "$RNNLAB" bench --info | sed 's/^/# /'
+    echo "$load"
+    echo "# git: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- src include bench/sweep_w3.ini 2>/dev/null || echo '+dirty'); date: $(date -u +%Y-%m-%dT%H:%MZ)"
+    if [ ${#pins[@]} -gt 0 ]; then
+      echo "# pinned 1-thread runs: cpu_a = CPU ${cpus[0]}, cpu_b = CPU ${cpus[1]} (taskset -c)"
+    else
+      echo "# pinned 1-thread runs: not measured (taskset missing or not permitted, or fewer than two CPUs allowed)"
+    fi
+    echo "runs,precision,ms_1thread,ms_2threads,speedup,ms_1thread_cpu_a,ms_1thread_cpu_b,core_bound"
+    for n in $RUNS; do
+      for p in float32 float64; do
+        a=${best[$n,$p,1]} b=${best[$n,$p,2]} pa=${best[$n,$p,a]:-} pb=${best[$n,$p,b]:-}
+        awk -v n="$n" -v p="$p" -v a="$a" -v b="$b" -v pa="$pa" -v pb="$pb" 'BEGIN {
+          printf "%s,%s,%.1f,%.1f,%.2f", n, p, a / 1e3, b / 1e3, a / b
+          if (pa == "" || pb == "") { print ",,,"; exit }
+          fast = pa < pb ? pa : pb; slow = pa < pb ? pb : pa
+          printf ",%.1f,%.1f,%.2f\n", pa / 1e3, pb / 1e3, 1 + fast / slow }'
+      done
+    done
+  )
+}
+
 declare -A best
 for ((r = 1; r <= REPS; r++)); do
   echo "sweeps: round $r of $REPS" >&2
@@ -127,36 +140,10 @@ for ((r = 1; r <= REPS; r++)); do
       done
     done
   done
+  make_csv "$r"
+  out_round "$csv"
 done
 
-csv=$(
-  echo "# rnnlab sweeps side by side (issue #6): wall-clock ms of a whole 'rnnlab run' of bench/sweep_w3.ini widened to N runs, best of $REPS alternating rounds"
-  "$RNNLAB" bench --info | sed 's/^/# /'
-  echo "# git: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- src include bench/sweep_w3.ini 2>/dev/null || echo '+dirty'); date: $(date -u +%Y-%m-%dT%H:%MZ)"
-  if [ ${#pins[@]} -gt 0 ]; then
-    echo "# pinned 1-thread runs: cpu_a = CPU ${cpus[0]}, cpu_b = CPU ${cpus[1]} (taskset -c)"
-  else
-    echo "# pinned 1-thread runs: not measured (taskset missing or not permitted, or fewer than two CPUs allowed)"
-  fi
-  echo "runs,precision,ms_1thread,ms_2threads,speedup,ms_1thread_cpu_a,ms_1thread_cpu_b,core_bound"
-  for n in $RUNS; do
-    for p in float32 float64; do
-      a=${best[$n,$p,1]} b=${best[$n,$p,2]} pa=${best[$n,$p,a]:-} pb=${best[$n,$p,b]:-}
-      awk -v n="$n" -v p="$p" -v a="$a" -v b="$b" -v pa="$pa" -v pb="$pb" 'BEGIN {
-        printf "%s,%s,%.1f,%.1f,%.2f", n, p, a / 1e3, b / 1e3, a / b
-        if (pa == "" || pb == "") { print ",,,"; exit }
-        fast = pa < pb ? pa : pb; slow = pa < pb ? pb : pa
-        printf ",%.1f,%.1f,%.2f\n", pa / 1e3, pb / 1e3, 1 + fast / slow }'
-    done
-  done
-)
-# one write, whose failure (a full disk) is seen; a regular file is replaced only once the copy is whole
-if [ $atomic = 1 ]; then
-  rm -f "$OUT.tmp" # not through a link someone left there
-  { printf '%s\n' "$csv" 2> /dev/null > "$OUT.tmp" && mv -f "$OUT.tmp" "$OUT"; } || { rm -f "$OUT.tmp"; cannot_write; }
-else
-  # appended: /dev/stderr may be a log file (and no 2> here: /dev/stderr would follow it)
-  printf '%s\n' "$csv" >> "$OUT" || cannot_write
-fi
+out_final "$csv"
 printf '%s\n' "$csv" | grep -v '^#' | awk -F, '{ printf "%-6s %-10s %-12s %-12s %-8s %-17s %-17s %s\n", $1, $2, $3, $4, $5, $6, $7, $8 }'
 echo "sweeps: wrote $OUT" >&2

@@ -27,6 +27,7 @@ RNNLAB=${RNNLAB:-}
 REPS=3
 RUNS="16 64 256 1024"
 THREADS=""
+threads_given=0
 OUT=""
 usage_error() { printf 'threads: error: %s\nhint: %s\n' "$1" "$2" >&2; exit 2; }
 while [ $# -gt 0 ]; do
@@ -36,7 +37,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --reps) REPS=$2; shift 2 ;;
     --runs) RUNS=$2; shift 2 ;;
-    --threads) THREADS=$2; shift 2 ;;
+    --threads) THREADS=$2; threads_given=1; shift 2 ;;
     --out) OUT=$2; [ -n "$OUT" ] || usage_error "--out: empty path" "give a file name, e.g. --out /tmp/threads.csv"; shift 2 ;;
     -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) usage_error "unknown option '$1'" "bench/threads.sh --help lists the options" ;;
@@ -45,23 +46,32 @@ done
 whole() { case "$2" in ''|*[!0-9]*|0*|?????*) usage_error "$1: bad value '$2'" "$3" ;; esac; }
 whole --reps "$REPS" "give a whole number of rounds from 1 to 9999, e.g. --reps 3"
 ncpu=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)
-if [ -z "$THREADS" ]; then
+if [ $threads_given = 0 ]; then
   for ((t = 1; t < ncpu; t *= 2)); do THREADS="$THREADS $t"; done
   THREADS="$THREADS $ncpu"
 fi
 [ -n "${THREADS//[[:space:]]/}" ] || usage_error "--threads: no thread counts given" "e.g. --threads \"1 2 4\""
-for t in $THREADS; do whole --threads "$t" "give thread counts from 1 to 9999, e.g. --threads \"1 2 4\""; done
+[ -n "${RUNS//[[:space:]]/}" ] || usage_error "--runs: no sweep lengths given" "e.g. --runs \"16 64\""
+seen=" "
+for t in $THREADS; do
+  whole --threads "$t" "give thread counts from 1 to 9999, e.g. --threads \"1 2 4\""
+  case "$seen" in *" t$t "*) usage_error "--threads: $t given twice" "give each thread count once" ;; esac
+  seen="$seen t$t "
+done
 for n in $RUNS; do
   whole --runs "$n" "give multiples of 4 from 4 to 9996 (4 cells x N/4 seeds), e.g. --runs \"16 64\""
   [ $((n % 4)) -eq 0 ] || usage_error "--runs: bad value '$n'" "give multiples of 4 (4 cells x N/4 seeds)"
+  case "$seen" in *" r$n "*) usage_error "--runs: $n given twice" "give each sweep length once" ;; esac
+  seen="$seen r$n "
 done
 case "$OUT" in /* | "") ;; *) OUT=$here/$OUT ;; esac
 case "$RNNLAB" in /* | "") ;; *) RNNLAB=$here/$RNNLAB ;; esac
 cd "$(dirname "$0")/.."
 [ -n "$OUT" ] || OUT=$PWD/results/bench/threads.csv
-[ ! -d "$OUT" ] || usage_error "--out: $OUT is a folder" "give a file name inside it, e.g. --out $OUT/threads.csv"
-{ mkdir -p "$(dirname "$OUT")" && : > "$OUT.tmp" && rm -f "$OUT.tmp"; } 2> /dev/null ||
-  { printf 'threads: error: cannot write %s\nhint: give a writable path with --out\n' "$OUT" >&2; exit 1; }
+PROG=threads
+. bench/out.sh
+out_prepare
+load=$(load_line)
 [ -n "$RNNLAB" ] || RNNLAB=bin/rnnlab
 [ -x "$RNNLAB" ] || { printf 'threads: error: %s is not built\nhint: run make\n' "$RNNLAB" >&2; exit 1; }
 for t in $THREADS; do
@@ -85,11 +95,12 @@ keep() { # key ms [gflops]
     best[$1]=$2 gf[$1]=${3:-}
   fi
 }
-# writes FILE from the rounds done so far ($1 of them): a run stopped midway keeps what it measured
+# the CSV of the rounds done so far ($1 of them), into FILE where it is a regular file (bench/out.sh)
 write_csv() {
   csv=$(
     echo "# rnnlab thread scaling: ms per training step (steps, sgemm) or per whole sweep (sweep), best of $1 of $REPS rounds"
     "$RNNLAB" bench --info | sed 's/^/# /'
+    echo "$load"
     if command -v lscpu > /dev/null; then
       lscpu | grep -E '^(Model name|Socket|Core|Thread|NUMA node\(s\)|L2|L3)' | sed 's/  */ /g; s/^/# lscpu: /'
     fi
@@ -112,8 +123,7 @@ write_csv() {
       done
     done
   )
-  printf '%s\n' "$csv" > "$OUT.tmp" && mv -f "$OUT.tmp" "$OUT" ||
-    { rm -f "$OUT.tmp"; printf 'threads: error: cannot write %s\n' "$OUT" >&2; exit 1; }
+  out_round "$csv"
 }
 for ((r = 1; r <= REPS; r++)); do
   echo "threads: round $r of $REPS" >&2
@@ -139,5 +149,6 @@ for ((r = 1; r <= REPS; r++)); do
   write_csv "$r"
 done
 
+out_final "$csv"
 printf '%s\n' "$csv" | grep -v '^#' | column -t -s, 2> /dev/null || printf '%s\n' "$csv" | grep -v '^#'
 echo "threads: wrote $OUT" >&2
