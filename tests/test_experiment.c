@@ -976,6 +976,41 @@ static void test_cli_bench(void **state)
 #undef ROW
 }
 
+/* A run computing on 2 threads makes waiting OpenMP threads sleep (cli_wait_policy: spinning ones took
+ * the core of the thread with work whenever anything else ran); side-by-side runs, 1-thread runs and
+ * a policy the user set are left alone. The manifest records what libgomp was given. */
+static void test_cli_wait_policy(void **state)
+{
+    (void)state;
+    check_need_cli();
+    if (!rnnlab_openmp_enabled()) skip();
+    const char *ini = check_tmp_path("policy.ini"), *log = check_tmp_path("policy.log");
+    char out[4300], cmd[12000], path[4400];
+    snprintf(out, sizeof out, "%s", check_tmp_path("policy_out"));
+    snprintf(path, sizeof path, "%s/manifest.json", out);
+    check_write_file(ini, "[model]\nhidden_size = 4\n[task]\nname = adding\nlength = fixed\nbatch = 2\nseq_len = 30\n"
+                          "[sweep]\nseed = 1..2\n");
+    const struct {
+        const char *env, *opts, *want;
+    } cases[] = {
+        {"", "--threads 2 --jobs 1", "\"omp_wait_policy\": \"passive\""},
+        {"OMP_WAIT_POLICY=active", "--threads 2 --jobs 1", "\"omp_wait_policy\": \"active\""},
+        {"GOMP_SPINCOUNT=1000", "--threads 2 --jobs 1", "\"omp_wait_policy\": \"\""},
+        {"", "--threads 2", "\"omp_wait_policy\": \"\""}, /* two runs side by side, one thread each */
+        {"", "--threads 1", "\"omp_wait_policy\": \"\""},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        snprintf(cmd, sizeof cmd, "env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT %s '%s' run --quiet --no-plot --fresh %s --out '%s' '%s' > '%s' 2>&1",
+                 cases[k].env, getenv("RNNLAB_BIN"), cases[k].opts, out, ini, log);
+        assert_int_equal(system(cmd), 0);
+        char *text = check_slurp(path, NULL);
+        assert_non_null(text);
+        if (!strstr(text, cases[k].want)) fprintf(stderr, "case %zu: expected %s in\n%s", k, cases[k].want, text);
+        assert_non_null(strstr(text, cases[k].want));
+        free(text);
+    }
+}
+
 static void test_cli_standard_streams(void **state)
 {
     (void)state;
@@ -1253,6 +1288,7 @@ int main(void)
         cmocka_unit_test(test_cli_standard_streams),
         cmocka_unit_test(test_cli_warns_of_old_blas_kernels),
         cmocka_unit_test(test_cli_bench),
+        cmocka_unit_test(test_cli_wait_policy),
         cmocka_unit_test(test_resume_needs_the_same_name),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -93,6 +93,11 @@ void rnnlab_run_options_init(rnnlab_run_options *o);
  */
 rnnlab_status rnnlab_experiment_run(rnnlab_experiment *e, const rnnlab_run_options *opt);
 
+/* The threads each run of rnnlab_experiment_run(e, opt) would compute on: 1 when runs go side by side
+ * (jobs > 1: one thread each), else the thread count. The rnnlab command asks before running, to choose
+ * OpenMP's wait policy (src/cli/main.c, cli_wait_policy). */
+int rnnlab_experiment_run_threads(const rnnlab_experiment *e, const rnnlab_run_options *opt);
+
 /*
  * rnnlab_experiment_merge - combines the complete shards shard-K-of-N (K = 0..N-1) found in dir
  * into dir/decay.csv, summary.csv, layers.csv and manifest.json, byte for byte what a single run

@@ -41,6 +41,21 @@ int cli_u64(const char *opt, const char *s, unsigned long long *out);
 int cli_cell_activation(const char *cell_name, rnnlab_cell_kind cell, int cell_act_set, rnnlab_activation cell_act,
                         const char *act_name, rnnlab_activation opt_act, rnnlab_activation *act);
 
+/*
+ * cli_wait_policy - called before a command computes on `threads` threads per run (a bench row, the
+ * runs of an experiment). OpenMP threads waiting for the next parallel region spin by default
+ * (libgomp: some 300000 rounds before they sleep); with anything else running on the machine a
+ * spinning thread takes the core the thread with work needs. Measured on this project's 2 cores with
+ * one busy process beside: a 2-thread training run of a small GRU (H = 24, B = 32, 400 updates) took
+ * 2.5-6.5 s against 0.39 s on 1 thread, and 0.54-0.57 s with OMP_WAIT_POLICY=passive (waiting threads
+ * sleep); a W2 step 320-330 ms, with passive 181-215 (README, Performance: the wait policy). libgomp
+ * reads the variable when it loads, before main, so with threads >= 2 and neither OMP_WAIT_POLICY
+ * nor GOMP_SPINCOUNT set, this sets OMP_WAIT_POLICY=passive and starts the command again
+ * (execv of /proc/self/exe with the same arguments: a few ms). Call it before the command opens or
+ * writes anything. Returns only when nothing was done (or the exec failed).
+ */
+void cli_wait_policy(int threads);
+
 /* If argv[*i] is `name` or `name=VALUE`, sets *val to the value (the next argument, or after '=')
  * and returns 1; returns -1 (after printing an error) when the value is missing, 0 otherwise. */
 int cli_opt(int argc, char **argv, int *i, const char *name, const char **val);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 int cli_grid_opt(int argc, char **argv, int *i, rnnlab_run_options *o, int *dry)
 {
@@ -82,6 +83,8 @@ static int grid_run(const char *file, const rnnlab_run_options *o, int dry, int 
         rnnlab_experiment_free(e);
         return CLI_EXIT_OK;
     }
+    struct stat sf; /* a file read again from its name: not a pipe or /dev/stdin, read once */
+    if (stat(file, &sf) == 0 && S_ISREG(sf.st_mode)) cli_wait_policy(rnnlab_experiment_run_threads(e, o));
     st = rnnlab_experiment_run(e, o);
     const char *out = o->out_dir ? o->out_dir : rnnlab_experiment_out_dir(e);
     const char *name = rnnlab_experiment_name(e), *done = train ? "trained" : "done";

@@ -595,6 +595,10 @@ static void print_info(void)
     printf(")\n");
     printf("cores online: %ld\n", sysconf(_SC_NPROCESSORS_ONLN));
     printf("openblas: %s (core %s)\n", openblas_get_config(), openblas_get_corename());
+    const char *policy = getenv("OMP_WAIT_POLICY"), *spin = getenv("GOMP_SPINCOUNT");
+    if (rnnlab_openmp_enabled()) /* what libgomp read when it loaded (src/cli/main.c sets passive) */
+        printf("openmp: OMP_WAIT_POLICY=%s%s%s\n", policy ? policy : "(unset)", spin ? ", GOMP_SPINCOUNT=" : "",
+               spin ? spin : "");
     printf("rnnlab: %s, OpenMP %s, compiler %s\n", RNNLAB_VERSION, rnnlab_openmp_enabled() ? "on" : "off",
 #ifdef __VERSION__
            __VERSION__
@@ -778,6 +782,9 @@ int cmd_bench(int argc, char **argv)
                     sgemm ? sgemm_opts : grid ? grid_opts : row_opts, seen, nseen))
         return CLI_EXIT_USAGE;
     if (!threads_available(&row.threads)) return CLI_EXIT_USAGE;
+    /* rows timed as the runs of an experiment run: a grid's rows inherit the policy */
+    if (!grid) cli_wait_policy(row.threads);
+    else if (!getenv("OMP_WAIT_POLICY") && !getenv("GOMP_SPINCOUNT")) setenv("OMP_WAIT_POLICY", "passive", 1);
     if (sgemm) return run_sgemm(row.threads, header, stdout);
 
     if (grid) {

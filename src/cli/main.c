@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+
 void cli_error(const char *hint, const char *fmt, ...)
 {
     va_list ap;
@@ -76,6 +77,21 @@ int cli_auto_int(const char *opt, const char *s, long lo, long hi, int *out)
     }
     *out = (int)n;
     return 1;
+}
+
+static char **main_argv; /* for cli_wait_policy's exec */
+
+void cli_wait_policy(int threads)
+{
+#if defined(__linux__) && defined(_OPENMP)
+    if (threads < 2 || !main_argv || getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT")) return;
+    if (setenv("OMP_WAIT_POLICY", "passive", 1) != 0) return;
+    fflush(stdout), fflush(stderr);
+    execv("/proc/self/exe", main_argv); /* returns only if it failed: then go on as we are */
+    unsetenv("OMP_WAIT_POLICY");
+#else
+    (void)threads;
+#endif
 }
 
 int cli_cell_activation(const char *cell_name, rnnlab_cell_kind cell, int cell_act_set, rnnlab_activation cell_act,
@@ -188,6 +204,7 @@ static int std_fds_open(void)
 int main(int argc, char **argv)
 {
     if (!std_fds_open()) return CLI_EXIT_FAIL; /* nowhere to say why: stderr is closed */
+    main_argv = argv;
     int rc = dispatch(argc, argv);
     /* what went to standard output (a --dry-run grid, data show, gradcheck's table) is part of the
        result: a failed write (a full disk, a closed pipe) is a failure, not exit 0 */

@@ -266,6 +266,12 @@ static rnnlab_status write_manifest(const rnnlab_experiment *e, const char *dir,
     json_string(&b, rnnlab_blas_core());
     snprintf(num, sizeof num, ",\n  \"threads\": %d,\n  \"jobs\": %d", threads, jobs);
     rnnlab_csv_append(&b, num, strlen(num));
+    /* how waiting OpenMP threads behaved (the rnnlab command sets passive for multi-thread runs) */
+    const char *policy = getenv("OMP_WAIT_POLICY"), *spin = getenv("GOMP_SPINCOUNT");
+    APPEND_LIT(&b, ",\n  \"omp_wait_policy\": ");
+    json_string(&b, policy ? policy : "");
+    APPEND_LIT(&b, ",\n  \"gomp_spincount\": ");
+    json_string(&b, spin ? spin : "");
     snprintf(num, sizeof num, ",\n  \"shard\": \"%d/%d\"", shard_k, shard_n);
     rnnlab_csv_append(&b, num, strlen(num));
     APPEND_LIT(&b, ",\n  \"experiment\": ");
@@ -935,6 +941,22 @@ static int auto_jobs(const rnnlab_experiment *e, int threads)
     return max_h <= 128 ? threads : 1;
 }
 
+/* The threads in total and the runs side by side: an option's number, else (0) the file's, else
+ * automatic; -1 (`auto`) is automatic whatever the file says. */
+static void plan_threads(const rnnlab_experiment *e, const rnnlab_run_options *opt, int *threads, int *jobs)
+{
+    *threads = opt->threads > 0 ? opt->threads : !opt->threads && e->threads > 0 ? e->threads : rnnlab_threads_get();
+    *jobs = opt->jobs > 0 ? opt->jobs : !opt->jobs && e->jobs > 0 ? e->jobs : auto_jobs(e, *threads);
+    if (*jobs > *threads) *jobs = *threads;
+}
+
+int rnnlab_experiment_run_threads(const rnnlab_experiment *e, const rnnlab_run_options *opt)
+{
+    int threads, jobs;
+    plan_threads(e, opt, &threads, &jobs);
+    return jobs > 1 ? 1 : threads; /* side by side, each run is one thread (no nested regions) */
+}
+
 static rnnlab_status experiment_run(rnnlab_experiment *e, const rnnlab_run_options *opt)
 {
     char dir[PATH_MAX + 64], started[32], ended[32];
@@ -943,10 +965,8 @@ static rnnlab_status experiment_run(rnnlab_experiment *e, const rnnlab_run_optio
     if (sk < 0 || sk >= sn) return rnnlab_error(RNNLAB_ERR_CONFIG, "shard %d/%d: need 0 <= K < N", sk, sn);
     if (!(opt->flush_s >= 0)) return rnnlab_error(RNNLAB_ERR_CONFIG, "flush interval %g s: need 0 or more", opt->flush_s);
     exp_shard_dir(dir, sizeof dir, base, sk, sn);
-    /* an option's number, else (0) the file's, else automatic; -1 (`auto`) is automatic whatever the file says */
-    const int threads = opt->threads > 0 ? opt->threads : !opt->threads && e->threads > 0 ? e->threads : rnnlab_threads_get();
-    int jobs = opt->jobs > 0 ? opt->jobs : !opt->jobs && e->jobs > 0 ? e->jobs : auto_jobs(e, threads);
-    if (jobs > threads) jobs = threads;
+    int threads, jobs;
+    plan_threads(e, opt, &threads, &jobs);
     rnnlab_threads_set(threads);
 
     journal j = {.fd = -1, .lock_fd = -1, .sync_s = opt->flush_s};
