@@ -1011,6 +1011,27 @@ static void test_cli_wait_policy(void **state)
     }
 }
 
+/* gradcheck says which passes the absolute floor decided: over 80 steps the earliest input and h0
+ * gradients of a tanh RNN are below 1e-12, where central differences resolve nothing; a lower --atol
+ * then fails them, as it should. */
+static void test_cli_gradcheck_floor(void **state)
+{
+    (void)state;
+    check_need_cli();
+    const char *log = check_tmp_path("gc_floor.log");
+    const char *floor[] = {"gradcheck", "--seq", "80", NULL}, *strict[] = {"gradcheck", "--seq", "80", "--atol", "1e-14", NULL};
+    assert_int_equal(check_run_cli(log, floor), 0);
+    char *text = check_slurp(log, NULL);
+    assert_non_null(strstr(text, "of 480 by the floor)"));             /* input: some elements only */
+    const char *h0 = strstr(text, "\nh0 ");
+    assert_non_null(h0);
+    assert_non_null(strstr(h0, "unresolved* (16 of 16 by the floor)")); /* every h0 gradient is below 1e-8 */
+    free(text);
+    assert_int_equal(check_run_cli(log, strict), 1);
+    const char *ref[] = {"gradcheck", "--reference", "x.txt", "--atol", "1e-9", NULL};
+    assert_int_equal(check_run_cli(log, ref), 2);
+}
+
 static void test_cli_standard_streams(void **state)
 {
     (void)state;
@@ -1289,6 +1310,7 @@ int main(void)
         cmocka_unit_test(test_cli_warns_of_old_blas_kernels),
         cmocka_unit_test(test_cli_bench),
         cmocka_unit_test(test_cli_wait_policy),
+        cmocka_unit_test(test_cli_gradcheck_floor),
         cmocka_unit_test(test_resume_needs_the_same_name),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

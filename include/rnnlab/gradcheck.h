@@ -42,6 +42,8 @@ typedef struct rnnlab_check_entry {
     double max_rel;   /* max relative error (definition above / below) */
     size_t worst;     /* index of the element with the largest relative error */
     double worst_a, worst_r; /* its two values (engine, reference) */
+    size_t n_floor;   /* elements that pass only by the absolute floor (|a - r| > tol * scale) */
+    double max_ref;   /* max |r|: the size of the reference values (below the floor, nothing is resolved) */
     int pass;
 } rnnlab_check_entry;
 

@@ -46,6 +46,8 @@ void rnnlab_report_compare(rnnlab_check_entry *e, size_t i, double a, double r, 
     const double rel = d == 0 ? 0 : d / fmax(scale, 1e-300);
     const int ok = d <= atol + tol * scale; /* false for NaN */
     e->n++;
+    if (ok && d > tol * scale) e->n_floor++;
+    if (fabs(r) > e->max_ref) e->max_ref = fabs(r);
     if (d > e->max_abs || d != d) e->max_abs = d;
     if (e->n == 1 || rel > e->max_rel || rel != rel) {
         e->max_rel = rel;
