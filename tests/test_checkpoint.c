@@ -211,6 +211,8 @@ static void test_weights_export_import(void **state)
         assert_non_null(strstr(text, "format torchref-gradref-v1"));
         assert_non_null(strstr(text, "tensor weight_ih_l0 2 20 3\n"));
         assert_non_null(strstr(text, "tensor head_bias 1 2\n"));
+        assert_null(strstr(text, "NOT the torch.nn"));
+        assert_null(strstr(text, "\nresidual"));
         free(text);
         /* another architecture is refused with the reason, and leaves the model as it was */
         rnnlab_model *g = make_model(RNNLAB_CELL_GRU, dt, 0, 13);
@@ -219,6 +221,27 @@ static void test_weights_export_import(void **state)
         assert_non_null(strstr(rnnlab_last_error(), "cell lstm"));
         assert_true(rnnlab_model_param_at(g, 0) == before);
         rnnlab_model_free(g);
+        rnnlab_model_free(m), rnnlab_model_free(n);
+    }
+    /* a model whose tensors a torch.nn module would load but compute otherwise says so in the file (the
+       same tensors as plain nn.GRU's: a strict load would not fail), and rnnlab reads it back */
+    for (int k = 0; k < 3; k++) {
+        rnnlab_model_config c;
+        rnnlab_model_config_init(&c);
+        c.cell = RNNLAB_CELL_GRU, c.input_size = 3, c.hidden_size = 3, c.num_layers = 2, c.output_size = 1;
+        c.residual = k != 1, c.gru_variant = k ? RNNLAB_GRU_RESET_BEFORE : RNNLAB_GRU_RESET_AFTER;
+        rnnlab_model *m = check_model(&c, 21), *n = check_model(&c, 22);
+        const char *path = check_tmp_path("w_res.txt");
+        assert_int_equal(rnnlab_weights_export(path, m), RNNLAB_OK);
+        char *text = check_slurp(path, NULL);
+        assert_non_null(strstr(text, "# NOT the torch.nn.GRU of these tensors"));
+        assert_true(!strstr(text, "\nresidual 1\n") == !c.residual);
+        assert_true(!strstr(text, "\ngru_variant reset_before\n") == !k);
+        assert_true(!strstr(text, "residual connections") == !c.residual);
+        assert_true(!strstr(text, "Cho et al. 2014") == !k);
+        free(text);
+        assert_int_equal(rnnlab_weights_import(path, n), RNNLAB_OK);
+        assert_true(check_same_bytes("imported parameters", n->params, m->params, m->n_params * sizeof(double)));
         rnnlab_model_free(m), rnnlab_model_free(n);
     }
     /* a file missing a tensor, or with a wrong shape */

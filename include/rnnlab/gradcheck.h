@@ -97,6 +97,8 @@ typedef struct rnnlab_refcase {
     int gates, input_size, hidden_size, num_layers, batch, seq_len, output_size;
     rnnlab_loss_at loss_at;
     long seed;
+    int residual;                   /* weight exports: 1 when the model adds each layer's input to its output */
+    rnnlab_gru_variant gru_variant; /* weight exports: reset_before for a Cho et al. 2014 GRU, else reset_after */
     int n_tensors;
     rnnlab_ref_tensor *t; /* (n_tensors), owned */
 } rnnlab_refcase;

@@ -453,10 +453,21 @@ rnnlab_status rnnlab_weights_export(const char *path, const rnnlab_model *m)
     fprintf(f, "# rnnlab weights in PyTorch's state_dict layout (torch.nn.%s + torch.nn.Linear head: head_weight,\n"
                "# head_bias). Load with the Python of README.md (Training, PyTorch). Precision of the model: %s.\n",
             c->cell == RNNLAB_CELL_LSTM ? "LSTM" : c->cell == RNNLAB_CELL_GRU ? "GRU" : "RNN", rnnlab_dtype_name(c->dtype));
+    /* what a torch.nn module of the same tensors would compute differently, with nothing to make a strict
+       load fail: the header says so (README.md's loader refuses such a file) */
+    const int residual = c->residual && c->num_layers > 1, cho = c->cell == RNNLAB_CELL_GRU && c->gru_variant != RNNLAB_GRU_RESET_AFTER;
+    if (residual || cho)
+        fprintf(f, "# NOT the torch.nn.%s of these tensors: this model %s%s%s, which no torch.nn module computes.\n",
+                c->cell == RNNLAB_CELL_LSTM ? "LSTM" : c->cell == RNNLAB_CELL_GRU ? "GRU" : "RNN",
+                residual ? "adds each layer's input to its output (residual connections)" : "",
+                residual && cho ? " and " : "", cho ? "applies the reset gate before the recurrent product (Cho et al. 2014)" : "");
     fprintf(f, "format torchref-gradref-v1\ncell %s\ngates %d\ninput_size %d\nhidden_size %d\nnum_layers %d\n"
-               "output_size %d\ndtype float64\nn_tensors %d\n",
+               "output_size %d\ndtype float64\n",
             rnnlab_cell_label(c->cell, c->activation), m->G, c->input_size, c->hidden_size, c->num_layers,
-            c->output_size, m->n_tensors + nbuf);
+            c->output_size);
+    if (residual) fprintf(f, "residual 1\n");
+    if (cho) fprintf(f, "gru_variant %s\n", rnnlab_gru_variant_name(c->gru_variant));
+    fprintf(f, "n_tensors %d\n", m->n_tensors + nbuf);
     for (int i = 0; i < m->n_tensors + nbuf; i++) {
         const rnnlab_tensor_info *t = i < m->n_tensors ? &m->tensors[i] : &m->buffer_tensors[i - m->n_tensors];
         if (t->ndim == 2) fprintf(f, "tensor %s 2 %d %d\n", t->name, t->dims[0], t->dims[1]);

@@ -162,7 +162,14 @@ rnnlab_status rnnlab_refcase_load(const char *path, rnnlab_refcase **out)
                 if (!(st = read_long(&r, "expected a positive integer", 1, 1 << 20, &v))) *ints[i].dst = (int)v;
             }
         if (found) continue;
-        if (!strcmp(key, "seed")) st = read_long(&r, "expected an integer seed", -(1L << 62), 1L << 62, &rc->seed);
+        if (!strcmp(key, "residual")) { /* rnnlab's weight export: the model it came from (weights alike) */
+            if (!(st = read_long(&r, "expected 0 or 1", 0, 1, &v))) rc->residual = (int)v;
+        } else if (!strcmp(key, "gru_variant")) {
+            char *val = next_token(&r);
+            rnnlab_gru_variant gv;
+            if (!val || rnnlab_gru_variant_parse(val, &gv)) st = syntax(&r, "expected reset_after or reset_before", val);
+            else rc->gru_variant = gv;
+        } else if (!strcmp(key, "seed")) st = read_long(&r, "expected an integer seed", -(1L << 62), 1L << 62, &rc->seed);
         else if (!strcmp(key, "n_tensors")) st = read_long(&r, "expected a tensor count", 0, 1 << 16, &n_tensors);
         else st = syntax(&r, "unknown key", key);
     }
