@@ -1032,6 +1032,36 @@ static void test_cli_gradcheck_floor(void **state)
     assert_int_equal(check_run_cli(log, ref), 2);
 }
 
+/* --fresh removes the figures an earlier run drew (they would sit beside the new results looking like
+ * theirs), and nothing else of the folder's figures/ */
+static void test_fresh_clears_figures(void **state)
+{
+    (void)state;
+    check_need_cli();
+    const char *ini = check_tmp_path("fresh_fig.ini"), *log = check_tmp_path("fresh_fig.log");
+    char out[4300], path[4400];
+    snprintf(out, sizeof out, "%s", check_tmp_path("fresh_fig_out"));
+    check_write_file(ini, "[model]\nhidden_size = 4\n[task]\nname = adding\nlength = fixed\nbatch = 2\nseq_len = 30\n");
+    const char *first[] = {"run", "--quiet", "--no-plot", "--out", out, ini, NULL};
+    assert_int_equal(check_run_cli(log, first), 0);
+    const char *made[] = {"figures/decay.png", "figures/decay.pdf", "figures/figures.gp", "figures/gnuplot.log",
+                          "figures/data/decay_p0_s0.dat", "figures/notes.txt"};
+    snprintf(path, sizeof path, "%s/figures", out);
+    assert_int_equal(mkdir(path, 0777), 0);
+    snprintf(path, sizeof path, "%s/figures/data", out);
+    assert_int_equal(mkdir(path, 0777), 0);
+    for (size_t k = 0; k < sizeof made / sizeof *made; k++) {
+        snprintf(path, sizeof path, "%s/%s", out, made[k]);
+        check_write_file(path, "old\n");
+    }
+    const char *fresh[] = {"run", "--quiet", "--no-plot", "--fresh", "--out", out, ini, NULL};
+    assert_int_equal(check_run_cli(log, fresh), 0);
+    for (size_t k = 0; k < sizeof made / sizeof *made; k++) {
+        snprintf(path, sizeof path, "%s/%s", out, made[k]);
+        assert_int_equal(access(path, F_OK) == 0, k == 5); /* only the user's notes stay */
+    }
+}
+
 static void test_cli_standard_streams(void **state)
 {
     (void)state;
@@ -1311,6 +1341,7 @@ int main(void)
         cmocka_unit_test(test_cli_bench),
         cmocka_unit_test(test_cli_wait_policy),
         cmocka_unit_test(test_cli_gradcheck_floor),
+        cmocka_unit_test(test_fresh_clears_figures),
         cmocka_unit_test(test_resume_needs_the_same_name),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

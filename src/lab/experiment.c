@@ -21,6 +21,7 @@
 #include "rnnlab/format.h"
 #include "rnnlab/rnnlab.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <float.h>
@@ -957,6 +958,37 @@ int rnnlab_experiment_run_threads(const rnnlab_experiment *e, const rnnlab_run_o
     return jobs > 1 ? 1 : threads; /* side by side, each run is one thread (no nested regions) */
 }
 
+/* --fresh: the figures an earlier run drew (figures/ *.png *.pdf *.gp *.log, figures/data/ *.dat), so that
+ * none stays beside the new results looking like theirs; other files there are left alone. */
+static rnnlab_status figures_clear(const char *dir)
+{
+    static const char *const sub[] = {"figures", "figures/data"};
+    static const char *const ext[][5] = {{".png", ".pdf", ".gp", ".log", NULL}, {".dat", NULL}};
+    for (int k = 0; k < 2; k++) {
+        char path[PATH_MAX + 64];
+        snprintf(path, sizeof path, "%s/%s", dir, sub[k]);
+        DIR *d = opendir(path);
+        if (!d) {
+            if (errno == ENOENT) continue;
+            return rnnlab_error(RNNLAB_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+        }
+        rnnlab_status st = RNNLAB_OK;
+        for (struct dirent *de; !st && (de = readdir(d));) {
+            const size_t n = strlen(de->d_name);
+            int match = 0;
+            for (const char *const *x = ext[k]; *x && !match; x++)
+                match = n > strlen(*x) && !strcmp(de->d_name + n - strlen(*x), *x);
+            char f[PATH_MAX + 400];
+            snprintf(f, sizeof f, "%s/%s", path, de->d_name);
+            if (match && unlink(f) != 0 && errno != ENOENT)
+                st = rnnlab_error(RNNLAB_ERR_IO, "%s: cannot remove: %s", f, strerror(errno));
+        }
+        closedir(d);
+        if (st) return st;
+    }
+    return RNNLAB_OK;
+}
+
 static rnnlab_status experiment_run(rnnlab_experiment *e, const rnnlab_run_options *opt)
 {
     char dir[PATH_MAX + 64], started[32], ended[32];
@@ -988,6 +1020,7 @@ static rnnlab_status experiment_run(rnnlab_experiment *e, const rnnlab_run_optio
         if (unlink(jpath) == 0) st = exp_fsync_dir(dir);
         else if (errno != ENOENT) st = rnnlab_error(RNNLAB_ERR_IO, "%s: cannot remove: %s", jpath, strerror(errno));
         if (!st) st = exp_train_clear(dir);
+        if (!st) st = figures_clear(dir);
     }
     if (!st) st = open_outputs(e, dir, sk, sn, opt->fresh, &j, fds);
     j.last_sync = exp_now_s(); /* the first group commit sync_s from now, not at the first run */
