@@ -169,7 +169,8 @@ static void test_names_and_parsing(void **state)
     /* a number is the whole cell: no white space around it (strtod alone would skip it in front) */
     double x = 0;
     assert_true(rnnlab_parse_double("-2.5e-3", &x) && x == -2.5e-3);
-    const char *not_numbers[] = {"", " 1", "\t1", "\n1", "\r1", "1 ", "1\n", "1x", "--1"};
+    /* nor hex: "0x1A" would be read as 26, "0x1p3" as 8 */
+    const char *not_numbers[] = {"", " 1", "\t1", "\n1", "\r1", "1 ", "1\n", "1x", "--1", "0x1A", "0X10", "0x1p3", "-0x2"};
     for (size_t i = 0; i < sizeof not_numbers / sizeof *not_numbers; i++)
         assert_int_equal(rnnlab_parse_double(not_numbers[i], &x), 0);
 }

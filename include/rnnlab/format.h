@@ -22,8 +22,9 @@ int rnnlab_format_double(char *buf, size_t size, double v);
 /* The same with 9 significant digits, enough for a float32 value. */
 int rnnlab_format_float(char *buf, size_t size, double v);
 
-/* Parses the whole string s as a double in the C locale ("nan", "inf", "-inf" accepted; leading and
- * trailing white space - blanks, tabs, newlines - is not). Returns 1 on success, 0 if s is not a number. */
+/* Parses the whole string s as a decimal double in the C locale ("nan", "inf", "-inf" accepted; leading
+ * and trailing white space - blanks, tabs, newlines - and hex floats such as 0x1A are not). Returns 1
+ * on success, 0 if s is not a number. */
 int rnnlab_parse_double(const char *s, double *out);
 
 #ifdef __cplusplus

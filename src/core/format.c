@@ -52,7 +52,10 @@ int rnnlab_parse_double(const char *s, double *out)
     const double v = strtod(s, &end);
     leave_c(prev);
     if (end == s || *end) return 0;
-    /* strtod also accepts "infinity", "nan(...)", hex floats: fine, they are numbers */
+    /* decimal only: strtod also reads hex floats ("0x1A" = 26, "0x1p3" = 8), which a data file or an
+       experiment file holding them most likely means as something else. ("infinity" and "nan(...)"
+       are read; callers that need a finite value check for it.) */
+    if (strpbrk(s, "xX")) return 0;
     *out = v;
     return 1;
 }
