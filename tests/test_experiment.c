@@ -1062,6 +1062,39 @@ static void test_fresh_clears_figures(void **state)
     }
 }
 
+/* Ctrl-C or SIGTERM during training: the process says that what was written is kept and how to resume,
+ * and still ends by that signal (its exit status names it, as before) */
+static void test_interrupt_says_how_to_resume(void **state)
+{
+    (void)state;
+    check_need_cli();
+    const char *ini = check_tmp_path("intr.ini"), *log = check_tmp_path("intr.log");
+    char out[4300], csv[4400];
+    snprintf(out, sizeof out, "%s", check_tmp_path("intr_out"));
+    snprintf(csv, sizeof csv, "%s/train.csv", out);
+    check_write_file(ini, "[model]\nhidden_size = 8\n[task]\nname = adding\nlength = fixed\nbatch = 4\nseq_len = 30\n"
+                          "[train]\nmax_steps = 100000000\neval_every = 1000\n");
+    const pid_t pid = fork();
+    if (pid == 0) {
+        const int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+        if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0) _exit(126);
+        execl(getenv("RNNLAB_BIN"), "rnnlab", "train", "--no-plot", "--threads", "1", "--out", out, ini, (char *)NULL);
+        _exit(127);
+    }
+    assert_true(pid > 0);
+    for (int k = 0; k < 2000 && access(csv, F_OK) != 0; k++) usleep(10000); /* up to 20 s for it to start */
+    usleep(100000);
+    assert_int_equal(kill(pid, SIGTERM), 0);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM);
+    char *text = check_slurp(log, NULL);
+    assert_non_null(strstr(text, "rnnlab: interrupted: the rows (and checkpoints) written so far are kept; run the same "
+                                 "command again to resume"));
+    free(text);
+}
+
 static void test_cli_standard_streams(void **state)
 {
     (void)state;
@@ -1342,6 +1375,7 @@ int main(void)
         cmocka_unit_test(test_cli_wait_policy),
         cmocka_unit_test(test_cli_gradcheck_floor),
         cmocka_unit_test(test_fresh_clears_figures),
+        cmocka_unit_test(test_interrupt_says_how_to_resume),
         cmocka_unit_test(test_resume_needs_the_same_name),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

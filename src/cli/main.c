@@ -12,6 +12,7 @@
 #include <malloc.h>
 #endif
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -216,6 +217,32 @@ int main(int argc, char **argv)
     return rc;
 }
 
+/* run and train: Ctrl-C (or SIGTERM) ends the process as before (the journal and checkpoints are
+ * written so that a kill at any moment loses nothing), saying so first. Async-signal-safe: one write,
+ * then the signal again with its default action (SA_RESETHAND), so the exit status still names it. */
+static void interrupted(int sig)
+{
+    static const char msg[] = "\nrnnlab: interrupted: the rows (and checkpoints) written so far are kept; run the same "
+                              "command again to resume\n";
+    const ssize_t w = write(2, msg, sizeof msg - 1);
+    (void)w;
+    raise(sig);
+}
+
+static void interrupt_message(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = interrupted;
+    sa.sa_flags = SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    for (int k = 0; k < 2; k++) {
+        const int sig = k ? SIGTERM : SIGINT;
+        struct sigaction old;
+        if (sigaction(sig, NULL, &old) == 0 && old.sa_handler != SIG_IGN) sigaction(sig, &sa, NULL); /* not if ignored (nohup, &) */
+    }
+}
+
 /* The commands that compute (run, train, bench; and --version) warn when OpenBLAS runs SSE-only kernels
  * on a CPU with AVX2 (rnnlab_blas_core_advice): every large product is then about 4x slower. Once per
  * process tree: the processes it starts (bench's grid rows) inherit RNNLAB_BLAS_WARNED. */
@@ -276,6 +303,7 @@ static int dispatch(int argc, char **argv)
         return CLI_EXIT_OK;
     }
     if (!strcmp(cmd, "run") || !strcmp(cmd, "train") || !strcmp(cmd, "bench")) blas_kernels_warn();
+    if (!strcmp(cmd, "run") || !strcmp(cmd, "train")) interrupt_message();
     if (!strcmp(cmd, "gradcheck")) return cmd_gradcheck(argc - 1, argv + 1);
     if (!strcmp(cmd, "data")) return cmd_data(argc - 1, argv + 1);
     if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
