@@ -112,6 +112,11 @@ static void expect_refused(const char *path, const char *why)
 
 static void test_checkpoint_refusals(void **state)
 {
+    { /* a folder is named as such */
+        rnnlab_checkpoint ck;
+        assert_int_equal(rnnlab_checkpoint_load(check_tmpdir(), &ck), RNNLAB_ERR_IO);
+        assert_non_null(strstr(rnnlab_last_error(), "a folder, not a checkpoint"));
+    }
     (void)state;
     rnnlab_model *m = make_model(RNNLAB_CELL_GRU, RNNLAB_FLOAT64, 0, 7);
     rnnlab_optim *o = trained_optim(m);

@@ -301,12 +301,13 @@ static rnnlab_status read_whole(const char *path, unsigned char **out, size_t *l
         rnnlab_free(d);
         d = nd, cap *= 2;
     }
-    const int err = ferror(f);
+    const int err = ferror(f) ? errno : 0;
     fclose(f);
     if (!d) return rnnlab_error(RNNLAB_ERR_NOMEM, "%s: out of memory reading the checkpoint", path);
     if (err) {
         rnnlab_free(d);
-        return rnnlab_error(RNNLAB_ERR_IO, "%s: read error", path);
+        return rnnlab_error(RNNLAB_ERR_IO, "%s: %s", path,
+                            err == EISDIR ? "a folder, not a checkpoint (give a run-<id>.ckpt file)" : strerror(err));
     }
     *out = d, *len = n;
     return RNNLAB_OK;
@@ -447,7 +448,7 @@ rnnlab_status rnnlab_weights_export(const char *path, const rnnlab_model *m)
     FILE *f = fopen(tmp, "w");
     if (!f) {
         rnnlab_free(v);
-        return rnnlab_error(RNNLAB_ERR_IO, "%s: cannot write: %s", tmp, strerror(errno));
+        return rnnlab_error(RNNLAB_ERR_IO, "%s: cannot write (a new %s.tmp first): %s", path, path, strerror(errno));
     }
     const int nbuf = m->buffers ? m->n_buffer_tensors : 0;
     fprintf(f, "# rnnlab weights in PyTorch's state_dict layout (torch.nn.%s + torch.nn.Linear head: head_weight,\n"
