@@ -715,11 +715,23 @@ static void test_cli_numbers_and_folders(void **state)
     /* gradcheck's model options are checked by the library, whose message names its own fields */
     const char *model_opt[][2] = {{"--alpha", "-1"}, {"--dropout", "1"}};
     for (size_t k = 0; k < sizeof model_opt / sizeof *model_opt; k++) {
-        const char *args[] = {"gradcheck", "--cell", "rnn", model_opt[k][0], model_opt[k][1], NULL};
+        const char *args[] = {"gradcheck", "--cell", "rnn_leaky_relu", model_opt[k][0], model_opt[k][1], NULL};
         assert_int_equal(check_run_cli(log, args), 2);
         char *text = check_slurp(log, NULL), want[64];
         snprintf(want, sizeof want, "error: %s: must be", model_opt[k][0]);
         assert_non_null(strstr(text, want));
+        free(text);
+    }
+    /* options that would do nothing are refused, not ignored */
+    const char *idle[][6] = {{"--alpha", "0.1", NULL, NULL, NULL, "only the leaky_relu and prelu activations have a slope"},
+                             {"--dropout", "0.3", NULL, NULL, NULL, "dropout acts in training mode only"},
+                             {"--reference", "x.txt", "--cell", "lstm", NULL, "--cell: an option of the finite-difference check"},
+                             {"--reference", "x.txt", "--atol", "1e-9", NULL, "--atol: an option of the finite-difference check"}};
+    for (size_t k = 0; k < sizeof idle / sizeof *idle; k++) {
+        const char *args[] = {"gradcheck", idle[k][0], idle[k][1], idle[k][2], idle[k][3], NULL};
+        assert_int_equal(check_run_cli(log, args), 2);
+        char *text = check_slurp(log, NULL);
+        assert_non_null(strstr(text, idle[k][5]));
         free(text);
     }
     /* arguments a command does not take are named */

@@ -90,7 +90,8 @@ int cmd_gradcheck(int argc, char **argv)
     rnnlab_gradcheck_config cfg;
     rnnlab_gradcheck_config_init(&cfg);
     double tol = -1;
-    int ref_first = 0, ref_n = 0, atol_given = 0;
+    int ref_first = 0, ref_n = 0, alpha_given = 0;
+    const char *other_opt = NULL;
     /* --cell rnn_relu names an activation too: one that --activation contradicts is refused, as in an
        experiment file; --activation and --variant belong to rnn and gru cells */
     const char *cell_name = NULL, *act_name = NULL, *variant_name = NULL;
@@ -104,6 +105,9 @@ int cmd_gradcheck(int argc, char **argv)
             help(stdout);
             return CLI_EXIT_OK;
         }
+        if (!strncmp(argv[i], "--", 2) && strcmp(argv[i], "--reference") && strncmp(argv[i], "--tol", 5) &&
+            !other_opt)
+            other_opt = argv[i]; /* the first option of the finite-difference check (refused with --reference) */
         if (!strcmp(argv[i], "--reference")) {
             ref_first = i + 1;
             while (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0) i++, ref_n++;
@@ -174,6 +178,7 @@ int cmd_gradcheck(int argc, char **argv)
             if (r < 0 || !cli_double("--dropout", v, &cfg.model.dropout)) return CLI_EXIT_USAGE;
         } else if ((r = cli_opt(argc, argv, &i, "--alpha", &v)) != 0) {
             if (r < 0 || !cli_double("--alpha", v, &cfg.model.leaky_alpha)) return CLI_EXIT_USAGE;
+            alpha_given = 1;
         } else if ((r = cli_opt(argc, argv, &i, "--tol", &v)) != 0) {
             if (r < 0 || !cli_double("--tol", v, &tol)) return CLI_EXIT_USAGE;
             if (tol <= 0) {
@@ -182,7 +187,6 @@ int cmd_gradcheck(int argc, char **argv)
             }
         } else if ((r = cli_opt(argc, argv, &i, "--atol", &v)) != 0) {
             if (r < 0 || !cli_double_in("--atol", v, 0, 1, &cfg.atol)) return CLI_EXIT_USAGE;
-            atol_given = 1;
         } else if ((r = cli_opt(argc, argv, &i, "--seed", &v)) != 0) {
             unsigned long long s;
             if (r < 0 || !cli_u64("--seed", v, &s)) return CLI_EXIT_USAGE;
@@ -196,8 +200,9 @@ int cmd_gradcheck(int argc, char **argv)
             return CLI_EXIT_USAGE;
         }
     }
-    if (ref_n && atol_given) {
-        cli_error("the reference cases' floor is fixed at 1e-12", "--atol is for the finite-difference check");
+    if (ref_n && other_opt) { /* a case is checked as PyTorch recorded it: its model, batch and seed */
+        cli_error("--reference takes --tol only (a case's model, batch and floor of 1e-12 are in its file)",
+                  "%s: an option of the finite-difference check, not of --reference", other_opt);
         return CLI_EXIT_USAGE;
     }
     if (ref_n) return run_references(ref_n, argv + ref_first, tol > 0 ? tol : 1e-9);
@@ -206,6 +211,12 @@ int cmd_gradcheck(int argc, char **argv)
     if (variant_name && cfg.model.cell != RNNLAB_CELL_GRU) {
         cli_error(NULL, "--variant %s: only the gru cell has variants (the cell is %s)", variant_name,
                   rnnlab_cell_label(cfg.model.cell, cfg.model.activation));
+        return CLI_EXIT_USAGE;
+    }
+    if (alpha_given && !(cfg.model.cell == RNNLAB_CELL_RNN && (cfg.model.activation == RNNLAB_ACT_LEAKY_RELU ||
+                                                               cfg.model.activation == RNNLAB_ACT_PRELU))) {
+        cli_error("give --cell rnn --activation leaky_relu (or prelu) with it", "--alpha: only the leaky_relu and prelu "
+                  "activations have a slope (the cell is %s)", rnnlab_cell_label(cfg.model.cell, cfg.model.activation));
         return CLI_EXIT_USAGE;
     }
     if (tol > 0) cfg.tol = tol;
@@ -219,6 +230,11 @@ int cmd_gradcheck(int argc, char **argv)
         }
         if (opt) cli_error(NULL, "%s: %s", opt, msg);
         else cli_error(NULL, "%s", msg);
+        return CLI_EXIT_USAGE;
+    }
+    if (cfg.model.dropout > 0 && !cfg.bptt.training) {
+        cli_error("add --training (dropout with fixed masks)", "--dropout %g: dropout acts in training mode only",
+                  cfg.model.dropout);
         return CLI_EXIT_USAGE;
     }
     rnnlab_check_report rep;
@@ -237,6 +253,18 @@ int cmd_gradcheck(int argc, char **argv)
            cfg.bptt.seq_len, rnnlab_loss_name(cfg.bptt.loss), rnnlab_loss_at_name(cfg.bptt.loss_at),
            trunc ? "truncated BPTT" : "full BPTT", (unsigned long long)cfg.seed, rep.loss);
     if (trunc) printf("truncation length k = %d\n", cfg.bptt.truncate);
+    char with[256] = ""; /* what the first line leaves out, when set */
+    const int slope = cfg.model.cell == RNNLAB_CELL_RNN &&
+                      (cfg.model.activation == RNNLAB_ACT_LEAKY_RELU || cfg.model.activation == RNNLAB_ACT_PRELU);
+    if (cfg.model.norm != RNNLAB_NORM_NONE)
+        snprintf(with + strlen(with), sizeof with - strlen(with), ", %s norm", rnnlab_norm_name(cfg.model.norm));
+    if (cfg.model.residual) snprintf(with + strlen(with), sizeof with - strlen(with), ", residual");
+    if (cfg.model.peephole) snprintf(with + strlen(with), sizeof with - strlen(with), ", peepholes");
+    if (cfg.model.dropout > 0) snprintf(with + strlen(with), sizeof with - strlen(with), ", dropout %g", cfg.model.dropout);
+    if (cfg.bptt.training) snprintf(with + strlen(with), sizeof with - strlen(with), ", training mode");
+    if (cfg.random_lengths) snprintf(with + strlen(with), sizeof with - strlen(with), ", variable lengths");
+    if (slope) snprintf(with + strlen(with), sizeof with - strlen(with), ", slope %g", cfg.model.leaky_alpha);
+    if (*with) printf("with%s\n", with + 1);
     print_report(&rep, cfg.tol, cfg.atol);
     const int ok = rep.all_pass;
     printf("%s (tol %g relative, %g absolute floor)\n", ok ? "all gradients agree" : "FAILED", cfg.tol, cfg.atol);
