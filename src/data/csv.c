@@ -224,6 +224,11 @@ static rnnlab_status parse_names(const char *list, const char *key, char ***name
         }
         if (!(v[k] = rnnlab_malloc(len + 1))) return rnnlab_error(RNNLAB_ERR_NOMEM, "out of memory");
         memcpy(v[k], s, len), v[k][len] = '\0';
+        for (int j = 0; j < k; j++)
+            if (!strcmp(v[j], v[k])) { /* one column read twice: a typo for another most likely */
+                *bad = opt_index;
+                return rnnlab_error(RNNLAB_ERR_CONFIG, "%s: column '%s' is listed twice in '%s'", key, v[k], list);
+            }
         s = comma ? comma + 1 : s + len;
     }
     return RNNLAB_OK;
