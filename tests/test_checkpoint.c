@@ -247,6 +247,13 @@ static void test_weights_export_import(void **state)
         free(text);
         assert_int_equal(rnnlab_weights_import(path, n), RNNLAB_OK);
         assert_true(check_same_bytes("imported parameters", n->params, m->params, m->n_params * sizeof(double)));
+        /* into a plain model (PyTorch's GRU), what the file says it was made by is refused */
+        rnnlab_model_config pc = c;
+        pc.residual = 0, pc.gru_variant = RNNLAB_GRU_RESET_AFTER;
+        rnnlab_model *plain = check_model(&pc, 23);
+        assert_int_equal(rnnlab_weights_import(path, plain), RNNLAB_ERR_SHAPE);
+        assert_non_null(strstr(rnnlab_last_error(), c.residual ? "residual connections" : "reset_before GRU"));
+        rnnlab_model_free(plain);
         rnnlab_model_free(m), rnnlab_model_free(n);
     }
     /* a file missing a tensor, or with a wrong shape */

@@ -846,8 +846,6 @@ static void test_heatmap_draws_every_panel(void **state)
     free(curve);
 }
 
-/* Closed standard descriptors must not become the output files (progress lines went into
- * decay.csv), and a failed write to standard output is a failure, not exit 0. */
 /* OpenBLAS kernels older than the CPU (Debian's 0.3.21 falls back to Prescott on CPU models newer than
  * itself) make every product about 4x slower: the commands that compute say so and name the cure. */
 static void test_cli_warns_of_old_blas_kernels(void **state)
@@ -1107,6 +1105,8 @@ static void test_interrupt_says_how_to_resume(void **state)
     free(text);
 }
 
+/* Closed standard descriptors must not become the output files (progress lines went into
+ * decay.csv), and a failed write to standard output is a failure, not exit 0. */
 static void test_cli_standard_streams(void **state)
 {
     (void)state;

@@ -52,9 +52,20 @@ int cli_cell_activation(const char *cell_name, rnnlab_cell_kind cell, int cell_a
  * reads the variable when it loads, before main, so with threads >= 2 and neither OMP_WAIT_POLICY
  * nor GOMP_SPINCOUNT set, this sets OMP_WAIT_POLICY=passive and starts the command again
  * (execv of /proc/self/exe with the same arguments: a few ms). Call it before the command opens or
- * writes anything. Returns only when nothing was done (or the exec failed).
+ * writes anything. Returns only when nothing was done (or the exec failed, or /proc/self/exe is not
+ * this program: a dynamic loader or emulator run by hand). The new process loads the experiment
+ * again, its data included: a few tenths of a second for Fashion-MNIST, against runs that each
+ * compute on several threads.
  */
 void cli_wait_policy(int threads);
+
+/* Sets OMP_WAIT_POLICY=passive in this process's environment, for the processes it starts (bench's
+ * grid rows), unless OMP_WAIT_POLICY or GOMP_SPINCOUNT is set (or without OpenMP); 1 if it did. */
+int cli_wait_policy_env(void);
+
+/* Installs the SIGINT/SIGTERM message of a running grid (run, train): what was written is kept, and
+ * how to resume (without --fresh when fresh is set); the process still ends by the signal. */
+void cli_interrupt_message(int fresh);
 
 /* If argv[*i] is `name` or `name=VALUE`, sets *val to the value (the next argument, or after '=')
  * and returns 1; returns -1 (after printing an error) when the value is missing, 0 otherwise. */

@@ -289,13 +289,18 @@ static int make_parent_dirs(const char *path)
 
 /* Opens path for appending (creating its directories); writes the header when the file is new or
  * empty. Returns NULL after printing the error. */
-static FILE *open_out(const char *path, int truncate)
+static FILE *open_out(const char *path, int truncate, int *created)
 {
     if (!*path) {
         cli_error("give a file name, e.g. --out bench.csv", "--out: empty path");
         return NULL;
     }
-    if (!truncate) { /* rows go under this header only: a file of other columns is not appended to */
+    struct stat sb;
+    const int exists = stat(path, &sb) == 0;
+    if (created) *created = !exists;
+    /* rows go under this header only: a file of other columns is not appended to (a regular file's
+       first line is read; a device or FIFO is written to as it is) */
+    if (!truncate && exists && S_ISREG(sb.st_mode)) {
         FILE *old = fopen(path, "r");
         if (old) {
             char line[2048] = "", want[2048] = "";
@@ -596,9 +601,12 @@ static void print_info(void)
     printf("cores online: %ld\n", sysconf(_SC_NPROCESSORS_ONLN));
     printf("openblas: %s (core %s)\n", openblas_get_config(), openblas_get_corename());
     const char *policy = getenv("OMP_WAIT_POLICY"), *spin = getenv("GOMP_SPINCOUNT");
-    if (rnnlab_openmp_enabled()) /* what libgomp read when it loaded (src/cli/main.c sets passive) */
+    if (rnnlab_openmp_enabled() && (policy || spin)) /* as given: every row runs with it */
         printf("openmp: OMP_WAIT_POLICY=%s%s%s\n", policy ? policy : "(unset)", spin ? ", GOMP_SPINCOUNT=" : "",
                spin ? spin : "");
+    else if (rnnlab_openmp_enabled()) /* cli_wait_policy */
+        printf("openmp: rows on 2 or more threads run with OMP_WAIT_POLICY=passive (set by rnnlab); 1-thread rows "
+               "with libgomp's default\n");
     printf("rnnlab: %s, OpenMP %s, compiler %s\n", RNNLAB_VERSION, rnnlab_openmp_enabled() ? "on" : "off",
 #ifdef __VERSION__
            __VERSION__
@@ -627,8 +635,10 @@ static void help(FILE *f)
             "plain SGD update) after W warm-up steps, with a Linear head (O = 1) and MSE at the last\n"
             "step, and prints one CSV row: the settings, median and minimum ms per step, the medians of\n"
             "forward, backward and update, GFLOP/s (per step and layer 3*2*B*T*(I+H)*G*H, G = 1 rnn,\n"
-            "4 lstm, 3 gru), peak resident memory (MiB), and the parameter, cache and workspace bytes.\n"
-            "--header prints the CSV header first; --out appends the row to FILE (header if new).\n"
+            "4 lstm, 3 gru; with --truncate K, 2*B*(T+2n)*(I+H)*G*H: only the last chunk's n steps run a\n"
+            "backward), peak resident memory (MiB), and the parameter, cache and workspace bytes.\n"
+            "--header prints the CSV header first; --out appends the row to FILE (header if new; a file\n"
+            "with another first line is refused).\n"
             "\n"
             "--grid standard runs issue #6's grid: W1 rnn_tanh/lstm/gru I=32 H=128 B=32 T=100,\n"
             "W2 lstm I=128 H=512 B=64 T=50, W3 rnn_tanh/lstm/gru I=1 H=32 B=16 T=200, each at 1 and 2\n"
@@ -658,8 +668,8 @@ static int takes_only(const char *mode, const char *const *ok, const char *const
 }
 
 /* Sets the pool to *threads; where OMP_THREAD_LIMIT allows fewer, says so and puts the count that
- * will run in *threads (the row records what ran, not what was asked). Returns 1. */
-static int threads_available(int *threads)
+ * will run in *threads (the row records what ran, not what was asked). */
+static void threads_available(int *threads)
 {
     rnnlab_threads_set(*threads);
     const int n = rnnlab_threads_get();
@@ -668,7 +678,6 @@ static int threads_available(int *threads)
                         "is recorded with %d\n", n, *threads, n);
         *threads = n;
     }
-    return 1;
 }
 
 int cmd_bench(int argc, char **argv)
@@ -781,10 +790,10 @@ int cmd_bench(int argc, char **argv)
     if (!takes_only(sgemm ? "--sgemm" : grid ? "--grid" : "a single row (no --grid)",
                     sgemm ? sgemm_opts : grid ? grid_opts : row_opts, seen, nseen))
         return CLI_EXIT_USAGE;
-    if (!threads_available(&row.threads)) return CLI_EXIT_USAGE;
-    /* rows timed as the runs of an experiment run: a grid's rows inherit the policy */
+    /* rows timed as the runs of an experiment run (first: the new process then warns below once) */
     if (!grid) cli_wait_policy(row.threads);
-    else if (!getenv("OMP_WAIT_POLICY") && !getenv("GOMP_SPINCOUNT")) setenv("OMP_WAIT_POLICY", "passive", 1);
+    else cli_wait_policy_env(); /* the grid's rows, processes of their own, inherit it */
+    threads_available(&row.threads);
     if (sgemm) return run_sgemm(row.threads, header, stdout);
 
     if (grid) {
@@ -804,7 +813,7 @@ int cmd_bench(int argc, char **argv)
             return CLI_EXIT_OK;
         }
         if (out) { /* rewrite: a fresh file with the header; each child appends its row */
-            FILE *f = open_out(out, 1);
+            FILE *f = open_out(out, 1, NULL);
             if (!f) return CLI_EXIT_FAIL;
             if (fclose(f) != 0) {
                 cli_error(NULL, "cannot write %s", out);
@@ -842,11 +851,13 @@ int cmd_bench(int argc, char **argv)
         return CLI_EXIT_USAGE;
     }
     FILE *f = NULL; /* opened (and its header checked) before the measurement, not after it */
-    if (out && !(f = open_out(out, 0))) return CLI_EXIT_FAIL;
+    int created = 0;
+    if (out && !(f = open_out(out, 0, &created))) return CLI_EXIT_FAIL;
     bench_result res;
     st = run_row(&row, &res);
     if (st) {
         if (f) fclose(f);
+        if (f && created) unlink(out); /* a file this row made, with its header alone */
         cli_error(NULL, "%s", rnnlab_last_error());
         return st == RNNLAB_ERR_CONFIG ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
     }

@@ -18,6 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/sysmacros.h>
+#include <sys/stat.h>
+#include <stdint.h>
 
 
 void cli_error(const char *hint, const char *fmt, ...)
@@ -82,11 +85,45 @@ int cli_auto_int(const char *opt, const char *s, long lo, long hi, int *out)
 
 static char **main_argv; /* for cli_wait_policy's exec */
 
+#if defined(__linux__) && defined(_OPENMP)
+/* 1 when /proc/self/exe is the file this code was loaded from (not a dynamic loader run by hand,
+ * `ld.so bin/rnnlab ...`, or an emulator, which would take the arguments as a program to run) */
+static int self_exe_is_rnnlab(void)
+{
+    struct stat se;
+    if (stat("/proc/self/exe", &se) != 0) return 0;
+    FILE *f = fopen("/proc/self/maps", "r");
+    if (!f) return 0;
+    const uintptr_t here = (uintptr_t)&self_exe_is_rnnlab;
+    char line[4600];
+    int same = 0;
+    while (!same && fgets(line, sizeof line, f)) {
+        unsigned long lo, hi, ino;
+        unsigned maj, mnr;
+        if (sscanf(line, "%lx-%lx %*s %*s %x:%x %lu", &lo, &hi, &maj, &mnr, &ino) != 5 || here < lo || here >= hi) continue;
+        same = ino == (unsigned long)se.st_ino && maj == major(se.st_dev) && mnr == minor(se.st_dev);
+        break;
+    }
+    fclose(f);
+    return same;
+}
+#endif
+
+int cli_wait_policy_env(void)
+{
+#if defined(__linux__) && defined(_OPENMP)
+    if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT")) return 0;
+    return setenv("OMP_WAIT_POLICY", "passive", 1) == 0;
+#else
+    return 0;
+#endif
+}
+
 void cli_wait_policy(int threads)
 {
 #if defined(__linux__) && defined(_OPENMP)
     if (threads < 2 || !main_argv || getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT")) return;
-    if (setenv("OMP_WAIT_POLICY", "passive", 1) != 0) return;
+    if (!self_exe_is_rnnlab() || !cli_wait_policy_env()) return;
     fflush(stdout), fflush(stderr);
     execv("/proc/self/exe", main_argv); /* returns only if it failed: then go on as we are */
     unsetenv("OMP_WAIT_POLICY");
@@ -217,20 +254,24 @@ int main(int argc, char **argv)
     return rc;
 }
 
-/* run and train: Ctrl-C (or SIGTERM) ends the process as before (the journal and checkpoints are
+/* Ctrl-C (or SIGTERM) while a grid runs ends the process as before (the journal and checkpoints are
  * written so that a kill at any moment loses nothing), saying so first. Async-signal-safe: one write,
  * then the signal again with its default action (SA_RESETHAND), so the exit status still names it. */
+static int interrupt_fresh; /* the command had --fresh: running it again would start over */
 static void interrupted(int sig)
 {
     static const char msg[] = "\nrnnlab: interrupted: the rows (and checkpoints) written so far are kept; run the same "
                               "command again to resume\n";
-    const ssize_t w = write(2, msg, sizeof msg - 1);
+    static const char msg_fresh[] = "\nrnnlab: interrupted: the rows (and checkpoints) written so far are kept; run the "
+                                    "same command again without --fresh to resume (with it, it starts over)\n";
+    const ssize_t w = interrupt_fresh ? write(2, msg_fresh, sizeof msg_fresh - 1) : write(2, msg, sizeof msg - 1);
     (void)w;
     raise(sig);
 }
 
-static void interrupt_message(void)
+void cli_interrupt_message(int fresh)
 {
+    interrupt_fresh = fresh;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = interrupted;
@@ -303,7 +344,6 @@ static int dispatch(int argc, char **argv)
         return CLI_EXIT_OK;
     }
     if (!strcmp(cmd, "run") || !strcmp(cmd, "train") || !strcmp(cmd, "bench")) blas_kernels_warn();
-    if (!strcmp(cmd, "run") || !strcmp(cmd, "train")) interrupt_message();
     if (!strcmp(cmd, "gradcheck")) return cmd_gradcheck(argc - 1, argv + 1);
     if (!strcmp(cmd, "data")) return cmd_data(argc - 1, argv + 1);
     if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);

@@ -93,7 +93,7 @@ int rnnlab_par_team(int n)
 {
 #ifdef _OPENMP
     if (n < 2 || !rnnlab_par_worth(RNNLAB_OMP_MIN_WORK)) return 1;
-    return RNNLAB_MIN(n, omp_get_max_threads());
+    return RNNLAB_MIN(n, rnnlab_threads_get());
 #else
     (void)n;
     return 1;

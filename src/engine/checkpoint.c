@@ -509,6 +509,11 @@ rnnlab_status rnnlab_weights_import(const char *path, rnnlab_model *m)
     double *staged = NULL;
     if (strcmp(rc->cell, label) && !(c->cell == RNNLAB_CELL_RNN && !strcmp(rc->cell, "rnn") && c->activation == RNNLAB_ACT_TANH))
         st = rnnlab_error(RNNLAB_ERR_SHAPE, "%s: cell %s, the model is %s", path, rc->cell, label);
+    else if (rc->residual && !(c->residual && c->num_layers > 1)) /* said by rnnlab's own export only */
+        st = rnnlab_error(RNNLAB_ERR_SHAPE, "%s: weights of a model with residual connections; this one has none", path);
+    else if (rc->gru_variant != RNNLAB_GRU_RESET_AFTER && c->gru_variant != rc->gru_variant)
+        st = rnnlab_error(RNNLAB_ERR_SHAPE, "%s: weights of a %s GRU; this one is %s", path,
+                          rnnlab_gru_variant_name(rc->gru_variant), rnnlab_gru_variant_name(c->gru_variant));
     else if ((rc->input_size && rc->input_size != c->input_size) || (rc->hidden_size && rc->hidden_size != c->hidden_size) ||
              (rc->num_layers && rc->num_layers != c->num_layers) || (rc->output_size && rc->output_size != c->output_size))
         st = rnnlab_error(RNNLAB_ERR_SHAPE, "%s: sizes I=%d H=%d L=%d O=%d, the model has I=%d H=%d L=%d O=%d", path,
