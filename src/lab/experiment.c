@@ -965,7 +965,7 @@ static rnnlab_status figures_clear(const char *dir)
     static const char *const sub[] = {"figures", "figures/data"};
     static const char *const ext[][5] = {{".png", ".pdf", ".gp", ".log", NULL}, {".dat", NULL}};
     for (int k = 0; k < 2; k++) {
-        char path[PATH_MAX + 64];
+        char path[PATH_MAX + 128]; /* dir holds up to PATH_MAX + 64 */
         snprintf(path, sizeof path, "%s/%s", dir, sub[k]);
         DIR *d = opendir(path);
         if (!d) {
@@ -978,7 +978,7 @@ static rnnlab_status figures_clear(const char *dir)
             int match = 0;
             for (const char *const *x = ext[k]; *x && !match; x++)
                 match = n > strlen(*x) && !strcmp(de->d_name + n - strlen(*x), *x);
-            char f[PATH_MAX + 400];
+            char f[PATH_MAX + 400]; /* path and a name of at most 255 bytes */
             snprintf(f, sizeof f, "%s/%s", path, de->d_name);
             if (match && unlink(f) != 0 && errno != ENOENT)
                 st = rnnlab_error(RNNLAB_ERR_IO, "%s: cannot remove: %s", f, strerror(errno));
