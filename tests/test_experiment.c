@@ -1105,6 +1105,47 @@ static void test_interrupt_says_how_to_resume(void **state)
     free(text);
 }
 
+/* train --info tells how the run ended and which update the kept weights come from: with restore_best
+ * and early stopping, the update of the lowest validation loss in train.csv, not the last one */
+static void test_train_info_names_the_kept_weights(void **state)
+{
+    (void)state;
+    check_need_cli();
+    const char *ini = check_tmp_path("tinfo.ini"), *log = check_tmp_path("tinfo.log");
+    char out[4300], path[4400], ckpt[4400];
+    snprintf(out, sizeof out, "%s", check_tmp_path("tinfo_out"));
+    check_write_file(ini, "[model]\nhidden_size = 8\ncell = gru\n[task]\nname = adding\nlength = fixed\nseq_len = 30\n"
+                          "batch = 8\n[train]\nmax_steps = 400\neval_every = 50\npatience = 2\nlr = 0.5\n");
+    const char *train[] = {"train", "--quiet", "--no-plot", "--threads", "1", "--out", out, ini, NULL};
+    assert_int_equal(check_run_cli(log, train), 0);
+    /* the expected answer from train.csv: the validation row of the lowest loss, and the last step */
+    snprintf(path, sizeof path, "%s/train.csv", out);
+    char *csv = check_slurp(path, NULL);
+    assert_non_null(csv);
+    long best = -1, last = -1;
+    double best_loss = INFINITY;
+    for (char *line = strtok(csv, "\n"); line; line = strtok(NULL, "\n")) {
+        long run, seed, step;
+        double loss;
+        char phase[16];
+        if (sscanf(line, "%ld,%ld,%ld,\"%15[a-z]\",%lf", &run, &seed, &step, phase, &loss) != 5) continue;
+        if (step > last) last = step;
+        if (!strcmp(phase, "valid") && loss < best_loss) best_loss = loss, best = step;
+    }
+    free(csv);
+    assert_true(best >= 0 && last > 0);
+    if (best == last) printf("  (this build's run did not stop after its best update: a weaker check)\n");
+    snprintf(ckpt, sizeof ckpt, "%s/checkpoints/run-0.ckpt", out);
+    const char *info[] = {"train", "--info", ckpt, NULL};
+    assert_int_equal(check_run_cli(log, info), 0);
+    char *text = check_slurp(log, NULL), want[128];
+    snprintf(want, sizeof want, " after %ld updates\n", last); /* early_stopped here (lr 0.5, patience 2) */
+    assert_non_null(strstr(text, want));
+    snprintf(want, sizeof want, "weights    those of update %ld, the best (restore_best)", best);
+    assert_non_null(strstr(text, want));
+    free(text);
+}
+
 /* Closed standard descriptors must not become the output files (progress lines went into
  * decay.csv), and a failed write to standard output is a failure, not exit 0. */
 static void test_cli_standard_streams(void **state)
@@ -1388,6 +1429,7 @@ int main(void)
         cmocka_unit_test(test_cli_gradcheck_floor),
         cmocka_unit_test(test_fresh_clears_figures),
         cmocka_unit_test(test_interrupt_says_how_to_resume),
+        cmocka_unit_test(test_train_info_names_the_kept_weights),
         cmocka_unit_test(test_resume_needs_the_same_name),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -240,6 +240,28 @@ int rnnlab_experiment_trains(const rnnlab_experiment *e);
  */
 rnnlab_status rnnlab_train_plot(const char *dir);
 
+/* What a training run's checkpoint (<dir>/checkpoints/run-<id>.ckpt) says of its run. */
+typedef struct rnnlab_train_ckpt_state {
+    int finished;        /* 1: the run ended; 0: in progress (rnnlab train resumes it) */
+    const char *status;  /* "running", "completed", "early_stopped", "target_reached" or "diverged" (static) */
+    long updates;        /* updates done */
+    long diverged_step;  /* the update that diverged (status "diverged") */
+    int have_best;       /* 1 when a validation loss was measured */
+    long best_step;      /* the update of the best validation loss (have_best) */
+    double best_valid;   /* that loss */
+    int model_is_best;   /* 1: the checkpoint's weights are those of best_step (restore_best), 0: of the last update */
+} rnnlab_train_ckpt_state;
+
+/*
+ * rnnlab_train_checkpoint_info - decodes the training state that the experiment runner keeps in a
+ * checkpoint's extra bytes, without the experiment file. model_is_best compares the checkpoint's
+ * weights, bit for bit, with the best weights the state holds.
+ * Errors: RNNLAB_ERR_CONFIG when the extra bytes are not a runner's training state (a checkpoint
+ *         written by rnnlab_trainer_save directly), or are of another version or damaged.
+ */
+struct rnnlab_checkpoint;
+rnnlab_status rnnlab_train_checkpoint_info(const struct rnnlab_checkpoint *ck, rnnlab_train_ckpt_state *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -69,6 +69,16 @@ static int show_info(const char *path)
     else
         printf("  optimizer  none\n");
     printf("  step       %ld\n  extra      %zu bytes (training state)\n", ck.step, ck.extra_len);
+    rnnlab_train_ckpt_state ti;
+    if (rnnlab_train_checkpoint_info(&ck, &ti) == RNNLAB_OK) {
+        if (!ti.finished) printf("  training   in progress: %ld updates so far (rnnlab train resumes it)\n", ti.updates);
+        else if (!strcmp(ti.status, "diverged"))
+            printf("  training   diverged at update %ld, after %ld updates\n", ti.diverged_step, ti.updates);
+        else printf("  training   %s after %ld updates\n", ti.status, ti.updates);
+        if (ti.have_best) printf("  best       validation loss %.9g at update %ld\n", ti.best_valid, ti.best_step);
+        if (ti.model_is_best) printf("  weights    those of update %ld, the best (restore_best)\n", ti.best_step);
+        else printf("  weights    those of the last update (%ld)\n", ti.updates);
+    }
     rnnlab_checkpoint_deinit(&ck);
     return CLI_EXIT_OK;
 }

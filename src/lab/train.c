@@ -797,6 +797,48 @@ static int state_read(const unsigned char *p, size_t n, const rnnlab_experiment 
     return !c.bad && c.left == 0;
 }
 
+rnnlab_status rnnlab_train_checkpoint_info(const rnnlab_checkpoint *ck, rnnlab_train_ckpt_state *out)
+{
+    memset(out, 0, sizeof *out);
+    const size_t id_len = 8 + 5 * 8; /* put_identity: magic, version, crc, run id, grid size, max_steps */
+    if (!ck->extra || ck->extra_len < id_len || memcmp(ck->extra, state_magic, 8) != 0)
+        return rnnlab_error(RNNLAB_ERR_CONFIG, "no training state of the experiment runner in this checkpoint");
+    cursor c = {ck->extra + 8, ck->extra_len - 8, 0};
+    if (get_u64(&c) != 1) return rnnlab_error(RNNLAB_ERR_CONFIG, "training state of another version");
+    c.p = ck->extra + id_len, c.left = ck->extra_len - id_len;
+    tstate s;
+    memset(&s, 0, sizeof s);
+    s.finished = (int)get_u64(&c), s.status = (int)get_u64(&c), s.diverged_step = (long)get_u64(&c);
+    if (c.left < sizeof s.diverged_what) c.bad = 1;
+    else c.p += sizeof s.diverged_what, c.left -= sizeof s.diverged_what;
+    s.best_valid = get_f64(&c), s.best_step = (long)get_u64(&c), (void)get_u64(&c);
+    (void)get_u64(&c), s.n_updates = (long)get_u64(&c); /* n_clip, n_updates */
+    (void)get_f64(&c), (void)get_u64(&c);              /* log_ratio_sum, n_ratio */
+    rnnlab_eval_metrics skip;
+    for (int i = 0; i < 4; i++) get_metrics(&c, &skip); /* last (3), best_test */
+    const uint64_t n_losses = get_u64(&c);
+    if (c.bad || n_losses > c.left / 8) c.bad = 1;
+    else c.p += n_losses * 8, c.left -= n_losses * 8;
+    for (int i = 0; i < 3; i++) { /* the rows so far: length, then text */
+        const uint64_t n = get_u64(&c);
+        if (c.bad || n > c.left) c.bad = 1;
+        else c.p += n, c.left -= n;
+    }
+    s.have_best = (int)get_u64(&c);
+    const rnnlab_model *m = ck->model;
+    const size_t bytes = m ? m->n_params * rnnlab_dtype_size(m->cfg.dtype) : 0;
+    if (s.have_best && !c.bad) {
+        const uint64_t n = get_u64(&c);
+        out->model_is_best = !c.bad && n == bytes && n <= c.left && m && memcmp(c.p, m->params, bytes) == 0;
+    }
+    if (c.bad || s.status < TS_RUNNING || s.status > TS_DIVERGED)
+        return rnnlab_error(RNNLAB_ERR_CONFIG, "damaged training state in this checkpoint");
+    out->finished = s.finished, out->status = status_names[s.status], out->updates = s.n_updates;
+    out->diverged_step = s.diverged_step, out->have_best = s.have_best, out->best_step = s.best_step;
+    out->best_valid = s.best_valid;
+    return RNNLAB_OK;
+}
+
 /* ---------------------------------------------------------------- columns */
 
 static int dim_column(const rnnlab_experiment *e, const char *c)
