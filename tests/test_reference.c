@@ -81,6 +81,16 @@ static void test_corrupted_case_fails(void **state)
         } else
             assert_true(rep.e[e].pass);
     rnnlab_check_report_free(&rep);
+    /* the file's per-element dL/dh_t are checked too (through the taps' norms): one changed entry fails */
+    rnnlab_ref_tensor *gh = (rnnlab_ref_tensor *)rnnlab_refcase_find(rc, "grad_h");
+    assert_non_null(gh);
+    t->v[7] /= 1 + 1e-6;
+    gh->v[3] *= 1 + 1e-3;
+    assert_int_equal(rnnlab_refcase_check(rc, 1e-9, &rep), RNNLAB_OK);
+    assert_false(rep.all_pass);
+    for (int e = 0; e < rep.n; e++)
+        assert_true(rep.e[e].pass == !strstr(rep.e[e].name, "from grad_h"));
+    rnnlab_check_report_free(&rep);
     rnnlab_refcase_free(rc);
 }
 

@@ -40,13 +40,13 @@ static void help(FILE *f)
 static void print_report(const rnnlab_check_report *rep, double tol, double atol)
 {
     int by_floor = 0, unresolved = 0;
-    printf("%-28s %8s %8s %12s %12s %12s  %s\n", "tensor", "n", "skipped", "max_|ref|", "max_abs_err", "max_rel_err",
+    printf("%-36s %8s %8s %12s %12s %12s  %s\n", "tensor", "n", "skipped", "max_|ref|", "max_abs_err", "max_rel_err",
            "result");
     for (int i = 0; i < rep->n; i++) {
         const rnnlab_check_entry *e = &rep->e[i];
         const int star = e->pass && e->n_floor > 0, none = star && e->max_ref <= atol;
         by_floor |= star, unresolved |= none;
-        printf("%-28s %8zu %8zu %12.3e %12.3e %12.3e  %s", e->name, e->n, e->n_skipped, e->max_ref, e->max_abs,
+        printf("%-36s %8zu %8zu %12.3e %12.3e %12.3e  %s", e->name, e->n, e->n_skipped, e->max_ref, e->max_abs,
                e->max_rel, e->pass ? (none ? "unresolved*" : star ? "ok*" : "ok") : "FAIL");
         if (star) printf(" (%zu of %zu by the floor)", e->n_floor, e->n);
         if (!e->pass) printf(" (element %zu: engine %.17g, reference %.17g)", e->worst, e->worst_a, e->worst_r);

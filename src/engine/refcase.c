@@ -238,6 +238,22 @@ static rnnlab_status compare(rnnlab_check_report *rep, const char *name, const d
     return st;
 }
 
+/* The taps' norms of a (LT, B, H) array of dL/dh_t (or dL/dc_t): per (layer, step) the 2-norm over all
+ * B*H entries (rn) and the mean over the batch of each sample's 2-norm (rm). */
+static void tap_norms(const double *v, size_t LT, int B, int H, double *rn, double *rm)
+{
+    const size_t BH = (size_t)B * H;
+    for (size_t lt = 0; lt < LT; lt++) {
+        double tot = 0, msum = 0;
+        for (int b = 0; b < B; b++) {
+            double s = 0;
+            for (int j = 0; j < H; j++) s += v[lt * BH + (size_t)b * H + j] * v[lt * BH + (size_t)b * H + j];
+            tot += s, msum += sqrt(s);
+        }
+        rn[lt] = sqrt(tot), rm[lt] = msum / B;
+    }
+}
+
 rnnlab_status rnnlab_refcase_check(const rnnlab_refcase *rc, double tol, rnnlab_check_report *rep)
 {
     memset(rep, 0, sizeof *rep);
@@ -308,20 +324,17 @@ rnnlab_status rnnlab_refcase_check(const rnnlab_refcase *rc, double tol, rnnlab_
     if (!st && !(st = need(rc, "grad_h_norm", LT, &t))) st = compare(rep, "grad_h_norm (tap)", taps.h_norm, t->v, LT, tol);
     if (!st && !(st = need(rc, "grad_h_norm_mean", LT, &t)))
         st = compare(rep, "grad_h_norm_mean (tap)", taps.h_norm_mean, t->v, LT, tol);
+    /* the file's dL/dh_t (and dL/dc_t) themselves: their norms, by the taps' definition, are the
+       reference too, so a file whose grad_h disagrees with its own grad_h_norm fails */
+    if (!st && !(st = need(rc, "grad_h", LT * BH, &t))) {
+        tap_norms(t->v, LT, B, H, buf, buf + LT);
+        if (!(st = compare(rep, "grad_h_norm (tap, from grad_h)", taps.h_norm, buf, LT, tol)))
+            st = compare(rep, "grad_h_norm_mean (tap, from grad_h)", taps.h_norm_mean, buf + LT, LT, tol);
+    }
     if (!st && lstm && !(st = need(rc, "grad_c", LT * BH, &t))) {
-        /* the file has dL/dc_t itself; its norms, by the taps' definition, are the reference */
-        double *rn = buf, *rm = buf + LT;
-        for (size_t lt = 0; lt < LT; lt++) {
-            double tot = 0, msum = 0;
-            for (int b = 0; b < B; b++) {
-                double s = 0;
-                for (int j = 0; j < H; j++) s += t->v[lt * BH + (size_t)b * H + j] * t->v[lt * BH + (size_t)b * H + j];
-                tot += s, msum += sqrt(s);
-            }
-            rn[lt] = sqrt(tot), rm[lt] = msum / B;
-        }
-        if (!(st = compare(rep, "grad_c_norm (tap)", taps.c_norm, rn, LT, tol)))
-            st = compare(rep, "grad_c_norm_mean (tap)", taps.c_norm_mean, rm, LT, tol);
+        tap_norms(t->v, LT, B, H, buf, buf + LT);
+        if (!(st = compare(rep, "grad_c_norm (tap)", taps.c_norm, buf, LT, tol)))
+            st = compare(rep, "grad_c_norm_mean (tap)", taps.c_norm_mean, buf + LT, LT, tol);
     }
     rnnlab_report_finish(rep);
 done:
