@@ -927,6 +927,8 @@ static void test_csv_refuses_malformed_input(void **state)
     csv_bad(text, both, 2, RNNLAB_ERR_CONFIG, "split: give split fractions or a split_column, not both");
     const rnnlab_option empty_name[] = {{"features", "a,,b", 0}};
     csv_bad(text, empty_name, 1, RNNLAB_ERR_CONFIG, "features: an empty column name");
+    /* a file of another separator: one header column, named as such */
+    csv_bad("id;t;a;b;y\ns1;0;1;2;1\n", NULL, 0, RNNLAB_ERR_IO, "its one column holds ';' or a tab: the file must be comma-separated");
     const rnnlab_option twice[] = {{"features", "a, b,a", 0}};
     csv_bad(text, twice, 1, RNNLAB_ERR_CONFIG, "features: column 'a' is listed twice in 'a, b,a'");
     const rnnlab_option no_train[] = {{"split", "0,1,0", 0}};

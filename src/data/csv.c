@@ -140,11 +140,14 @@ static rnnlab_status csv_header(csv_reader *r, const rnnlab_csv_row *row, const 
         if (!want) continue;
         for (int c = 0; c < row->n; c++)
             if (!strcmp(row->field[c], want)) *slot = c;
+        /* one column whose name holds ';' or a tab: another separator than the comma */
+        const int other_sep = row->n == 1 && (strchr(row->field[0], ';') || strchr(row->field[0], '\t'));
         if (*slot < 0)
-            return rnnlab_error(RNNLAB_ERR_IO, "%s:%ld: the header has no column '%s' (named by the option %s)",
+            return rnnlab_error(RNNLAB_ERR_IO, "%s:%ld: the header has no column '%s' (named by the option %s)%s",
                                 row->path, row->line, want,
                                 k == 0 ? "id_column" : k == 1 ? "time_column" : k == 2 ? "split_column"
-                                : k - 3 < r->n_feat ? "features" : "targets");
+                                : k - 3 < r->n_feat ? "features" : "targets",
+                                other_sep ? "; its one column holds ';' or a tab: the file must be comma-separated" : "");
     }
     r->n_cols = row->n;
     return RNNLAB_OK;
