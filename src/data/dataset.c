@@ -304,6 +304,10 @@ rnnlab_status rnnlab_dataset_show(rnnlab_dataset *ds, rnnlab_split split, int n,
     *text = NULL;
     if (n < 1) return rnnlab_error(RNNLAB_ERR_CONFIG, "show: the number of examples must be >= 1 (got %d)", n);
     const rnnlab_task_info *in = &ds->info;
+    /* a split of fewer examples than asked: each shown once (a batch would wrap around and repeat them) */
+    const long have = in->split_size[split];
+    const int asked = n;
+    if (have > 0 && n > have) n = (int)have;
     const size_t T = (size_t)in->seq_len, I = (size_t)in->input_size, O = (size_t)in->output_size;
     const size_t tb = in->loss_at == RNNLAB_LOSS_ALL ? T * (size_t)n : (size_t)n;
     double *x = rnnlab_malloc(sizeof(double) * T * (size_t)n * I), *target = rnnlab_malloc(sizeof(double) * tb * O);
@@ -318,6 +322,9 @@ rnnlab_status rnnlab_dataset_show(rnnlab_dataset *ds, rnnlab_split split, int n,
     st = rnnlab_buf_printf(&out, "%s%s%s: I=%d O=%d T=%d, loss %s at %s; %s split, batch 0\n", in->name,
                            in->variant[0] ? " " : "", in->variant, in->input_size, in->output_size, in->seq_len,
                            rnnlab_loss_name(in->loss), rnnlab_loss_at_name(in->loss_at), rnnlab_split_name(split));
+    if (!st && n < asked)
+        st = rnnlab_buf_printf(&out, "(the %s split holds %d example%s: each is shown once)\n", rnnlab_split_name(split), n,
+                               n == 1 ? "" : "s");
     for (int b = 0; b < n && !st; b++) {
         st = rnnlab_buf_printf(&out, "example %d:\n", b);
         if (!st) st = (ds->def->show ? ds->def->show : show_generic)(ds, &out, b, n, x, target, cls, len);
