@@ -21,9 +21,8 @@ static void help(FILE *f)
                "its source, and whether the data it reads by default is installed; -v adds each one's options.\n"
                "show: opens NAME with the options given (the keys of an experiment file's [task] section) and\n"
                "prints the first N examples (1 to 64, default 3; at most as many as the split holds) of batch 0\n"
-               "of the split (default train), decoded: images\n"
-               "as ASCII art, text as characters, symbols, markers and values for the synthetic tasks, and the\n"
-               "trivial baseline. Seed default 1.\n"
+               "of the split (default train), decoded: images as ASCII art, text as characters, symbols,\n"
+               "markers and values for the synthetic tasks, and the trivial baseline. Seed default 1.\n"
                "Exit status: 0 ok, 1 runtime error (missing or malformed data), 2 usage error.\n");
 }
 
