@@ -1146,6 +1146,25 @@ static void test_train_info_names_the_kept_weights(void **state)
     free(text);
 }
 
+/* data show -n N on a split of fewer examples shows each once and says so (a batch wraps around) */
+static void test_data_show_small_split(void **state)
+{
+    (void)state;
+    check_need_cli();
+    const char *csv = check_tmp_path("show_small.csv"), *log = check_tmp_path("show_small.log");
+    check_write_file(csv, "id,t,a,b,y,split\ns1,0,1,2,1,train\ns2,0,3,4,0,valid\ns3,0,5,6,1,test\n");
+    char path_opt[4400];
+    snprintf(path_opt, sizeof path_opt, "path=%s", csv);
+    const char *args[] = {"data", "show", "csv", path_opt, "features=a,b", "targets=y", "split_column=split",
+                          "--split", "valid", "-n", "5", NULL};
+    assert_int_equal(check_run_cli(log, args), 0);
+    char *text = check_slurp(log, NULL);
+    assert_non_null(strstr(text, "(the valid split holds 1 example: each is shown once)"));
+    assert_non_null(strstr(text, "example 0:"));
+    assert_null(strstr(text, "example 1:"));
+    free(text);
+}
+
 /* Closed standard descriptors must not become the output files (progress lines went into
  * decay.csv), and a failed write to standard output is a failure, not exit 0. */
 static void test_cli_standard_streams(void **state)
@@ -1430,6 +1449,7 @@ int main(void)
         cmocka_unit_test(test_fresh_clears_figures),
         cmocka_unit_test(test_interrupt_says_how_to_resume),
         cmocka_unit_test(test_train_info_names_the_kept_weights),
+        cmocka_unit_test(test_data_show_small_split),
         cmocka_unit_test(test_resume_needs_the_same_name),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
