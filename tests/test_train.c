@@ -605,7 +605,8 @@ static void test_bad_train_keys(void **state)
     } cases[] = {
         {"[train]\nlr = -1\n", ":10: lr: expected a number >= 0"},
         {"[train]\nepochs = 3\n", ":10: epochs: unknown key in [train]"},
-        {"[train]\nmax_steps = 10\nprobe_at = 0, 50\n", "probe_at: step 50 is beyond max_steps"},
+        {"[train]\nmax_steps = 10\nprobe_at = 0, 50\n", ":11: probe_at: step 50 is beyond max_steps"}, /* its own line */
+        {"[train]\noptimizer = sgd\nnesterov = true\n", ":11: nesterov: nesterov needs the sgd optimizer, momentum > 0"},
         {"[train]\nclip = norm\n", ":10: clip: unknown clipping 'norm'"},
         {"[sweep]\nprobe_at = 0, 10\n", "probe_at is a list itself and cannot be swept"},
         {"[sweep]\ntrain.lr = 0.1, x\n", "lr: expected a number >= 0, got 'x'"},
@@ -622,6 +623,21 @@ static void test_bad_train_keys(void **state)
         assert_non_null(strstr(rnnlab_last_error(), cases[i].want));
         rnnlab_experiment_free(e);
     }
+}
+
+/* sgd's own options (nesterov, dampening) do not apply to another optimizer of a sweep sharing [train] */
+static void test_sgd_options_in_an_optimizer_sweep(void **state)
+{
+    (void)state;
+    const char *path = write_experiment("optsweep", check_tmp_path("optsweep"),
+                                        "[model]\ncell = gru\n[task]\nname = adding\nseq_len = 30\n[train]\nmomentum = 0.9\n"
+                                        "nesterov = true\ndampening = 0\n[sweep]\noptimizer = sgd, rmsprop\n");
+    rnnlab_experiment *e = NULL;
+    const rnnlab_status st = rnnlab_experiment_load(&e, path);
+    if (st) fprintf(stderr, "%s\n", rnnlab_last_error());
+    assert_int_equal(st, RNNLAB_OK);
+    assert_int_equal(rnnlab_experiment_grid_size(e), 2);
+    rnnlab_experiment_free(e);
 }
 
 /* The shipped training experiment loads and trains (the tests run from the repository's root). */
@@ -774,6 +790,7 @@ int main(void)
         cmocka_unit_test(test_fresh_clears_every_checkpoint),
         cmocka_unit_test(test_runner_divergence_and_stops),
         cmocka_unit_test(test_bad_train_keys),
+        cmocka_unit_test(test_sgd_options_in_an_optimizer_sweep),
         cmocka_unit_test(test_batch_norm_running_statistics_train),
         cmocka_unit_test(test_shipped_train_experiment),
         cmocka_unit_test(test_cli_kill_and_resume),

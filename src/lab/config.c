@@ -952,8 +952,19 @@ rnnlab_status exp_resolve(const rnnlab_experiment *e, long id, exp_run *r, rnnla
             if (rnnlab_train_config_set(&r->train, s->key, s->value))
                 return fail_at(e, s->line, s->key, "%s", rnnlab_last_error());
         }
-    if (e->train.on && rnnlab_train_config_check(&r->train))
-        return fail_at(e, train_line ? train_line : 1, "train", "%s", rnnlab_last_error());
+    /* sgd's own options do not apply to another optimizer (a sweep over optimizers shares one [train]) */
+    if (r->train.optim.kind != RNNLAB_OPTIM_SGD) r->train.optim.nesterov = 0, r->train.optim.dampening = 0;
+    if (e->train.on && rnnlab_train_config_check(&r->train)) {
+        /* at the line of the key the message starts with ("probe_at: ...", "nesterov needs ..."), if set */
+        const char *msg = rnnlab_last_error();
+        for (int i = 0; i < n; i++) {
+            const setting *s = &set[i];
+            const size_t kl = strlen(s->key);
+            if (!strcmp(s->section, "train") && !strncmp(msg, s->key, kl) && (msg[kl] == ' ' || msg[kl] == ':'))
+                return fail_at(e, s->line, s->key, "%s", msg[kl] == ':' ? msg + kl + 2 : msg);
+        }
+        return fail_at(e, train_line ? train_line : 1, "train", "%s", msg);
+    }
 
     /* task and seed */
     r->batch = 16;
