@@ -119,6 +119,11 @@ static void test_malformed_files_are_refused(void **state)
     expect_refused("format torchref-gradref-v1\ncell lstm\nn_tensors 1\ntensor loss 0\n0.5x\nend\n", ":5: expected a number");
     expect_refused("format torchref-gradref-v1\ncell lstm\nn_tensors 1\n# comment\ntensor v 1 3\n1 2\n", "expected a number");
     expect_refused("format torchref-gradref-v1\ncell lstm\nn_tensors 1\ntensor v 1 2\n1 2\n", "expected 'end'");
+    /* a tensor count that disagrees with the tensors there, either way, is named as such */
+    expect_refused("format torchref-gradref-v1\ncell lstm\nn_tensors 2\ntensor v 1 2\n1 2\nend\n",
+                   "n_tensors says 2, but the file ends after 1 tensors");
+    expect_refused("format torchref-gradref-v1\ncell lstm\nn_tensors 1\ntensor v 1 2\n1 2\ntensor w 1 1\n3\nend\n",
+                   "more tensors than n_tensors says");
     expect_refused("format torchref-gradref-v1\nn_tensors 0\nend\n", "no 'cell'");
     rnnlab_refcase *rc;
     assert_int_equal(rnnlab_refcase_load("/nonexistent/ref.txt", &rc), RNNLAB_ERR_IO);

@@ -178,7 +178,11 @@ rnnlab_status rnnlab_refcase_load(const char *path, rnnlab_refcase **out)
     for (long i = 0; !st && i < n_tensors; i++) {
         rnnlab_ref_tensor *tt = &rc->t[i];
         if (!(t = next_token(&r)) || strcmp(t, "tensor") != 0) {
-            st = syntax(&r, "expected 'tensor'", t);
+            char what[96]; /* 'end' early: the count in the header is the likelier mistake */
+            snprintf(what, sizeof what, t && !strcmp(t, "end") ? "n_tensors says %ld, but the file ends after %ld tensors"
+                                                               : "expected 'tensor' (tensor %ld of %ld)",
+                     t && !strcmp(t, "end") ? n_tensors : i + 1, t && !strcmp(t, "end") ? i : n_tensors);
+            st = syntax(&r, what, t);
             break;
         }
         if (!(t = next_token(&r))) {
@@ -198,7 +202,8 @@ rnnlab_status rnnlab_refcase_load(const char *path, rnnlab_refcase **out)
             st = rnnlab_error(RNNLAB_ERR_NOMEM, "%s: out of memory", path);
         for (size_t j = 0; !st && j < tt->numel; j++) st = read_double(&r, &tt->v[j]);
     }
-    if (!st && (!(t = next_token(&r)) || strcmp(t, "end") != 0)) st = syntax(&r, "expected 'end' after the tensors", t);
+    if (!st && (!(t = next_token(&r)) || strcmp(t, "end") != 0))
+        st = syntax(&r, t && !strcmp(t, "tensor") ? "more tensors than n_tensors says; expected 'end'" : "expected 'end' after the tensors", t);
     if (!st && !rc->cell[0]) st = rnnlab_error(RNNLAB_ERR_IO, "%s: the header has no 'cell'", path);
     rnnlab_free(r.buf);
     if (st) {
