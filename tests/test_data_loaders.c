@@ -927,6 +927,27 @@ static void test_csv_refuses_malformed_input(void **state)
     csv_bad(text, both, 2, RNNLAB_ERR_CONFIG, "split: give split fractions or a split_column, not both");
     const rnnlab_option empty_name[] = {{"features", "a,,b", 0}};
     csv_bad(text, empty_name, 1, RNNLAB_ERR_CONFIG, "features: an empty column name");
+    /* line numbers with CR-only (old Mac) and CRLF line ends, a CR alone at the end of the reader's
+       64 KiB chunk included (the next chunk says whether an LF follows it) */
+    csv_bad("id,t,a,b,y\rs1,0,1,2,1\rs1,1,x,2,1\r", NULL, 0, RNNLAB_ERR_IO, ":3:3: field 'a'");
+    csv_bad("id,t,a,b,y\r\ns1,0,1,2,1\r\ns1,1,x,2,1\r\n", NULL, 0, RNNLAB_ERR_IO, ":3:3: field 'a'");
+    for (int crlf = 0; crlf < 2; crlf++) {
+        static char big[70000];
+        const char *eol = crlf ? "\r\n" : "\r";
+        int found = 0;
+        for (int pad = 0; pad < 16 && !found; pad++) { /* the first row's id padded until a line end starts at byte 65535 */
+            int len = snprintf(big, sizeof big, "id,t,a,b,y%s", eol), lines = 1;
+            for (int k = 0; len < 65600; k++, lines++)
+                len += snprintf(big + len, sizeof big - (size_t)len, "s%05d%.*s,0,1,2,1%s", k, k ? 0 : pad, "pppppppppppppppp", eol);
+            if (big[65535] != '\r') continue;
+            found = 1;
+            snprintf(big + len, sizeof big - (size_t)len, "s_bad,0,x,2,1%s", eol);
+            char want[64];
+            snprintf(want, sizeof want, ":%d:3: field 'a'", lines + 1);
+            csv_bad(big, NULL, 0, RNNLAB_ERR_IO, want);
+        }
+        assert_true(found);
+    }
     /* a file of another separator: one header column, named as such */
     csv_bad("id;t;a;b;y\ns1;0;1;2;1\n", NULL, 0, RNNLAB_ERR_IO, "its one column holds ';' or a tab: the file must be comma-separated");
     const rnnlab_option twice[] = {{"features", "a, b,a", 0}};

@@ -356,22 +356,32 @@ rnnlab_status rnnlab_csv_read(const char *path, const char *fetch, rnnlab_csv_ro
     csv_set_realloc_func(&p, csv_block_realloc);
     csv_set_free_func(&p, csv_block_free);
     csv_set_blk_size(&p, 1 << 14);
-    int any = 0;
+    int any = 0, cr_last = 0; /* cr_last: the previous chunk ended with CR, whose line ends unless LF follows */
     while (!r.st) {
         size_t got;
         if ((r.st = read_gz(gz, path, chunk, CHUNK, &got))) break;
         size_t a = 0;
         if (!any && got >= 3 && !memcmp(chunk, "\xef\xbb\xbf", 3)) a = 3; /* a UTF-8 byte order mark (Excel) */
         if (got) any = 1;
-        while (a < got && !r.st) { /* one physical line (or the rest of the chunk) at a time */
-            const unsigned char *nl = memchr(chunk + a, '\n', got - a);
-            const size_t b = nl ? (size_t)(nl - chunk) + 1 : got;
+        if (cr_last && got && chunk[0] != '\n') r.line++;
+        cr_last = 0;
+        while (a < got && !r.st) { /* one physical line (or the rest of the chunk) at a time: LF, CRLF or CR */
+            size_t b = a;
+            while (b < got && chunk[b] != '\n' && chunk[b] != '\r') b++;
+            int ends = 0;
+            if (b < got && chunk[b] == '\n') b++, ends = 1;
+            else if (b < got) { /* CR: CRLF ends at the LF; a CR alone ends the line (old Mac files) */
+                if (b + 1 < got && chunk[b + 1] == '\n') b += 2, ends = 1;
+                else if (b + 1 < got) b++, ends = 1;
+                else b++, cr_last = 1; /* the chunk's last byte: the next chunk says which */
+            }
             csv_feed(&p, &r, chunk + a, b - a);
-            if (nl) r.line++;
+            if (ends) r.line++;
             a = b;
         }
         if (got < CHUNK) break;
     }
+    if (cr_last) r.line++; /* the file ended with a CR */
     if (!r.st) {
         if (r.line > 1 && r.pending == 0) r.line--; /* the file ended with a newline: no line after it */
         if (csv_fini(&p, csv_cb_field, csv_cb_record, &r) != 0 && !r.st)
