@@ -392,6 +392,15 @@ static void row_to_args(const bench_row *r, row_args *a)
     args_int(a, "--warmup", r->warmup);
 }
 
+/* 1 when name is one of the items of the comma list, whole */
+static int list_has(const char *list, const char *name)
+{
+    const size_t len = strlen(name);
+    for (const char *p = list; p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+        if (strcspn(p, ",") == len && !strncmp(p, name, len)) return 1;
+    return 0;
+}
+
 /* Expands grid `name` into rows (at most cap); returns the count, -1 for an unknown name, or -2
  * (after the error) when `only` (a comma list of workload names, which filters) names one the grid
  * lacks. steps/warmup < 0 keep the per-row defaults. */
@@ -407,25 +416,19 @@ static int grid_rows(const char *name, int steps, int warmup, const char *only, 
         for (int i = 0; i < nw && !known; i++) known = strlen(w[i].name) == len && !strncmp(w[i].name, p, len);
         if (!known) {
             char names[256] = "";
-            for (int i = 0; i < nw; i++)
-                if (!strstr(names, w[i].name)) /* W3_T100 ... once each */
+            for (int i = 0; i < nw; i++) {
+                int seen_before = 0; /* each name once (the grid lists it per cell) */
+                for (int j = 0; j < i && !seen_before; j++) seen_before = !strcmp(w[j].name, w[i].name);
+                if (!seen_before)
                     snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", *names ? ", " : "", w[i].name);
+            }
             cli_error(NULL, "--only: the %s grid has no workload '%.*s' (it has %s)", name, (int)len, p, names);
             return -2;
         }
     }
     int n = 0;
     for (int i = 0; i < nw; i++) {
-        if (only) { /* exact match inside the comma list */
-            const size_t len = strlen(w[i].name);
-            const char *p = only;
-            int hit = 0;
-            while ((p = strstr(p, w[i].name)) != NULL) {
-                if ((p == only || p[-1] == ',') && (p[len] == ',' || p[len] == '\0')) hit = 1;
-                p += len;
-            }
-            if (!hit) continue;
-        }
+        if (only && !list_has(only, w[i].name)) continue;
         /* standard: float32/float64 x 1/2 threads x taps off, and taps on at float32 (the taps
          * target). scaling: 1 thread, float32, taps off; plus truncation to k = 100 where T > 100
          * (the memory target). */

@@ -17,11 +17,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-#include <sys/sysmacros.h>
-#include <sys/stat.h>
 #include <stdint.h>
-
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
 
 void cli_error(const char *hint, const char *fmt, ...)
 {
@@ -109,11 +108,13 @@ static int self_exe_is_rnnlab(void)
 }
 #endif
 
+/* 1 when the user left the wait policy to rnnlab (neither variable set) */
+static int policy_unset(void) { return !getenv("OMP_WAIT_POLICY") && !getenv("GOMP_SPINCOUNT"); }
+
 int cli_wait_policy_env(void)
 {
 #if defined(__linux__) && defined(_OPENMP)
-    if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT")) return 0;
-    return setenv("OMP_WAIT_POLICY", "passive", 1) == 0;
+    return policy_unset() && setenv("OMP_WAIT_POLICY", "passive", 1) == 0;
 #else
     return 0;
 #endif
@@ -122,8 +123,7 @@ int cli_wait_policy_env(void)
 void cli_wait_policy(int threads)
 {
 #if defined(__linux__) && defined(_OPENMP)
-    if (threads < 2 || !main_argv || getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT")) return;
-    if (!self_exe_is_rnnlab() || !cli_wait_policy_env()) return;
+    if (threads < 2 || !main_argv || !policy_unset() || !self_exe_is_rnnlab() || !cli_wait_policy_env()) return;
     fflush(stdout), fflush(stderr);
     execv("/proc/self/exe", main_argv); /* returns only if it failed: then go on as we are */
     unsetenv("OMP_WAIT_POLICY");
