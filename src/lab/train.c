@@ -759,6 +759,46 @@ static void state_bytes(rnnlab_csvbuf *b, const rnnlab_experiment *e, const exp_
     }
 }
 
+/* The state after its identity (state_bytes), from c into s; 0 if malformed. s->losses (max_steps
+ * values) and s->best_params / s->best_buffers may be NULL: those parts are then skipped (losses) or
+ * compared with m's parameters (best: s->have_best becomes 2 when they are the same bytes). */
+static int state_body(cursor *c, const rnnlab_model *m, long max_steps, tstate *s)
+{
+    s->finished = (int)get_u64(c), s->status = (int)get_u64(c), s->diverged_step = (long)get_u64(c);
+    if (c->bad || c->left < sizeof s->diverged_what) return 0;
+    memcpy(s->diverged_what, c->p, sizeof s->diverged_what);
+    s->diverged_what[sizeof s->diverged_what - 1] = '\0';
+    c->p += sizeof s->diverged_what, c->left -= sizeof s->diverged_what;
+    s->best_valid = get_f64(c), s->best_step = (long)get_u64(c), s->evals_since_best = (int)get_u64(c);
+    s->n_clip = (long)get_u64(c), s->n_updates = (long)get_u64(c);
+    s->log_ratio_sum = get_f64(c), s->n_ratio = (long)get_u64(c);
+    for (int i = 0; i < 3; i++) get_metrics(c, &s->last[i]);
+    get_metrics(c, &s->best_test);
+    s->n_losses = (long)get_u64(c);
+    if (c->bad || s->n_losses < 0 || s->n_losses > max_steps || (size_t)s->n_losses > c->left / 8) return 0;
+    for (long i = 0; i < s->n_losses; i++) {
+        const double v = get_f64(c);
+        if (s->losses) s->losses[i] = v;
+    }
+    for (int i = 0; i < 3; i++) get_rows(c, &s->rows[i]);
+    s->have_best = (int)get_u64(c);
+    if (s->have_best) {
+        const size_t es = rnnlab_dtype_size(m->cfg.dtype), nb = m->buffers ? m->n_buffers : 0;
+        if (get_u64(c) != m->n_params * es || c->left < m->n_params * es) return 0;
+        if (s->best_params) memcpy(s->best_params, c->p, m->n_params * es);
+        else if (!memcmp(c->p, m->params, m->n_params * es)) s->have_best = 2;
+        c->p += m->n_params * es, c->left -= m->n_params * es;
+        if (get_u64(c) != nb) return 0;
+        for (size_t i = 0; i < nb; i++) {
+            const double v = get_f64(c);
+            if (s->best_buffers) s->best_buffers[i] = v;
+        }
+    }
+    for (int i = 0; i < 3; i++)
+        if (s->rows[i].failed) return 0;
+    return !c->bad && c->left == 0;
+}
+
 /* Reads a state written by state_bytes; 0 if it is not this run's. */
 static int state_read(const unsigned char *p, size_t n, const rnnlab_experiment *e, const exp_run *r,
                       const rnnlab_model *m, long max_steps, tstate *s)
@@ -768,74 +808,28 @@ static int state_read(const unsigned char *p, size_t n, const rnnlab_experiment 
     const int same = !id.failed && n >= id.len && memcmp(p, id.data, id.len) == 0;
     cursor c = {p + id.len, n - (same ? id.len : n), !same};
     rnnlab_csvbuf_free(&id);
-    if (!same) return 0;
-    s->finished = (int)get_u64(&c), s->status = (int)get_u64(&c), s->diverged_step = (long)get_u64(&c);
-    if (c.left < sizeof s->diverged_what) return 0;
-    memcpy(s->diverged_what, c.p, sizeof s->diverged_what);
-    s->diverged_what[sizeof s->diverged_what - 1] = '\0';
-    c.p += sizeof s->diverged_what, c.left -= sizeof s->diverged_what;
-    s->best_valid = get_f64(&c), s->best_step = (long)get_u64(&c), s->evals_since_best = (int)get_u64(&c);
-    s->n_clip = (long)get_u64(&c), s->n_updates = (long)get_u64(&c);
-    s->log_ratio_sum = get_f64(&c), s->n_ratio = (long)get_u64(&c);
-    for (int i = 0; i < 3; i++) get_metrics(&c, &s->last[i]);
-    get_metrics(&c, &s->best_test);
-    s->n_losses = (long)get_u64(&c);
-    if (c.bad || s->n_losses < 0 || s->n_losses > max_steps) return 0;
-    for (long i = 0; i < s->n_losses; i++) s->losses[i] = get_f64(&c);
-    for (int i = 0; i < 3; i++) get_rows(&c, &s->rows[i]);
-    s->have_best = (int)get_u64(&c);
-    if (s->have_best) {
-        const size_t es = rnnlab_dtype_size(m->cfg.dtype), nb = m->buffers ? m->n_buffers : 0;
-        if (get_u64(&c) != m->n_params * es || c.left < m->n_params * es) return 0;
-        memcpy(s->best_params, c.p, m->n_params * es);
-        c.p += m->n_params * es, c.left -= m->n_params * es;
-        if (get_u64(&c) != nb) return 0;
-        for (size_t i = 0; i < nb; i++) s->best_buffers[i] = get_f64(&c);
-    }
-    for (int i = 0; i < 3; i++)
-        if (s->rows[i].failed) return 0;
-    return !c.bad && c.left == 0;
+    return same && state_body(&c, m, max_steps, s);
 }
 
 rnnlab_status rnnlab_train_checkpoint_info(const rnnlab_checkpoint *ck, rnnlab_train_ckpt_state *out)
 {
     memset(out, 0, sizeof *out);
     const size_t id_len = 8 + 5 * 8; /* put_identity: magic, version, crc, run id, grid size, max_steps */
-    if (!ck->extra || ck->extra_len < id_len || memcmp(ck->extra, state_magic, 8) != 0)
+    if (!ck->extra || !ck->model || ck->extra_len < id_len || memcmp(ck->extra, state_magic, 8) != 0)
         return rnnlab_error(RNNLAB_ERR_CONFIG, "no training state of the experiment runner in this checkpoint");
     cursor c = {ck->extra + 8, ck->extra_len - 8, 0};
     if (get_u64(&c) != 1) return rnnlab_error(RNNLAB_ERR_CONFIG, "training state of another version");
+    c.p = ck->extra + id_len - 8, c.left = 8;
+    const long max_steps = (long)get_u64(&c);
     c.p = ck->extra + id_len, c.left = ck->extra_len - id_len;
-    tstate s;
+    tstate s; /* no arrays: the losses are skipped and the best weights compared with the model's */
     memset(&s, 0, sizeof s);
-    s.finished = (int)get_u64(&c), s.status = (int)get_u64(&c), s.diverged_step = (long)get_u64(&c);
-    if (c.left < sizeof s.diverged_what) c.bad = 1;
-    else c.p += sizeof s.diverged_what, c.left -= sizeof s.diverged_what;
-    s.best_valid = get_f64(&c), s.best_step = (long)get_u64(&c), (void)get_u64(&c);
-    (void)get_u64(&c), s.n_updates = (long)get_u64(&c); /* n_clip, n_updates */
-    (void)get_f64(&c), (void)get_u64(&c);              /* log_ratio_sum, n_ratio */
-    rnnlab_eval_metrics skip;
-    for (int i = 0; i < 4; i++) get_metrics(&c, &skip); /* last (3), best_test */
-    const uint64_t n_losses = get_u64(&c);
-    if (c.bad || n_losses > c.left / 8) c.bad = 1;
-    else c.p += n_losses * 8, c.left -= n_losses * 8;
-    for (int i = 0; i < 3; i++) { /* the rows so far: length, then text */
-        const uint64_t n = get_u64(&c);
-        if (c.bad || n > c.left) c.bad = 1;
-        else c.p += n, c.left -= n;
-    }
-    s.have_best = (int)get_u64(&c);
-    const rnnlab_model *m = ck->model;
-    const size_t bytes = m ? m->n_params * rnnlab_dtype_size(m->cfg.dtype) : 0;
-    if (s.have_best && !c.bad) {
-        const uint64_t n = get_u64(&c);
-        out->model_is_best = !c.bad && n == bytes && n <= c.left && m && memcmp(c.p, m->params, bytes) == 0;
-    }
-    if (c.bad || s.status < TS_RUNNING || s.status > TS_DIVERGED)
-        return rnnlab_error(RNNLAB_ERR_CONFIG, "damaged training state in this checkpoint");
+    const int ok = state_body(&c, ck->model, max_steps, &s) && s.status >= TS_RUNNING && s.status <= TS_DIVERGED;
+    for (int i = 0; i < 3; i++) rnnlab_csvbuf_free(&s.rows[i]);
+    if (!ok) return rnnlab_error(RNNLAB_ERR_CONFIG, "damaged training state in this checkpoint");
     out->finished = s.finished, out->status = status_names[s.status], out->updates = s.n_updates;
-    out->diverged_step = s.diverged_step, out->have_best = s.have_best, out->best_step = s.best_step;
-    out->best_valid = s.best_valid;
+    out->diverged_step = s.diverged_step, out->have_best = s.have_best != 0, out->best_step = s.best_step;
+    out->best_valid = s.best_valid, out->model_is_best = s.have_best == 2;
     return RNNLAB_OK;
 }
 
