@@ -1,11 +1,14 @@
-# out.sh - sourced by bench/sweeps.sh and bench/threads.sh: where their CSV goes (--out FILE), and the
-# machine's load when they start. Set PROG (the script's name, for messages) and OUT (an absolute path)
-# first.
+# out.sh - sourced by bench/sweeps.sh and bench/threads.sh: their usage errors, where their CSV goes
+# (--out FILE), and the machine's load when they start. Set PROG (the script's name, for messages)
+# first, and OUT (an absolute path) before out_prepare.
 #
 # out_prepare checks OUT before the benchmark, not after it. A link is followed (the file it names is
 # written, the link kept); a regular file (or a new one) is replaced whole by renaming a finished copy
 # over it, after every round (out_round: a run stopped midway keeps the rounds it finished); anything
 # else (/dev/null, a FIFO, /dev/stdout) is written to in place, once, at the end (out_final).
+
+# a usage error: the message, a hint, exit 2
+usage_error() { printf '%s: error: %s\nhint: %s\n' "$PROG" "$1" "$2" >&2; exit 2; }
 
 out_cannot_write() { printf '%s: error: cannot write %s\nhint: give a writable path with --out\n' "$PROG" "$OUT" >&2; exit 1; }
 

@@ -19,13 +19,14 @@
 set -euo pipefail
 set -f # no file-name expansion of option values (--runs '1?')
 here=$PWD
+PROG=sweeps
+. "$(dirname "$0")/out.sh" # usage_error, out_prepare, out_round, out_final, load_line
 
 RNNLAB=${RNNLAB:-}
 REPS=10
 RUNS="16 64 256"
 OUT=""
 out_given=0
-usage_error() { printf 'sweeps: error: %s\nhint: %s\n' "$1" "$2" >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --reps|--runs|--out) [ $# -ge 2 ] || usage_error "$1 needs a value" "bench/sweeps.sh --help lists the options" ;;
@@ -54,8 +55,6 @@ case "$RNNLAB" in /* | "") ;; *) RNNLAB=$here/$RNNLAB ;; esac
 cd "$(dirname "$0")/.."
 [ $out_given = 0 ] || [ -n "$OUT" ] || usage_error "--out: empty path" "give a file name, e.g. --out /tmp/sweeps.csv"
 [ -n "$OUT" ] || OUT=$PWD/results/bench/sweeps.csv
-PROG=sweeps
-. bench/out.sh
 out_prepare
 load=$(load_line)
 [ -n "$RNNLAB" ] || RNNLAB=bin/rnnlab

@@ -22,6 +22,8 @@
 set -euo pipefail
 set -f
 here=$PWD
+PROG=threads
+. "$(dirname "$0")/out.sh" # usage_error, out_prepare, out_round, out_final, load_line
 
 RNNLAB=${RNNLAB:-}
 REPS=3
@@ -29,7 +31,6 @@ RUNS="16 64 256 1024"
 THREADS=""
 threads_given=0
 OUT=""
-usage_error() { printf 'threads: error: %s\nhint: %s\n' "$1" "$2" >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --reps|--runs|--threads|--out) [ $# -ge 2 ] || usage_error "$1 needs a value" "bench/threads.sh --help lists the options" ;;
@@ -68,8 +69,6 @@ case "$OUT" in /* | "") ;; *) OUT=$here/$OUT ;; esac
 case "$RNNLAB" in /* | "") ;; *) RNNLAB=$here/$RNNLAB ;; esac
 cd "$(dirname "$0")/.."
 [ -n "$OUT" ] || OUT=$PWD/results/bench/threads.csv
-PROG=threads
-. bench/out.sh
 out_prepare
 load=$(load_line)
 [ -n "$RNNLAB" ] || RNNLAB=bin/rnnlab
