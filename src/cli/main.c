@@ -108,8 +108,10 @@ static int self_exe_is_rnnlab(void)
 }
 #endif
 
+#if defined(__linux__) && defined(_OPENMP)
 /* 1 when the user left the wait policy to rnnlab (neither variable set) */
 static int policy_unset(void) { return !getenv("OMP_WAIT_POLICY") && !getenv("GOMP_SPINCOUNT"); }
+#endif
 
 int cli_wait_policy_env(void)
 {
