@@ -2,7 +2,10 @@
  * test_determinism.c - the same forward/backward with 1, 2, 3, 8 and 16 threads (and twice with
  * the same count) gives byte-identical losses, gradients, input and initial-state gradients and taps,
  * in float32 and float64, for full BPTT (in time blocks) and truncated BPTT. Sizes are chosen so that the parallel loops
- * (B*G*H >= RNNLAB_OMP_MIN_WORK) and the products' tiles, shared by the threads or not, are really used.
+ * (B*G*H >= RNNLAB_OMP_MIN_WORK) and the products' tiles, shared by the threads or not, are really used; the
+ * long block (T = 40 in one block: 2560 rows of 4H or 3H gates) passes the thresholds of the loops and
+ * products over a block's rows too (RNNLAB_OMP_MIN_ROWS_WORK, RNNLAB_GEMM_ROWS_PAR_MNK: the bias sums
+ * and additions, the input product, dU and dW).
  */
 #include "check.h"
 #include "rnnlab/rnnlab.h"
@@ -18,9 +21,11 @@ typedef struct result {
     size_t grad_bytes, nx, nh, ntap;
 } result;
 
-static void run_once(rnnlab_cell_kind cell, rnnlab_dtype dt, int truncate, int threads, int remedies, result *r)
+static void run_once(rnnlab_cell_kind cell, rnnlab_dtype dt, int truncate, int threads, int remedies, int long_block,
+                     result *r)
 {
-    enum { B = 64, T = 10, I = 32, H = 128, L = 2, O = 3 };
+    enum { B = 64, I = 32, H = 128, L = 2, O = 3 };
+    const int T = long_block ? 40 : 10;
     rnnlab_threads_set(threads);
     rnnlab_model_config mc;
     rnnlab_model_config_init(&mc);
@@ -37,7 +42,7 @@ static void run_once(rnnlab_cell_kind cell, rnnlab_dtype dt, int truncate, int t
     rnnlab_bptt_config bc;
     rnnlab_bptt_config_init(&bc);
     bc.batch = B, bc.seq_len = T, bc.loss_at = RNNLAB_LOSS_ALL, bc.truncate = truncate, bc.training = remedies;
-    bc.time_block = 4; /* full BPTT in time blocks of 4, 4 and 2 steps (batch norm keeps one) */
+    bc.time_block = long_block ? T : 4; /* else full BPTT in time blocks of 4, 4 and 2 steps (batch norm keeps one) */
     rnnlab_bptt *ws;
     assert_int_equal(rnnlab_bptt_create(&ws, m, &bc), RNNLAB_OK);
     double *x = malloc(sizeof(double) * T * B * I), *y = malloc(sizeof(double) * T * B * O);
@@ -64,18 +69,18 @@ static void run_once(rnnlab_cell_kind cell, rnnlab_dtype dt, int truncate, int t
 
 static void result_free(result *r) { free(r->grads), free(r->dx), free(r->dh0), free(r->taps); }
 
-static void compare_threads(rnnlab_cell_kind cell, rnnlab_dtype dt, int truncate, int remedies)
+static void compare_threads(rnnlab_cell_kind cell, rnnlab_dtype dt, int truncate, int remedies, int long_block)
 {
     const int saved = rnnlab_threads_get(), counts[] = {1, 2, 3, 8, 16, 1};
     const int n = (int)(sizeof counts / sizeof *counts);
     result ref;
-    run_once(cell, dt, truncate, counts[0], remedies, &ref);
+    run_once(cell, dt, truncate, counts[0], remedies, long_block, &ref);
     for (int i = 1; i < n; i++) {
         result r;
-        run_once(cell, dt, truncate, counts[i], remedies, &r);
+        run_once(cell, dt, truncate, counts[i], remedies, long_block, &r);
         char what[128];
-        snprintf(what, sizeof what, "%s %s truncate=%d threads=%d vs 1", rnnlab_cell_name(cell), rnnlab_dtype_name(dt),
-                 truncate, counts[i]);
+        snprintf(what, sizeof what, "%s %s truncate=%d%s threads=%d vs 1", rnnlab_cell_name(cell),
+                 rnnlab_dtype_name(dt), truncate, long_block ? " long block" : "", counts[i]);
         assert_true(check_same_bytes(what, &ref.loss, &r.loss, sizeof r.loss));
         assert_true(check_same_bytes(what, ref.grads, r.grads, r.grad_bytes));
         assert_true(check_same_bytes(what, ref.dx, r.dx, sizeof(double) * r.nx));
@@ -90,32 +95,40 @@ static void compare_threads(rnnlab_cell_kind cell, rnnlab_dtype dt, int truncate
 static void test_rnn_any_thread_count(void **state)
 {
     (void)state;
-    compare_threads(RNNLAB_CELL_RNN, RNNLAB_FLOAT32, 0, 0);
-    compare_threads(RNNLAB_CELL_RNN, RNNLAB_FLOAT64, 0, 0);
+    compare_threads(RNNLAB_CELL_RNN, RNNLAB_FLOAT32, 0, 0, 0);
+    compare_threads(RNNLAB_CELL_RNN, RNNLAB_FLOAT64, 0, 0, 0);
 }
 
 static void test_lstm_any_thread_count(void **state)
 {
     (void)state;
-    compare_threads(RNNLAB_CELL_LSTM, RNNLAB_FLOAT32, 0, 0);
-    compare_threads(RNNLAB_CELL_LSTM, RNNLAB_FLOAT64, 0, 0);
-    compare_threads(RNNLAB_CELL_LSTM, RNNLAB_FLOAT64, 3, 0);
+    compare_threads(RNNLAB_CELL_LSTM, RNNLAB_FLOAT32, 0, 0, 0);
+    compare_threads(RNNLAB_CELL_LSTM, RNNLAB_FLOAT64, 0, 0, 0);
+    compare_threads(RNNLAB_CELL_LSTM, RNNLAB_FLOAT64, 3, 0, 0);
 }
 
 static void test_gru_any_thread_count(void **state)
 {
     (void)state;
-    compare_threads(RNNLAB_CELL_GRU, RNNLAB_FLOAT32, 0, 0);
-    compare_threads(RNNLAB_CELL_GRU, RNNLAB_FLOAT64, 0, 0);
-    compare_threads(RNNLAB_CELL_GRU, RNNLAB_FLOAT32, 4, 0);
+    compare_threads(RNNLAB_CELL_GRU, RNNLAB_FLOAT32, 0, 0, 0);
+    compare_threads(RNNLAB_CELL_GRU, RNNLAB_FLOAT64, 0, 0, 0);
+    compare_threads(RNNLAB_CELL_GRU, RNNLAB_FLOAT32, 4, 0, 0);
 }
 
 /* Layer norm / batch norm, residual connections and dropout in training mode: the same bytes too. */
 static void test_remedies_any_thread_count(void **state)
 {
     (void)state;
-    compare_threads(RNNLAB_CELL_LSTM, RNNLAB_FLOAT32, 0, 1);
-    compare_threads(RNNLAB_CELL_GRU, RNNLAB_FLOAT64, 3, 1);
+    compare_threads(RNNLAB_CELL_LSTM, RNNLAB_FLOAT32, 0, 1, 0);
+    compare_threads(RNNLAB_CELL_GRU, RNNLAB_FLOAT64, 3, 1, 0);
+}
+
+/* One block of 2560 rows: the loops and products over a block's rows run on several threads. */
+static void test_long_block_any_thread_count(void **state)
+{
+    (void)state;
+    compare_threads(RNNLAB_CELL_LSTM, RNNLAB_FLOAT32, 0, 0, 1);
+    compare_threads(RNNLAB_CELL_GRU, RNNLAB_FLOAT64, 0, 0, 1);
 }
 
 int main(void)
@@ -125,6 +138,7 @@ int main(void)
         cmocka_unit_test(test_lstm_any_thread_count),
         cmocka_unit_test(test_gru_any_thread_count),
         cmocka_unit_test(test_remedies_any_thread_count),
+        cmocka_unit_test(test_long_block_any_thread_count),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -31,7 +31,7 @@ int R(rnnlab_cell_separate_dzh)(const R(rnnlab_cell_ops) *ops, const rnnlab_cell
 void R(rnnlab_wgrad_hh_plain)(real *dU, const real *dZh, const real *Hprev, int TB, int GH, int H)
 {
     /* dU (GH, H) += dZh^T (GH, TB) Hprev (TB, H): one product over all steps */
-    R(rnnlab_gemm)(1, 0, GH, H, TB, 1, dZh, GH, Hprev, H, 1, dU, H);
+    R(rnnlab_gemm_rows)(1, 0, GH, H, TB, 1, dZh, GH, Hprev, H, 1, dU, H);
 }
 
 /* ---------------------------------------------------------------- layer normalisation */

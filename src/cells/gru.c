@@ -210,8 +210,8 @@ static void gru_before_wgrad_hh(R(rnnlab_layer_grad) *g, const real *dZx, const 
 {
     (void)dZx, (void)Cprev, (void)Cnext, (void)p, (void)o;
     const int GH = 3 * H;
-    R(rnnlab_gemm)(1, 0, 2 * H, H, TB, 1, dZh, GH, Hprev, H, 1, g->dU, H);
-    R(rnnlab_gemm)(1, 0, H, H, TB, 1, dZh + 2 * H, GH, extra, H, 1, g->dU + (size_t)2 * H * H, H);
+    R(rnnlab_gemm_rows)(1, 0, 2 * H, H, TB, 1, dZh, GH, Hprev, H, 1, g->dU, H);
+    R(rnnlab_gemm_rows)(1, 0, H, H, TB, 1, dZh + 2 * H, GH, extra, H, 1, g->dU + (size_t)2 * H * H, H);
 }
 
 const R(rnnlab_cell_ops) R(rnnlab_gru_before_ops) = {

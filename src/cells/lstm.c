@@ -191,7 +191,7 @@ static void lstm_wgrad_hh(R(rnnlab_layer_grad) *g, const real *dZx, const real *
     R(rnnlab_wgrad_hh_plain)(g->dU, dZh, Hprev, TB, GH, H);
     if (!o->peephole) return;
     /* parallel over units j; each sums its rows in row order (any thread count gives the same bits) */
-    RNNLAB_PARALLEL_FOR((size_t)TB * H,
+    RNNLAB_PARALLEL_FOR(RNNLAB_ROWS_WORK((size_t)TB * H),
     for (int j = 0; j < H; j++) {
         real si = 0, sf = 0, so = 0;
         for (int r = 0; r < TB; r++) {

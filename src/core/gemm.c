@@ -44,6 +44,13 @@ static int tile_len(int by_rows, int N)
 #ifndef RNNLAB_GEMM_PAR_MNK
 #define RNNLAB_GEMM_PAR_MNK (1 << 20) /* at least this many multiply-adds for tiles on several threads */
 #endif
+/* The same for products over a block's (step, sample) rows (rnnlab_gemm_rows): their operands are
+ * activations the time loop has just written on the calling thread, or is about to read there, so a
+ * tile on another core first moves its rows between the cores' caches (W3's dU, 128 x 32 x 1024,
+ * took longer on two threads than on one). */
+#ifndef RNNLAB_GEMM_ROWS_PAR_MNK
+#define RNNLAB_GEMM_ROWS_PAR_MNK (1 << 24)
+#endif
 #ifndef RNNLAB_GEMM_SMALL_MNK
 /* at most this many multiply-adds: gemm_small, unless OpenBLAS's kernels have a small-matrix path of
    their own, which is faster still (measured, README: Performance) */
@@ -145,12 +152,13 @@ static void R(gemm_small)(int M, int N, int K, const real *A, int lda, const rea
  * k = 0..K-1, so the result does not depend on the thread count.
  */
 #define THIN_K 8
-static void R(gemm_thin)(int trans_a, int trans_b, int M, int N, int K, const real *A, int lda, const real *B,
-                         int ldb, real beta, real *C, int ldc)
+static void R(gemm_thin)(int rows, int trans_a, int trans_b, int M, int N, int K, const real *A, int lda,
+                         const real *B, int ldb, real beta, real *C, int ldc)
 {
     const size_t sa_i = trans_a ? 1 : (size_t)lda, sa_k = trans_a ? (size_t)lda : 1;
     const size_t sb_k = trans_b ? 1 : (size_t)ldb, sb_j = trans_b ? (size_t)ldb : 1;
-    RNNLAB_PARALLEL_FOR(((double)M * N * K) / 8.0,
+    const double mnk = (double)M * N * K;
+    RNNLAB_PARALLEL_FOR(!rows || mnk >= RNNLAB_GEMM_ROWS_PAR_MNK ? mnk / 8.0 : 0,
     for (int i = 0; i < M; i++) {
         real *c = C + (size_t)i * ldc;
         if (beta == 0) memset(c, 0, (size_t)N * sizeof(real));
@@ -168,8 +176,11 @@ static void R(gemm_thin)(int trans_a, int trans_b, int M, int N, int K, const re
     });
 }
 
-void R(rnnlab_gemm)(int trans_a, int trans_b, int M, int N, int K, real alpha, const real *A, int lda,
-                    const real *B, int ldb, real beta, real *C, int ldc)
+/* rnnlab_gemm (rows = 0) and rnnlab_gemm_rows (rows = 1): the same tiles, shared among the threads
+ * from RNNLAB_GEMM_PAR_MNK or RNNLAB_GEMM_ROWS_PAR_MNK multiply-adds on (a thin product: from an
+ * eighth of its multiply-adds passing RNNLAB_OMP_MIN_WORK, and for rows from the rows threshold). */
+static void R(gemm_with)(int rows, int trans_a, int trans_b, int M, int N, int K, real alpha, const real *A,
+                         int lda, const real *B, int ldb, real beta, real *C, int ldc)
 {
     if (M <= 0 || N <= 0) return;
     if (K <= 0) {
@@ -180,7 +191,7 @@ void R(rnnlab_gemm)(int trans_a, int trans_b, int M, int N, int K, real alpha, c
     }
     const double mnk = (double)M * N * K;
     if (K <= THIN_K && alpha == 1) {
-        R(gemm_thin)(trans_a, trans_b, M, N, K, A, lda, B, ldb, beta, C, ldc);
+        R(gemm_thin)(rows, trans_a, trans_b, M, N, K, A, lda, B, ldb, beta, C, ldc);
         return;
     }
     if (!trans_a && !trans_b && alpha == 1 && mnk <= RNNLAB_GEMM_SMALL_MNK && !rnnlab_blas_small_kernels()) {
@@ -195,7 +206,7 @@ void R(rnnlab_gemm)(int trans_a, int trans_b, int M, int N, int K, real alpha, c
     const int by_rows = M >= N, len = by_rows ? M : N, tl = tile_len(by_rows, N), ntiles = (len + tl - 1) / tl;
     /* the tiles go to the pool only when each thread's share outweighs a region's cost (about 3 us
        here, 2 threads: a few hundred thousand multiply-adds); serial or not, the tiles are the same */
-    RNNLAB_PARALLEL_FOR(mnk >= RNNLAB_GEMM_PAR_MNK ? mnk : 0,
+    RNNLAB_PARALLEL_FOR(mnk >= (rows ? RNNLAB_GEMM_ROWS_PAR_MNK : RNNLAB_GEMM_PAR_MNK) ? mnk : 0,
     for (int tile = 0; tile < ntiles; tile++) {
         const int lo = tile * tl, n = RNNLAB_MIN(tl, len - lo);
         if (by_rows) /* rows lo..lo+n of C: rows of op(A) */
@@ -207,6 +218,18 @@ void R(rnnlab_gemm)(int trans_a, int trans_b, int M, int N, int K, real alpha, c
     });
 }
 
+void R(rnnlab_gemm)(int trans_a, int trans_b, int M, int N, int K, real alpha, const real *A, int lda,
+                    const real *B, int ldb, real beta, real *C, int ldc)
+{
+    R(gemm_with)(0, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+void R(rnnlab_gemm_rows)(int trans_a, int trans_b, int M, int N, int K, real alpha, const real *A, int lda,
+                         const real *B, int ldb, real beta, real *C, int ldc)
+{
+    R(gemm_with)(1, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
 void R(rnnlab_colsum)(real *out, const real *A, int rows, int cols, int lda, int accumulate)
 {
     /* Columns in chunks of 64, one chunk per thread at a time, rows in order inside a chunk: the
@@ -214,7 +237,7 @@ void R(rnnlab_colsum)(real *out, const real *A, int rows, int cols, int lda, int
      * compiler cannot know), and every out[j] sums its rows in row order. */
     enum { CHUNK = 64 };
     const int nchunks = (cols + CHUNK - 1) / CHUNK;
-    RNNLAB_PARALLEL_FOR((size_t)rows * cols,
+    RNNLAB_PARALLEL_FOR(RNNLAB_ROWS_WORK((size_t)rows * cols), /* the rows of a block or a batch */
     for (int c = 0; c < nchunks; c++) {
         const int j0 = c * CHUNK, n = RNNLAB_MIN(cols - j0, CHUNK);
         real acc[CHUNK];

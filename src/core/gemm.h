@@ -16,8 +16,15 @@
 void R(rnnlab_gemm)(int trans_a, int trans_b, int M, int N, int K, real alpha, const real *A, int lda,
                     const real *B, int ldb, real beta, real *C, int ldc);
 
+/* The same product over a block's (step, sample) rows: the input product X W^T of a block, the weight
+ * gradients dZ^T X, and the gradients it sends below, dZ W. The same bits as rnnlab_gemm; the tiles go
+ * to several threads only from RNNLAB_GEMM_ROWS_PAR_MNK multiply-adds on (gemm.c says why). */
+void R(rnnlab_gemm_rows)(int trans_a, int trans_b, int M, int N, int K, real alpha, const real *A, int lda,
+                         const real *B, int ldb, real beta, real *C, int ldc);
+
 /* out[j] (+)= sum over rows r of A[r, j], A (rows, cols) with leading dimension lda; the sum over r
- * runs in row order for every j (parallel over j only), so it is the same for any thread count.
+ * runs in row order for every j (parallel over j only, from RNNLAB_OMP_MIN_ROWS_WORK values on), so
+ * it is the same for any thread count.
  * accumulate = 0 overwrites out. */
 void R(rnnlab_colsum)(real *out, const real *A, int rows, int cols, int lda, int accumulate);
 

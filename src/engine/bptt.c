@@ -469,9 +469,9 @@ static void R(forward_range)(rnnlab_bptt *ws, const rnnlab_model *m, int t_lo, i
         const real *Xin = R(layer_input)(ws, l); /* row t*B + b: input of step t */
         real *g0 = gl + r0 * GH;
         /* gates = [norm] (X W^T) + b_ih for all steps of the range: one product */
-        R(rnnlab_gemm)(0, 1, n * B, GH, p.I, 1, Xin + r0 * p.I, p.I, p.W, p.I, 0, g0, GH);
+        R(rnnlab_gemm_rows)(0, 1, n * B, GH, p.I, 1, Xin + r0 * p.I, p.I, p.W, p.I, 0, g0, GH);
         if (ws->norm != RNNLAB_NORM_NONE) R(input_norm_forward)(ws, m, l, &p, g0, r0, r1);
-        RNNLAB_PARALLEL_FOR((size_t)n * B * GH,
+        RNNLAB_PARALLEL_FOR(RNNLAB_ROWS_WORK((size_t)n * B * GH),
         for (int r = 0; r < n * B; r++) {
             real *g_r = g0 + (size_t)r * GH;
             for (int k = 0; k < GH; k++) g_r[k] += p.b_ih[k];
@@ -519,7 +519,7 @@ static void R(head_forward)(rnnlab_bptt *ws, const rnnlab_model *m)
             memcpy((real *)ws->Hlast + (size_t)b * H, in + ((size_t)(ws->len[b] - 1) * B + b) * H, (size_t)H * sizeof(real));
     }
     real *Y = ws->Y;
-    R(rnnlab_gemm)(0, 1, rows, O, H, 1, R(head_input)(ws), H, R(head_weight)(m), H, 0, Y, O);
+    R(rnnlab_gemm_rows)(0, 1, rows, O, H, 1, R(head_input)(ws), H, R(head_weight)(m), H, 0, Y, O);
     for (int r = 0; r < rows; r++)
         for (int o = 0; o < O; o++) Y[(size_t)r * O + o] += bh[o];
 }
@@ -871,7 +871,7 @@ static void R(layer_wgrad)(rnnlab_bptt *ws, rnnlab_model *m, int l, real *dZx, c
                   TB, H);
     if (ws->norm != RNNLAB_NORM_NONE) R(input_norm_backward)(ws, &p, &g, l, dZx, (size_t)TB);
     const real *Xin = R(layer_input)(ws, l) + r0 * p.I;
-    R(rnnlab_gemm)(1, 0, GH, p.I, TB, 1, dZx, GH, Xin, p.I, 1, g.dW, p.I); /* dW += dZx^T X */
+    R(rnnlab_gemm_rows)(1, 0, GH, p.I, TB, 1, dZx, GH, Xin, p.I, 1, g.dW, p.I); /* dW += dZx^T X */
 }
 
 /* dWh, dbh and the gradient arriving at the head's input rows: dHtop (TB, H), or with the loss at the
@@ -883,10 +883,10 @@ static void R(head_backward)(rnnlab_bptt *ws, rnnlab_model *m, real *dHtop)
     real *dWh = role_ptr(m, m->grads, -1, RNNLAB_ROLE_HEAD_W), *dbh = role_ptr(m, m->grads, -1, RNNLAB_ROLE_HEAD_B);
     R(loss_eval)(ws, -1, dY);
     /* added to the zeroed (or, chunked, the running) gradients like every other tensor's */
-    R(rnnlab_gemm)(1, 0, O, H, rows, 1, dY, O, R(head_input)(ws), H, 1, dWh, H); /* dWh += dY^T Hin */
+    R(rnnlab_gemm_rows)(1, 0, O, H, rows, 1, dY, O, R(head_input)(ws), H, 1, dWh, H); /* dWh += dY^T Hin */
     R(rnnlab_colsum)(dbh, dY, rows, O, O, 1);
     if (ws->cfg.loss_at == RNNLAB_LOSS_ALL) {
-        R(rnnlab_gemm)(0, 0, rows, H, O, 1, dY, O, R(head_weight)(m), H, 0, dHtop, H); /* dHtop = dY Wh */
+        R(rnnlab_gemm_rows)(0, 0, rows, H, O, 1, dY, O, R(head_weight)(m), H, 0, dHtop, H); /* dHtop = dY Wh */
     } else {
         real *gb = ws->dhead; /* (B, H) */
         R(rnnlab_gemm)(0, 0, B, H, O, 1, dY, O, R(head_weight)(m), H, 0, gb, H);
@@ -937,7 +937,7 @@ static void R(backward_full)(rnnlab_bptt *ws, rnnlab_model *m, double *dx, doubl
             R(layer_wgrad)(ws, m, l, zx, zh, r0, (int)rows);
             if (l > 0 || dx) { /* gradient of the layer's input: dZx W, (rows, I_l) */
                 real *d = other + r0 * p.I;
-                R(rnnlab_gemm)(0, 0, (int)rows, p.I, GH, 1, zx, GH, p.W, p.I, 0, d, p.I);
+                R(rnnlab_gemm_rows)(0, 0, (int)rows, p.I, GH, 1, zx, GH, p.W, p.I, 0, d, p.I);
                 if (l > 0) R(input_stream_backward)(ws, m, l, d, cur + r0 * H, r0, r0 + rows);
             }
         }
@@ -1008,7 +1008,7 @@ static void R(backward_windowed)(rnnlab_bptt *ws, rnnlab_model *m, double *dx, d
                 /* the input norm is row by row here (layer norm, or batch norm in evaluation mode): it
                    commutes with the sum over windows, so the sums above stay untransformed */
                 R(input_norm_backward_rows)(ws, &p, l, dZx_w, r0, r1);
-                R(rnnlab_gemm)(0, 0, n * B, H, GH, 1, dZx_w, GH, p.W, H, 0, below, H); /* dh^{l-1} = dZx W */
+                R(rnnlab_gemm_rows)(0, 0, n * B, H, GH, 1, dZx_w, GH, p.W, H, 0, below, H); /* dh^{l-1} = dZx W */
                 R(input_stream_backward)(ws, m, l, below, win, r0, r1);
                 real *tmp = win;
                 win = below, below = tmp;
@@ -1030,7 +1030,7 @@ static void R(backward_windowed)(rnnlab_bptt *ws, rnnlab_model *m, double *dx, d
     if (dx) { /* layer_wgrad turned dZx_sum[0] into dL/d(X W^T) */
         R(rnnlab_layer) p;
         R(rnnlab_layer_view)(m, 0, &p);
-        R(rnnlab_gemm)(0, 0, T * B, p.I, GH, 1, ws->dZx_sum[0], GH, p.W, p.I, 0, ws->dHb, p.I);
+        R(rnnlab_gemm_rows)(0, 0, T * B, p.I, GH, 1, ws->dZx_sum[0], GH, p.W, p.I, 0, ws->dHb, p.I);
         R(rnnlab_to_double)(dx, ws->dHb, (size_t)T * B * ws->I);
         memset(dx + (size_t)T * B * ws->I, 0, (size_t)(Ts - T) * B * ws->I * sizeof(double));
     }
