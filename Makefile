@@ -92,6 +92,7 @@ endif
 
 CFLAGS_ALL := $(CFLAGS_BASE) $(OPT) $(OMP_FLAGS) $(CFLAGS)
 LIBS := $(BLAS_LIBS) -lcsv -linih -lz -lm
+USER_LIBS := $(filter -fopenmp,$(OMP_FLAGS)) $(LIBS)
 LDFLAGS_ALL := $(OMP_FLAGS) $(LDSAN) $(LDFLAGS)
 
 # ------------------------------------------------------------------ sources
@@ -107,6 +108,7 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(GENERIC_SRC:%.c=$(BUILD)/obj/f32/%.
            $(BUILD)/obj/buildinfo.o
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BINS := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+EXAMPLE_BIN := $(BUILD)/tests/example_decay
 LIB := $(BUILD)/librnnlab.a
 CLI := $(BIN)/rnnlab
 
@@ -173,6 +175,7 @@ help:
 	@echo "make bench-sweeps   sweeps of 16/64/256 W3-sized decay runs on 1 and 2 threads -> results/bench/sweeps.csv"
 	@echo "make bench-threads  steps, SGEMM and W3 sweeps on 1, 2, 4, ... threads -> results/bench/threads.csv"
 	@echo "make asan     the test suite under AddressSanitizer;  make ubsan: UndefinedBehaviorSanitizer"
+	@echo "make -s libs  the flags that link a program against $(LIB) (README: Using the library from C)"
 	@echo "make clean    remove build/ and bin/"
 	@echo "knobs: NO_OMP=1 DEBUG=1 CC=clang NATIVE=1 EXP=name"
 
@@ -199,7 +202,7 @@ setup:
 	fi
 
 # ------------------------------------------------------------------ build rules
-build: $(LIB) $(CLI) $(TEST_BINS)
+build: $(LIB) $(CLI) $(TEST_BINS) $(EXAMPLE_BIN)
 	@echo "rnnlab: built $(LIB) and $(CLI) (OpenMP $(OMP_STATE), $(CC))"
 
 # What manifests record about the build: the git revision and the flags. Rewritten only when it changes.
@@ -247,6 +250,17 @@ $(CLI): $(CLI_OBJ) $(LIB)
 $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(BUILD)/obj/tests/check.o $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) $^ $(LIBS) -lcmocka -o $@
+
+# tests/example_decay.c, the program README's "Using the library from C" shows, built as README says
+# to build a program of one's own: the public headers only (-Iinclude), the library, `make -s libs`.
+$(EXAMPLE_BIN): tests/example_decay.c $(LIB) $(FLAGS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) -std=c11 -O2 $(WARN) $(if $(SAN),-fsanitize=$(SAN)) -Iinclude $< $(LIB) $(LDSAN) $(LDFLAGS) $(USER_LIBS) -o $@
+
+# The flags that link a program against build/librnnlab.a (README, Using the library from C).
+.PHONY: libs
+libs:
+	@echo '$(strip $(USER_LIBS))'
 
 # Runs every test binary; the tests find the CLI and the shared data through these variables.
 check: build
