@@ -757,6 +757,93 @@ static void test_prefetch_changes_no_bits(void **state)
     }
 }
 
+/* A NULL where the header allows none is refused with a message naming the function and the argument
+ * (rnnlab/status.h), never a crash; so is reading the states or outputs before any forward, and a
+ * dataset's batch without the targets its loss needs. */
+static void expect_null_refused(rnnlab_status st, const char *fn, const char *arg)
+{
+    char want[128];
+    snprintf(want, sizeof want, "%s: %s must not be NULL", fn, arg);
+    if (st != RNNLAB_ERR_CONFIG || !strstr(rnnlab_last_error(), want))
+        fprintf(stderr, "expected '%s', got %d: %s\n", want, (int)st, rnnlab_last_error());
+    assert_int_equal(st, RNNLAB_ERR_CONFIG);
+    assert_non_null(strstr(rnnlab_last_error(), want));
+}
+
+static void test_null_arguments_are_refused(void **state)
+{
+    (void)state;
+    rnnlab_model_config mc;
+    rnnlab_model_config_init(&mc);
+    mc.cell = RNNLAB_CELL_LSTM, mc.input_size = 2, mc.hidden_size = 3, mc.output_size = 1;
+    rnnlab_model *m = NULL;
+    expect_null_refused(rnnlab_model_create(NULL, &mc), "rnnlab_model_create", "out");
+    assert_int_equal(rnnlab_model_create(&m, &mc), RNNLAB_OK);
+    rnnlab_init_config ic;
+    rnnlab_init_config_init(&ic);
+    rnnlab_rng rng;
+    rnnlab_rng_seed(&rng, 1);
+    expect_null_refused(rnnlab_model_init(m, &ic, NULL), "rnnlab_model_init", "rng");
+    expect_null_refused(rnnlab_model_init(NULL, &ic, &rng), "rnnlab_model_init", "m");
+    ic.weight_hh = RNNLAB_INIT_COUNT;
+    assert_int_equal(rnnlab_model_init(m, &ic, &rng), RNNLAB_ERR_CONFIG);
+    assert_non_null(strstr(rnnlab_last_error(), "weight_hh"));
+    double buf[64];
+    expect_null_refused(rnnlab_model_get(m, 0, NULL), "rnnlab_model_get", "out");
+    expect_null_refused(rnnlab_model_set(m, 0, NULL), "rnnlab_model_set", "in");
+    rnnlab_bptt_config bc;
+    rnnlab_bptt_config_init(&bc);
+    bc.batch = 2, bc.seq_len = 3;
+    rnnlab_bptt *ws = NULL;
+    expect_null_refused(rnnlab_bptt_create(NULL, m, &bc), "rnnlab_bptt_create", "out");
+    expect_null_refused(rnnlab_bptt_create(&ws, NULL, &bc), "rnnlab_bptt_create", "m");
+    assert_int_equal(rnnlab_bptt_create(&ws, m, &bc), RNNLAB_OK);
+    assert_int_equal(rnnlab_bptt_get_state(ws, 0, 0, buf, NULL), RNNLAB_ERR_CONFIG);
+    assert_non_null(strstr(rnnlab_last_error(), "no forward pass yet"));
+    assert_int_equal(rnnlab_bptt_get_output(ws, buf), RNNLAB_ERR_CONFIG);
+    assert_non_null(strstr(rnnlab_last_error(), "no forward pass yet"));
+    const double x[3 * 2 * 2] = {0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2}, y[2] = {0.5, -0.5};
+    const rnnlab_batch bt = {.x = x, .target = y};
+    double loss;
+    expect_null_refused(rnnlab_bptt_forward(NULL, m, &bt, &loss), "rnnlab_bptt_forward", "ws");
+    expect_null_refused(rnnlab_bptt_forward(ws, NULL, &bt, &loss), "rnnlab_bptt_forward", "m");
+    assert_int_equal(rnnlab_bptt_forward(ws, m, NULL, &loss), RNNLAB_ERR_CONFIG);
+    assert_non_null(strstr(rnnlab_last_error(), "the batch must not be NULL"));
+    assert_int_equal(rnnlab_bptt_forward(ws, m, &bt, &loss), RNNLAB_OK);
+    expect_null_refused(rnnlab_bptt_backward(NULL, m, NULL, NULL, NULL), "rnnlab_bptt_backward", "ws");
+    expect_null_refused(rnnlab_bptt_backward(ws, NULL, NULL, NULL, NULL), "rnnlab_bptt_backward", "m");
+    expect_null_refused(rnnlab_bptt_get_output(ws, NULL), "rnnlab_bptt_get_output", "out");
+    expect_null_refused(rnnlab_bptt_get_state(ws, 0, 0, NULL, NULL), "rnnlab_bptt_get_state", "h_out");
+    assert_int_equal(rnnlab_bptt_get_state(ws, 0, 2, buf, buf + 8), RNNLAB_OK);
+    expect_null_refused(rnnlab_bptt_chunked(ws, m, NULL, 3, &loss, NULL, NULL), "rnnlab_bptt_chunked", "bt");
+    rnnlab_bptt_free(ws);
+    rnnlab_model_free(m);
+
+    rnnlab_dataset *ds = NULL;
+    const rnnlab_option opts[] = {{"delay", "5", 0}, {"recall", NULL, 0}};
+    expect_null_refused(rnnlab_dataset_open(NULL, "copy", opts, 1, 1, NULL), "rnnlab_dataset_open", "out");
+    expect_null_refused(rnnlab_dataset_open(&ds, "copy", NULL, 1, 1, NULL), "rnnlab_dataset_open", "opts");
+    int bad = -1;
+    assert_int_equal(rnnlab_dataset_open(&ds, "copy", opts, 2, 1, &bad), RNNLAB_ERR_CONFIG);
+    assert_non_null(strstr(rnnlab_last_error(), "option 1 has a NULL value"));
+    assert_int_equal(bad, 1);
+    assert_int_equal(rnnlab_dataset_open(&ds, "copy", opts, -1, 1, NULL), RNNLAB_ERR_CONFIG);
+    assert_non_null(strstr(rnnlab_last_error(), "n_opts must be >= 0"));
+    assert_int_equal(rnnlab_dataset_open(&ds, "copy", opts, 1, 1, NULL), RNNLAB_OK); /* xent at every step */
+    const rnnlab_task_info *info = rnnlab_dataset_info(ds);
+    const size_t TB = (size_t)info->seq_len * 2;
+    double *xs = malloc(sizeof(double) * TB * info->input_size);
+    int *cls = malloc(sizeof(int) * TB), len[2];
+    assert_non_null(xs), assert_non_null(cls);
+    expect_null_refused(rnnlab_dataset_batch(ds, RNNLAB_SPLIT_TRAIN, 0, 2, xs, NULL, NULL, len), "rnnlab_dataset_batch",
+                        "target_class");
+    expect_null_refused(rnnlab_dataset_batch(ds, RNNLAB_SPLIT_TRAIN, 0, 2, NULL, NULL, cls, len), "rnnlab_dataset_batch",
+                        "x");
+    assert_int_equal(rnnlab_dataset_batch(ds, RNNLAB_SPLIT_TRAIN, 0, 2, xs, NULL, cls, len), RNNLAB_OK);
+    free(xs), free(cls);
+    rnnlab_dataset_close(ds);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -778,6 +865,7 @@ int main(void)
         cmocka_unit_test(test_taps_at_extreme_scales),
         cmocka_unit_test(test_consumed_cache_gives_the_same_gradients),
         cmocka_unit_test(test_prefetch_changes_no_bits),
+        cmocka_unit_test(test_null_arguments_are_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

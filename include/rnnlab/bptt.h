@@ -23,7 +23,8 @@
  * and likewise for x. dL/dh0 (dc0) collects the terms whose window reaches step 0 (s <= k-1).
  * A truncation length k >= T is full BPTT.
  *
- * Gradient taps, recorded during the backward pass for every layer l and step t (0..T-1):
+ * Gradient taps, recorded during the backward pass for every layer l and step t (0..T-1), stored
+ * layer by layer: h_norm[l][t] below is h_norm[l * T + t] of rnnlab_taps (and so for the others):
  *   h_norm[l][t]      = || dL/dh^l_t ||_2 over all B*H entries of the batch
  *   h_norm_mean[l][t] = (1/B_t) sum_{b real at t} || dL/dh^l_t[b, :] ||_2, B_t = samples with t < length
  *                       (0 when B_t = 0)
@@ -218,18 +219,20 @@ rnnlab_status rnnlab_bptt_chunked(rnnlab_bptt *ws, rnnlab_model *m, const rnnlab
 rnnlab_status rnnlab_bptt_update_running_stats(const rnnlab_bptt *ws, rnnlab_model *m, double momentum);
 
 /* The taps of the last backward (valid until the next backward or rnnlab_bptt_free). Without taps
- * (cfg.taps = 0) the h/c arrays hold zeros; param_norm is always filled. */
+ * (cfg.taps = 0), or before the first backward, the h/c arrays hold zeros; param_norm is always
+ * filled by a backward. */
 rnnlab_taps rnnlab_bptt_get_taps(const rnnlab_bptt *ws);
 
-/* Copies the forward's state of layer l after step t (t = -1 gives h0) into out (B, H); c for the
- * LSTM's cell state (NULL otherwise is allowed). Rows of samples whose sequence ended before step t
+/* Copies the forward's state of layer l after step t (t = -1 gives h0) into h_out (B, H); c_out for
+ * the LSTM's cell state (may be NULL; ignored for other cells). Rows of samples whose sequence ended before step t
  * hold no meaningful value (the steps after the batch's longest sample, or after the longest of a
  * part's samples (rnnlab_bptt_create), are not computed). Errors: RNNLAB_ERR_SHAPE for l or t out
- * of range. */
+ * of range; RNNLAB_ERR_CONFIG before the first forward. */
 rnnlab_status rnnlab_bptt_get_state(const rnnlab_bptt *ws, int l, int t, double *h_out, double *c_out);
 
 /* Copies the head outputs of the last forward into out: (B, O) at last, (T, B, O) at all (rows after
- * a sample's last step hold no meaningful value, as for rnnlab_bptt_get_state). */
+ * a sample's last step hold no meaningful value, as for rnnlab_bptt_get_state). Errors:
+ * RNNLAB_ERR_CONFIG before the first forward. */
 rnnlab_status rnnlab_bptt_get_output(const rnnlab_bptt *ws, double *out);
 
 #ifdef __cplusplus

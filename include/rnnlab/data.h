@@ -116,6 +116,8 @@ typedef struct rnnlab_dataset rnnlab_dataset;
  * Memory:  *out is owned by the caller (rnnlab_dataset_close). File-based datasets are read here,
  *          whole (Fashion-MNIST: about 55 MB and half a second; MuseData about a second), so open
  *          one once per run, not per batch.
+ * Options: opts[0..n_opts-1] (opts may be NULL when n_opts is 0), keys and values not NULL; a key
+ *          given twice counts with its last value, so a caller may append overrides.
  * Errors:  RNNLAB_ERR_CONFIG for an unknown name, an unknown option or a bad value: the message is
  *          "key: why" and *bad_option (if not NULL) is the index of the option at fault, else -1;
  *          RNNLAB_ERR_IO for a missing or malformed file ("file:line[:column]: why", and for a missing
@@ -151,8 +153,9 @@ const rnnlab_task_info *rnnlab_dataset_info(const rnnlab_dataset *ds);
  *          always written (T for fixed-length tasks). Padding is written as zeros.
  * Memory:  allocates nothing; reads the dataset only, so several threads may draw batches from one
  *          dataset at once.
- * Errors:  RNNLAB_ERR_CONFIG for B < 1, index < 0, or a split the dataset does not have (an empty
- *          split of file-based data: "split valid of task X is empty").
+ * Errors:  RNNLAB_ERR_CONFIG for B < 1, index < 0, a NULL x or lengths, a NULL target_class for
+ *          an xent task or a NULL target for the others, or a split the dataset does not have (an
+ *          empty split of file-based data: "split valid of task X is empty").
  */
 rnnlab_status rnnlab_dataset_batch(rnnlab_dataset *ds, rnnlab_split split, long index, int B, double *x,
                                    double *target, int *target_class, int *lengths);

@@ -40,7 +40,7 @@ extern "C" {
 #endif
 
 typedef enum rnnlab_dtype {
-    RNNLAB_FLOAT32 = 0, /* speed default for training */
+    RNNLAB_FLOAT32 = 0, /* the speed choice for training (the model's default is float64) */
     RNNLAB_FLOAT64      /* gradient checks and decay measurements */
 } rnnlab_dtype;
 
@@ -87,7 +87,7 @@ typedef struct rnnlab_model_config {
  * L = 1, O = 1, float64. */
 void rnnlab_model_config_init(rnnlab_model_config *cfg);
 
-/* Checks every field (sizes >= 1 and below 2^20, enums in range, alpha finite, options that
+/* Checks every field (sizes from 1 to 2^20, num_layers at most 1024, enums in range, alpha finite, options that
  * do not apply to the cell left at their defaults are accepted).
  * Errors: RNNLAB_ERR_CONFIG naming the field and the bad value. */
 rnnlab_status rnnlab_model_config_check(const rnnlab_model_config *cfg);

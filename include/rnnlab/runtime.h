@@ -21,8 +21,9 @@ int rnnlab_openmp_enabled(void);
 /* The number of threads the next parallel region will use (1 without OpenMP). */
 int rnnlab_threads_get(void);
 
-/* Sets the thread count for rnnlab's loops and products (n >= 1; values above the machine's core
- * count are allowed and only oversubscribe). Without OpenMP this does nothing. */
+/* Sets the thread count for rnnlab's loops and products, for the whole process (n >= 1; n < 1 is
+ * taken as 1; values above the machine's core count are allowed and only oversubscribe). The default
+ * is OpenMP's: OMP_NUM_THREADS, else every core. Without OpenMP this does nothing. */
 void rnnlab_threads_set(int n);
 
 /* 1 if flush-to-zero / denormals-are-zero can be set on this CPU (x86 SSE), 0 otherwise. */

@@ -5,6 +5,11 @@
  * an rnnlab_status and leaves a message (which argument, which dimension, which layer/timestep) that
  * rnnlab_last_error() returns. Messages are per thread.
  *
+ * Pointer arguments must not be NULL unless the function's comment allows it ("or NULL", "may be
+ * NULL"). The functions of model.h, init.h, bptt.h and data.h that return a status check theirs and
+ * return RNNLAB_ERR_CONFIG with "function: argument must not be NULL"; functions that return void or
+ * a value (the *_free and *_close functions, which take NULL, aside) do not check.
+ *
  * All heap memory goes through rnnlab_malloc/rnnlab_calloc/rnnlab_free so that a test can make the
  * Nth allocation fail (rnnlab_alloc_fail_after).
  */

@@ -18,6 +18,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "rnnlab/status.h"
+
+/* Returns RNNLAB_ERR_CONFIG from the calling function, with the message "fn: p must not be NULL",
+ * when the pointer argument p is NULL: the public functions that return a status check the pointers
+ * their header does not allow to be NULL (rnnlab/status.h). */
+#define RNNLAB_REQUIRE_PTR(fn, p)                                                                    \
+    do {                                                                                             \
+        if (!(p)) return rnnlab_error(RNNLAB_ERR_CONFIG, "%s: %s must not be NULL", fn, #p);        \
+    } while (0)
+
 #ifdef RNNLAB_DEBUG
 #define RNNLAB_ASSERT(cond, msg)                                                                     \
     do {                                                                                             \

@@ -7,6 +7,7 @@
 #include "data/data_internal.h"
 #include "rnnlab/format.h"
 #include "rnnlab/rng.h"
+#include "core/internal.h"
 
 #include <errno.h>
 #include <math.h>
@@ -61,7 +62,17 @@ rnnlab_status rnnlab_dataset_open(rnnlab_dataset **out, const char *name, const 
     int bad_local;
     if (!bad_option) bad_option = &bad_local;
     *bad_option = -1;
+    RNNLAB_REQUIRE_PTR("rnnlab_dataset_open", out);
     *out = NULL;
+    if (n_opts < 0) return rnnlab_error(RNNLAB_ERR_CONFIG, "rnnlab_dataset_open: n_opts must be >= 0 (got %d)", n_opts);
+    if (n_opts > 0) RNNLAB_REQUIRE_PTR("rnnlab_dataset_open", opts);
+    for (int o = 0; o < n_opts; o++) {
+        if (!opts[o].key || !opts[o].value) {
+            *bad_option = o;
+            return rnnlab_error(RNNLAB_ERR_CONFIG, "rnnlab_dataset_open: option %d has a NULL %s", o,
+                                opts[o].key ? "value" : "key");
+        }
+    }
     const rnnlab_task_def *def = NULL;
     for (int i = 0; i < N_TASKS; i++)
         if (name && strcmp(name, registry[i]->name) == 0) def = registry[i];
@@ -111,6 +122,11 @@ const rnnlab_task_info *rnnlab_dataset_info(const rnnlab_dataset *ds) { return &
 rnnlab_status rnnlab_dataset_batch(rnnlab_dataset *ds, rnnlab_split split, long index, int B, double *x,
                                    double *target, int *target_class, int *lengths)
 {
+    RNNLAB_REQUIRE_PTR("rnnlab_dataset_batch", ds);
+    RNNLAB_REQUIRE_PTR("rnnlab_dataset_batch", x);
+    RNNLAB_REQUIRE_PTR("rnnlab_dataset_batch", lengths);
+    if (ds->info.loss == RNNLAB_LOSS_XENT) RNNLAB_REQUIRE_PTR("rnnlab_dataset_batch", target_class);
+    else RNNLAB_REQUIRE_PTR("rnnlab_dataset_batch", target);
     if (B < 1) return rnnlab_error(RNNLAB_ERR_CONFIG, "batch must be >= 1 (got %d)", B);
     if (split != RNNLAB_SPLIT_TRAIN && split != RNNLAB_SPLIT_VALID && split != RNNLAB_SPLIT_TEST)
         return rnnlab_error(RNNLAB_ERR_CONFIG, "invalid split %d", (int)split);
@@ -301,7 +317,9 @@ static rnnlab_status show_generic(const rnnlab_dataset *ds, rnnlab_buf *out, int
 
 rnnlab_status rnnlab_dataset_show(rnnlab_dataset *ds, rnnlab_split split, int n, char **text)
 {
+    RNNLAB_REQUIRE_PTR("rnnlab_dataset_show", text);
     *text = NULL;
+    RNNLAB_REQUIRE_PTR("rnnlab_dataset_show", ds);
     if (n < 1) return rnnlab_error(RNNLAB_ERR_CONFIG, "show: the number of examples must be >= 1 (got %d)", n);
     const rnnlab_task_info *in = &ds->info;
     /* a split of fewer examples than asked: each shown once (a batch would wrap around and repeat them) */

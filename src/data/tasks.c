@@ -282,7 +282,7 @@ const rnnlab_task_def rnnlab_task_copy = {
                    "recall = N           symbols to copy (default 10)\n"
                    "categories = K       data categories (default 8)\n",
     .keys = copy_keys,
-    .shape = "I=10 O=9 T=delay+20",
+    .shape = "I=K+2 O=K+1 T=delay+2*recall (K = categories: I=10 O=9 T=delay+20 by default)",
     .size = "unlimited (generated)",
     .source = "Arjovsky, Shah & Bengio 2016, Unitary Evolution RNNs, Section 4.1",
     .open = copy_open,

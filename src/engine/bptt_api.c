@@ -282,8 +282,10 @@ static int split_create(rnnlab_bptt *ws, const rnnlab_model *m, const rnnlab_bpt
  * split workspace (bptt_create calls itself for each). */
 static rnnlab_status bptt_create(rnnlab_bptt **out, const rnnlab_model *m, const rnnlab_bptt_config *cfg, int split)
 {
+    RNNLAB_REQUIRE_PTR("rnnlab_bptt_create", out);
     *out = NULL;
-    if (!m || !cfg) return rnnlab_error(RNNLAB_ERR_CONFIG, "rnnlab_bptt_create: model and config are required");
+    RNNLAB_REQUIRE_PTR("rnnlab_bptt_create", m);
+    RNNLAB_REQUIRE_PTR("rnnlab_bptt_create", cfg);
     if (cfg->batch < 1) return rnnlab_error(RNNLAB_ERR_CONFIG, "batch must be >= 1 (got %d)", cfg->batch);
     if (cfg->seq_len < 1) return rnnlab_error(RNNLAB_ERR_CONFIG, "seq_len must be >= 1 (got %d)", cfg->seq_len);
     if (cfg->truncate < 0)
@@ -455,18 +457,21 @@ static rnnlab_status check_finite(const char *name, const double *v, size_t rows
 
 rnnlab_status rnnlab_bptt_check_batch(const rnnlab_bptt *ws, const rnnlab_model *m, const rnnlab_batch *bt)
 {
+    RNNLAB_REQUIRE_PTR("rnnlab_bptt_forward", ws);
+    RNNLAB_REQUIRE_PTR("rnnlab_bptt_forward", m);
+    if (!bt) return rnnlab_error(RNNLAB_ERR_CONFIG, "rnnlab_bptt_forward: the batch must not be NULL");
     rnnlab_status st = check_model(ws, m);
     if (st) return st;
     const int B = ws->B, T = ws->T, all = ws->cfg.loss_at == RNNLAB_LOSS_ALL;
     const size_t rows = all ? (size_t)T * B : (size_t)B;
-    if (!bt || !bt->x) return rnnlab_error(RNNLAB_ERR_CONFIG, "batch: x is required");
+    if (!bt->x) return rnnlab_error(RNNLAB_ERR_CONFIG, "batch: x is required");
     if (bt->lengths)
         for (int b = 0; b < B; b++)
             if (bt->lengths[b] < 1 || bt->lengths[b] > T)
                 return rnnlab_error(RNNLAB_ERR_SHAPE, "batch: lengths[%d] = %d is outside [1, %d]", b, bt->lengths[b], T);
     if (ws->cfg.loss == RNNLAB_LOSS_XENT) {
         if (!bt->target_class)
-            return rnnlab_error(RNNLAB_ERR_CONFIG, "batch: the xent loss needs target_class (%s)",
+            return rnnlab_error(RNNLAB_ERR_CONFIG, "batch: the xent loss needs target_class, shape %s",
                                 all ? "(T, B)" : "(B)");
         for (size_t r = 0; r < rows; r++) {
             const int b = (int)(r % B), t = all ? (int)(r / B) : 0;
@@ -504,6 +509,8 @@ rnnlab_status rnnlab_bptt_forward(rnnlab_bptt *ws, const rnnlab_model *m, const 
 
 rnnlab_status rnnlab_bptt_backward(rnnlab_bptt *ws, rnnlab_model *m, double *dx, double *dh0, double *dc0)
 {
+    RNNLAB_REQUIRE_PTR("rnnlab_bptt_backward", ws);
+    RNNLAB_REQUIRE_PTR("rnnlab_bptt_backward", m);
     rnnlab_status st = check_model(ws, m);
     if (st) return st;
     if (!ws->have_forward)
@@ -533,6 +540,9 @@ static rnnlab_status chunk_end(rnnlab_bptt *ws, rnnlab_status st, int c, int t0,
 rnnlab_status rnnlab_bptt_chunked(rnnlab_bptt *ws, rnnlab_model *m, const rnnlab_batch *bt, int T, double *loss,
                                   double *tap_h, double *tap_c)
 {
+    RNNLAB_REQUIRE_PTR("rnnlab_bptt_chunked", ws);
+    RNNLAB_REQUIRE_PTR("rnnlab_bptt_chunked", m);
+    RNNLAB_REQUIRE_PTR("rnnlab_bptt_chunked", bt);
     rnnlab_status st = check_model(ws, m);
     if (st) return st;
     if (ws->windowed)
@@ -599,6 +609,8 @@ rnnlab_status rnnlab_bptt_window_loss(rnnlab_bptt *ws, const rnnlab_model *m, co
 
 rnnlab_status rnnlab_bptt_update_running_stats(const rnnlab_bptt *ws, rnnlab_model *m, double momentum)
 {
+    RNNLAB_REQUIRE_PTR("rnnlab_bptt_update_running_stats", ws);
+    RNNLAB_REQUIRE_PTR("rnnlab_bptt_update_running_stats", m);
     rnnlab_status st = check_model(ws, m);
     if (st) return st;
     if (!(momentum >= 0 && momentum <= 1))
@@ -643,6 +655,10 @@ rnnlab_taps rnnlab_bptt_get_taps(const rnnlab_bptt *ws)
 
 rnnlab_status rnnlab_bptt_get_state(const rnnlab_bptt *ws, int l, int t, double *h_out, double *c_out)
 {
+    RNNLAB_REQUIRE_PTR("rnnlab_bptt_get_state", ws);
+    RNNLAB_REQUIRE_PTR("rnnlab_bptt_get_state", h_out);
+    if (!ws->have_forward)
+        return rnnlab_error(RNNLAB_ERR_CONFIG, "rnnlab_bptt_get_state: no forward pass yet (call rnnlab_bptt_forward first)");
     if (l < 0 || l >= ws->L || t < -1 || t >= ws->T)
         return rnnlab_error(RNNLAB_ERR_SHAPE, "state (layer %d, step %d) out of range (L=%d, T=%d)", l, t, ws->L, ws->T);
     if (ws->mcfg.dtype == RNNLAB_FLOAT32) rnnlab_bptt_get_state_impl_f32(ws, l, t, h_out, c_out);
@@ -652,6 +668,10 @@ rnnlab_status rnnlab_bptt_get_state(const rnnlab_bptt *ws, int l, int t, double 
 
 rnnlab_status rnnlab_bptt_get_output(const rnnlab_bptt *ws, double *out)
 {
+    RNNLAB_REQUIRE_PTR("rnnlab_bptt_get_output", ws);
+    RNNLAB_REQUIRE_PTR("rnnlab_bptt_get_output", out);
+    if (!ws->have_forward)
+        return rnnlab_error(RNNLAB_ERR_CONFIG, "rnnlab_bptt_get_output: no forward pass yet (call rnnlab_bptt_forward first)");
     if (ws->mcfg.dtype == RNNLAB_FLOAT32) rnnlab_bptt_get_output_impl_f32(ws, out);
     else rnnlab_bptt_get_output_impl_f64(ws, out);
     return RNNLAB_OK;

@@ -6,6 +6,7 @@
  * Orthogonal blocks use LAPACK's dgeqrf/dorgqr from OpenBLAS on a Gaussian matrix.
  */
 #include "rnnlab/init.h"
+#include "core/internal.h"
 
 #include <math.h>
 #include <string.h>
@@ -151,8 +152,10 @@ static rnnlab_status draw_block(double *blk, int rows, int cols, rnnlab_init_sch
 
 static rnnlab_status check_config(const rnnlab_model *m, const rnnlab_init_config *cfg)
 {
-    if ((unsigned)cfg->weight_ih >= RNNLAB_INIT_COUNT || (unsigned)cfg->weight_hh >= RNNLAB_INIT_COUNT)
-        return rnnlab_error(RNNLAB_ERR_CONFIG, "init: invalid scheme");
+    if ((unsigned)cfg->weight_ih >= RNNLAB_INIT_COUNT)
+        return rnnlab_error(RNNLAB_ERR_CONFIG, "init: weight_ih is not a scheme (got %d)", (int)cfg->weight_ih);
+    if ((unsigned)cfg->weight_hh >= RNNLAB_INIT_COUNT)
+        return rnnlab_error(RNNLAB_ERR_CONFIG, "init: weight_hh is not a scheme (got %d)", (int)cfg->weight_hh);
     if (cfg->bias != RNNLAB_INIT_PYTORCH && cfg->bias != RNNLAB_INIT_ZERO)
         return rnnlab_error(RNNLAB_ERR_CONFIG, "init_bias must be pytorch or zero (got %s)",
                             rnnlab_init_scheme_name(cfg->bias));
@@ -178,6 +181,9 @@ static rnnlab_status check_config(const rnnlab_model *m, const rnnlab_init_confi
 
 rnnlab_status rnnlab_model_init(rnnlab_model *m, const rnnlab_init_config *cfg, rnnlab_rng *rng)
 {
+    RNNLAB_REQUIRE_PTR("rnnlab_model_init", m);
+    RNNLAB_REQUIRE_PTR("rnnlab_model_init", cfg);
+    RNNLAB_REQUIRE_PTR("rnnlab_model_init", rng);
     rnnlab_status st = check_config(m, cfg);
     if (st) return st;
     const int H = m->cfg.hidden_size, G = m->G;

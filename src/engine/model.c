@@ -6,6 +6,7 @@
  * Layout and names: include/rnnlab/model.h.
  */
 #include "rnnlab/model.h"
+#include "core/internal.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -119,6 +120,7 @@ static void add_tensor(rnnlab_tensor_info *table, int *count, int *role_index, c
 
 rnnlab_status rnnlab_model_create(rnnlab_model **out, const rnnlab_model_config *cfg)
 {
+    RNNLAB_REQUIRE_PTR("rnnlab_model_create", out);
     rnnlab_status st = rnnlab_model_config_check(cfg);
     if (st) return st;
     *out = NULL;
@@ -240,6 +242,8 @@ static rnnlab_status check_index(const rnnlab_model *m, int i)
 
 static rnnlab_status copy_out(const rnnlab_model *m, const void *block, int i, double *out)
 {
+    RNNLAB_REQUIRE_PTR("rnnlab_model_get", m);
+    RNNLAB_REQUIRE_PTR("rnnlab_model_get", out);
     rnnlab_status st = check_index(m, i);
     if (st) return st;
     const rnnlab_tensor_info *t = &m->tensors[i];
@@ -252,6 +256,8 @@ rnnlab_status rnnlab_model_get_grad(const rnnlab_model *m, int i, double *out) {
 
 rnnlab_status rnnlab_model_set(rnnlab_model *m, int i, const double *in)
 {
+    RNNLAB_REQUIRE_PTR("rnnlab_model_set", m);
+    RNNLAB_REQUIRE_PTR("rnnlab_model_set", in);
     rnnlab_status st = check_index(m, i);
     if (st) return st;
     const rnnlab_tensor_info *t = &m->tensors[i];
@@ -261,6 +267,8 @@ rnnlab_status rnnlab_model_set(rnnlab_model *m, int i, const double *in)
 
 rnnlab_status rnnlab_model_copy_params(rnnlab_model *dst, const rnnlab_model *src)
 {
+    RNNLAB_REQUIRE_PTR("rnnlab_model_copy_params", dst);
+    RNNLAB_REQUIRE_PTR("rnnlab_model_copy_params", src);
     const rnnlab_model_config *a = &dst->cfg, *b = &src->cfg;
     const int same = a->cell == b->cell && a->activation == b->activation && a->leaky_alpha == b->leaky_alpha &&
                      a->gru_variant == b->gru_variant && a->peephole == b->peephole && a->norm == b->norm &&
