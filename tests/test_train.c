@@ -11,6 +11,7 @@
  * up to 8 times at random moments (about 3 s). The CLI tests use $RNNLAB_BIN and skip without it.
  */
 #include "check.h"
+#include "rnnlab/checkpoint.h"
 #include "rnnlab/csvio.h"
 #include "rnnlab/experiment.h"
 #include "rnnlab/format.h"
@@ -605,7 +606,7 @@ static void test_bad_train_keys(void **state)
     } cases[] = {
         {"[train]\nlr = -1\n", ":10: lr: expected a number >= 0"},
         {"[train]\nepochs = 3\n", ":10: epochs: unknown key in [train]"},
-        {"[train]\nmax_steps = 10\nprobe_at = 0, 50\n", ":11: probe_at: step 50 is beyond max_steps"}, /* its own line */
+        {"[train]\nmax_steps = 10\nprobe_at = 0, 50\n", ":11: probe_at: step 50 is outside [0, max_steps"}, /* its own line */
         {"[train]\noptimizer = sgd\nnesterov = true\n", ":11: nesterov: nesterov needs the sgd optimizer, momentum > 0"},
         {"[train]\nclip = norm\n", ":10: clip: unknown clipping 'norm'"},
         {"[sweep]\nprobe_at = 0, 10\n", "probe_at is a list itself and cannot be swept"},
@@ -777,6 +778,82 @@ static void test_batch_norm_running_statistics_train(void **state)
     rnnlab_trainer_free(tr), rnnlab_model_free(m), rnnlab_dataset_close(ds), free(before);
 }
 
+/* Inputs a trial of the library's other headers broke (a crash, a hang, a lost file or a wrong status
+ * each): now refused with a message, or harmless. */
+static void test_api_edges_from_a_trial(void **state)
+{
+    (void)state;
+    rnnlab_dataset *ds = adding(30, "hochreiter1997", 3);
+    rnnlab_model *m = model_for(RNNLAB_CELL_GRU, 4, 1, RNNLAB_FLOAT64, 0, 5);
+    rnnlab_train_config c;
+    rnnlab_train_config_init(&c);
+    c.max_steps = 10;
+    rnnlab_trainer *tr = NULL;
+    assert_int_equal(rnnlab_trainer_create(&tr, m, ds, 4, &c, 1), RNNLAB_OK);
+    rnnlab_eval_metrics ev;
+    double ab;
+    assert_int_equal(rnnlab_trainer_evaluate(tr, NULL, (rnnlab_split)-1, &ev), RNNLAB_ERR_CONFIG); /* crashed */
+    assert_non_null(strstr(rnnlab_last_error(), "invalid split -1"));
+    assert_int_equal(rnnlab_trainer_ablate(tr, (rnnlab_split)99, RNNLAB_ABLATION_ZERO, NULL, &ab), RNNLAB_ERR_CONFIG);
+    rnnlab_trainer_free(tr);
+    c.n_probe_at = RNNLAB_TRAIN_MAX_PROBES + 1; /* read past probe_at[] */
+    assert_int_equal(rnnlab_train_config_check(&c), RNNLAB_ERR_CONFIG);
+    assert_non_null(strstr(rnnlab_last_error(), "probe_at"));
+    rnnlab_model_free(m);
+    rnnlab_dataset_close(ds);
+
+    rnnlab_schedule sch; /* an unchecked schedule: SIGFPE before */
+    rnnlab_schedule_init(&sch);
+    sch.kind = RNNLAB_SCHEDULE_STEP, sch.step_size = 0;
+    assert_true(isnan(rnnlab_schedule_lr(&sch, 0.1, 5)));
+    rnnlab_optim_config oc;
+    rnnlab_optim_config_init(&oc, RNNLAB_OPTIM_SGD);
+    oc.lr = INFINITY; /* said "must be in [0, inf] (got inf)" */
+    assert_int_equal(rnnlab_optim_config_check(&oc), RNNLAB_ERR_CONFIG);
+    assert_non_null(strstr(rnnlab_last_error(), "lr must be finite and >= 0 (got inf)"));
+    rnnlab_csvbuf_free(NULL); /* the *_free functions take NULL */
+    rnnlab_threads_set(40000); /* libgomp ended the process */
+    assert_true(rnnlab_threads_get() <= RNNLAB_MAX_THREADS);
+    rnnlab_threads_set(1);
+
+    rnnlab_checkpoint ck; /* never returned */
+    assert_int_equal(rnnlab_checkpoint_load("/dev/zero", &ck), RNNLAB_ERR_IO);
+    assert_non_null(strstr(rnnlab_last_error(), "not a regular file"));
+    rnnlab_model *w = model_for(RNNLAB_CELL_RNN, 3, 1, RNNLAB_FLOAT64, 0, 1); /* rename onto a folder: no .tmp left */
+    const char *dir = check_tmpdir();
+    assert_int_equal(rnnlab_weights_export(dir, w), RNNLAB_ERR_IO);
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", dir);
+    assert_int_equal(access(tmp, F_OK), -1);
+    rnnlab_model_free(w);
+
+    const char *foreign = check_tmp_path("foreign"); /* said "out of memory reading" */
+    mkdir(foreign, 0777);
+    char csv[4200];
+    snprintf(csv, sizeof csv, "%s/train.csv", foreign);
+    check_write_file(csv, "a,b\n1,2\n");
+    assert_int_equal(rnnlab_train_plot(foreign), RNNLAB_ERR_IO);
+    assert_non_null(strstr(rnnlab_last_error(), "not rnnlab training output"));
+
+    const char *ini = check_tmp_path("many_keys.ini"); /* quadratic: 29 s for 16000 keys */
+    FILE *f = fopen(ini, "w");
+    assert_non_null(f);
+    fprintf(f, "[model]\nhidden_size = 4\n[task]\nname = adding\n[measure]\n");
+    for (int i = 0; i < 5000; i++) fprintf(f, "k%d = 1\n", i);
+    fclose(f);
+    rnnlab_experiment *e = NULL;
+    assert_int_equal(rnnlab_experiment_load(&e, ini), RNNLAB_ERR_CONFIG);
+    assert_non_null(strstr(rnnlab_last_error(), "more than 4096 keys"));
+    check_write_file(ini, "[model]\nhidden_size = 4\n[task]\nname = adding\nseq_len = 30\n");
+    assert_int_equal(rnnlab_experiment_load(&e, ini), RNNLAB_OK);
+    rnnlab_run_options ro;
+    rnnlab_run_options_init(&ro);
+    ro.out_dir = "", ro.quiet = 1; /* read before the string's start */
+    assert_int_equal(rnnlab_experiment_run(e, &ro), RNNLAB_ERR_CONFIG);
+    assert_non_null(strstr(rnnlab_last_error(), "the output folder is empty"));
+    rnnlab_experiment_free(e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -795,6 +872,7 @@ int main(void)
         cmocka_unit_test(test_shipped_train_experiment),
         cmocka_unit_test(test_cli_kill_and_resume),
         cmocka_unit_test(test_must_learn_adding_problem),
+        cmocka_unit_test(test_api_edges_from_a_trial),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -64,7 +64,7 @@ void rnnlab_experiment_print_grid(const rnnlab_experiment *e, const rnnlab_run_o
 
 struct rnnlab_run_options {
     const char *out_dir; /* NULL: the experiment's */
-    int shard_k, shard_n; /* run grid points i with i % shard_n == shard_k (0 <= k < n); n = 1: all */
+    int shard_k, shard_n; /* run grid points i with i % shard_n == shard_k (0 <= k < n); n <= 1: all */
     int fresh;            /* 1: discard earlier results in the output folder and start over */
     int quiet;            /* 1: no progress output */
     int threads;          /* total threads (0: the experiment's [run] threads, else all cores; -1: all cores) */

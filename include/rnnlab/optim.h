@@ -167,7 +167,8 @@ void rnnlab_schedule_init(rnnlab_schedule *s);
 rnnlab_status rnnlab_schedule_check(const rnnlab_schedule *s);
 
 /* The learning rate of the update that follows `step` updates (step >= 0), by the closed forms at
- * the top of this file. */
+ * the top of this file, for a schedule that rnnlab_schedule_check accepts; NaN for one it would refuse
+ * (step_size or t_max below 1) or a negative step. */
 double rnnlab_schedule_lr(const rnnlab_schedule *s, double base_lr, long step);
 
 /* ---------------------------------------------------------------- clipping */

@@ -21,9 +21,14 @@ int rnnlab_openmp_enabled(void);
 /* The number of threads the next parallel region will use (1 without OpenMP). */
 int rnnlab_threads_get(void);
 
+/* The most threads rnnlab_threads_set gives the pool: libgomp ends the process (status 1, "Thread
+ * creation failed") when it cannot start a thread, as with tens of thousands of them. */
+#define RNNLAB_MAX_THREADS 1024
+
 /* Sets the thread count for rnnlab's loops and products, for the whole process (n >= 1; n < 1 is
- * taken as 1; values above the machine's core count are allowed and only oversubscribe). The default
- * is OpenMP's: OMP_NUM_THREADS, else every core. Without OpenMP this does nothing. */
+ * taken as 1 and n > RNNLAB_MAX_THREADS as that; values above the machine's core count are allowed
+ * and only oversubscribe). The default is OpenMP's: OMP_NUM_THREADS, else every core. Without
+ * OpenMP this does nothing. */
 void rnnlab_threads_set(int n);
 
 /* 1 if flush-to-zero / denormals-are-zero can be set on this CPU (x86 SSE), 0 otherwise. */

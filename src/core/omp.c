@@ -45,6 +45,7 @@ int rnnlab_threads_get(void)
 void rnnlab_threads_set(int n)
 {
     if (n < 1) n = 1;
+    if (n > RNNLAB_MAX_THREADS) n = RNNLAB_MAX_THREADS; /* libgomp exits the process when it cannot start one */
 #ifdef _OPENMP
     rnnlab_blas_serial(); /* first: it may reset the thread count set here */
     omp_set_num_threads(n);

@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -291,6 +292,11 @@ static rnnlab_status read_whole(const char *path, unsigned char **out, size_t *l
 {
     FILE *f = fopen(path, "rb");
     if (!f) return rnnlab_error(RNNLAB_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fileno(f), &sb) == 0 && !S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode)) { /* /dev/zero would never end */
+        fclose(f);
+        return rnnlab_error(RNNLAB_ERR_IO, "%s: not a regular file (a checkpoint is one)", path);
+    }
     size_t cap = 1 << 16, n = 0;
     unsigned char *d = rnnlab_malloc(cap);
     while (d) {
@@ -484,7 +490,11 @@ rnnlab_status rnnlab_weights_export(const char *path, const rnnlab_model *m)
         return rnnlab_error(RNNLAB_ERR_IO, "%s: write failed", tmp);
     }
     rnnlab_free(v);
-    if (rename(tmp, path) != 0) return rnnlab_error(RNNLAB_ERR_IO, "%s: rename failed: %s", path, strerror(errno));
+    if (rename(tmp, path) != 0) {
+        const rnnlab_status st = rnnlab_error(RNNLAB_ERR_IO, "%s: rename failed: %s", path, strerror(errno));
+        unlink(tmp);
+        return st;
+    }
     return RNNLAB_OK;
 }
 

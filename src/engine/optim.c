@@ -218,8 +218,11 @@ void rnnlab_optim_config_init(rnnlab_optim_config *cfg, rnnlab_optim_kind kind)
 
 static rnnlab_status check_range(const char *field, double v, double lo, double hi, int hi_open)
 {
-    if (!isfinite(v) || v < lo || (hi_open ? v >= hi : v > hi))
+    if (!isfinite(v) || v < lo || (hi_open ? v >= hi : v > hi)) {
+        if (isinf(hi) && isinf(lo)) return rnnlab_error(RNNLAB_ERR_CONFIG, "%s must be finite (got %g)", field, v);
+        if (isinf(hi)) return rnnlab_error(RNNLAB_ERR_CONFIG, "%s must be finite and >= %g (got %g)", field, lo, v);
         return rnnlab_error(RNNLAB_ERR_CONFIG, "%s must be in [%g, %g%c (got %g)", field, lo, hi, hi_open ? ')' : ']', v);
+    }
     return RNNLAB_OK;
 }
 
@@ -324,9 +327,11 @@ double rnnlab_schedule_lr(const rnnlab_schedule *s, double base, long step)
 {
     const double pi = 3.14159265358979323846;
     switch (s->kind) {
-    case RNNLAB_SCHEDULE_STEP:
-        return base * pow(s->gamma, (double)(step / s->step_size)); /* StepLR */
+    case RNNLAB_SCHEDULE_STEP: /* StepLR; a schedule that rnnlab_schedule_check refuses gives NaN */
+        if (s->step_size < 1 || step < 0) return NAN;
+        return base * pow(s->gamma, (double)(step / s->step_size));
     case RNNLAB_SCHEDULE_COSINE:
+        if (s->t_max < 1 || step < 0) return NAN;
         return s->eta_min + (base - s->eta_min) * (1 + cos(pi * (double)step / (double)s->t_max)) / 2;
     default:
         return base;

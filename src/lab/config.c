@@ -344,15 +344,21 @@ static int handler(void *user, const char *section, const char *name, const char
                    1;
     if (strlen(name) >= sizeof e->entries[0].key)
         return c->st = fail_at(e, c->line, NULL, "key '%.40s...' is too long", name), 1;
-    exp_entry *n = rnnlab_malloc((size_t)(e->n_entries + 1) * sizeof *n);
+    if (e->n_entries >= EXP_MAX_ENTRIES) /* every key is compared with those before it */
+        return c->st = fail_at(e, c->line, name, "more than %d keys outside [sweep]: is this an experiment file?",
+                               EXP_MAX_ENTRIES), 1;
     char *v = rnnlab_malloc(strlen(value) + 1);
-    if (!n || !v) {
-        rnnlab_free(n), rnnlab_free(v);
-        return c->st = rnnlab_error(RNNLAB_ERR_NOMEM, "out of memory"), 1;
+    if (v && e->n_entries == e->entries_cap) { /* doubling: a copy per key would be quadratic */
+        const int cap = e->entries_cap ? 2 * e->entries_cap : 32;
+        exp_entry *n = rnnlab_malloc((size_t)cap * sizeof *n);
+        if (!n) rnnlab_free(v), v = NULL;
+        else {
+            if (e->n_entries) memcpy(n, e->entries, (size_t)e->n_entries * sizeof *n);
+            rnnlab_free(e->entries);
+            e->entries = n, e->entries_cap = cap;
+        }
     }
-    if (e->n_entries) memcpy(n, e->entries, (size_t)e->n_entries * sizeof *n);
-    rnnlab_free(e->entries);
-    e->entries = n;
+    if (!v) return c->st = rnnlab_error(RNNLAB_ERR_NOMEM, "out of memory"), 1;
     exp_entry *en = &e->entries[e->n_entries++];
     snprintf(en->section, sizeof en->section, "%s", section);
     snprintf(en->key, sizeof en->key, "%s", name);

@@ -16,6 +16,7 @@
 
 void rnnlab_csvbuf_free(rnnlab_csvbuf *b)
 {
+    if (!b) return;
     rnnlab_free(b->data);
     memset(b, 0, sizeof *b);
 }

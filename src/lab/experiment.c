@@ -149,6 +149,7 @@ rnnlab_status exp_fsync_dir(const char *path)
 rnnlab_status exp_mkdirs(const char *path)
 {
     char tmp[PATH_MAX];
+    if (!*path) return rnnlab_error(RNNLAB_ERR_CONFIG, "the output folder is empty: name one");
     if (strlen(path) >= sizeof tmp) return rnnlab_error(RNNLAB_ERR_IO, "path too long: %.80s...", path);
     memcpy(tmp, path, strlen(path) + 1);
     for (char *p = tmp + 1; *p; p++)
@@ -714,7 +715,7 @@ static rnnlab_status open_outputs(const rnnlab_experiment *e, const char *dir, i
                training files' headers are part of the sizes) */
             journal_head oh;
             char why[256];
-            if (!journal_head_parse(old, &oh)) snprintf(why, sizeof why, "its .journal is not one rnnlab wrote");
+            if (!journal_head_parse(old, &oh)) snprintf(why, sizeof why, "a run whose .journal rnnlab cannot read (damaged or not rnnlab's)");
             else if (oh.crc != e->crc)
                 snprintf(why, sizeof why, "another version of the experiment file (crc32 %08lx there, %08lx now: any "
                          "edit counts, comments too)", oh.crc, e->crc);

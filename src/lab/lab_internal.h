@@ -17,6 +17,7 @@
 #include <stdio.h>
 
 #define EXP_MAX_DIMS 16
+#define EXP_MAX_ENTRIES 4096 /* keys outside [sweep] in one experiment file */
 #define EXP_MAX_TASK_OPTS 32
 #define EXP_MAX_GRID 1000000L
 
@@ -80,7 +81,7 @@ struct rnnlab_experiment {
     char description[1024];
     char out_dir[1024];
     exp_entry *entries; /* every entry outside [sweep], owned */
-    int n_entries;
+    int n_entries, entries_cap; /* at most EXP_MAX_ENTRIES */
     exp_dim dims[EXP_MAX_DIMS]; /* every block's, in file order */
     int n_dims;
     exp_block blocks[EXP_MAX_BLOCKS];

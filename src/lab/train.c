@@ -249,9 +249,12 @@ rnnlab_status rnnlab_train_config_check(const rnnlab_train_config *c)
         return rnnlab_error(RNNLAB_ERR_CONFIG, "clip_max must be > 0 (got %g)", c->clip_max);
     if ((unsigned)c->clip >= RNNLAB_CLIP_COUNT || (unsigned)c->ablation >= RNNLAB_ABLATION_COUNT)
         return rnnlab_error(RNNLAB_ERR_CONFIG, "clip or ablation out of range");
+    if (c->n_probe_at < 0 || c->n_probe_at > RNNLAB_TRAIN_MAX_PROBES)
+        return rnnlab_error(RNNLAB_ERR_CONFIG, "probe_at: %d steps; from 0 to %d are allowed", c->n_probe_at,
+                            RNNLAB_TRAIN_MAX_PROBES);
     for (int i = 0; i < c->n_probe_at; i++)
         if (c->probe_at[i] < 0 || c->probe_at[i] > c->max_steps)
-            return rnnlab_error(RNNLAB_ERR_CONFIG, "probe_at: step %ld is beyond max_steps = %ld", c->probe_at[i],
+            return rnnlab_error(RNNLAB_ERR_CONFIG, "probe_at: step %ld is outside [0, max_steps = %ld]", c->probe_at[i],
                                 c->max_steps);
     return RNNLAB_OK;
 }
@@ -394,6 +397,13 @@ static rnnlab_status load_batch(rnnlab_trainer *tr, rnnlab_split split, long ind
     return rnnlab_dataset_batch(tr->ds, split, index, tr->B, tr->x, tr->target, tr->cls, tr->len);
 }
 
+/* RNNLAB_ERR_CONFIG unless split is train, valid or test (before anything indexes by it). */
+static rnnlab_status check_split(rnnlab_split split)
+{
+    if ((unsigned)split > RNNLAB_SPLIT_TEST) return rnnlab_error(RNNLAB_ERR_CONFIG, "invalid split %d", (int)split);
+    return RNNLAB_OK;
+}
+
 /* Batches of an evaluation of split: eval_batches, or fewer when a finite split has fewer. */
 static int eval_batch_count(const rnnlab_trainer *tr, rnnlab_split split)
 {
@@ -434,6 +444,8 @@ static void score_batch(rnnlab_trainer *tr, double *correct, long *n_pos, long *
 rnnlab_status rnnlab_trainer_evaluate(rnnlab_trainer *tr, const rnnlab_model *model, rnnlab_split split,
                                       rnnlab_eval_metrics *out)
 {
+    rnnlab_status st0 = check_split(split);
+    if (st0) return st0;
     const rnnlab_model *m = model ? model : tr->m;
     const int nb = eval_batch_count(tr, split);
     double loss_sum = 0, correct = 0;
@@ -485,6 +497,8 @@ rnnlab_status rnnlab_trainer_probe(rnnlab_trainer *tr, rnnlab_taps *taps)
 rnnlab_status rnnlab_trainer_units(rnnlab_trainer *tr, rnnlab_split split, rnnlab_unit_stats *units,
                                    rnnlab_saturation *layer_sat)
 {
+    rnnlab_status st0 = check_split(split);
+    if (st0) return st0;
     const rnnlab_model_config *mc = &tr->m->cfg;
     const int L = mc->num_layers, H = mc->hidden_size, B = tr->B, nb = eval_batch_count(tr, split);
     const int bounded = mc->cell != RNNLAB_CELL_RNN || mc->activation == RNNLAB_ACT_TANH;
@@ -543,6 +557,8 @@ rnnlab_status rnnlab_trainer_units(rnnlab_trainer *tr, rnnlab_split split, rnnla
 rnnlab_status rnnlab_trainer_ablate(rnnlab_trainer *tr, rnnlab_split split, rnnlab_ablation mode,
                                     const rnnlab_model *init, double *loss_ablated)
 {
+    rnnlab_status st0 = check_split(split);
+    if (st0) return st0;
     rnnlab_model *m = tr->m;
     if (mode == RNNLAB_ABLATION_NONE || (unsigned)mode >= RNNLAB_ABLATION_COUNT)
         return rnnlab_error(RNNLAB_ERR_CONFIG, "ablation: mode must be zero or reinit");

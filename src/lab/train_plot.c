@@ -32,6 +32,11 @@
 
 enum { PH_UPDATE, PH_VALID, N_PH };
 
+/* What a row callback returns for a file that is not rnnlab's (a missing column, a short row): the
+ * status rnnlab_train_plot turns into "not rnnlab training output" (any non-zero return stops the scan
+ * with that status, so it must be an error status, not 1, which is RNNLAB_ERR_NOMEM). */
+#define TP_FOREIGN RNNLAB_ERR_IO
+
 typedef struct tp_data {
     int pass;
     /* columns of the file being read */
@@ -78,9 +83,9 @@ static int train_row(void *user, char **f, int n, long line)
     if (line == 1) {
         p->c_seed = exp_plot_col(f, n, "seed"), p->c_step = exp_plot_col(f, n, "step"), p->c_phase = exp_plot_col(f, n, "phase");
         p->c_loss = exp_plot_col(f, n, "loss");
-        return p->c_seed < 1 || p->c_step < 0 || p->c_phase < 0 || p->c_loss < 0;
+        return p->c_seed < 1 || p->c_step < 0 || p->c_phase < 0 || p->c_loss < 0 ? TP_FOREIGN : 0;
     }
-    if (n <= p->c_loss) return 1;
+    if (n <= p->c_loss) return TP_FOREIGN;
     const int ph = !strcmp(f[p->c_phase], "update") ? PH_UPDATE : !strcmp(f[p->c_phase], "valid") ? PH_VALID : -1;
     const long step = strtol(f[p->c_step], NULL, 10);
     double y;
@@ -101,9 +106,9 @@ static int layer_row(void *user, char **f, int n, long line)
     if (line == 1) {
         p->c_seed = exp_plot_col(f, n, "seed"), p->c_step = exp_plot_col(f, n, "step"), p->c_layer = exp_plot_col(f, n, "layer");
         p->c_norm = exp_plot_col(f, n, "grad_norm");
-        return p->c_seed < 1 || p->c_step < 0 || p->c_layer < 0 || p->c_norm < 0;
+        return p->c_seed < 1 || p->c_step < 0 || p->c_layer < 0 || p->c_norm < 0 ? TP_FOREIGN : 0;
     }
-    if (n <= p->c_norm) return 1;
+    if (n <= p->c_norm) return TP_FOREIGN;
     const int layer = (int)strtol(f[p->c_layer], NULL, 10), lab = label_of(p, f, n);
     const long step = strtol(f[p->c_step], NULL, 10);
     double y;
@@ -120,9 +125,9 @@ static int final_row(void *user, char **f, int n, long line)
     tp_data *p = user;
     if (line == 1) {
         p->c_seed = exp_plot_col(f, n, "seed"), p->c_layer = exp_plot_col(f, n, "layer"), p->c_inc = exp_plot_col(f, n, "loss_increase");
-        return p->c_seed < 1 || p->c_layer < 0 || p->c_inc < 0;
+        return p->c_seed < 1 || p->c_layer < 0 || p->c_inc < 0 ? TP_FOREIGN : 0;
     }
-    if (n <= p->c_inc) return 1;
+    if (n <= p->c_inc) return TP_FOREIGN;
     const int layer = (int)strtol(f[p->c_layer], NULL, 10), lab = label_of(p, f, n);
     double y;
     if (lab < 0 || layer < 0 || layer >= TP_MAX_LAYERS || !rnnlab_parse_double(f[p->c_inc], &y) || !isfinite(y)) return 0;
@@ -136,7 +141,7 @@ static int summary_row(void *user, char **f, int n, long line)
     tp_data *p = user;
     if (line == 1) {
         p->c_seed = exp_plot_col(f, n, "seed"), p->c_loss = exp_plot_col(f, n, "baseline_loss");
-        return p->c_seed < 1;
+        return p->c_seed < 1 ? TP_FOREIGN : 0;
     }
     const int lab = label_of(p, f, n);
     double y;
@@ -281,6 +286,7 @@ rnnlab_status rnnlab_train_plot(const char *dir)
     char path[PATH_MAX + 64], figdir[PATH_MAX];
     p->max_layer = -1;
     snprintf(path, sizeof path, "%s/train.csv", dir);
+    rnnlab_error_clear(); /* the check below reads the message of a failed scan */
     rnnlab_status st = rnnlab_csv_scan(path, train_row, p);
     if (!st && p->max_step < 1) st = rnnlab_error(RNNLAB_ERR_IO, "%s: no training rows to plot", path);
     p->stride = p->max_step / TP_BUCKETS + 1;
