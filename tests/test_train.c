@@ -13,6 +13,7 @@
 #include "check.h"
 #include "rnnlab/checkpoint.h"
 #include "rnnlab/csvio.h"
+#include "rnnlab/diag.h"
 #include "rnnlab/experiment.h"
 #include "rnnlab/format.h"
 #include "rnnlab/init.h"
@@ -852,6 +853,31 @@ static void test_api_edges_from_a_trial(void **state)
     assert_int_equal(rnnlab_experiment_run(e, &ro), RNNLAB_ERR_CONFIG);
     assert_non_null(strstr(rnnlab_last_error(), "the output folder is empty"));
     rnnlab_experiment_free(e);
+
+    /* NULL where the header allows none: refused, naming the argument (rnnlab/status.h) */
+    const struct {
+        rnnlab_status st;
+        const char *msg;
+    } nulls[] = {
+        {rnnlab_experiment_run(NULL, &ro), "rnnlab_experiment_run: e must not be NULL"},
+        {rnnlab_checkpoint_save(ini, NULL), "rnnlab_checkpoint_save: ck must not be NULL"},
+        {rnnlab_checkpoint_load(NULL, &ck), "rnnlab_checkpoint_load: path must not be NULL"},
+        {rnnlab_train_plot(NULL), "rnnlab_train_plot: dir must not be NULL"},
+        {rnnlab_train_config_check(NULL), "rnnlab_train_config_check: c must not be NULL"},
+        {rnnlab_optim_create(NULL, NULL, NULL), "rnnlab_optim_create: out must not be NULL"},
+        {rnnlab_clip_grads(NULL, RNNLAB_CLIP_NONE, 1, NULL, NULL), "rnnlab_clip_grads: m must not be NULL"},
+        {rnnlab_diag_saturation(NULL, NULL, 0, NULL), "rnnlab_diag_saturation: ws must not be NULL"},
+        {rnnlab_loss_parse("mse", NULL), "rnnlab_loss_parse: k must not be NULL"},
+    };
+    for (size_t i = 0; i < sizeof nulls / sizeof *nulls; i++) {
+        if (nulls[i].st != RNNLAB_ERR_CONFIG) fprintf(stderr, "case %zu: status %d\n", i, (int)nulls[i].st);
+        assert_int_equal(nulls[i].st, RNNLAB_ERR_CONFIG);
+    }
+    /* each message was overwritten by the next call: check them one by one */
+    assert_int_equal(rnnlab_checkpoint_save(ini, NULL), RNNLAB_ERR_CONFIG);
+    assert_non_null(strstr(rnnlab_last_error(), nulls[1].msg));
+    assert_int_equal(rnnlab_diag_saturation(NULL, NULL, 0, NULL), RNNLAB_ERR_CONFIG);
+    assert_non_null(strstr(rnnlab_last_error(), nulls[7].msg));
 }
 
 int main(void)

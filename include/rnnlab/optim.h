@@ -97,7 +97,7 @@ typedef struct rnnlab_optim_config {
 void rnnlab_optim_config_init(rnnlab_optim_config *cfg, rnnlab_optim_kind kind);
 
 /* Checks ranges as torch does. Errors: RNNLAB_ERR_CONFIG naming the field and value. */
-rnnlab_status rnnlab_optim_config_check(const rnnlab_optim_config *cfg);
+rnnlab_status rnnlab_optim_config_check(const rnnlab_optim_config *c);
 
 #define RNNLAB_OPTIM_STATE_BLOCKS 3
 

@@ -6,9 +6,11 @@
  * rnnlab_last_error() returns. Messages are per thread.
  *
  * Pointer arguments must not be NULL unless the function's comment allows it ("or NULL", "may be
- * NULL"). The functions of model.h, init.h, bptt.h and data.h that return a status check theirs and
- * return RNNLAB_ERR_CONFIG with "function: argument must not be NULL"; functions that return void or
- * a value (the *_free and *_close functions, which take NULL, aside) do not check.
+ * NULL"). The functions of model.h, init.h, bptt.h, data.h, diag.h, optim.h, checkpoint.h,
+ * gradcheck.h, train.h and experiment.h that return a status check theirs and return
+ * RNNLAB_ERR_CONFIG with "function: argument must not be NULL"; functions that return void or a
+ * value (the *_free and *_close functions, which take NULL, aside), and those of cell.h, csvio.h
+ * and format.h, do not check.
  *
  * All heap memory goes through rnnlab_malloc/rnnlab_calloc/rnnlab_free so that a test can make the
  * Nth allocation fail (rnnlab_alloc_fail_after).

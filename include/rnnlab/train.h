@@ -112,7 +112,7 @@ int rnnlab_train_key_known(const char *key);
  * key `optimizer` keeps an lr or weight_decay given before it. Values are parsed in the C locale.
  * Errors: RNNLAB_ERR_CONFIG "why" (the caller adds file, line and key).
  */
-rnnlab_status rnnlab_train_config_set(rnnlab_train_config *c, const char *key, const char *value);
+rnnlab_status rnnlab_train_config_set(rnnlab_train_config *c, const char *key, const char *v);
 
 /* Cross-field checks (optimizer, schedule, probe steps <= max_steps, ...). Errors: RNNLAB_ERR_CONFIG. */
 rnnlab_status rnnlab_train_config_check(const rnnlab_train_config *c);

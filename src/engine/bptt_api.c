@@ -33,6 +33,7 @@ const char *rnnlab_loss_at_name(rnnlab_loss_at a)
 
 rnnlab_status rnnlab_loss_parse(const char *name, rnnlab_loss_kind *k)
 {
+    RNNLAB_REQUIRE_PTR("rnnlab_loss_parse", k);
     static const struct {
         const char *name;
         rnnlab_loss_kind k;
@@ -45,6 +46,7 @@ rnnlab_status rnnlab_loss_parse(const char *name, rnnlab_loss_kind *k)
 
 rnnlab_status rnnlab_loss_at_parse(const char *name, rnnlab_loss_at *a)
 {
+    RNNLAB_REQUIRE_PTR("rnnlab_loss_at_parse", a);
     if (name && strcmp(name, "last") == 0) return *a = RNNLAB_LOSS_LAST, RNNLAB_OK;
     if (name && strcmp(name, "all") == 0) return *a = RNNLAB_LOSS_ALL, RNNLAB_OK;
     return rnnlab_error(RNNLAB_ERR_CONFIG, "unknown loss position '%s' (expected last or all)", name ? name : "(null)");

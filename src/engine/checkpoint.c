@@ -13,6 +13,7 @@
 #include "rnnlab/checkpoint.h"
 #include "rnnlab/format.h"
 #include "rnnlab/gradcheck.h"
+#include "core/internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -214,6 +215,8 @@ static rnnlab_status write_atomic(const char *path, const unsigned char *data, s
 
 rnnlab_status rnnlab_checkpoint_save(const char *path, const rnnlab_checkpoint *ck)
 {
+    RNNLAB_REQUIRE_PTR("rnnlab_checkpoint_save", path);
+    RNNLAB_REQUIRE_PTR("rnnlab_checkpoint_save", ck);
     const rnnlab_model *m = ck->model;
     const rnnlab_optim *o = ck->optim;
     if (!m) return rnnlab_error(RNNLAB_ERR_CONFIG, "%s: a checkpoint needs a model", path);
@@ -327,6 +330,8 @@ static rnnlab_status read_whole(const char *path, unsigned char **out, size_t *l
 
 rnnlab_status rnnlab_checkpoint_load(const char *path, rnnlab_checkpoint *ck)
 {
+    RNNLAB_REQUIRE_PTR("rnnlab_checkpoint_load", path);
+    RNNLAB_REQUIRE_PTR("rnnlab_checkpoint_load", ck);
     memset(ck, 0, sizeof *ck);
     unsigned char *data = NULL;
     size_t len = 0;
@@ -443,6 +448,8 @@ static void write_values(FILE *f, const double *v, size_t n)
 
 rnnlab_status rnnlab_weights_export(const char *path, const rnnlab_model *m)
 {
+    RNNLAB_REQUIRE_PTR("rnnlab_weights_export", path);
+    RNNLAB_REQUIRE_PTR("rnnlab_weights_export", m);
     const rnnlab_model_config *c = &m->cfg;
     size_t max_numel = 1;
     for (int i = 0; i < m->n_tensors; i++)
@@ -510,6 +517,8 @@ static int is_case_tensor(const char *name)
 
 rnnlab_status rnnlab_weights_import(const char *path, rnnlab_model *m)
 {
+    RNNLAB_REQUIRE_PTR("rnnlab_weights_import", path);
+    RNNLAB_REQUIRE_PTR("rnnlab_weights_import", m);
     rnnlab_refcase *rc = NULL;
     rnnlab_status st = rnnlab_refcase_load(path, &rc);
     if (st) return st;

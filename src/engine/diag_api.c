@@ -5,6 +5,7 @@
 #include "engine/bptt_internal.h"
 #include "engine/bptt_ws.h"
 #include "engine/diag_internal.h"
+#include "core/internal.h"
 
 #include <math.h>
 
@@ -69,6 +70,9 @@ static rnnlab_status check(const rnnlab_bptt *ws, const rnnlab_model *m, int l, 
 
 rnnlab_status rnnlab_diag_saturation(const rnnlab_bptt *ws, const rnnlab_model *m, int l, rnnlab_saturation *out)
 {
+    RNNLAB_REQUIRE_PTR("rnnlab_diag_saturation", ws);
+    RNNLAB_REQUIRE_PTR("rnnlab_diag_saturation", m);
+    RNNLAB_REQUIRE_PTR("rnnlab_diag_saturation", out);
     rnnlab_status st = check(ws, m, l, 1);
     if (st) return st;
     const int l0 = l < 0 ? 0 : l, l1 = l < 0 ? ws->L - 1 : l;
@@ -80,6 +84,10 @@ rnnlab_status rnnlab_diag_saturation(const rnnlab_bptt *ws, const rnnlab_model *
 rnnlab_status rnnlab_diag_jacobian(const rnnlab_bptt *ws, const rnnlab_model *m, int l, int n_samples, double *norm,
                                    double *log10_norm)
 {
+    RNNLAB_REQUIRE_PTR("rnnlab_diag_jacobian", ws);
+    RNNLAB_REQUIRE_PTR("rnnlab_diag_jacobian", m);
+    RNNLAB_REQUIRE_PTR("rnnlab_diag_jacobian", norm);
+    RNNLAB_REQUIRE_PTR("rnnlab_diag_jacobian", log10_norm);
     rnnlab_status st = check(ws, m, l, 0);
     if (st) return st;
     if (n_samples < 1) return rnnlab_error(RNNLAB_ERR_CONFIG, "jacobian_samples must be >= 1 (got %d)", n_samples);

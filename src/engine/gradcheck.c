@@ -10,6 +10,7 @@
 #include "rnnlab/rng.h"
 #include "engine/bptt_internal.h"
 #include "engine/check_report.h"
+#include "core/internal.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -202,6 +203,8 @@ static rnnlab_status fd_taps(fd_ctx *c, rnnlab_check_report *rep, const rnnlab_t
 
 rnnlab_status rnnlab_gradcheck_run(const rnnlab_gradcheck_config *cfg, rnnlab_check_report *rep)
 {
+    RNNLAB_REQUIRE_PTR("rnnlab_gradcheck_run", cfg);
+    RNNLAB_REQUIRE_PTR("rnnlab_gradcheck_run", rep);
     memset(rep, 0, sizeof *rep);
     if (cfg->model.dtype != RNNLAB_FLOAT64)
         return rnnlab_error(RNNLAB_ERR_CONFIG, "gradient checks run in float64 (the model is %s)",

@@ -19,6 +19,7 @@ const char *rnnlab_dtype_name(rnnlab_dtype d)
 
 rnnlab_status rnnlab_dtype_parse(const char *name, rnnlab_dtype *d)
 {
+    RNNLAB_REQUIRE_PTR("rnnlab_dtype_parse", d);
     static const char *const f32[] = {"float32", "f32", "float"}, *const f64[] = {"float64", "f64", "double"};
     for (int i = 0; i < 3; i++) {
         if (name && strcmp(name, f32[i]) == 0) return *d = RNNLAB_FLOAT32, RNNLAB_OK;
@@ -37,6 +38,7 @@ const char *rnnlab_norm_name(rnnlab_norm n)
 
 rnnlab_status rnnlab_norm_parse(const char *name, rnnlab_norm *n)
 {
+    RNNLAB_REQUIRE_PTR("rnnlab_norm_parse", n);
     for (int i = 0; i < RNNLAB_NORM_COUNT; i++)
         if (name && strcmp(name, rnnlab_norm_name((rnnlab_norm)i)) == 0) return *n = (rnnlab_norm)i, RNNLAB_OK;
     return rnnlab_error(RNNLAB_ERR_CONFIG, "unknown normalisation '%s' (expected none, layer or batch)",

@@ -178,6 +178,7 @@ static rnnlab_status parse_name(const char *const *names, int n, const char *wha
 
 rnnlab_status rnnlab_optim_parse(const char *name, rnnlab_optim_kind *k)
 {
+    RNNLAB_REQUIRE_PTR("rnnlab_optim_parse", k);
     int i = 0;
     const rnnlab_status st =
         parse_name(optim_names, RNNLAB_OPTIM_COUNT, "optimizer", "sgd, rmsprop, adam or adamw", name, &i);
@@ -187,6 +188,7 @@ rnnlab_status rnnlab_optim_parse(const char *name, rnnlab_optim_kind *k)
 
 rnnlab_status rnnlab_schedule_parse(const char *name, rnnlab_schedule_kind *k)
 {
+    RNNLAB_REQUIRE_PTR("rnnlab_schedule_parse", k);
     int i = 0;
     const rnnlab_status st =
         parse_name(schedule_names, RNNLAB_SCHEDULE_COUNT, "schedule", "constant, step or cosine", name, &i);
@@ -196,6 +198,7 @@ rnnlab_status rnnlab_schedule_parse(const char *name, rnnlab_schedule_kind *k)
 
 rnnlab_status rnnlab_clip_parse(const char *name, rnnlab_clip_kind *k)
 {
+    RNNLAB_REQUIRE_PTR("rnnlab_clip_parse", k);
     int i = 0;
     const rnnlab_status st =
         parse_name(clip_names, RNNLAB_CLIP_COUNT, "clipping", "none, global_norm, tensor_norm or value", name, &i);
@@ -228,6 +231,7 @@ static rnnlab_status check_range(const char *field, double v, double lo, double 
 
 rnnlab_status rnnlab_optim_config_check(const rnnlab_optim_config *c)
 {
+    RNNLAB_REQUIRE_PTR("rnnlab_optim_config_check", c);
     rnnlab_status st;
     if ((unsigned)c->kind >= RNNLAB_OPTIM_COUNT)
         return rnnlab_error(RNNLAB_ERR_CONFIG, "optimizer: invalid value %d", (int)c->kind);
@@ -264,6 +268,9 @@ void rnnlab_optim_free(rnnlab_optim *o)
 
 rnnlab_status rnnlab_optim_create(rnnlab_optim **out, const rnnlab_model *m, const rnnlab_optim_config *cfg)
 {
+    RNNLAB_REQUIRE_PTR("rnnlab_optim_create", out);
+    RNNLAB_REQUIRE_PTR("rnnlab_optim_create", m);
+    RNNLAB_REQUIRE_PTR("rnnlab_optim_create", cfg);
     *out = NULL;
     rnnlab_status st = rnnlab_optim_config_check(cfg);
     if (st) return st;
@@ -284,6 +291,8 @@ rnnlab_status rnnlab_optim_create(rnnlab_optim **out, const rnnlab_model *m, con
 
 rnnlab_status rnnlab_optim_step(rnnlab_optim *o, rnnlab_model *m, double lr)
 {
+    RNNLAB_REQUIRE_PTR("rnnlab_optim_step", o);
+    RNNLAB_REQUIRE_PTR("rnnlab_optim_step", m);
     if (m->n_params != o->n || m->cfg.dtype != o->dtype)
         return rnnlab_error(RNNLAB_ERR_SHAPE, "optimizer made for %zu %s parameters, model has %zu %s", o->n,
                             rnnlab_dtype_name(o->dtype), m->n_params, rnnlab_dtype_name(m->cfg.dtype));
@@ -310,6 +319,7 @@ void rnnlab_schedule_init(rnnlab_schedule *s)
 
 rnnlab_status rnnlab_schedule_check(const rnnlab_schedule *s)
 {
+    RNNLAB_REQUIRE_PTR("rnnlab_schedule_check", s);
     if ((unsigned)s->kind >= RNNLAB_SCHEDULE_COUNT)
         return rnnlab_error(RNNLAB_ERR_CONFIG, "schedule: invalid value %d", (int)s->kind);
     if (s->kind == RNNLAB_SCHEDULE_STEP && s->step_size < 1)
@@ -354,6 +364,7 @@ static void *elem_ptr(const rnnlab_model *m, void *block, size_t off)
 rnnlab_status rnnlab_clip_grads(rnnlab_model *m, rnnlab_clip_kind kind, double max, double *tensor_norms,
                                 rnnlab_clip_result *out)
 {
+    RNNLAB_REQUIRE_PTR("rnnlab_clip_grads", m);
     rnnlab_clip_result res = {0, 0, 0};
     if ((unsigned)kind >= RNNLAB_CLIP_COUNT) return rnnlab_error(RNNLAB_ERR_CONFIG, "clip: invalid value %d", (int)kind);
     if (kind != RNNLAB_CLIP_NONE && (!isfinite(max) || max <= 0))

@@ -7,6 +7,7 @@
  */
 #include "rnnlab/gradcheck.h"
 #include "engine/check_report.h"
+#include "core/internal.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -118,6 +119,8 @@ static rnnlab_status read_file(const char *path, char **buf, size_t *len)
 
 rnnlab_status rnnlab_refcase_load(const char *path, rnnlab_refcase **out)
 {
+    RNNLAB_REQUIRE_PTR("rnnlab_refcase_load", path);
+    RNNLAB_REQUIRE_PTR("rnnlab_refcase_load", out);
     *out = NULL;
     tok_reader r = {path, NULL, 0, 0, 1, 1};
     rnnlab_status st = read_file(path, &r.buf, &r.len);
@@ -261,6 +264,8 @@ static void tap_norms(const double *v, size_t LT, int B, int H, double *rn, doub
 
 rnnlab_status rnnlab_refcase_check(const rnnlab_refcase *rc, double tol, rnnlab_check_report *rep)
 {
+    RNNLAB_REQUIRE_PTR("rnnlab_refcase_check", rc);
+    RNNLAB_REQUIRE_PTR("rnnlab_refcase_check", rep);
     memset(rep, 0, sizeof *rep);
     rnnlab_model_config mc;
     rnnlab_model_config_init(&mc);

@@ -9,6 +9,7 @@
 #include "rnnlab/checkpoint.h"
 #include "rnnlab/format.h"
 #include "rnnlab/rng.h"
+#include "core/internal.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -804,6 +805,8 @@ static rnnlab_status load(rnnlab_experiment *e, const char *path)
 
 rnnlab_status rnnlab_experiment_load(rnnlab_experiment **out, const char *path)
 {
+    RNNLAB_REQUIRE_PTR("rnnlab_experiment_load", out);
+    RNNLAB_REQUIRE_PTR("rnnlab_experiment_load", path);
     *out = NULL;
     rnnlab_experiment *e = rnnlab_calloc(1, sizeof *e);
     if (!e) return rnnlab_error(RNNLAB_ERR_NOMEM, "out of memory");

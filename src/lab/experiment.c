@@ -20,6 +20,7 @@
 #include "rnnlab/diag.h"
 #include "rnnlab/format.h"
 #include "rnnlab/rnnlab.h"
+#include "core/internal.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -1122,6 +1123,8 @@ static rnnlab_status experiment_run(rnnlab_experiment *e, const rnnlab_run_optio
 
 rnnlab_status rnnlab_experiment_run(rnnlab_experiment *e, const rnnlab_run_options *opt)
 {
+    RNNLAB_REQUIRE_PTR("rnnlab_experiment_run", e);
+    RNNLAB_REQUIRE_PTR("rnnlab_experiment_run", opt);
     rnnlab_dataset_cache(1); /* the runs share their data files (Fashion-MNIST: read once, not per run) */
     e->figures_drawn = 0;
     const rnnlab_status st = experiment_run(e, opt);
@@ -1165,6 +1168,7 @@ static rnnlab_status merge_target_check(const char *dir, unsigned long crc, long
 
 rnnlab_status rnnlab_experiment_merge(const char *dir)
 {
+    RNNLAB_REQUIRE_PTR("rnnlab_experiment_merge", dir);
     /* find N from the shard folders present: one split only, or the merge would pick one silently */
     int n = 0, other = 0;
     char path[PATH_MAX + 128]; /* room for a shard folder (PATH_MAX + 64) and a file name */

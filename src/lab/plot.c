@@ -14,6 +14,7 @@
 #include "lab/lab_internal.h"
 #include "rnnlab/csvio.h"
 #include "rnnlab/format.h"
+#include "core/internal.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -390,6 +391,7 @@ static rnnlab_status write_script(const plot_data *p, const char *figdir)
 
 rnnlab_status rnnlab_plot(const char *dir)
 {
+    RNNLAB_REQUIRE_PTR("rnnlab_plot", dir);
     plot_data *p = rnnlab_calloc(1, sizeof *p);
     if (!p) return rnnlab_error(RNNLAB_ERR_NOMEM, "out of memory");
     char path[PATH_MAX + 64], figdir[PATH_MAX];

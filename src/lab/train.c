@@ -17,6 +17,7 @@
 #include "rnnlab/format.h"
 #include "rnnlab/rng.h"
 #include "rnnlab/runtime.h"
+#include "core/internal.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -181,6 +182,9 @@ static rnnlab_status set_probe_at(rnnlab_train_config *c, const char *v)
 
 rnnlab_status rnnlab_train_config_set(rnnlab_train_config *c, const char *key, const char *v)
 {
+    RNNLAB_REQUIRE_PTR("rnnlab_train_config_set", c);
+    RNNLAB_REQUIRE_PTR("rnnlab_train_config_set", key);
+    RNNLAB_REQUIRE_PTR("rnnlab_train_config_set", v);
     for (size_t i = 0; i < sizeof num_keys / sizeof num_keys[0]; i++)
         if (!strcmp(num_keys[i].key, key)) {
             rnnlab_status st = set_number(c, &num_keys[i], v);
@@ -232,6 +236,7 @@ rnnlab_status rnnlab_train_config_set(rnnlab_train_config *c, const char *key, c
 
 rnnlab_status rnnlab_train_config_check(const rnnlab_train_config *c)
 {
+    RNNLAB_REQUIRE_PTR("rnnlab_train_config_check", c);
     rnnlab_status st;
     if (c->max_steps < 1) return rnnlab_error(RNNLAB_ERR_CONFIG, "max_steps must be >= 1 (got %ld)", c->max_steps);
     if (c->eval_every < 1) return rnnlab_error(RNNLAB_ERR_CONFIG, "eval_every must be >= 1 (got %ld)", c->eval_every);
@@ -295,6 +300,10 @@ void rnnlab_trainer_free(rnnlab_trainer *tr)
 rnnlab_status rnnlab_trainer_create(rnnlab_trainer **out, rnnlab_model *m, rnnlab_dataset *ds, int batch,
                                     const rnnlab_train_config *cfg, uint64_t seed)
 {
+    RNNLAB_REQUIRE_PTR("rnnlab_trainer_create", out);
+    RNNLAB_REQUIRE_PTR("rnnlab_trainer_create", m);
+    RNNLAB_REQUIRE_PTR("rnnlab_trainer_create", ds);
+    RNNLAB_REQUIRE_PTR("rnnlab_trainer_create", cfg);
     *out = NULL;
     rnnlab_status st = rnnlab_train_config_check(cfg);
     if (st) return st;
@@ -361,6 +370,7 @@ static rnnlab_batch make_batch(const rnnlab_trainer *tr, uint64_t dropout_seed)
 
 rnnlab_status rnnlab_trainer_step(rnnlab_trainer *tr, rnnlab_step_report *rep)
 {
+    RNNLAB_REQUIRE_PTR("rnnlab_trainer_step", tr);
     rnnlab_model *m = tr->m;
     const long s = tr->step; /* updates done before this one: batch s, the schedule at s */
     rnnlab_status st = rnnlab_dataset_batch(tr->ds, RNNLAB_SPLIT_TRAIN, s, tr->B, tr->x, tr->target, tr->cls, tr->len);
@@ -444,6 +454,8 @@ static void score_batch(rnnlab_trainer *tr, double *correct, long *n_pos, long *
 rnnlab_status rnnlab_trainer_evaluate(rnnlab_trainer *tr, const rnnlab_model *model, rnnlab_split split,
                                       rnnlab_eval_metrics *out)
 {
+    RNNLAB_REQUIRE_PTR("rnnlab_trainer_evaluate", tr);
+    RNNLAB_REQUIRE_PTR("rnnlab_trainer_evaluate", out);
     rnnlab_status st0 = check_split(split);
     if (st0) return st0;
     const rnnlab_model *m = model ? model : tr->m;
@@ -476,6 +488,8 @@ rnnlab_status rnnlab_trainer_evaluate(rnnlab_trainer *tr, const rnnlab_model *mo
 
 rnnlab_status rnnlab_trainer_probe(rnnlab_trainer *tr, rnnlab_taps *taps)
 {
+    RNNLAB_REQUIRE_PTR("rnnlab_trainer_probe", tr);
+    RNNLAB_REQUIRE_PTR("rnnlab_trainer_probe", taps);
     const rnnlab_probe_config *pc = &tr->cfg.probe;
     rnnlab_status st = load_batch(tr, pc->split, pc->batch_index);
     if (st) return st;
@@ -497,6 +511,8 @@ rnnlab_status rnnlab_trainer_probe(rnnlab_trainer *tr, rnnlab_taps *taps)
 rnnlab_status rnnlab_trainer_units(rnnlab_trainer *tr, rnnlab_split split, rnnlab_unit_stats *units,
                                    rnnlab_saturation *layer_sat)
 {
+    RNNLAB_REQUIRE_PTR("rnnlab_trainer_units", tr);
+    RNNLAB_REQUIRE_PTR("rnnlab_trainer_units", units);
     rnnlab_status st0 = check_split(split);
     if (st0) return st0;
     const rnnlab_model_config *mc = &tr->m->cfg;
@@ -557,6 +573,8 @@ rnnlab_status rnnlab_trainer_units(rnnlab_trainer *tr, rnnlab_split split, rnnla
 rnnlab_status rnnlab_trainer_ablate(rnnlab_trainer *tr, rnnlab_split split, rnnlab_ablation mode,
                                     const rnnlab_model *init, double *loss_ablated)
 {
+    RNNLAB_REQUIRE_PTR("rnnlab_trainer_ablate", tr);
+    RNNLAB_REQUIRE_PTR("rnnlab_trainer_ablate", loss_ablated);
     rnnlab_status st0 = check_split(split);
     if (st0) return st0;
     rnnlab_model *m = tr->m;
@@ -590,6 +608,8 @@ rnnlab_status rnnlab_trainer_ablate(rnnlab_trainer *tr, rnnlab_split split, rnnl
 
 rnnlab_status rnnlab_trainer_save(const rnnlab_trainer *tr, const char *path, const void *extra, size_t extra_len)
 {
+    RNNLAB_REQUIRE_PTR("rnnlab_trainer_save", tr);
+    RNNLAB_REQUIRE_PTR("rnnlab_trainer_save", path);
     rnnlab_checkpoint ck;
     memset(&ck, 0, sizeof ck);
     ck.model = tr->m, ck.optim = tr->opt, ck.step = tr->step;
@@ -607,6 +627,8 @@ static int same_optim(const rnnlab_optim_config *a, const rnnlab_optim_config *b
 
 rnnlab_status rnnlab_trainer_restore(rnnlab_trainer *tr, const char *path, unsigned char **extra, size_t *extra_len)
 {
+    RNNLAB_REQUIRE_PTR("rnnlab_trainer_restore", tr);
+    RNNLAB_REQUIRE_PTR("rnnlab_trainer_restore", path);
     if (extra) *extra = NULL;
     if (extra_len) *extra_len = 0;
     rnnlab_checkpoint ck;
@@ -829,6 +851,8 @@ static int state_read(const unsigned char *p, size_t n, const rnnlab_experiment 
 
 rnnlab_status rnnlab_train_checkpoint_info(const rnnlab_checkpoint *ck, rnnlab_train_ckpt_state *out)
 {
+    RNNLAB_REQUIRE_PTR("rnnlab_train_checkpoint_info", ck);
+    RNNLAB_REQUIRE_PTR("rnnlab_train_checkpoint_info", out);
     memset(out, 0, sizeof *out);
     const size_t id_len = 8 + 5 * 8; /* put_identity: magic, version, crc, run id, grid size, max_steps */
     if (!ck->extra || !ck->model || ck->extra_len < id_len || memcmp(ck->extra, state_magic, 8) != 0)
@@ -1344,6 +1368,7 @@ done:
 
 rnnlab_status rnnlab_experiment_set_training(rnnlab_experiment *e)
 {
+    RNNLAB_REQUIRE_PTR("rnnlab_experiment_set_training", e);
     e->train.on = 1;
     for (long id = 0; id < e->grid_size; id++) {
         exp_run r;
