@@ -16,6 +16,7 @@
 #include "rnnlab/diag.h"
 #include "rnnlab/experiment.h"
 #include "rnnlab/format.h"
+#include "rnnlab/gradcheck.h"
 #include "rnnlab/init.h"
 #include "rnnlab/runtime.h"
 #include "rnnlab/train.h"
@@ -826,7 +827,48 @@ static void test_api_edges_from_a_trial(void **state)
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp", dir);
     assert_int_equal(access(tmp, F_OK), -1);
+    /* settings the loader would refuse are refused by the writer (a file was written, then refused) */
+    w = model_for(RNNLAB_CELL_RNN, 3, 1, RNNLAB_FLOAT64, 0, 1);
+    rnnlab_optim_config ocw;
+    rnnlab_optim_config_init(&ocw, RNNLAB_OPTIM_ADAM);
+    rnnlab_optim *opt = NULL;
+    assert_int_equal(rnnlab_optim_create(&opt, w, &ocw), RNNLAB_OK);
+    opt->cfg.beta1 = 5;
+    rnnlab_checkpoint bad = {.model = w, .optim = opt};
+    const char *ckp = check_tmp_path("bad.ckpt");
+    assert_int_equal(rnnlab_checkpoint_save(ckp, &bad), RNNLAB_ERR_CONFIG);
+    assert_non_null(strstr(rnnlab_last_error(), "beta1"));
+    bad.optim = NULL, bad.extra_len = 100; /* extra NULL: an empty section was written */
+    assert_int_equal(rnnlab_checkpoint_save(ckp, &bad), RNNLAB_ERR_CONFIG);
+    assert_int_equal(access(ckp, F_OK), -1);
+    rnnlab_optim_free(opt);
+    const char *hexw = check_tmp_path("hex.txt"); /* format.h: hex floats are refused */
+    assert_int_equal(rnnlab_weights_export(hexw, w), RNNLAB_OK);
+    char *txt = check_slurp(hexw, NULL);
+    assert_non_null(txt);
+    char *endl = strstr(txt, "end\n");
+    assert_non_null(endl);
+    char *lastnl = endl - 1; /* the last value line: put a hex value in front of it */
+    while (lastnl > txt && lastnl[-1] != '\n') lastnl--;
+    const size_t head = (size_t)(lastnl - txt);
+    char *mod = malloc(strlen(txt) + 8);
+    assert_non_null(mod);
+    memcpy(mod, txt, head), strcpy(mod + head, "0x10 "), strcat(mod, lastnl);
+    check_write_file(hexw, mod);
+    assert_int_equal(rnnlab_weights_import(hexw, w), RNNLAB_ERR_IO);
+    assert_non_null(strstr(rnnlab_last_error(), "0x10"));
+    free(txt), free(mod);
     rnnlab_model_free(w);
+    rnnlab_train_config_init(&c);
+    c.min_delta = NAN;
+    assert_int_equal(rnnlab_train_config_check(&c), RNNLAB_ERR_CONFIG);
+    assert_non_null(strstr(rnnlab_last_error(), "min_delta"));
+    rnnlab_gradcheck_config gc; /* a NaN tolerance passed nothing and said OK */
+    rnnlab_gradcheck_config_init(&gc);
+    gc.tol = NAN;
+    rnnlab_check_report rep;
+    assert_int_equal(rnnlab_gradcheck_run(&gc, &rep), RNNLAB_ERR_CONFIG);
+    assert_non_null(strstr(rnnlab_last_error(), "tol and atol must be finite"));
 
     const char *foreign = check_tmp_path("foreign"); /* said "out of memory reading" */
     mkdir(foreign, 0777);

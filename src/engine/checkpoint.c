@@ -221,8 +221,16 @@ rnnlab_status rnnlab_checkpoint_save(const char *path, const rnnlab_checkpoint *
     const rnnlab_optim *o = ck->optim;
     if (!m) return rnnlab_error(RNNLAB_ERR_CONFIG, "%s: a checkpoint needs a model", path);
     if (o && (o->n != m->n_params || o->dtype != m->cfg.dtype))
-        return rnnlab_error(RNNLAB_ERR_CONFIG, "%s: the optimizer does not belong to the model (%zu vs %zu parameters)",
-                            path, o->n, m->n_params);
+        return rnnlab_error(RNNLAB_ERR_CONFIG, "%s: the optimizer does not belong to the model (%zu %s parameters "
+                            "against the model's %zu %s)", path, o->n, rnnlab_dtype_name(o->dtype), m->n_params,
+                            rnnlab_dtype_name(m->cfg.dtype));
+    if (o && o->step < 0) return rnnlab_error(RNNLAB_ERR_CONFIG, "%s: the optimizer's step is negative (%ld)", path, o->step);
+    if (o) { /* what checkpoint_load would refuse is refused here, before a file is written */
+        rnnlab_status sto = rnnlab_optim_config_check(&o->cfg);
+        if (sto) return rnnlab_error(sto, "%s: the optimizer's settings: %s", path, rnnlab_last_error());
+    }
+    if (!ck->extra && ck->extra_len > 0)
+        return rnnlab_error(RNNLAB_ERR_CONFIG, "%s: extra_len is %zu but extra is NULL", path, ck->extra_len);
     const rnnlab_model_config *c = &m->cfg;
     wbuf b = {0};
     put(&b, magic, 8);

@@ -206,6 +206,8 @@ rnnlab_status rnnlab_gradcheck_run(const rnnlab_gradcheck_config *cfg, rnnlab_ch
     RNNLAB_REQUIRE_PTR("rnnlab_gradcheck_run", cfg);
     RNNLAB_REQUIRE_PTR("rnnlab_gradcheck_run", rep);
     memset(rep, 0, sizeof *rep);
+    if (!(cfg->tol >= 0) || isinf(cfg->tol) || !(cfg->atol >= 0) || isinf(cfg->atol))
+        return rnnlab_error(RNNLAB_ERR_CONFIG, "tol and atol must be finite and >= 0 (got %g and %g)", cfg->tol, cfg->atol);
     if (cfg->model.dtype != RNNLAB_FLOAT64)
         return rnnlab_error(RNNLAB_ERR_CONFIG, "gradient checks run in float64 (the model is %s)",
                             rnnlab_dtype_name(cfg->model.dtype));

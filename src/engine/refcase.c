@@ -8,6 +8,7 @@
 #include "rnnlab/gradcheck.h"
 #include "engine/check_report.h"
 #include "core/internal.h"
+#include "rnnlab/format.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -69,11 +70,10 @@ static rnnlab_status read_long(tok_reader *r, const char *what, long lo, long hi
 
 static rnnlab_status read_double(tok_reader *r, double *out)
 {
-    char *t = next_token(r), *end;
+    char *t = next_token(r);
     if (!t) return syntax(r, "expected a number", NULL);
-    errno = 0;
-    double v = strtod(t, &end);
-    if (*end || end == t) return syntax(r, "expected a number", t);
+    double v;
+    if (!rnnlab_parse_double(t, &v)) return syntax(r, "expected a number", t); /* C locale, no hex */
     *out = v;
     return RNNLAB_OK;
 }
@@ -267,6 +267,7 @@ rnnlab_status rnnlab_refcase_check(const rnnlab_refcase *rc, double tol, rnnlab_
     RNNLAB_REQUIRE_PTR("rnnlab_refcase_check", rc);
     RNNLAB_REQUIRE_PTR("rnnlab_refcase_check", rep);
     memset(rep, 0, sizeof *rep);
+    if (!(tol >= 0) || isinf(tol)) return rnnlab_error(RNNLAB_ERR_CONFIG, "tol must be finite and >= 0 (got %g)", tol);
     rnnlab_model_config mc;
     rnnlab_model_config_init(&mc);
     rnnlab_status st = rnnlab_cell_parse(rc->cell, &mc.cell, &mc.activation, NULL);

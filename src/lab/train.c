@@ -244,16 +244,34 @@ rnnlab_status rnnlab_train_config_check(const rnnlab_train_config *c)
     if (c->log_every < 1) return rnnlab_error(RNNLAB_ERR_CONFIG, "log_every must be >= 1 (got %ld)", c->log_every);
     if (c->checkpoint_every < 0)
         return rnnlab_error(RNNLAB_ERR_CONFIG, "checkpoint_every must be >= 0 (got %ld)", c->checkpoint_every);
-    if (c->patience < 0 || c->truncate < 0 || c->slope_window < 0)
-        return rnnlab_error(RNNLAB_ERR_CONFIG, "patience, truncate and slope_window must be >= 0");
+    if (c->patience < 0) return rnnlab_error(RNNLAB_ERR_CONFIG, "patience must be >= 0 (got %d)", c->patience);
+    if (c->truncate < 0) return rnnlab_error(RNNLAB_ERR_CONFIG, "truncate must be >= 0 (got %d)", c->truncate);
+    if (c->slope_window < 0)
+        return rnnlab_error(RNNLAB_ERR_CONFIG, "slope_window must be >= 0 (got %ld)", c->slope_window);
+    if (!(c->min_delta >= 0) || isinf(c->min_delta))
+        return rnnlab_error(RNNLAB_ERR_CONFIG, "min_delta must be finite and >= 0 (got %g)", c->min_delta);
+    if (!(c->unit_threshold >= 0) || isinf(c->unit_threshold))
+        return rnnlab_error(RNNLAB_ERR_CONFIG, "unit_threshold must be finite and >= 0 (got %g)", c->unit_threshold);
+    if (c->restore_best != 0 && c->restore_best != 1)
+        return rnnlab_error(RNNLAB_ERR_CONFIG, "restore_best must be 0 or 1 (got %d)", c->restore_best);
+    if (isinf(c->target_loss))
+        return rnnlab_error(RNNLAB_ERR_CONFIG, "target_loss must be finite, or NAN for off (got %g)", c->target_loss);
+    if ((unsigned)c->probe.split > RNNLAB_SPLIT_TEST)
+        return rnnlab_error(RNNLAB_ERR_CONFIG, "probe.split is not a split (got %d)", (int)c->probe.split);
+    if (c->probe.batch_index < 0)
+        return rnnlab_error(RNNLAB_ERR_CONFIG, "probe.batch_index must be >= 0 (got %ld)", c->probe.batch_index);
+    if (c->probe.truncate < 0)
+        return rnnlab_error(RNNLAB_ERR_CONFIG, "probe.truncate must be >= 0 (got %d)", c->probe.truncate);
     if ((st = rnnlab_optim_config_check(&c->optim))) return st;
     rnnlab_schedule s = c->schedule;
     if (s.t_max == 0) s.t_max = c->max_steps;
     if ((st = rnnlab_schedule_check(&s))) return st;
     if (c->clip != RNNLAB_CLIP_NONE && (!isfinite(c->clip_max) || c->clip_max <= 0))
         return rnnlab_error(RNNLAB_ERR_CONFIG, "clip_max must be > 0 (got %g)", c->clip_max);
-    if ((unsigned)c->clip >= RNNLAB_CLIP_COUNT || (unsigned)c->ablation >= RNNLAB_ABLATION_COUNT)
-        return rnnlab_error(RNNLAB_ERR_CONFIG, "clip or ablation out of range");
+    if ((unsigned)c->clip >= RNNLAB_CLIP_COUNT)
+        return rnnlab_error(RNNLAB_ERR_CONFIG, "clip is not a clipping kind (got %d)", (int)c->clip);
+    if ((unsigned)c->ablation >= RNNLAB_ABLATION_COUNT)
+        return rnnlab_error(RNNLAB_ERR_CONFIG, "ablation is not an ablation mode (got %d)", (int)c->ablation);
     if (c->n_probe_at < 0 || c->n_probe_at > RNNLAB_TRAIN_MAX_PROBES)
         return rnnlab_error(RNNLAB_ERR_CONFIG, "probe_at: %d steps; from 0 to %d are allowed", c->n_probe_at,
                             RNNLAB_TRAIN_MAX_PROBES);
