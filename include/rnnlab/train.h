@@ -97,7 +97,9 @@ typedef struct rnnlab_train_config {
     double unit_threshold;     /* std below which a unit is unresponsive (default 1e-3) */
     rnnlab_ablation ablation;  /* default zero */
     long slope_window;         /* updates in the loss-slope fit; 0 = max(10, max_steps / 10) (default) */
-    const char *init_from;     /* weights file (PyTorch layout) to start from, or NULL; borrowed */
+    const char *init_from;     /* weights file (PyTorch layout) to start from, or NULL; borrowed. Read by
+                                  the experiment runner; rnnlab_trainer_create does not read it (a
+                                  program of one's own calls rnnlab_weights_import) */
     int ftz;                   /* flush subnormals to zero in every pass (default 0) */
 } rnnlab_train_config;
 
