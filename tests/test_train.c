@@ -827,6 +827,7 @@ static void test_api_edges_from_a_trial(void **state)
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp", dir);
     assert_int_equal(access(tmp, F_OK), -1);
+    rnnlab_model_free(w);
     /* settings the loader would refuse are refused by the writer (a file was written, then refused) */
     w = model_for(RNNLAB_CELL_RNN, 3, 1, RNNLAB_FLOAT64, 0, 1);
     rnnlab_optim_config ocw;
