@@ -72,7 +72,8 @@ const char *rnnlab_gru_variant_name(rnnlab_gru_variant v);
 const char *rnnlab_cell_label(rnnlab_cell_kind kind, rnnlab_activation act);
 
 /*
- * Parses a cell name. "rnn_tanh" and "rnn_relu" (and "rnn_<activation>" for every activation) set
+ * Parses a cell name. "rnn_tanh" and "rnn_relu" (and "rnn_<activation>" for every activation and
+ * alias, "rnn_linear" for "rnn_identity" too) set
  * *act as well and return *act_set = 1; plain names leave *act untouched and set *act_set = 0.
  * act and act_set may be NULL when the caller does not want them.
  * Errors: RNNLAB_ERR_CONFIG with a message listing the accepted names.

@@ -96,7 +96,9 @@ typedef struct rnnlab_optim_config {
 /* Fills *cfg with torch's defaults for kind (listed at the top of this file). */
 void rnnlab_optim_config_init(rnnlab_optim_config *cfg, rnnlab_optim_kind kind);
 
-/* Checks ranges as torch does. Errors: RNNLAB_ERR_CONFIG naming the field and value. */
+/* Checks the range of every field, those the kind does not use included (so a configuration is valid
+ * whatever kind it is switched to), with torch's bounds. Errors: RNNLAB_ERR_CONFIG naming the field and
+ * value. */
 rnnlab_status rnnlab_optim_config_check(const rnnlab_optim_config *c);
 
 #define RNNLAB_OPTIM_STATE_BLOCKS 3

@@ -93,6 +93,7 @@ rnnlab_status rnnlab_cell_parse(const char *name, rnnlab_cell_kind *kind, rnnlab
         }
     if (name && strncmp(name, "rnn_", 4) == 0) {
         rnnlab_activation a;
+        if (strcmp(name, "rnn_linear") == 0) name = rnn_labels[RNNLAB_ACT_IDENTITY]; /* "linear" is identity's alias */
         for (int i = 0; i < RNNLAB_ACT_COUNT; i++)
             if (strcmp(name, rnn_labels[i]) == 0) {
                 a = (rnnlab_activation)i;
