@@ -790,6 +790,7 @@ static void test_null_arguments_are_refused(void **state)
     assert_non_null(strstr(rnnlab_last_error(), "weight_hh"));
     double buf[64];
     expect_null_refused(rnnlab_model_get(m, 0, NULL), "rnnlab_model_get", "out");
+    expect_null_refused(rnnlab_model_get_grad(NULL, 0, buf), "rnnlab_model_get_grad", "m"); /* read m->grads first */
     expect_null_refused(rnnlab_model_set(m, 0, NULL), "rnnlab_model_set", "in");
     rnnlab_bptt_config bc;
     rnnlab_bptt_config_init(&bc);

@@ -80,6 +80,10 @@ typedef enum rnnlab_split { RNNLAB_SPLIT_TRAIN = 0, RNNLAB_SPLIT_VALID, RNNLAB_S
 /* "train", "valid", "test". */
 const char *rnnlab_split_name(rnnlab_split s);
 
+/* RNNLAB_OK for train, valid or test; RNNLAB_ERR_CONFIG "invalid split N" for any other value (check
+ * before indexing by a split that came from outside). */
+rnnlab_status rnnlab_split_check(rnnlab_split s);
+
 /* One option: key and value as written, and the line it came from (0 if none) for messages. */
 typedef struct rnnlab_option {
     const char *key;

@@ -28,9 +28,9 @@ int cli_grid_opt(int argc, char **argv, int *i, rnnlab_run_options *o, int *dry)
         if (!cli_folder("--out", v, out, sizeof out)) return -1;
         o->out_dir = out;
     } else if ((r = cli_opt(argc, argv, i, "--threads", &v)) != 0) { /* auto: -1, whatever [run] says */
-        if (r < 0 || !cli_auto_int("--threads", v, 1, 1024, &o->threads)) return -1;
+        if (r < 0 || !cli_auto_int("--threads", v, 1, RNNLAB_MAX_THREADS, &o->threads)) return -1;
     } else if ((r = cli_opt(argc, argv, i, "--jobs", &v)) != 0) {
-        if (r < 0 || !cli_auto_int("--jobs", v, 1, 1024, &o->jobs)) return -1;
+        if (r < 0 || !cli_auto_int("--jobs", v, 1, RNNLAB_MAX_THREADS, &o->jobs)) return -1;
     } else if ((r = cli_opt(argc, argv, i, "--flush-every", &v)) != 0) {
         if (r < 0 || !cli_double_in("--flush-every", v, 0, 86400, &o->flush_s)) return -1;
     } else if ((r = cli_opt(argc, argv, i, "--shard", &v)) != 0) {

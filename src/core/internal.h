@@ -28,6 +28,10 @@
         if (!(p)) return rnnlab_error(RNNLAB_ERR_CONFIG, "%s: %s must not be NULL", fn, #p);        \
     } while (0)
 
+/* RNNLAB_ERR_CONFIG naming field and value unless v is finite and in [lo, hi] ([lo, hi) when hi_open);
+ * an infinite hi reads "must be finite and >= lo". core/status.c. */
+rnnlab_status rnnlab_check_range(const char *field, double v, double lo, double hi, int hi_open);
+
 #ifdef RNNLAB_DEBUG
 #define RNNLAB_ASSERT(cond, msg)                                                                     \
     do {                                                                                             \

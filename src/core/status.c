@@ -4,11 +4,13 @@
  * Not here: any printing. The CLI prints messages; the library only stores them.
  */
 #include "rnnlab/status.h"
+#include "core/internal.h"
 
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 
 /* ---------------------------------------------------------------- status and messages */
@@ -91,3 +93,13 @@ void *rnnlab_calloc(size_t count, size_t size)
 }
 
 void rnnlab_free(void *p) { free(p); }
+
+rnnlab_status rnnlab_check_range(const char *field, double v, double lo, double hi, int hi_open)
+{
+    if (!isfinite(v) || v < lo || (hi_open ? v >= hi : v > hi)) {
+        if (isinf(hi) && isinf(lo)) return rnnlab_error(RNNLAB_ERR_CONFIG, "%s must be finite (got %g)", field, v);
+        if (isinf(hi)) return rnnlab_error(RNNLAB_ERR_CONFIG, "%s must be finite and >= %g (got %g)", field, lo, v);
+        return rnnlab_error(RNNLAB_ERR_CONFIG, "%s must be in [%g, %g%c (got %g)", field, lo, hi, hi_open ? ')' : ']', v);
+    }
+    return RNNLAB_OK;
+}

@@ -56,6 +56,13 @@ const char *rnnlab_split_name(rnnlab_split s)
     return s == RNNLAB_SPLIT_TRAIN ? "train" : s == RNNLAB_SPLIT_VALID ? "valid" : s == RNNLAB_SPLIT_TEST ? "test" : "?";
 }
 
+rnnlab_status rnnlab_split_check(rnnlab_split s)
+{
+    if (s != RNNLAB_SPLIT_TRAIN && s != RNNLAB_SPLIT_VALID && s != RNNLAB_SPLIT_TEST)
+        return rnnlab_error(RNNLAB_ERR_CONFIG, "invalid split %d", (int)s);
+    return RNNLAB_OK;
+}
+
 rnnlab_status rnnlab_dataset_open(rnnlab_dataset **out, const char *name, const rnnlab_option *opts, int n_opts,
                                   uint64_t seed, int *bad_option)
 {
@@ -128,8 +135,8 @@ rnnlab_status rnnlab_dataset_batch(rnnlab_dataset *ds, rnnlab_split split, long 
     if (ds->info.loss == RNNLAB_LOSS_XENT) RNNLAB_REQUIRE_PTR("rnnlab_dataset_batch", target_class);
     else RNNLAB_REQUIRE_PTR("rnnlab_dataset_batch", target);
     if (B < 1) return rnnlab_error(RNNLAB_ERR_CONFIG, "batch must be >= 1 (got %d)", B);
-    if (split != RNNLAB_SPLIT_TRAIN && split != RNNLAB_SPLIT_VALID && split != RNNLAB_SPLIT_TEST)
-        return rnnlab_error(RNNLAB_ERR_CONFIG, "invalid split %d", (int)split);
+    rnnlab_status st = rnnlab_split_check(split);
+    if (st) return st;
     if (index < 0) return rnnlab_error(RNNLAB_ERR_CONFIG, "batch index must be >= 0 (got %ld)", index);
     return ds->def->batch(ds, split, index, B, x, target, target_class, lengths);
 }

@@ -242,10 +242,10 @@ static rnnlab_status check_index(const rnnlab_model *m, int i)
     return RNNLAB_OK;
 }
 
-static rnnlab_status copy_out(const rnnlab_model *m, const void *block, int i, double *out)
+static rnnlab_status copy_out(const char *fn, const rnnlab_model *m, const void *block, int i, double *out)
 {
-    RNNLAB_REQUIRE_PTR("rnnlab_model_get", m);
-    RNNLAB_REQUIRE_PTR("rnnlab_model_get", out);
+    RNNLAB_REQUIRE_PTR(fn, m);
+    RNNLAB_REQUIRE_PTR(fn, out);
     rnnlab_status st = check_index(m, i);
     if (st) return st;
     const rnnlab_tensor_info *t = &m->tensors[i];
@@ -253,8 +253,14 @@ static rnnlab_status copy_out(const rnnlab_model *m, const void *block, int i, d
     return RNNLAB_OK;
 }
 
-rnnlab_status rnnlab_model_get(const rnnlab_model *m, int i, double *out) { return copy_out(m, m->params, i, out); }
-rnnlab_status rnnlab_model_get_grad(const rnnlab_model *m, int i, double *out) { return copy_out(m, m->grads, i, out); }
+rnnlab_status rnnlab_model_get(const rnnlab_model *m, int i, double *out)
+{
+    return copy_out("rnnlab_model_get", m, m ? m->params : NULL, i, out);
+}
+rnnlab_status rnnlab_model_get_grad(const rnnlab_model *m, int i, double *out)
+{
+    return copy_out("rnnlab_model_get_grad", m, m ? m->grads : NULL, i, out);
+}
 
 rnnlab_status rnnlab_model_set(rnnlab_model *m, int i, const double *in)
 {

@@ -219,15 +219,6 @@ void rnnlab_optim_config_init(rnnlab_optim_config *cfg, rnnlab_optim_kind kind)
     cfg->weight_decay = kind == RNNLAB_OPTIM_ADAMW ? 1e-2 : 0;
 }
 
-static rnnlab_status check_range(const char *field, double v, double lo, double hi, int hi_open)
-{
-    if (!isfinite(v) || v < lo || (hi_open ? v >= hi : v > hi)) {
-        if (isinf(hi) && isinf(lo)) return rnnlab_error(RNNLAB_ERR_CONFIG, "%s must be finite (got %g)", field, v);
-        if (isinf(hi)) return rnnlab_error(RNNLAB_ERR_CONFIG, "%s must be finite and >= %g (got %g)", field, lo, v);
-        return rnnlab_error(RNNLAB_ERR_CONFIG, "%s must be in [%g, %g%c (got %g)", field, lo, hi, hi_open ? ')' : ']', v);
-    }
-    return RNNLAB_OK;
-}
 
 rnnlab_status rnnlab_optim_config_check(const rnnlab_optim_config *c)
 {
@@ -235,14 +226,14 @@ rnnlab_status rnnlab_optim_config_check(const rnnlab_optim_config *c)
     rnnlab_status st;
     if ((unsigned)c->kind >= RNNLAB_OPTIM_COUNT)
         return rnnlab_error(RNNLAB_ERR_CONFIG, "optimizer: invalid value %d", (int)c->kind);
-    if ((st = check_range("lr", c->lr, 0, HUGE_VAL, 0))) return st;
-    if ((st = check_range("weight_decay", c->weight_decay, 0, HUGE_VAL, 0))) return st;
-    if ((st = check_range("momentum", c->momentum, 0, HUGE_VAL, 0))) return st;
-    if ((st = check_range("dampening", c->dampening, -HUGE_VAL, HUGE_VAL, 0))) return st;
-    if ((st = check_range("alpha", c->alpha, 0, 1, 1))) return st;
-    if ((st = check_range("eps", c->eps, 0, HUGE_VAL, 0))) return st;
-    if ((st = check_range("beta1", c->beta1, 0, 1, 1))) return st;
-    if ((st = check_range("beta2", c->beta2, 0, 1, 1))) return st;
+    if ((st = rnnlab_check_range("lr", c->lr, 0, HUGE_VAL, 0))) return st;
+    if ((st = rnnlab_check_range("weight_decay", c->weight_decay, 0, HUGE_VAL, 0))) return st;
+    if ((st = rnnlab_check_range("momentum", c->momentum, 0, HUGE_VAL, 0))) return st;
+    if ((st = rnnlab_check_range("dampening", c->dampening, -HUGE_VAL, HUGE_VAL, 0))) return st;
+    if ((st = rnnlab_check_range("alpha", c->alpha, 0, 1, 1))) return st;
+    if ((st = rnnlab_check_range("eps", c->eps, 0, HUGE_VAL, 0))) return st;
+    if ((st = rnnlab_check_range("beta1", c->beta1, 0, 1, 1))) return st;
+    if ((st = rnnlab_check_range("beta2", c->beta2, 0, 1, 1))) return st;
     if (c->nesterov && (c->kind != RNNLAB_OPTIM_SGD || c->momentum <= 0 || c->dampening != 0))
         return rnnlab_error(RNNLAB_ERR_CONFIG, "nesterov needs the sgd optimizer, momentum > 0 and dampening = 0");
     return RNNLAB_OK;

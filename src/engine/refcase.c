@@ -267,7 +267,8 @@ rnnlab_status rnnlab_refcase_check(const rnnlab_refcase *rc, double tol, rnnlab_
     RNNLAB_REQUIRE_PTR("rnnlab_refcase_check", rc);
     RNNLAB_REQUIRE_PTR("rnnlab_refcase_check", rep);
     memset(rep, 0, sizeof *rep);
-    if (!(tol >= 0) || isinf(tol)) return rnnlab_error(RNNLAB_ERR_CONFIG, "tol must be finite and >= 0 (got %g)", tol);
+    rnnlab_status st0 = rnnlab_check_range("tol", tol, 0, HUGE_VAL, 0);
+    if (st0) return st0;
     rnnlab_model_config mc;
     rnnlab_model_config_init(&mc);
     rnnlab_status st = rnnlab_cell_parse(rc->cell, &mc.cell, &mc.activation, NULL);

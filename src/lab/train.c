@@ -248,16 +248,13 @@ rnnlab_status rnnlab_train_config_check(const rnnlab_train_config *c)
     if (c->truncate < 0) return rnnlab_error(RNNLAB_ERR_CONFIG, "truncate must be >= 0 (got %d)", c->truncate);
     if (c->slope_window < 0)
         return rnnlab_error(RNNLAB_ERR_CONFIG, "slope_window must be >= 0 (got %ld)", c->slope_window);
-    if (!(c->min_delta >= 0) || isinf(c->min_delta))
-        return rnnlab_error(RNNLAB_ERR_CONFIG, "min_delta must be finite and >= 0 (got %g)", c->min_delta);
-    if (!(c->unit_threshold >= 0) || isinf(c->unit_threshold))
-        return rnnlab_error(RNNLAB_ERR_CONFIG, "unit_threshold must be finite and >= 0 (got %g)", c->unit_threshold);
+    if ((st = rnnlab_check_range("min_delta", c->min_delta, 0, HUGE_VAL, 0))) return st;
+    if ((st = rnnlab_check_range("unit_threshold", c->unit_threshold, 0, HUGE_VAL, 0))) return st;
     if (c->restore_best != 0 && c->restore_best != 1)
         return rnnlab_error(RNNLAB_ERR_CONFIG, "restore_best must be 0 or 1 (got %d)", c->restore_best);
     if (isinf(c->target_loss))
         return rnnlab_error(RNNLAB_ERR_CONFIG, "target_loss must be finite, or NAN for off (got %g)", c->target_loss);
-    if ((unsigned)c->probe.split > RNNLAB_SPLIT_TEST)
-        return rnnlab_error(RNNLAB_ERR_CONFIG, "probe.split is not a split (got %d)", (int)c->probe.split);
+    if ((st = rnnlab_split_check(c->probe.split))) return rnnlab_error_prefix(st, "probe.split");
     if (c->probe.batch_index < 0)
         return rnnlab_error(RNNLAB_ERR_CONFIG, "probe.batch_index must be >= 0 (got %ld)", c->probe.batch_index);
     if (c->probe.truncate < 0)
@@ -425,13 +422,6 @@ static rnnlab_status load_batch(rnnlab_trainer *tr, rnnlab_split split, long ind
     return rnnlab_dataset_batch(tr->ds, split, index, tr->B, tr->x, tr->target, tr->cls, tr->len);
 }
 
-/* RNNLAB_ERR_CONFIG unless split is train, valid or test (before anything indexes by it). */
-static rnnlab_status check_split(rnnlab_split split)
-{
-    if ((unsigned)split > RNNLAB_SPLIT_TEST) return rnnlab_error(RNNLAB_ERR_CONFIG, "invalid split %d", (int)split);
-    return RNNLAB_OK;
-}
-
 /* Batches of an evaluation of split: eval_batches, or fewer when a finite split has fewer. */
 static int eval_batch_count(const rnnlab_trainer *tr, rnnlab_split split)
 {
@@ -474,7 +464,7 @@ rnnlab_status rnnlab_trainer_evaluate(rnnlab_trainer *tr, const rnnlab_model *mo
 {
     RNNLAB_REQUIRE_PTR("rnnlab_trainer_evaluate", tr);
     RNNLAB_REQUIRE_PTR("rnnlab_trainer_evaluate", out);
-    rnnlab_status st0 = check_split(split);
+    rnnlab_status st0 = rnnlab_split_check(split);
     if (st0) return st0;
     const rnnlab_model *m = model ? model : tr->m;
     const int nb = eval_batch_count(tr, split);
@@ -531,7 +521,7 @@ rnnlab_status rnnlab_trainer_units(rnnlab_trainer *tr, rnnlab_split split, rnnla
 {
     RNNLAB_REQUIRE_PTR("rnnlab_trainer_units", tr);
     RNNLAB_REQUIRE_PTR("rnnlab_trainer_units", units);
-    rnnlab_status st0 = check_split(split);
+    rnnlab_status st0 = rnnlab_split_check(split);
     if (st0) return st0;
     const rnnlab_model_config *mc = &tr->m->cfg;
     const int L = mc->num_layers, H = mc->hidden_size, B = tr->B, nb = eval_batch_count(tr, split);
@@ -593,7 +583,7 @@ rnnlab_status rnnlab_trainer_ablate(rnnlab_trainer *tr, rnnlab_split split, rnnl
 {
     RNNLAB_REQUIRE_PTR("rnnlab_trainer_ablate", tr);
     RNNLAB_REQUIRE_PTR("rnnlab_trainer_ablate", loss_ablated);
-    rnnlab_status st0 = check_split(split);
+    rnnlab_status st0 = rnnlab_split_check(split);
     if (st0) return st0;
     rnnlab_model *m = tr->m;
     if (mode == RNNLAB_ABLATION_NONE || (unsigned)mode >= RNNLAB_ABLATION_COUNT)
