@@ -11,8 +11,11 @@
 # its R run medians, because noise on a shared machine only ever slows a run down (ms_min_*: the
 # fastest single step seen). other_cpu is how many cores other processes kept busy, on average,
 # while the row ran (from /proc/stat, minus this script's own children): rows with other_cpu well
-# above 0 were measured on a loaded machine, and their 2-thread figures mean little. The OpenBLAS
-# SGEMM ceiling of the W2 target (`rnnlab bench --sgemm`) runs in the same rotation on the W2 rows.
+# above 0 were measured on a loaded machine, and their 2-thread figures mean little. OpenBLAS on the
+# row's own products (`rnnlab bench --sgemm`, `--dgemm` on the float64 rows, with the row's sizes)
+# runs in the same rotation on every row: on W2 the ceiling of its target, and on all what
+# the float64 target is up against (OpenBLAS's DGEMM time over its SGEMM time on the same products;
+# on W2 also its own 2-thread gain).
 #
 # Contenders that are not installed are skipped with a message:
 #   torch   needs Debian's python3-torch (bench/torch_bench.py, run by $PYTHON, default /usr/bin/python3)
@@ -97,7 +100,7 @@ if [ -x "$ONEDNN" ]; then
 else
   echo "compare: skipping oneDNN: $ONEDNN is not built (needs libdnnl-dev: apt-get install libdnnl-dev)"
 fi
-contenders+=(sgemm)
+contenders+=(gemm)
 
 grid_args=(--grid standard --list)
 [ -n "$ONLY" ] && grid_args+=(--only "$ONLY")
@@ -143,12 +146,15 @@ run_one() { # contender, row args
     onednn)
       [[ "$args" == *"float32"* ]] || return 0 # oneDNN's RNN primitives have no float64
       quiet; line=$("$ONEDNN" $args 2>/dev/null | tail -1) || return 0 ;;
-    sgemm)
-      [[ "$args" == *"--workload W2 "* && "$args" == *"float32"* ]] || return 0
-      local thr=${args#*--threads }; thr=${thr%% *}
-      local out mix big
-      quiet; out=$("$RNNLAB" bench --sgemm --threads "$thr")
-      mix=$(grep w2_step_mix <<< "$out"); big=$(grep w2_dU <<< "$out")
+    gemm)
+      local -a g=()
+      local o kind=--sgemm out mix big
+      for o in --threads --cell --input --hidden --batch --seq; do
+        local v=${args#*$o }; g+=("$o" "${v%% *}")
+      done
+      [[ "$args" == *"float64"* ]] && kind=--dgemm
+      quiet; out=$("$RNNLAB" bench $kind "${g[@]}")
+      mix=$(grep '"step_mix"' <<< "$out"); big=$(grep '"dU"' <<< "$out")
       mix=${mix//\"/}; big=${big//\"/}
       IFS=, read -ra m <<< "$mix"; IFS=, read -ra g <<< "$big"
       echo "${m[8]},${g[8]},,,${m[10]},${g[10]},,"  # ms_mix, ms_dU, -, -, gflops_mix, gflops_dU (in the rss slot)
@@ -210,16 +216,16 @@ $1 == "load" { load[$2 "," $3 "," $4 "," $5] = $11; next }
   if ($14 != "") cache[k] = $14; if ($13 != "") params[k] = $13
 }
 END {
-  hdr = "workload,cell,precision,threads,ms_rnnlab,ms_rnnlab_taps,ms_torch,ms_onednn,speedup_vs_torch,speedup_vs_onednn,taps_overhead,ms_min_rnnlab,ms_min_torch,ms_min_onednn,ms_forward_rnnlab,ms_backward_rnnlab,gflops_rnnlab,gflops_torch,gflops_onednn,sgemm_w2_mix_gflops,sgemm_large_gflops,rnnlab_frac_of_sgemm_mix,peak_rss_mib_rnnlab,model_mib_rnnlab,other_cpu"
+  hdr = "workload,cell,precision,threads,ms_rnnlab,ms_rnnlab_taps,ms_torch,ms_onednn,speedup_vs_torch,speedup_vs_onednn,taps_overhead,ms_min_rnnlab,ms_min_torch,ms_min_onednn,ms_forward_rnnlab,ms_backward_rnnlab,gflops_rnnlab,gflops_torch,gflops_onednn,gemm_mix_gflops,gemm_large_gflops,rnnlab_frac_of_gemm_mix,peak_rss_mib_rnnlab,model_mib_rnnlab,other_cpu"
   print hdr > out
-  printf "\n%-4s %-8s %-7s %3s %9s %9s %9s %9s %8s %8s %6s %8s %8s %6s\n", "wl", "cell", "prec", "thr", "rnnlab", "r+taps", "torch", "onednn", "x_torch", "x_onednn", "taps%", "GFLOP/s", "sgemm", "other"
+  printf "\n%-4s %-8s %-7s %3s %9s %9s %9s %9s %8s %8s %6s %8s %8s %6s\n", "wl", "cell", "prec", "thr", "rnnlab", "r+taps", "torch", "onednn", "x_torch", "x_onednn", "taps%", "GFLOP/s", "gemm", "other"
   for (i = 1; i <= nrows; i++) {
     row = order[i]; split(row, p, ",")
     r = best("rnnlab" SUBSEP row SUBSEP "ms"); rt = best("rnnlab_taps" SUBSEP row SUBSEP "ms")
     t = best("torch" SUBSEP row SUBSEP "ms"); o = best("onednn" SUBSEP row SUBSEP "ms")
     gr = bestmax("rnnlab" SUBSEP row SUBSEP "gf"); gt = bestmax("torch" SUBSEP row SUBSEP "gf"); go = bestmax("onednn" SUBSEP row SUBSEP "gf")
-    # the sgemm runs store the W2 mix rate in the gflops column and the large (dU) product rate in the rss column
-    sm = bestmax("sgemm" SUBSEP row SUBSEP "gf"); sb = bestmax("sgemm" SUBSEP row SUBSEP "rss")
+    # the gemm runs store the mix rate in the gflops column and the large (dU) product rate in the rss column
+    sm = bestmax("gemm" SUBSEP row SUBSEP "gf"); sb = bestmax("gemm" SUBSEP row SUBSEP "rss")
     kr = "rnnlab" SUBSEP row
     mm = (kr in params) ? (2 * params[kr] + cache[kr]) / 1048576 : ""
     ms[row] = r; mst[row] = t; mso[row] = o; mstaps[row] = rt; gfl[row] = gr; sgm[row] = sm
@@ -250,15 +256,22 @@ END {
       printf "  %-28s >= 3x torch:           %6.2fx  %s\n", tag, t / r, (t / r >= 3 ? "met" : "NOT met")
     if (pr == "float32" && w == "W2" && sgm[row] != "")
       printf "  %-28s >= 85%% of SGEMM mix:   %5.1f%%  %s (%.1f of %.1f GFLOP/s)\n", tag, 100 * gfl[row] / sgm[row], (gfl[row] >= 0.85 * sgm[row] ? "met" : "NOT met"), gfl[row], sgm[row]
+    if (pr == "float64" && w == "W2" && sgm[row] != "") # not a target: where float64 stands against its own ceiling
+      printf "  %-28s share of DGEMM mix:     %5.1f%%  (%.1f of %.1f GFLOP/s)\n", tag, 100 * gfl[row] / sgm[row], gfl[row], sgm[row]
     if (pr == "float32" && mstaps[row] != "")
       printf "  %-28s taps on <= +5%%:        %+5.1f%%  %s\n", tag, 100 * (mstaps[row] / r - 1), (mstaps[row] <= 1.05 * r ? "met" : "NOT met")
     if (pr == "float64") {
       r32 = ms[w "," c ",float32," th]
-      if (r32 != "") printf "  %-28s f64 >= half f32 rate:   %5.2fx  %s\n", tag, r / r32, (r <= 2 * r32 ? "met" : "NOT met")
+      # where the GEMM mix of the row ran in both precisions: the DGEMM / SGEMM time of OpenBLAS on it;
+      # W1 and W3 run each batch part on one thread, so their rows take the 1-thread products
+      bt = w == "W2" ? th : 1; s32 = sgm[w "," c ",float32," bt]; s64 = sgm[w "," c ",float64," bt]
+      blas = (s64 != "" && s32 != "") ? sprintf(" (OpenBLAS DGEMM/SGEMM on its products, %d thread%s: %.2fx)", bt, bt > 1 ? "s" : "", s32 / s64) : ""
+      if (r32 != "") printf "  %-28s f64 >= half f32 rate:   %5.2fx  %s%s\n", tag, r / r32, (r <= 2 * r32 ? "met" : "NOT met"), blas
     }
     if ((w == "W1" || w == "W2") && th == 2) {
-      r1 = ms[w "," c "," pr ",1"]
-      if (r1 != "") printf "  %-28s 2t >= 1.7x 1t:          %5.2fx  %s\n", tag, r1 / r, (r1 / r >= 1.7 ? "met" : "NOT met")
+      r1 = ms[w "," c "," pr ",1"]; s1 = sgm[w "," c "," pr ",1"]
+      blas = (w == "W2" && sgm[row] != "" && s1 != "") ? sprintf(" (OpenBLAS on its products: %.2fx)", sgm[row] / s1) : ""
+      if (r1 != "") printf "  %-28s 2t >= 1.7x 1t:          %5.2fx  %s%s\n", tag, r1 / r, (r1 / r >= 1.7 ? "met" : "NOT met"), blas
     }
     if (w == "W2" && th == 1 && model[row] != "")
       printf "  %-28s peak RSS <= 1.25x model: %5.2fx  %s (%.1f MiB, params+grads+cache %.1f MiB)\n", tag, rss[row] / model[row], (rss[row] <= 1.25 * model[row] ? "met" : "NOT met"), rss[row], model[row]

@@ -134,7 +134,7 @@ for ((r = 1; r <= REPS; r++)); do
       keep "steps|$w|$cell|$b||$t" "$(col "$tmp/row" ms_median)" "$(col "$tmp/row" gflops)"
     done
     "$RNNLAB" bench --sgemm --threads "$t" --header > "$tmp/row" || fail "--sgemm on $t threads"
-    mix=$(awk -F, '$2 == "\"w2_step_mix\"" { print $9 "," $11 }' "$tmp/row")
+    mix=$(awk -F, '$2 == "\"step_mix\"" { print $9 "," $11 }' "$tmp/row")
     keep "sgemm|W2||||$t" "${mix%,*}" "${mix#*,}"
     for n in $RUNS; do
       rm -rf "$tmp/out"

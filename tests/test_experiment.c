@@ -924,6 +924,7 @@ static void test_cli_bench(void **state)
 #define ROW row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8], row[9], row[10]
     const char *refused[][16] = {
         {"--sgemm does not take --out", "bench", "--sgemm", "--out", csv, NULL},
+        {"--dgemm does not take --layers", "bench", "--dgemm", "--layers", "2", NULL},
         {"--grid does not take --threads", "bench", "--grid", "standard", "--threads", "2", "--list", NULL},
         {"a single row (no --grid) does not take --list", ROW, "--list", NULL},
         {"the standard grid has no workload 'W9' (it has W1, W2, W3)", "bench", "--grid", "standard", "--only", "W1,W9",

@@ -487,40 +487,56 @@ static int run_child(const bench_row *r, const char *out)
     return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 }
 
-/* ---------------------------------------------------------------- SGEMM ceiling */
+/* ---------------------------------------------------------------- GEMM ceiling */
 
-typedef struct sgemm_shape {
+typedef struct gemm_shape {
     const char *name;
-    int trans_a, trans_b, M, N, K, count; /* count: calls of this shape per W2 training step */
-} sgemm_shape;
+    int trans_a, trans_b, M, N, K, count; /* count: calls of this shape per training step */
+} gemm_shape;
 
-/* The products of one W2 step (B=64, T=50, I=128, H=512, G=4) as rnnlab issues them, each here as
- * one OpenBLAS call: input projection, T recurrent products, T dh_prev products, dW, dU. */
-static const sgemm_shape W2_SHAPES[] = {
-    {"w2_input_proj", 0, 1, 3200, 2048, 128, 1}, {"w2_recurrent", 0, 1, 64, 2048, 512, 50},
-    {"w2_dh_prev", 0, 0, 64, 512, 2048, 50},     {"w2_dW", 1, 0, 2048, 128, 3200, 1},
-    {"w2_dU", 1, 0, 2048, 512, 3200, 1},
-};
+/* The products of one training step of a one-layer model (G gates; I, H, B, T), each here as one
+ * OpenBLAS call: the input projection over all steps, T recurrent products, T dh_prev products,
+ * dW and dU over all steps (dx of the first layer is not needed). W2 (G=4, I=128, H=512, B=64,
+ * T=50): 3200x2048x128, 50 x 64x2048x512, 50 x 64x512x2048, 2048x128x3200, 2048x512x3200. */
+static void gemm_shapes(int G, int I, int H, int B, int T, gemm_shape s[5])
+{
+    const int GH = G * H, TB = T * B;
+    s[0] = (gemm_shape){"input_proj", 0, 1, TB, GH, I, 1};
+    s[1] = (gemm_shape){"recurrent", 0, 1, B, GH, H, T};
+    s[2] = (gemm_shape){"dh_prev", 0, 0, B, H, GH, T};
+    s[3] = (gemm_shape){"dW", 1, 0, GH, I, TB, 1};
+    s[4] = (gemm_shape){"dU", 1, 0, GH, H, TB, 1};
+}
 
-/* Median ms of one cblas_sgemm call of shape s, with OpenBLAS using the threads already set. */
-static double time_sgemm(const sgemm_shape *s, int reps, double *min_ms)
+/* Median ms of one cblas_sgemm call (cblas_dgemm where dbl) of shape s, with OpenBLAS using the
+ * threads already set. The operands are allocated as doubles, enough for either precision. */
+static double time_gemm(const gemm_shape *s, int dbl, int reps, double *min_ms)
 {
     const int M = s->M, N = s->N, K = s->K;
-    float *A = malloc((size_t)M * K * sizeof *A), *Bm = malloc((size_t)K * N * sizeof *Bm);
-    float *C = malloc((size_t)M * N * sizeof *C);
+    const size_t na = (size_t)M * K, nb = (size_t)K * N, nc = (size_t)M * N;
+    double *A = malloc(na * sizeof *A), *Bm = malloc(nb * sizeof *Bm), *C = calloc(nc, sizeof *C);
     double *t = malloc((size_t)reps * sizeof *t);
     if (!A || !Bm || !C || !t) {
         free(A), free(Bm), free(C), free(t);
         return -1;
     }
-    for (size_t i = 0; i < (size_t)M * K; i++) A[i] = (float)((i % 17) * 0.01 - 0.08);
-    for (size_t i = 0; i < (size_t)K * N; i++) Bm[i] = (float)((i % 13) * 0.01 - 0.06);
-    memset(C, 0, (size_t)M * N * sizeof *C);
+    float *As = (float *)A, *Bs = (float *)Bm, *Cs = (float *)C;
+    for (size_t i = 0; i < na; i++) {
+        const double v = (i % 17) * 0.01 - 0.08;
+        if (dbl) A[i] = v;
+        else As[i] = (float)v;
+    }
+    for (size_t i = 0; i < nb; i++) {
+        const double v = (i % 13) * 0.01 - 0.06;
+        if (dbl) Bm[i] = v;
+        else Bs[i] = (float)v;
+    }
     const int lda = s->trans_a ? M : K, ldb = s->trans_b ? K : N;
+    const CBLAS_TRANSPOSE ta = s->trans_a ? CblasTrans : CblasNoTrans, tb = s->trans_b ? CblasTrans : CblasNoTrans;
     for (int i = -3; i < reps; i++) {
         const double t0 = now_ms();
-        cblas_sgemm(CblasRowMajor, s->trans_a ? CblasTrans : CblasNoTrans, s->trans_b ? CblasTrans : CblasNoTrans, M, N,
-                    K, 1.0f, A, lda, Bm, ldb, 0.0f, C, N);
+        if (dbl) cblas_dgemm(CblasRowMajor, ta, tb, M, N, K, 1.0, A, lda, Bm, ldb, 0.0, C, N);
+        else cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, 1.0f, As, lda, Bs, ldb, 0.0f, Cs, N);
         if (i >= 0) t[i] = now_ms() - t0;
     }
     const double med = median(t, reps);
@@ -529,23 +545,31 @@ static double time_sgemm(const sgemm_shape *s, int reps, double *min_ms)
     return med;
 }
 
-static int run_sgemm(int threads, int header, FILE *out)
+/* --sgemm / --dgemm: the step's products one by one, then their mix (see help) */
+static int run_gemm(const bench_row *row, int dbl, int header, FILE *out)
 {
+    const int threads = row->threads;
+    const rnnlab_model_config *mc = &row->model;
     rnnlab_threads_set(threads);
     openblas_set_num_threads(threads);
-    static const char *const cols[] = {"contender", "shape",     "trans_a",   "trans_b", "m",      "n",
-                                       "k",         "threads",   "ms_median", "ms_min",  "gflops", "calls_per_w2_step"};
+    static const char *const cols[] = {"contender", "shape",  "trans_a", "trans_b",   "m",
+                                       "n",         "k",      "threads", "ms_median", "ms_min",
+                                       "gflops",    "calls_per_step", "precision"};
+    enum { NCOLS = sizeof cols / sizeof *cols };
+    const char *prec = dbl ? "float64" : "float32";
     if (header)
-        for (int k = 0; k < 12; k++) put_field(out, cols[k], k == 11);
+        for (int k = 0; k < NCOLS; k++) put_field(out, cols[k], k == NCOLS - 1);
+    gemm_shape shapes[5];
+    gemm_shapes(rnnlab_cell_gates(mc->cell), mc->input_size, mc->hidden_size, row->batch, row->seq_len, shapes);
     double flop_total = 0, ms_total = 0;
-    for (size_t i = 0; i < sizeof W2_SHAPES / sizeof *W2_SHAPES; i++) {
-        const sgemm_shape *s = &W2_SHAPES[i];
+    for (int i = 0; i < 5; i++) {
+        const gemm_shape *s = &shapes[i];
         const double flop = 2.0 * s->M * s->N * s->K;
         const int reps = flop > 1e9 ? 20 : 200;
         double mn;
-        const double med = time_sgemm(s, reps, &mn);
+        const double med = time_gemm(s, dbl, reps, &mn);
         if (med < 0) {
-            cli_error(NULL, "out of memory for the SGEMM operands");
+            cli_error(NULL, "out of memory for the GEMM operands");
             return CLI_EXIT_FAIL;
         }
         flop_total += flop * s->count, ms_total += med * s->count;
@@ -553,13 +577,13 @@ static int run_sgemm(int threads, int header, FILE *out)
         put_num(out, s->trans_a, 0), put_num(out, s->trans_b, 0);
         put_num(out, s->M, 0), put_num(out, s->N, 0), put_num(out, s->K, 0), put_num(out, threads, 0);
         put_meas(out, med, 0), put_meas(out, mn, 0), put_meas(out, flop / (med * 1e6), 0);
-        put_num(out, s->count, 1);
+        put_num(out, s->count, 0), put_field(out, prec, 1);
     }
-    /* the GEMM work of one W2 step (without dx of layer 0) at these rates: the ceiling of the target */
-    put_field(out, "openblas", 0), put_field(out, "w2_step_mix", 0);
+    /* the GEMM work of one step at these rates: for W2, the ceiling of the target */
+    put_field(out, "openblas", 0), put_field(out, "step_mix", 0);
     for (int k = 0; k < 5; k++) put_field(out, "", 0);
     put_num(out, threads, 0), put_meas(out, ms_total, 0), put_field(out, "", 0);
-    put_meas(out, flop_total / (ms_total * 1e6), 0), put_field(out, "", 1);
+    put_meas(out, flop_total / (ms_total * 1e6), 0), put_field(out, "", 0), put_field(out, prec, 1);
     return CLI_EXIT_OK;
 }
 
@@ -630,7 +654,8 @@ static void help(FILE *f)
             "                    [--header] [--out FILE]\n"
             "       rnnlab bench --grid standard|scaling [--out FILE] [--steps S] [--warmup W]\n"
             "                    [--only W1,W3] [--list]\n"
-            "       rnnlab bench --sgemm [--threads N] [--header]\n"
+            "       rnnlab bench --sgemm|--dgemm [--threads N] [--header]\n"
+            "                    [--cell C --input I --hidden H --batch B --seq T]\n"
             "       rnnlab bench --info\n"
             "\n"
             "Times S training steps (forward over T steps, full BPTT - or truncated BPTT in chunks of K\n"
@@ -648,8 +673,11 @@ static void help(FILE *f)
             "threads, float32 and float64, taps off (and on, float32). --grid scaling: W3 sizes at\n"
             "T = 100, 1000, 10000 (1 thread, float32), and truncated to K = 100. Every row runs in a\n"
             "fresh process; --out FILE is rewritten. --list prints each row's options instead.\n"
-            "--sgemm times OpenBLAS SGEMM (one cblas_sgemm call, OpenBLAS on N threads) on the products\n"
-            "of a W2 step, and their mix: the ceiling of the W2 target. --info describes the machine.\n"
+            "--sgemm times OpenBLAS SGEMM (one cblas_sgemm call each, OpenBLAS on N threads) on the\n"
+            "products of one training step - input projection, T recurrent and T dh_prev products, dW,\n"
+            "dU - and their mix: with W2's sizes (the default) the ceiling of the W2 target; --cell,\n"
+            "--input, --hidden, --batch and --seq give another row's. --dgemm: the same with DGEMM, the\n"
+            "float64 ceiling. --info describes the machine.\n"
             "Defaults: --layers 1 --threads 1 --precision float32 --taps off --warmup 3, --steps 50, 20\n"
             "or 10 by size.\n");
 }
@@ -691,7 +719,7 @@ int cmd_bench(int argc, char **argv)
     rnnlab_model_config_init(&row.model);
     row.model.dtype = RNNLAB_FLOAT32, row.model.output_size = 1;
     row.threads = 1, row.steps = -1, row.warmup = -1;
-    int have_cell = 0, have[4] = {0, 0, 0, 0}, header = 0, list = 0, sgemm = 0, cell_act_set = 0;
+    int have_cell = 0, have[4] = {0, 0, 0, 0}, header = 0, list = 0, gemm = 0, cell_act_set = 0;
     const char *out = NULL, *grid = NULL, *only = NULL, *cell_name = NULL, *act_name = NULL, *seen[64];
     rnnlab_activation cell_act = RNNLAB_ACT_TANH, opt_act = RNNLAB_ACT_TANH;
     int nseen = 0;
@@ -717,8 +745,8 @@ int cmd_bench(int argc, char **argv)
             list = 1;
             continue;
         }
-        if (!strcmp(argv[i], "--sgemm")) {
-            sgemm = 1;
+        if (!strcmp(argv[i], "--sgemm") || !strcmp(argv[i], "--dgemm")) {
+            gemm = argv[i][2] == 'd' ? 2 : 1;
             continue;
         }
 #define INT_OPT(name, lo, hi, dst, flag)                                                                               \
@@ -784,20 +812,31 @@ int cmd_bench(int argc, char **argv)
     }
 
     /* each mode takes its own options: one given to another mode is a mistake, not ignored */
-    static const char *const sgemm_opts[] = {"--sgemm", "--threads", "--header", NULL};
+    static const char *const gemm_opts[] = {"--sgemm", "--dgemm", "--threads", "--header", "--cell", "--input",
+                                            "--hidden", "--batch",  "--seq",     NULL};
     static const char *const grid_opts[] = {"--grid", "--out", "--steps", "--warmup", "--only", "--list", NULL};
     static const char *const row_opts[] = {"--cell",  "--activation", "--input",   "--hidden", "--batch",
                                            "--seq",   "--layers",     "--threads", "--precision", "--steps",
                                            "--warmup", "--taps",      "--truncate", "--workload", "--header",
                                            "--out",   NULL};
-    if (!takes_only(sgemm ? "--sgemm" : grid ? "--grid" : "a single row (no --grid)",
-                    sgemm ? sgemm_opts : grid ? grid_opts : row_opts, seen, nseen))
+    if (!takes_only(gemm == 2 ? "--dgemm" : gemm ? "--sgemm" : grid ? "--grid" : "a single row (no --grid)",
+                    gemm ? gemm_opts : grid ? grid_opts : row_opts, seen, nseen))
         return CLI_EXIT_USAGE;
     /* rows timed as the runs of an experiment run (first: the new process then warns below once) */
     if (!grid) cli_wait_policy(row.threads);
     else cli_wait_policy_env(); /* the grid's rows, processes of their own, inherit it */
     threads_available(&row.threads);
-    if (sgemm) return run_sgemm(row.threads, header, stdout);
+    if (gemm) {
+        if (!have_cell) /* W2's sizes unless a row's are given: then all of them */
+            row.model.cell = RNNLAB_CELL_LSTM, row.model.input_size = 128, row.model.hidden_size = 512, row.batch = 64,
+            row.seq_len = 50, have[0] = have[1] = have[2] = have[3] = 1;
+        if (!have[0] || !have[1] || !have[2] || !have[3]) {
+            cli_error("run `rnnlab bench --help`", "--%cgemm with --cell needs --input, --hidden, --batch and --seq too",
+                      gemm == 2 ? 'd' : 's');
+            return CLI_EXIT_USAGE;
+        }
+        return run_gemm(&row, gemm == 2, header, stdout);
+    }
 
     if (grid) {
         bench_row rows[64];
