@@ -27,7 +27,9 @@
 #
 # --wait-quiet S: before each run, wait up to S seconds for a second in which other processes keep
 # less than a quarter of a core busy (for shared machines). RNNLAB_REV overrides the git revision
-# recorded in FILE (for a build made outside a checkout).
+# recorded in FILE (for a build made outside a checkout). Without --out, FILE is the committed
+# results/bench/compare.csv: a partial run (--only, --reps 1) replaces it; give --out for trials.
+# R and S are whole numbers >= 1; a bad option exits 2 before anything runs.
 set -euo pipefail
 
 RNNLAB=${RNNLAB:-bin/rnnlab}
@@ -39,21 +41,32 @@ STEPS=""
 OUT=results/bench/compare.csv
 SCALING=1
 QUIET=0
+usage() { echo "compare: error: $1" >&2; echo "hint: bench/compare.sh --help" >&2; exit 2; }
+value() { # option, the arguments left: the option's value, or a usage error
+  [ "$2" -ge 2 ] || usage "$1 needs a value"
+}
+count() { # option, value, least: a whole number >= least, or a usage error
+  [[ "$2" =~ ^[0-9]+$ ]] && [ "$2" -ge "$3" ] || usage "$1: expected a whole number >= $3, got '$2'"
+}
 while [ $# -gt 0 ]; do
   case "$1" in
-    --reps) REPS=$2; shift 2 ;;
-    --only) ONLY=$2; shift 2 ;;
-    --steps) STEPS=$2; shift 2 ;;
-    --out) OUT=$2; shift 2 ;;
-    --no-scaling) SCALING=0; shift ;;
-    --scaling-only) SCALING=2; shift ;;
-    --wait-quiet) QUIET=$2; shift 2 ;;
-    -h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "compare: error: unknown option '$1'" >&2; exit 2 ;;
+    --reps) value "$1" $#; count "$1" "$2" 1; REPS=$2; shift 2 ;;
+    --only) value "$1" $#; ONLY=$2; shift 2 ;;
+    --steps) value "$1" $#; count "$1" "$2" 1; STEPS=$2; shift 2 ;;
+    --out) value "$1" $#; OUT=$2; shift 2 ;;
+    --no-scaling) [ $SCALING = 2 ] && usage "--no-scaling and --scaling-only exclude each other"; SCALING=0; shift ;;
+    --scaling-only) [ $SCALING = 0 ] && usage "--no-scaling and --scaling-only exclude each other"; SCALING=2; shift ;;
+    --wait-quiet) value "$1" $#; count "$1" "$2" 0; QUIET=$2; shift 2 ;;
+    -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
+    *) usage "unknown option '$1'" ;;
   esac
 done
 [ -x "$RNNLAB" ] || { echo "compare: error: $RNNLAB not found" >&2; echo "hint: make build" >&2; exit 1; }
-mkdir -p "$(dirname "$OUT")"
+# the output is checked before anything runs: a run of many minutes must not end in a write error
+[ -n "$OUT" ] || usage "--out: empty path"
+[ -d "$OUT" ] && usage "--out: $OUT is a folder (give a file in it, e.g. $OUT/compare.csv)"
+mkdir -p "$(dirname "$OUT")" || { echo "compare: error: --out: cannot create the folder of $OUT" >&2; exit 1; }
+[ -w "$(dirname "$OUT")" ] || { echo "compare: error: --out: cannot write in $(dirname "$OUT")" >&2; exit 1; }
 RAW="$(dirname "$OUT")/compare_raw.csv"
 
 # ------------------------------------------------------------------ load from other processes
@@ -231,9 +244,9 @@ END {
     ms[row] = r; mst[row] = t; mso[row] = o; mstaps[row] = rt; gfl[row] = gr; sgm[row] = sm
     rss[row] = best(kr SUBSEP "rss"); model[row] = mm
     printf "%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n", p[1], p[2], p[3], p[4], \
-      f(r, 3), f(rt, 3), f(t, 3), f(o, 3), f(ratio(t, r), 3), f(ratio(o, r), 3), \
-      (rt == "" ? "" : f(rt / r - 1, 4)), f(lo[kr], 3), f(lo["torch" SUBSEP row], 3), f(lo["onednn" SUBSEP row], 3), \
-      f(best(kr SUBSEP "fwd"), 3), f(best(kr SUBSEP "bwd"), 3), f(gr, 2), f(gt, 2), f(go, 2), f(sm, 2), f(sb, 2), \
+      f(r, 4), f(rt, 4), f(t, 4), f(o, 4), f(ratio(t, r), 3), f(ratio(o, r), 3), \
+      (rt == "" ? "" : f(rt / r - 1, 4)), f(lo[kr], 4), f(lo["torch" SUBSEP row], 4), f(lo["onednn" SUBSEP row], 4), \
+      f(best(kr SUBSEP "fwd"), 4), f(best(kr SUBSEP "bwd"), 4), f(gr, 2), f(gt, 2), f(go, 2), f(sm, 2), f(sb, 2), \
       f(ratio(gr, sm), 3), f(rss[row], 1), f(mm, 1), load[row] > out
     printf "%-4s %-8s %-7s %3s %9s %9s %9s %9s %8s %8s %6s %8s %8s %6s\n", p[1], p[2], p[3], p[4], f(r, 2), f(rt, 2), \
       f(t, 2), f(o, 2), f(ratio(t, r), 2), f(ratio(o, r), 2), (rt == "" ? "" : f(100 * (rt / r - 1), 1)), f(gr, 1), f(sm, 1), load[row]
@@ -244,6 +257,7 @@ END {
     w = p[1]; c = p[2]; pr = p[3]; th = p[4]; r = ms[row]; t = mst[row]; o = mso[row]
     if (r == "") continue
     tag = w " " c " " pr " " th "t"
+    if (load[row] + 0 > 0.25) printf "  %-28s measured while other processes kept %.2f cores busy: its figures mean little\n", tag, load[row]
     if (pr == "float32" && w == "W3") {
       if (t != "") printf "  %-28s >= 10x torch:          %6.2fx  %s\n", tag, t / r, (t / r >= 10 ? "met" : "NOT met")
       if (o != "") printf "  %-28s >= oneDNN rate:        %6.2fx  %s\n", tag, o / r, (o / r >= 1 ? "met" : "NOT met")
@@ -265,7 +279,7 @@ END {
       # where the GEMM mix of the row ran in both precisions: the DGEMM / SGEMM time of OpenBLAS on it;
       # W1 and W3 run each batch part on one thread, so their rows take the 1-thread products
       bt = w == "W2" ? th : 1; s32 = sgm[w "," c ",float32," bt]; s64 = sgm[w "," c ",float64," bt]
-      blas = (s64 != "" && s32 != "") ? sprintf(" (OpenBLAS DGEMM/SGEMM on its products, %d thread%s: %.2fx)", bt, bt > 1 ? "s" : "", s32 / s64) : ""
+      blas = (s64 != "" && s32 != "") ? sprintf(" (OpenBLAS DGEMM/SGEMM on its products, %s: %.2fx)", bt > 1 ? bt " threads" : th > 1 ? "1 thread, as each batch part runs" : "1 thread", s32 / s64) : ""
       if (r32 != "") printf "  %-28s f64 >= half f32 rate:   %5.2fx  %s%s\n", tag, r / r32, (r <= 2 * r32 ? "met" : "NOT met"), blas
     }
     if ((w == "W1" || w == "W2") && th == 2) {

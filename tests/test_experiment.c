@@ -925,6 +925,12 @@ static void test_cli_bench(void **state)
     const char *refused[][16] = {
         {"--sgemm does not take --out", "bench", "--sgemm", "--out", csv, NULL},
         {"--dgemm does not take --layers", "bench", "--dgemm", "--layers", "2", NULL},
+        {"--sgemm and --dgemm are two runs", "bench", "--sgemm", "--dgemm", NULL},
+        {"--sgemm takes a row's sizes with its --cell only", "bench", "--sgemm", "--hidden", "8", NULL},
+        {"--dgemm with --cell needs --input, --hidden, --batch and --seq", "bench", "--dgemm", "--cell", "gru", "--hidden",
+         "8", NULL},
+        {"--info does not take --cell", "bench", "--info", "--cell", "gru", NULL},
+        {"--list does not take --out", "bench", "--grid", "standard", "--list", "--out", csv, NULL},
         {"--grid does not take --threads", "bench", "--grid", "standard", "--threads", "2", "--list", NULL},
         {"a single row (no --grid) does not take --list", ROW, "--list", NULL},
         {"the standard grid has no workload 'W9' (it has W1, W2, W3)", "bench", "--grid", "standard", "--only", "W1,W9",
@@ -966,13 +972,35 @@ static void test_cli_bench(void **state)
     assert_int_equal(lines, 3);
     assert_int_equal(headers, 1);
     free(text);
-    check_write_file(csv, "a,b\n1,2\n");
-    assert_int_equal(check_run_cli(log, append), 1);
-    text = check_slurp(log, NULL);
-    assert_non_null(strstr(text, "holds other columns"));
-    free(text);
+    /* a row cut short (a run stopped while writing it) is not glued onto: refused, naming the line */
     text = check_slurp(csv, NULL);
-    assert_string_equal(text, "a,b\n1,2\n");
+    text[strlen(text) - 5] = '\0';
+    check_write_file(csv, text);
+    assert_int_equal(check_run_cli(log, append), 2);
+    char *msg = check_slurp(log, NULL);
+    assert_non_null(strstr(msg, "line 3: the last row has no end of line"));
+    free(msg);
+    msg = check_slurp(csv, NULL);
+    assert_string_equal(msg, text);
+    free(msg), free(text);
+    /* a file of other columns is left as it was, by a row and by a grid, which rewrites its own */
+    const char *grid[] = {"bench", "--grid", "scaling", "--only", "W3_T100", "--steps", "1", "--warmup", "0", "--out",
+                          csv, NULL};
+    for (int k = 0; k < 2; k++) {
+        check_write_file(csv, "a,b\n1,2\n");
+        assert_int_equal(check_run_cli(log, k ? grid : append), 2);
+        text = check_slurp(log, NULL);
+        assert_non_null(strstr(text, "holds other columns"));
+        free(text);
+        text = check_slurp(csv, NULL);
+        assert_string_equal(text, "a,b\n1,2\n");
+        free(text);
+    }
+    /* a folder is not a file */
+    const char *dir[] = {ROW, "--steps", "1", "--out", check_tmp_path(""), NULL};
+    assert_int_equal(check_run_cli(log, dir), 2);
+    text = check_slurp(log, NULL);
+    assert_non_null(strstr(text, "is a folder"));
     free(text);
 #ifdef _OPENMP
     char cmd[8000];

@@ -287,10 +287,12 @@ static int make_parent_dirs(const char *path)
     return 0;
 }
 
-/* Opens path for appending (creating its directories); writes the header when the file is new or
- * empty. Returns NULL after printing the error. */
-static FILE *open_out(const char *path, int truncate, int *created)
+/* Opens path for appending, or rewritten where truncate (creating its folders); writes the header
+ * when the file is new or empty. Returns NULL after printing the error, with *usage 1 where the
+ * path itself is the mistake (empty, a folder, a file of other columns or with a cut last row). */
+static FILE *open_out(const char *path, int truncate, int *created, int *usage)
 {
+    *usage = 1; /* the caller's mistakes exit 2; failures to write exit 1 */
     if (!*path) {
         cli_error("give a file name, e.g. --out bench.csv", "--out: empty path");
         return NULL;
@@ -298,30 +300,51 @@ static FILE *open_out(const char *path, int truncate, int *created)
     struct stat sb;
     const int exists = stat(path, &sb) == 0;
     if (created) *created = !exists;
-    /* rows go under this header only: a file of other columns is not appended to (a regular file's
-       first line is read; a device or FIFO is written to as it is) */
-    if (!truncate && exists && S_ISREG(sb.st_mode)) {
+    if (exists && S_ISDIR(sb.st_mode)) {
+        cli_error("give a file in it, e.g. --out DIR/bench.csv", "--out: %s is a folder", path);
+        return NULL;
+    }
+    /* rows go under this header only: a file of other columns is neither appended to nor rewritten,
+       nor is one whose last row was cut short (appending would glue the next row onto it); a regular
+       file's first and last lines are read, a device or FIFO is written to as it is */
+    if (exists && S_ISREG(sb.st_mode) && sb.st_size > 0) {
         FILE *old = fopen(path, "r");
         if (old) {
             char line[2048] = "", want[2048] = "";
             const int has_line = fgets(line, sizeof line, old) != NULL;
-            fclose(old);
             FILE *mem = fmemopen(want, sizeof want - 1, "w");
             if (mem) put_header(mem), fclose(mem);
             if (has_line && strcmp(line, want)) {
+                fclose(old);
                 cli_error("give another file with --out, or move this one aside",
                           "--out: %s holds other columns (its first line is not rnnlab bench's header)", path);
                 return NULL;
             }
+            long lines = 1;
+            int c, last = '\n';
+            rewind(old);
+            while ((c = fgetc(old)) != EOF) {
+                if (c == '\n') lines++;
+                last = c;
+            }
+            fclose(old);
+            if (!truncate && last != '\n') {
+                cli_error("remove that line (or the file) and run again",
+                          "--out: %s, line %ld: the last row has no end of line (a run stopped while writing it?); "
+                          "a new row would be glued onto it",
+                          path, lines);
+                return NULL;
+            }
         }
     }
+    *usage = 0;
     if (make_parent_dirs(path) != 0) {
-        cli_error(NULL, "cannot create the directories of %s: %s", path, strerror(errno));
+        cli_error(NULL, "--out: cannot create the folders of %s: %s", path, strerror(errno));
         return NULL;
     }
     FILE *f = fopen(path, truncate ? "w" : "a");
     if (!f) {
-        cli_error(NULL, "cannot open %s: %s", path, strerror(errno));
+        cli_error(NULL, "--out: cannot open %s: %s", path, strerror(errno));
         return NULL;
     }
     if (ftell(f) == 0) put_header(f);
@@ -665,21 +688,23 @@ static void help(FILE *f)
             "forward, backward and update, GFLOP/s (per step and layer 3*2*B*T*(I+H)*G*H, G = 1 rnn,\n"
             "4 lstm, 3 gru; with --truncate K, 2*B*(T+2n)*(I+H)*G*H: only the last chunk's n steps run a\n"
             "backward), peak resident memory (MiB), and the parameter, cache and workspace bytes.\n"
-            "--header prints the CSV header first; --out appends the row to FILE (header if new; a file\n"
-            "with another first line is refused).\n"
+            "--header prints the CSV header first; --out also appends the row to FILE (with the header\n"
+            "if new; missing folders are created; a file with another first line, or whose last row was\n"
+            "cut short, is refused).\n"
             "\n"
             "--grid standard runs issue #6's grid: W1 rnn_tanh/lstm/gru I=32 H=128 B=32 T=100,\n"
             "W2 lstm I=128 H=512 B=64 T=50, W3 rnn_tanh/lstm/gru I=1 H=32 B=16 T=200, each at 1 and 2\n"
             "threads, float32 and float64, taps off (and on, float32). --grid scaling: W3 sizes at\n"
-            "T = 100, 1000, 10000 (1 thread, float32), and truncated to K = 100. Every row runs in a\n"
-            "fresh process; --out FILE is rewritten. --list prints each row's options instead.\n"
+            "T = 100, 1000, 10000 (1 thread, float32), and T = 1000, 10000 truncated to K = 100. Every row runs in a\n"
+            "fresh process; --out FILE is rewritten (unless it holds other columns). --list prints each\n"
+            "row's options instead.\n"
             "--sgemm times OpenBLAS SGEMM (one cblas_sgemm call each, OpenBLAS on N threads) on the\n"
             "products of one training step - input projection, T recurrent and T dh_prev products, dW,\n"
             "dU - and their mix: with W2's sizes (the default) the ceiling of the W2 target; --cell,\n"
             "--input, --hidden, --batch and --seq give another row's. --dgemm: the same with DGEMM, the\n"
             "float64 ceiling. --info describes the machine.\n"
             "Defaults: --layers 1 --threads 1 --precision float32 --taps off --warmup 3, --steps 50, 20\n"
-            "or 10 by size.\n");
+            "or 10 by size. A repeated option counts with its last value.\n");
 }
 
 /* 1 when every option in seen (as given: "--out" or "--out=x") is one of ok (NULL-ended); else
@@ -719,7 +744,7 @@ int cmd_bench(int argc, char **argv)
     rnnlab_model_config_init(&row.model);
     row.model.dtype = RNNLAB_FLOAT32, row.model.output_size = 1;
     row.threads = 1, row.steps = -1, row.warmup = -1;
-    int have_cell = 0, have[4] = {0, 0, 0, 0}, header = 0, list = 0, gemm = 0, cell_act_set = 0;
+    int have_cell = 0, have[4] = {0, 0, 0, 0}, header = 0, list = 0, gemm = 0, info = 0, cell_act_set = 0;
     const char *out = NULL, *grid = NULL, *only = NULL, *cell_name = NULL, *act_name = NULL, *seen[64];
     rnnlab_activation cell_act = RNNLAB_ACT_TANH, opt_act = RNNLAB_ACT_TANH;
     int nseen = 0;
@@ -734,8 +759,8 @@ int cmd_bench(int argc, char **argv)
             return CLI_EXIT_OK;
         }
         if (!strcmp(argv[i], "--info")) {
-            print_info();
-            return CLI_EXIT_OK;
+            info = 1;
+            continue;
         }
         if (!strcmp(argv[i], "--header")) {
             header = 1;
@@ -746,7 +771,12 @@ int cmd_bench(int argc, char **argv)
             continue;
         }
         if (!strcmp(argv[i], "--sgemm") || !strcmp(argv[i], "--dgemm")) {
-            gemm = argv[i][2] == 'd' ? 2 : 1;
+            const int kind = argv[i][2] == 'd' ? 2 : 1;
+            if (gemm && gemm != kind) {
+                cli_error("run one, then the other", "--sgemm and --dgemm are two runs, not one");
+                return CLI_EXIT_USAGE;
+            }
+            gemm = kind;
             continue;
         }
 #define INT_OPT(name, lo, hi, dst, flag)                                                                               \
@@ -812,6 +842,16 @@ int cmd_bench(int argc, char **argv)
     }
 
     /* each mode takes its own options: one given to another mode is a mistake, not ignored */
+    if (info) {
+        static const char *const info_opts[] = {"--info", NULL};
+        if (!takes_only("--info", info_opts, seen, nseen)) return CLI_EXIT_USAGE;
+        print_info();
+        return CLI_EXIT_OK;
+    }
+    if (list && out) {
+        cli_error("drop --out: --list writes the rows' options to the terminal", "--list does not take --out");
+        return CLI_EXIT_USAGE;
+    }
     static const char *const gemm_opts[] = {"--sgemm", "--dgemm", "--threads", "--header", "--cell", "--input",
                                             "--hidden", "--batch",  "--seq",     NULL};
     static const char *const grid_opts[] = {"--grid", "--out", "--steps", "--warmup", "--only", "--list", NULL};
@@ -827,6 +867,11 @@ int cmd_bench(int argc, char **argv)
     else cli_wait_policy_env(); /* the grid's rows, processes of their own, inherit it */
     threads_available(&row.threads);
     if (gemm) {
+        if (!have_cell && (have[0] || have[1] || have[2] || have[3])) {
+            cli_error("run `rnnlab bench --help`", "--%cgemm takes a row's sizes with its --cell only (W2's without)",
+                      gemm == 2 ? 'd' : 's');
+            return CLI_EXIT_USAGE;
+        }
         if (!have_cell) /* W2's sizes unless a row's are given: then all of them */
             row.model.cell = RNNLAB_CELL_LSTM, row.model.input_size = 128, row.model.hidden_size = 512, row.batch = 64,
             row.seq_len = 50, have[0] = have[1] = have[2] = have[3] = 1;
@@ -855,8 +900,9 @@ int cmd_bench(int argc, char **argv)
             return CLI_EXIT_OK;
         }
         if (out) { /* rewrite: a fresh file with the header; each child appends its row */
-            FILE *f = open_out(out, 1, NULL);
-            if (!f) return CLI_EXIT_FAIL;
+            int usage;
+            FILE *f = open_out(out, 1, NULL, &usage);
+            if (!f) return usage ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
             if (fclose(f) != 0) {
                 cli_error(NULL, "cannot write %s", out);
                 return CLI_EXIT_FAIL;
@@ -894,7 +940,8 @@ int cmd_bench(int argc, char **argv)
     }
     FILE *f = NULL; /* opened (and its header checked) before the measurement, not after it */
     int created = 0;
-    if (out && !(f = open_out(out, 0, &created))) return CLI_EXIT_FAIL;
+    int usage;
+    if (out && !(f = open_out(out, 0, &created, &usage))) return usage ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
     bench_result res;
     st = run_row(&row, &res);
     if (st) {
