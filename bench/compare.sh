@@ -45,18 +45,18 @@ usage() { echo "compare: error: $1" >&2; echo "hint: bench/compare.sh --help" >&
 value() { # option, the arguments left: the option's value, or a usage error
   [ "$2" -ge 2 ] || usage "$1 needs a value"
 }
-count() { # option, value, least: a whole number >= least, or a usage error
-  [[ "$2" =~ ^[0-9]+$ ]] && [ "$2" -ge "$3" ] || usage "$1: expected a whole number >= $3, got '$2'"
+count() { # option, value, least: a whole number >= least (at most 6 digits), or a usage error
+  [[ "$2" =~ ^[0-9]{1,6}$ ]] && [ $((10#$2)) -ge "$3" ] || usage "$1: expected a whole number >= $3 (at most 6 digits), got '$2'"
 }
 while [ $# -gt 0 ]; do
   case "$1" in
-    --reps) value "$1" $#; count "$1" "$2" 1; REPS=$2; shift 2 ;;
+    --reps) value "$1" $#; count "$1" "$2" 1; REPS=$((10#$2)); shift 2 ;;
     --only) value "$1" $#; ONLY=$2; shift 2 ;;
-    --steps) value "$1" $#; count "$1" "$2" 1; STEPS=$2; shift 2 ;;
+    --steps) value "$1" $#; count "$1" "$2" 1; STEPS=$((10#$2)); shift 2 ;;
     --out) value "$1" $#; OUT=$2; shift 2 ;;
     --no-scaling) [ $SCALING = 2 ] && usage "--no-scaling and --scaling-only exclude each other"; SCALING=0; shift ;;
     --scaling-only) [ $SCALING = 0 ] && usage "--no-scaling and --scaling-only exclude each other"; SCALING=2; shift ;;
-    --wait-quiet) value "$1" $#; count "$1" "$2" 0; QUIET=$2; shift 2 ;;
+    --wait-quiet) value "$1" $#; count "$1" "$2" 0; QUIET=$((10#$2)); shift 2 ;;
     -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
     *) usage "unknown option '$1'" ;;
   esac
