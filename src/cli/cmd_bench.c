@@ -314,7 +314,9 @@ static FILE *open_out(const char *path, int truncate, int *created, int *usage)
             const int has_line = fgets(line, sizeof line, old) != NULL;
             FILE *mem = fmemopen(want, sizeof want - 1, "w");
             if (mem) put_header(mem), fclose(mem);
-            if (has_line && strcmp(line, want)) {
+            /* a grid rewrites an earlier version's rows too (their header starts as this one does) */
+            const size_t lead = strcspn(want, ",") + 1;
+            if (has_line && (truncate ? strncmp(line, want, lead) != 0 : strcmp(line, want) != 0)) {
                 fclose(old);
                 cli_error("give another file with --out, or move this one aside",
                           "--out: %s holds other columns (its first line is not rnnlab bench's header)", path);
@@ -696,7 +698,7 @@ static void help(FILE *f)
             "W2 lstm I=128 H=512 B=64 T=50, W3 rnn_tanh/lstm/gru I=1 H=32 B=16 T=200, each at 1 and 2\n"
             "threads, float32 and float64, taps off (and on, float32). --grid scaling: W3 sizes at\n"
             "T = 100, 1000, 10000 (1 thread, float32), and T = 1000, 10000 truncated to K = 100. Every row runs in a\n"
-            "fresh process; --out FILE is rewritten (unless it holds other columns). --list prints each\n"
+            "fresh process; --out FILE is rewritten (unless it is not a bench CSV). --list prints each\n"
             "row's options instead.\n"
             "--sgemm times OpenBLAS SGEMM (one cblas_sgemm call each, OpenBLAS on N threads) on the\n"
             "products of one training step - input projection, T recurrent and T dh_prev products, dW,\n"
