@@ -251,6 +251,20 @@ void R(rnnlab_colsum)(real *out, const real *A, int rows, int cols, int lda, int
     });
 }
 
+void R(rnnlab_transpose)(const real *A, int rows, int cols, real *At)
+{
+    for (int i0 = 0; i0 < rows; i0 += 8)
+        for (int j0 = 0; j0 < cols; j0 += 8) {
+            const int ni = RNNLAB_MIN(8, rows - i0), nj = RNNLAB_MIN(8, cols - j0);
+            if (ni == 8 && nj == 8)
+                for (int j = 0; j < 8; j++)
+                    for (int i = 0; i < 8; i++) At[(size_t)(j0 + j) * rows + i0 + i] = A[(size_t)(i0 + i) * cols + j0 + j];
+            else
+                for (int j = 0; j < nj; j++)
+                    for (int i = 0; i < ni; i++) At[(size_t)(j0 + j) * rows + i0 + i] = A[(size_t)(i0 + i) * cols + j0 + j];
+        }
+}
+
 void R(rnnlab_from_double)(real *y, const double *x, size_t n)
 {
     for (size_t i = 0; i < n; i++) y[i] = (real)x[i];

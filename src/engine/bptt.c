@@ -438,22 +438,13 @@ static void R(tap_norms)(const rnnlab_bptt *ws, const real *v, int l, int t, int
 /* ---------------------------------------------------------------- forward */
 
 /* U^T (H, GH) of every layer into ws->Ut: the steps' products then need no transposition. Before
- * forward_range, once per pass. In tiles of 32 x 32, so that the 32 rows written stay in L1: element
- * by element, each write of W2's 2048 x 512 U went to another page (8 KiB apart), 15-17 ms a pass. */
+ * forward_range, once per pass (serial: on two threads W2's was no faster). */
 static void R(transpose_u)(rnnlab_bptt *ws, const rnnlab_model *m)
 {
-    enum { TILE = 32 };
-    const int H = ws->H, GH = ws->GH;
     for (int l = 0; l < ws->L; l++) {
         R(rnnlab_layer) p;
         R(rnnlab_layer_view)(m, l, &p);
-        real *Ut = ws->Ut[l];
-        for (int r0 = 0; r0 < GH; r0 += TILE)
-            for (int k0 = 0; k0 < H; k0 += TILE) {
-                const int r1 = RNNLAB_MIN(GH, r0 + TILE), k1 = RNNLAB_MIN(H, k0 + TILE);
-                for (int k = k0; k < k1; k++)
-                    for (int r = r0; r < r1; r++) Ut[(size_t)k * GH + r] = p.U[(size_t)r * H + k];
-            }
+        R(rnnlab_transpose)(p.U, ws->GH, ws->H, ws->Ut[l]);
     }
 }
 

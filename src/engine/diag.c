@@ -8,6 +8,7 @@
 #include "core/real.h"
 #include "cells/cells.h"
 #include "core/internal.h"
+#include "core/gemm.h"
 #include "engine/bptt_ws.h"
 #include "engine/engine_generic.h"
 #include "engine/diag_internal.h"
@@ -114,22 +115,6 @@ static void matvec_t(const real *M, int S, const real *x, real *y)
             for (int i = i0; i < S; i++) y[i] += m[i] * xj;
         }
     }
-}
-
-/* At = A^T for A (S, S) row-major, in 8 x 8 tiles so that the strided stores stay in few lines; full
- * tiles take a loop of constant bounds, which the compiler unrolls (3% of 16 W3 decay runs) */
-static void transpose(const real *A, int S, real *At)
-{
-    for (int i0 = 0; i0 < S; i0 += 8)
-        for (int j0 = 0; j0 < S; j0 += 8) {
-            const int ni = RNNLAB_MIN(8, S - i0), nj = RNNLAB_MIN(8, S - j0);
-            if (ni == 8 && nj == 8)
-                for (int j = 0; j < 8; j++)
-                    for (int i = 0; i < 8; i++) At[(size_t)(j0 + j) * S + i0 + i] = A[(size_t)(i0 + i) * S + j0 + j];
-            else
-                for (int j = 0; j < nj; j++)
-                    for (int i = 0; i < ni; i++) At[(size_t)(j0 + j) * S + i0 + i] = A[(size_t)(i0 + i) * S + j0 + j];
-        }
 }
 
 /* The lanes of acc added as a fixed tree (lanes l and l + VL/2, then l and l + VL/4, ...: halves of
@@ -451,7 +436,7 @@ rnnlab_status R(rnnlab_diag_jacobian_impl)(const rnnlab_bptt *ws, const rnnlab_m
                 memcpy(Ar + (size_t)i * S, Mh + (size_t)i * H, (size_t)H * sizeof(real));
                 if (lstm) memcpy(Ar + (size_t)i * S + H, Mc + (size_t)i * H, (size_t)H * sizeof(real));
             }
-            transpose(Ar, S, At);
+            R(rnnlab_transpose)(Ar, S, S, At);
             const double sigma = mx > 0 ? spectral_norm(Ar, At, S, v, u, w, &L) : 0;
             lg[t - 1] = sigma > 0 ? log10(sigma) + logscale : -INFINITY;
         }
