@@ -1,11 +1,16 @@
 /*
  * test_core.c - status messages, the failing-allocation hook, the seeded generator, threads and
- * flush-to-zero on every pool thread.
+ * flush-to-zero on every pool thread, and the tiled transposition of core/gemm.c.
  */
 #include "check.h"
 #include "rnnlab/rnnlab.h"
 
+#define RNNLAB_REAL_BITS 64
+#include "core/real.h"
+#include "core/gemm.h"
+
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void test_status_messages(void **state)
@@ -207,9 +212,32 @@ static void test_model_layout_matches_pytorch(void **state)
     assert_non_null(strstr(rnnlab_last_error(), "peephole"));
 }
 
+/* rnnlab_transpose (U^T for the steps' products, A^T for the Jacobian view) against the definition
+ * At[j][i] = A[i][j], on shapes with full 8 x 8 tiles, with edge tiles on either side, and thin ones;
+ * every value distinct, and At's guard past its end untouched. */
+static void test_transpose_tiles(void **state)
+{
+    (void)state;
+    const int shapes[][2] = {{8, 16}, {13, 21}, {21, 13}, {1, 5}, {5, 1}, {64, 9}, {128, 32}};
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+        const int rows = shapes[s][0], cols = shapes[s][1];
+        const size_t n = (size_t)rows * cols;
+        double *A = malloc(n * sizeof *A), *At = malloc((n + 1) * sizeof *At);
+        assert_non_null(A), assert_non_null(At);
+        for (size_t k = 0; k < n; k++) A[k] = (double)k + 0.5;
+        for (size_t k = 0; k <= n; k++) At[k] = -1;
+        rnnlab_transpose_f64(A, rows, cols, At);
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < cols; j++) assert_true(At[(size_t)j * rows + i] == A[(size_t)i * cols + j]);
+        assert_true(At[n] == -1);
+        free(A), free(At);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_transpose_tiles),
         cmocka_unit_test(test_status_messages),
         cmocka_unit_test(test_alloc_fail_after),
         cmocka_unit_test(test_model_create_survives_every_failed_allocation),
