@@ -322,12 +322,12 @@ static FILE *open_out(const char *path, int truncate, int *created, int *usage)
                           "--out: %s holds other columns (its first line is not rnnlab bench's header)", path);
                 return NULL;
             }
+            /* the last byte; only where it is not an end of line, the lines are counted for the message */
+            const int last = fseek(old, -1, SEEK_END) == 0 ? fgetc(old) : '\n';
             long lines = 1;
-            int c, last = '\n';
-            rewind(old);
-            while ((c = fgetc(old)) != EOF) {
-                if (c == '\n') lines++;
-                last = c;
+            if (!truncate && last != '\n') {
+                rewind(old);
+                for (int c; (c = fgetc(old)) != EOF;) lines += c == '\n';
             }
             fclose(old);
             if (!truncate && last != '\n') {
@@ -697,9 +697,9 @@ static void help(FILE *f)
             "--grid standard runs issue #6's grid: W1 rnn_tanh/lstm/gru I=32 H=128 B=32 T=100,\n"
             "W2 lstm I=128 H=512 B=64 T=50, W3 rnn_tanh/lstm/gru I=1 H=32 B=16 T=200, each at 1 and 2\n"
             "threads, float32 and float64, taps off (and on, float32). --grid scaling: W3 sizes at\n"
-            "T = 100, 1000, 10000 (1 thread, float32), and T = 1000, 10000 truncated to K = 100. Every row runs in a\n"
-            "fresh process; --out FILE is rewritten (unless it is not a bench CSV). --list prints each\n"
-            "row's options instead.\n"
+            "T = 100, 1000, 10000 (1 thread, float32), and T = 1000, 10000 truncated to K = 100. Every\n"
+            "row runs in a fresh process; --out FILE is rewritten (unless it is not a bench CSV). --list\n"
+            "prints each row's options instead.\n"
             "--sgemm times OpenBLAS SGEMM (one cblas_sgemm call each, OpenBLAS on N threads) on the\n"
             "products of one training step - input projection, T recurrent and T dh_prev products, dW,\n"
             "dU - and their mix: with W2's sizes (the default) the ceiling of the W2 target; --cell,\n"
