@@ -125,6 +125,13 @@ static void test_malformed_files_are_refused(void **state)
     expect_refused("format torchref-gradref-v1\ncell lstm\nn_tensors 1\ntensor v 1 2\n1 2\ntensor w 1 1\n3\nend\n",
                    "more tensors than n_tensors says");
     expect_refused("format torchref-gradref-v1\nn_tensors 0\nend\n", "no 'cell'");
+    /* a key or a tensor given twice is refused at the second, not taken as its last value */
+    expect_refused("format torchref-gradref-v1\ncell lstm\nhidden_size 4\nhidden_size 8\nn_tensors 0\nend\n",
+                   ":4: key 'hidden_size' given twice (first on line 3)");
+    expect_refused("format torchref-gradref-v1\ncell lstm\n\ncell gru\nn_tensors 0\nend\n",
+                   ":4: key 'cell' given twice (first on line 2)");
+    expect_refused("format torchref-gradref-v1\ncell lstm\nn_tensors 2\ntensor v 1 1\n1\ntensor v 1 1\n2\nend\n",
+                   ":6: tensor name given twice (got 'v')");
     rnnlab_refcase *rc;
     assert_int_equal(rnnlab_refcase_load("/nonexistent/ref.txt", &rc), RNNLAB_ERR_IO);
     assert_non_null(strstr(rnnlab_last_error(), "/nonexistent/ref.txt"));

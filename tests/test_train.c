@@ -326,6 +326,13 @@ static void test_metrics_units_ablation(void **state)
     assert_int_equal(rnnlab_trainer_ablate(tr, RNNLAB_SPLIT_TEST, RNNLAB_ABLATION_ZERO, NULL, abl), RNNLAB_OK);
     assert_true(isfinite(abl[0]) && isfinite(abl[1]));
     assert_int_equal(rnnlab_trainer_ablate(tr, RNNLAB_SPLIT_TEST, RNNLAB_ABLATION_REINIT, NULL, abl), RNNLAB_ERR_CONFIG);
+    /* an ablated model whose loss is not finite is a result (inf), and leaves no error message behind */
+    assert_int_equal(init->tensors[0].layer, 0);
+    ((double *)init->params)[init->tensors[0].offset] = NAN;
+    rnnlab_error_clear();
+    assert_int_equal(rnnlab_trainer_ablate(tr, RNNLAB_SPLIT_TEST, RNNLAB_ABLATION_REINIT, init, abl), RNNLAB_OK);
+    assert_true(isinf(abl[0]) && abl[0] > 0 && isfinite(abl[1]));
+    assert_string_equal(rnnlab_last_error(), "");
     rnnlab_unit_stats u[16];
     rnnlab_saturation sat[2];
     assert_int_equal(rnnlab_trainer_units(tr, RNNLAB_SPLIT_TEST, u, sat), RNNLAB_OK);

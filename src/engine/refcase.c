@@ -135,6 +135,10 @@ rnnlab_status rnnlab_refcase_load(const char *path, rnnlab_refcase **out)
     if (!st && (!(t = next_token(&r)) || strcmp(t, "torchref-gradref-v1") != 0))
         st = syntax(&r, "unsupported format (expected torchref-gradref-v1)", t);
     long n_tensors = -1, v = 0;
+    /* each header key at most once: a second value would silently replace the first */
+    static const char *const keys[] = {"cell",    "loss",        "dtype",    "gates",       "input_size", "hidden_size",
+                                       "num_layers", "batch", "seq_len", "output_size", "residual", "gru_variant", "seed"};
+    int key_line[sizeof keys / sizeof keys[0]] = {0};
     while (!st && n_tensors < 0) {
         t = next_token(&r);
         if (!t) {
@@ -143,6 +147,16 @@ rnnlab_status rnnlab_refcase_load(const char *path, rnnlab_refcase **out)
         }
         char key[32];
         snprintf(key, sizeof key, "%s", t);
+        for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+            if (!strcmp(key, keys[i])) {
+                if (key_line[i]) {
+                    char what[96];
+                    snprintf(what, sizeof what, "key '%s' given twice (first on line %d)", keys[i], key_line[i]);
+                    st = syntax(&r, what, key);
+                }
+                key_line[i] = r.line;
+            }
+        if (st) break;
         if (!strcmp(key, "cell") || !strcmp(key, "loss") || !strcmp(key, "dtype")) {
             char *val = next_token(&r);
             if (!val) st = syntax(&r, "expected a value", NULL);
@@ -193,6 +207,10 @@ rnnlab_status rnnlab_refcase_load(const char *path, rnnlab_refcase **out)
             break;
         }
         snprintf(tt->name, sizeof tt->name, "%s", t);
+        if (rnnlab_refcase_find(rc, tt->name)) { /* a second one would never be read */
+            st = syntax(&r, "tensor name given twice", t);
+            break;
+        }
         rc->n_tensors++;
         if ((st = read_long(&r, "expected the number of dimensions (0-4)", 0, 4, &v))) break;
         tt->ndim = (int)v;

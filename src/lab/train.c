@@ -607,7 +607,8 @@ rnnlab_status rnnlab_trainer_ablate(rnnlab_trainer *tr, rnnlab_split split, rnnl
         }
         rnnlab_eval_metrics em;
         st = rnnlab_trainer_evaluate(tr, a, split, &em);
-        if (st == RNNLAB_ERR_NUMERIC) st = RNNLAB_OK, em.loss = INFINITY;
+        if (st == RNNLAB_ERR_NUMERIC) /* a diverging ablated model is a result (inf), not an error */
+            st = RNNLAB_OK, em.loss = INFINITY, rnnlab_error_clear();
         loss_ablated[l] = em.loss;
     }
     rnnlab_model_free(a);
