@@ -602,43 +602,54 @@ static void test_chunked_refusals(void **state)
 }
 
 /* The taps at the top layer's last step, dL/dh = dY W_head with the loss at last, for a head weight
- * scaled to 1e-200 (the squares underflow double) and 1e+100 (they overflow it): the norm must come
+ * scaled to 1e-200 (the squares underflow double), 1 and 1e+100 (they overflow it): the norm must come
  * out right to double rounding. Expected: ||dY (x) w|| = s sqrt(sum_b dY_b^2) sqrt(sum_j w_j^2) for
- * W = s w, dY_b = 2 (y_b - target_b) / B (MSE, O = 1), summed without s. */
+ * W = s w, dY_b = 2 (y_b - target_b) / B (MSE, O = 1), summed without s. Batches of 8 and more take
+ * the taps' 8-row path where the build has AVX-512 (B = 16, 11), hidden sizes with and without a
+ * remainder of 8 values (H = 5, 13; 8, 32); float32 at scale 1. */
 static void test_taps_at_extreme_scales(void **state)
 {
     (void)state;
-    enum { B = 3, I = 2, H = 5, T = 4 };
-    const double scales[] = {1e-200, 1e100};
-    for (int k = 0; k < 2; k++) {
-        rnnlab_model *m = model(RNNLAB_CELL_GRU, RNNLAB_ACT_TANH, I, H, 1, 1, RNNLAB_FLOAT64, 9);
-        double w[H], ws_[H], x[T * B * I], y[B], out[B];
-        check_fill_uniform(w, H, 4), check_fill_uniform(x, T * B * I, 5), check_fill_uniform(y, B, 6);
-        for (int j = 0; j < H; j++) ws_[j] = w[j] * scales[k];
-        rnnlab_model_set(m, rnnlab_model_find(m, "head_weight"), ws_);
-        rnnlab_bptt *wsp = workspace(m, B, T, RNNLAB_LOSS_LAST, 1, 0);
-        rnnlab_batch bt = {.x = x, .target = y};
-        assert_int_equal(rnnlab_bptt_forward(wsp, m, &bt, NULL), RNNLAB_OK);
-        rnnlab_bptt_get_output(wsp, out);
-        const rnnlab_status st = rnnlab_bptt_backward(wsp, m, NULL, NULL, NULL);
-        assert_true(st == RNNLAB_OK || k == 1); /* at 1e100 deeper gradients may overflow; the tap is what counts */
-        double sdy = 0, sw = 0, mean = 0;
-        for (int b = 0; b < B; b++) {
-            const double dy = 2 * (out[b] - y[b]) / B;
-            sdy += dy * dy;
-            double nb = 0;
-            for (int j = 0; j < H; j++) nb += dy * w[j] * dy * w[j];
-            mean += sqrt(nb) / B;
+    enum { I = 2, T = 4, BMAX = 16, HMAX = 32 };
+    const int shapes[][2] = {{3, 5}, {8, 8}, {16, 13}, {11, 32}};
+    const double scales[] = {1e-200, 1, 1e100};
+    for (int sh = 0; sh < 4; sh++)
+        for (int k = 0; k < 4; k++) {
+            const int B = shapes[sh][0], H = shapes[sh][1];
+            const double scale = scales[k < 3 ? k : 1];
+            const rnnlab_dtype dt = k < 3 ? RNNLAB_FLOAT64 : RNNLAB_FLOAT32;
+            rnnlab_model *m = model(RNNLAB_CELL_GRU, RNNLAB_ACT_TANH, I, H, 1, 1, dt, 9);
+            double w[HMAX], ws_[HMAX], x[T * BMAX * I], y[BMAX], out[BMAX];
+            check_fill_uniform(w, H, 4), check_fill_uniform(x, T * B * I, 5), check_fill_uniform(y, B, 6);
+            for (int j = 0; j < H; j++) ws_[j] = w[j] * scale;
+            rnnlab_model_set(m, rnnlab_model_find(m, "head_weight"), ws_);
+            if (dt == RNNLAB_FLOAT32) /* the weights as the model holds them */
+                for (int j = 0; j < H; j++) w[j] = (float)w[j];
+            rnnlab_bptt *wsp = workspace(m, B, T, RNNLAB_LOSS_LAST, 1, 0);
+            rnnlab_batch bt = {.x = x, .target = y};
+            assert_int_equal(rnnlab_bptt_forward(wsp, m, &bt, NULL), RNNLAB_OK);
+            rnnlab_bptt_get_output(wsp, out);
+            const rnnlab_status st = rnnlab_bptt_backward(wsp, m, NULL, NULL, NULL);
+            assert_true(st == RNNLAB_OK || k == 2); /* at 1e100 deeper gradients may overflow; the tap is what counts */
+            double sdy = 0, sw = 0, mean = 0;
+            for (int b = 0; b < B; b++) {
+                /* dY as the engine has it: float32 rounds it (and dL/dh = dY w) once more */
+                const double dy = dt == RNNLAB_FLOAT32 ? (float)(2 * ((float)out[b] - (float)y[b]) / B) : 2 * (out[b] - y[b]) / B;
+                sdy += dy * dy;
+                double nb = 0;
+                for (int j = 0; j < H; j++) nb += dy * w[j] * dy * w[j];
+                mean += sqrt(nb) / B;
+            }
+            for (int j = 0; j < H; j++) sw += w[j] * w[j];
+            const double want = scale * sqrt(sdy) * sqrt(sw), want_mean = scale * mean;
+            const double tol = dt == RNNLAB_FLOAT32 ? 1e-6 : 1e-12; /* float32: dY w rounded to float */
+            const rnnlab_taps tp = rnnlab_bptt_get_taps(wsp);
+            const double got = tp.h_norm[T - 1], got_mean = tp.h_norm_mean[T - 1];
+            if (!(fabs(got - want) <= tol * want) || !(fabs(got_mean - want_mean) <= tol * want_mean))
+                fail_msg("B %d H %d scale %g %s: h_norm %.17g (want %.17g), mean %.17g (want %.17g)", B, H, scale,
+                         dt == RNNLAB_FLOAT32 ? "float32" : "float64", got, want, got_mean, want_mean);
+            rnnlab_bptt_free(wsp), rnnlab_model_free(m);
         }
-        for (int j = 0; j < H; j++) sw += w[j] * w[j];
-        const double want = scales[k] * sqrt(sdy) * sqrt(sw), want_mean = scales[k] * mean;
-        const rnnlab_taps tp = rnnlab_bptt_get_taps(wsp);
-        const double got = tp.h_norm[T - 1], got_mean = tp.h_norm_mean[T - 1];
-        if (!(fabs(got - want) <= 1e-12 * want) || !(fabs(got_mean - want_mean) <= 1e-12 * want_mean))
-            fail_msg("scale %g: h_norm %.17g (want %.17g), mean %.17g (want %.17g)", scales[k], got, want, got_mean,
-                     want_mean);
-        rnnlab_bptt_free(wsp), rnnlab_model_free(m);
-    }
 }
 
 /* keep_cache = 0 writes dZ over the gates during the backward: the gradients, dx, dh0 and the taps

@@ -381,20 +381,77 @@ static double R(norm2)(const real *v, size_t n)
     return R(norm2_sq)(v, n, &sq);
 }
 
+#if defined(__AVX512F__)
+/* tap_rows of 8 rows (v (8, H)) in registers: the eight rows' partial sums side by side (eight
+ * independent chains of additions, where one row of W3's 32 values is a chain of four), then
+ * sumsq_tree for all eight at once by transposing additions, in the tree's own order, so the bits are
+ * sumsq's: ((a0 + a4) + (a2 + a6)) + ((a1 + a5) + (a3 + a7)), then + tail. sq and nb never make a
+ * round trip through memory between the trees and the square roots (a vector load of eight scalar
+ * stores just made waits for them to retire: most of the taps' time on W3, in a profile). */
+static RNNLAB_INLINE void R(tap_rows8)(const real *v, int H, double *sq, double *nb)
+{
+    __m512d c[8];
+    for (int r = 0; r < 8; r++) c[r] = _mm512_setzero_pd();
+    int j = 0;
+    for (; j + 8 <= H; j += 8)
+        for (int r = 0; r < 8; r++) {
+#if RNNLAB_REAL_BITS == 32
+            const __m512d d = _mm512_cvtps_pd(_mm256_loadu_ps(v + (size_t)r * H + j));
+#else
+            const __m512d d = _mm512_loadu_pd(v + (size_t)r * H + j);
+#endif
+            c[r] = _mm512_add_pd(c[r], _mm512_mul_pd(d, d));
+        }
+    /* level 1, rows p, q: [p0..p3 q0..q3] + [p4..p7 q4..q7] = b_k = a_k + a_(k+4), k = 0..3 */
+    __m512d s[4];
+    for (int i = 0; i < 4; i++)
+        s[i] = _mm512_add_pd(_mm512_shuffle_f64x2(c[2 * i], c[2 * i + 1], 0x44), _mm512_shuffle_f64x2(c[2 * i], c[2 * i + 1], 0xEE));
+    /* level 2, four rows: b0 + b2 and b1 + b3 of each, in row order */
+    const __m512d t0 = _mm512_add_pd(_mm512_shuffle_f64x2(s[0], s[1], 0x88), _mm512_shuffle_f64x2(s[0], s[1], 0xDD));
+    const __m512d t1 = _mm512_add_pd(_mm512_shuffle_f64x2(s[2], s[3], 0x88), _mm512_shuffle_f64x2(s[2], s[3], 0xDD));
+    /* level 3: (b0 + b2) + (b1 + b3), rows in the order 0 4 1 5 2 6 3 7, put back in row order */
+    const __m512d u = _mm512_add_pd(_mm512_unpacklo_pd(t0, t1), _mm512_unpackhi_pd(t0, t1));
+    __m512d q = _mm512_permutexvar_pd(_mm512_setr_epi64(0, 2, 4, 6, 1, 3, 5, 7), u);
+    if (j < H) { /* + tail; without one, adding 0 would change no bit (q >= 0 or NaN) */
+        double tail[8];
+        for (int r = 0; r < 8; r++) {
+            double t = 0;
+            for (int k = j; k < H; k++) t += (double)v[(size_t)r * H + k] * (double)v[(size_t)r * H + k];
+            tail[r] = t;
+        }
+        q = _mm512_add_pd(q, _mm512_loadu_pd(tail));
+    }
+    _mm512_storeu_pd(sq, q);
+    _mm512_storeu_pd(nb, _mm512_sqrt_pd(q));
+    /* sumsq_exact for all eight (NaN compares false: not exact) */
+    __mmask8 exact = _mm512_cmp_pd_mask(q, _mm512_set1_pd(DBL_MAX), _CMP_LE_OQ);
+#if RNNLAB_REAL_BITS == 64
+    exact &= _mm512_cmp_pd_mask(q, _mm512_set1_pd(1e-280), _CMP_GE_OQ);
+#endif
+    if (exact != 0xFF)
+        for (int r = 0; r < 8; r++)
+            if (!(exact >> r & 1)) nb[r] = R(norm2_sq)(v + (size_t)r * H, (size_t)H, &sq[r]);
+}
+#endif
+
 /* The taps' per-sample parts of rows 0..B-1 of one (B, H) gradient: sq[b] the sum of squares in
  * double (-1 when it is not exact, see norm2_sq) and nb[b] the sample's norm. The same values as
  * norm2_sq row by row, with the square roots in one vectorised pass. */
 static void R(tap_rows)(const real *v, int B, int H, double *sq, double *nb)
 {
+    int b1 = 0; /* rows before b1 are done */
+#if defined(__AVX512F__)
+    for (; b1 + 8 <= B; b1 += 8) R(tap_rows8)(v + (size_t)b1 * H, H, sq + b1, nb + b1);
+#endif
     enum { ROWS = 16 };
-    for (int b0 = 0; b0 < B; b0 += ROWS) { /* each row's partial sums first, then all the trees */
+    for (int b0 = b1; b0 < B; b0 += ROWS) { /* each row's partial sums first, then all the trees */
         const int n = RNNLAB_MIN(ROWS, B - b0);
         double a[ROWS][8], tail[ROWS];
         for (int r = 0; r < n; r++) tail[r] = R(sumsq_lanes)(v + (size_t)(b0 + r) * H, (size_t)H, a[r]);
         for (int r = 0; r < n; r++) sq[b0 + r] = sumsq_tree(a[r], tail[r]); /* the same bits as sumsq */
     }
-    for (int b = 0; b < B; b++) nb[b] = sqrt(sq[b]);
-    for (int b = 0; b < B; b++)
+    for (int b = b1; b < B; b++) nb[b] = sqrt(sq[b]);
+    for (int b = b1; b < B; b++)
         if (!R(sumsq_exact)(sq[b])) nb[b] = R(norm2_sq)(v + (size_t)b * H, (size_t)H, &sq[b]);
 }
 
