@@ -1449,6 +1449,67 @@ static void test_merge_replaces_only_its_own_results(void **state)
     assert_non_null(strstr(rnnlab_last_error(), "shards of two splits (shard-0-of-2 and shard-0-of-3)"));
 }
 
+/* Rows already written are never cut or mixed: a CSV file edited by hand after its runs were
+ * committed (one byte more, which moves where the journal's size falls, or the same length with other
+ * bytes) is refused on resume and by a merge, naming the file, and nothing is appended or written. */
+static void test_edited_results_are_refused(void **state)
+{
+    (void)state;
+    const char *ini = check_tmp_path("edited.ini");
+    char out[4300], path[4400];
+    check_write_file(ini, "[model]\nhidden_size = 4\n[task]\nname = adding\nlength = fixed\nbatch = 2\nseq_len = 30\n"
+                          "[sweep]\nseed = 1..4\n");
+    const char *edits[][2] = {{"\"rnn_tanh\"", "\"rnn_tanhX\""}, {"\"rnn_tanh\"", "\"rnn_tanX\""}};
+    size_t n0, n1;
+    for (int k = 0; k < 2; k++) {
+        snprintf(out, sizeof out, "%s_%d", check_tmp_path("edited_out"), k);
+        assert_int_equal(run_shard(ini, out, 0, 1), RNNLAB_OK);
+        snprintf(path, sizeof path, "%s/summary.csv", out);
+        char *text = check_slurp(path, &n0);
+        char *at = strstr(text, edits[k][0]), edited[8192];
+        assert_non_null(at);
+        assert_true(n0 + 8 < sizeof edited);
+        snprintf(edited, sizeof edited, "%.*s%s%s", (int)(at - text), text, edits[k][1], at + strlen(edits[k][0]));
+        check_write_file(path, edited);
+        assert_int_equal(run_shard(ini, out, 0, 1), RNNLAB_ERR_CONFIG);
+        assert_non_null(strstr(rnnlab_last_error(), "summary.csv was changed after the runs in the journal wrote it"));
+        char *after = check_slurp(path, &n1);
+        assert_true(n1 == strlen(edited) && !memcmp(after, edited, n1)); /* untouched */
+        free(text), free(after);
+    }
+    /* a journal of rnnlab before the crc lists (done lines with sizes only) still resumes: its last
+       run is redone after the files are cut back, and the files end with the same bytes */
+    snprintf(out, sizeof out, "%s", check_tmp_path("edited_old_journal"));
+    assert_int_equal(run_shard(ini, out, 0, 1), RNNLAB_OK);
+    char journal[4400];
+    snprintf(path, sizeof path, "%s/decay.csv", out), snprintf(journal, sizeof journal, "%s/.journal", out);
+    size_t nref;
+    char *want = check_slurp(path, &nref), *j = check_slurp(journal, NULL), *c;
+    while ((c = strstr(strchr(j, '\n'), " crc="))) /* the done lines' lists, not the header's crc= */
+        memmove(c, strchr(c, '\n'), strlen(strchr(c, '\n')) + 1);
+    *(strstr(j, "\ndone 3 ") + 1) = '\0';
+    check_write_file(journal, j);
+    assert_int_equal(run_shard(ini, out, 0, 1), RNNLAB_OK);
+    free(j);
+    j = check_slurp(path, &n0);
+    assert_true(n0 == nref && !memcmp(j, want, nref));
+    free(j), free(want);
+    /* a merge reads each shard's rows by its journal: an edited shard is refused, nothing is written */
+    snprintf(out, sizeof out, "%s", check_tmp_path("edited_merge"));
+    for (int k = 0; k < 2; k++) assert_int_equal(run_shard(ini, out, k, 2), RNNLAB_OK);
+    snprintf(path, sizeof path, "%s/shard-1-of-2/decay.csv", out);
+    size_t n;
+    char *text = check_slurp(path, &n);
+    char *digit = strchr(strchr(text, '\n') + 1, ',') + 1; /* the first row's second field: same length */
+    *digit = *digit == 'x' ? 'y' : 'x';
+    check_write_file(path, text);
+    free(text);
+    assert_int_equal(rnnlab_experiment_merge(out), RNNLAB_ERR_IO);
+    assert_non_null(strstr(rnnlab_last_error(), "shard-1-of-2/decay.csv was changed after the shard wrote it"));
+    snprintf(path, sizeof path, "%s/decay.csv", out);
+    assert_int_equal(access(path, F_OK), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1468,6 +1529,7 @@ int main(void)
         cmocka_unit_test(test_merge_waits_for_the_folder_lock),
         cmocka_unit_test(test_cli_numbers_and_folders),
         cmocka_unit_test(test_merge_replaces_only_its_own_results),
+        cmocka_unit_test(test_edited_results_are_refused),
         cmocka_unit_test(test_slurm_array_script),
         cmocka_unit_test(test_heatmap_draws_every_panel),
         cmocka_unit_test(test_cli_standard_streams),

@@ -37,6 +37,7 @@
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 /* written by the Makefile into build/gen/buildinfo.c */
 extern const char *const rnnlab_build_git_rev, *const rnnlab_build_cflags;
@@ -57,20 +58,90 @@ static void put_sizes(char *buf, size_t cap, const long long *sizes, int n, char
     }
 }
 
-/* Parses n sizes separated by sep after p; returns the count read. */
-static int get_sizes(const char *p, long long *sizes, int n, char sep)
+/* Parses n sizes separated by sep after p; returns the count read (*endp, if given: where they end). */
+static int get_sizes(const char *p, long long *sizes, int n, char sep, const char **endp)
 {
     int k = 0;
     for (; k < n; k++) {
-        if (k && *p++ != sep) break;
-        while (sep == ' ' && *p == ' ') p++;
+        const char *q = p;
+        if (k && *q++ != sep) break;
+        while (sep == ' ' && *q == ' ') q++;
         char *end;
         errno = 0;
-        sizes[k] = strtoll(p, &end, 10);
-        if (end == p || errno || sizes[k] < 0) break;
+        sizes[k] = strtoll(q, &end, 10);
+        if (end == q || errno || sizes[k] < 0) break;
         p = end;
     }
+    if (endp) *endp = p;
     return k;
+}
+
+/*
+ * A journal's line for a committed run: "done ID s0 s1 ... crc=c0,c1,..." with each CSV file's size
+ * and the CRC-32 (zlib's) of its whole content up to that size, header included: a resume or a merge
+ * checks that the rows already there are still the ones written (a file edited by hand, even to
+ * the same length, would otherwise be cut at a byte count that no longer ends its last row). Journals
+ * of rnnlab 0.1.0 before this have no crc list.
+ */
+static void done_line(char *line, size_t cap, long id, const long long *sizes, const unsigned long *crcs, int nf)
+{
+    snprintf(line, cap, "done %ld", id);
+    put_sizes(line, cap, sizes, nf, ' ');
+    for (int i = 0; i < nf; i++) {
+        const size_t len = strlen(line);
+        snprintf(line + len, cap - len, "%s%08lx", i ? "," : " crc=", crcs[i]);
+    }
+    const size_t len = strlen(line);
+    snprintf(line + len, cap - len, "\n");
+}
+
+/* Parses a done_line at p (up to its newline); 1 when it is one, with *has_crc = 0 for a line without
+ * the crc list. */
+static int parse_done(const char *p, long *id, long long *sizes, unsigned long *crcs, int nf, int *has_crc)
+{
+    int used = 0;
+    const char *q;
+    if (sscanf(p, "done %ld%n", id, &used) != 1 || get_sizes(p + used, sizes, nf, ' ', &q) != nf) return 0;
+    *has_crc = 0;
+    if (*q == '\n') return 1;
+    if (strncmp(q, " crc=", 5) != 0) return 0;
+    q += 5;
+    for (int i = 0; i < nf; i++) {
+        if (i && *q++ != ',') return 0;
+        char *end;
+        errno = 0;
+        const unsigned long c = strtoul(q, &end, 16);
+        if (end - q != 8 || errno) return 0;
+        crcs[i] = c, q = end;
+    }
+    *has_crc = 1;
+    return *q == '\n';
+}
+
+/* The CRC-32 of a file's first n bytes into *crc, and in *row_end whether byte n - 1 ends a row (or
+ * the header); 0 on success, -1 (errno set) when the file cannot be read that far. */
+static int file_prefix_crc(const char *path, long long n, unsigned long *crc, int *row_end)
+{
+    const int fd = open(path, O_RDONLY);
+    if (fd < 0) return -1;
+    unsigned char buf[1 << 16];
+    unsigned long c = crc32_z(0, Z_NULL, 0);
+    long long left = n;
+    unsigned char last = '\n';
+    while (left > 0) {
+        const ssize_t got = read(fd, buf, (size_t)(left < (long long)sizeof buf ? left : (long long)sizeof buf));
+        if (got <= 0) {
+            const int err = got < 0 ? errno : EIO;
+            close(fd);
+            errno = err;
+            return -1;
+        }
+        c = crc32_z(c, buf, (z_size_t)got);
+        last = buf[got - 1], left -= got;
+    }
+    close(fd);
+    *crc = c, *row_end = n == 0 || last == '\n';
+    return 0;
 }
 
 /* A journal's first line: "rnnlab-journal 1 crc=C grid=G shard=K/N sizes=a,b,c[,...]" (the header
@@ -90,7 +161,7 @@ static int journal_head_parse(const char *text, journal_head *h)
     if (sscanf(text, "rnnlab-journal 1 crc=%lx grid=%ld shard=%d/%d sizes=%n", &h->crc, &h->grid, &h->k, &h->n, &used) != 4 ||
         !used)
         return 0;
-    h->nf = get_sizes(text + used, h->sizes, N_FILES, ',');
+    h->nf = get_sizes(text + used, h->sizes, N_FILES, ',', NULL);
     return 1;
 }
 
@@ -653,6 +724,7 @@ typedef struct journal {
     unsigned char *done; /* (grid_size) 1 if committed */
     long n_done;
     long long sizes[N_FILES];
+    unsigned long crcs[N_FILES]; /* CRC-32 of each file's first sizes[i] bytes (done_line) */
     char *pending;       /* "done" lines of runs whose rows are written but not yet flushed (journal_sync) */
     size_t pending_len, pending_cap;
     double last_sync;    /* exp_now_s() of the last journal_sync */
@@ -708,7 +780,7 @@ static rnnlab_status open_outputs(const rnnlab_experiment *e, const char *dir, i
     const int n = (int)strlen(head);
     size_t jlen = 0;
     char *old = fresh ? NULL : slurp(j->path, &jlen);
-    int resume = 0;
+    int resume = 0, has_crc = 0; /* has_crc: the last done line's */
     if (old) {
         const char *nl = strchr(old, '\n');
         if (!nl || strncmp(old, head, (size_t)(nl - old + 1)) != 0) {
@@ -763,11 +835,10 @@ static rnnlab_status open_outputs(const rnnlab_experiment *e, const char *dir, i
             const char *e2 = strchr(p, '\n');
             if (!e2) break;
             long id;
-            int used = 0, ok = 1;
+            int ok = 1;
             long long s[N_FILES];
-            if (sscanf(p, "done %ld%n", &id, &used) != 1 || get_sizes(p + used, s, nf, ' ') != nf || id != expect ||
-                id >= e->grid_size)
-                ok = 0;
+            unsigned long c[N_FILES];
+            if (!parse_done(p, &id, s, c, nf, &has_crc) || id != expect || id >= e->grid_size) ok = 0;
             for (int i = 0; i < nf && ok; i++) ok = s[i] >= j->sizes[i];
             if (!ok) {
                 rnnlab_free(old);
@@ -777,7 +848,7 @@ static rnnlab_status open_outputs(const rnnlab_experiment *e, const char *dir, i
                                     j->path, line_no + 1, expect);
             }
             j->done[id] = 1, j->n_done++;
-            for (int i = 0; i < nf; i++) j->sizes[i] = s[i];
+            for (int i = 0; i < nf; i++) j->sizes[i] = s[i], j->crcs[i] = has_crc ? c[i] : 0;
             expect += shard_n;
             p = e2 + 1;
         }
@@ -802,12 +873,22 @@ static rnnlab_status open_outputs(const rnnlab_experiment *e, const char *dir, i
         path_join(path, sizeof path, dir, file_names[i]);
         if (resume && j->n_done > 0) {
             struct stat sb;
+            unsigned long crc = 0;
+            int row_end = 0;
             if (stat(path, &sb) != 0 || (long long)sb.st_size < j->sizes[i])
                 st = rnnlab_error(RNNLAB_ERR_CONFIG,
                                   "%s is shorter than its journal says (%lld bytes expected): the folder was changed "
                                   "by hand. Run with --fresh to start over",
                                   path, j->sizes[i]);
-            else if (truncate(path, (off_t)j->sizes[i]) != 0)
+            else if (file_prefix_crc(path, j->sizes[i], &crc, &row_end) != 0)
+                st = rnnlab_error(RNNLAB_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
+            else if (!row_end || (has_crc && crc != j->crcs[i]))
+                st = rnnlab_error(RNNLAB_ERR_CONFIG,
+                                  "%s was changed after the runs in the journal wrote it (its first %lld bytes, the "
+                                  "header and the rows of %ld run(s), are not the ones written): appending would mix "
+                                  "or cut rows. Run with --fresh to start over",
+                                  path, j->sizes[i], j->n_done);
+            else if (j->crcs[i] = crc, truncate(path, (off_t)j->sizes[i]) != 0)
                 st = rnnlab_error(RNNLAB_ERR_IO, "%s: cannot cut back to %lld bytes: %s", path, j->sizes[i],
                                   strerror(errno));
             fds[i] = st ? -1 : open(path, O_WRONLY | O_APPEND);
@@ -818,6 +899,7 @@ static rnnlab_status open_outputs(const rnnlab_experiment *e, const char *dir, i
             fds[i] = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0666);
             if (fds[i] >= 0) st = write_all(fds[i], path, hdr[i].data, hdr[i].len);
             j->sizes[i] = (long long)hdr[i].len;
+            j->crcs[i] = crc32_z(crc32_z(0, Z_NULL, 0), (const unsigned char *)hdr[i].data, hdr[i].len);
         }
         if (!st && fds[i] < 0) st = rnnlab_error(RNNLAB_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     }
@@ -866,10 +948,9 @@ static rnnlab_status commit(journal *j, const int *fds, const char *dir, long id
         rnnlab_status st = write_all(fds[i], path, o->f[i].data ? o->f[i].data : "", o->f[i].len);
         if (st) return st;
         j->sizes[i] += (long long)o->f[i].len;
+        if (o->f[i].len) j->crcs[i] = crc32_z(j->crcs[i], (const unsigned char *)o->f[i].data, o->f[i].len);
     }
-    snprintf(line, sizeof line, "done %ld", id);
-    put_sizes(line, sizeof line, j->sizes, nf, ' ');
-    strcat(line, "\n");
+    done_line(line, sizeof line, id, j->sizes, j->crcs, nf);
     const size_t n = strlen(line);
     if (j->pending_len + n > j->pending_cap) {
         const size_t cap = 2 * (j->pending_len + n) + 4096;
@@ -1227,25 +1308,34 @@ rnnlab_status rnnlab_experiment_merge(const char *dir)
     if (!st && !seen) st = rnnlab_error(RNNLAB_ERR_NOMEM, "out of memory");
     for (int k = 0; k < n && !st; k++) {
         long prev[N_FILES];
+        unsigned long last_crc[N_FILES];
+        int has_crc = 0; /* the last done line's */
         for (int i = 0; i < N_FILES; i++) prev[i] = (long)header_len[i];
         const char *p = strchr(sh[k].journal, '\n');
-        while (p && *++p) {
+        while (p && *++p && !st) {
             const char *e2 = strchr(p, '\n');
             if (!e2) break;
             long id;
             long long s[N_FILES];
-            int used = 0;
-            if (sscanf(p, "done %ld%n", &id, &used) == 1 && get_sizes(p + used, s, nf, ' ') == nf && id >= 0 &&
-                id < grid && id % n == k) {
-                for (int i = 0; i < nf; i++) {
+            unsigned long c[N_FILES];
+            if (parse_done(p, &id, s, c, nf, &has_crc) && id >= 0 && id < grid && id % n == k) {
+                for (int i = 0; i < nf && !st; i++) {
                     from[(id * N_FILES + i) * 2] = prev[i], from[(id * N_FILES + i) * 2 + 1] = s[i];
                     if (s[i] > (long)sh[k].lens[i] || s[i] < prev[i]) st = rnnlab_error(RNNLAB_ERR_IO, "%s: journal and files disagree", sh[k].dir);
-                    prev[i] = s[i];
+                    else if (s[i] > 0 && sh[k].files[i][s[i] - 1] != '\n') /* a run's rows end with a row */
+                        st = rnnlab_error(RNNLAB_ERR_IO, "%s/%s was changed after the shard wrote it: run %ld's rows "
+                                          "do not end where its journal says. Run that shard again with --fresh",
+                                          sh[k].dir, file_names[i], id);
+                    prev[i] = s[i], last_crc[i] = c[i];
                 }
                 seen[id] = 1;
             }
             p = e2;
         }
+        for (int i = 0; i < nf && !st && has_crc; i++) /* the rows written, byte for byte (done_line) */
+            if (crc32_z(crc32_z(0, Z_NULL, 0), (const unsigned char *)sh[k].files[i], (z_size_t)prev[i]) != last_crc[i])
+                st = rnnlab_error(RNNLAB_ERR_IO, "%s/%s was changed after the shard wrote it (its first %ld bytes are not "
+                                  "the ones written). Run that shard again with --fresh", sh[k].dir, file_names[i], prev[i]);
     }
     for (long id = 0; id < grid && !st; id++)
         if (!seen[id])
@@ -1266,25 +1356,28 @@ rnnlab_status rnnlab_experiment_merge(const char *dir)
     rnnlab_csvbuf out[N_FILES] = {{0}};
     rnnlab_csvbuf jr = {0};
     if (!st) {
-        char line[256];
+        char line[320];
         long long hs[N_FILES];
         for (int i = 0; i < N_FILES; i++) hs[i] = (long long)header_len[i];
         snprintf(line, sizeof line, "rnnlab-journal 1 crc=%08lx grid=%ld shard=0/1 sizes=", crc, grid);
         put_sizes(line, sizeof line, hs, nf, ',');
         strcat(line, "\n");
         rnnlab_csv_append(&jr, line, strlen(line));
-        for (int i = 0; i < nf; i++) rnnlab_csv_append(&out[i], sh[0].files[i], header_len[i]);
+        unsigned long oc[N_FILES];
+        for (int i = 0; i < nf; i++) {
+            rnnlab_csv_append(&out[i], sh[0].files[i], header_len[i]);
+            oc[i] = crc32_z(crc32_z(0, Z_NULL, 0), (const unsigned char *)sh[0].files[i], header_len[i]);
+        }
         for (long id = 0; id < grid; id++) {
             const int k = (int)(id % n);
             for (int i = 0; i < nf; i++) {
                 const long a = from[(id * N_FILES + i) * 2], b = from[(id * N_FILES + i) * 2 + 1];
                 rnnlab_csv_append(&out[i], sh[k].files[i] + a, (size_t)(b - a));
+                oc[i] = crc32_z(oc[i], (const unsigned char *)sh[k].files[i] + a, (z_size_t)(b - a));
             }
             long long os[N_FILES];
             for (int i = 0; i < nf; i++) os[i] = (long long)out[i].len;
-            snprintf(line, sizeof line, "done %ld", id);
-            put_sizes(line, sizeof line, os, nf, ' ');
-            strcat(line, "\n");
+            done_line(line, sizeof line, id, os, oc, nf);
             rnnlab_csv_append(&jr, line, strlen(line));
         }
         for (int i = 0; i < nf && !st; i++) {
