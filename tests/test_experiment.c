@@ -120,6 +120,10 @@ static void test_bad_experiment_files(void **state)
         {"[task]\nname = adding\nseq_len = 40\n[sweep]\nnum_layers = 02, 1, 2\n", ":5: num_layers: '02' and '2' are the same value"},
         {"[task]\nname = adding\nseq_len = 40\n[sweep]\nforget_bias = -0, 1e0, 0\n", "'-0' and '0' are the same value"},
         {"[task]\nname = adding\nseq_len = 40\n[sweep]\nftz = yes, true\n", "'yes' and 'true' are the same value"},
+        /* [train] keys by their own kinds (train.c): a real, a whole number, a boolean */
+        {"[task]\nname = adding\nseq_len = 40\n[train]\nmax_steps = 5\n[sweep]\nlr = 1e-3, 0.001\n", ":7: lr: '1e-3' and '0.001' are the same value"},
+        {"[task]\nname = adding\nseq_len = 40\n[train]\nmax_steps = 5\n[sweep]\neval_every = 05, 5\n", "'05' and '5' are the same value"},
+        {"[task]\nname = adding\nseq_len = 40\n[train]\nmax_steps = 5\n[sweep]\ntrain.restore_best = on, 1\n", "are the same value"},
         {"[task]\nname = adding\nseq_len = 40\n[sweep]\nseed = 0, 0x2\n", ":5: seed: "}, /* not 'the same value' */
         {"[task]\nname = adding\nseq_len = 40\n[sweep]\nvariant = "
          "hochreiter1997_but_with_a_name_long_enough_to_pass_sixty_four_characters_a,"

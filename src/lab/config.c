@@ -487,11 +487,15 @@ static rnnlab_status expand_list(const rnnlab_experiment *e, exp_dim *d, const c
             errno = 0;
             const unsigned long long u = strtoull(v, &end, 10);
             it[i].orig = v;
-            if (k && (k->k == K_INT || k->k == K_AUTO_INT) && exp_parse_long(v, &l)) snprintf(it[i].canon, 64, "i%ld", l);
+            /* a [train] key's kind is train.c's (num_keys) */
+            const char tk = k && k->k == K_TRAIN ? exp_train_key_kind(d->key) : 0;
+            if (k && (k->k == K_INT || k->k == K_AUTO_INT || tk == 'l' || tk == 'i') && exp_parse_long(v, &l))
+                snprintf(it[i].canon, 64, "i%ld", l);
             else if (k && k->k == K_SEED && isdigit((unsigned char)v[0]) && !*end && !errno)
                 snprintf(it[i].canon, 64, "u%llu", u);
-            else if (k && k->k == K_DOUBLE && rnnlab_parse_double(v, &x)) snprintf(it[i].canon, 64, "d%.17g", x + 0.0);
-            else if (k && k->k == K_BOOL && exp_parse_bool(v, &b)) snprintf(it[i].canon, 64, "b%d", b);
+            else if (k && (k->k == K_DOUBLE || tk == 'd') && rnnlab_parse_double(v, &x))
+                snprintf(it[i].canon, 64, "d%.17g", x + 0.0);
+            else if (k && (k->k == K_BOOL || tk == 'b') && exp_parse_bool(v, &b)) snprintf(it[i].canon, 64, "b%d", b);
             else it[i].canon[0] = 's', it[i].canon[1] = '\0';
         }
         qsort(it, (size_t)d->n, sizeof *it, cmp_canon);

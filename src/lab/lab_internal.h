@@ -165,6 +165,10 @@ rnnlab_status exp_train_clear(const char *dir);
 /* <dir>/checkpoints/run-<id>.ckpt */
 void exp_train_checkpoint_path(const char *dir, long id, char *out, size_t n);
 
+/* What a [train] key's value is: 'l' or 'i' a whole number, 'd' a real number, 'b' a boolean, 0 text
+ * (optimizer, schedule, ...) or not a [train] key. For comparing swept values by value (config.c). */
+char exp_train_key_kind(const char *key);
+
 /* ---------------------------------------------------------------- values of the experiment file (config.c) */
 
 /* true, yes, on, 1 -> 1; false, no, off, 0 -> 0. Returns 0 (and leaves *out) for anything else. */

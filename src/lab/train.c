@@ -118,6 +118,13 @@ static const num_key num_keys[] = {
 };
 #undef TC
 
+char exp_train_key_kind(const char *key)
+{
+    for (size_t i = 0; i < sizeof num_keys / sizeof num_keys[0]; i++)
+        if (!strcmp(num_keys[i].key, key)) return num_keys[i].kind;
+    return 0;
+}
+
 static rnnlab_status set_number(rnnlab_train_config *c, const num_key *k, const char *v)
 {
     char *p = (char *)c + k->off;
