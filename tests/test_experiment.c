@@ -86,6 +86,9 @@ static void test_bad_experiment_files(void **state)
         const char *text, *expect;
     } cases[] = {
         {"[modle]\nhidden_size = 4\n", ":2: unknown section [modle]"},
+        /* the manifest copies the text into JSON: UTF-8 only (a Latin-1 e-acute refused, UTF-8 kept) */
+        {"[experiment]\ndescription = caf\xe9\n[task]\nname = adding\nseq_len = 30\n", ":2:18: not UTF-8 text (byte 0xe9)"},
+        {"# \xc3\xa9t\xc3\xa9 \xed\xa0\x80\n[task]\nname = adding\nseq_len = 30\n", ":1:7: not UTF-8 text (byte 0xed)"},
         {"hidden_size = 4\n[task]\nname = adding\n", ":1: hidden_size: a key outside any section"},
         {"[task]\nname = adding\nseq_len = 30\n[task.adding]\nname = adding\nseq_len = 40\n[task.main]\nname = adding\n"
          "seq_len = 50\n", ":8: [task.main] has the name the [task] block takes ('main'"},

@@ -1,12 +1,15 @@
 /*
- * format.c - C-locale number formatting and parsing (see rnnlab/format.h).
+ * format.c - C-locale number formatting and parsing (see rnnlab/format.h), and UTF-8 decoding
+ * (core/internal.h).
  */
 #include "rnnlab/format.h"
+#include "core/internal.h"
 
 #include <locale.h>
 #include <ctype.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,4 +61,24 @@ int rnnlab_parse_double(const char *s, double *out)
     if (strpbrk(s, "xX")) return 0;
     *out = v;
     return 1;
+}
+
+int rnnlab_utf8_decode(const unsigned char *p, size_t n, uint32_t *cp)
+{
+    const unsigned c = p[0];
+    int k;
+    uint32_t v, min;
+    if (c < 0x80) return *cp = c, 1;
+    if (c >= 0xc2 && c <= 0xdf) k = 2, v = c & 0x1f, min = 0x80;
+    else if (c >= 0xe0 && c <= 0xef) k = 3, v = c & 0x0f, min = 0x800;
+    else if (c >= 0xf0 && c <= 0xf4) k = 4, v = c & 0x07, min = 0x10000;
+    else return 0;
+    if ((size_t)k > n) return 0;
+    for (int i = 1; i < k; i++) {
+        if ((p[i] & 0xc0) != 0x80) return 0;
+        v = v << 6 | (p[i] & 0x3f);
+    }
+    if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff)) return 0;
+    *cp = v;
+    return k;
 }

@@ -15,6 +15,7 @@
 #ifndef RNNLAB_INTERNAL_H
 #define RNNLAB_INTERNAL_H
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -109,5 +110,9 @@ void rnnlab_blas_serial(void);
  * AVX-512 cores SkylakeX, Cooperlake, SapphireRapids: no packing for small products), so core/gemm.c
  * hands small products to OpenBLAS instead of its own register-blocked kernel. core/omp.c. */
 int rnnlab_blas_small_kernels(void);
+
+/* Decodes one UTF-8 sequence at p (n >= 1 bytes left) into *cp; returns its length (1-4), or 0 if
+ * invalid (overlong forms, surrogates and values above U+10FFFF included: RFC 3629). core/format.c. */
+int rnnlab_utf8_decode(const unsigned char *p, size_t n, uint32_t *cp);
 
 #endif

@@ -17,6 +17,7 @@
  * independent samples (no state carried between them).
  */
 #include "data/data_internal.h"
+#include "core/internal.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -67,28 +68,6 @@ static void text_close(rnnlab_dataset *ds)
     ds->state = NULL;
 }
 
-/* Decodes one UTF-8 sequence at p (n bytes left) into *cp; returns its length, or 0 if invalid
- * (overlong forms, surrogates and values above U+10FFFF included: RFC 3629). */
-static int utf8_decode(const unsigned char *p, size_t n, uint32_t *cp)
-{
-    const unsigned c = p[0];
-    int k;
-    uint32_t v, min;
-    if (c < 0x80) return *cp = c, 1;
-    if (c >= 0xc2 && c <= 0xdf) k = 2, v = c & 0x1f, min = 0x80;
-    else if (c >= 0xe0 && c <= 0xef) k = 3, v = c & 0x0f, min = 0x800;
-    else if (c >= 0xf0 && c <= 0xf4) k = 4, v = c & 0x07, min = 0x10000;
-    else return 0;
-    if ((size_t)k > n) return 0;
-    for (int i = 1; i < k; i++) {
-        if ((p[i] & 0xc0) != 0x80) return 0;
-        v = v << 6 | (p[i] & 0x3f);
-    }
-    if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff)) return 0;
-    *cp = v;
-    return k;
-}
-
 /* Line and 1-based byte column of offset off in the text. */
 static void line_col(const unsigned char *s, size_t off, long *line, long *col)
 {
@@ -114,7 +93,7 @@ static rnnlab_status text_encode(text_state *s, const char *path, const unsigned
     for (size_t i = 0; i < n;) {
         uint32_t cp = buf[i];
         int k = 1;
-        if (s->utf8 && !(k = utf8_decode(buf + i, n - i, &cp))) {
+        if (s->utf8 && !(k = rnnlab_utf8_decode(buf + i, n - i, &cp))) {
             long line, col;
             line_col(buf, i, &line, &col);
             st = rnnlab_error(RNNLAB_ERR_IO, "%s:%ld:%ld: invalid UTF-8 (byte 0x%02x); use vocab = byte for binary or "
@@ -144,7 +123,7 @@ static rnnlab_status text_encode(text_state *s, const char *path, const unsigned
     long N = 0;
     for (size_t i = 0; i < n;) {
         uint32_t cp = buf[i];
-        const int k = s->utf8 ? utf8_decode(buf + i, n - i, &cp) : 1;
+        const int k = s->utf8 ? rnnlab_utf8_decode(buf + i, n - i, &cp) : 1;
         s->ids[N++] = (uint16_t)(map[cp] - 1);
         i += (size_t)k;
     }

@@ -607,6 +607,20 @@ static rnnlab_status read_text(rnnlab_experiment *e, const char *path)
         rnnlab_free(buf);
         return rnnlab_error(RNNLAB_ERR_CONFIG, "%s: contains NUL bytes: not a text file", path);
     }
+    /* UTF-8 only: the manifest copies the text into JSON, which must be Unicode */
+    for (size_t i = 0, line = 1, col = 1; i < n;) {
+        uint32_t cp;
+        const int k = rnnlab_utf8_decode((const unsigned char *)buf + i, n - i, &cp);
+        if (!k) {
+            const unsigned byte = (unsigned char)buf[i];
+            rnnlab_free(buf);
+            return rnnlab_error(RNNLAB_ERR_CONFIG, "%s:%zu:%zu: not UTF-8 text (byte 0x%02x): save the file as UTF-8", path,
+                                line, col, byte);
+        }
+        if (buf[i] == '\n') line++, col = 1;
+        else col++;
+        i += (size_t)k;
+    }
     e->text = buf, e->text_len = n;
     e->crc = crc32(crc32(0L, Z_NULL, 0), (const Bytef *)buf, (uInt)n);
     return RNNLAB_OK;
