@@ -1244,6 +1244,28 @@ static void test_cli_standard_streams(void **state)
     }
 }
 
+/* Every command and subcommand answers --help on stdout with its usage, exit 0 (a trial found two
+ * that refused it as an unexpected argument). */
+static void test_every_command_has_help(void **state)
+{
+    (void)state;
+    check_need_cli();
+    static const char *const cmds[][3] = {{"--help"},         {"run", "--help"},        {"train", "--help"},
+                                          {"merge", "--help"}, {"plot", "--help"},       {"gradcheck", "--help"},
+                                          {"bench", "--help"}, {"data", "--help"},       {"data", "list", "--help"},
+                                          {"data", "show", "--help"}, {"version", "--help"}};
+    const char *log = check_tmp_path("help.log");
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        const char *args[4] = {cmds[i][0], cmds[i][1], cmds[i][2], NULL};
+        const int rc = check_run_cli(log, args);
+        char *text = check_slurp(log, NULL);
+        if (rc != 0 || !text || !strstr(text, "usage: rnnlab"))
+            fail_msg("rnnlab %s %s %s: exit %d, output '%.200s'", cmds[i][0], cmds[i][1] ? cmds[i][1] : "",
+                     cmds[i][2] ? cmds[i][2] : "", rc, text ? text : "");
+        free(text);
+    }
+}
+
 /* Every row carries the experiment's name: the same file under another name (a copy) does not
  * resume another name's folder, where its rows would mix with the first name's. */
 static void test_resume_needs_the_same_name(void **state)
@@ -1537,6 +1559,7 @@ int main(void)
         cmocka_unit_test(test_cli_numbers_and_folders),
         cmocka_unit_test(test_merge_replaces_only_its_own_results),
         cmocka_unit_test(test_edited_results_are_refused),
+        cmocka_unit_test(test_every_command_has_help),
         cmocka_unit_test(test_slurm_array_script),
         cmocka_unit_test(test_heatmap_draws_every_panel),
         cmocka_unit_test(test_cli_standard_streams),

@@ -18,7 +18,7 @@ static void help(FILE *f)
                "       rnnlab data show NAME [key=value ...] [--split train|valid|test] [-n N] [--seed S]\n"
                "\n"
                "list: every task and dataset with its shape (I inputs, O outputs, T steps), its size per split,\n"
-               "its source, and whether the data it reads by default is installed; -v adds each one's options.\n"
+               "its source, and whether the data it reads by default is installed; -v adds each one's sources and options.\n"
                "show: opens NAME with the options given (the keys of an experiment file's [task] section) and\n"
                "prints the first N examples (1 to 64, default 3; at most as many as the split holds) of batch 0\n"
                "of the split (default train), decoded: images as ASCII art, text as characters, symbols,\n"
@@ -162,7 +162,11 @@ int cmd_data(int argc, char **argv)
         int verbose = 0;
         for (int i = 2; i < argc; i++) {
             if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose")) verbose = 1;
-            else {
+            else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+                printf("usage: rnnlab data list [-v]\n\nLists the datasets and tasks rnnlab knows; -v (--verbose) "
+                       "adds each one's sources and options.\n");
+                return CLI_EXIT_OK;
+            } else {
                 cli_error("usage: rnnlab data list [-v]", "unknown argument '%s'", argv[i]);
                 return CLI_EXIT_USAGE;
             }

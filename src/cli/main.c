@@ -336,6 +336,11 @@ static int dispatch(int argc, char **argv)
         return CLI_EXIT_OK;
     }
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+        if (argc == 3 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"))) {
+            printf("usage: rnnlab version\n\nPrints the version, whether OpenMP is on, the thread count and the "
+                   "OpenBLAS kernels in use\n(a warning follows when they are SSE-only ones). Takes no options.\n");
+            return CLI_EXIT_OK;
+        }
         if (argc > 2) {
             cli_error("rnnlab version takes no arguments", "unexpected argument '%s'", argv[2]);
             return CLI_EXIT_USAGE;
