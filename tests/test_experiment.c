@@ -294,11 +294,16 @@ static void test_plot_refuses_damaged_csv(void **state)
     char *text = check_slurp(path, &n);
     char *row3 = strchr(strchr(text, '\n') + 1, '\n') + 1; /* the second run's row: "1,..." */
     assert_true(row3[0] == '1' && row3[1] == ',');
-    row3[1] = 'x'; /* "1x..." */
+    row3[1] = 'x'; /* "1x...": one field fewer */
+    check_write_file(path, text);
+    assert_int_equal(rnnlab_plot(out), RNNLAB_ERR_IO);
+    assert_non_null(strstr(rnnlab_last_error(), "summary.csv:3: "));
+    assert_non_null(strstr(rnnlab_last_error(), "fields where the header has"));
+    row3[0] = 'x', row3[1] = ','; /* "x,...": as many fields, not a number */
     check_write_file(path, text);
     assert_int_equal(rnnlab_plot(out), RNNLAB_ERR_IO);
     assert_non_null(strstr(rnnlab_last_error(), "summary.csv:3: run_id: expected a number"));
-    row3[1] = ',';
+    row3[0] = '1';
     check_write_file(path, text);
     free(text);
     snprintf(path, sizeof path, "%s/decay.csv", out);
@@ -307,8 +312,9 @@ static void test_plot_refuses_damaged_csv(void **state)
     const char *last = strstr(decay, "\n1,2,0,29,"); /* run 1 (seed 2), layer 0, its last step */
     assert_non_null(last);
     const char *edits[][2] = {{"1,2,0,-7,", "decay.csv:62: t: -7 is not a step"},
-                              {"7,2,0,29,", "run_id: run 7 is not in summary.csv"}};
-    for (int k = 0; k < 2; k++) {
+                              {"7,2,0,29,", "run_id: run 7 is not in summary.csv"},
+                              {"1,2,0,29,0,", "decay.csv:62: 12 fields where the header has 11"}};
+    for (int k = 0; k < 3; k++) {
         FILE *f = fopen(path, "w");
         fprintf(f, "%s%s%s", decay, edits[k][0], last + strlen("\n1,2,0,29,"));
         fclose(f);
@@ -357,6 +363,24 @@ static void test_output_folder_is_locked(void **state)
     close(fd);
     assert_int_equal(run_lib(ini, out, 1, 1), RNNLAB_OK);
     assert_int_equal(access(journal, F_OK), 0);
+    /* a reader (rnnlab plot) does not read files a run is writing: refused while the lock is held
+       exclusively, and shared with another reader */
+    const int held = open(lock, O_RDWR);
+    assert_true(held >= 0);
+    assert_int_equal(flock(held, LOCK_EX), 0);
+    int rfd = 7;
+    assert_int_equal(rnnlab_folder_read_lock(out, &rfd), RNNLAB_ERR_BUSY);
+    assert_int_equal(rfd, -1);
+    assert_non_null(strstr(rnnlab_last_error(), "in use by an rnnlab run or merge"));
+    if (getenv("RNNLAB_BIN")) {
+        const char *plot[] = {"plot", out, NULL};
+        assert_int_equal(check_run_cli(NULL, plot), 1);
+    }
+    assert_int_equal(flock(held, LOCK_SH), 0);
+    assert_int_equal(rnnlab_folder_read_lock(out, &rfd), RNNLAB_OK);
+    assert_true(rfd >= 0);
+    assert_int_equal(run_lib(ini, out, 1, 1), RNNLAB_ERR_BUSY); /* and no run starts while it reads */
+    close(rfd), close(held);
 }
 
 /* Blocks: [task.NAME] with [sweep.NAME] add a second grid after the first; the key columns are the

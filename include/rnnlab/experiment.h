@@ -110,6 +110,16 @@ int rnnlab_experiment_run_threads(const rnnlab_experiment *e, const rnnlab_run_o
 rnnlab_status rnnlab_experiment_merge(const char *dir);
 
 /*
+ * rnnlab_folder_read_lock - for a reader of an output folder (rnnlab plot): takes dir/.lock shared,
+ * without waiting, so that no run, train or merge (which take it exclusively) writes the files while
+ * they are read, and no reader reads them while one does. *fd gets the lock's descriptor, or -1 when
+ * dir has no .lock that can be opened (nothing of rnnlab's writes there, or a read-only folder: the
+ * caller reads without a lock); close(*fd) releases it.
+ * Errors: RNNLAB_ERR_BUSY (*fd = -1) while a run, train or merge holds the folder.
+ */
+rnnlab_status rnnlab_folder_read_lock(const char *dir, int *fd);
+
+/*
  * rnnlab_plot - (re)draws the figures of an output folder from its CSV alone, with gnuplot:
  * decay.png/.pdf (log10 ||dL/dh_t|| against t, one line per cell/setting, one panel per sequence
  * length), decay_rate.png/.pdf (decay rate against sequence length), heatmap.png/.pdf (layer x time).

@@ -32,10 +32,12 @@ static void run_help(FILE *f)
             "  --out DIR        output folder (overrides [output] dir)\n"
             "  --threads N      threads in total (default: [run] threads, else all cores; auto: all cores)\n"
             "  --jobs N         runs side by side (default: [run] jobs, else automatic: N = threads for hidden\n"
-            "                   sizes <= 128, else 1; auto: automatic whatever [run] says)\n"
+            "                   sizes <= 128, else 1; auto: automatic whatever [run] says); at most the\n"
+            "                   thread count (the manifest records the jobs that ran)\n"
             "  --no-plot        do not draw figures at the end\n"
             "  --quiet          no progress output\n"
             "\n"
+            "A repeated option counts with its last value.\n"
             "Exit status: 0 done, 1 runtime failure, 2 bad experiment file or usage (file:line: key: why).\n");
 }
 
@@ -69,11 +71,15 @@ static int trained(const char *dir)
 }
 
 /* Draws every figure the folder's CSV supports: the decay figures, and the training ones where the
- * runs trained. Returns the first failure. */
+ * runs trained, holding the folder's lock shared (no run writes the files meanwhile). Returns the
+ * first failure. */
 static rnnlab_status draw_figures(const char *dir)
 {
-    rnnlab_status st = rnnlab_plot(dir);
+    int fd;
+    rnnlab_status st = rnnlab_folder_read_lock(dir, &fd);
+    if (!st) st = rnnlab_plot(dir);
     if (!st && trained(dir)) st = rnnlab_train_plot(dir);
+    if (fd >= 0) close(fd);
     return st;
 }
 

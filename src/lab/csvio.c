@@ -146,6 +146,16 @@ static void on_row(int c, void *data)
     r->n = 0;
 }
 
+/* libcsv's error in words a user can act on (its own for a parse error is "error parsing data while
+ * strict checking enabled") */
+static const char *csv_why(const struct csv_parser *p)
+{
+    const int err = csv_error((struct csv_parser *)p);
+    return err == CSV_EPARSE ? "malformed CSV: a quote inside an unquoted field, or a quoted field that never ends "
+                               "(a row cut short or edited?)"
+                             : csv_strerror(err);
+}
+
 rnnlab_status rnnlab_csv_scan(const char *path, rnnlab_csv_scan_fn row, void *user)
 {
     FILE *f = fopen(path, "rb");
@@ -161,12 +171,12 @@ rnnlab_status rnnlab_csv_scan(const char *path, rnnlab_csv_scan_fn row, void *us
     rnnlab_status st = RNNLAB_OK;
     while (!r.stop && (n = fread(buf, 1, sizeof buf, f)) > 0)
         if (csv_parse(&p, buf, n, on_field, on_row, &r) != n) {
-            st = rnnlab_error(RNNLAB_ERR_IO, "%s:%ld: %s", path, r.line + 1, csv_strerror(csv_error(&p)));
+            st = rnnlab_error(RNNLAB_ERR_IO, "%s:%ld: %s", path, r.line + 1, csv_why(&p));
             break;
         }
     if (!st && ferror(f)) st = rnnlab_error(RNNLAB_ERR_IO, "%s: read error", path);
     if (!st && !r.stop && csv_fini(&p, on_field, on_row, &r) != 0)
-        st = rnnlab_error(RNNLAB_ERR_IO, "%s:%ld: %s", path, r.line + 1, csv_strerror(csv_error(&p)));
+        st = rnnlab_error(RNNLAB_ERR_IO, "%s:%ld: %s", path, r.line + 1, csv_why(&p));
     for (int i = 0; i < r.n; i++) rnnlab_free(r.fields[i]);
     rnnlab_free(r.fields);
     csv_free(&p);

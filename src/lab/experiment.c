@@ -408,6 +408,22 @@ static rnnlab_status folder_lock(const char *dir, int *fd)
     return RNNLAB_OK;
 }
 
+rnnlab_status rnnlab_folder_read_lock(const char *dir, int *fd)
+{
+    RNNLAB_REQUIRE_PTR("rnnlab_folder_read_lock", dir);
+    RNNLAB_REQUIRE_PTR("rnnlab_folder_read_lock", fd);
+    char path[PATH_MAX + 64];
+    path_join(path, sizeof path, dir, ".lock");
+    *fd = open(path, O_RDONLY | O_CLOEXEC); /* none (or not ours to open): nothing of rnnlab's writes here */
+    if (*fd >= 0 && flock(*fd, LOCK_SH | LOCK_NB) != 0) {
+        close(*fd);
+        *fd = -1;
+        return rnnlab_error(RNNLAB_ERR_BUSY, "%s is in use by an rnnlab run or merge (it holds %s): its files are "
+                            "being written; try again when it has ended", dir, path);
+    }
+    return RNNLAB_OK;
+}
+
 /* ---------------------------------------------------------------- one run */
 
 typedef struct run_out {

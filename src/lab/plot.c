@@ -39,6 +39,7 @@ typedef struct plot_data {
     char keys[16][48];
     int seq_col;          /* which key is seq_len, or -1 */
     int col_layer, col_t, col_norm, col_rate, col_status, col_cell, col_seq; /* in the current file */
+    int n_cols;           /* the current file's header fields: every row has as many */
     /* groups */
     char labels[MAX_GROUPS][160];
     int n_labels;
@@ -93,11 +94,20 @@ static run_info *find_run(plot_data *p, long id)
     return NULL;
 }
 
+/* A row with another field count than the header (a damaged or edited file): RNNLAB_ERR_IO. */
+static int row_width(const plot_data *p, int n, long line)
+{
+    return n == p->n_cols ? 0
+                          : rnnlab_error(RNNLAB_ERR_IO, "%s:%ld: %d fields where the header has %d (a damaged or edited row)",
+                                         p->path, line, n, p->n_cols);
+}
+
 static int summary_row(void *user, char **f, int n, long line)
 {
     plot_data *p = user;
-    (void)line;
+    if (line > 1 && row_width(p, n, line)) return RNNLAB_ERR_IO;
     if (line == 1) {
+        p->n_cols = n;
         const int seed = exp_plot_col(f, n, "seed");
         if (n < 2 || strcmp(f[0], "run_id") || seed < 1) return RNNLAB_ERR_IO;
         p->n_keys = 0, p->seq_col = -1;
@@ -165,7 +175,9 @@ static size_t cell_index(const plot_data *p, int label, int panel, int layer, lo
 static int decay_row(void *user, char **f, int n, long line)
 {
     plot_data *p = user;
+    if (line > 1 && row_width(p, n, line)) return RNNLAB_ERR_IO;
     if (line == 1) {
+        p->n_cols = n;
         p->col_layer = exp_plot_col(f, n, "layer");
         p->col_t = exp_plot_col(f, n, "t");
         p->col_norm = exp_plot_col(f, n, "grad_norm_h");
