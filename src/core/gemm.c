@@ -83,6 +83,17 @@ static void R(blas_call)(int trans_a, int trans_b, int M, int N, int K, real alp
 #endif
 }
 
+/* C[i, j0 + j] += bias[j0 + j] for rows i0..i0+m-1 and columns j0..j0+n-1 (the bias of rnnlab_gemm_rows_bias) */
+static void R(add_bias)(real *C, int ldc, int i0, int m, int j0, int n, const real *bias)
+{
+    for (int i = i0; i < i0 + m; i++) {
+        real *c = C + (size_t)i * ldc + j0;
+        const real *b = bias + j0;
+#pragma omp simd
+        for (int j = 0; j < n; j++) c[j] += b[j];
+    }
+}
+
 /* a*b + c, fused where the target has it (one rounding; the same bits on every run of one build) */
 #if defined(__FMA__)
 #define MADD(a, b, c) fma((a), (b), (c))
@@ -153,7 +164,7 @@ static void R(gemm_small)(int M, int N, int K, const real *A, int lda, const rea
  */
 #define THIN_K 8
 static void R(gemm_thin)(int rows, int trans_a, int trans_b, int M, int N, int K, const real *A, int lda,
-                         const real *B, int ldb, real beta, real *C, int ldc)
+                         const real *B, int ldb, real beta, real *C, int ldc, const real *bias)
 {
     const size_t sa_i = trans_a ? 1 : (size_t)lda, sa_k = trans_a ? (size_t)lda : 1;
     const size_t sb_k = trans_b ? 1 : (size_t)ldb, sb_j = trans_b ? (size_t)ldb : 1;
@@ -161,10 +172,19 @@ static void R(gemm_thin)(int rows, int trans_a, int trans_b, int M, int N, int K
     RNNLAB_PARALLEL_FOR(!rows || mnk >= RNNLAB_GEMM_ROWS_PAR_MNK ? mnk / 8.0 : 0,
     for (int i = 0; i < M; i++) {
         real *c = C + (size_t)i * ldc;
-        if (beta == 0) memset(c, 0, (size_t)N * sizeof(real));
-        else if (beta != 1)
+        int k0 = 0;
+        if (beta == 0) { /* the first term a b + 0: the bits of MADD(a, b, +0) on a zeroed row, without zeroing it */
+            const real a = A[i * sa_i];
+            const real *b = B;
+            if (sb_j == 1) {
+                _Pragma("omp simd")
+                for (int j = 0; j < N; j++) c[j] = a * b[j] + 0;
+            } else
+                for (int j = 0; j < N; j++) c[j] = a * b[j * sb_j] + 0;
+            k0 = 1;
+        } else if (beta != 1)
             for (int j = 0; j < N; j++) c[j] *= beta;
-        for (int k = 0; k < K; k++) {
+        for (int k = k0; k < K; k++) {
             const real a = A[i * sa_i + k * sa_k];
             const real *b = B + k * sb_k;
             if (sb_j == 1) {
@@ -173,6 +193,7 @@ static void R(gemm_thin)(int rows, int trans_a, int trans_b, int M, int N, int K
             } else
                 for (int j = 0; j < N; j++) c[j] = MADD(a, b[j * sb_j], c[j]);
         }
+        if (bias) R(add_bias)(C, ldc, i, 1, 0, N, bias);
     });
 }
 
@@ -180,27 +201,30 @@ static void R(gemm_thin)(int rows, int trans_a, int trans_b, int M, int N, int K
  * from RNNLAB_GEMM_PAR_MNK or RNNLAB_GEMM_ROWS_PAR_MNK multiply-adds on (a thin product: from an
  * eighth of its multiply-adds passing RNNLAB_OMP_MIN_WORK, and for rows from the rows threshold). */
 static void R(gemm_with)(int rows, int trans_a, int trans_b, int M, int N, int K, real alpha, const real *A,
-                         int lda, const real *B, int ldb, real beta, real *C, int ldc)
+                         int lda, const real *B, int ldb, real beta, real *C, int ldc, const real *bias)
 {
     if (M <= 0 || N <= 0) return;
     if (K <= 0) {
         /* BLAS would still scale C by beta; do that here so the K = 0 case has one meaning */
         for (int i = 0; i < M; i++)
             for (int j = 0; j < N; j++) C[(size_t)i * ldc + j] = beta == 0 ? 0 : beta * C[(size_t)i * ldc + j];
+        if (bias) R(add_bias)(C, ldc, 0, M, 0, N, bias);
         return;
     }
     const double mnk = (double)M * N * K;
     if (K <= THIN_K && alpha == 1) {
-        R(gemm_thin)(rows, trans_a, trans_b, M, N, K, A, lda, B, ldb, beta, C, ldc);
+        R(gemm_thin)(rows, trans_a, trans_b, M, N, K, A, lda, B, ldb, beta, C, ldc, bias);
         return;
     }
     if (!trans_a && !trans_b && alpha == 1 && mnk <= RNNLAB_GEMM_SMALL_MNK && !rnnlab_blas_small_kernels()) {
         R(gemm_small)(M, N, K, A, lda, B, ldb, beta, C, ldc);
+        if (bias) R(add_bias)(C, ldc, 0, M, 0, N, bias);
         return;
     }
     rnnlab_blas_serial(); /* OpenBLAS on one thread: see core/omp.c */
     if (mnk <= RNNLAB_GEMM_SERIAL_MNK) {
         R(blas_call)(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        if (bias) R(add_bias)(C, ldc, 0, M, 0, N, bias);
         return;
     }
     const int by_rows = M >= N, len = by_rows ? M : N, tl = tile_len(by_rows, N), ntiles = (len + tl - 1) / tl;
@@ -209,25 +233,34 @@ static void R(gemm_with)(int rows, int trans_a, int trans_b, int M, int N, int K
     RNNLAB_PARALLEL_FOR(mnk >= (rows ? RNNLAB_GEMM_ROWS_PAR_MNK : RNNLAB_GEMM_PAR_MNK) ? mnk : 0,
     for (int tile = 0; tile < ntiles; tile++) {
         const int lo = tile * tl, n = RNNLAB_MIN(tl, len - lo);
-        if (by_rows) /* rows lo..lo+n of C: rows of op(A) */
+        if (by_rows) { /* rows lo..lo+n of C: rows of op(A) */
             R(blas_call)(trans_a, trans_b, n, N, K, alpha, trans_a ? A + lo : A + (size_t)lo * lda, lda, B, ldb, beta,
                          C + (size_t)lo * ldc, ldc);
-        else /* columns lo..lo+n of C: columns of op(B) */
+            if (bias) R(add_bias)(C, ldc, lo, n, 0, N, bias);
+        } else { /* columns lo..lo+n of C: columns of op(B) */
             R(blas_call)(trans_a, trans_b, M, n, K, alpha, A, lda, trans_b ? B + (size_t)lo * ldb : B + lo, ldb, beta,
                          C + lo, ldc);
+            if (bias) R(add_bias)(C, ldc, 0, M, lo, n, bias);
+        }
     });
 }
 
 void R(rnnlab_gemm)(int trans_a, int trans_b, int M, int N, int K, real alpha, const real *A, int lda,
                     const real *B, int ldb, real beta, real *C, int ldc)
 {
-    R(gemm_with)(0, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    R(gemm_with)(0, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, NULL);
 }
 
 void R(rnnlab_gemm_rows)(int trans_a, int trans_b, int M, int N, int K, real alpha, const real *A, int lda,
                          const real *B, int ldb, real beta, real *C, int ldc)
 {
-    R(gemm_with)(1, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    R(gemm_with)(1, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, NULL);
+}
+
+void R(rnnlab_gemm_rows_bias)(int trans_a, int trans_b, int M, int N, int K, real alpha, const real *A, int lda,
+                              const real *B, int ldb, real beta, real *C, int ldc, const real *bias)
+{
+    R(gemm_with)(1, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias);
 }
 
 void R(rnnlab_colsum)(real *out, const real *A, int rows, int cols, int lda, int accumulate)

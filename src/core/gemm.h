@@ -22,6 +22,12 @@ void R(rnnlab_gemm)(int trans_a, int trans_b, int M, int N, int K, real alpha, c
 void R(rnnlab_gemm_rows)(int trans_a, int trans_b, int M, int N, int K, real alpha, const real *A, int lda,
                          const real *B, int ldb, real beta, real *C, int ldc);
 
+/* rnnlab_gemm_rows, then C[i, j] += bias[j] on every row (bias (N)), each tile's rows right after its
+ * product while they are in cache rather than in a pass of its own over the whole block: the same
+ * bits as the product followed by that pass. */
+void R(rnnlab_gemm_rows_bias)(int trans_a, int trans_b, int M, int N, int K, real alpha, const real *A, int lda,
+                              const real *B, int ldb, real beta, real *C, int ldc, const real *bias);
+
 /* out[j] (+)= sum over rows r of A[r, j], A (rows, cols) with leading dimension lda; the sum over r
  * runs in row order for every j (parallel over j only, from RNNLAB_OMP_MIN_ROWS_WORK values on), so
  * it is the same for any thread count.

@@ -522,14 +522,19 @@ static void R(forward_range)(rnnlab_bptt *ws, const rnnlab_model *m, int t_lo, i
         real *el = ws->extra ? ws->extra[l] : NULL;
         const real *Xin = R(layer_input)(ws, l); /* row t*B + b: input of step t */
         real *g0 = gl + r0 * GH;
-        /* gates = [norm] (X W^T) + b_ih for all steps of the range: one product */
-        R(rnnlab_gemm_rows)(0, 1, n * B, GH, p.I, 1, Xin + r0 * p.I, p.I, p.W, p.I, 0, g0, GH);
-        if (ws->norm != RNNLAB_NORM_NONE) R(input_norm_forward)(ws, m, l, &p, g0, r0, r1);
-        RNNLAB_PARALLEL_FOR(RNNLAB_ROWS_WORK((size_t)n * B * GH),
-        for (int r = 0; r < n * B; r++) {
-            real *g_r = g0 + (size_t)r * GH;
-            for (int k = 0; k < GH; k++) g_r[k] += p.b_ih[k];
-        });
+        /* gates = [norm] (X W^T) + b_ih for all steps of the range: one product (the bias added to each
+           tile of it while in cache, unless a normalisation comes between) */
+        if (ws->norm == RNNLAB_NORM_NONE)
+            R(rnnlab_gemm_rows_bias)(0, 1, n * B, GH, p.I, 1, Xin + r0 * p.I, p.I, p.W, p.I, 0, g0, GH, p.b_ih);
+        else {
+            R(rnnlab_gemm_rows)(0, 1, n * B, GH, p.I, 1, Xin + r0 * p.I, p.I, p.W, p.I, 0, g0, GH);
+            R(input_norm_forward)(ws, m, l, &p, g0, r0, r1);
+            RNNLAB_PARALLEL_FOR(RNNLAB_ROWS_WORK((size_t)n * B * GH),
+            for (int r = 0; r < n * B; r++) {
+                real *g_r = g0 + (size_t)r * GH;
+                for (int k = 0; k < GH; k++) g_r[k] += p.b_ih[k];
+            });
+        }
         for (int t = t_lo; t <= t_hi; t++) {
             const R(rnnlab_ln_step) ln = R(rnnlab_ln_step_of)(ws, l, t);
             ops->forward(Hl + (size_t)(t + 1) * BH, Cl ? Cl + (size_t)(t + 1) * BH : NULL, gl + (size_t)t * B * GH,
