@@ -123,6 +123,11 @@ static void test_bad_experiment_files(void **state)
         {"[task]\nname = adding\nseq_len = 40\n[sweep]\nnum_layers = 02, 1, 2\n", ":5: num_layers: '02' and '2' are the same value"},
         {"[task]\nname = adding\nseq_len = 40\n[sweep]\nforget_bias = -0, 1e0, 0\n", "'-0' and '0' are the same value"},
         {"[task]\nname = adding\nseq_len = 40\n[sweep]\nftz = yes, true\n", "'yes' and 'true' are the same value"},
+        /* an option of another optimizer than the file's one is refused, not ignored */
+        {"[task]\nname = adding\nseq_len = 40\n[train]\nmax_steps = 5\nnesterov = true\n",
+         ":6: nesterov: an option of sgd, not of adam (this file's optimizer, the default)"},
+        {"[task]\nname = adding\nseq_len = 40\n[train]\noptimizer = rmsprop\nbeta2 = 0.9\n",
+         ":6: beta2: an option of adam and adamw, not of rmsprop (this file's optimizer)"},
         /* [train] keys by their own kinds (train.c): a real, a whole number, a boolean */
         {"[task]\nname = adding\nseq_len = 40\n[train]\nmax_steps = 5\n[sweep]\nlr = 1e-3, 0.001\n", ":7: lr: '1e-3' and '0.001' are the same value"},
         {"[task]\nname = adding\nseq_len = 40\n[train]\nmax_steps = 5\n[sweep]\neval_every = 05, 5\n", "'05' and '5' are the same value"},

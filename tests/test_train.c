@@ -238,6 +238,8 @@ static void test_restore_refuses_other_runs(void **state)
     assert_int_equal(rnnlab_trainer_create(&ta, a, ds, 2, &c, 1), RNNLAB_OK);
     assert_int_equal(rnnlab_trainer_create(&tb, b, ds, 2, &c, 1), RNNLAB_OK);
     const char *path = check_tmp_path("other.ckpt");
+    assert_int_equal(rnnlab_trainer_save(ta, path, NULL, 5), RNNLAB_ERR_CONFIG); /* a length without bytes */
+    assert_non_null(strstr(rnnlab_last_error(), "extra_len is 5 but extra is NULL"));
     assert_int_equal(rnnlab_trainer_save(ta, path, NULL, 0), RNNLAB_OK);
     assert_int_equal(rnnlab_trainer_restore(tb, path, NULL, NULL), RNNLAB_ERR_CONFIG);
     c.optim.lr = 0.5;
@@ -792,6 +794,29 @@ static void test_batch_norm_running_statistics_train(void **state)
 static void test_api_edges_from_a_trial(void **state)
 {
     (void)state;
+    /* a NULL name to the parse functions: the documented "function: name must not be NULL" */
+    {
+        rnnlab_dtype d;
+        rnnlab_norm n;
+        rnnlab_loss_kind lk;
+        rnnlab_loss_at la;
+        rnnlab_optim_kind ok;
+        rnnlab_schedule_kind sk;
+        rnnlab_clip_kind ck;
+        rnnlab_init_scheme is;
+        rnnlab_cell_kind cell;
+        rnnlab_activation act;
+        rnnlab_gru_variant gv;
+        const rnnlab_status got[] = {rnnlab_dtype_parse(NULL, &d),         rnnlab_norm_parse(NULL, &n),
+                                     rnnlab_loss_parse(NULL, &lk),         rnnlab_loss_at_parse(NULL, &la),
+                                     rnnlab_optim_parse(NULL, &ok),        rnnlab_schedule_parse(NULL, &sk),
+                                     rnnlab_clip_parse(NULL, &ck),         rnnlab_init_scheme_parse(NULL, &is),
+                                     rnnlab_cell_parse(NULL, &cell, NULL, NULL), rnnlab_activation_parse(NULL, &act),
+                                     rnnlab_gru_variant_parse(NULL, &gv)};
+        for (size_t i = 0; i < sizeof got / sizeof got[0]; i++) assert_int_equal(got[i], RNNLAB_ERR_CONFIG);
+        assert_int_equal(rnnlab_gru_variant_parse(NULL, &gv), RNNLAB_ERR_CONFIG);
+        assert_non_null(strstr(rnnlab_last_error(), "rnnlab_gru_variant_parse: name must not be NULL"));
+    }
     rnnlab_dataset *ds = adding(30, "hochreiter1997", 3);
     rnnlab_model *m = model_for(RNNLAB_CELL_GRU, 4, 1, RNNLAB_FLOAT64, 0, 5);
     rnnlab_train_config c;

@@ -10,6 +10,7 @@
  *
  *   rnn  (G = 1)   h_t = act(z_t)                                    (Elman 1990)
  *                  act = tanh | sigmoid | relu | leaky_relu (slope alpha for z < 0) | identity
+ *                        | prelu (a learned slope a_j for z < 0, per unit; He et al. 2015)
  *   lstm (G = 4)   i, f, g, o blocks                                 (Hochreiter & Schmidhuber 1997;
  *                  i = s(z_i [+ p_i*c_{t-1}])   f = s(z_f [+ p_f*c_{t-1}])   forget gate: Gers,
  *                  g = tanh(z_g)                c_t = f*c_{t-1} + i*g         Schmidhuber & Cummins 2000)
@@ -23,7 +24,7 @@
  *
  * Names are what the CLI and experiment files accept: cells "rnn", "lstm", "gru", and the
  * PyTorch-style aliases "rnn_tanh" and "rnn_relu"; activations "tanh", "sigmoid", "relu",
- * "leaky_relu", "identity" (alias "linear"); GRU variants "reset_after", "reset_before".
+ * "leaky_relu", "prelu", "identity" (alias "linear"); GRU variants "reset_after", "reset_before".
  */
 #ifndef RNNLAB_CELL_H
 #define RNNLAB_CELL_H
@@ -68,7 +69,7 @@ const char *rnnlab_activation_name(rnnlab_activation act);
 const char *rnnlab_gru_variant_name(rnnlab_gru_variant v);
 
 /* The PyTorch-style label of a cell with its activation: "rnn_tanh", "rnn_relu", "rnn_sigmoid",
- * "rnn_leaky_relu", "rnn_identity", "lstm", "gru". Never NULL. */
+ * "rnn_leaky_relu", "rnn_identity", "rnn_prelu", "lstm", "gru". Never NULL. */
 const char *rnnlab_cell_label(rnnlab_cell_kind kind, rnnlab_activation act);
 
 /*
@@ -76,10 +77,14 @@ const char *rnnlab_cell_label(rnnlab_cell_kind kind, rnnlab_activation act);
  * alias, "rnn_linear" for "rnn_identity" too) set
  * *act as well and return *act_set = 1; plain names leave *act untouched and set *act_set = 0.
  * act and act_set may be NULL when the caller does not want them.
- * Errors: RNNLAB_ERR_CONFIG with a message listing the accepted names.
+ * Errors: RNNLAB_ERR_CONFIG with a message listing the accepted names; name or kind NULL:
+ * RNNLAB_ERR_CONFIG ("function: argument must not be NULL", as for the two below).
  */
 rnnlab_status rnnlab_cell_parse(const char *name, rnnlab_cell_kind *kind, rnnlab_activation *act,
                                 int *act_set);
+/* Parses an activation name (the list above; "linear" for "identity") into *act, and a GRU variant
+ * name ("reset_after", "reset_before") into *v. Errors: RNNLAB_ERR_CONFIG naming the accepted
+ * names. */
 rnnlab_status rnnlab_activation_parse(const char *name, rnnlab_activation *act);
 rnnlab_status rnnlab_gru_variant_parse(const char *name, rnnlab_gru_variant *v);
 

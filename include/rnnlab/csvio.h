@@ -25,15 +25,19 @@ typedef struct rnnlab_csvbuf {
     int failed;        /* an allocation failed: the buffer is incomplete */
 } rnnlab_csvbuf;
 
+/* Frees b's memory and leaves it empty and valid (zeroed). */
 void rnnlab_csvbuf_free(rnnlab_csvbuf *b);
+/* Empties b (length 0, no row begun), keeping its memory for reuse; b->failed stays as it was. */
 void rnnlab_csvbuf_clear(rnnlab_csvbuf *b);
-/* Appends one field (a separating comma is added when needed). */
+/* Appends one field (a separating comma is added when needed). An allocation failure sets
+ * b->failed and drops the field; check it before using the buffer. */
 void rnnlab_csv_text(rnnlab_csvbuf *b, const char *s);  /* quoted by libcsv */
 void rnnlab_csv_num(rnnlab_csvbuf *b, double v);        /* %.17g / nan / inf / -inf */
-void rnnlab_csv_int(rnnlab_csvbuf *b, long v);
+void rnnlab_csv_int(rnnlab_csvbuf *b, long v);          /* %ld */
 void rnnlab_csv_empty(rnnlab_csvbuf *b);                /* "does not apply" */
 /* A value as written by the user: unquoted if it reads as a finite number, quoted text otherwise. */
 void rnnlab_csv_value(rnnlab_csvbuf *b, const char *s);
+/* Ends the current row ("\n"); the next field starts a new row. */
 void rnnlab_csv_end_row(rnnlab_csvbuf *b);
 /* Appends raw bytes (another buffer's rows). */
 void rnnlab_csv_append(rnnlab_csvbuf *b, const char *s, size_t n);

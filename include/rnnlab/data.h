@@ -147,6 +147,8 @@ void rnnlab_dataset_close(rnnlab_dataset *ds);
  */
 void rnnlab_dataset_cache(int on);
 
+/* The open dataset's shapes and kinds (I, O, T, loss, split sizes, ...). The pointer is owned by ds
+ * and valid until rnnlab_dataset_close(ds); ds must not be NULL. */
 const rnnlab_task_info *rnnlab_dataset_info(const rnnlab_dataset *ds);
 
 /*

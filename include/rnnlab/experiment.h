@@ -76,6 +76,8 @@ struct rnnlab_run_options {
     FILE *progress;       /* where progress goes (NULL: stderr) */
 };
 
+/* The defaults: the experiment's own folder, threads and jobs; the whole grid; resume, not fresh;
+ * progress on stderr; figures drawn; a group commit every second (flush_s = 1). */
 void rnnlab_run_options_init(rnnlab_run_options *o);
 
 /*

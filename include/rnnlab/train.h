@@ -211,7 +211,8 @@ rnnlab_status rnnlab_trainer_ablate(rnnlab_trainer *tr, rnnlab_split split, rnnl
 
 /*
  * rnnlab_trainer_save - writes a checkpoint (rnnlab/checkpoint.h) of the model, the optimizer and
- * the update count, with `extra` bytes of the caller's (NULL allowed).
+ * the update count, with extra_len bytes of the caller's at extra (NULL with extra_len = 0 for none;
+ * NULL with extra_len > 0 is refused, RNNLAB_ERR_CONFIG, as rnnlab_checkpoint_save refuses it).
  * rnnlab_trainer_restore - reads one back into this trainer: the model must have the checkpoint's
  * architecture and precision and the optimizer its settings; on success *extra (rnnlab_malloc'd,
  * caller frees; NULL if none) and *extra_len receive the caller's bytes. Continuing from a restored

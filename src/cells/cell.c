@@ -5,6 +5,7 @@
  * (cells.h, built once per precision).
  */
 #include "rnnlab/cell.h"
+#include "core/internal.h"
 
 #include <string.h>
 
@@ -68,6 +69,8 @@ const char *rnnlab_cell_label(rnnlab_cell_kind kind, rnnlab_activation act)
 
 rnnlab_status rnnlab_activation_parse(const char *name, rnnlab_activation *act)
 {
+    RNNLAB_REQUIRE_PTR("rnnlab_activation_parse", name);
+    RNNLAB_REQUIRE_PTR("rnnlab_activation_parse", act);
     for (int a = 0; a < RNNLAB_ACT_COUNT; a++)
         if (name && strcmp(name, act_names[a]) == 0) {
             *act = (rnnlab_activation)a;
@@ -85,6 +88,8 @@ rnnlab_status rnnlab_activation_parse(const char *name, rnnlab_activation *act)
 rnnlab_status rnnlab_cell_parse(const char *name, rnnlab_cell_kind *kind, rnnlab_activation *act,
                                 int *act_set)
 {
+    RNNLAB_REQUIRE_PTR("rnnlab_cell_parse", name);
+    RNNLAB_REQUIRE_PTR("rnnlab_cell_parse", kind);
     if (act_set) *act_set = 0;
     for (int k = 0; k < RNNLAB_CELL_COUNT; k++)
         if (name && strcmp(name, cell_table[k].name) == 0) {
@@ -111,6 +116,8 @@ rnnlab_status rnnlab_cell_parse(const char *name, rnnlab_cell_kind *kind, rnnlab
 
 rnnlab_status rnnlab_gru_variant_parse(const char *name, rnnlab_gru_variant *v)
 {
+    RNNLAB_REQUIRE_PTR("rnnlab_gru_variant_parse", name);
+    RNNLAB_REQUIRE_PTR("rnnlab_gru_variant_parse", v);
     for (int i = 0; i < RNNLAB_GRU_VARIANT_COUNT; i++)
         if (name && strcmp(name, variant_names[i]) == 0) {
             *v = (rnnlab_gru_variant)i;

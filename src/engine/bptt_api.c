@@ -33,6 +33,7 @@ const char *rnnlab_loss_at_name(rnnlab_loss_at a)
 
 rnnlab_status rnnlab_loss_parse(const char *name, rnnlab_loss_kind *k)
 {
+    RNNLAB_REQUIRE_PTR("rnnlab_loss_parse", name);
     RNNLAB_REQUIRE_PTR("rnnlab_loss_parse", k);
     static const struct {
         const char *name;
@@ -46,6 +47,7 @@ rnnlab_status rnnlab_loss_parse(const char *name, rnnlab_loss_kind *k)
 
 rnnlab_status rnnlab_loss_at_parse(const char *name, rnnlab_loss_at *a)
 {
+    RNNLAB_REQUIRE_PTR("rnnlab_loss_at_parse", name);
     RNNLAB_REQUIRE_PTR("rnnlab_loss_at_parse", a);
     if (name && strcmp(name, "last") == 0) return *a = RNNLAB_LOSS_LAST, RNNLAB_OK;
     if (name && strcmp(name, "all") == 0) return *a = RNNLAB_LOSS_ALL, RNNLAB_OK;

@@ -36,6 +36,7 @@ const char *rnnlab_init_scheme_name(rnnlab_init_scheme s)
 
 rnnlab_status rnnlab_init_scheme_parse(const char *name, rnnlab_init_scheme *s)
 {
+    RNNLAB_REQUIRE_PTR("rnnlab_init_scheme_parse", name);
     RNNLAB_REQUIRE_PTR("rnnlab_init_scheme_parse", s);
     static const struct {
         const char *alias;

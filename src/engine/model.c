@@ -19,6 +19,7 @@ const char *rnnlab_dtype_name(rnnlab_dtype d)
 
 rnnlab_status rnnlab_dtype_parse(const char *name, rnnlab_dtype *d)
 {
+    RNNLAB_REQUIRE_PTR("rnnlab_dtype_parse", name);
     RNNLAB_REQUIRE_PTR("rnnlab_dtype_parse", d);
     static const char *const f32[] = {"float32", "f32", "float"}, *const f64[] = {"float64", "f64", "double"};
     for (int i = 0; i < 3; i++) {
@@ -38,6 +39,7 @@ const char *rnnlab_norm_name(rnnlab_norm n)
 
 rnnlab_status rnnlab_norm_parse(const char *name, rnnlab_norm *n)
 {
+    RNNLAB_REQUIRE_PTR("rnnlab_norm_parse", name);
     RNNLAB_REQUIRE_PTR("rnnlab_norm_parse", n);
     for (int i = 0; i < RNNLAB_NORM_COUNT; i++)
         if (name && strcmp(name, rnnlab_norm_name((rnnlab_norm)i)) == 0) return *n = (rnnlab_norm)i, RNNLAB_OK;
@@ -88,9 +90,8 @@ rnnlab_status rnnlab_model_config_check(const rnnlab_model_config *cfg)
                             rnnlab_cell_name(cfg->cell));
     if ((st = check_size("input_size", cfg->input_size))) return st;
     if ((st = check_size("hidden_size", cfg->hidden_size))) return st;
-    if ((st = check_size("num_layers", cfg->num_layers))) return st;
-    if (cfg->num_layers > 1024)
-        return rnnlab_error(RNNLAB_ERR_CONFIG, "num_layers must be at most 1024 (got %d)", cfg->num_layers);
+    if (cfg->num_layers < 1 || cfg->num_layers > 1024)
+        return rnnlab_error(RNNLAB_ERR_CONFIG, "num_layers must be between 1 and 1024 (got %d)", cfg->num_layers);
     if ((st = check_size("output_size", cfg->output_size))) return st;
     if ((unsigned)cfg->norm >= RNNLAB_NORM_COUNT)
         return rnnlab_error(RNNLAB_ERR_CONFIG, "norm: invalid value %d", (int)cfg->norm);

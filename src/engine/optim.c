@@ -178,6 +178,7 @@ static rnnlab_status parse_name(const char *const *names, int n, const char *wha
 
 rnnlab_status rnnlab_optim_parse(const char *name, rnnlab_optim_kind *k)
 {
+    RNNLAB_REQUIRE_PTR("rnnlab_optim_parse", name);
     RNNLAB_REQUIRE_PTR("rnnlab_optim_parse", k);
     int i = 0;
     const rnnlab_status st =
@@ -188,6 +189,7 @@ rnnlab_status rnnlab_optim_parse(const char *name, rnnlab_optim_kind *k)
 
 rnnlab_status rnnlab_schedule_parse(const char *name, rnnlab_schedule_kind *k)
 {
+    RNNLAB_REQUIRE_PTR("rnnlab_schedule_parse", name);
     RNNLAB_REQUIRE_PTR("rnnlab_schedule_parse", k);
     int i = 0;
     const rnnlab_status st =
@@ -198,6 +200,7 @@ rnnlab_status rnnlab_schedule_parse(const char *name, rnnlab_schedule_kind *k)
 
 rnnlab_status rnnlab_clip_parse(const char *name, rnnlab_clip_kind *k)
 {
+    RNNLAB_REQUIRE_PTR("rnnlab_clip_parse", name);
     RNNLAB_REQUIRE_PTR("rnnlab_clip_parse", k);
     int i = 0;
     const rnnlab_status st =

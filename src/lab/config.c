@@ -666,7 +666,9 @@ static rnnlab_status load(rnnlab_experiment *e, const char *path)
         const exp_entry *en = &e->entries[i];
         if (!strncmp(en->section, "sweep", 5) || !strncmp(en->section, "task", 4)) continue;
         const keydef *d = find_key(en->section, en->key);
-        if (!d) return fail_at(e, en->line, en->key, "unknown key in [%s] (see README, Experiment files)", en->section);
+        if (!d)
+            return fail_at(e, en->line, en->key, "unknown key in [%s] (see README, %s)", en->section,
+                           strcmp(en->section, "train") ? "Experiment files" : "Training");
         if (!check_value(d, en->value, why, sizeof why)) return fail_at(e, en->line, en->key, "%s", why);
     }
 
@@ -979,7 +981,28 @@ rnnlab_status exp_resolve(const rnnlab_experiment *e, long id, exp_run *r, rnnla
             if (rnnlab_train_config_set(&r->train, s->key, s->value))
                 return fail_at(e, s->line, s->key, "%s", rnnlab_last_error());
         }
-    /* sgd's own options do not apply to another optimizer (a sweep over optimizers shares one [train]) */
+    /* an optimizer's own options: with one optimizer for the file, an option it does not have is
+       refused (it would be ignored); in a sweep over optimizers (one [train] for all) each applies to
+       the runs whose optimizer has it, and sgd's nesterov and dampening are cleared for the others */
+    int opt_swept = 0;
+    for (int d = 0; d < e->n_dims; d++)
+        opt_swept |= e->dims[d].block == k && !strcmp(e->dims[d].section, "train") && !strcmp(e->dims[d].key, "optimizer");
+    if (e->train.on && !opt_swept)
+        for (int i = 0; i < n; i++) {
+            const setting *s = &set[i];
+            const char *owners = !strcmp(s->key, "dampening") || !strcmp(s->key, "nesterov") ? "sgd"
+                                 : !strcmp(s->key, "momentum")                                ? "sgd and rmsprop"
+                                 : !strcmp(s->key, "alpha") || !strcmp(s->key, "centered")    ? "rmsprop"
+                                 : !strcmp(s->key, "beta1") || !strcmp(s->key, "beta2")       ? "adam and adamw"
+                                 : !strcmp(s->key, "eps")                                     ? "rmsprop, adam and adamw"
+                                                                                              : NULL;
+            if (strcmp(s->section, "train") || !owners || strstr(owners, rnnlab_optim_name(r->train.optim.kind)))
+                continue;
+            int named = 0;
+            for (int j = 0; j < n; j++) named |= !strcmp(set[j].section, "train") && !strcmp(set[j].key, "optimizer");
+            return fail_at(e, s->line, s->key, "an option of %s, not of %s (this file's optimizer%s): it would be ignored",
+                           owners, rnnlab_optim_name(r->train.optim.kind), named ? "" : ", the default");
+        }
     if (r->train.optim.kind != RNNLAB_OPTIM_SGD) r->train.optim.nesterov = 0, r->train.optim.dampening = 0;
     if (e->train.on && rnnlab_train_config_check(&r->train)) {
         /* at the line of the key the message starts with ("probe_at: ...", "nesterov needs ..."), if set */

@@ -630,7 +630,7 @@ rnnlab_status rnnlab_trainer_save(const rnnlab_trainer *tr, const char *path, co
     memset(&ck, 0, sizeof ck);
     ck.model = tr->m, ck.optim = tr->opt, ck.step = tr->step;
     rnnlab_rng_seed(&ck.rng, tr->seed); /* the trainer draws nothing sequentially: its seed is the state */
-    ck.extra = (unsigned char *)(uintptr_t)extra, ck.extra_len = extra ? extra_len : 0;
+    ck.extra = (unsigned char *)(uintptr_t)extra, ck.extra_len = extra_len; /* NULL with a length: refused there */
     return rnnlab_checkpoint_save(path, &ck);
 }
 
