@@ -1209,6 +1209,16 @@ static void test_train_info_names_the_kept_weights(void **state)
     snprintf(want, sizeof want, "weights    those of update %ld, the best (restore_best)", best);
     assert_non_null(strstr(text, want));
     free(text);
+    /* options of a training run with --info or --export are refused, not ignored (--export takes --out) */
+    const char *bad[][5] = {{"train", "--info", ckpt, "--fresh", NULL}, {"train", "--info", ckpt, "--out", "x.txt"},
+                            {"train", "--export", ckpt, "--threads", "2"}};
+    for (int k = 0; k < 3; k++) {
+        const char *args[6] = {bad[k][0], bad[k][1], bad[k][2], bad[k][3], bad[k][4], NULL};
+        assert_int_equal(check_run_cli(log, args), 2);
+        text = check_slurp(log, NULL);
+        assert_non_null(strstr(text, "does not apply"));
+        free(text);
+    }
 }
 
 /* data show -n N on a split of fewer examples shows each once and says so (a batch wraps around) */

@@ -108,6 +108,11 @@ static int export_weights(const char *path, const char *out)
     rnnlab_checkpoint ck;
     rnnlab_status st = rnnlab_checkpoint_load(path, &ck);
     if (!st) st = rnnlab_weights_export(out, ck.model);
+    rnnlab_train_ckpt_state ti; /* a run that diverged keeps no model: say whose weights these are */
+    if (!st && rnnlab_train_checkpoint_info(&ck, &ti) == RNNLAB_OK && ti.finished && !strcmp(ti.status, "diverged"))
+        fprintf(stderr, "rnnlab: warning: this run diverged at update %ld (summary.csv keeps no model for it): the "
+                        "weights written are those of update %ld, the %s before it\n", ti.diverged_step,
+                ti.model_is_best ? ti.best_step : ti.updates, ti.model_is_best ? "best" : "last");
     rnnlab_checkpoint_deinit(&ck);
     if (st) {
         cli_error(NULL, "%s", rnnlab_last_error());
@@ -122,6 +127,7 @@ int cmd_train(int argc, char **argv)
     rnnlab_run_options o;
     rnnlab_run_options_init(&o);
     const char *file = NULL, *info = NULL, *exp_ck = NULL, *out_raw = NULL;
+    const char *grid_opt = NULL; /* the first option of a training run given (not --out): --info and --export refuse it */
     int dry = 0;
     for (int i = 1; i < argc; i++) {
         const char *v;
@@ -131,6 +137,7 @@ int cmd_train(int argc, char **argv)
         if ((r = cli_grid_opt(argc, argv, &i, &o, &dry)) != 0) {
             if (r < 0) return CLI_EXIT_USAGE;
             if (!strncmp(argv[at], "--out", 5)) out_raw = i > at ? argv[i] : argv[at] + 6; /* as typed */
+            else if (!grid_opt) grid_opt = argv[at];
         } else if ((r = cli_opt(argc, argv, &i, "--info", &v)) != 0) {
             if (r < 0) return CLI_EXIT_USAGE;
             info = v;
@@ -147,6 +154,11 @@ int cmd_train(int argc, char **argv)
     if ((info || exp_ck) && file) { /* the argument left over: a second checkpoint, or an experiment file */
         cli_error("run `rnnlab train --help`", "%s takes one checkpoint; unexpected argument '%s'",
                   info ? "--info" : "--export", file);
+        return CLI_EXIT_USAGE;
+    }
+    if ((info && (grid_opt || out_raw)) || (exp_ck && grid_opt)) { /* refused, not ignored */
+        cli_error("run `rnnlab train --help`", "%s: '%s' does not apply (%s)", info ? "--info" : "--export",
+                  grid_opt ? grid_opt : "--out", info ? "--info takes no other option" : "--export takes only --out");
         return CLI_EXIT_USAGE;
     }
     if (info) return show_info(info);
