@@ -1219,6 +1219,20 @@ static void test_train_info_names_the_kept_weights(void **state)
         assert_non_null(strstr(text, "does not apply"));
         free(text);
     }
+    /* a diverged run keeps no model: exporting its checkpoint says whose weights it writes */
+    const char *dv = check_tmp_path("tinfo_dv.ini");
+    snprintf(out, sizeof out, "%s", check_tmp_path("tinfo_dv"));
+    check_write_file(dv, "[model]\ncell = rnn_relu\nhidden_size = 4\n[task]\nname = adding\nseq_len = 30\nbatch = 4\n"
+                         "[train]\nmax_steps = 20\neval_batches = 1\noptimizer = sgd\nlr = 1e30\nclip = none\n");
+    const char *dtrain[] = {"train", "--quiet", "--no-plot", "--threads", "1", "--out", out, dv, NULL};
+    assert_int_equal(check_run_cli(log, dtrain), 0);
+    snprintf(ckpt, sizeof ckpt, "%s/checkpoints/run-0.ckpt", out);
+    snprintf(path, sizeof path, "%s/w.txt", out);
+    const char *exp[] = {"train", "--export", ckpt, "--out", path, NULL};
+    assert_int_equal(check_run_cli(log, exp), 0);
+    text = check_slurp(log, NULL);
+    assert_non_null(strstr(text, "warning: this run diverged at update"));
+    free(text);
 }
 
 /* data show -n N on a split of fewer examples shows each once and says so (a batch wraps around) */
