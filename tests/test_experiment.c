@@ -1170,19 +1170,29 @@ static void test_interrupt_says_how_to_resume(void **state)
     free(text);
 }
 
+/* Writes <tmp>/<name>.ini with text and trains it with the CLI (1 thread) into out = <tmp>/<name>_out
+ * (cap bytes), which must succeed; output to log. */
+static void train_cli(const char *name, const char *text, char *out, size_t cap, const char *log)
+{
+    char ini[4400];
+    snprintf(ini, sizeof ini, "%s.ini", check_tmp_path(name));
+    snprintf(out, cap, "%s_out", check_tmp_path(name));
+    check_write_file(ini, text);
+    const char *train[] = {"train", "--quiet", "--no-plot", "--threads", "1", "--out", out, ini, NULL};
+    assert_int_equal(check_run_cli(log, train), 0);
+}
+
 /* train --info tells how the run ended and which update the kept weights come from: with restore_best
  * and early stopping, the update of the lowest validation loss in train.csv, not the last one */
 static void test_train_info_names_the_kept_weights(void **state)
 {
     (void)state;
     check_need_cli();
-    const char *ini = check_tmp_path("tinfo.ini"), *log = check_tmp_path("tinfo.log");
+    const char *log = check_tmp_path("tinfo.log");
     char out[4300], path[4400], ckpt[4400];
-    snprintf(out, sizeof out, "%s", check_tmp_path("tinfo_out"));
-    check_write_file(ini, "[model]\nhidden_size = 8\ncell = gru\n[task]\nname = adding\nlength = fixed\nseq_len = 30\n"
-                          "batch = 8\n[train]\nmax_steps = 400\neval_every = 50\npatience = 2\nlr = 0.5\n");
-    const char *train[] = {"train", "--quiet", "--no-plot", "--threads", "1", "--out", out, ini, NULL};
-    assert_int_equal(check_run_cli(log, train), 0);
+    train_cli("tinfo", "[model]\nhidden_size = 8\ncell = gru\n[task]\nname = adding\nlength = fixed\nseq_len = 30\n"
+                       "batch = 8\n[train]\nmax_steps = 400\neval_every = 50\npatience = 2\nlr = 0.5\n",
+              out, sizeof out, log);
     /* the expected answer from train.csv: the validation row of the lowest loss, and the last step */
     snprintf(path, sizeof path, "%s/train.csv", out);
     char *csv = check_slurp(path, NULL);
@@ -1220,12 +1230,9 @@ static void test_train_info_names_the_kept_weights(void **state)
         free(text);
     }
     /* a diverged run keeps no model: exporting its checkpoint says whose weights it writes */
-    const char *dv = check_tmp_path("tinfo_dv.ini");
-    snprintf(out, sizeof out, "%s", check_tmp_path("tinfo_dv"));
-    check_write_file(dv, "[model]\ncell = rnn_relu\nhidden_size = 4\n[task]\nname = adding\nseq_len = 30\nbatch = 4\n"
-                         "[train]\nmax_steps = 20\neval_batches = 1\noptimizer = sgd\nlr = 1e30\nclip = none\n");
-    const char *dtrain[] = {"train", "--quiet", "--no-plot", "--threads", "1", "--out", out, dv, NULL};
-    assert_int_equal(check_run_cli(log, dtrain), 0);
+    train_cli("tinfo_dv", "[model]\ncell = rnn_relu\nhidden_size = 4\n[task]\nname = adding\nseq_len = 30\nbatch = 4\n"
+                          "[train]\nmax_steps = 20\neval_batches = 1\noptimizer = sgd\nlr = 1e30\nclip = none\n",
+              out, sizeof out, log);
     snprintf(ckpt, sizeof ckpt, "%s/checkpoints/run-0.ckpt", out);
     snprintf(path, sizeof path, "%s/w.txt", out);
     const char *exp[] = {"train", "--export", ckpt, "--out", path, NULL};
