@@ -816,6 +816,9 @@ static void test_api_edges_from_a_trial(void **state)
         for (size_t i = 0; i < sizeof got / sizeof got[0]; i++) assert_int_equal(got[i], RNNLAB_ERR_CONFIG);
         assert_int_equal(rnnlab_gru_variant_parse(NULL, &gv), RNNLAB_ERR_CONFIG);
         assert_non_null(strstr(rnnlab_last_error(), "rnnlab_gru_variant_parse: name must not be NULL"));
+        rnnlab_model *none = NULL;
+        assert_int_equal(rnnlab_model_create(&none, NULL), RNNLAB_ERR_CONFIG);
+        assert_non_null(strstr(rnnlab_last_error(), "rnnlab_model_create: cfg must not be NULL"));
     }
     rnnlab_dataset *ds = adding(30, "hochreiter1997", 3);
     rnnlab_model *m = model_for(RNNLAB_CELL_GRU, 4, 1, RNNLAB_FLOAT64, 0, 5);

@@ -73,8 +73,8 @@ static rnnlab_status check_size(const char *field, int v)
 
 rnnlab_status rnnlab_model_config_check(const rnnlab_model_config *cfg)
 {
+    RNNLAB_REQUIRE_PTR("rnnlab_model_config_check", cfg);
     rnnlab_status st;
-    if (!cfg) return rnnlab_error(RNNLAB_ERR_CONFIG, "model config is NULL");
     if ((unsigned)cfg->cell >= RNNLAB_CELL_COUNT)
         return rnnlab_error(RNNLAB_ERR_CONFIG, "cell: invalid value %d", (int)cfg->cell);
     if ((unsigned)cfg->activation >= RNNLAB_ACT_COUNT)
@@ -124,6 +124,7 @@ static void add_tensor(rnnlab_tensor_info *table, int *count, int *role_index, c
 rnnlab_status rnnlab_model_create(rnnlab_model **out, const rnnlab_model_config *cfg)
 {
     RNNLAB_REQUIRE_PTR("rnnlab_model_create", out);
+    RNNLAB_REQUIRE_PTR("rnnlab_model_create", cfg);
     rnnlab_status st = rnnlab_model_config_check(cfg);
     if (st) return st;
     *out = NULL;
