@@ -1595,6 +1595,14 @@ static void test_edited_results_are_refused(void **state)
     free(text);
     assert_int_equal(rnnlab_experiment_merge(out), RNNLAB_ERR_IO);
     assert_non_null(strstr(rnnlab_last_error(), "shard-1-of-2/decay.csv was changed after the shard wrote it"));
+    /* a line the merge does not take (another grid's run id, no crc list) does not switch the check off */
+    snprintf(path, sizeof path, "%s/shard-1-of-2/.journal", out);
+    FILE *jf = fopen(path, "a");
+    assert_non_null(jf);
+    fputs("done 999 1 1 1\n", jf);
+    fclose(jf);
+    assert_int_equal(rnnlab_experiment_merge(out), RNNLAB_ERR_IO);
+    assert_non_null(strstr(rnnlab_last_error(), "shard-1-of-2/decay.csv was changed after the shard wrote it"));
     snprintf(path, sizeof path, "%s/decay.csv", out);
     assert_int_equal(access(path, F_OK), -1);
 }

@@ -316,6 +316,14 @@ static double R(norm2_scaled)(const real *v, size_t n)
  * values left over; sumsq_tree adds the partial sums as a tree, then that tail. The order is fixed
  * by n alone, never by the thread count or the vector width. (An `omp simd reduction` adds its lanes
  * one after another: a chain of 16 dependent additions per call, most of the taps' time on W3.) */
+/* The sum of squares of x[j..n-1] in double, in order: what sumsq_lanes leaves over its lanes. */
+static RNNLAB_INLINE double R(sumsq_tail)(const real *x, size_t j, size_t n)
+{
+    double tail = 0;
+    for (; j < n; j++) tail += (double)x[j] * (double)x[j];
+    return tail;
+}
+
 static RNNLAB_INLINE double R(sumsq_lanes)(const real *x, size_t n, double a[8])
 {
     size_t j = 0;
@@ -335,9 +343,7 @@ static RNNLAB_INLINE double R(sumsq_lanes)(const real *x, size_t n, double a[8])
     for (; j + 8 <= n; j += 8)
         for (int k = 0; k < 8; k++) a[k] += (double)x[j + k] * (double)x[j + k];
 #endif
-    double tail = 0;
-    for (; j < n; j++) tail += (double)x[j] * (double)x[j];
-    return tail;
+    return R(sumsq_tail)(x, j, n);
 }
 
 static RNNLAB_INLINE double sumsq_tree(const double a[8], double tail)
@@ -414,11 +420,7 @@ static RNNLAB_INLINE void R(tap_rows8)(const real *v, int H, double *sq, double 
     __m512d q = _mm512_permutexvar_pd(_mm512_setr_epi64(0, 2, 4, 6, 1, 3, 5, 7), u);
     if (j < H) { /* + tail; without one, adding 0 would change no bit (q >= 0 or NaN) */
         double tail[8];
-        for (int r = 0; r < 8; r++) {
-            double t = 0;
-            for (int k = j; k < H; k++) t += (double)v[(size_t)r * H + k] * (double)v[(size_t)r * H + k];
-            tail[r] = t;
-        }
+        for (int r = 0; r < 8; r++) tail[r] = R(sumsq_tail)(v + (size_t)r * H, (size_t)j, (size_t)H);
         q = _mm512_add_pd(q, _mm512_loadu_pd(tail));
     }
     _mm512_storeu_pd(sq, q);

@@ -990,14 +990,18 @@ rnnlab_status exp_resolve(const rnnlab_experiment *e, long id, exp_run *r, rnnla
     if (e->train.on && !opt_swept)
         for (int i = 0; i < n; i++) {
             const setting *s = &set[i];
-            const char *owners = !strcmp(s->key, "dampening") || !strcmp(s->key, "nesterov") ? "sgd"
-                                 : !strcmp(s->key, "momentum")                                ? "sgd and rmsprop"
-                                 : !strcmp(s->key, "alpha") || !strcmp(s->key, "centered")    ? "rmsprop"
-                                 : !strcmp(s->key, "beta1") || !strcmp(s->key, "beta2")       ? "adam and adamw"
-                                 : !strcmp(s->key, "eps")                                     ? "rmsprop, adam and adamw"
-                                                                                              : NULL;
-            if (strcmp(s->section, "train") || !owners || strstr(owners, rnnlab_optim_name(r->train.optim.kind)))
-                continue;
+            const unsigned own = strcmp(s->section, "train") ? 0 : exp_train_key_optims(s->key);
+            if (!own || (own >> r->train.optim.kind & 1)) continue;
+            char owners[64] = ""; /* "sgd and rmsprop", "rmsprop, adam and adamw" */
+            int left = 0;
+            for (int o = 0; o < RNNLAB_OPTIM_COUNT; o++) left += own >> o & 1;
+            for (int o = 0; o < RNNLAB_OPTIM_COUNT; o++)
+                if (own >> o & 1) {
+                    const size_t len = strlen(owners);
+                    --left;
+                    snprintf(owners + len, sizeof owners - len, "%s%s", rnnlab_optim_name((rnnlab_optim_kind)o),
+                             left > 1 ? ", " : left == 1 ? " and " : "");
+                }
             int named = 0;
             for (int j = 0; j < n; j++) named |= !strcmp(set[j].section, "train") && !strcmp(set[j].key, "optimizer");
             return fail_at(e, s->line, s->key, "an option of %s, not of %s (this file's optimizer%s): it would be ignored",

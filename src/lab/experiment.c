@@ -95,6 +95,12 @@ static void done_line(char *line, size_t cap, long id, const long long *sizes, c
     snprintf(line + len, cap - len, "\n");
 }
 
+/* The CRC-32 of the n bytes at p continued from crc (0 to start one): done_line's checksums. */
+static unsigned long crc_more(unsigned long crc, const void *p, size_t n)
+{
+    return n ? crc32_z(crc, (const unsigned char *)p, (z_size_t)n) : crc;
+}
+
 /* Parses a done_line at p (up to its newline); 1 when it is one, with *has_crc = 0 for a line without
  * the crc list. */
 static int parse_done(const char *p, long *id, long long *sizes, unsigned long *crcs, int nf, int *has_crc)
@@ -125,7 +131,7 @@ static int file_prefix_crc(const char *path, long long n, unsigned long *crc, in
     const int fd = open(path, O_RDONLY);
     if (fd < 0) return -1;
     unsigned char buf[1 << 16];
-    unsigned long c = crc32_z(0, Z_NULL, 0);
+    unsigned long c = 0;
     long long left = n;
     unsigned char last = '\n';
     while (left > 0) {
@@ -136,7 +142,7 @@ static int file_prefix_crc(const char *path, long long n, unsigned long *crc, in
             errno = err;
             return -1;
         }
-        c = crc32_z(c, buf, (z_size_t)got);
+        c = crc_more(c, buf, (size_t)got);
         last = buf[got - 1], left -= got;
     }
     close(fd);
@@ -915,7 +921,7 @@ static rnnlab_status open_outputs(const rnnlab_experiment *e, const char *dir, i
             fds[i] = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0666);
             if (fds[i] >= 0) st = write_all(fds[i], path, hdr[i].data, hdr[i].len);
             j->sizes[i] = (long long)hdr[i].len;
-            j->crcs[i] = crc32_z(crc32_z(0, Z_NULL, 0), (const unsigned char *)hdr[i].data, hdr[i].len);
+            j->crcs[i] = crc_more(0, hdr[i].data, hdr[i].len);
         }
         if (!st && fds[i] < 0) st = rnnlab_error(RNNLAB_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     }
@@ -964,7 +970,7 @@ static rnnlab_status commit(journal *j, const int *fds, const char *dir, long id
         rnnlab_status st = write_all(fds[i], path, o->f[i].data ? o->f[i].data : "", o->f[i].len);
         if (st) return st;
         j->sizes[i] += (long long)o->f[i].len;
-        if (o->f[i].len) j->crcs[i] = crc32_z(j->crcs[i], (const unsigned char *)o->f[i].data, o->f[i].len);
+        j->crcs[i] = crc_more(j->crcs[i], o->f[i].data, o->f[i].len);
     }
     done_line(line, sizeof line, id, j->sizes, j->crcs, nf);
     const size_t n = strlen(line);
@@ -1325,7 +1331,7 @@ rnnlab_status rnnlab_experiment_merge(const char *dir)
     for (int k = 0; k < n && !st; k++) {
         long prev[N_FILES];
         unsigned long last_crc[N_FILES];
-        int has_crc = 0; /* the last done line's */
+        int has_crc = 0; /* the last accepted done line's */
         for (int i = 0; i < N_FILES; i++) prev[i] = (long)header_len[i];
         const char *p = strchr(sh[k].journal, '\n');
         while (p && *++p && !st) {
@@ -1334,7 +1340,9 @@ rnnlab_status rnnlab_experiment_merge(const char *dir)
             long id;
             long long s[N_FILES];
             unsigned long c[N_FILES];
-            if (parse_done(p, &id, s, c, nf, &has_crc) && id >= 0 && id < grid && id % n == k) {
+            int hc = 0;
+            if (parse_done(p, &id, s, c, nf, &hc) && id >= 0 && id < grid && id % n == k) {
+                has_crc = hc;
                 for (int i = 0; i < nf && !st; i++) {
                     from[(id * N_FILES + i) * 2] = prev[i], from[(id * N_FILES + i) * 2 + 1] = s[i];
                     if (s[i] > (long)sh[k].lens[i] || s[i] < prev[i]) st = rnnlab_error(RNNLAB_ERR_IO, "%s: journal and files disagree", sh[k].dir);
@@ -1342,14 +1350,14 @@ rnnlab_status rnnlab_experiment_merge(const char *dir)
                         st = rnnlab_error(RNNLAB_ERR_IO, "%s/%s was changed after the shard wrote it: run %ld's rows "
                                           "do not end where its journal says. Run that shard again with --fresh",
                                           sh[k].dir, file_names[i], id);
-                    prev[i] = s[i], last_crc[i] = c[i];
+                    prev[i] = s[i], last_crc[i] = hc ? c[i] : 0;
                 }
                 seen[id] = 1;
             }
             p = e2;
         }
         for (int i = 0; i < nf && !st && has_crc; i++) /* the rows written, byte for byte (done_line) */
-            if (crc32_z(crc32_z(0, Z_NULL, 0), (const unsigned char *)sh[k].files[i], (z_size_t)prev[i]) != last_crc[i])
+            if (crc_more(0, sh[k].files[i], (size_t)prev[i]) != last_crc[i])
                 st = rnnlab_error(RNNLAB_ERR_IO, "%s/%s was changed after the shard wrote it (its first %ld bytes are not "
                                   "the ones written). Run that shard again with --fresh", sh[k].dir, file_names[i], prev[i]);
     }
@@ -1382,14 +1390,14 @@ rnnlab_status rnnlab_experiment_merge(const char *dir)
         unsigned long oc[N_FILES];
         for (int i = 0; i < nf; i++) {
             rnnlab_csv_append(&out[i], sh[0].files[i], header_len[i]);
-            oc[i] = crc32_z(crc32_z(0, Z_NULL, 0), (const unsigned char *)sh[0].files[i], header_len[i]);
+            oc[i] = crc_more(0, sh[0].files[i], header_len[i]);
         }
         for (long id = 0; id < grid; id++) {
             const int k = (int)(id % n);
             for (int i = 0; i < nf; i++) {
                 const long a = from[(id * N_FILES + i) * 2], b = from[(id * N_FILES + i) * 2 + 1];
                 rnnlab_csv_append(&out[i], sh[k].files[i] + a, (size_t)(b - a));
-                oc[i] = crc32_z(oc[i], (const unsigned char *)sh[k].files[i] + a, (z_size_t)(b - a));
+                oc[i] = crc_more(oc[i], sh[k].files[i] + a, (size_t)(b - a));
             }
             long long os[N_FILES];
             for (int i = 0; i < nf; i++) os[i] = (long long)out[i].len;

@@ -169,6 +169,10 @@ void exp_train_checkpoint_path(const char *dir, long id, char *out, size_t n);
  * (optimizer, schedule, ...) or not a [train] key. For comparing swept values by value (config.c). */
 char exp_train_key_kind(const char *key);
 
+/* The optimizers (bit 1 << rnnlab_optim_kind) that have a [train] key as their own option (momentum:
+ * sgd and rmsprop, beta1: adam and adamw, ...); 0 for a key of every optimizer or none (train.c). */
+unsigned exp_train_key_optims(const char *key);
+
 /* ---------------------------------------------------------------- values of the experiment file (config.c) */
 
 /* true, yes, on, 1 -> 1; false, no, off, 0 -> 0. Returns 0 (and leaves *out) for anything else. */

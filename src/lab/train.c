@@ -118,6 +118,20 @@ static const num_key num_keys[] = {
 };
 #undef TC
 
+unsigned exp_train_key_optims(const char *key)
+{
+    enum { SGD = 1u << RNNLAB_OPTIM_SGD, RMS = 1u << RNNLAB_OPTIM_RMSPROP, ADAM = 1u << RNNLAB_OPTIM_ADAM,
+           ADAMW = 1u << RNNLAB_OPTIM_ADAMW };
+    static const struct {
+        const char *key;
+        unsigned optims;
+    } own[] = {{"momentum", SGD | RMS}, {"dampening", SGD},          {"nesterov", SGD},           {"alpha", RMS},
+               {"centered", RMS},       {"beta1", ADAM | ADAMW},     {"beta2", ADAM | ADAMW},     {"eps", RMS | ADAM | ADAMW}};
+    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
+        if (!strcmp(own[i].key, key)) return own[i].optims;
+    return 0;
+}
+
 char exp_train_key_kind(const char *key)
 {
     for (size_t i = 0; i < sizeof num_keys / sizeof num_keys[0]; i++)
