@@ -15,6 +15,7 @@
  * to the sizes of the last complete "done" line, which removes a torn last line or a run whose rows
  * were only partly written, and the runs not listed are done again.
  */
+#define _GNU_SOURCE /* sync_file_range (Linux), where there is one */
 #include "lab/lab_internal.h"
 #include "rnnlab/csvio.h"
 #include "rnnlab/diag.h"
@@ -953,6 +954,12 @@ static rnnlab_status journal_sync(journal *j, const int *fds, const char *dir, i
 {
     j->last_sync = exp_now_s();
     if (!j->pending_len) return RNNLAB_OK;
+#ifdef SYNC_FILE_RANGE_WRITE
+    /* Starts every file's writeback before waiting on the first: the device takes them together
+     * (4 files: 1.1-1.3 ms against 1.7-2.1 ms one after the other, on this project's VM). Only a
+     * hint: fdatasync below is what makes them durable, so its failure is not an error. */
+    for (int i = 0; i < nf; i++) (void)sync_file_range(fds[i], 0, 0, SYNC_FILE_RANGE_WRITE);
+#endif
     for (int i = 0; i < nf; i++)
         if (fdatasync(fds[i]) != 0) return rnnlab_error(RNNLAB_ERR_IO, "%s/%s: fsync: %s", dir, file_names[i], strerror(errno));
     rnnlab_status st = write_all(j->fd, j->path, j->pending, j->pending_len);
