@@ -1170,6 +1170,58 @@ static void test_interrupt_says_how_to_resume(void **state)
     free(text);
 }
 
+/* The lines of path that start with prefix ("" counts them all); -1 when it cannot be read. */
+static long count_lines(const char *path, const char *prefix)
+{
+    char *text = check_slurp(path, NULL);
+    if (!text) return -1;
+    long n = 0;
+    for (const char *q = text; *q; q = strchr(q, '\n') ? strchr(q, '\n') + 1 : q + strlen(q))
+        n += !strncmp(q, prefix, strlen(prefix));
+    free(text);
+    return n;
+}
+
+/* Ctrl-C and SIGTERM keep the runs already committed: their journal lines, which wait for the next
+ * group commit (a long --flush-every here), are flushed before the process ends, so the journal counts
+ * every row that summary.csv holds (before, it counted none, and resuming redid them all). 2 threads:
+ * the signal may come to either while the other commits. */
+static void test_interrupt_keeps_committed_runs(void **state)
+{
+    (void)state;
+    check_need_cli();
+    const char *ini = check_tmp_path("intr2.ini");
+    check_write_file(ini, "[model]\nhidden_size = 16\n[task]\nname = adding\nlength = fixed\nbatch = 8\nseq_len = 100\n"
+                          "[sweep]\ncell = lstm, gru\nseed = 1..1000\n");
+    for (int k = 0; k < 2; k++) {
+        const int sig = k ? SIGTERM : SIGINT;
+        char out[4300], sum_path[4400], journal[4400];
+        snprintf(out, sizeof out, "%s%d", check_tmp_path("intr2_out"), k);
+        snprintf(sum_path, sizeof sum_path, "%s/summary.csv", out);
+        snprintf(journal, sizeof journal, "%s/.journal", out);
+        const pid_t pid = fork();
+        if (pid == 0) {
+            const int fd = open("/dev/null", O_WRONLY);
+            if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0) _exit(126);
+            signal(SIGINT, SIG_DFL); /* not ignored, even when the tests run in the background */
+            execl(getenv("RNNLAB_BIN"), "rnnlab", "run", "--no-plot", "--threads", "2", "--flush-every", "1000", "--out",
+                  out, ini, (char *)NULL);
+            _exit(127);
+        }
+        assert_true(pid > 0);
+        for (int w = 0; w < 2000 && count_lines(sum_path, "") < 4; w++) usleep(10000); /* header + 3 runs, up to 20 s */
+        assert_int_equal(kill(pid, sig), 0);
+        int status = 0;
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+        }
+        assert_true(WIFSIGNALED(status) && WTERMSIG(status) == sig);
+        const long rows = count_lines(sum_path, "") - 1, done = count_lines(journal, "done ");
+        fprintf(stderr, "%s after %ld run(s): %ld in the journal\n", k ? "SIGTERM" : "SIGINT", rows, done);
+        assert_true(rows >= 3);
+        assert_int_equal(done, rows);
+    }
+}
+
 /* Writes <tmp>/<name>.ini with text and trains it with the CLI (1 thread) into out = <tmp>/<name>_out
  * (cap bytes), which must succeed; output to log. */
 static void train_cli(const char *name, const char *text, char *out, size_t cap, const char *log)
@@ -1637,6 +1689,7 @@ int main(void)
         cmocka_unit_test(test_cli_gradcheck_floor),
         cmocka_unit_test(test_fresh_clears_figures),
         cmocka_unit_test(test_interrupt_says_how_to_resume),
+        cmocka_unit_test(test_interrupt_keeps_committed_runs),
         cmocka_unit_test(test_train_info_names_the_kept_weights),
         cmocka_unit_test(test_data_show_small_split),
         cmocka_unit_test(test_resume_needs_the_same_name),

@@ -95,6 +95,20 @@ void rnnlab_run_options_init(rnnlab_run_options *o);
  */
 rnnlab_status rnnlab_experiment_run(rnnlab_experiment *e, const rnnlab_run_options *opt);
 
+/*
+ * rnnlab_experiment_interrupt - for a SIGINT or SIGTERM handler: makes the runs already committed by
+ * a running rnnlab_experiment_run (their rows written, their journal lines waiting for the next group
+ * commit) durable before the process ends, so that resuming does not redo them.
+ *
+ * Async-signal-safe (lock-free atomics, write and fdatasync only). Install the handler with
+ * SA_RESETHAND (the signal's default action comes back) and raise sig again when this returns 1: the
+ * lines were flushed, or no sweep is committing in this process. It returns 0 when another thread is
+ * in the middle of a commit: that thread then flushes the lines as soon as the commit is whole and
+ * calls raise(sig) itself. A write or flush that fails leaves those runs out of the journal: the
+ * next command redoes them (what a SIGKILL gives). Errors are not reported.
+ */
+int rnnlab_experiment_interrupt(int sig);
+
 /* The threads each run of rnnlab_experiment_run(e, opt) would compute on: 1 when runs go side by side
  * (jobs > 1: one thread each), else the thread count. The rnnlab command asks before running, to choose
  * OpenMP's wait policy (src/cli/main.c, cli_wait_policy). */

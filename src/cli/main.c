@@ -256,9 +256,10 @@ int main(int argc, char **argv)
     return rc;
 }
 
-/* Ctrl-C (or SIGTERM) while a grid runs ends the process as before (the journal and checkpoints are
- * written so that a kill at any moment loses nothing), saying so first. Async-signal-safe: one write,
- * then the signal again with its default action (SA_RESETHAND), so the exit status still names it. */
+/* Ctrl-C (or SIGTERM) while a grid runs ends the process, saying so first, after flushing the journal
+ * lines of the runs already committed (rnnlab_experiment_interrupt), which a SIGKILL would leave for the
+ * next command to redo. Async-signal-safe: one write, the flush, then the signal again with its default
+ * action (SA_RESETHAND), so the exit status still names it. */
 static int interrupt_fresh; /* the command had --fresh: running it again would start over */
 static void interrupted(int sig)
 {
@@ -268,7 +269,7 @@ static void interrupted(int sig)
                                     "same command again without --fresh to resume (with it, it starts over)\n";
     const ssize_t w = interrupt_fresh ? write(2, msg_fresh, sizeof msg_fresh - 1) : write(2, msg, sizeof msg - 1);
     (void)w;
-    raise(sig);
+    if (rnnlab_experiment_interrupt(sig)) raise(sig); /* else the thread committing raises it when done */
 }
 
 void cli_interrupt_message(int fresh)

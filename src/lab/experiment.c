@@ -29,7 +29,9 @@
 #include <float.h>
 #include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -968,6 +970,89 @@ static rnnlab_status journal_sync(journal *j, const int *fds, const char *dir, i
     return st;
 }
 
+/* ---------------------------------------------------------------- interrupts */
+
+/* Who may touch the open journal's pending lines and files: the thread committing (commit and
+ * journal_sync, between sig_lock and sig_unlock) or a signal handler (rnnlab_experiment_interrupt).
+ * A handler that finds a commit in progress leaves its signal in sig_pending, and the committing
+ * thread flushes and raises it when it leaves. */
+enum { SIG_NONE, SIG_IDLE, SIG_BUSY, SIG_HANDLER };
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "rnnlab_experiment_interrupt needs lock-free atomic int");
+static _Atomic int sig_state = SIG_NONE, sig_pending;
+static journal *sig_j;
+static const int *sig_fds;
+static int sig_nf;
+
+/* The pending journal lines after the CSV files, with write and fdatasync alone (a handler's). */
+static void sig_flush(void)
+{
+    journal *j = sig_j;
+    for (int i = 0; i < sig_nf; i++)
+        if (fdatasync(sig_fds[i]) != 0) return;
+    for (size_t off = 0; off < j->pending_len;) {
+        const ssize_t w = write(j->fd, j->pending + off, j->pending_len - off);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return;
+        off += (size_t)w;
+    }
+    j->pending_len = 0;
+    (void)fdatasync(j->fd);
+}
+
+/* 1 when it took the journal (SIG_IDLE -> SIG_BUSY), 0 when none is open (sig_open). */
+static int sig_lock(void)
+{
+    for (int e = SIG_IDLE; !atomic_compare_exchange_weak(&sig_state, &e, SIG_BUSY); e = SIG_IDLE) {
+        if (e == SIG_NONE) return 0;
+        if (e == SIG_HANDLER)
+            for (;;) pause(); /* a handler flushes and then ends the process */
+    }
+    return 1;
+}
+
+static void sig_unlock(int locked)
+{
+    if (!locked) return;
+    atomic_store(&sig_state, SIG_IDLE);
+    const int sig = atomic_exchange(&sig_pending, 0);
+    int e = SIG_IDLE;
+    if (sig && atomic_compare_exchange_strong(&sig_state, &e, SIG_HANDLER)) {
+        sig_flush();
+        raise(sig);
+    }
+}
+
+/* From open_outputs to closing the files: j's pending lines are flushed by an interrupt. */
+static void sig_open(journal *j, const int *fds, int nf)
+{
+    sig_j = j, sig_fds = fds, sig_nf = nf;
+    atomic_store(&sig_pending, 0);
+    atomic_store(&sig_state, SIG_IDLE);
+}
+
+/* After the last journal_sync: a signal that waited for it ends the process now. */
+static void sig_close(void)
+{
+    if (!sig_lock()) return;
+    atomic_store(&sig_state, SIG_NONE);
+    const int sig = atomic_exchange(&sig_pending, 0);
+    if (sig) raise(sig);
+}
+
+int rnnlab_experiment_interrupt(int sig)
+{
+    const int saved = errno;
+    atomic_store(&sig_pending, sig);
+    int e = SIG_IDLE;
+    const int mine = atomic_compare_exchange_strong(&sig_state, &e, SIG_HANDLER);
+    if (mine) {
+        atomic_store(&sig_pending, 0);
+        sig_flush();
+    }
+    errno = saved;
+    return mine || e == SIG_NONE;
+}
+
 /* Appends a run's rows; its journal line follows with the next journal_sync. */
 static rnnlab_status commit(journal *j, const int *fds, const char *dir, long id, const run_out *o, int nf)
 {
@@ -1135,6 +1220,7 @@ static rnnlab_status experiment_run(rnnlab_experiment *e, const rnnlab_run_optio
         if (!st) st = figures_clear(dir);
     }
     if (!st) st = open_outputs(e, dir, sk, sn, opt->fresh, &j, fds);
+    if (!st) sig_open(&j, fds, n_files(e));
     j.last_sync = exp_now_s(); /* the first group commit sync_s from now, not at the first run */
     long total = 0, todo = 0;
     for (long id = sk; id < e->grid_size; id += sn) total++, todo += !(j.done && j.done[id]);
@@ -1182,7 +1268,9 @@ static rnnlab_status experiment_run(rnnlab_experiment *e, const rnnlab_run_optio
                             shared_st = r->st;
                             snprintf(shared_err, sizeof shared_err, "%s: %s", r->desc, r->err);
                         } else {
+                            const int locked = sig_lock();
                             rnnlab_status cs = commit(&j, fds, dir, ids[next], r, n_files(e));
+                            sig_unlock(locked);
                             if (cs) {
                                 shared_st = cs;
                                 snprintf(shared_err, sizeof shared_err, "%s", rnnlab_last_error());
@@ -1205,9 +1293,12 @@ static rnnlab_status experiment_run(rnnlab_experiment *e, const rnnlab_run_optio
     rnnlab_free(ready), rnnlab_free(finished);
     rnnlab_free(ids);
     if (j.fd >= 0) { /* the runs committed so far, whether or not the sweep stopped */
+        const int locked = sig_lock();
         const rnnlab_status ss = journal_sync(&j, fds, dir, n_files(e));
+        sig_unlock(locked);
         if (!st) st = ss;
     }
+    sig_close();
     rnnlab_free(j.pending);
     if (pg.done_now || pg.tty) progress_update(&pg, st ? "stopped" : "done", 1);
     for (int i = 0; i < N_FILES; i++)
