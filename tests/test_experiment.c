@@ -1108,7 +1108,8 @@ static void test_cli_gradcheck_floor(void **state)
 }
 
 /* --fresh removes the figures an earlier run drew (they would sit beside the new results looking like
- * theirs), and nothing else of the folder's figures/ */
+ * theirs), and nothing else of the folder's figures/; and an earlier training sweep's CSV files, which
+ * `rnnlab plot` would draw beside a plain sweep's results */
 static void test_fresh_clears_figures(void **state)
 {
     (void)state;
@@ -1120,7 +1121,8 @@ static void test_fresh_clears_figures(void **state)
     const char *first[] = {"run", "--quiet", "--no-plot", "--out", out, ini, NULL};
     assert_int_equal(check_run_cli(log, first), 0);
     const char *made[] = {"figures/decay.png", "figures/decay.pdf", "figures/figures.gp", "figures/gnuplot.log",
-                          "figures/data/decay_p0_s0.dat", "figures/notes.txt"};
+                          "figures/data/decay_p0_s0.dat", "figures/notes.txt", "train.csv", "train_layers.csv",
+                          "train_probe.csv", "units.csv", "final_layers.csv"};
     snprintf(path, sizeof path, "%s/figures", out);
     assert_int_equal(mkdir(path, 0777), 0);
     snprintf(path, sizeof path, "%s/figures/data", out);
@@ -1135,6 +1137,21 @@ static void test_fresh_clears_figures(void **state)
         snprintf(path, sizeof path, "%s/%s", out, made[k]);
         assert_int_equal(access(path, F_OK) == 0, k == 5); /* only the user's notes stay */
     }
+    /* an earlier training sweep's files (this sweep has no [train]) went too; and a folder that holds
+       only such a file, without a journal, is not overwritten without --fresh */
+    snprintf(path, sizeof path, "%s/.journal", out);
+    assert_int_equal(unlink(path), 0);
+    for (int k = 0; k < 3; k++) {
+        static const char *const mine[] = {"decay.csv", "summary.csv", "layers.csv"};
+        snprintf(path, sizeof path, "%s/%s", out, mine[k]);
+        assert_int_equal(unlink(path), 0);
+    }
+    snprintf(path, sizeof path, "%s/units.csv", out);
+    check_write_file(path, "old\n");
+    assert_int_equal(check_run_cli(log, first), 2);
+    char *text = check_slurp(log, NULL);
+    assert_non_null(strstr(text, "has results without a journal"));
+    free(text);
 }
 
 /* Ctrl-C or SIGTERM during training: the process says that what was written is kept and how to resume,

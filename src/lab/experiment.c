@@ -880,7 +880,7 @@ static rnnlab_status open_outputs(const rnnlab_experiment *e, const char *dir, i
         rnnlab_free(old);
     } else {
         /* no journal: refuse to overwrite CSV files that are there, unless fresh */
-        if (!fresh && stray_result(dir, nf)) {
+        if (!fresh && stray_result(dir, N_FILES)) {
             for (int k = 0; k < N_FILES; k++) rnnlab_csvbuf_free(&hdr[k]);
             return rnnlab_error(RNNLAB_ERR_CONFIG,
                                 "%s has results without a journal (from an older run, or a --fresh that did not finish); refusing to "
@@ -1218,6 +1218,11 @@ static rnnlab_status experiment_run(rnnlab_experiment *e, const rnnlab_run_optio
         else if (errno != ENOENT) st = rnnlab_error(RNNLAB_ERR_IO, "%s: cannot remove: %s", jpath, strerror(errno));
         if (!st) st = exp_train_clear(dir);
         if (!st) st = figures_clear(dir);
+        for (int i = n_files(e); i < N_FILES && !st; i++) { /* a training sweep's files, for a plain one */
+            char f[PATH_MAX + 64];
+            path_join(f, sizeof f, dir, file_names[i]);
+            if (unlink(f) != 0 && errno != ENOENT) st = rnnlab_error(RNNLAB_ERR_IO, "%s: cannot remove: %s", f, strerror(errno));
+        }
     }
     if (!st) st = open_outputs(e, dir, sk, sn, opt->fresh, &j, fds);
     if (!st) sig_open(&j, fds, n_files(e));
