@@ -1331,7 +1331,8 @@ static void test_data_show_small_split(void **state)
 }
 
 /* Closed standard descriptors must not become the output files (progress lines went into
- * decay.csv), and a failed write to standard output is a failure, not exit 0. */
+ * decay.csv), and a failed write to standard output is a failure, not exit 0; nor is a figure that
+ * gnuplot did not write whole. */
 static void test_cli_standard_streams(void **state)
 {
     (void)state;
@@ -1366,6 +1367,22 @@ static void test_cli_standard_streams(void **state)
     assert_non_null(strstr(text, "warning: figures not drawn"));
     assert_non_null(strstr(text, "figures: not drawn"));
     free(text);
+    /* gnuplot exiting 0 with figures it could not write whole (a full disk: empty, or a PNG cut short
+       before its IEND chunk): rnnlab plot fails and removes them, rather than saying they are there */
+    check_write_file(path, "#!/bin/sh\n: > decay.png; printf '\\211PNG' > heatmap.png; printf '%%PDF-1.5' > decay.pdf\n"
+                           "exit 0\n");
+    snprintf(cmd, sizeof cmd, "PATH='%s':\"$PATH\" '%s' plot '%s' > '%s' 2>&1", bindir, getenv("RNNLAB_BIN"), out, log);
+    const int prc = system(cmd);
+    assert_true(WIFEXITED(prc) && WEXITSTATUS(prc) == 1);
+    text = check_slurp(log, NULL);
+    assert_non_null(strstr(text, "figures/decay.png: gnuplot did not write it whole (a full disk? see "));
+    assert_non_null(strstr(text, "; removed, and 5 other figure(s) too"));
+    free(text);
+    static const char *const cut[] = {"decay.png", "heatmap.png", "decay.pdf"};
+    for (int k = 0; k < 3; k++) {
+        snprintf(path, sizeof path, "%s/figures/%s", out, cut[k]);
+        assert_int_equal(access(path, F_OK), -1);
+    }
     if (access("/dev/full", W_OK) == 0) {
         snprintf(cmd, sizeof cmd, "'%s' run --dry-run '%s' > /dev/full 2>/dev/null", getenv("RNNLAB_BIN"), ini);
         const int rc = system(cmd);

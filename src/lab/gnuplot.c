@@ -49,7 +49,36 @@ rnnlab_status exp_plot_dirs(const char *dir, char *figdir, size_t n)
     return RNNLAB_OK;
 }
 
-rnnlab_status exp_plot_gnuplot(const char *figdir, const char *script, const char *log)
+rnnlab_status exp_plot_close(FILE *f, const char *path)
+{
+    const int bad = ferror(f) != 0;
+    errno = 0;
+    if (fclose(f) != 0 || bad)
+        return rnnlab_error(RNNLAB_ERR_IO, "%s: cannot write: %s", path, errno ? strerror(errno) : "write error");
+    return RNNLAB_OK;
+}
+
+/* 1 when path ends as a whole file of its kind does: a PNG with its IEND chunk (the PNG
+ * specification, 5.6), a PDF with %%EOF in its last 1 KiB (ISO 32000-1, 7.5.5). */
+static int figure_whole(const char *path, int pdf)
+{
+    unsigned char tail[1024];
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    long n = 0;
+    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 0) {
+        const long k = n < (long)sizeof tail ? n : (long)sizeof tail;
+        n = fseek(f, -k, SEEK_END) == 0 && fread(tail, 1, (size_t)k, f) == (size_t)k ? k : 0;
+    }
+    fclose(f);
+    static const unsigned char iend[12] = {0, 0, 0, 0, 'I', 'E', 'N', 'D', 0xAE, 0x42, 0x60, 0x82};
+    if (!pdf) return n >= 12 && !memcmp(tail + n - 12, iend, 12);
+    for (long i = n - 5; i >= 0; i--)
+        if (!memcmp(tail + i, "%%EOF", 5)) return 1;
+    return 0;
+}
+
+rnnlab_status exp_plot_gnuplot(const char *figdir, const char *script, const char *log, const char *const *figures)
 {
     /* the child reopens stdout and stderr, which would write out its copy of what the parent has
      * buffered (a line printed before the figures would appear twice) */
@@ -72,5 +101,23 @@ rnnlab_status exp_plot_gnuplot(const char *figdir, const char *script, const cha
                                            "files are complete, run `rnnlab plot` later");
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
         return rnnlab_error(RNNLAB_ERR_IO, "gnuplot failed on %s/%s (see %s/%s)", figdir, script, figdir, log);
-    return RNNLAB_OK;
+    rnnlab_status st = RNNLAB_OK;
+    int n_bad = 0;
+    for (; *figures; figures++)
+        for (int pdf = 0; pdf < 2; pdf++) {
+            char path[PATH_MAX + 64];
+            snprintf(path, sizeof path, "%s/%s.%s", figdir, *figures, pdf ? "pdf" : "png");
+            if (figure_whole(path, pdf)) continue;
+            /* removed: a cut-short figure looks like a figure in a listing */
+            const int gone = unlink(path) == 0 || errno == ENOENT;
+            if (!n_bad++)
+                st = rnnlab_error(RNNLAB_ERR_IO, "%s: gnuplot did not write it whole (a full disk? see %s/%s)%s", path,
+                                  figdir, log, gone ? "; removed" : "");
+        }
+    if (n_bad > 1) {
+        char first[PATH_MAX + 256]; /* a copy: the message is rewritten in its own buffer */
+        snprintf(first, sizeof first, "%s", rnnlab_last_error());
+        st = rnnlab_error(RNNLAB_ERR_IO, "%s, and %d other figure(s) too", first, n_bad - 1);
+    }
+    return st;
 }

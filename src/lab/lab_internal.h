@@ -223,9 +223,16 @@ void exp_plot_string(FILE *f, const char *s);
  * figdir (n bytes). Errors: RNNLAB_ERR_IO naming the data folder. */
 rnnlab_status exp_plot_dirs(const char *dir, char *figdir, size_t n);
 
-/* Runs `gnuplot script` inside figdir, with its messages in figdir/log and its output discarded.
+/* Closes f, written as path: RNNLAB_ERR_IO naming path when a write or the close failed (a full
+ * disk), which fprintf alone does not report. */
+rnnlab_status exp_plot_close(FILE *f, const char *path);
+
+/* Runs `gnuplot script` inside figdir, with its messages in figdir/log and its output discarded, then
+ * checks that each figure named in figures (NULL-terminated, without extension) is whole as .png and
+ * .pdf: gnuplot exits 0 when it cannot write one (a full disk), leaving it empty or cut short (such a
+ * file is removed).
  * Errors: RNNLAB_ERR_IO when gnuplot cannot be started, is not installed (the message says how to
- * install it) or fails (the message names the script and the log). */
-rnnlab_status exp_plot_gnuplot(const char *figdir, const char *script, const char *log);
+ * install it) or fails, or a figure is not whole (the message names the script or figure, and the log). */
+rnnlab_status exp_plot_gnuplot(const char *figdir, const char *script, const char *log, const char *const *figures);
 
 #endif

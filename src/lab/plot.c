@@ -254,7 +254,8 @@ static rnnlab_status write_data(const plot_data *p, const char *figdir)
                 exp_plot_num(f, p->sum[k] / p->cnt[k]);
                 fputc('\n', f);
             }
-            fclose(f);
+            const rnnlab_status st = exp_plot_close(f, path);
+            if (st) return st;
         }
         snprintf(path, sizeof path, "%s/data/rate_s%d.dat", figdir, li);
         FILE *f = fopen(path, "w");
@@ -279,7 +280,8 @@ static rnnlab_status write_data(const plot_data *p, const char *figdir)
             exp_plot_num(f, s / c);
             fputc('\n', f);
         }
-        fclose(f);
+        rnnlab_status st = exp_plot_close(f, path);
+        if (st) return st;
         /* heat map at the setting's own longest sequence (blocks of one file run different T) */
         const int longest = heat_panel(p, li);
         snprintf(path, sizeof path, "%s/data/heat_s%d.dat", figdir, li);
@@ -298,7 +300,7 @@ static rnnlab_status write_data(const plot_data *p, const char *figdir)
             }
             fputc('\n', f);
         }
-        fclose(f);
+        if ((st = exp_plot_close(f, path))) return st;
     }
     return RNNLAB_OK;
 }
@@ -397,8 +399,7 @@ static rnnlab_status write_script(const plot_data *p, const char *figdir)
         fprintf(f, "unset multiplot\nset output\nset ytics autofreq\nset grid\nset autoscale xy\nunset cblabel\n"
                    "set datafile missing 'NaN'\n");
     }
-    fclose(f);
-    return RNNLAB_OK;
+    return exp_plot_close(f, path);
 }
 
 rnnlab_status rnnlab_plot(const char *dir)
@@ -430,7 +431,8 @@ rnnlab_status rnnlab_plot(const char *dir)
     if (!st) st = exp_plot_dirs(dir, figdir, sizeof figdir);
     if (!st) st = write_data(p, figdir);
     if (!st) st = write_script(p, figdir);
-    if (!st) st = exp_plot_gnuplot(figdir, "figures.gp", "gnuplot.log");
+    static const char *const figures[] = {"decay", "decay_rate", "heatmap", NULL};
+    if (!st) st = exp_plot_gnuplot(figdir, "figures.gp", "gnuplot.log", figures);
     rnnlab_free(p->runs), rnnlab_free(p->sum), rnnlab_free(p->cnt), rnnlab_free(p);
     return st;
 }

@@ -150,11 +150,12 @@ static int summary_row(void *user, char **f, int n, long line)
     return 0;
 }
 
-/* Writes data/<name> from buckets a (TP_BUCKETS x 3); returns 1 if it has a point. */
+/* Writes data/<name> from buckets a (TP_BUCKETS x 3); returns 1 if it has a point, -1 (with an
+ * RNNLAB_ERR_IO message) if it cannot be written. */
 static int write_series(const char *path, const double *a, int mean_log)
 {
     FILE *f = fopen(path, "w");
-    if (!f) return -1;
+    if (!f) return rnnlab_error(RNNLAB_ERR_IO, "%s: cannot write: %s", path, strerror(errno)), -1;
     int any = 0;
     fprintf(f, "# step %s\n", mean_log ? "mean_log10_value" : "mean_value");
     for (int b = 0; b < TP_BUCKETS; b++) {
@@ -166,8 +167,7 @@ static int write_series(const char *path, const double *a, int mean_log)
         fputc('\n', f);
         any = 1;
     }
-    fclose(f);
-    return any;
+    return exp_plot_close(f, path) ? -1 : any;
 }
 
 static rnnlab_status write_figures(tp_data *p, const char *figdir)
@@ -178,13 +178,13 @@ static rnnlab_status write_figures(tp_data *p, const char *figdir)
         for (int ph = 0; ph < N_PH; ph++) {
             snprintf(path, sizeof path, "%s/data/train_loss_s%d_%s.dat", figdir, k, ph == PH_UPDATE ? "update" : "valid");
             const int r = write_series(path, p->loss + ((size_t)k * N_PH + ph) * TP_BUCKETS * 3, 0);
-            if (r < 0) return rnnlab_error(RNNLAB_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+            if (r < 0) return RNNLAB_ERR_IO; /* write_series said why */
             has_loss[k][ph] = r;
         }
         for (int l = -1; l <= p->max_layer; l++) {
             snprintf(path, sizeof path, "%s/data/train_grad_s%d_l%d.dat", figdir, k, l + 1);
             const int r = write_series(path, p->gnorm + ((size_t)k * (TP_MAX_LAYERS + 1) + l + 1) * TP_BUCKETS * 3, 1);
-            if (r < 0) return rnnlab_error(RNNLAB_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+            if (r < 0) return RNNLAB_ERR_IO; /* write_series said why */
             has_norm[k][l + 1] = r;
         }
     }
@@ -201,7 +201,8 @@ static rnnlab_status write_figures(tp_data *p, const char *figdir)
         }
         fputc('\n', f);
     }
-    fclose(f);
+    const rnnlab_status st = exp_plot_close(f, path);
+    if (st) return st;
 
     snprintf(path, sizeof path, "%s/train.gp", figdir);
     if (!(f = fopen(path, "w"))) return rnnlab_error(RNNLAB_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
@@ -276,8 +277,7 @@ static rnnlab_status write_figures(tp_data *p, const char *figdir)
         }
         fprintf(f, "unset style data\nset xtics autofreq norotate\nset output\n");
     }
-    fclose(f);
-    return RNNLAB_OK;
+    return exp_plot_close(f, path);
 }
 
 rnnlab_status rnnlab_train_plot(const char *dir)
@@ -307,7 +307,8 @@ rnnlab_status rnnlab_train_plot(const char *dir)
         st = rnnlab_error(RNNLAB_ERR_IO, "%s: not rnnlab training output (train.csv, train_layers.csv, final_layers.csv)", dir);
     if (!st) st = exp_plot_dirs(dir, figdir, sizeof figdir);
     if (!st) st = write_figures(p, figdir);
-    if (!st) st = exp_plot_gnuplot(figdir, "train.gp", "gnuplot-train.log");
+    static const char *const figures[] = {"train_loss", "train_grad_norm", "ablation", NULL};
+    if (!st) st = exp_plot_gnuplot(figdir, "train.gp", "gnuplot-train.log", figures);
     rnnlab_free(p->loss), rnnlab_free(p->gnorm), rnnlab_free(p);
     return st;
 }
