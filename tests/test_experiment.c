@@ -1239,6 +1239,86 @@ static void test_interrupt_keeps_committed_runs(void **state)
     }
 }
 
+/* Column c (0-based) of a CSV line without commas inside fields, as a number (quotes skipped). */
+static double csv_num_at(const char *line, int c)
+{
+    for (int k = 0; k < c && line; k++) line = strchr(line, ',') ? strchr(line, ',') + 1 : NULL;
+    if (!line) return NAN;
+    if (*line == '"') line++;
+    return strtod(line, NULL);
+}
+
+/* The index of column name in a header line, or -1. */
+static int csv_col(const char *header, const char *name)
+{
+    int c = 0;
+    for (const char *p = header; p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL, c++) {
+        const char *q = *p == '"' ? p + 1 : p;
+        if (!strncmp(q, name, strlen(name)) && strchr(",\"\n", q[strlen(name)] ? q[strlen(name)] : '\n')) return c;
+    }
+    return -1;
+}
+
+/* Variable lengths (the adding task's default, lengths in [T, T + T/10]): a probe batch whose longest
+ * sample is shorter than T + T/10 measured its decay from a step that is padding in every sample, with
+ * grad_norm_h 0 there, every horizon 0, n_zero_steps 1 and no Jacobian (a trial found it). The probe's
+ * steps now end at its batch's longest sample: at its last step (lag 0) a loss is there, the gradient
+ * is not 0 and the Jacobian is the identity; and summary.csv's seq_len is the file's T. */
+static void test_variable_length_probe_ends_at_the_longest_sample(void **state)
+{
+    (void)state;
+    check_need_cli();
+    const char *ini = check_tmp_path("varlen.ini"), *log = check_tmp_path("varlen.log");
+    char out[4300], path[4400];
+    snprintf(out, sizeof out, "%s", check_tmp_path("varlen_out"));
+    check_write_file(ini, "[model]\nhidden_size = 4\nnum_layers = 2\n[task]\nname = adding\nseq_len = 30\nbatch = 1\n"
+                          "[sweep]\nseed = 1..8\n");
+    const char *args[] = {"run", "--quiet", "--no-plot", "--out", out, ini, NULL};
+    assert_int_equal(check_run_cli(log, args), 0);
+    enum { RUNS = 8, LAYERS = 2 };
+    int tmax[RUNS][LAYERS];
+    double lag[RUNS][LAYERS], grad[RUNS][LAYERS], jac[RUNS][LAYERS];
+    for (int r = 0; r < RUNS; r++)
+        for (int l = 0; l < LAYERS; l++) tmax[r][l] = -1;
+    snprintf(path, sizeof path, "%s/decay.csv", out);
+    char *csv = check_slurp(path, NULL);
+    assert_non_null(csv);
+    char *save = NULL, *line = strtok_r(csv, "\n", &save);
+    const int c_run = csv_col(line, "run_id"), c_l = csv_col(line, "layer"), c_t = csv_col(line, "t"),
+              c_lag = csv_col(line, "lag"), c_g = csv_col(line, "grad_norm_h"), c_j = csv_col(line, "jacobian_norm");
+    assert_true(c_run >= 0 && c_l >= 0 && c_t >= 0 && c_lag >= 0 && c_g >= 0 && c_j >= 0);
+    while ((line = strtok_r(NULL, "\n", &save))) {
+        const int r = (int)csv_num_at(line, c_run), l = (int)csv_num_at(line, c_l), t = (int)csv_num_at(line, c_t);
+        assert_true(r >= 0 && r < RUNS && l >= 0 && l < LAYERS);
+        if (t > tmax[r][l])
+            tmax[r][l] = t, lag[r][l] = csv_num_at(line, c_lag), grad[r][l] = csv_num_at(line, c_g), jac[r][l] = csv_num_at(line, c_j);
+    }
+    free(csv);
+    int shorter = 0;
+    for (int r = 0; r < RUNS; r++)
+        for (int l = 0; l < LAYERS; l++) {
+            assert_true(tmax[r][l] >= 29 && tmax[r][l] <= 32); /* lengths 30..33 */
+            assert_true(lag[r][l] == 0 && grad[r][l] > 0 && jac[r][l] == 1);
+            shorter += l == 0 && tmax[r][l] < 32;
+        }
+    fprintf(stderr, "%d of %d runs' batches are shorter than T + T/10 = 33\n", shorter, RUNS);
+    assert_true(shorter >= 1); /* the case in point (B = 1: each length 30..33 with probability 1/4) */
+    snprintf(path, sizeof path, "%s/summary.csv", out);
+    csv = check_slurp(path, NULL);
+    assert_non_null(csv);
+    line = strtok_r(csv, "\n", &save);
+    const int c_len = csv_col(line, "seq_len"), c_h = csv_col(line, "horizon_1e3"), c_z = csv_col(line, "n_zero_steps");
+    assert_true(c_len >= 0 && c_h >= 0 && c_z >= 0);
+    int rows = 0;
+    for (; (line = strtok_r(NULL, "\n", &save)); rows++) {
+        assert_true(csv_num_at(line, c_len) == 30);
+        assert_true(csv_num_at(line, c_h) >= 1);
+        assert_true(csv_num_at(line, c_z) == 0);
+    }
+    free(csv);
+    assert_int_equal(rows, RUNS);
+}
+
 /* Writes <tmp>/<name>.ini with text and trains it with the CLI (1 thread) into out = <tmp>/<name>_out
  * (cap bytes), which must succeed; output to log. */
 static void train_cli(const char *name, const char *text, char *out, size_t cap, const char *log)
@@ -1724,6 +1804,7 @@ int main(void)
         cmocka_unit_test(test_fresh_clears_figures),
         cmocka_unit_test(test_interrupt_says_how_to_resume),
         cmocka_unit_test(test_interrupt_keeps_committed_runs),
+        cmocka_unit_test(test_variable_length_probe_ends_at_the_longest_sample),
         cmocka_unit_test(test_train_info_names_the_kept_weights),
         cmocka_unit_test(test_data_show_small_split),
         cmocka_unit_test(test_resume_needs_the_same_name),

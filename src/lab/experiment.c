@@ -573,6 +573,10 @@ static void do_run(const rnnlab_experiment *e, long id, run_out *out)
         goto done;
     }
     if ((st = rnnlab_dataset_batch(ds, me->split, me->batch_index, B, x, target, cls, len))) goto done;
+    /* The probe's steps end at its batch's longest sample (T for fixed lengths): later steps are
+       padding in every sample, with no gradient and no loss to measure from. */
+    int Tp = 1;
+    for (int b = 0; b < B; b++) Tp = RNNLAB_MAX(Tp, RNNLAB_MIN(len[b], T));
     if (task_all && !probe_all) /* the probe's loss at each sample's last step: take that step's target */
         for (int b = 0; b < B; b++) {
             const size_t row = (size_t)(len[b] - 1) * B + b;
@@ -634,12 +638,12 @@ static void do_run(const rnnlab_experiment *e, long id, run_out *out)
     rnnlab_csvbuf *fd = &out->f[F_DECAY];
     if (have_taps)
         for (int l = 0; l < L; l++)
-            for (int t = 0; t < T; t++) {
+            for (int t = 0; t < Tp; t++) {
                 const size_t k = (size_t)l * T + t;
                 exp_key_values(e, &r, T, fd);
                 rnnlab_csv_int(fd, l);
                 rnnlab_csv_int(fd, t);
-                rnnlab_csv_int(fd, T - 1 - t);
+                rnnlab_csv_int(fd, Tp - 1 - t);
                 rnnlab_csv_num(fd, tp.h_norm_mean[k]);
                 rnnlab_csv_num(fd, tp.h_norm[k]);
                 if (lstm) rnnlab_csv_num(fd, tp.c_norm_mean[k]), rnnlab_csv_num(fd, tp.c_norm[k]);
@@ -666,7 +670,7 @@ static void do_run(const rnnlab_experiment *e, long id, run_out *out)
         if (l == 0) gfirst = gnorm;
         if (l == L - 1) glast = gnorm;
         rnnlab_decay_stats dst;
-        rnnlab_decay_stats_compute(tp.h_norm_mean + (size_t)l * T, T, min_normal, &dst);
+        rnnlab_decay_stats_compute(tp.h_norm_mean + (size_t)l * T, Tp, min_normal, &dst);
         if (l == L - 1) ds_top = dst;
         rnnlab_saturation sat = {NAN, {NAN, NAN, NAN}, NAN, NAN};
         if (me->saturation && (st = rnnlab_diag_saturation(ws, m, l, &sat))) goto done;
@@ -704,7 +708,12 @@ static void do_run(const rnnlab_experiment *e, long id, run_out *out)
         else if (!strcmp(*c, "num_layers")) rnnlab_csv_int(fs, L);
         else if (!strcmp(*c, "task")) rnnlab_csv_text(fs, r.task);
         else if (!strcmp(*c, "task_variant")) info.variant[0] ? rnnlab_csv_text(fs, info.variant) : rnnlab_csv_empty(fs);
-        else if (!strcmp(*c, "seq_len")) rnnlab_csv_int(fs, T);
+        else if (!strcmp(*c, "seq_len")) { /* as the file sets it (variable lengths run from it to T) */
+            const char *set = NULL;
+            for (int i = 0; i < r.n_task_opts; i++)
+                if (!strcmp(r.task_opts[i].key, "seq_len")) set = r.task_opts[i].value;
+            rnnlab_csv_int(fs, set ? (int)strtol(set, NULL, 10) : T); /* checked by the task when it opened */
+        }
         else if (!strcmp(*c, "batch")) rnnlab_csv_int(fs, B);
         else if (!strcmp(*c, "precision")) rnnlab_csv_text(fs, rnnlab_dtype_name(r.model.dtype));
         else if (!strcmp(*c, "ftz")) rnnlab_csv_int(fs, r.ftz);
