@@ -1239,6 +1239,44 @@ static void test_interrupt_keeps_committed_runs(void **state)
     }
 }
 
+/* A command with nothing to do in a finished folder leaves its manifest.json as it is (the threads,
+ * times, or a merge's record that made the results: a trial saw a no-op rerun overwrite them); a
+ * manifest whose command did not end (a kill before the last write) is written again. */
+static void test_nothing_to_do_keeps_the_manifest(void **state)
+{
+    (void)state;
+    check_need_cli();
+    const char *ini = check_tmp_path("keepman.ini"), *log = check_tmp_path("keepman.log");
+    char out[4300], path[4400];
+    snprintf(out, sizeof out, "%s", check_tmp_path("keepman_out"));
+    snprintf(path, sizeof path, "%s/manifest.json", out);
+    check_write_file(ini, "[model]\nhidden_size = 4\n[task]\nname = adding\nlength = fixed\nbatch = 2\nseq_len = 30\n"
+                          "[sweep]\nseed = 1..4\n");
+    const char *two[] = {"run", "--quiet", "--no-plot", "--threads", "2", "--out", out, ini, NULL};
+    const char *one[] = {"run", "--quiet", "--no-plot", "--threads", "1", "--out", out, ini, NULL};
+    assert_int_equal(check_run_cli(log, two), 0);
+    char *first = check_slurp(path, NULL);
+    assert_non_null(first);
+    assert_non_null(strstr(first, "\n  \"threads\": 2,"));
+    assert_int_equal(check_run_cli(log, one), 0);
+    char *again = check_slurp(path, NULL);
+    assert_non_null(again);
+    assert_string_equal(first, again);
+    free(again);
+    /* as a kill before the last write leaves it: "ended": null */
+    char *cut = strstr(first, "\n  \"ended\": \"");
+    assert_non_null(cut);
+    strcpy(cut, "\n  \"ended\": null\n}\n");
+    check_write_file(path, first);
+    free(first);
+    assert_int_equal(check_run_cli(log, one), 0);
+    again = check_slurp(path, NULL);
+    assert_non_null(again);
+    assert_non_null(strstr(again, "\n  \"threads\": 1,"));
+    assert_non_null(strstr(again, "\n  \"ended\": \""));
+    free(again);
+}
+
 /* Column c (0-based) of a CSV line without commas inside fields, as a number (quotes skipped). */
 static double csv_num_at(const char *line, int c)
 {
@@ -1805,6 +1843,7 @@ int main(void)
         cmocka_unit_test(test_interrupt_says_how_to_resume),
         cmocka_unit_test(test_interrupt_keeps_committed_runs),
         cmocka_unit_test(test_variable_length_probe_ends_at_the_longest_sample),
+        cmocka_unit_test(test_nothing_to_do_keeps_the_manifest),
         cmocka_unit_test(test_train_info_names_the_kept_weights),
         cmocka_unit_test(test_data_show_small_split),
         cmocka_unit_test(test_resume_needs_the_same_name),

@@ -765,6 +765,17 @@ typedef struct journal {
     double sync_s;       /* rnnlab_run_options.flush_s */
 } journal;
 
+/* 1 when dir holds the manifest.json of a finished command (its "ended" is a time, not null). */
+static int manifest_ended(const char *dir)
+{
+    char path[PATH_MAX + 64];
+    path_join(path, sizeof path, dir, "manifest.json");
+    char *text = slurp(path, NULL);
+    const int ended = text && strstr(text, "\n  \"ended\": \"");
+    rnnlab_free(text);
+    return ended;
+}
+
 /* The experiment's name as manifest.json in dir gives it: the JSON string after "experiment":,
  * quotes and escapes as written (rnnlab_malloc'd), or NULL when there is no manifest or no name. */
 static char *slurp_manifest_name(const char *dir)
@@ -1239,7 +1250,10 @@ static rnnlab_status experiment_run(rnnlab_experiment *e, const rnnlab_run_optio
     long total = 0, todo = 0;
     for (long id = sk; id < e->grid_size; id += sn) total++, todo += !(j.done && j.done[id]);
     iso_time(started, sizeof started);
-    if (!st) st = write_manifest(e, dir, started, NULL, threads, jobs, sk, sn, j.n_done, NULL);
+    /* nothing to do in a finished folder: its record (the threads, times and merge that made it)
+       stays as it is */
+    const int keep_manifest = !st && todo == 0 && manifest_ended(dir);
+    if (!st && !keep_manifest) st = write_manifest(e, dir, started, NULL, threads, jobs, sk, sn, j.n_done, NULL);
     progress pg = {opt->progress ? opt->progress : stderr, 0, opt->quiet, exp_now_s(), 0, total, total - todo, 0};
     pg.tty = isatty(fileno(pg.f));
     if (!st && !opt->quiet)
@@ -1320,7 +1334,7 @@ static rnnlab_status experiment_run(rnnlab_experiment *e, const rnnlab_run_optio
     if (j.fd >= 0) close(j.fd);
     const long n_done = j.n_done;
     rnnlab_free(j.done);
-    if (!st) {
+    if (!st && !keep_manifest) {
         iso_time(ended, sizeof ended);
         st = write_manifest(e, dir, started, ended, threads, jobs, sk, sn, n_done, NULL);
     }
