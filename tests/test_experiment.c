@@ -1239,6 +1239,73 @@ static void test_interrupt_keeps_committed_runs(void **state)
     }
 }
 
+/* Results made under two OpenBLAS kernels (a resume on another CPU, shards on different nodes) differ
+ * in their last bits from one command's: resume and merge warn, and manifest.json names every kernel
+ * (a trial saw both take the mixture silently, the manifest naming one). Prescott and Core2 run on any
+ * x86-64 CPU; an OpenBLAS that does not follow OPENBLAS_CORETYPE skips the test. */
+static void test_mixed_blas_kernels_are_named(void **state)
+{
+    (void)state;
+    check_need_cli();
+    const char *ini = check_tmp_path("mixk.ini"), *log = check_tmp_path("mixk.log");
+    char out[4300], path[4400], cmd[24000];
+    for (int k = 0; k < 2; k++) {
+        snprintf(cmd, sizeof cmd, "OPENBLAS_CORETYPE=%s '%s' --version > '%s' 2>&1", k ? "Core2" : "Prescott",
+                 getenv("RNNLAB_BIN"), log);
+        assert_int_equal(system(cmd), 0);
+        char *text = check_slurp(log, NULL);
+        const int followed = text && strstr(text, k ? "OpenBLAS Core2 kernels)" : "OpenBLAS Prescott kernels)");
+        free(text);
+        if (!followed) {
+            printf("  (skipped: this OpenBLAS does not follow OPENBLAS_CORETYPE)\n");
+            return;
+        }
+    }
+    check_write_file(ini, "[model]\nhidden_size = 4\n[task]\nname = adding\nlength = fixed\nbatch = 2\nseq_len = 30\n"
+                          "[sweep]\nseed = 1..4\n");
+    snprintf(out, sizeof out, "%s", check_tmp_path("mixk_out"));
+    /* resume: all four runs under Prescott, the journal cut back to two (as a kill leaves it), the rest
+       under Core2 */
+    snprintf(cmd, sizeof cmd, "OPENBLAS_CORETYPE=Prescott '%s' run --quiet --no-plot --out '%s' '%s' > '%s' 2>&1",
+             getenv("RNNLAB_BIN"), out, ini, log);
+    assert_int_equal(system(cmd), 0);
+    snprintf(path, sizeof path, "%s/.journal", out);
+    char *j = check_slurp(path, NULL);
+    assert_non_null(j);
+    char *third = strstr(j, "\ndone 2 ");
+    assert_non_null(third);
+    third[1] = '\0';
+    check_write_file(path, j);
+    free(j);
+    snprintf(cmd, sizeof cmd, "OPENBLAS_CORETYPE=Core2 '%s' run --quiet --no-plot --out '%s' '%s' > '%s' 2>&1",
+             getenv("RNNLAB_BIN"), out, ini, log);
+    assert_int_equal(system(cmd), 0);
+    char *text = check_slurp(log, NULL);
+    assert_non_null(strstr(text, "warning: OpenBLAS runs its Core2 kernels here, and the 2 run(s) done before ran "
+                                 "under Prescott: the last bits"));
+    free(text);
+    snprintf(path, sizeof path, "%s/manifest.json", out);
+    text = check_slurp(path, NULL);
+    assert_non_null(strstr(text, "\n  \"blas_kernels\": \"Prescott, Core2\",\n"));
+    free(text);
+    /* merge: shard 0 under Prescott, shard 1 under Core2 */
+    snprintf(out, sizeof out, "%s", check_tmp_path("mixk_shards"));
+    for (int k = 0; k < 2; k++) {
+        snprintf(cmd, sizeof cmd, "OPENBLAS_CORETYPE=%s '%s' run --quiet --no-plot --shard %d/2 --out '%s' '%s' > '%s' 2>&1",
+                 k ? "Core2" : "Prescott", getenv("RNNLAB_BIN"), k, out, ini, log);
+        assert_int_equal(system(cmd), 0);
+    }
+    const char *merge[] = {"merge", out, NULL};
+    assert_int_equal(check_run_cli(log, merge), 0);
+    text = check_slurp(log, NULL);
+    assert_non_null(strstr(text, "warning: the shards ran under different OpenBLAS kernels (Prescott, Core2)"));
+    free(text);
+    snprintf(path, sizeof path, "%s/manifest.json", out);
+    text = check_slurp(path, NULL);
+    assert_non_null(strstr(text, "\n  \"blas_kernels\": \"Prescott, Core2\",\n"));
+    free(text);
+}
+
 /* A command with nothing to do in a finished folder leaves its manifest.json as it is (the threads,
  * times, or a merge's record that made the results: a trial saw a no-op rerun overwrite them); a
  * manifest whose command did not end (a kill before the last write) is written again. */
@@ -1844,6 +1911,7 @@ int main(void)
         cmocka_unit_test(test_interrupt_keeps_committed_runs),
         cmocka_unit_test(test_variable_length_probe_ends_at_the_longest_sample),
         cmocka_unit_test(test_nothing_to_do_keeps_the_manifest),
+        cmocka_unit_test(test_mixed_blas_kernels_are_named),
         cmocka_unit_test(test_train_info_names_the_kept_weights),
         cmocka_unit_test(test_data_show_small_split),
         cmocka_unit_test(test_resume_needs_the_same_name),

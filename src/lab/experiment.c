@@ -323,8 +323,9 @@ static rnnlab_status write_file_atomic(const char *path, const char *data, size_
 
 /* ---------------------------------------------------------------- the manifest */
 
-static rnnlab_status write_manifest(const rnnlab_experiment *e, const char *dir, const char *started, const char *ended,
-                                    int threads, int jobs, int shard_k, int shard_n, long runs_done, const char *extra)
+static rnnlab_status write_manifest(const rnnlab_experiment *e, const char *dir, const char *kernels, const char *started,
+                                    const char *ended, int threads, int jobs, int shard_k, int shard_n, long runs_done,
+                                    const char *extra)
 {
     rnnlab_csvbuf b = {0};
     char path[PATH_MAX + 64], num[64];
@@ -346,7 +347,7 @@ static rnnlab_status write_manifest(const rnnlab_experiment *e, const char *dir,
     APPEND_LIT(&b, ",\n  \"openmp\": ");
     rnnlab_csv_append(&b, rnnlab_openmp_enabled() ? "true" : "false", rnnlab_openmp_enabled() ? 4 : 5);
     APPEND_LIT(&b, ",\n  \"blas_kernels\": "); /* they set the results' last bits */
-    json_string(&b, rnnlab_blas_core());
+    json_string(&b, kernels);
     snprintf(num, sizeof num, ",\n  \"threads\": %d,\n  \"jobs\": %d", threads, jobs);
     rnnlab_csv_append(&b, num, strlen(num));
     /* how waiting OpenMP threads behaved (the rnnlab command sets passive for multi-thread runs) */
@@ -774,6 +775,36 @@ static int manifest_ended(const char *dir)
     const int ended = text && strstr(text, "\n  \"ended\": \"");
     rnnlab_free(text);
     return ended;
+}
+
+/* The OpenBLAS kernels manifest.json in dir names ("Haswell", or a list "Haswell, SkylakeX" for
+ * results made under several) into out (n bytes); "" without a manifest or that field. */
+static void manifest_kernels(const char *dir, char *out, size_t n)
+{
+    static const char key[] = "\n  \"blas_kernels\": \"";
+    char path[PATH_MAX + 64];
+    path_join(path, sizeof path, dir, "manifest.json");
+    char *text = slurp(path, NULL);
+    const char *v = text ? strstr(text, key) : NULL, *end = v ? strchr(v + strlen(key), '"') : NULL;
+    out[0] = '\0';
+    if (end) snprintf(out, n, "%.*s", (int)(end - v - (ptrdiff_t)strlen(key)), v + strlen(key));
+    rnnlab_free(text);
+}
+
+/* Adds kernels k to the list (n bytes, "A, B") unless it is there; 1 when it was added to a list
+ * that named others. */
+static int kernels_add(char *list, size_t n, const char *k)
+{
+    for (const char *p = list; *p;) {
+        const char *q = strstr(p, ", ");
+        const size_t len = q ? (size_t)(q - p) : strlen(p);
+        if (len == strlen(k) && !strncmp(p, k, len)) return 0;
+        p += len + (q ? 2 : 0);
+    }
+    const int others = list[0] != '\0';
+    const size_t used = strlen(list);
+    snprintf(list + used, n - used, "%s%s", others ? ", " : "", k);
+    return others;
 }
 
 /* The experiment's name as manifest.json in dir gives it: the JSON string after "experiment":,
@@ -1253,7 +1284,18 @@ static rnnlab_status experiment_run(rnnlab_experiment *e, const rnnlab_run_optio
     /* nothing to do in a finished folder: its record (the threads, times and merge that made it)
        stays as it is */
     const int keep_manifest = !st && todo == 0 && manifest_ended(dir);
-    if (!st && !keep_manifest) st = write_manifest(e, dir, started, NULL, threads, jobs, sk, sn, j.n_done, NULL);
+    /* the kernels of every command that made these results: a resume under others (another CPU, or
+       OPENBLAS_CORETYPE) gives rows whose last bits differ from an uninterrupted run's */
+    char kernels[256] = "", before[256];
+    if (!st && j.n_done > 0) manifest_kernels(dir, kernels, sizeof kernels);
+    snprintf(before, sizeof before, "%s", kernels);
+    if (!st && kernels_add(kernels, sizeof kernels, rnnlab_blas_core()) && todo > 0)
+        fprintf(opt->progress ? opt->progress : stderr,
+                "rnnlab: warning: OpenBLAS runs its %s kernels here, and the %ld run(s) done before ran under %s: "
+                "the last bits of results differ between kernels, so these files will not be the bytes of one "
+                "uninterrupted command (manifest.json names every kernel; OPENBLAS_CORETYPE chooses them)\n",
+                rnnlab_blas_core(), j.n_done, before);
+    if (!st && !keep_manifest) st = write_manifest(e, dir, kernels, started, NULL, threads, jobs, sk, sn, j.n_done, NULL);
     progress pg = {opt->progress ? opt->progress : stderr, 0, opt->quiet, exp_now_s(), 0, total, total - todo, 0};
     pg.tty = isatty(fileno(pg.f));
     if (!st && !opt->quiet)
@@ -1336,7 +1378,7 @@ static rnnlab_status experiment_run(rnnlab_experiment *e, const rnnlab_run_optio
     rnnlab_free(j.done);
     if (!st && !keep_manifest) {
         iso_time(ended, sizeof ended);
-        st = write_manifest(e, dir, started, ended, threads, jobs, sk, sn, n_done, NULL);
+        st = write_manifest(e, dir, kernels, started, ended, threads, jobs, sk, sn, n_done, NULL);
     }
     if (j.lock_fd >= 0) close(j.lock_fd);
     if (st) return st;
@@ -1540,6 +1582,20 @@ rnnlab_status rnnlab_experiment_merge(const char *dir)
         /* the manifest: shard 0's (build, experiment, times), as the whole grid: shard 0/1, every run
          * done, and how many shards it came from */
         if (!st) {
+            /* the kernels of every shard (shards run on different CPUs differ in the last bits) */
+            char kernels[256] = "", one[256];
+            int mixed = 0;
+            for (int k = 0; k < n; k++) {
+                manifest_kernels(sh[k].dir, one, sizeof one);
+                for (char *p = one, *q; *p; p = q ? q + 2 : p + strlen(p)) { /* each name of a list */
+                    if ((q = strstr(p, ", "))) *q = '\0';
+                    mixed |= kernels_add(kernels, sizeof kernels, p);
+                }
+            }
+            if (mixed)
+                fprintf(stderr, "rnnlab: warning: the shards ran under different OpenBLAS kernels (%s): the last bits "
+                        "of results differ between kernels, so the merged files are not the bytes of one run "
+                        "(manifest.json names them all)\n", kernels);
             char *end = strrchr(man, '}');
             rnnlab_csvbuf mb = {0};
             *end = '\0';
@@ -1548,6 +1604,10 @@ rnnlab_status rnnlab_experiment_merge(const char *dir)
                 const size_t len = nl ? (size_t)(nl - p) + 1 : strlen(p);
                 if (!strncmp(p, "  \"shard\": ", 11)) {
                     APPEND_LIT(&mb, "  \"shard\": \"0/1\",\n");
+                } else if (!strncmp(p, "  \"blas_kernels\": ", 18) && kernels[0]) {
+                    APPEND_LIT(&mb, "  \"blas_kernels\": ");
+                    json_string(&mb, kernels);
+                    APPEND_LIT(&mb, ",\n");
                 } else if (!strncmp(p, "  \"runs_done\": ", 15)) {
                     snprintf(line, sizeof line, "  \"runs_done\": %ld%s", grid, nl && nl[-1] == ',' ? ",\n" : "\n");
                     rnnlab_csv_append(&mb, line, strlen(line));
