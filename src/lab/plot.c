@@ -163,6 +163,17 @@ static int summary_row(void *user, char **f, int n, long line)
  * sequences) the steps its rows have. */
 static long panel_x(const plot_data *p, int pi) { return p->panels[pi] > 0 ? p->panels[pi] : p->steps[pi]; }
 
+/* The panels in order of their sequence length (first seen first among equal ones): a file's blocks
+ * may come in any order (T = 784 after 800). */
+static void panel_order(const plot_data *p, int order[MAX_GROUPS])
+{
+    for (int pi = 0; pi < p->n_panels; pi++) {
+        int j = pi;
+        for (; j > 0 && panel_x(p, order[j - 1]) > panel_x(p, pi); j--) order[j] = order[j - 1];
+        order[j] = pi;
+    }
+}
+
 /* The panel a setting's heat map shows: the one with the most steps among those the setting has
  * rows at (0 when it has none). */
 static int heat_panel(const plot_data *p, int li);
@@ -261,16 +272,10 @@ static rnnlab_status write_data(const plot_data *p, const char *figdir)
         FILE *f = fopen(path, "w");
         if (!f) return rnnlab_error(RNNLAB_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
         fprintf(f, "# seq_len mean_decay_rate_decades_per_step\n");
-        long order[MAX_GROUPS];
-        int no = 0;
-        for (int pi = 0; pi < p->n_panels; pi++) order[no++] = pi;
-        for (int a = 1; a < no; a++)
-            for (int b = a; b > 0 && panel_x(p, (int)order[b - 1]) > panel_x(p, (int)order[b]); b--) {
-                const long tmp = order[b];
-                order[b] = order[b - 1], order[b - 1] = tmp;
-            }
-        for (int oi = 0; oi < no; oi++) {
-            const int pi = (int)order[oi];
+        int order[MAX_GROUPS];
+        panel_order(p, order);
+        for (int oi = 0; oi < p->n_panels; oi++) {
+            const int pi = order[oi];
             double s = 0;
             int c = 0;
             for (long r = 0; r < p->n_runs; r++)
@@ -315,12 +320,10 @@ static rnnlab_status write_script(const plot_data *p, const char *figdir)
     const int hcols = p->n_labels <= 1 ? 1 : p->n_labels <= 4 ? 2 : 3, hrows = (p->n_labels + hcols - 1) / hcols;
     /* the decay-rate axis' tics at the sequence lengths, in order; one within 15% of the last labelled
        one (784 beside 800) gets a tic without a label, so labels do not print over each other */
+    int order[MAX_GROUPS];
     long xs[MAX_GROUPS];
-    for (int pi = 0; pi < p->n_panels; pi++) {
-        int j = pi;
-        for (; j > 0 && xs[j - 1] > panel_x(p, pi); j--) xs[j] = xs[j - 1];
-        xs[j] = panel_x(p, pi);
-    }
+    panel_order(p, order);
+    for (int i = 0; i < p->n_panels; i++) xs[i] = panel_x(p, order[i]);
     char tics[4096] = "";
     for (int i = 0, last = -1; i < p->n_panels; i++) {
         const int labelled = last < 0 || (double)xs[i] >= 1.15 * (double)xs[last];
@@ -341,9 +344,10 @@ static rnnlab_status write_script(const plot_data *p, const char *figdir)
                 term, w, h);
         fprintf(f, "set output 'decay.%s'\nset multiplot layout %d,%d title 'log10 ||dL/dh_t|| (top layer, mean over seeds)'\n",
                 ext, rows, cols);
-        fprintf(f, "set key bottom right font ',8'\nset grid\nset xlabel 't (step; the loss is at the last step)'\n"
+        fprintf(f, "set key bottom right font ',8'\nset grid\nset xlabel 't (step)'\n"
                    "set ylabel 'log10 ||dL/dh_t||'\n");
-        for (int pi = 0; pi < p->n_panels; pi++) {
+        for (int oi = 0; oi < p->n_panels; oi++) {
+            const int pi = order[oi];
             if (p->panels[pi]) fprintf(f, "set title 'T = %ld'\nplot ", p->panels[pi]);
             else fprintf(f, "set title 'whole sequences (up to %ld steps)'\nplot ", p->steps[pi]);
             int drawn = 0; /* settings without rows at this T are left out (gnuplot warns of empty files) */
@@ -386,9 +390,9 @@ static rnnlab_status write_script(const plot_data *p, const char *figdir)
            pixel (a layer the setting does not have, a step without data) is left transparent */
         fprintf(f, "unset datafile missing\n");
         fprintf(f, "set output 'heatmap.%s'\nset multiplot layout %d,%d title 'log10 ||dL/dh_t|| by layer and step (each "
-                   "setting at its longest T)'\n"
+                   "setting at its longest T, on its own colour scale)'\n"
                    "set xlabel 't'\nset ylabel 'layer'\nset ytics 1\nset palette rgbformulae 33,13,10\nunset key\nunset grid\n"
-                   "set cblabel 'log10 ||dL/dh_t||'\nset yrange [-0.5:%d.5]\n",
+                   "set yrange [-0.5:%d.5]\n",
                 ext, hrows, hcols, p->max_layers - 1);
         for (int li = 0; li < p->n_labels; li++) {
             const long steps = p->steps[heat_panel(p, li)];
@@ -396,7 +400,7 @@ static rnnlab_status write_script(const plot_data *p, const char *figdir)
             exp_plot_string(f, p->labels[li]);
             fprintf(f, "\nplot 'data/heat_s%d.dat' using 1:2:3 with image\n", li);
         }
-        fprintf(f, "unset multiplot\nset output\nset ytics autofreq\nset grid\nset autoscale xy\nunset cblabel\n"
+        fprintf(f, "unset multiplot\nset output\nset ytics autofreq\nset grid\nset autoscale xy\n"
                    "set datafile missing 'NaN'\n");
     }
     return exp_plot_close(f, path);
