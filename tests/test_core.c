@@ -178,6 +178,19 @@ static void test_names_and_parsing(void **state)
     const char *not_numbers[] = {"", " 1", "\t1", "\n1", "\r1", "1 ", "1\n", "1x", "--1", "0x1A", "0X10", "0x1p3", "-0x2"};
     for (size_t i = 0; i < sizeof not_numbers / sizeof *not_numbers; i++)
         assert_int_equal(rnnlab_parse_double(not_numbers[i], &x), 0);
+    /* the shortest text that reads back the same double: as a file wrote it, where %.17g is longer
+       (the digits of Python's repr of each value, the shortest that reads back, in %g's form) */
+    const struct {
+        double v;
+        const char *text;
+    } shortest[] = {{0.063107, "0.063107"}, {0.1, "0.1"}, {1e300, "1e+300"}, {-0.0, "-0"}, {3, "3"},
+                    {1.0 / 3, "0.3333333333333333"}, {5e-324, "5e-324"}, {NAN, "nan"},
+                    {-INFINITY, "-inf"}, {0.1 + 0.2, "0.30000000000000004"}};
+    for (size_t i = 0; i < sizeof shortest / sizeof *shortest; i++) {
+        char buf[40];
+        rnnlab_format_shortest(buf, sizeof buf, shortest[i].v);
+        assert_string_equal(buf, shortest[i].text);
+    }
 }
 
 static void test_model_layout_matches_pytorch(void **state)

@@ -913,6 +913,8 @@ static void test_csv_refuses_malformed_input(void **state)
                         classes[] = {{"loss", "xent", 0}, {"classes", "3", 0}};
     snprintf(text, sizeof text, "%ss1,0,1,2,1.5\n", h);
     csv_bad(text, xent, 1, RNNLAB_ERR_IO, ":2:5: field 'y': 1.5 is not a class number");
+    snprintf(text, sizeof text, "%ss1,0,1,2,0.063107\n", h); /* as written, not %.17g's 0.063106999999999996 */
+    csv_bad(text, xent, 1, RNNLAB_ERR_IO, ":2:5: field 'y': 0.063107 is not a class number");
     snprintf(text, sizeof text, "%ss1,0,1,2,3\n", h);
     csv_bad(text, classes, 2, RNNLAB_ERR_IO, ":2:5: field 'y': 3 is not a class number in [0, 3)");
     snprintf(text, sizeof text, "%ss1,0,1,2,1.5\n", h);

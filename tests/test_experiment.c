@@ -1575,6 +1575,57 @@ static void test_cli_standard_streams(void **state)
     }
 }
 
+/* Arguments a trial found mishandled: `--` ends the options (a file named -x.ini), `rnnlab help run`
+ * is run's help and `help bogus` an unknown command (it printed the general help, exit 0), an option
+ * to plot is named as unknown (not "one folder only, got 2 arguments"), and the hint to draw the
+ * figures quotes a folder with a space so that it can be pasted. */
+static void test_cli_argument_edges(void **state)
+{
+    (void)state;
+    check_need_cli();
+    const char *log = check_tmp_path("args.log");
+    char ini[4300], out[4300], cmd[12000];
+    snprintf(ini, sizeof ini, "%s/-x.ini", check_tmpdir());
+    snprintf(out, sizeof out, "%s", check_tmp_path("args out"));
+    check_write_file(ini, "[model]\nhidden_size = 4\n[task]\nname = adding\nlength = fixed\nbatch = 2\nseq_len = 30\n");
+    char here[4096];
+    assert_non_null(getcwd(here, sizeof here));
+    assert_int_equal(chdir(check_tmpdir()), 0); /* the file as ./-x.ini's name alone */
+    const char *dash[] = {"run", "--no-plot", "--out", out, "--", "-x.ini", NULL};
+    const int dash_rc = check_run_cli(log, dash);
+    const char *no_opts[] = {"run", "--no-plot", "-x.ini", NULL};
+    const int no_opts_rc = check_run_cli(log, no_opts);
+    assert_int_equal(chdir(here), 0);
+    assert_int_equal(no_opts_rc, 2);
+    char *text = check_slurp(log, NULL);
+    assert_non_null(strstr(text, "unknown option '-x.ini'"));
+    free(text);
+    assert_int_equal(dash_rc, 0);
+    const char *again[] = {"run", "--no-plot", "--out", out, ini, NULL}; /* its summary, with nothing to do */
+    assert_int_equal(check_run_cli(log, again), 0);
+    text = check_slurp(log, NULL);
+    char want[9000];
+    snprintf(want, sizeof want, "figures: not drawn (rnnlab plot '%s' draws them)", out);
+    assert_non_null(strstr(text, want));
+    free(text);
+    snprintf(cmd, sizeof cmd, "'%s' plot '%s' > '%s' 2>&1", getenv("RNNLAB_BIN"), out, log); /* the quoted word works */
+    assert_int_equal(system(cmd) != 0, system("gnuplot --version > /dev/null 2>&1") != 0);
+    const char *help_run[] = {"help", "run", NULL}, *help_bogus[] = {"help", "bogus", NULL};
+    assert_int_equal(check_run_cli(log, help_run), 0);
+    text = check_slurp(log, NULL);
+    assert_non_null(strstr(text, "usage: rnnlab run "));
+    free(text);
+    assert_int_equal(check_run_cli(log, help_bogus), 2);
+    text = check_slurp(log, NULL);
+    assert_non_null(strstr(text, "unknown command 'bogus'"));
+    free(text);
+    const char *plot_opt[] = {"plot", "--quiet", out, NULL};
+    assert_int_equal(check_run_cli(log, plot_opt), 2);
+    text = check_slurp(log, NULL);
+    assert_non_null(strstr(text, "rnnlab plot: unknown option '--quiet'"));
+    free(text);
+}
+
 /* Every command and subcommand answers --help on stdout with its usage, exit 0 (a trial found two
  * that refused it as an unexpected argument). */
 static void test_every_command_has_help(void **state)
@@ -1912,6 +1963,7 @@ int main(void)
         cmocka_unit_test(test_variable_length_probe_ends_at_the_longest_sample),
         cmocka_unit_test(test_nothing_to_do_keeps_the_manifest),
         cmocka_unit_test(test_mixed_blas_kernels_are_named),
+        cmocka_unit_test(test_cli_argument_edges),
         cmocka_unit_test(test_train_info_names_the_kept_weights),
         cmocka_unit_test(test_data_show_small_split),
         cmocka_unit_test(test_resume_needs_the_same_name),

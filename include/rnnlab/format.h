@@ -22,6 +22,11 @@ int rnnlab_format_double(char *buf, size_t size, double v);
 /* The same with 9 significant digits, enough for a float32 value. */
 int rnnlab_format_float(char *buf, size_t size, double v);
 
+/* The same with the fewest significant digits (1 to 17) that read back the same double: a value
+ * read from "0.063107" is written 0.063107, not 0.063106999999999996. For messages that quote a
+ * value as its file wrote it. */
+int rnnlab_format_shortest(char *buf, size_t size, double v);
+
 /* Parses the whole string s as a decimal double in the C locale ("nan", "inf", "-inf" accepted; leading
  * and trailing white space - blanks, tabs, newlines - and hex floats such as 0x1A are not). Returns 1
  * on success, 0 if s is not a number. */

@@ -83,9 +83,10 @@ int cli_grid_opt(int argc, char **argv, int *i, rnnlab_run_options *o, int *dry)
 /*
  * cli_grid_file - takes an argument of `rnnlab cmd` that is none of its options: an unknown option
  * (an error whose hint names `rnnlab cmd --help`) or the experiment file, which is given once (*file
- * is NULL until then; it then points at arg). Returns 0, or -1 after printing the error (a usage error).
+ * is NULL until then; it then points at arg). After `--` (operand 1) arg is the file even when it
+ * starts with '-'. Returns 0, or -1 after printing the error (a usage error).
  */
-int cli_grid_file(const char *cmd, const char *arg, const char **file);
+int cli_grid_file(const char *cmd, const char *arg, const char **file, int operand);
 
 /*
  * cli_grid_run - loads the experiment file, and with train turns training on when the file has no

@@ -52,9 +52,9 @@ int cli_grid_opt(int argc, char **argv, int *i, rnnlab_run_options *o, int *dry)
     return 1;
 }
 
-int cli_grid_file(const char *cmd, const char *arg, const char **file)
+int cli_grid_file(const char *cmd, const char *arg, const char **file, int operand)
 {
-    if (arg[0] == '-') {
+    if (arg[0] == '-' && !operand) {
         char hint[64];
         snprintf(hint, sizeof hint, "run `rnnlab %s --help`", cmd);
         cli_error(hint, "unknown option '%s'", arg);
@@ -66,6 +66,22 @@ int cli_grid_file(const char *cmd, const char *arg, const char **file)
     }
     *file = arg;
     return 0;
+}
+
+/* s as one shell word for a command line to copy (single quotes where it has more than letters,
+ * digits and _ . / - + , : @ %), in buf (n bytes; a word that does not fit is cut). */
+static const char *shell_word(const char *s, char *buf, size_t n)
+{
+    if (*s && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_./-+,:@%") == strlen(s))
+        return s;
+    size_t k = 0;
+    buf[k++] = '\'';
+    for (; *s && k + 6 < n; s++) {
+        if (*s == '\'') memcpy(buf + k, "'\\''", 4), k += 4; /* ' ends the quote, \' is one, ' opens again */
+        else buf[k++] = *s;
+    }
+    buf[k++] = '\'', buf[k] = '\0';
+    return buf;
 }
 
 static int grid_run(const char *file, const rnnlab_run_options *o, int dry, int train)
@@ -89,6 +105,8 @@ static int grid_run(const char *file, const rnnlab_run_options *o, int dry, int 
     st = rnnlab_experiment_run(e, o);
     train = train || rnnlab_experiment_trains(e); /* `rnnlab run` of a file with [train] trains too */
     const char *out = o->out_dir ? o->out_dir : rnnlab_experiment_out_dir(e);
+    char quoted[8300];
+    const char *out_word = shell_word(out, quoted, sizeof quoted); /* in the commands to copy */
     const char *name = rnnlab_experiment_name(e), *done = train ? "trained" : "done";
     const int figures = o->plot && rnnlab_experiment_figures(e), drawn = rnnlab_experiment_figures_drawn(e);
     if (st) {
@@ -102,19 +120,19 @@ static int grid_run(const char *file, const rnnlab_run_options *o, int dry, int 
     } else if (o->shard_n > 1) {
         printf("rnnlab: shard %d/%d of %s %s: %s/shard-%d-of-%d/\n", o->shard_k, o->shard_n, name, done, out,
                o->shard_k, o->shard_n);
-        printf("rnnlab: when every shard is done: rnnlab merge %s\n", out);
+        printf("rnnlab: when every shard is done: rnnlab merge %s\n", out_word);
     } else if (train) {
         printf("rnnlab: %s trained\n", name);
         printf("  CSV:         %s/train.csv, train_layers.csv, train_probe.csv, units.csv, final_layers.csv,\n", out);
         printf("               summary.csv (training columns), decay.csv and layers.csv (at initialisation)\n");
         printf("  models:      %s/checkpoints/run-<id>.ckpt (rnnlab train --export to get PyTorch weights)\n", out);
         if (drawn) printf("  figures:     %s/figures/ (train_loss, train_grad_norm, ablation; .png and .pdf)\n", out);
-        else printf("  figures:     not drawn (%srnnlab plot %s draws them)\n", figures ? "see the warning above; " : "", out);
+        else printf("  figures:     not drawn (%srnnlab plot %s draws them)\n", figures ? "see the warning above; " : "", out_word);
     } else {
         printf("rnnlab: %s done\n", name);
         printf("  CSV:     %s/decay.csv, %s/summary.csv, %s/layers.csv\n", out, out, out);
         if (drawn) printf("  figures: %s/figures/ (decay, decay_rate, heatmap; .png and .pdf)\n", out);
-        else printf("  figures: not drawn (%srnnlab plot %s draws them)\n", figures ? "see the warning above; " : "", out);
+        else printf("  figures: not drawn (%srnnlab plot %s draws them)\n", figures ? "see the warning above; " : "", out_word);
         printf("  record:  %s/manifest.json\n", out);
     }
     rnnlab_experiment_free(e);

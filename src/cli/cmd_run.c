@@ -46,13 +46,18 @@ int cmd_run(int argc, char **argv)
     rnnlab_run_options o;
     rnnlab_run_options_init(&o);
     const char *file = NULL;
-    int dry = 0;
+    int dry = 0, operands = 0; /* after `--`, a file named -x.ini */
     for (int i = 1; i < argc; i++) {
         int r;
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return run_help(stdout), CLI_EXIT_OK;
-        if ((r = cli_grid_opt(argc, argv, &i, &o, &dry)) != 0) {
+        if (operands) {
+            if (cli_grid_file("run", argv[i], &file, 1) < 0) return CLI_EXIT_USAGE;
+            continue;
+        }
+        if (!strcmp(argv[i], "--")) operands = 1;
+        else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return run_help(stdout), CLI_EXIT_OK;
+        else if ((r = cli_grid_opt(argc, argv, &i, &o, &dry)) != 0) {
             if (r < 0) return CLI_EXIT_USAGE;
-        } else if (cli_grid_file("run", argv[i], &file) < 0)
+        } else if (cli_grid_file("run", argv[i], &file, 0) < 0)
             return CLI_EXIT_USAGE;
     }
     if (!file) {
@@ -87,13 +92,14 @@ static rnnlab_status draw_figures(const char *dir)
  * after printing the error: none, or more than one. */
 static const char *folder_arg(const char *cmd, int argc, char **argv)
 {
+    for (int i = 1; i < argc; i++)
+        if (argv[i][0] == '-') { /* no options besides --help; a folder named so can be given as ./-name */
+            cli_error(NULL, "rnnlab %s: unknown option '%s'", cmd, argv[i]);
+            return NULL;
+        }
     if (argc != 2) {
         cli_error(NULL, argc < 2 ? "rnnlab %s: no folder given" : "rnnlab %s: one folder only, got %d arguments", cmd,
                   argc - 1);
-        return NULL;
-    }
-    if (argv[1][0] == '-') { /* no options besides --help; a folder named so can be given as ./-name */
-        cli_error(NULL, "rnnlab %s: unknown option '%s'", cmd, argv[1]);
         return NULL;
     }
     static char dir[4096];

@@ -128,13 +128,18 @@ int cmd_train(int argc, char **argv)
     rnnlab_run_options_init(&o);
     const char *file = NULL, *info = NULL, *exp_ck = NULL, *out_raw = NULL;
     const char *grid_opt = NULL; /* the first option of a training run given (not --out): --info and --export refuse it */
-    int dry = 0;
+    int dry = 0, operands = 0; /* after `--`, a file named -x.ini */
     for (int i = 1; i < argc; i++) {
         const char *v;
         int r;
         const int at = i;
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return train_help(stdout), CLI_EXIT_OK;
-        if ((r = cli_grid_opt(argc, argv, &i, &o, &dry)) != 0) {
+        if (operands) {
+            if (cli_grid_file("train", argv[i], &file, 1) < 0) return CLI_EXIT_USAGE;
+            continue;
+        }
+        if (!strcmp(argv[i], "--")) operands = 1;
+        else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return train_help(stdout), CLI_EXIT_OK;
+        else if ((r = cli_grid_opt(argc, argv, &i, &o, &dry)) != 0) {
             if (r < 0) return CLI_EXIT_USAGE;
             if (!strncmp(argv[at], "--out", 5)) out_raw = i > at ? argv[i] : argv[at] + 6; /* as typed */
             else if (!grid_opt) grid_opt = argv[at];
@@ -144,7 +149,7 @@ int cmd_train(int argc, char **argv)
         } else if ((r = cli_opt(argc, argv, &i, "--export", &v)) != 0) {
             if (r < 0) return CLI_EXIT_USAGE;
             exp_ck = v;
-        } else if (cli_grid_file("train", argv[i], &file) < 0)
+        } else if (cli_grid_file("train", argv[i], &file, 0) < 0)
             return CLI_EXIT_USAGE;
     }
     if (info && exp_ck) {

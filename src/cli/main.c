@@ -331,6 +331,10 @@ static int dispatch(int argc, char **argv)
         usage(stderr);
         return CLI_EXIT_USAGE;
     }
+    if (argc == 3 && !strcmp(argv[1], "help")) { /* `rnnlab help run` is `rnnlab run --help` */
+        static char help_opt[] = "--help";
+        argv[1] = argv[2], argv[2] = help_opt;
+    }
     const char *cmd = argv[1];
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
         usage(stdout);

@@ -44,6 +44,17 @@ static int format_with(char *buf, size_t size, double v, int digits)
 int rnnlab_format_double(char *buf, size_t size, double v) { return format_with(buf, size, v, 17); }
 int rnnlab_format_float(char *buf, size_t size, double v) { return format_with(buf, size, v, 9); }
 
+int rnnlab_format_shortest(char *buf, size_t size, double v)
+{
+    int n = 0;
+    for (int digits = 1; digits <= 17; digits++) {
+        n = format_with(buf, size, v, digits);
+        double back;
+        if (!isfinite(v) || (rnnlab_parse_double(buf, &back) && back == v)) break;
+    }
+    return n;
+}
+
 int rnnlab_parse_double(const char *s, double *out)
 {
     if (!s || !*s || isspace((unsigned char)s[0])) return 0; /* strtod would skip blanks and newlines */

@@ -29,6 +29,7 @@
  * The loss is averaged over real steps only (bptt.h: N = the number of real loss positions).
  */
 #include "data/data_internal.h"
+#include "rnnlab/format.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -344,19 +345,25 @@ static rnnlab_status csv_finish(rnnlab_dataset *ds, csv_reader *r, const char *p
     /* checks per row, in sorted order: duplicate times, target values */
     double max_class = 0;
     for (long i = 0; i < n_rows; i++) {
-        if (i > 0 && rows[i].seq == rows[i - 1].seq && rows[i].time == rows[i - 1].time)
-            return rnnlab_error(RNNLAB_ERR_IO, "%s:%ld: sequence '%s' has two rows at time %.17g (lines %ld and %ld)",
-                                path, rows[i].line, seq_name(r, rows[i].seq), rows[i].time, rows[i - 1].line,
-                                rows[i].line);
+        char num[40]; /* a value as the file wrote it */
+        if (i > 0 && rows[i].seq == rows[i - 1].seq && rows[i].time == rows[i - 1].time) {
+            rnnlab_format_shortest(num, sizeof num, rows[i].time);
+            return rnnlab_error(RNNLAB_ERR_IO, "%s:%ld: sequence '%s' has two rows at time %s (lines %ld and %ld)",
+                                path, rows[i].line, seq_name(r, rows[i].seq), num, rows[i - 1].line, rows[i].line);
+        }
         for (int k = F; k < NV; k++) {
             const double v = raw[rows[i].vals + (size_t)k];
             const int col = r->col_val[k] + 1;
-            if (s->xent && (v != floor(v) || v < 0 || v >= (classes ? (double)classes : 1048576.0)))
-                return rnnlab_error(RNNLAB_ERR_IO, "%s:%ld:%d: field '%s': %.17g is not a class number in [0, %ld)", path,
-                                    rows[i].line, col, r->val_names[k], v, classes ? classes : 1048576L);
-            if (in->loss == RNNLAB_LOSS_BERNOULLI && (v < 0 || v > 1))
-                return rnnlab_error(RNNLAB_ERR_IO, "%s:%ld:%d: field '%s': %.17g, expected a probability in [0, 1]", path,
-                                    rows[i].line, col, r->val_names[k], v);
+            const int not_class = s->xent && (v != floor(v) || v < 0 || v >= (classes ? (double)classes : 1048576.0));
+            const int not_prob = in->loss == RNNLAB_LOSS_BERNOULLI && (v < 0 || v > 1);
+            if (not_class || not_prob) {
+                rnnlab_format_shortest(num, sizeof num, v);
+                if (not_class)
+                    return rnnlab_error(RNNLAB_ERR_IO, "%s:%ld:%d: field '%s': %s is not a class number in [0, %ld)",
+                                        path, rows[i].line, col, r->val_names[k], num, classes ? classes : 1048576L);
+                return rnnlab_error(RNNLAB_ERR_IO, "%s:%ld:%d: field '%s': %s, expected a probability in [0, 1]", path,
+                                    rows[i].line, col, r->val_names[k], num);
+            }
             if (v > max_class) max_class = v;
         }
     }
