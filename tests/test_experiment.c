@@ -120,6 +120,9 @@ static void test_bad_experiment_files(void **state)
         {"[task]\nname = adding\nseq_len = 40\n[sweep]\nseed = 1,\n\n  2\n", ":7: seed: an indented continuation of line 5"},
         {"[task]\nseq_len = 30\n[sweep]\ntask.name = adding, nosuch\n", ":4: task: unknown task 'nosuch'"},
         {"[task]\nseq_len = 30\n[sweep]\ntask.name = adding, copy\n", ":2: seq_len: not an option of task copy"},
+        /* which of the swept tasks refused a value */
+        {"[task]\nvariant = le2015\nseq_len = 30\n[sweep]\ntask.name = adding, two_sequence\n",
+         ":2: variant: expected one of 3a, 3b, 3c, got 'le2015' (task two_sequence)"},
         {"[task]\nname = adding\nseq_len = 40\n[sweep]\nnum_layers = 02, 1, 2\n", ":5: num_layers: '02' and '2' are the same value"},
         {"[task]\nname = adding\nseq_len = 40\n[sweep]\nforget_bias = -0, 1e0, 0\n", "'-0' and '0' are the same value"},
         {"[task]\nname = adding\nseq_len = 40\n[sweep]\nftz = yes, true\n", "'yes' and 'true' are the same value"},

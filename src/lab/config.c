@@ -1065,7 +1065,9 @@ rnnlab_status exp_resolve(const rnnlab_experiment *e, long id, exp_run *r, rnnla
             int line = bad >= 0 ? r->task_opts[bad].line : name_line ? name_line : 1; /* [task] or [sweep] */
             char msg[1024];
             snprintf(msg, sizeof msg, "%s", rnnlab_last_error());
-            if (st == RNNLAB_ERR_CONFIG) return rnnlab_error(st, "%s:%d: %s", e->path, line, msg);
+            if (st == RNNLAB_ERR_CONFIG) /* which task refused an option: a file may sweep several */
+                return bad >= 0 ? rnnlab_error(st, "%s:%d: %s (task %s)", e->path, line, msg, r->task)
+                                : rnnlab_error(st, "%s:%d: %s", e->path, line, msg);
             if (st == RNNLAB_ERR_IO) { /* a data file missing or malformed: the file's fault, found before running */
                 const char *key = bad >= 0 ? r->task_opts[bad].key : "name";
                 if (bad < 0 && task_opt_line(r, "path")) line = task_opt_line(r, "path"), key = "path";
