@@ -107,6 +107,15 @@ char *check_slurp(const char *path, size_t *n)
     return b;
 }
 
+int check_file_has(const char *path, const char *want)
+{
+    char *text = check_slurp(path, NULL);
+    const int has = text && strstr(text, want) != NULL;
+    if (!has) fprintf(stderr, "%s does not hold '%s'; it holds:\n%.2000s\n", path, want, text ? text : "(nothing: cannot read it)");
+    free(text);
+    return has;
+}
+
 int check_same_file(const char *a, const char *b)
 {
     size_t na = 0, nb = 0;

@@ -48,6 +48,10 @@ const char *check_tmp_path(const char *name);
  * *n (when n is not NULL) gets the length, 0 when the file could not be read whole. */
 char *check_slurp(const char *path, size_t *n);
 
+/* 1 if the file at path holds the text want; otherwise prints what it holds (its first 2000 bytes)
+ * and returns 0. For a command's log: assert_true(check_file_has(log, "...")). */
+int check_file_has(const char *path, const char *want);
+
 /* 1 if files a and b hold the same bytes; otherwise prints both names and sizes and returns 0. */
 int check_same_file(const char *a, const char *b);
 

@@ -88,6 +88,11 @@ int cli_grid_opt(int argc, char **argv, int *i, rnnlab_run_options *o, int *dry)
  */
 int cli_grid_file(const char *cmd, const char *arg, const char **file, int operand);
 
+/* `--` and what follows it in `rnnlab cmd`'s arguments: returns 1 when arg is `--` (then *operands
+ * is set) or an argument after it (taken as the file by cli_grid_file), -1 after printing an error,
+ * 0 for an argument before `--`, which the caller parses. */
+int cli_grid_operand(const char *cmd, const char *arg, int *operands, const char **file);
+
 /*
  * cli_grid_run - loads the experiment file, and with train turns training on when the file has no
  * [train] section; then prints the expanded grid (dry) or runs the grid with *o and says where the

@@ -52,6 +52,14 @@ int cli_grid_opt(int argc, char **argv, int *i, rnnlab_run_options *o, int *dry)
     return 1;
 }
 
+int cli_grid_operand(const char *cmd, const char *arg, int *operands, const char **file)
+{
+    if (*operands) return cli_grid_file(cmd, arg, file, 1) < 0 ? -1 : 1;
+    if (strcmp(arg, "--")) return 0;
+    *operands = 1;
+    return 1;
+}
+
 int cli_grid_file(const char *cmd, const char *arg, const char **file, int operand)
 {
     if (arg[0] == '-' && !operand) {

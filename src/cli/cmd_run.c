@@ -49,12 +49,9 @@ int cmd_run(int argc, char **argv)
     int dry = 0, operands = 0; /* after `--`, a file named -x.ini */
     for (int i = 1; i < argc; i++) {
         int r;
-        if (operands) {
-            if (cli_grid_file("run", argv[i], &file, 1) < 0) return CLI_EXIT_USAGE;
-            continue;
-        }
-        if (!strcmp(argv[i], "--")) operands = 1;
-        else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return run_help(stdout), CLI_EXIT_OK;
+        if ((r = cli_grid_operand("run", argv[i], &operands, &file)) != 0) {
+            if (r < 0) return CLI_EXIT_USAGE;
+        } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return run_help(stdout), CLI_EXIT_OK;
         else if ((r = cli_grid_opt(argc, argv, &i, &o, &dry)) != 0) {
             if (r < 0) return CLI_EXIT_USAGE;
         } else if (cli_grid_file("run", argv[i], &file, 0) < 0)

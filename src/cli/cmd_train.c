@@ -133,12 +133,9 @@ int cmd_train(int argc, char **argv)
         const char *v;
         int r;
         const int at = i;
-        if (operands) {
-            if (cli_grid_file("train", argv[i], &file, 1) < 0) return CLI_EXIT_USAGE;
-            continue;
-        }
-        if (!strcmp(argv[i], "--")) operands = 1;
-        else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return train_help(stdout), CLI_EXIT_OK;
+        if ((r = cli_grid_operand("train", argv[i], &operands, &file)) != 0) {
+            if (r < 0) return CLI_EXIT_USAGE;
+        } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return train_help(stdout), CLI_EXIT_OK;
         else if ((r = cli_grid_opt(argc, argv, &i, &o, &dry)) != 0) {
             if (r < 0) return CLI_EXIT_USAGE;
             if (!strncmp(argv[at], "--out", 5)) out_raw = i > at ? argv[i] : argv[at] + 6; /* as typed */
