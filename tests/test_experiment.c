@@ -1305,7 +1305,8 @@ static void test_mixed_blas_kernels_are_named(void **state)
 
 /* A command with nothing to do in a finished folder leaves its manifest.json as it is (the threads,
  * times, or a merge's record that made the results: a trial saw a no-op rerun overwrite them); a
- * manifest whose command did not end (a kill before the last write) is written again. */
+ * manifest whose command did not end (a kill before the last write) is written again; and bytes after
+ * the journal's last run are cut with a word. */
 static void test_nothing_to_do_keeps_the_manifest(void **state)
 {
     (void)state;
@@ -1339,6 +1340,20 @@ static void test_nothing_to_do_keeps_the_manifest(void **state)
     assert_non_null(strstr(again, "\n  \"threads\": 1,"));
     assert_non_null(strstr(again, "\n  \"ended\": \""));
     free(again);
+    /* text appended after the last committed run is cut, and said so (a trial saw it vanish silently) */
+    snprintf(path, sizeof path, "%s/summary.csv", out);
+    char *rows = check_slurp(path, NULL);
+    assert_non_null(rows);
+    FILE *f = fopen(path, "a");
+    assert_non_null(f);
+    fputs("junk,row\n", f);
+    fclose(f);
+    const char *loud[] = {"run", "--no-plot", "--threads", "1", "--out", out, ini, NULL};
+    assert_int_equal(check_run_cli(log, loud), 0);
+    assert_true(check_file_has(log, "/summary.csv: cut 9 byte(s) after the last run in the journal"));
+    again = check_slurp(path, NULL);
+    assert_string_equal(rows, again);
+    free(rows), free(again);
 }
 
 /* Column c (0-based) of a CSV line without commas inside fields, as a number (quotes skipped). */

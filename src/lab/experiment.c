@@ -764,6 +764,7 @@ typedef struct journal {
     size_t pending_len, pending_cap;
     double last_sync;    /* exp_now_s() of the last journal_sync */
     double sync_s;       /* rnnlab_run_options.flush_s */
+    long long cut[N_FILES]; /* bytes a resume cut off after the journal's sizes (said, not silent) */
 } journal;
 
 /* 1 when dir holds the manifest.json of a finished command (its "ended" is a time, not null). */
@@ -964,7 +965,8 @@ static rnnlab_status open_outputs(const rnnlab_experiment *e, const char *dir, i
                                   "header and the rows of %ld run(s), are not the ones written): appending would mix "
                                   "or cut rows. Run with --fresh to start over",
                                   path, j->sizes[i], j->n_done);
-            else if (j->crcs[i] = crc, truncate(path, (off_t)j->sizes[i]) != 0)
+            else if (j->crcs[i] = crc, j->cut[i] = (long long)sb.st_size - j->sizes[i],
+                     truncate(path, (off_t)j->sizes[i]) != 0)
                 st = rnnlab_error(RNNLAB_ERR_IO, "%s: cannot cut back to %lld bytes: %s", path, j->sizes[i],
                                   strerror(errno));
             fds[i] = st ? -1 : open(path, O_WRONLY | O_APPEND);
@@ -1277,6 +1279,12 @@ static rnnlab_status experiment_run(rnnlab_experiment *e, const rnnlab_run_optio
     }
     if (!st) st = open_outputs(e, dir, sk, sn, opt->fresh, &j, fds);
     if (!st) sig_open(&j, fds, n_files(e));
+    for (int i = 0; i < N_FILES && !st && !opt->quiet; i++)
+        if (j.cut[i] > 0)
+            fprintf(opt->progress ? opt->progress : stderr,
+                    "rnnlab: %s/%s: cut %lld byte(s) after the last run in the journal (rows no journal line counts: "
+                    "an interrupted run's, which runs again, or text added by hand)\n",
+                    dir, file_names[i], j.cut[i]);
     j.last_sync = exp_now_s(); /* the first group commit sync_s from now, not at the first run */
     long total = 0, todo = 0;
     for (long id = sk; id < e->grid_size; id += sn) total++, todo += !(j.done && j.done[id]);
