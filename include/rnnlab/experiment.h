@@ -103,9 +103,13 @@ rnnlab_status rnnlab_experiment_run(rnnlab_experiment *e, const rnnlab_run_optio
  * Async-signal-safe (lock-free atomics, write and fdatasync only). Install the handler with
  * SA_RESETHAND (the signal's default action comes back) and raise sig again when this returns 1: the
  * lines were flushed, or no sweep is committing in this process. It returns 0 when another thread is
- * in the middle of a commit: that thread then flushes the lines as soon as the commit is whole and
- * calls raise(sig) itself. A write or flush that fails leaves those runs out of the journal: the
- * next command redoes them (what a SIGKILL gives). Errors are not reported.
+ * in the middle of a commit (that thread then flushes the lines as soon as the commit is whole and
+ * calls raise(sig) itself) or another handler is flushing (and raises its signal). Without
+ * SA_RESETHAND that raise would enter the handler again and the process would not end. One
+ * rnnlab_experiment_run at a time per process (the state is the process's). A write or flush that
+ * fails leaves those runs out of the journal: the next command redoes them (what a SIGKILL gives).
+ * Errors are not reported. (The rnnlab command also ignores SIGPIPE from the signal on, so that its
+ * message to a closed pipe does not end it first.)
  */
 int rnnlab_experiment_interrupt(int sig);
 

@@ -263,12 +263,22 @@ int main(int argc, char **argv)
 static int interrupt_fresh; /* the command had --fresh: running it again would start over */
 static void interrupted(int sig)
 {
+    /* `rnnlab run ... 2>&1 | tee log`: Ctrl-C ends tee too, and the message's write to the closed pipe
+       would raise SIGPIPE and end the process before the flush (a review found it). The process is
+       ending: SIGPIPE is ignored from here on (sigaction is async-signal-safe). */
+    const int saved = errno;
+    struct sigaction ign;
+    memset(&ign, 0, sizeof ign);
+    ign.sa_handler = SIG_IGN;
+    sigemptyset(&ign.sa_mask);
+    (void)sigaction(SIGPIPE, &ign, NULL);
     static const char msg[] = "\nrnnlab: interrupted: the rows (and checkpoints) written so far are kept; run the same "
                               "command again to resume\n";
     static const char msg_fresh[] = "\nrnnlab: interrupted: the rows (and checkpoints) written so far are kept; run the "
                                     "same command again without --fresh to resume (with it, it starts over)\n";
     const ssize_t w = interrupt_fresh ? write(2, msg_fresh, sizeof msg_fresh - 1) : write(2, msg, sizeof msg - 1);
     (void)w;
+    errno = saved; /* the interrupted thread may go on (a commit in progress) */
     if (rnnlab_experiment_interrupt(sig)) raise(sig); /* else the thread committing raises it when done */
 }
 

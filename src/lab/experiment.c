@@ -1016,7 +1016,11 @@ static rnnlab_status journal_sync(journal *j, const int *fds, const char *dir, i
     for (int i = 0; i < nf; i++) (void)sync_file_range(fds[i], 0, 0, SYNC_FILE_RANGE_WRITE);
 #endif
     for (int i = 0; i < nf; i++)
-        if (fdatasync(fds[i]) != 0) return rnnlab_error(RNNLAB_ERR_IO, "%s/%s: fsync: %s", dir, file_names[i], strerror(errno));
+        if (fdatasync(fds[i]) != 0) { /* those rows may be lost: their journal lines must never be written */
+            const int err = errno;
+            j->pending_len = 0;
+            return rnnlab_error(RNNLAB_ERR_IO, "%s/%s: fsync: %s", dir, file_names[i], strerror(err));
+        }
     rnnlab_status st = write_all(j->fd, j->path, j->pending, j->pending_len);
     if (!st && fdatasync(j->fd) != 0) st = rnnlab_error(RNNLAB_ERR_IO, "%s: fsync: %s", j->path, strerror(errno));
     j->pending_len = 0;
@@ -1041,7 +1045,10 @@ static void sig_flush(void)
 {
     journal *j = sig_j;
     for (int i = 0; i < sig_nf; i++)
-        if (fdatasync(sig_fds[i]) != 0) return;
+        if (fdatasync(sig_fds[i]) != 0) { /* as journal_sync */
+            j->pending_len = 0;
+            return;
+        }
     for (size_t off = 0; off < j->pending_len;) {
         const ssize_t w = write(j->fd, j->pending + off, j->pending_len - off);
         if (w < 0 && errno == EINTR) continue;
