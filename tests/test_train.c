@@ -81,6 +81,10 @@ static void test_train_config_keys(void **state)
     assert_int_equal(rnnlab_train_config_set(&c, "beta2", "1"), RNNLAB_ERR_CONFIG);
     assert_int_equal(rnnlab_train_config_set(&c, "clip", "norm"), RNNLAB_ERR_CONFIG);
     assert_int_equal(rnnlab_train_config_set(&c, "clip_max", "0"), RNNLAB_ERR_CONFIG);
+    assert_int_equal(rnnlab_train_config_set(&c, "eval_batches", "all"), RNNLAB_OK);
+    assert_int_equal(c.eval_batches, -1);
+    assert_int_equal(rnnlab_train_config_set(&c, "eval_batches", "0"), RNNLAB_ERR_CONFIG);
+    assert_non_null(strstr(rnnlab_last_error(), "expected an integer in [1, 1048576] or all, got '0'"));
     assert_int_equal(rnnlab_train_config_set(&c, "max_steps", "1e3"), RNNLAB_ERR_CONFIG);
     assert_int_equal(rnnlab_train_config_set(&c, "nesterov", "maybe"), RNNLAB_ERR_CONFIG);
     assert_int_equal(rnnlab_train_config_set(&c, "epochs", "3"), RNNLAB_ERR_CONFIG);
@@ -284,6 +288,73 @@ static void test_divergence_is_reported(void **state)
 }
 
 /* Accuracy and per-sequence success on a classification task; units and ablation on a trained model. */
+/* An evaluation scores every sequence of a finite split once (eval_batches = all, the default): the
+ * last batch's rows past the split's end wrap around to its first sequences, and a trial found them
+ * counted twice, and by default only 8 batches of a larger split scored. The expected loss comes from
+ * batches of one sequence, which never wrap: the mean over all loss positions of the split. B = 32
+ * and 40 sequences runs the first batch as parts (B >= 32), whose samples' losses come from each part. */
+static void test_eval_scores_the_whole_split(void **state)
+{
+    (void)state;
+    const char *path = check_tmp_path("evalsplit.csv");
+    char text[8192] = "id,t,a,y,part\ntr,0,0.5,0.1,train\n"; /* one training sequence; 40 to evaluate */
+    long positions = 0;
+    for (int i = 0; i < 40; i++) { /* lengths 1..4 */
+        const int len = 1 + i % 4;
+        positions += len;
+        for (int t = 0; t < len; t++)
+            snprintf(text + strlen(text), sizeof text - strlen(text), "s%d,%d,%g,%g,valid\n", i, t,
+                     0.1 * (i % 7) - 0.3 + 0.05 * t, 0.2 * ((i * 3 + t) % 5) - 0.4);
+    }
+    check_write_file(path, text);
+    const rnnlab_option o[] = {{"path", path, 0}, {"features", "a", 0}, {"targets", "y", 0}, {"loss_at", "all", 0},
+                               {"split_column", "part", 0}};
+    rnnlab_dataset *ds = check_dataset_open("csv", o, 5, 3);
+    assert_int_equal(rnnlab_dataset_info(ds)->split_size[RNNLAB_SPLIT_VALID], 40);
+    rnnlab_model_config mc;
+    rnnlab_model_config_init(&mc);
+    mc.cell = RNNLAB_CELL_GRU, mc.input_size = 1, mc.hidden_size = 4, mc.output_size = 1;
+    rnnlab_model *m = check_model(&mc, 9);
+    rnnlab_train_config c;
+    rnnlab_train_config_init(&c);
+    assert_int_equal(c.eval_batches, 0); /* the validation and test splits whole */
+    static const int batch[] = {1, 3, 32, 40, 64};
+    rnnlab_eval_metrics one = {0};
+    for (int k = 0; k < 5; k++) {
+        rnnlab_trainer *tr = NULL;
+        assert_int_equal(rnnlab_trainer_create(&tr, m, ds, batch[k], &c, 1), RNNLAB_OK);
+        rnnlab_eval_metrics ev;
+        assert_int_equal(rnnlab_trainer_evaluate(tr, NULL, RNNLAB_SPLIT_VALID, &ev), RNNLAB_OK);
+        rnnlab_trainer_free(tr);
+        assert_int_equal(ev.sequences, 40);
+        assert_int_equal(ev.positions, positions);
+        if (k == 0) one = ev;
+        else assert_true(check_close1("valid loss, all of the split", ev.loss, one.loss, 0, 1e-13));
+    }
+    /* eval_batches = N: N batches, fewer when the split has fewer, none of them counted twice */
+    c.eval_batches = 2;
+    rnnlab_trainer *tr = NULL;
+    assert_int_equal(rnnlab_trainer_create(&tr, m, ds, 3, &c, 1), RNNLAB_OK);
+    rnnlab_eval_metrics ev;
+    assert_int_equal(rnnlab_trainer_evaluate(tr, NULL, RNNLAB_SPLIT_VALID, &ev), RNNLAB_OK);
+    rnnlab_trainer_free(tr);
+    assert_int_equal(ev.sequences, 6);
+    c.eval_batches = 100;
+    assert_int_equal(rnnlab_trainer_create(&tr, m, ds, 32, &c, 1), RNNLAB_OK);
+    assert_int_equal(rnnlab_trainer_evaluate(tr, NULL, RNNLAB_SPLIT_VALID, &ev), RNNLAB_OK);
+    rnnlab_trainer_free(tr);
+    assert_int_equal(ev.sequences, 40);
+    assert_true(check_close1("valid loss, eval_batches above the split's", ev.loss, one.loss, 0, 1e-13));
+    /* the training split: 8 batches by default, whole with all (eval_batches = -1) */
+    c.eval_batches = 0;
+    assert_int_equal(rnnlab_trainer_create(&tr, m, ds, 1, &c, 1), RNNLAB_OK);
+    assert_int_equal(rnnlab_trainer_evaluate(tr, NULL, RNNLAB_SPLIT_TRAIN, &ev), RNNLAB_OK);
+    rnnlab_trainer_free(tr);
+    assert_int_equal(ev.sequences, 1); /* its one sequence: 8 batches capped at the split's one */
+    rnnlab_model_free(m);
+    rnnlab_dataset_close(ds);
+}
+
 static void test_metrics_units_ablation(void **state)
 {
     (void)state;
@@ -985,6 +1056,7 @@ int main(void)
         cmocka_unit_test(test_cli_kill_and_resume),
         cmocka_unit_test(test_must_learn_adding_problem),
         cmocka_unit_test(test_api_edges_from_a_trial),
+        cmocka_unit_test(test_eval_scores_the_whole_split),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -230,6 +230,14 @@ rnnlab_taps rnnlab_bptt_get_taps(const rnnlab_bptt *ws);
  * of range; RNNLAB_ERR_CONFIG before the first forward. */
 rnnlab_status rnnlab_bptt_get_state(const rnnlab_bptt *ws, int l, int t, double *h_out, double *c_out);
 
+/* The loss of the last forward per sample: loss_b[b] (B) is the sum, over sample b's loss positions
+ * (its last step, or each of its len_b steps with the loss at all), of the position's loss as the
+ * forward's loss defines it, not divided by the positions' count: the forward's loss is
+ * sum_b loss_b[b] / (number of positions) up to rounding. For an evaluation over a set of samples
+ * that is not a whole batch (the last batch of a finite split). Errors: RNNLAB_ERR_CONFIG before the
+ * first forward. */
+rnnlab_status rnnlab_bptt_get_sample_losses(const rnnlab_bptt *ws, double *loss_b);
+
 /* Copies the head outputs of the last forward into out: (B, O) at last, (T, B, O) at all (rows after
  * a sample's last step hold no meaningful value, as for rnnlab_bptt_get_state). Errors:
  * RNNLAB_ERR_CONFIG before the first forward. */

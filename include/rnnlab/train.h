@@ -10,8 +10,12 @@
  *                              training mode (dropout on; dropout masks from seed and s), the
  *                              gradients clipped once for the whole minibatch, then one optimizer
  *                              step with the schedule's learning rate for s-1 updates done
- *   evaluation                 eval_batches batches 0, 1, ... of a split in evaluation mode (no
- *                              dropout, batch norm's running statistics): loss, accuracy, success
+ *   evaluation                 batches 0, 1, ... of a split in evaluation mode (no dropout, batch
+ *                              norm's running statistics): every sequence of a finite split once
+ *                              (the last batch's rows that wrap around to the split's start are not
+ *                              counted) for the validation and test splits (eval_batches 0, the
+ *                              default) or every split (-1, all); else eval_batches batches (default
+ *                              8: the training split, a generator's endless ones): loss, accuracy, success
  *   probe                      the decay probe of the runner (rnnlab/experiment.h, [measure]) on the
  *                              current parameters: ||dL/dh_t|| for every layer and step
  *
@@ -76,7 +80,9 @@ typedef struct rnnlab_probe_config {
 typedef struct rnnlab_train_config {
     long max_steps;            /* updates, >= 1 (default 1000) */
     long eval_every;           /* evaluate after every n updates, >= 1 (default 100); also at 0 and at the end */
-    int eval_batches;          /* batches per evaluation and split, >= 1 (default 8) */
+    int eval_batches;          /* batches per evaluation and split, >= 1 (fewer if a finite split has
+                                  fewer); 0 (default): finite validation and test splits whole, 8
+                                  batches of the others; -1 ("all"): every finite split whole */
     int patience;              /* early stopping after this many evaluations without a better validation
                                   loss; 0 = off (default) */
     double min_delta;          /* "better" means lower by more than this (default 0) */
@@ -169,7 +175,8 @@ typedef struct rnnlab_eval_metrics {
 
 /*
  * rnnlab_trainer_evaluate - evaluates model (m itself, or another model of the same architecture
- * and precision, e.g. an ablated copy; NULL means m) on cfg.eval_batches batches of split.
+ * and precision, e.g. an ablated copy; NULL means m) on the evaluation's batches of split (above: a
+ * finite split whole by default). out->sequences and out->positions count what was scored.
  * Errors:  RNNLAB_ERR_NUMERIC if the loss is not finite; data and engine errors.
  */
 rnnlab_status rnnlab_trainer_evaluate(rnnlab_trainer *tr, const rnnlab_model *model, rnnlab_split split,
@@ -189,7 +196,7 @@ typedef struct rnnlab_unit_stats {
 } rnnlab_unit_stats;
 
 /*
- * rnnlab_trainer_units - per-unit statistics of every layer on cfg.eval_batches batches of split:
+ * rnnlab_trainer_units - per-unit statistics of every layer on the evaluation's batches of split:
  * units (L*H, layer-major) and, per layer, the saturation of rnnlab_diag_saturation averaged over
  * the batches (layer_sat (L), may be NULL).
  * Memory:  allocates O(L*H) once for the accumulators.

@@ -618,18 +618,20 @@ static double R(loss_row)(rnnlab_loss_kind kind, const real *y, const double *ta
 }
 
 /* Sums the loss over the loss positions (only those at step s_only when s_only >= 0), and writes
- * dL/dY into dY when not NULL (zero at rows that are not positions). */
-static double R(loss_eval)(rnnlab_bptt *ws, int s_only, real *dY)
+ * dL/dY into dY when not NULL (zero at rows that are not positions). With per_sample (B) instead,
+ * adds each position's loss unweighted (not divided by the positions' count) to its sample's entry. */
+static double R(loss_eval)(const rnnlab_bptt *ws, int s_only, real *dY, double *per_sample)
 {
     const int B = ws->B, O = ws->O, T = ws->Teff;
-    const double w = 1.0 / (double)ws->n_pos;
+    const double w = per_sample ? 1.0 : 1.0 / (double)ws->n_pos;
     const real *Y = ws->Y;
-    double loss = 0;
+    double loss = 0, *acc = &loss;
     if (dY) memset(dY, 0, (size_t)head_rows(ws) * O * sizeof(real));
     if (ws->cfg.loss_at == RNNLAB_LOSS_LAST) {
         for (int b = 0; b < B; b++) {
             if (s_only >= 0 && ws->len[b] - 1 != s_only) continue;
-            loss += R(loss_row)(ws->cfg.loss, Y + (size_t)b * O, ws->target ? ws->target + (size_t)b * O : NULL,
+            if (per_sample) acc = per_sample + b;
+            *acc += R(loss_row)(ws->cfg.loss, Y + (size_t)b * O, ws->target ? ws->target + (size_t)b * O : NULL,
                                 ws->target_class ? ws->target_class[b] : 0, O, w, dY ? dY + (size_t)b * O : NULL);
         }
     } else {
@@ -638,7 +640,8 @@ static double R(loss_eval)(rnnlab_bptt *ws, int s_only, real *dY)
             for (int b = 0; b < B; b++) {
                 if (t >= ws->len[b]) continue;
                 const size_t r = (size_t)t * B + b;
-                loss += R(loss_row)(ws->cfg.loss, Y + r * O, ws->target ? ws->target + r * O : NULL,
+                if (per_sample) acc = per_sample + b;
+                *acc += R(loss_row)(ws->cfg.loss, Y + r * O, ws->target ? ws->target + r * O : NULL,
                                     ws->target_class ? ws->target_class[r] : 0, O, w, dY ? dY + r * O : NULL);
             }
         }
@@ -798,7 +801,7 @@ rnnlab_status R(rnnlab_bptt_forward_impl)(rnnlab_bptt *ws, const rnnlab_model *m
         for (int t0 = 0; t0 < ws->Teff; t0 += ws->tblock) /* time blocks: see time_block */
             R(forward_range)(ws, m, t0, RNNLAB_MIN(t0 + ws->tblock, ws->Teff) - 1);
         R(head_forward)(ws, m);
-        ws->loss = R(loss_eval)(ws, -1, NULL);
+        ws->loss = R(loss_eval)(ws, -1, NULL, NULL);
     }
     ws->have_forward = 1;
     if (loss) *loss = ws->loss;
@@ -942,7 +945,7 @@ static void R(head_backward)(rnnlab_bptt *ws, rnnlab_model *m, real *dHtop)
     const int B = ws->B, H = ws->H, O = ws->O, rows = head_rows(ws);
     real *dY = ws->dY;
     real *dWh = role_ptr(m, m->grads, -1, RNNLAB_ROLE_HEAD_W), *dbh = role_ptr(m, m->grads, -1, RNNLAB_ROLE_HEAD_B);
-    R(loss_eval)(ws, -1, dY);
+    R(loss_eval)(ws, -1, dY, NULL);
     /* added to the zeroed (or, chunked, the running) gradients like every other tensor's */
     R(rnnlab_gemm_rows)(1, 0, O, H, rows, 1, dY, O, R(head_input)(ws), H, 1, dWh, H); /* dWh += dY^T Hin */
     R(rnnlab_colsum)(dbh, dY, rows, O, O, 1);
@@ -1155,7 +1158,7 @@ double R(rnnlab_bptt_window_loss_impl)(rnnlab_bptt *ws, const rnnlab_model *m, c
             }
         R(forward_range)(ws, m, t_lo, s);
         R(head_forward)(ws, m);
-        total += R(loss_eval)(ws, s, NULL);
+        total += R(loss_eval)(ws, s, NULL, NULL);
     }
     ws->have_forward = 0; /* the cache no longer matches one forward */
     return total;
@@ -1217,6 +1220,14 @@ void R(rnnlab_bptt_get_state_impl)(const rnnlab_bptt *ws, int l, int t, double *
     }
     if (h_out) R(rnnlab_to_double)(h_out, (const real *)ws->Hs[l] + (size_t)(t + 1) * BH, BH);
     if (c_out && ws->Cs) R(rnnlab_to_double)(c_out, (const real *)ws->Cs[l] + (size_t)(t + 1) * BH, BH);
+}
+
+void R(rnnlab_bptt_sample_losses_impl)(const rnnlab_bptt *ws, double *loss_b)
+{
+    for (int b = 0; b < ws->B; b++) loss_b[b] = 0;
+    if (ws->nsplit > 1) /* each part's own samples, rows b0.. of the batch */
+        for (int p = 0; p < ws->nsplit; p++) R(loss_eval)(ws->part[p], -1, NULL, loss_b + ws->part_b0[p]);
+    else R(loss_eval)(ws, -1, NULL, loss_b);
 }
 
 void R(rnnlab_bptt_get_output_impl)(const rnnlab_bptt *ws, double *out)

@@ -670,6 +670,17 @@ rnnlab_status rnnlab_bptt_get_state(const rnnlab_bptt *ws, int l, int t, double 
     return RNNLAB_OK;
 }
 
+rnnlab_status rnnlab_bptt_get_sample_losses(const rnnlab_bptt *ws, double *loss_b)
+{
+    RNNLAB_REQUIRE_PTR("rnnlab_bptt_get_sample_losses", ws);
+    RNNLAB_REQUIRE_PTR("rnnlab_bptt_get_sample_losses", loss_b);
+    if (!ws->have_forward)
+        return rnnlab_error(RNNLAB_ERR_CONFIG, "rnnlab_bptt_get_sample_losses: no forward pass yet (call rnnlab_bptt_forward first)");
+    if (ws->mcfg.dtype == RNNLAB_FLOAT32) rnnlab_bptt_sample_losses_impl_f32(ws, loss_b);
+    else rnnlab_bptt_sample_losses_impl_f64(ws, loss_b);
+    return RNNLAB_OK;
+}
+
 rnnlab_status rnnlab_bptt_get_output(const rnnlab_bptt *ws, double *out)
 {
     RNNLAB_REQUIRE_PTR("rnnlab_bptt_get_output", ws);

@@ -17,6 +17,7 @@
                                            const double *entry_h, const double *entry_c, int k);               \
     void rnnlab_bptt_get_state_impl##S(const rnnlab_bptt *ws, int l, int t, double *h_out, double *c_out);      \
     void rnnlab_bptt_get_output_impl##S(const rnnlab_bptt *ws, double *out);                                  \
+    void rnnlab_bptt_sample_losses_impl##S(const rnnlab_bptt *ws, double *loss_b);                            \
     void rnnlab_bptt_first_nonfinite_impl##S(const rnnlab_bptt *ws, int *layer, int *t, int *b, int *j);      \
     void rnnlab_bptt_update_running_impl##S(const rnnlab_bptt *ws, rnnlab_model *m, double momentum);
 RNNLAB_BPTT_DECLARE(_f32)

@@ -43,7 +43,7 @@ void rnnlab_train_config_init(rnnlab_train_config *c)
     memset(c, 0, sizeof *c);
     c->max_steps = 1000;
     c->eval_every = 100;
-    c->eval_batches = 8;
+    c->eval_batches = 0; /* the validation and test splits whole, 8 batches of the others */
     c->patience = 0;
     c->min_delta = 0;
     c->restore_best = 1;
@@ -91,7 +91,7 @@ typedef struct num_key {
 static const num_key num_keys[] = {
     {"max_steps", 'l', 1, 1e15, 0, TC(max_steps)},
     {"eval_every", 'l', 1, 1e15, 0, TC(eval_every)},
-    {"eval_batches", 'i', 1, 1 << 20, 0, TC(eval_batches)},
+    {"eval_batches", 'i', 1, 1 << 20, 0, TC(eval_batches)}, /* or "all" (set_number) */
     {"patience", 'i', 0, 1 << 30, 0, TC(patience)},
     {"min_delta", 'd', 0, HUGE_VAL, 0, TC(min_delta)},
     {"restore_best", 'b', 0, 1, 0, TC(restore_best)},
@@ -162,8 +162,10 @@ static rnnlab_status set_number(rnnlab_train_config *c, const num_key *k, const 
         return RNNLAB_OK;
     }
     long l;
+    if (!strcmp(k->key, "eval_batches") && !strcmp(v, "all")) return *(int *)p = -1, RNNLAB_OK;
     if (!exp_parse_long(v, &l) || l < (long)k->lo || l > (long)k->hi)
-        return rnnlab_error(RNNLAB_ERR_CONFIG, "expected an integer in [%.0f, %.0f], got '%s'", k->lo, k->hi, v);
+        return rnnlab_error(RNNLAB_ERR_CONFIG, "expected an integer in [%.0f, %.0f]%s, got '%s'", k->lo, k->hi,
+                            !strcmp(k->key, "eval_batches") ? " or all" : "", v);
     if (k->kind == 'i') *(int *)p = (int)l;
     else *(long *)p = l;
     return RNNLAB_OK;
@@ -261,7 +263,8 @@ rnnlab_status rnnlab_train_config_check(const rnnlab_train_config *c)
     rnnlab_status st;
     if (c->max_steps < 1) return rnnlab_error(RNNLAB_ERR_CONFIG, "max_steps must be >= 1 (got %ld)", c->max_steps);
     if (c->eval_every < 1) return rnnlab_error(RNNLAB_ERR_CONFIG, "eval_every must be >= 1 (got %ld)", c->eval_every);
-    if (c->eval_batches < 1) return rnnlab_error(RNNLAB_ERR_CONFIG, "eval_batches must be >= 1 (got %d)", c->eval_batches);
+    if (c->eval_batches < -1)
+        return rnnlab_error(RNNLAB_ERR_CONFIG, "eval_batches must be >= 1, 0 (the default) or -1 (all) (got %d)", c->eval_batches);
     if (c->log_every < 1) return rnnlab_error(RNNLAB_ERR_CONFIG, "log_every must be >= 1 (got %ld)", c->log_every);
     if (c->checkpoint_every < 0)
         return rnnlab_error(RNNLAB_ERR_CONFIG, "checkpoint_every must be >= 0 (got %ld)", c->checkpoint_every);
@@ -319,6 +322,7 @@ struct rnnlab_trainer {
     int *cls;             /* (T, B) or (B) */
     int *len;             /* (B) */
     double *out;          /* (T, B, O) or (B, O): head outputs */
+    double *loss_b;       /* (B) each sample's loss (rnnlab_bptt_get_sample_losses) */
     double *hbuf;         /* (B, H) one state */
     double *tensor_norms; /* (n_tensors) */
 };
@@ -329,7 +333,7 @@ void rnnlab_trainer_free(rnnlab_trainer *tr)
     rnnlab_optim_free(tr->opt);
     rnnlab_bptt_free(tr->ws_train), rnnlab_bptt_free(tr->ws_eval), rnnlab_bptt_free(tr->ws_probe);
     rnnlab_free(tr->x), rnnlab_free(tr->target), rnnlab_free(tr->cls), rnnlab_free(tr->len);
-    rnnlab_free(tr->out), rnnlab_free(tr->hbuf), rnnlab_free(tr->tensor_norms);
+    rnnlab_free(tr->out), rnnlab_free(tr->loss_b), rnnlab_free(tr->hbuf), rnnlab_free(tr->tensor_norms);
     rnnlab_free(tr);
 }
 
@@ -362,9 +366,10 @@ rnnlab_status rnnlab_trainer_create(rnnlab_trainer **out, rnnlab_model *m, rnnla
     tr->cls = rnnlab_malloc(sizeof(int) * rows);
     tr->len = rnnlab_malloc(sizeof(int) * (size_t)B);
     tr->out = rnnlab_malloc(sizeof(double) * rows * O);
+    tr->loss_b = rnnlab_malloc(sizeof(double) * (size_t)B);
     tr->hbuf = rnnlab_malloc(sizeof(double) * (size_t)B * H);
     tr->tensor_norms = rnnlab_calloc((size_t)m->n_tensors + 1, sizeof(double));
-    if (!tr->x || !tr->target || !tr->cls || !tr->len || !tr->out || !tr->hbuf || !tr->tensor_norms) {
+    if (!tr->x || !tr->target || !tr->cls || !tr->len || !tr->out || !tr->loss_b || !tr->hbuf || !tr->tensor_norms) {
         st = rnnlab_error(RNNLAB_ERR_NOMEM, "out of memory allocating the trainer's batch");
         goto fail;
     }
@@ -443,22 +448,35 @@ static rnnlab_status load_batch(rnnlab_trainer *tr, rnnlab_split split, long ind
     return rnnlab_dataset_batch(tr->ds, split, index, tr->B, tr->x, tr->target, tr->cls, tr->len);
 }
 
-/* Batches of an evaluation of split: eval_batches, or fewer when a finite split has fewer. */
-static int eval_batch_count(const rnnlab_trainer *tr, rnnlab_split split)
+/* Batches of an evaluation of split: eval_batches, or fewer when a finite split has fewer; a finite
+ * split whole with eval_batches -1 (all), and with 0 (the default) for the validation and test
+ * splits; else 8. */
+static long eval_batch_count(const rnnlab_trainer *tr, rnnlab_split split)
 {
-    const long n = tr->info.split_size[split];
-    long k = tr->cfg.eval_batches;
-    if (n > 0 && (n + tr->B - 1) / tr->B < k) k = (n + tr->B - 1) / tr->B;
-    return (int)(k < 1 ? 1 : k);
+    const long n = tr->info.split_size[split], whole = n > 0 ? (n + tr->B - 1) / tr->B : 0;
+    const int all = tr->cfg.eval_batches < 0 || (tr->cfg.eval_batches == 0 && split != RNNLAB_SPLIT_TRAIN);
+    long k = tr->cfg.eval_batches > 0 ? tr->cfg.eval_batches : all && n > 0 ? whole : 8;
+    if (n > 0 && whole < k) k = whole;
+    return k < 1 ? 1 : k;
 }
 
-/* Adds the metrics of the batch in the workspace (its outputs read into tr->out) to the sums. */
-static void score_batch(rnnlab_trainer *tr, double *correct, long *n_pos, long *n_ok_seq)
+/* The samples of evaluation batch k that count: all B, except in the last batch of a finite split,
+ * whose rows past the split's end wrap around to its first samples (rnnlab_data_sample), which an
+ * evaluation must not count twice. */
+static int eval_batch_real(const rnnlab_trainer *tr, rnnlab_split split, long k)
+{
+    const long n = tr->info.split_size[split], left = n - k * (long)tr->B;
+    return n > 0 && left < tr->B ? (int)(left > 0 ? left : 0) : tr->B;
+}
+
+/* Adds the metrics of samples 0..real-1 of the batch in the workspace (its outputs read into
+ * tr->out) to the sums. */
+static void score_batch(rnnlab_trainer *tr, int real, double *correct, long *n_pos, long *n_ok_seq)
 {
     const int B = tr->B, O = tr->O, all = tr->info.loss_at == RNNLAB_LOSS_ALL;
     const int xent = tr->info.loss == RNNLAB_LOSS_XENT;
     const double thr = tr->info.success_threshold;
-    for (int b = 0; b < B; b++) {
+    for (int b = 0; b < real; b++) {
         const int n_t = all ? tr->len[b] : 1;
         int seq_ok = 1;
         for (int k = 0; k < n_t; k++) {
@@ -488,11 +506,12 @@ rnnlab_status rnnlab_trainer_evaluate(rnnlab_trainer *tr, const rnnlab_model *mo
     rnnlab_status st0 = rnnlab_split_check(split);
     if (st0) return st0;
     const rnnlab_model *m = model ? model : tr->m;
-    const int nb = eval_batch_count(tr, split);
+    const long nb = eval_batch_count(tr, split);
     double loss_sum = 0, correct = 0;
     long n_pos = 0, n_seq = 0, n_ok = 0;
     *out = (rnnlab_eval_metrics){NAN, NAN, NAN, 0, 0};
-    for (int k = 0; k < nb; k++) {
+    for (long k = 0; k < nb; k++) {
+        const int real = eval_batch_real(tr, split, k);
         rnnlab_status st = load_batch(tr, split, k);
         if (st) return st;
         const rnnlab_batch bt = make_batch(tr, 0);
@@ -501,11 +520,12 @@ rnnlab_status rnnlab_trainer_evaluate(rnnlab_trainer *tr, const rnnlab_model *mo
         if (st == RNNLAB_ERR_NUMERIC)
             return rnnlab_error(st, "%s loss is not finite (%s)", rnnlab_split_name(split), rnnlab_last_error());
         if (st) return st;
+        (void)loss; /* the batch's mean; the samples that count are summed below */
         if ((st = rnnlab_bptt_get_output(tr->ws_eval, tr->out))) return st;
-        const long before = n_pos;
-        score_batch(tr, &correct, &n_pos, &n_ok);
-        loss_sum += loss * (double)(n_pos - before); /* the batch's loss is a mean over its positions */
-        n_seq += tr->B;
+        if ((st = rnnlab_bptt_get_sample_losses(tr->ws_eval, tr->loss_b))) return st;
+        score_batch(tr, real, &correct, &n_pos, &n_ok);
+        for (int b = 0; b < real; b++) loss_sum += tr->loss_b[b]; /* each a sum over its positions */
+        n_seq += real;
     }
     out->loss = loss_sum / (double)n_pos;
     out->positions = n_pos, out->sequences = n_seq;
@@ -545,7 +565,8 @@ rnnlab_status rnnlab_trainer_units(rnnlab_trainer *tr, rnnlab_split split, rnnla
     rnnlab_status st0 = rnnlab_split_check(split);
     if (st0) return st0;
     const rnnlab_model_config *mc = &tr->m->cfg;
-    const int L = mc->num_layers, H = mc->hidden_size, B = tr->B, nb = eval_batch_count(tr, split);
+    const int L = mc->num_layers, H = mc->hidden_size;
+    const long nb = eval_batch_count(tr, split);
     const int bounded = mc->cell != RNNLAB_CELL_RNN || mc->activation == RNNLAB_ACT_TANH;
     const int sigm = mc->cell == RNNLAB_CELL_RNN && mc->activation == RNNLAB_ACT_SIGMOID;
     const int relu = mc->cell == RNNLAB_CELL_RNN && mc->activation == RNNLAB_ACT_RELU;
@@ -555,8 +576,9 @@ rnnlab_status rnnlab_trainer_units(rnnlab_trainer *tr, rnnlab_split split, rnnla
     rnnlab_status st = acc && cnt ? RNNLAB_OK : rnnlab_error(RNNLAB_ERR_NOMEM, "out of memory");
     if (layer_sat)
         for (int l = 0; l < L; l++) layer_sat[l] = (rnnlab_saturation){0, {0, 0, 0}, 0, 0};
-    for (int k = 0; k < nb && !st; k++) {
+    for (long k = 0; k < nb && !st; k++) {
         if ((st = load_batch(tr, split, k))) break;
+        const int real = eval_batch_real(tr, split, k); /* the samples that count (per unit; the layers' saturation is the batch's) */
         const rnnlab_batch bt = make_batch(tr, 0);
         double loss;
         if ((st = rnnlab_bptt_forward(tr->ws_eval, tr->m, &bt, &loss))) break;
@@ -570,7 +592,7 @@ rnnlab_status rnnlab_trainer_units(rnnlab_trainer *tr, rnnlab_split split, rnnla
             }
             for (int t = 0; t < tr->T && !st; t++) {
                 if ((st = rnnlab_bptt_get_state(tr->ws_eval, l, t, tr->hbuf, NULL))) break;
-                for (int b = 0; b < B; b++) {
+                for (int b = 0; b < real; b++) {
                     if (t >= tr->len[b]) continue;
                     for (int j = 0; j < H; j++) {
                         const size_t u = (size_t)l * H + j;
@@ -913,7 +935,7 @@ static int dim_column(const rnnlab_experiment *e, const char *c)
 }
 
 static const char *const train_cols[] = {"step", "phase", "loss", "accuracy", "success_rate", "lr", "grad_norm",
-                                         "clip_fired", NULL};
+                                         "clip_fired", "sequences", "positions", NULL};
 static const char *const layer_cols[] = {"step", "layer", "grad_norm", "param_norm", NULL};
 static const char *const probe_cols[] = {"step", "layer", "t", "lag", "grad_norm_h", "grad_norm_h_batch",
                                          "grad_norm_c", "grad_norm_c_batch", NULL};
@@ -1071,6 +1093,7 @@ static void eval_rows(trun *t, long step, const rnnlab_eval_metrics *mt)
         exp_num_or_empty(b, mt[i].accuracy);
         exp_num_or_empty(b, mt[i].success_rate);
         rnnlab_csv_empty(b), rnnlab_csv_empty(b), rnnlab_csv_empty(b);
+        rnnlab_csv_int(b, mt[i].sequences), rnnlab_csv_int(b, mt[i].positions); /* what the evaluation scored */
         rnnlab_csv_end_row(b);
     }
 }
@@ -1102,6 +1125,7 @@ static void update_rows(trun *t, const rnnlab_step_report *rep)
     rnnlab_csv_num(b, rep->lr);
     rnnlab_csv_num(b, rep->grad_norm);
     rnnlab_csv_int(b, rep->clip_fired);
+    rnnlab_csv_empty(b), rnnlab_csv_empty(b); /* sequences, positions: an evaluation's */
     rnnlab_csv_end_row(b);
     const int L = t->L;
     for (int i = 0; i < t->m->n_tensors; i++) t->pnorm[i] = rnnlab_param_norm(t->m, i);
