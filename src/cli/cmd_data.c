@@ -22,7 +22,8 @@ static void help(FILE *f)
                "show: opens NAME with the options given (the keys of an experiment file's [task] section) and\n"
                "prints the first N examples (1 to 64, default 3; at most as many as the split holds) of batch 0\n"
                "of the split (default train), decoded: images as ASCII art, text as characters, symbols,\n"
-               "markers and values for the synthetic tasks, and the trivial baseline. Seed default 1.\n"
+               "markers and values for the synthetic tasks, and the trivial baseline. --seed is the data\n"
+               "seed (default 1): a run's is summary.csv's data_seed, not the experiment's seed.\n"
                "Exit status: 0 ok, 1 runtime error (missing or malformed data), 2 usage error.\n");
 }
 

@@ -1111,7 +1111,15 @@ rnnlab_status exp_resolve(const rnnlab_experiment *e, long id, exp_run *r, rnnla
         for (int i = 0; i < n; i++)
             if (!strcmp(set[i].section, "train") && !strcmp(set[i].key, "truncate")) trunc = &set[i];
             else if (!strcmp(set[i].section, "train") && !strcmp(set[i].key, "init_from")) init_from = &set[i];
-        if (init_from) {
+        if (init_from) { /* the weights come from the file: an init key would be ignored, yet recorded */
+            static const char *const init_keys[] = {"init", "init_ih", "init_hh", "init_bias", "gain",
+                                                    "identity_scale", "normal_std", "forget_bias", NULL};
+            for (int i = 0; i < n; i++)
+                for (const char *const *ik = init_keys; *ik; ik++)
+                    if (!strcmp(set[i].section, "model") && !strcmp(set[i].key, *ik))
+                        return fail_at(e, set[i].line, *ik,
+                                       "has no effect with init_from (line %d), whose file gives every weight: drop one "
+                                       "of them", init_from->line);
             FILE *f = fopen(r->train.init_from, "rb");
             if (!f) return fail_at(e, init_from->line, "init_from", "cannot open '%s': %s", r->train.init_from, strerror(errno));
             fclose(f);
