@@ -120,6 +120,9 @@ static void test_bad_experiment_files(void **state)
         {"[task]\nname = adding\nseq_len = 40\n[sweep]\nseed = 1,\n\n  2\n", ":7: seed: an indented continuation of line 5"},
         {"[task]\nseq_len = 30\n[sweep]\ntask.name = adding, nosuch\n", ":4: task: unknown task 'nosuch'"},
         {"[task]\nseq_len = 30\n[sweep]\ntask.name = adding, copy\n", ":2: seq_len: not an option of task copy"},
+        /* an init key beside init_from would be ignored, yet recorded in summary.csv */
+        {"[model]\ncell = lstm\nforget_bias = 3\n[task]\nname = adding\nseq_len = 40\n[train]\ninit_from = w.txt\n",
+         ":3: forget_bias: has no effect with init_from (line 8), whose file gives every weight"},
         /* which of the swept tasks refused a value */
         {"[task]\nvariant = le2015\nseq_len = 30\n[sweep]\ntask.name = adding, two_sequence\n",
          ":2: variant: expected one of 3a, 3b, 3c, got 'le2015' (task two_sequence)"},
