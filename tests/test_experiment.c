@@ -1327,6 +1327,40 @@ static void test_mixed_blas_kernels_are_named(void **state)
     assert_true(check_file_has(path, "\n  \"blas_kernels\": \"Prescott, Core2\",\n"));
 }
 
+/* A folder whose journal head differs only in its files or their header lengths says which: the same
+ * file run with training (rnnlab train; more files), or another rnnlab version (other columns: a
+ * trial's resume of an older training folder was told it had been run without training). */
+static void test_journal_head_says_what_differs(void **state)
+{
+    (void)state;
+    check_need_cli();
+    const char *ini = check_tmp_path("jhead.ini"), *log = check_tmp_path("jhead.log");
+    char out[4300], path[4400];
+    snprintf(out, sizeof out, "%s", check_tmp_path("jhead_out"));
+    check_write_file(ini, "[model]\nhidden_size = 4\n[task]\nname = adding\nlength = fixed\nbatch = 2\nseq_len = 30\n");
+    const char *run[] = {"run", "--quiet", "--no-plot", "--out", out, ini, NULL};
+    assert_int_equal(check_run_cli(log, run), 0);
+    const char *train[] = {"train", "--quiet", "--no-plot", "--out", out, ini, NULL};
+    assert_int_equal(check_run_cli(log, train), 2);
+    assert_true(check_file_has(log, "holds results of the same file run without training (rnnlab run)"));
+    snprintf(path, sizeof path, "%s/.journal", out);
+    char *j = check_slurp(path, NULL);
+    assert_non_null(j);
+    char *sizes = strstr(j, " sizes=");
+    assert_non_null(sizes);
+    const long first = strtol(sizes + 7, NULL, 10); /* decay.csv's header, one byte longer */
+    char head[64];
+    snprintf(head, sizeof head, " sizes=%ld", first + 1);
+    const size_t old_len = (size_t)snprintf(NULL, 0, " sizes=%ld", first);
+    char *edited = malloc(strlen(j) + 8);
+    assert_non_null(edited);
+    snprintf(edited, strlen(j) + 8, "%.*s%s%s", (int)(sizes - j), j, head, sizes + old_len);
+    check_write_file(path, edited);
+    free(j), free(edited);
+    assert_int_equal(check_run_cli(log, run), 2);
+    assert_true(check_file_has(log, "holds results of another rnnlab version, whose CSV files have other columns"));
+}
+
 /* A command with nothing to do in a finished folder leaves its manifest.json as it is (the threads,
  * times, or a merge's record that made the results: a trial saw a no-op rerun overwrite them); a
  * manifest whose command did not end (a kill before the last write) is written again; and bytes after
@@ -1988,6 +2022,7 @@ int main(void)
         cmocka_unit_test(test_interrupt_keeps_committed_runs),
         cmocka_unit_test(test_variable_length_probe_ends_at_the_longest_sample),
         cmocka_unit_test(test_nothing_to_do_keeps_the_manifest),
+        cmocka_unit_test(test_journal_head_says_what_differs),
         cmocka_unit_test(test_mixed_blas_kernels_are_named),
         cmocka_unit_test(test_cli_argument_edges),
         cmocka_unit_test(test_train_info_names_the_kept_weights),

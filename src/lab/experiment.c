@@ -872,8 +872,12 @@ static rnnlab_status open_outputs(const rnnlab_experiment *e, const char *dir, i
             else if (oh.grid != e->grid_size) snprintf(why, sizeof why, "a grid of %ld runs (now %ld)", oh.grid, e->grid_size);
             else if (oh.k != shard_k || oh.n != shard_n)
                 snprintf(why, sizeof why, "shard %d/%d (now %d/%d)", oh.k, oh.n, shard_k, shard_n);
-            else snprintf(why, sizeof why, "the same file run %s, or its .journal was edited",
-                          e->train.on ? "without training (rnnlab run)" : "with training (rnnlab train)");
+            else if (oh.nf != nf)
+                snprintf(why, sizeof why, "the same file run %s, or its .journal was edited",
+                         e->train.on ? "without training (rnnlab run)" : "with training (rnnlab train)");
+            else /* the same files, headers of other lengths: other columns */
+                snprintf(why, sizeof why, "another rnnlab version, whose CSV files have other columns (or its "
+                         ".journal was edited)");
             rnnlab_free(old);
             for (int i = 0; i < N_FILES; i++) rnnlab_csvbuf_free(&hdr[i]);
             return rnnlab_error(RNNLAB_ERR_CONFIG,
