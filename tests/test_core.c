@@ -185,7 +185,8 @@ static void test_names_and_parsing(void **state)
         const char *text;
     } shortest[] = {{0.063107, "0.063107"}, {0.1, "0.1"}, {1e300, "1e+300"}, {-0.0, "-0"}, {3, "3"},
                     {1.0 / 3, "0.3333333333333333"}, {5e-324, "5e-324"}, {NAN, "nan"},
-                    {-INFINITY, "-inf"}, {0.1 + 0.2, "0.30000000000000004"}};
+                    {-INFINITY, "-inf"}, {0.1 + 0.2, "0.30000000000000004"}, {300, "300"}, {20, "20"},
+                    {-1e16, "-10000000000000000"}}; /* whole numbers as written, not 3e+02 (a review) */
     for (size_t i = 0; i < sizeof shortest / sizeof *shortest; i++) {
         char buf[40];
         rnnlab_format_shortest(buf, sizeof buf, shortest[i].v);

@@ -1322,9 +1322,20 @@ static void test_mixed_blas_kernels_are_named(void **state)
     }
     const char *merge[] = {"merge", out, NULL};
     assert_int_equal(check_run_cli(log, merge), 0);
-    assert_true(check_file_has(log, "warning: the shards ran under different OpenBLAS kernels (Prescott, Core2)"));
+    assert_true(check_file_has(log, "warning: the shards' runs were made under different OpenBLAS kernels (Prescott, Core2)"));
     snprintf(path, sizeof path, "%s/manifest.json", out);
     assert_true(check_file_has(path, "\n  \"blas_kernels\": \"Prescott, Core2\",\n"));
+    /* a merge into a folder whose only result is an earlier training sweep's file (no journal) is
+       refused, as run refuses it (a review found merge still took it) */
+    static const char *const merged[] = {".journal", "decay.csv", "summary.csv", "layers.csv"};
+    for (int k = 0; k < 4; k++) {
+        snprintf(path, sizeof path, "%s/%s", out, merged[k]);
+        assert_int_equal(unlink(path), 0);
+    }
+    snprintf(path, sizeof path, "%s/train.csv", out);
+    check_write_file(path, "old\n");
+    assert_int_equal(check_run_cli(log, merge), 1);
+    assert_true(check_file_has(log, "has results without a journal (train.csv)"));
 }
 
 /* A folder whose journal head differs only in its files or their header lengths says which: the same
@@ -1492,6 +1503,33 @@ static void test_variable_length_probe_ends_at_the_longest_sample(void **state)
     }
     free(csv);
     assert_int_equal(rows, RUNS);
+    /* the training probe's rows (train_probe.csv) end there too (a review found them at T + T/10) */
+    check_write_file(ini, "[model]\nhidden_size = 4\nnum_layers = 2\n[task]\nname = adding\nseq_len = 30\nbatch = 1\n"
+                          "[train]\nmax_steps = 1\nprobe_at = 0\n[sweep]\nseed = 1..8\n");
+    const char *train[] = {"train", "--quiet", "--no-plot", "--fresh", "--out", out, ini, NULL};
+    assert_int_equal(check_run_cli(log, train), 0);
+    snprintf(path, sizeof path, "%s/train_probe.csv", out);
+    csv = check_slurp(path, NULL);
+    assert_non_null(csv);
+    line = strtok_r(csv, "\n", &save);
+    const int p_run = csv_col(line, "run_id"), p_l = csv_col(line, "layer"), p_t = csv_col(line, "t"),
+              p_lag = csv_col(line, "lag"), p_g = csv_col(line, "grad_norm_h");
+    assert_true(p_run >= 0 && p_l >= 0 && p_t >= 0 && p_lag >= 0 && p_g >= 0);
+    for (int r = 0; r < RUNS; r++)
+        for (int l = 0; l < LAYERS; l++) tmax[r][l] = -1;
+    while ((line = strtok_r(NULL, "\n", &save))) {
+        const int r = (int)csv_num_at(line, p_run), l = (int)csv_num_at(line, p_l), t = (int)csv_num_at(line, p_t);
+        assert_true(r >= 0 && r < RUNS && l >= 0 && l < LAYERS);
+        if (t > tmax[r][l]) tmax[r][l] = t, lag[r][l] = csv_num_at(line, p_lag), grad[r][l] = csv_num_at(line, p_g);
+    }
+    free(csv);
+    shorter = 0;
+    for (int r = 0; r < RUNS; r++)
+        for (int l = 0; l < LAYERS; l++) {
+            assert_true(tmax[r][l] >= 29 && tmax[r][l] <= 32 && lag[r][l] == 0 && grad[r][l] > 0);
+            shorter += l == 0 && tmax[r][l] < 32;
+        }
+    assert_true(shorter >= 1);
 }
 
 /* Writes <tmp>/<name>.ini with text and trains it with the CLI (1 thread) into out = <tmp>/<name>_out

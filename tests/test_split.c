@@ -95,7 +95,7 @@ static rnnlab_bptt *variant_ws(const variant *v, const rnnlab_model *m, int part
 
 /* Everything one forward/backward pair reports, gathered in doubles. */
 typedef struct outcome {
-    double loss, *grads, *dx, *dh0, *dc0, *taps, *out, *state;
+    double loss, *grads, *dx, *dh0, *dc0, *taps, *out, *state, *sample_loss;
     size_t n_grads, n_taps, n_out;
 } outcome;
 
@@ -107,8 +107,15 @@ static void run(const variant *v, rnnlab_model *m, rnnlab_bptt *ws, const batch_
     r->grads = malloc(sizeof(double) * r->n_grads), r->taps = malloc(sizeof(double) * r->n_taps);
     r->dx = malloc(sizeof(double) * T * B * I), r->dh0 = malloc(sizeof(double) * L * B * H);
     r->dc0 = calloc((size_t)L * B * H, sizeof(double)), r->out = calloc(r->n_out, sizeof(double));
-    r->state = calloc(4 * (size_t)B * H, sizeof(double));
+    r->state = calloc(4 * (size_t)B * H, sizeof(double)), r->sample_loss = malloc(sizeof(double) * B);
     assert_int_equal(rnnlab_bptt_forward(ws, m, &b->bt, &r->loss), RNNLAB_OK);
+    /* each sample's loss (a sum over its positions): their sum over the positions' count is the loss */
+    assert_int_equal(rnnlab_bptt_get_sample_losses(ws, r->sample_loss), RNNLAB_OK);
+    double sum = 0;
+    long n_pos = 0;
+    for (int s = 0; s < B; s++)
+        sum += r->sample_loss[s], n_pos += v->at == RNNLAB_LOSS_ALL ? (v->padded ? b->len[s] : T) : 1;
+    assert_close1("sample losses", sum / (double)n_pos, r->loss, 0, 1e-13);
     assert_int_equal(rnnlab_bptt_get_output(ws, r->out), RNNLAB_OK);
     assert_int_equal(rnnlab_bptt_get_state(ws, L - 1, -1, r->state, lstm ? r->state + B * H : NULL), RNNLAB_OK);
     assert_int_equal(rnnlab_bptt_get_state(ws, 0, 1, r->state + 2 * B * H, lstm ? r->state + 3 * B * H : NULL),
@@ -134,6 +141,7 @@ static void run(const variant *v, rnnlab_model *m, rnnlab_bptt *ws, const batch_
 static void outcome_free(outcome *r)
 {
     free(r->grads), free(r->dx), free(r->dh0), free(r->dc0), free(r->taps), free(r->out), free(r->state);
+    free(r->sample_loss);
 }
 
 /* Everything two workspaces report agrees to 1e-13 (float64). */
@@ -148,6 +156,7 @@ static void assert_same_outcome(const variant *v, const outcome *r, const outcom
     assert_close("taps", r->taps, one->taps, one->n_taps, tol, tol);
     assert_close("outputs", r->out, one->out, one->n_out, tol, tol);
     assert_close("states", r->state, one->state, 4 * (size_t)B * H, tol, tol);
+    assert_close("sample losses", r->sample_loss, one->sample_loss, (size_t)B, tol, tol);
 }
 
 /* For every variant: what one workspace of one block reports, against each of the n workspaces

@@ -291,8 +291,9 @@ static void test_divergence_is_reported(void **state)
 /* An evaluation scores every sequence of a finite split once (eval_batches = all, the default): the
  * last batch's rows past the split's end wrap around to its first sequences, and a trial found them
  * counted twice, and by default only 8 batches of a larger split scored. The expected loss comes from
- * batches of one sequence, which never wrap: the mean over all loss positions of the split. B = 32
- * and 40 sequences runs the first batch as parts (B >= 32), whose samples' losses come from each part. */
+ * batches of one sequence, which never wrap: the mean over all loss positions of the split. (The
+ * evaluation workspace keeps its cache, so it never runs as parts: tests/test_split.c checks each
+ * sample's loss of a workspace in parts against one workspace's.) */
 static void test_eval_scores_the_whole_split(void **state)
 {
     (void)state;
@@ -331,6 +332,25 @@ static void test_eval_scores_the_whole_split(void **state)
         if (k == 0) one = ev;
         else assert_true(check_close1("valid loss, all of the split", ev.loss, one.loss, 0, 1e-13));
     }
+    /* the per-layer saturation of units counts each value once too (a review found the wrapped rows
+       counted): the same for batches of 1, 3 and 64 */
+    rnnlab_saturation sat[3];
+    rnnlab_unit_stats units[4];
+    rnnlab_model *big = check_model(&mc, 9); /* weights 8x larger: some gate values saturate, not all */
+    for (size_t i = 0; i < big->n_params; i++) ((double *)big->params)[i] *= 8;
+    for (int k = 0; k < 3; k++) {
+        rnnlab_trainer *tu = NULL;
+        assert_int_equal(rnnlab_trainer_create(&tu, big, ds, k == 0 ? 1 : k == 1 ? 3 : 64, &c, 1), RNNLAB_OK);
+        assert_int_equal(rnnlab_trainer_units(tu, RNNLAB_SPLIT_VALID, units, &sat[k]), RNNLAB_OK);
+        rnnlab_trainer_free(tu);
+        assert_true(sat[k].gate[0] > 0 && sat[k].gate[0] < 1); /* a GRU's reset gate */
+        if (k) {
+            assert_true(check_close1("sat gate r", sat[k].gate[0], sat[0].gate[0], 0, 1e-12));
+            assert_true(check_close1("sat gate z", sat[k].gate[1], sat[0].gate[1], 0, 1e-12));
+            assert_true(check_close1("sat h", sat[k].h, sat[0].h, 0, 1e-12));
+        }
+    }
+    rnnlab_model_free(big);
     /* eval_batches = N: N batches, fewer when the split has fewer, none of them counted twice */
     c.eval_batches = 2;
     rnnlab_trainer *tr = NULL;

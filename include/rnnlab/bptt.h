@@ -234,8 +234,8 @@ rnnlab_status rnnlab_bptt_get_state(const rnnlab_bptt *ws, int l, int t, double 
  * (its last step, or each of its len_b steps with the loss at all), of the position's loss as the
  * forward's loss defines it, not divided by the positions' count: the forward's loss is
  * sum_b loss_b[b] / (number of positions) up to rounding. For an evaluation over a set of samples
- * that is not a whole batch (the last batch of a finite split). Errors: RNNLAB_ERR_CONFIG before the
- * first forward. */
+ * that is not a whole batch (the last batch of a finite split). After a chunked pass
+ * (rnnlab_bptt_chunked), the last chunk's. Errors: RNNLAB_ERR_CONFIG before the first forward. */
 rnnlab_status rnnlab_bptt_get_sample_losses(const rnnlab_bptt *ws, double *loss_b);
 
 /* Copies the head outputs of the last forward into out: (B, O) at last, (T, B, O) at all (rows after

@@ -59,6 +59,13 @@ typedef struct rnnlab_saturation {
 
 rnnlab_status rnnlab_diag_saturation(const rnnlab_bptt *ws, const rnnlab_model *m, int l, rnnlab_saturation *out);
 
+/* The same over samples 0..n_samples-1 of the batch (1 <= n_samples <= B, else RNNLAB_ERR_SHAPE),
+ * with *n_values (may be NULL) the values counted: every fraction's denominator, so that fractions of
+ * several batches combine exactly as sum(fraction * n_values) / sum(n_values). For an evaluation
+ * whose last batch's rows past a finite split's end repeat its first samples. */
+rnnlab_status rnnlab_diag_saturation_of(const rnnlab_bptt *ws, const rnnlab_model *m, int l, int n_samples,
+                                        rnnlab_saturation *out, long *n_values);
+
 /*
  * rnnlab_diag_jacobian - the Jacobian view of layer l (Pascanu, Mikolov & Bengio 2013, Section 2):
  * for each step t, the spectral norm of d s_{T_b - 1} / d s_t, where s is the layer's recurrent

@@ -197,8 +197,8 @@ typedef struct rnnlab_unit_stats {
 
 /*
  * rnnlab_trainer_units - per-unit statistics of every layer on the evaluation's batches of split:
- * units (L*H, layer-major) and, per layer, the saturation of rnnlab_diag_saturation averaged over
- * the batches (layer_sat (L), may be NULL).
+ * units (L*H, layer-major) and, per layer, the saturation of rnnlab_diag_saturation over every value
+ * of the samples scored, each counted once (layer_sat (L), may be NULL).
  * Memory:  allocates O(L*H) once for the accumulators.
  * Errors:  RNNLAB_ERR_NUMERIC, RNNLAB_ERR_NOMEM, data and engine errors.
  */

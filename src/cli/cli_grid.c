@@ -77,12 +77,15 @@ int cli_grid_file(const char *cmd, const char *arg, const char **file, int opera
 }
 
 /* s as one shell word for a command line to copy (single quotes where it has more than letters,
- * digits and _ . / - + , : @ %), in buf (n bytes; a word that does not fit is cut). */
+ * digits and _ . / - + , : @ %, and ./ before a leading -), in buf (n bytes; a word that does not fit
+ * is cut). */
 static const char *shell_word(const char *s, char *buf, size_t n)
 {
-    if (*s && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_./-+,:@%") == strlen(s))
+    const int dash = s[0] == '-'; /* ./-name: not an option to the command it is pasted into */
+    if (*s && !dash && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_./-+,:@%") == strlen(s))
         return s;
     size_t k = 0;
+    if (dash) buf[k++] = '.', buf[k++] = '/';
     buf[k++] = '\'';
     for (; *s && k + 6 < n; s++) {
         if (*s == '\'') memcpy(buf + k, "'\\''", 4), k += 4; /* ' ends the quote, \' is one, ' opens again */

@@ -85,6 +85,14 @@ static rnnlab_status draw_figures(const char *dir)
     return st;
 }
 
+/* 1 when one of the arguments asks for the help (--help or -h, anywhere: `rnnlab plot DIR --help`). */
+static int cli_wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return 1;
+    return 0;
+}
+
 /* The one folder argument of merge and plot (trailing slashes trimmed, into static storage), or NULL
  * after printing the error: none, or more than one. */
 static const char *folder_arg(const char *cmd, int argc, char **argv)
@@ -105,7 +113,7 @@ static const char *folder_arg(const char *cmd, int argc, char **argv)
 
 int cmd_merge(int argc, char **argv)
 {
-    const int help = argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"));
+    const int help = cli_wants_help(argc, argv);
     const char *dir = help ? NULL : folder_arg("merge", argc, argv);
     if (!dir) {
         FILE *f = help ? stdout : stderr;
@@ -131,7 +139,7 @@ int cmd_merge(int argc, char **argv)
 
 int cmd_plot(int argc, char **argv)
 {
-    const int help = argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"));
+    const int help = cli_wants_help(argc, argv);
     const char *dir = help ? NULL : folder_arg("plot", argc, argv);
     if (!dir) {
         FILE *f = help ? stdout : stderr;

@@ -46,6 +46,12 @@ int rnnlab_format_float(char *buf, size_t size, double v) { return format_with(b
 
 int rnnlab_format_shortest(char *buf, size_t size, double v)
 {
+    if (v == floor(v) && fabs(v) < 1e17) { /* a whole number as written, not 3e+02 */
+        locale_t prev = enter_c();
+        const int w = snprintf(buf, size, "%.0f", v);
+        leave_c(prev);
+        return w;
+    }
     int n = 0;
     for (int digits = 1; digits <= 17; digits++) {
         n = format_with(buf, size, v, digits);

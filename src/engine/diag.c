@@ -19,7 +19,8 @@
 
 /* ---------------------------------------------------------------- saturation */
 
-void R(rnnlab_diag_saturation_impl)(const rnnlab_bptt *ws, const rnnlab_model *m, int l0, int l1,
+/* Over samples 0..nb-1; returns the values counted (the fractions' denominator). */
+long R(rnnlab_diag_saturation_impl)(const rnnlab_bptt *ws, const rnnlab_model *m, int l0, int l1, int nb,
                                     rnnlab_saturation *out)
 {
     const int B = ws->B, H = ws->H, GH = ws->GH;
@@ -36,7 +37,7 @@ void R(rnnlab_diag_saturation_impl)(const rnnlab_bptt *ws, const rnnlab_model *m
     long n_units = 0, n_sat = 0, n_dead = 0, n_cand = 0, n_gate[3] = {0, 0, 0};
     for (int l = l0; l <= l1; l++)
         for (int t = 0; t < ws->Teff; t++)
-            for (int b = 0; b < B; b++) {
+            for (int b = 0; b < nb; b++) {
                 if (t >= ws->len[b]) continue;
                 const real *h = (const real *)ws->Hs[l] + ((size_t)(t + 1) * B + b) * H;
                 const real *g = (const real *)ws->gates[l] + ((size_t)t * B + b) * GH;
@@ -57,6 +58,7 @@ void R(rnnlab_diag_saturation_impl)(const rnnlab_bptt *ws, const rnnlab_model *m
     out->dead = relu && n_units ? (double)n_dead / nu : NAN;
     for (int k = 0; k < 3; k++) out->gate[k] = k < n_gates && n_units ? (double)n_gate[k] / nu : NAN;
     out->candidate = n_gates && n_units ? (double)n_cand / nu : NAN;
+    return n_units;
 }
 
 /* ---------------------------------------------------------------- Jacobian */

@@ -68,17 +68,26 @@ static rnnlab_status check(const rnnlab_bptt *ws, const rnnlab_model *m, int l, 
     return RNNLAB_OK;
 }
 
-rnnlab_status rnnlab_diag_saturation(const rnnlab_bptt *ws, const rnnlab_model *m, int l, rnnlab_saturation *out)
+rnnlab_status rnnlab_diag_saturation_of(const rnnlab_bptt *ws, const rnnlab_model *m, int l, int n_samples,
+                                        rnnlab_saturation *out, long *n_values)
 {
     RNNLAB_REQUIRE_PTR("rnnlab_diag_saturation", ws);
     RNNLAB_REQUIRE_PTR("rnnlab_diag_saturation", m);
     RNNLAB_REQUIRE_PTR("rnnlab_diag_saturation", out);
     rnnlab_status st = check(ws, m, l, 1);
     if (st) return st;
+    if (n_samples < 1 || n_samples > ws->B)
+        return rnnlab_error(RNNLAB_ERR_SHAPE, "saturation: %d samples of a batch of %d", n_samples, ws->B);
     const int l0 = l < 0 ? 0 : l, l1 = l < 0 ? ws->L - 1 : l;
-    if (m->cfg.dtype == RNNLAB_FLOAT32) rnnlab_diag_saturation_impl_f32(ws, m, l0, l1, out);
-    else rnnlab_diag_saturation_impl_f64(ws, m, l0, l1, out);
+    const long n = m->cfg.dtype == RNNLAB_FLOAT32 ? rnnlab_diag_saturation_impl_f32(ws, m, l0, l1, n_samples, out)
+                                                  : rnnlab_diag_saturation_impl_f64(ws, m, l0, l1, n_samples, out);
+    if (n_values) *n_values = n;
     return RNNLAB_OK;
+}
+
+rnnlab_status rnnlab_diag_saturation(const rnnlab_bptt *ws, const rnnlab_model *m, int l, rnnlab_saturation *out)
+{
+    return rnnlab_diag_saturation_of(ws, m, l, ws ? ws->B : 1, out, NULL);
 }
 
 rnnlab_status rnnlab_diag_jacobian(const rnnlab_bptt *ws, const rnnlab_model *m, int l, int n_samples, double *norm,

@@ -7,7 +7,7 @@
 #include "rnnlab/diag.h"
 
 #define RNNLAB_DIAG_DECLARE(S)                                                                                  \
-    void rnnlab_diag_saturation_impl##S(const rnnlab_bptt *ws, const rnnlab_model *m, int l0, int l1,          \
+    long rnnlab_diag_saturation_impl##S(const rnnlab_bptt *ws, const rnnlab_model *m, int l0, int l1, int nb,  \
                                         rnnlab_saturation *out);                                               \
     rnnlab_status rnnlab_diag_jacobian_impl##S(const rnnlab_bptt *ws, const rnnlab_model *m, int l, int n_samples, \
                                                double *norm, double *log10_norm);

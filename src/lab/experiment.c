@@ -804,6 +804,7 @@ static int kernels_add(char *list, size_t n, const char *k)
     }
     const int others = list[0] != '\0';
     const size_t used = strlen(list);
+    if (used + strlen(k) + 3 > n) return others; /* no room: never a name cut in half */
     snprintf(list + used, n - used, "%s%s", others ? ", " : "", k);
     return others;
 }
@@ -1305,10 +1306,11 @@ static rnnlab_status experiment_run(rnnlab_experiment *e, const rnnlab_run_optio
     const int keep_manifest = !st && todo == 0 && manifest_ended(dir);
     /* the kernels of every command that made these results: a resume under others (another CPU, or
        OPENBLAS_CORETYPE) gives rows whose last bits differ from an uninterrupted run's */
-    char kernels[256] = "", before[256];
+    char kernels[1024] = "", before[1024];
     if (!st && j.n_done > 0) manifest_kernels(dir, kernels, sizeof kernels);
     snprintf(before, sizeof before, "%s", kernels);
-    if (!st && kernels_add(kernels, sizeof kernels, rnnlab_blas_core()) && todo > 0)
+    /* this command's kernels join the list only when it runs something (or starts the folder) */
+    if (!st && (todo > 0 || !kernels[0]) && kernels_add(kernels, sizeof kernels, rnnlab_blas_core()) && todo > 0)
         fprintf(opt->progress ? opt->progress : stderr,
                 "rnnlab: warning: OpenBLAS runs its %s kernels here, and the %ld run(s) done before ran under %s: "
                 "the last bits of results differ between kernels, so these files will not be the bytes of one "
@@ -1450,7 +1452,7 @@ static rnnlab_status merge_target_check(const char *dir, unsigned long crc, long
                                  "them, so nothing was written. Merge the shards in a folder of their own, or move those "
                                  "results away", dir, crc, grid);
     }
-    const char *stray = stray_result(dir, nf);
+    const char *stray = stray_result(dir, N_FILES); /* a training sweep's files too */
     return stray ? rnnlab_error(RNNLAB_ERR_CONFIG, "%s has results without a journal (%s); merging would replace them, "
                                 "so nothing was written. Move them away first", dir, stray)
                  : RNNLAB_OK;
@@ -1602,7 +1604,7 @@ rnnlab_status rnnlab_experiment_merge(const char *dir)
          * done, and how many shards it came from */
         if (!st) {
             /* the kernels of every shard (shards run on different CPUs differ in the last bits) */
-            char kernels[256] = "", one[256];
+            char kernels[1024] = "", one[1024];
             int mixed = 0;
             for (int k = 0; k < n; k++) {
                 manifest_kernels(sh[k].dir, one, sizeof one);
@@ -1612,9 +1614,9 @@ rnnlab_status rnnlab_experiment_merge(const char *dir)
                 }
             }
             if (mixed)
-                fprintf(stderr, "rnnlab: warning: the shards ran under different OpenBLAS kernels (%s): the last bits "
-                        "of results differ between kernels, so the merged files are not the bytes of one run "
-                        "(manifest.json names them all)\n", kernels);
+                fprintf(stderr, "rnnlab: warning: the shards' runs were made under different OpenBLAS kernels (%s): "
+                        "the last bits of results differ between kernels, so the merged files are not the bytes of "
+                        "one run (manifest.json names them all)\n", kernels);
             char *end = strrchr(man, '}');
             rnnlab_csvbuf mb = {0};
             *end = '\0';

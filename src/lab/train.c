@@ -316,6 +316,7 @@ struct rnnlab_trainer {
     rnnlab_optim *opt;
     rnnlab_bptt *ws_train, *ws_eval, *ws_probe;
     long step;             /* updates done */
+    int probe_steps;       /* the last probe's steps: its batch's longest sample (as the runner's probe) */
     /* batch buffers, allocated once */
     double *x;            /* (T, B, I) */
     double *target;       /* (T, B, O) or (B, O) */
@@ -549,6 +550,8 @@ rnnlab_status rnnlab_trainer_probe(rnnlab_trainer *tr, rnnlab_taps *taps)
             memmove(tr->target + (size_t)b * O, tr->target + row * O, sizeof(double) * O);
             tr->cls[b] = tr->cls[row];
         }
+    tr->probe_steps = 1; /* later steps are padding in every sample (experiment.c, do_run) */
+    for (int b = 0; b < B; b++) tr->probe_steps = RNNLAB_MAX(tr->probe_steps, RNNLAB_MIN(tr->len[b], tr->T));
     const rnnlab_batch bt = make_batch(tr, 0);
     double loss;
     if ((st = rnnlab_bptt_forward(tr->ws_probe, tr->m, &bt, &loss))) return st;
@@ -573,22 +576,26 @@ rnnlab_status rnnlab_trainer_units(rnnlab_trainer *tr, rnnlab_split split, rnnla
     /* per unit: count, mean and M2 (Welford 1962), saturated and dead counts, in a fixed order */
     double *acc = rnnlab_calloc((size_t)L * H * 4, sizeof(double));
     long *cnt = rnnlab_calloc((size_t)L * H, sizeof(long));
-    rnnlab_status st = acc && cnt ? RNNLAB_OK : rnnlab_error(RNNLAB_ERR_NOMEM, "out of memory");
+    double *sat_n = rnnlab_calloc((size_t)L, sizeof(double)); /* the values each layer's saturation counted */
+    rnnlab_status st = acc && cnt && sat_n ? RNNLAB_OK : rnnlab_error(RNNLAB_ERR_NOMEM, "out of memory");
     if (layer_sat)
         for (int l = 0; l < L; l++) layer_sat[l] = (rnnlab_saturation){0, {0, 0, 0}, 0, 0};
     for (long k = 0; k < nb && !st; k++) {
         if ((st = load_batch(tr, split, k))) break;
-        const int real = eval_batch_real(tr, split, k); /* the samples that count (per unit; the layers' saturation is the batch's) */
+        const int real = eval_batch_real(tr, split, k); /* the samples that count */
         const rnnlab_batch bt = make_batch(tr, 0);
         double loss;
         if ((st = rnnlab_bptt_forward(tr->ws_eval, tr->m, &bt, &loss))) break;
         for (int l = 0; l < L && !st; l++) {
-            if (layer_sat) {
+            if (layer_sat) { /* fractions weighted by the values counted: each value once, whatever the batch */
                 rnnlab_saturation s;
-                if ((st = rnnlab_diag_saturation(tr->ws_eval, tr->m, l, &s))) break;
+                long nv = 0;
+                if ((st = rnnlab_diag_saturation_of(tr->ws_eval, tr->m, l, real, &s, &nv))) break;
+                const double w = (double)nv;
                 rnnlab_saturation *a = &layer_sat[l];
-                a->h += s.h / nb, a->candidate += s.candidate / nb, a->dead += s.dead / nb;
-                for (int g = 0; g < 3; g++) a->gate[g] += s.gate[g] / nb;
+                a->h += s.h * w, a->candidate += s.candidate * w, a->dead += s.dead * w;
+                for (int g = 0; g < 3; g++) a->gate[g] += s.gate[g] * w;
+                sat_n[l] += w;
             }
             for (int t = 0; t < tr->T && !st; t++) {
                 if ((st = rnnlab_bptt_get_state(tr->ws_eval, l, t, tr->hbuf, NULL))) break;
@@ -617,7 +624,14 @@ rnnlab_status rnnlab_trainer_units(rnnlab_trainer *tr, rnnlab_split split, rnnla
             units[u].sat_frac = bounded || sigm ? acc[4 * u + 2] / c : NAN;
             units[u].dead_frac = relu ? acc[4 * u + 3] / c : NAN;
         }
-    rnnlab_free(acc), rnnlab_free(cnt);
+    if (!st && layer_sat)
+        for (int l = 0; l < L; l++) {
+            rnnlab_saturation *a = &layer_sat[l];
+            const double n = sat_n[l] > 0 ? sat_n[l] : NAN;
+            a->h /= n, a->candidate /= n, a->dead /= n;
+            for (int g = 0; g < 3; g++) a->gate[g] /= n;
+        }
+    rnnlab_free(acc), rnnlab_free(cnt), rnnlab_free(sat_n);
     return st;
 }
 
@@ -1101,12 +1115,12 @@ static void eval_rows(trun *t, long step, const rnnlab_eval_metrics *mt)
 static void probe_rows(trun *t, long step, const rnnlab_taps *tp)
 {
     rnnlab_csvbuf *b = &t->s.rows[2];
-    const int lstm = t->m->cfg.cell == RNNLAB_CELL_LSTM;
+    const int lstm = t->m->cfg.cell == RNNLAB_CELL_LSTM, Tp = t->tr->probe_steps; /* as decay.csv's rows */
     for (int l = 0; l < tp->L; l++)
-        for (int k = 0; k < tp->T; k++) {
+        for (int k = 0; k < Tp; k++) {
             const size_t i = (size_t)l * tp->T + k;
             exp_key_values(t->e, t->r, t->T, b);
-            rnnlab_csv_int(b, step), rnnlab_csv_int(b, l), rnnlab_csv_int(b, k), rnnlab_csv_int(b, tp->T - 1 - k);
+            rnnlab_csv_int(b, step), rnnlab_csv_int(b, l), rnnlab_csv_int(b, k), rnnlab_csv_int(b, Tp - 1 - k);
             rnnlab_csv_num(b, tp->h_norm_mean[i]), rnnlab_csv_num(b, tp->h_norm[i]);
             if (lstm) rnnlab_csv_num(b, tp->c_norm_mean[i]), rnnlab_csv_num(b, tp->c_norm[i]);
             else rnnlab_csv_empty(b), rnnlab_csv_empty(b);
