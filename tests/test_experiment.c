@@ -710,7 +710,7 @@ static void test_changed_experiment_is_refused(void **state)
     assert_int_equal(check_run_cli(log, args), 2);
     char *text = check_slurp(log, NULL);
     assert_non_null(strstr(text, "--fresh"));
-    assert_non_null(strstr(text, "another version of the experiment file"));
+    assert_non_null(strstr(text, "another experiment file, or another version of this one"));
     free(text);
     const char *fresh[] = {"run", "--quiet", "--no-plot", "--fresh", "--out", out, ini, NULL};
     assert_int_equal(check_run_cli(NULL, fresh), 0);
@@ -827,6 +827,11 @@ static void test_cli_numbers_and_folders(void **state)
         free(text);
     }
     assert_string_equal(used[0], used[1]);
+    /* a grid of one run is not run "side by side" with nothing: it gets every thread (a trial saw
+       "2 side by side" and jobs 2 in the manifest) */
+    const char *one_run[] = {"run", "--no-plot", "--fresh", "--threads", "2", "--out", out_auto, free_ini, NULL};
+    assert_int_equal(check_run_cli(log, one_run), 0);
+    assert_true(check_file_has(log, " to do, 2 thread(s), 1 side by side -> "));
     const char *root[] = {"run", "--dry-run", "--out", "/", "--shard", "1/5", ini, NULL}; /* written nowhere */
     assert_int_equal(check_run_cli(log, root), 0);
     text = check_slurp(log, NULL);

@@ -38,7 +38,8 @@ static void run_help(FILE *f)
             "  --quiet          no progress output\n"
             "\n"
             "A repeated option counts with its last value.\n"
-            "Exit status: 0 done, 1 runtime failure, 2 bad experiment file or usage (file:line: key: why).\n");
+            "Exit status: 0 done, 1 runtime failure, 2 bad experiment file or usage (file:line: key: why), or an\n"
+            "output folder that holds other results (another experiment's, or results without a journal).\n");
 }
 
 int cmd_run(int argc, char **argv)
@@ -145,7 +146,9 @@ int cmd_plot(int argc, char **argv)
         FILE *f = help ? stdout : stderr;
         fprintf(f, "usage: rnnlab plot DIR\n\n(Re)draws DIR/figures/ (decay, decay_rate, heatmap as .png and .pdf) from\n"
                    "DIR/decay.csv and DIR/summary.csv alone, with gnuplot; where DIR/train.csv exists, also\n"
-                   "train_loss, train_grad_norm and ablation from the training CSV files.\n");
+                   "train_loss, train_grad_norm and ablation from the training CSV files.\n"
+                   "Exit status: 0 drawn, 1 runtime failure (gnuplot missing or failing, a figure not written\n"
+                   "whole, DIR being written by a run), 2 usage.\n");
         return help ? CLI_EXIT_OK : CLI_EXIT_USAGE;
     }
     rnnlab_status st = draw_figures(dir);

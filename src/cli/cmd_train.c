@@ -21,7 +21,8 @@ static void train_help(FILE *f)
             "\n"
             "Trains every run of the experiment's grid with its [train] settings (the defaults when the file\n"
             "has no [train] section: Adam, lr 1e-3, global-norm clipping at 1, 1000 updates), evaluating on\n"
-            "the task's validation and test splits every eval_every updates, and writes train.csv,\n"
+            "the task's training, validation and test splits every eval_every updates (a dataset's validation\n"
+            "and test splits whole, the rest on eval_batches batches, 8 by default), and writes train.csv,\n"
             "train_layers.csv, train_probe.csv, units.csv and final_layers.csv beside the runner's files\n"
             "(README.md, Training). Each run saves <out>/checkpoints/run-<id>.ckpt every checkpoint_every\n"
             "updates and at the end; run the same command again after an interruption and every run\n"
@@ -41,7 +42,8 @@ static void train_help(FILE *f)
             "  --export CKPT    write its weights in PyTorch's state_dict layout (text; load them with the\n"
             "                   Python of README.md) to --out FILE (default: CKPT with .txt for .ckpt)\n"
             "\n"
-            "Exit status: 0 done, 1 runtime failure, 2 bad experiment file or usage.\n");
+            "Exit status: 0 done, 1 runtime failure, 2 bad experiment file or usage, or an output folder that\n"
+            "holds other results.\n");
 }
 
 static int show_info(const char *path)

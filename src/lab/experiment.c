@@ -868,8 +868,8 @@ static rnnlab_status open_outputs(const rnnlab_experiment *e, const char *dir, i
             char why[256];
             if (!journal_head_parse(old, &oh)) snprintf(why, sizeof why, "a run whose .journal rnnlab cannot read (damaged or not rnnlab's)");
             else if (oh.crc != e->crc)
-                snprintf(why, sizeof why, "another version of the experiment file (crc32 %08lx there, %08lx now: any "
-                         "edit counts, comments too)", oh.crc, e->crc);
+                snprintf(why, sizeof why, "another experiment file, or another version of this one (crc32 %08lx "
+                         "there, %08lx now: any edit counts, comments too)", oh.crc, e->crc);
             else if (oh.grid != e->grid_size) snprintf(why, sizeof why, "a grid of %ld runs (now %ld)", oh.grid, e->grid_size);
             else if (oh.k != shard_k || oh.n != shard_n)
                 snprintf(why, sizeof why, "shard %d/%d (now %d/%d)", oh.k, oh.n, shard_k, shard_n);
@@ -1211,6 +1211,10 @@ static void plan_threads(const rnnlab_experiment *e, const rnnlab_run_options *o
     *threads = opt->threads > 0 ? opt->threads : !opt->threads && e->threads > 0 ? e->threads : rnnlab_threads_get();
     *jobs = opt->jobs > 0 ? opt->jobs : !opt->jobs && e->jobs > 0 ? e->jobs : auto_jobs(e, *threads);
     if (*jobs > *threads) *jobs = *threads;
+    /* no more side by side than the shard has runs: a one-run grid runs on every thread */
+    const int sk = opt->shard_n > 1 ? opt->shard_k : 0, sn = opt->shard_n > 1 ? opt->shard_n : 1;
+    const long runs = sk >= 0 && sk < sn && e->grid_size > sk ? (e->grid_size - sk + sn - 1) / sn : 1;
+    if (*jobs > runs) *jobs = (int)runs;
 }
 
 int rnnlab_experiment_run_threads(const rnnlab_experiment *e, const rnnlab_run_options *opt)
