@@ -657,12 +657,19 @@ rnnlab_taps rnnlab_bptt_get_taps(const rnnlab_bptt *ws)
     return t;
 }
 
+/* The getters of a forward's results (fn, for the message): RNNLAB_ERR_CONFIG before the first one. */
+static rnnlab_status need_forward(const rnnlab_bptt *ws, const char *fn)
+{
+    return ws->have_forward ? RNNLAB_OK
+                            : rnnlab_error(RNNLAB_ERR_CONFIG, "%s: no forward pass yet (call rnnlab_bptt_forward first)", fn);
+}
+
 rnnlab_status rnnlab_bptt_get_state(const rnnlab_bptt *ws, int l, int t, double *h_out, double *c_out)
 {
     RNNLAB_REQUIRE_PTR("rnnlab_bptt_get_state", ws);
     RNNLAB_REQUIRE_PTR("rnnlab_bptt_get_state", h_out);
-    if (!ws->have_forward)
-        return rnnlab_error(RNNLAB_ERR_CONFIG, "rnnlab_bptt_get_state: no forward pass yet (call rnnlab_bptt_forward first)");
+    rnnlab_status st = need_forward(ws, "rnnlab_bptt_get_state");
+    if (st) return st;
     if (l < 0 || l >= ws->L || t < -1 || t >= ws->T)
         return rnnlab_error(RNNLAB_ERR_SHAPE, "state (layer %d, step %d) out of range (L=%d, T=%d)", l, t, ws->L, ws->T);
     if (ws->mcfg.dtype == RNNLAB_FLOAT32) rnnlab_bptt_get_state_impl_f32(ws, l, t, h_out, c_out);
@@ -674,8 +681,8 @@ rnnlab_status rnnlab_bptt_get_sample_losses(const rnnlab_bptt *ws, double *loss_
 {
     RNNLAB_REQUIRE_PTR("rnnlab_bptt_get_sample_losses", ws);
     RNNLAB_REQUIRE_PTR("rnnlab_bptt_get_sample_losses", loss_b);
-    if (!ws->have_forward)
-        return rnnlab_error(RNNLAB_ERR_CONFIG, "rnnlab_bptt_get_sample_losses: no forward pass yet (call rnnlab_bptt_forward first)");
+    rnnlab_status st = need_forward(ws, "rnnlab_bptt_get_sample_losses");
+    if (st) return st;
     if (ws->mcfg.dtype == RNNLAB_FLOAT32) rnnlab_bptt_sample_losses_impl_f32(ws, loss_b);
     else rnnlab_bptt_sample_losses_impl_f64(ws, loss_b);
     return RNNLAB_OK;
@@ -685,8 +692,8 @@ rnnlab_status rnnlab_bptt_get_output(const rnnlab_bptt *ws, double *out)
 {
     RNNLAB_REQUIRE_PTR("rnnlab_bptt_get_output", ws);
     RNNLAB_REQUIRE_PTR("rnnlab_bptt_get_output", out);
-    if (!ws->have_forward)
-        return rnnlab_error(RNNLAB_ERR_CONFIG, "rnnlab_bptt_get_output: no forward pass yet (call rnnlab_bptt_forward first)");
+    rnnlab_status st = need_forward(ws, "rnnlab_bptt_get_output");
+    if (st) return st;
     if (ws->mcfg.dtype == RNNLAB_FLOAT32) rnnlab_bptt_get_output_impl_f32(ws, out);
     else rnnlab_bptt_get_output_impl_f64(ws, out);
     return RNNLAB_OK;

@@ -865,9 +865,15 @@ typedef struct setting {
 /* The line of the run's task option `key`, or 0 if the file does not set it. */
 static int task_opt_line(const exp_run *r, const char *key)
 {
+    const rnnlab_option *o = exp_task_opt(r, key);
+    return o ? o->line : 0;
+}
+
+const rnnlab_option *exp_task_opt(const exp_run *r, const char *key)
+{
     for (int i = 0; i < r->n_task_opts; i++)
-        if (!strcmp(r->task_opts[i].key, key)) return r->task_opts[i].line;
-    return 0;
+        if (!strcmp(r->task_opts[i].key, key)) return &r->task_opts[i];
+    return NULL;
 }
 
 rnnlab_status exp_resolve(const rnnlab_experiment *e, long id, exp_run *r, rnnlab_task_info *task_info)

@@ -574,10 +574,7 @@ static void do_run(const rnnlab_experiment *e, long id, run_out *out)
         goto done;
     }
     if ((st = rnnlab_dataset_batch(ds, me->split, me->batch_index, B, x, target, cls, len))) goto done;
-    /* The probe's steps end at its batch's longest sample (T for fixed lengths): later steps are
-       padding in every sample, with no gradient and no loss to measure from. */
-    int Tp = 1;
-    for (int b = 0; b < B; b++) Tp = RNNLAB_MAX(Tp, RNNLAB_MIN(len[b], T));
+    const int Tp = exp_probe_steps(len, B, T);
     if (task_all && !probe_all) /* the probe's loss at each sample's last step: take that step's target */
         for (int b = 0; b < B; b++) {
             const size_t row = (size_t)(len[b] - 1) * B + b;
@@ -710,10 +707,8 @@ static void do_run(const rnnlab_experiment *e, long id, run_out *out)
         else if (!strcmp(*c, "task")) rnnlab_csv_text(fs, r.task);
         else if (!strcmp(*c, "task_variant")) info.variant[0] ? rnnlab_csv_text(fs, info.variant) : rnnlab_csv_empty(fs);
         else if (!strcmp(*c, "seq_len")) { /* as the file sets it (variable lengths run from it to T) */
-            const char *set = NULL;
-            for (int i = 0; i < r.n_task_opts; i++)
-                if (!strcmp(r.task_opts[i].key, "seq_len")) set = r.task_opts[i].value;
-            rnnlab_csv_int(fs, set ? (int)strtol(set, NULL, 10) : T); /* checked by the task when it opened */
+            const rnnlab_option *set = exp_task_opt(&r, "seq_len");
+            rnnlab_csv_int(fs, set ? strtol(set->value, NULL, 10) : T); /* checked by the task when it opened */
         }
         else if (!strcmp(*c, "batch")) rnnlab_csv_int(fs, B);
         else if (!strcmp(*c, "precision")) rnnlab_csv_text(fs, rnnlab_dtype_name(r.model.dtype));
@@ -767,14 +762,32 @@ typedef struct journal {
     long long cut[N_FILES]; /* bytes a resume cut off after the journal's sizes (said, not silent) */
 } journal;
 
+/* The value of "key" in manifest.json in dir, as written (a JSON string keeps its quotes and
+ * escapes; write_manifest puts one key on each line, and json_string escapes newlines), without the
+ * comma after it: rnnlab_malloc'd, or NULL when there is no manifest or no such key. */
+static char *manifest_field(const char *dir, const char *key)
+{
+    char path[PATH_MAX + 64], pat[64];
+    path_join(path, sizeof path, dir, "manifest.json");
+    snprintf(pat, sizeof pat, "\n  \"%s\": ", key);
+    char *text = slurp(path, NULL), *out = NULL;
+    const char *v = text ? strstr(text, pat) : NULL;
+    if (v) {
+        v += strlen(pat);
+        size_t n = strcspn(v, "\n");
+        if (n && v[n - 1] == ',') n--;
+        if ((out = rnnlab_malloc(n + 1))) memcpy(out, v, n), out[n] = '\0';
+    }
+    rnnlab_free(text);
+    return out;
+}
+
 /* 1 when dir holds the manifest.json of a finished command (its "ended" is a time, not null). */
 static int manifest_ended(const char *dir)
 {
-    char path[PATH_MAX + 64];
-    path_join(path, sizeof path, dir, "manifest.json");
-    char *text = slurp(path, NULL);
-    const int ended = text && strstr(text, "\n  \"ended\": \"");
-    rnnlab_free(text);
+    char *v = manifest_field(dir, "ended");
+    const int ended = v && v[0] == '"';
+    rnnlab_free(v);
     return ended;
 }
 
@@ -782,55 +795,36 @@ static int manifest_ended(const char *dir)
  * results made under several) into out (n bytes); "" without a manifest or that field. */
 static void manifest_kernels(const char *dir, char *out, size_t n)
 {
-    static const char key[] = "\n  \"blas_kernels\": \"";
-    char path[PATH_MAX + 64];
-    path_join(path, sizeof path, dir, "manifest.json");
-    char *text = slurp(path, NULL);
-    const char *v = text ? strstr(text, key) : NULL, *end = v ? strchr(v + strlen(key), '"') : NULL;
+    char *v = manifest_field(dir, "blas_kernels");
+    const size_t len = v ? strlen(v) : 0;
     out[0] = '\0';
-    if (end) snprintf(out, n, "%.*s", (int)(end - v - (ptrdiff_t)strlen(key)), v + strlen(key));
-    rnnlab_free(text);
+    if (len >= 2 && v[0] == '"' && v[len - 1] == '"') snprintf(out, n, "%.*s", (int)(len - 2), v + 1);
+    rnnlab_free(v);
 }
 
-/* Adds kernels k to the list (n bytes, "A, B") unless it is there; 1 when it was added to a list
- * that named others. */
-static int kernels_add(char *list, size_t n, const char *k)
+/* Adds each kernel of names ("A" or a list "A, B") to the list (n bytes) unless it is there; 1 when
+ * one was added to a list that named others. A name that does not fit is left out whole. */
+static int kernels_add(char *list, size_t n, const char *names)
 {
-    for (const char *p = list; *p;) {
-        const char *q = strstr(p, ", ");
-        const size_t len = q ? (size_t)(q - p) : strlen(p);
-        if (len == strlen(k) && !strncmp(p, k, len)) return 0;
-        p += len + (q ? 2 : 0);
-    }
-    const int others = list[0] != '\0';
-    const size_t used = strlen(list);
-    if (used + strlen(k) + 3 > n) return others; /* no room: never a name cut in half */
-    snprintf(list + used, n - used, "%s%s", others ? ", " : "", k);
-    return others;
-}
-
-/* The experiment's name as manifest.json in dir gives it: the JSON string after "experiment":,
- * quotes and escapes as written (rnnlab_malloc'd), or NULL when there is no manifest or no name. */
-static char *slurp_manifest_name(const char *dir)
-{
-    char path[PATH_MAX + 64];
-    path_join(path, sizeof path, dir, "manifest.json");
-    char *text = slurp(path, NULL), *out = NULL;
-    const char *k = text ? strstr(text, "\n  \"experiment\":") : NULL;
-    if (k) {
-        k += strlen("\n  \"experiment\":");
-        while (*k == ' ') k++;
-        const char *end = k;
-        if (*end == '"')
-            for (end++; *end && *end != '"'; end++)
-                if (*end == '\\' && end[1]) end++;
-        if (*k == '"' && *end == '"' && (out = rnnlab_malloc((size_t)(end - k) + 2))) {
-            memcpy(out, k, (size_t)(end - k) + 1);
-            out[end - k + 1] = '\0';
+    int mixed = 0;
+    for (const char *k = names; *k;) {
+        const char *kq = strstr(k, ", ");
+        const size_t klen = kq ? (size_t)(kq - k) : strlen(k);
+        int there = 0;
+        for (const char *p = list; *p && !there;) {
+            const char *q = strstr(p, ", ");
+            const size_t len = q ? (size_t)(q - p) : strlen(p);
+            there = len == klen && !strncmp(p, k, len);
+            p += len + (q ? 2 : 0);
         }
+        const size_t used = strlen(list);
+        if (!there && used + klen + 3 <= n) {
+            mixed |= used > 0;
+            snprintf(list + used, n - used, "%s%.*s", used ? ", " : "", (int)klen, k);
+        }
+        k += klen + (kq ? 2 : 0);
     }
-    rnnlab_free(text);
-    return out;
+    return mixed;
 }
 
 /* Opens or creates the journal and CSV files of the output folder (created and locked by the
@@ -890,7 +884,7 @@ static rnnlab_status open_outputs(const rnnlab_experiment *e, const char *dir, i
            add its rows to this folder. The name is in the folder's manifest (from the start of the
            sweep; a folder without one is not checked). */
         char *man = NULL;
-        if ((man = slurp_manifest_name(dir))) {
+        if ((man = manifest_field(dir, "experiment"))) {
             rnnlab_csvbuf want = {0};
             json_string(&want, e->name);
             const int same = !want.failed && strlen(man) == want.len && !memcmp(man, want.data, want.len);
@@ -1612,10 +1606,7 @@ rnnlab_status rnnlab_experiment_merge(const char *dir)
             int mixed = 0;
             for (int k = 0; k < n; k++) {
                 manifest_kernels(sh[k].dir, one, sizeof one);
-                for (char *p = one, *q; *p; p = q ? q + 2 : p + strlen(p)) { /* each name of a list */
-                    if ((q = strstr(p, ", "))) *q = '\0';
-                    mixed |= kernels_add(kernels, sizeof kernels, p);
-                }
+                mixed |= kernels_add(kernels, sizeof kernels, one);
             }
             if (mixed)
                 fprintf(stderr, "rnnlab: warning: the shards' runs were made under different OpenBLAS kernels (%s): "

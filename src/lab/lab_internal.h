@@ -122,6 +122,9 @@ typedef struct exp_run {
  */
 rnnlab_status exp_resolve(const rnnlab_experiment *e, long id, exp_run *r, rnnlab_task_info *task_info);
 
+/* Run r's task option `key` (its value and line), or NULL when the file does not set it. */
+const rnnlab_option *exp_task_opt(const exp_run *r, const char *key);
+
 /* The text of key column c of run r: its swept value, else the value its section sets, else the
  * value the run uses (seq_len: the task's T, pass -1 if unknown; cell, init, hidden_size, num_layers,
  * precision, norm, task), else "" (does not apply). buf holds at least 32 bytes. */
@@ -164,6 +167,16 @@ rnnlab_status exp_train_clear(const char *dir);
 
 /* <dir>/checkpoints/run-<id>.ckpt */
 void exp_train_checkpoint_path(const char *dir, long id, char *out, size_t n);
+
+/* The steps of a decay probe: its batch's longest sample (len (B), each at most T; T for fixed
+ * lengths). Later steps are padding in every sample, with no gradient and no loss to measure from
+ * (the runner's decay.csv and the trainer's train_probe.csv). */
+static inline int exp_probe_steps(const int *len, int B, int T)
+{
+    int n = 1;
+    for (int b = 0; b < B; b++) n = len[b] > n ? (len[b] < T ? len[b] : T) : n;
+    return n;
+}
 
 /* What a [train] key's value is: 'l' or 'i' a whole number, 'd' a real number, 'b' a boolean, 0 text
  * (optimizer, schedule, ...) or not a [train] key. For comparing swept values by value (config.c). */

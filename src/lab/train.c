@@ -550,8 +550,7 @@ rnnlab_status rnnlab_trainer_probe(rnnlab_trainer *tr, rnnlab_taps *taps)
             memmove(tr->target + (size_t)b * O, tr->target + row * O, sizeof(double) * O);
             tr->cls[b] = tr->cls[row];
         }
-    tr->probe_steps = 1; /* later steps are padding in every sample (experiment.c, do_run) */
-    for (int b = 0; b < B; b++) tr->probe_steps = RNNLAB_MAX(tr->probe_steps, RNNLAB_MIN(tr->len[b], tr->T));
+    tr->probe_steps = exp_probe_steps(tr->len, B, tr->T);
     const rnnlab_batch bt = make_batch(tr, 0);
     double loss;
     if ((st = rnnlab_bptt_forward(tr->ws_probe, tr->m, &bt, &loss))) return st;
