@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <zlib.h>
 
 int check_close(const char *name, const double *a, const double *b, size_t n, double atol, double rtol)
 {
@@ -209,3 +210,41 @@ check_batch check_batch_get(rnnlab_dataset *ds, rnnlab_split split, long index, 
 void check_batch_free(check_batch *b) { free(b->x), free(b->y), free(b->cls), free(b->len); }
 
 double check_batch_x(const check_batch *b, int t, int s, int i) { return b->x[((size_t)t * b->B + s) * b->I + i]; }
+
+void check_write_bytes(const char *path, const void *data, size_t n, int gz)
+{
+    if (gz) {
+        gzFile f = gzopen(path, "wb9");
+        assert_non_null(f);
+        if (n) assert_int_equal(gzwrite(f, data, (unsigned)n), (int)n);
+        assert_int_equal(gzclose(f), Z_OK);
+    } else {
+        FILE *f = fopen(path, "wb");
+        assert_non_null(f);
+        if (n) assert_int_equal(fwrite(data, 1, n, f), n);
+        fclose(f);
+    }
+}
+
+void check_put_u32(unsigned char *p, unsigned v)
+{
+    p[0] = (unsigned char)(v >> 24), p[1] = (unsigned char)(v >> 16), p[2] = (unsigned char)(v >> 8), p[3] = (unsigned char)v;
+}
+
+void check_write_idx_pair(const char *dir, const char *prefix, int n, int f)
+{
+    char path[4300];
+    const size_t isz = 16 + (size_t)n * 784;
+    unsigned char *img = malloc(isz), *lab = malloc(8 + (size_t)n);
+    assert_true(img && lab);
+    check_put_u32(img, 0x803), check_put_u32(img + 4, (unsigned)n), check_put_u32(img + 8, 28), check_put_u32(img + 12, 28);
+    for (int i = 0; i < n; i++)
+        for (int p = 0; p < 784; p++) img[16 + (size_t)i * 784 + p] = (unsigned char)((i * 31 + p) % 256);
+    check_put_u32(lab, 0x801), check_put_u32(lab + 4, (unsigned)n);
+    for (int i = 0; i < n; i++) lab[8 + i] = (unsigned char)((i + f) % 10);
+    snprintf(path, sizeof path, "%s/%s-images-idx3-ubyte.gz", dir, prefix);
+    check_write_bytes(path, img, isz, 1);
+    snprintf(path, sizeof path, "%s/%s-labels-idx1-ubyte.gz", dir, prefix);
+    check_write_bytes(path, lab, 8 + (size_t)n, 1);
+    free(img), free(lab);
+}

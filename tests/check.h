@@ -66,6 +66,17 @@ int check_run_cli(const char *log, const char *const *args);
 /* Skips the current test, saying why, unless $RNNLAB_BIN names an executable (make test sets it). */
 void check_need_cli(void);
 
+/* Writes n bytes to a new file at path, gzip-compressed when gz (aborts the test on failure). */
+void check_write_bytes(const char *path, const void *data, size_t n, int gz);
+
+/* p[0..3] = v, big-endian (IDX headers). */
+void check_put_u32(unsigned char *p, unsigned v);
+
+/* Writes dir/PREFIX-images-idx3-ubyte.gz, n 28x28 images (pixel p of image i: (i*31 + p) % 256),
+ * and dir/PREFIX-labels-idx1-ubyte.gz (label of image i: (i + f) % 10): a Fashion-MNIST stand-in
+ * (prefixes train and t10k). */
+void check_write_idx_pair(const char *dir, const char *prefix, int n, int f);
+
 /* v[0..n) = uniform draws in [-1, 1) from a generator seeded with seed. */
 void check_fill_uniform(double *v, size_t n, uint64_t seed);
 

@@ -458,6 +458,24 @@ static void test_remedy_refusals(void **state)
     assert_non_null(ok);
     rnnlab_bptt_free(ok);
     rnnlab_model_free(m);
+    /* batch norm in training over one real (step, sample) value: x - mean = 0 whatever x is, so
+       nothing would be learnt; refused (as PyTorch's BatchNorm does), also when padding leaves one */
+    m = model_opts(RNNLAB_CELL_GRU, 1, RNNLAB_NORM_BATCH, 0, 0, 7);
+    double x[2 * 3] = {0.5, -1, 2, 0.25, 1, -0.5}, y[2] = {1, 0}, loss;
+    int len1[1] = {1}, len2[1] = {2};
+    rnnlab_batch bt = {x, y, NULL, NULL, NULL, NULL, 0};
+    rnnlab_bptt *one = workspace_mode(m, 1, 1, 1, 0), *two = workspace_mode(m, 1, 2, 1, 0);
+    rnnlab_bptt *eval = workspace_mode(m, 1, 1, 0, 0);
+    assert_int_equal(rnnlab_bptt_forward(one, m, &bt, &loss), RNNLAB_ERR_SHAPE);
+    assert_non_null(strstr(rnnlab_last_error(), "batch norm in training mode needs at least 2"));
+    bt.lengths = len1;
+    assert_int_equal(rnnlab_bptt_forward(two, m, &bt, &loss), RNNLAB_ERR_SHAPE);
+    bt.lengths = len2;
+    assert_int_equal(rnnlab_bptt_forward(two, m, &bt, &loss), RNNLAB_OK);
+    bt.lengths = NULL;
+    assert_int_equal(rnnlab_bptt_forward(eval, m, &bt, &loss), RNNLAB_OK); /* running statistics */
+    rnnlab_bptt_free(one), rnnlab_bptt_free(two), rnnlab_bptt_free(eval);
+    rnnlab_model_free(m);
     m = model_opts(RNNLAB_CELL_LSTM, 2, RNNLAB_NORM_LAYER, 1, 0, 6);
     const char *names[] = {"ln_ih_gain_l1", "ln_hh_gain_l1", "ln_c_gain_l1", "ln_c_bias_l1"};
     for (int i = 0; i < 4; i++) assert_true(rnnlab_model_find(m, names[i]) >= 0);

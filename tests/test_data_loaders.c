@@ -14,24 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <zlib.h>
 
 /* ---------------------------------------------------------------- helpers */
 
-static void write_bytes(const char *path, const void *data, size_t n, int gz)
-{
-    if (gz) {
-        gzFile f = gzopen(path, "wb9");
-        assert_non_null(f);
-        if (n) assert_int_equal(gzwrite(f, data, (unsigned)n), (int)n);
-        assert_int_equal(gzclose(f), Z_OK);
-    } else {
-        FILE *f = fopen(path, "wb");
-        assert_non_null(f);
-        if (n) assert_int_equal(fwrite(data, 1, n, f), n);
-        fclose(f);
-    }
-}
 
 /* Cuts a file to its first n bytes, or to 2/3 of its size for n = 0. */
 static void truncate_file(const char *path, size_t n)
@@ -46,7 +31,7 @@ static void truncate_file(const char *path, size_t n)
     unsigned char *buf = malloc(n + 1);
     const size_t got = fread(buf, 1, n, f);
     fclose(f);
-    write_bytes(path, buf, got, 0);
+    check_write_bytes(path, buf, got, 0);
     free(buf);
 }
 
@@ -100,36 +85,14 @@ static void survives_failed_allocations(const char *name, const rnnlab_option *o
 
 enum { N_TRAIN = 7, N_TEST = 3 };
 
-static void put_u32(unsigned char *p, unsigned v)
-{
-    p[0] = (unsigned char)(v >> 24), p[1] = (unsigned char)(v >> 16), p[2] = (unsigned char)(v >> 8), p[3] = (unsigned char)v;
-}
 
-/* Writes an IDX images file of n 28x28 images (pixel p of image i: (i*31 + p) % 256) and a labels
- * file (label of image i: (i + f) % 10), gzip-compressed. */
-static void write_idx_pair(const char *dir, const char *prefix, int n, int f)
-{
-    char path[4300];
-    const size_t isz = 16 + (size_t)n * 784;
-    unsigned char *img = malloc(isz), lab[8 + 64];
-    put_u32(img, 0x803), put_u32(img + 4, (unsigned)n), put_u32(img + 8, 28), put_u32(img + 12, 28);
-    for (int i = 0; i < n; i++)
-        for (int p = 0; p < 784; p++) img[16 + (size_t)i * 784 + p] = (unsigned char)((i * 31 + p) % 256);
-    put_u32(lab, 0x801), put_u32(lab + 4, (unsigned)n);
-    for (int i = 0; i < n; i++) lab[8 + i] = (unsigned char)((i + f) % 10);
-    snprintf(path, sizeof path, "%s/%s-images-idx3-ubyte.gz", dir, prefix);
-    write_bytes(path, img, isz, 1);
-    snprintf(path, sizeof path, "%s/%s-labels-idx1-ubyte.gz", dir, prefix);
-    write_bytes(path, lab, 8 + (size_t)n, 1);
-    free(img);
-}
 
 static const char *fashion_dir(const char *name)
 {
     const char *dir = check_tmp_path(name);
     mkdir(dir, 0700);
-    write_idx_pair(dir, "train", N_TRAIN, 0);
-    write_idx_pair(dir, "t10k", N_TEST, 5);
+    check_write_idx_pair(dir, "train", N_TRAIN, 0);
+    check_write_idx_pair(dir, "t10k", N_TEST, 5);
     return dir;
 }
 
@@ -227,7 +190,7 @@ static void test_fashion_mnist_shared_reads(void **state)
     first_test_image(dir, &px, &lab);
     assert_true(px == 0 && lab == 5);
     /* while sharing is on, a file is read once: a rewrite is not seen ... */
-    write_idx_pair(dir, "t10k", N_TEST, 7);
+    check_write_idx_pair(dir, "t10k", N_TEST, 7);
     first_test_image(dir, &px, &lab);
     assert_int_equal(lab, 5);
     rnnlab_dataset_cache(0);
@@ -237,7 +200,7 @@ static void test_fashion_mnist_shared_reads(void **state)
     rnnlab_dataset_cache(0);
     first_test_image(dir, &px, &lab);
     assert_int_equal(lab, 7);
-    write_idx_pair(dir, "t10k", N_TEST, 2);
+    check_write_idx_pair(dir, "t10k", N_TEST, 2);
     first_test_image(dir, &px, &lab);
     assert_int_equal(lab, 2);
     /* a dataset still open when sharing ends keeps its copy until it closes (ASan sees the frees) */
@@ -288,7 +251,7 @@ static void fashion_bad(const char *name, const char *file, const void *data, si
     const char *dir = fashion_dir(name);
     char path[4300];
     snprintf(path, sizeof path, "%s/%s", dir, file);
-    if (data) write_bytes(path, data, n, gz);
+    if (data) check_write_bytes(path, data, n, gz);
     const rnnlab_option o[] = {{"path", dir, 0}, {"valid", "1", 0}};
     char expect[4400];
     snprintf(expect, sizeof expect, "%s: %s", path, why);
@@ -301,31 +264,31 @@ static void test_fashion_mnist_refuses_malformed_idx(void **state)
     unsigned char h[16 + 784 * 2 + 4];
     memset(h, 0, sizeof h);
     /* wrong magic numbers */
-    put_u32(h, 0x803), put_u32(h + 4, 7);
+    check_put_u32(h, 0x803), check_put_u32(h + 4, 7);
     fashion_bad("fm_magic", "train-labels-idx1-ubyte.gz", h, 8 + 7, 1,
                 "bad magic number 0x00000803, expected 0x00000801");
-    put_u32(h, 0x0d03), put_u32(h + 4, 1), put_u32(h + 8, 28), put_u32(h + 12, 28);
+    check_put_u32(h, 0x0d03), check_put_u32(h + 4, 1), check_put_u32(h + 8, 28), check_put_u32(h + 12, 28);
     fashion_bad("fm_magic2", "t10k-images-idx3-ubyte.gz", h, 16 + 784, 1, "bad magic number 0x00000d03");
     /* sizes */
-    put_u32(h, 0x803), put_u32(h + 4, 2), put_u32(h + 8, 27), put_u32(h + 12, 28);
+    check_put_u32(h, 0x803), check_put_u32(h + 4, 2), check_put_u32(h + 8, 27), check_put_u32(h + 12, 28);
     fashion_bad("fm_dims", "t10k-images-idx3-ubyte.gz", h, 16 + 27 * 28 * 2, 1, "dimension 1 is 27, expected 28");
-    put_u32(h + 8, 28), put_u32(h + 4, 0);
+    check_put_u32(h + 8, 28), check_put_u32(h + 4, 0);
     fashion_bad("fm_zero", "t10k-images-idx3-ubyte.gz", h, 16, 1, "dimension 0 is 0");
-    put_u32(h + 4, 3); /* 3 images promised, 2 there */
+    check_put_u32(h + 4, 3); /* 3 images promised, 2 there */
     fashion_bad("fm_short", "t10k-images-idx3-ubyte.gz", h, 16 + 784 * 2, 1,
                 "truncated: expected 2352 bytes of data after the header, got 1568");
-    put_u32(h + 4, 2); /* 2 images and 4 bytes more */
+    check_put_u32(h + 4, 2); /* 2 images and 4 bytes more */
     fashion_bad("fm_long", "t10k-images-idx3-ubyte.gz", h, sizeof h, 1, "4 bytes after the 1568 bytes of data");
     fashion_bad("fm_hdr", "t10k-images-idx3-ubyte.gz", h, 10, 1, "truncated: 10 bytes, shorter than the 16-byte IDX header");
     fashion_bad("fm_empty", "t10k-labels-idx1-ubyte.gz", "", 0, 0, "truncated: 0 bytes");
     /* huge sizes in the header allocate nothing big */
-    put_u32(h + 4, 0x7fffffff);
+    check_put_u32(h + 4, 0x7fffffff);
     fashion_bad("fm_huge", "t10k-images-idx3-ubyte.gz", h, 32, 1, "the header's sizes describe more than");
     /* labels that disagree with the images */
     unsigned char lab[8 + 8] = {0};
-    put_u32(lab, 0x801), put_u32(lab + 4, 8);
+    check_put_u32(lab, 0x801), check_put_u32(lab + 4, 8);
     fashion_bad("fm_count", "t10k-labels-idx1-ubyte.gz", lab, sizeof lab, 1, "8 labels for the 3 images");
-    put_u32(lab + 4, 3), lab[9] = 10;
+    check_put_u32(lab + 4, 3), lab[9] = 10;
     fashion_bad("fm_label", "t10k-labels-idx1-ubyte.gz", lab, 11, 1, "label 1 is 10, expected a class in 0..9");
     /* a truncated gzip stream */
     {
@@ -345,7 +308,7 @@ static void test_fashion_mnist_refuses_malformed_idx(void **state)
         unsigned char buf[256];
         const size_t n = fread(buf, 1, sizeof buf, f);
         fclose(f);
-        write_bytes(path, buf, n, 1);
+        check_write_bytes(path, buf, n, 1);
         const rnnlab_option o[] = {{"path", dir, 0}, {"valid", "1", 0}};
         open_fails("fashion_mnist", o, 2, RNNLAB_ERR_IO, "compressed twice");
     }
@@ -365,10 +328,10 @@ static void test_fashion_mnist_refuses_malformed_idx(void **state)
         const char *dir = fashion_dir("fm_plain");
         char path[4300];
         unsigned char plain[8 + N_TEST];
-        put_u32(plain, 0x801), put_u32(plain + 4, N_TEST);
+        check_put_u32(plain, 0x801), check_put_u32(plain + 4, N_TEST);
         for (int i = 0; i < N_TEST; i++) plain[8 + i] = (unsigned char)((i + 5) % 10);
         snprintf(path, sizeof path, "%s/t10k-labels-idx1-ubyte.gz", dir);
-        write_bytes(path, plain, sizeof plain, 0);
+        check_write_bytes(path, plain, sizeof plain, 0);
         const rnnlab_option o[] = {{"path", dir, 0}, {"valid", "1", 0}};
         rnnlab_dataset *ds = open_ok("fashion_mnist", o, 2);
         rnnlab_dataset_close(ds);
@@ -452,7 +415,7 @@ static void test_text_bytes_and_windows(void **state)
 
     /* the same text gzip-compressed gives the same batches */
     const char *gzpath = check_tmp_path("digits.txt.gz");
-    write_bytes(gzpath, text, strlen(text), 1);
+    check_write_bytes(gzpath, text, strlen(text), 1);
     const rnnlab_option og[] = {{"path", gzpath, 0}, {"seq_len", "4", 0}, {"split", "0.5,0.25,0.25", 0}};
     rnnlab_dataset *a = open_ok("text", o, 3), *b = open_ok("text", og, 3);
     same_batches(a, b, RNNLAB_SPLIT_TRAIN, 3);
@@ -535,7 +498,7 @@ static const char *music_file(const char *name, const int *lens, const char *con
             off += (size_t)sprintf(s + off, ",%s%s", splits[p], nl);
         }
     if (mo.no_final_nl) off -= strlen(nl);
-    write_bytes(path, s, off, mo.gz);
+    check_write_bytes(path, s, off, mo.gz);
     free(s);
     return path;
 }
@@ -728,7 +691,7 @@ static void test_music_refuses_malformed_csv(void **state)
         memmove(p + 2, p + 1, n - (size_t)(p + 1 - text) + 1);
         p[1] = '\0'; /* "0\0," */
         const char *path = check_tmp_path("music_nul.csv");
-        write_bytes(path, text, n + 1, 0);
+        check_write_bytes(path, text, n + 1, 0);
         const rnnlab_option o[] = {{"path", path, 0}};
         open_fails("jsb_chorales", o, 1, RNNLAB_ERR_IO, ":2:3: NUL byte in a field");
         free(text);
@@ -841,7 +804,7 @@ static void test_csv_schema(void **state)
 
     /* quoted numbers, CRLF, no final newline, gzip, a byte order mark: the same data */
     const char *gzpath = check_tmp_path("user.csv.gz");
-    write_bytes(gzpath, user_csv, strlen(user_csv), 1);
+    check_write_bytes(gzpath, user_csv, strlen(user_csv), 1);
     const char *odd = check_tmp_path("user_odd.csv");
     check_write_file(odd, "\"id\",\"t\",a,b,y,cls,split\r\n\"s1\",\"2\",\"3\",30,\"0.3\",1,train\r\n"
                           "s2,0,5,50,0.5,0,valid\r\ns1,0,\"1\",10,0.1,0,train\r\ns1,1,2,20,0.2,2,train\r\n"
@@ -962,7 +925,7 @@ static void test_csv_refuses_malformed_input(void **state)
     /* a NUL byte, a huge line */
     {
         const char *path = check_tmp_path("user_nul.csv");
-        write_bytes(path, "id,t,a,b,y\ns1,0,1\0002,2,3\n", 24, 0);
+        check_write_bytes(path, "id,t,a,b,y\ns1,0,1\0002,2,3\n", 24, 0);
         const rnnlab_option o[] = {{"path", path, 0}, {"features", "a,b", 0}, {"targets", "y", 0}};
         open_fails("csv", o, 3, RNNLAB_ERR_IO, ":2:3: NUL byte in a field");
         const size_t n = 2u << 20;

@@ -159,8 +159,9 @@ const rnnlab_bptt_config *rnnlab_bptt_get_config(const rnnlab_bptt *ws);
  *          was created for.
  * Units:   *loss as defined at the top of this file (may be NULL).
  * Memory:  fills the workspace's cache; allocates nothing.
- * Errors:  RNNLAB_ERR_SHAPE if the model does not match the workspace or lengths are out of
- *          [1, T]; RNNLAB_ERR_CONFIG for a missing target or a class out of [0, O);
+ * Errors:  RNNLAB_ERR_SHAPE if the model does not match the workspace, lengths are out of
+ *          [1, T], or batch norm in training mode has a single real (step, sample) row to take
+ *          statistics over (as PyTorch's BatchNorm refuses); RNNLAB_ERR_CONFIG for a missing target or a class out of [0, O);
  *          RNNLAB_ERR_NUMERIC if x or a target is not finite (message: which element) or the loss
  *          is not finite (message: the first layer and step whose state is not finite; the cache
  *          is still filled, so the caller can inspect it).

@@ -491,6 +491,13 @@ rnnlab_status rnnlab_bptt_check_batch(const rnnlab_bptt *ws, const rnnlab_model 
         if ((st = check_finite("target", bt->target, rows, B, ws->O, all, bt->lengths))) return st;
     }
     if ((st = check_finite("x", bt->x, (size_t)T * B, B, ws->I, 1, bt->lengths))) return st;
+    if (m->cfg.norm == RNNLAB_NORM_BATCH && ws->cfg.training) { /* statistics of one value: x - mean = 0 */
+        long n = 0;
+        for (int b = 0; b < B && n < 2; b++) n += bt->lengths ? bt->lengths[b] : T;
+        if (n < 2)
+            return rnnlab_error(RNNLAB_ERR_SHAPE, "batch norm in training mode needs at least 2 real (step, sample) "
+                                                  "values per column for its mean and variance; this batch has 1");
+    }
     const size_t LB = (size_t)ws->L * B;
     if (bt->h0 && (st = check_finite("h0", bt->h0, LB, B, ws->H, 0, NULL))) return st;
     if (bt->c0 && ws->Cs && (st = check_finite("c0", bt->c0, LB, B, ws->H, 0, NULL))) return st;

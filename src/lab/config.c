@@ -1044,7 +1044,7 @@ rnnlab_status exp_resolve(const rnnlab_experiment *e, long id, exp_run *r, rnnla
             r->task_opts[r->n_task_opts++] = (rnnlab_option){s->key, s->value, s->line};
         }
     }
-    (void)batch_line, (void)seed_line;
+    (void)seed_line;
 
     /* seeds from the grid point's values (include/rnnlab/experiment.h); the model's is set by
        exp_set_io from the architecture's random draws only (norm, residual, dropout, init and
@@ -1146,6 +1146,11 @@ rnnlab_status exp_resolve(const rnnlab_experiment *e, long id, exp_run *r, rnnla
                                "batch norm couples every step of the batch, so it cannot be combined with truncated "
                                "BPTT (truncate %d < seq_len %d); use full BPTT or layer norm",
                                r->train.truncate, task_info->seq_len);
+            if (mc->norm == RNNLAB_NORM_BATCH && (long)r->batch * task_info->seq_len < 2)
+                return fail_at(e, batch_line ? batch_line : name_line ? name_line : 1, "batch",
+                               "batch norm in training takes each column's mean and variance over the batch's "
+                               "(step, sample) values, and batch %d x seq_len %d gives one; use batch >= 2 or layer norm",
+                               r->batch, task_info->seq_len);
             for (int sp = 0; sp < 3; sp++)
                 if (task_info->split_size[sp] == 0) {
                     const char *key = task_opt_line(r, "split") ? "split" : task_opt_line(r, "split_column") ? "split_column" : "name";

@@ -575,12 +575,7 @@ static void do_run(const rnnlab_experiment *e, long id, run_out *out)
     }
     if ((st = rnnlab_dataset_batch(ds, me->split, me->batch_index, B, x, target, cls, len))) goto done;
     const int Tp = exp_probe_steps(len, B, T);
-    if (task_all && !probe_all) /* the probe's loss at each sample's last step: take that step's target */
-        for (int b = 0; b < B; b++) {
-            const size_t row = (size_t)(len[b] - 1) * B + b;
-            memmove(target + (size_t)b * O, target + row * O, sizeof(double) * O);
-            cls[b] = cls[row];
-        }
+    if (task_all && !probe_all) exp_probe_last_targets(len, B, O, target, cls);
     if ((st = rnnlab_model_create(&m, &r.model))) goto done;
     rnnlab_rng rng;
     rnnlab_rng_seed(&rng, r.model_seed);

@@ -15,6 +15,7 @@
 #include "rnnlab/train.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #define EXP_MAX_DIMS 16
 #define EXP_MAX_ENTRIES 4096 /* keys outside [sweep] in one experiment file */
@@ -176,6 +177,18 @@ static inline int exp_probe_steps(const int *len, int B, int T)
     int n = 1;
     for (int b = 0; b < B; b++) n = len[b] > n ? (len[b] < T ? len[b] : T) : n;
     return n;
+}
+
+/* The probe's loss at each sample's last step of a task with a target at every step: moves that
+ * step's target (target (T, B, O) row (len[b] - 1) B + b; cls likewise) to row b, so the batch's
+ * first B rows are the (B, O) targets of a last-step loss (the runner's and the trainer's probe). */
+static inline void exp_probe_last_targets(const int *len, int B, int O, double *target, int *cls)
+{
+    for (int b = 0; b < B; b++) {
+        const size_t row = (size_t)(len[b] - 1) * B + b;
+        memmove(target + (size_t)b * O, target + row * O, sizeof(double) * O);
+        cls[b] = cls[row];
+    }
 }
 
 /* What a [train] key's value is: 'l' or 'i' a whole number, 'd' a real number, 'b' a boolean, 0 text

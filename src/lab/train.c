@@ -544,12 +544,8 @@ rnnlab_status rnnlab_trainer_probe(rnnlab_trainer *tr, rnnlab_taps *taps)
     rnnlab_status st = load_batch(tr, pc->split, pc->batch_index);
     if (st) return st;
     const int B = tr->B, O = tr->O;
-    if (tr->info.loss_at == RNNLAB_LOSS_ALL && pc->loss_at == RNNLAB_LOSS_LAST) /* as the runner's probe */
-        for (int b = 0; b < B; b++) {
-            const size_t row = (size_t)(tr->len[b] - 1) * B + b;
-            memmove(tr->target + (size_t)b * O, tr->target + row * O, sizeof(double) * O);
-            tr->cls[b] = tr->cls[row];
-        }
+    if (tr->info.loss_at == RNNLAB_LOSS_ALL && pc->loss_at == RNNLAB_LOSS_LAST)
+        exp_probe_last_targets(tr->len, B, O, tr->target, tr->cls);
     tr->probe_steps = exp_probe_steps(tr->len, B, tr->T);
     const rnnlab_batch bt = make_batch(tr, 0);
     double loss;
