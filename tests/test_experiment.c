@@ -182,6 +182,27 @@ static void test_bad_experiment_files(void **state)
     rnnlab_experiment_free(e);
     /* a missing file is an I/O error */
     assert_int_equal(rnnlab_experiment_load(&e, "/nonexistent/x.ini"), RNNLAB_ERR_IO);
+    /* batch norm in training over one (step, sample) value per batch: refused at the batch's line; two
+       samples are fine */
+    const char *one_step = check_tmp_path("one_step.csv");
+    check_write_file(one_step, "id,t,x,y\n1,0,0.5,1\n2,0,-0.5,0\n3,0,0.25,1\n4,0,1,0\n5,0,0,1\n6,0,-1,0\n7,0,2,1\n"
+                               "8,0,0.75,0\n9,0,-2,1\n10,0,0.1,0\n");
+    for (int b = 1; b <= 2; b++) {
+        char body[5000];
+        snprintf(body, sizeof body, "[model]\nnorm = batch\n[task]\nname = csv\npath = %s\nfeatures = x\ntargets = y\n"
+                                    "seq_len = 1\nbatch = %d\n[train]\nmax_steps = 2\n", one_step, b);
+        p = check_tmp_path("bn_one.ini");
+        check_write_file(p, body);
+        const rnnlab_status st = rnnlab_experiment_load(&e, p);
+        if (b == 1) {
+            assert_int_equal(st, RNNLAB_ERR_CONFIG);
+            assert_non_null(strstr(rnnlab_last_error(), ":9: batch: batch norm in training takes"));
+        } else {
+            if (st) fprintf(stderr, "%s\n", rnnlab_last_error());
+            assert_int_equal(st, RNNLAB_OK);
+            rnnlab_experiment_free(e);
+        }
+    }
     /* init_from is read before anything runs: a malformed file, or a folder, is the experiment file's
        error at its line, not a failure of the first run */
     const char *garbage = check_tmp_path("w_garbage.txt");
