@@ -603,6 +603,52 @@ static rnnlab_status run_file(const char *path, int threads, int fresh)
     return st;
 }
 
+/* [train] init_from: the probe at initialisation (summary.csv's loss and decay columns, decay.csv,
+ * layers.csv) measures the weights training starts from, and summary.csv's init says `file`. A run at
+ * init = orthogonal exports its initial weights (one update at lr 0); a run of the same seed from that
+ * file, whose own scheme would be pytorch, must measure exactly what the orthogonal run measured. */
+static void test_init_from_is_what_the_probe_measures(void **state)
+{
+    (void)state;
+    check_need_cli();
+    const char *log = check_tmp_path("initfrom.log"), *w = check_tmp_path("initfrom_w.txt");
+    const char *out_a = check_tmp_path("initfrom_a"), *out_b = check_tmp_path("initfrom_b");
+    const char *common = "[model]\ncell = gru\nhidden_size = 6\nprecision = float64\n%s[task]\nname = adding\n"
+                         "seq_len = 24\nbatch = 4\n[train]\nmax_steps = 1\noptimizer = sgd\nlr = 0\n"
+                         "restore_best = false\n%s";
+    char body[9000], line[4400];
+    snprintf(body, sizeof body, common, "init = orthogonal\n", "");
+    const char *pa = write_experiment("initfrom_a", out_a, body);
+    assert_int_equal(run_file(pa, 1, 0), RNNLAB_OK);
+    char ck[4400];
+    snprintf(ck, sizeof ck, "%s/checkpoints/run-0.ckpt", out_a);
+    const char *exp[] = {"train", "--export", ck, "--out", w, NULL};
+    assert_int_equal(check_run_cli(log, exp), 0);
+    snprintf(line, sizeof line, "init_from = %s\n", w);
+    snprintf(body, sizeof body, common, "", line);
+    const char *pb = write_experiment("initfrom_b", out_b, body);
+    assert_int_equal(run_file(pb, 1, 0), RNNLAB_OK);
+    rows *a = read_rows(out_a, "summary.csv"), *b = read_rows(out_b, "summary.csv");
+    assert_int_equal(a->n, 1), assert_int_equal(b->n, 1);
+    assert_string_equal(text(a, 0, "init"), "orthogonal");
+    assert_string_equal(text(b, 0, "init"), "file");
+    const char *same[] = {"loss", "decay_rate", "grad_norm_last_layer", "sat_h", "final_train_loss", NULL};
+    for (const char *const *c = same; *c; c++) {
+        assert_true(col(a, *c) >= 0);
+        assert_string_equal(text(a, 0, *c), text(b, 0, *c));
+    }
+    free_rows(a), free_rows(b);
+    const char *probe_files[][2] = {{"decay.csv", "grad_norm_h"}, {"layers.csv", "decay_rate"}};
+    for (int f = 0; f < 2; f++) {
+        rows *ra = read_rows(out_a, probe_files[f][0]), *rb = read_rows(out_b, probe_files[f][0]);
+        assert_true(ra->n > 0 && ra->n == rb->n);
+        const int c = col(ra, probe_files[f][1]);
+        assert_true(c >= 0);
+        for (long k = 0; k < ra->n; k++) assert_string_equal(ra->cell[k][c], rb->cell[k][c]);
+        free_rows(ra), free_rows(rb);
+    }
+}
+
 /* --fresh removes every run's checkpoint, whatever its id (a shard's ids are strided; they used to be
  * looked for only 4096 ids ahead) and torn .tmp ones, and nothing else in the folder; the runs are
  * then trained again from the start. */
@@ -1077,6 +1123,7 @@ int main(void)
         cmocka_unit_test(test_must_learn_adding_problem),
         cmocka_unit_test(test_api_edges_from_a_trial),
         cmocka_unit_test(test_eval_scores_the_whole_split),
+        cmocka_unit_test(test_init_from_is_what_the_probe_measures),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1117,6 +1117,7 @@ rnnlab_status exp_resolve(const rnnlab_experiment *e, long id, exp_run *r, rnnla
         for (int i = 0; i < n; i++)
             if (!strcmp(set[i].section, "train") && !strcmp(set[i].key, "truncate")) trunc = &set[i];
             else if (!strcmp(set[i].section, "train") && !strcmp(set[i].key, "init_from")) init_from = &set[i];
+        if (init_from) snprintf(r->init_name, sizeof r->init_name, "file"); /* summary.csv's init */
         if (init_from) { /* the weights come from the file: an init key would be ignored, yet recorded */
             static const char *const init_keys[] = {"init", "init_ih", "init_hh", "init_bias", "gain",
                                                     "identity_scale", "normal_std", "forget_bias", NULL};

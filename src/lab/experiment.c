@@ -580,6 +580,11 @@ static void do_run(const rnnlab_experiment *e, long id, run_out *out)
     rnnlab_rng rng;
     rnnlab_rng_seed(&rng, r.model_seed);
     if ((st = rnnlab_model_init(m, &r.init, &rng))) goto done;
+    /* [train] init_from: the probe at initialisation measures the weights training starts from */
+    if (e->train.on && r.train.init_from && (st = rnnlab_weights_import(r.train.init_from, m))) {
+        st = rnnlab_error(st, "init_from: %s", rnnlab_last_error());
+        goto done;
+    }
     rnnlab_bptt_config bc;
     rnnlab_bptt_config_init(&bc);
     bc.batch = B, bc.seq_len = T, bc.loss = info.loss, bc.loss_at = me->loss_at, bc.truncate = me->truncate;

@@ -152,11 +152,12 @@ void exp_key_values(const rnnlab_experiment *e, const exp_run *r, int T, rnnlab_
 void exp_train_headers(const rnnlab_experiment *e, rnnlab_csvbuf *files, rnnlab_csvbuf *summary);
 
 /*
- * Trains grid point r's model m (initialised; the decay probe at initialisation already done) on ds,
+ * Trains grid point r's model m (initialised, or loaded from [train] init_from; the decay probe at
+ * initialisation already done) on ds,
  * resuming from <e->train.dir>/checkpoints/run-<id>.ckpt when it is there and saving it every
  * checkpoint_every updates and at the end; appends the run's rows to files[EXP_TRAIN_FILES] and its
  * training columns to summary (row not ended). A run that diverges is not an error: it is recorded.
- * Errors: RNNLAB_ERR_IO (checkpoints, init_from), RNNLAB_ERR_CONFIG (a checkpoint of another run),
+ * Errors: RNNLAB_ERR_IO (checkpoints), RNNLAB_ERR_CONFIG (a checkpoint of another run),
  *         RNNLAB_ERR_NOMEM, data errors.
  */
 rnnlab_status exp_train_run(const rnnlab_experiment *e, const exp_run *r, rnnlab_dataset *ds, rnnlab_model *m,

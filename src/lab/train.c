@@ -1325,8 +1325,6 @@ rnnlab_status exp_train_run(const rnnlab_experiment *e, const exp_run *r, rnnlab
     size_t extra_len = 0;
     const size_t es = rnnlab_dtype_size(m->cfg.dtype);
     if (L > 1024) return rnnlab_error(RNNLAB_ERR_CONFIG, "training supports at most 1024 layers");
-    if (cfg.init_from && (st = rnnlab_weights_import(cfg.init_from, m)))
-        return rnnlab_error(st, "init_from: %s", rnnlab_last_error());
     /* the initial values, for ablation = reinit */
     if ((st = rnnlab_model_create(&init, &m->cfg))) goto done;
     memcpy(init->params, m->params, m->n_params * es);
