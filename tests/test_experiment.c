@@ -1233,7 +1233,7 @@ static void test_interrupt_says_how_to_resume(void **state)
     }
     assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM);
     char *text = check_slurp(log, NULL);
-    assert_non_null(strstr(text, "rnnlab: interrupted: the rows (and checkpoints) written so far are kept; run the same "
+    assert_non_null(strstr(text, "rnnlab: interrupted: the rows and checkpoints written so far are kept; run the same "
                                  "command again to resume"));
     free(text);
 }
@@ -1250,8 +1250,9 @@ static long count_lines(const char *path, const char *prefix)
     return n;
 }
 
-/* Ctrl-C and SIGTERM keep the runs already committed: their journal lines, which wait for the next
- * group commit (a long --flush-every here), are flushed before the process ends, so the journal counts
+/* Ctrl-C, SIGTERM, SIGHUP (a closed terminal) and SIGPIPE (`| head`: the progress reader gone) keep
+ * the runs already committed: their journal lines, which wait for the next group commit (a long
+ * --flush-every here), are flushed before the process ends, so the journal counts
  * every row that summary.csv holds (before, it counted none, and resuming redid them all). 2 threads:
  * the signal may come to either while the other commits. With --flush-every 0 the process spends
  * most of its time inside commits, so the signal mostly finds one in progress, whose thread flushes
@@ -1269,8 +1270,9 @@ static void test_interrupt_keeps_committed_runs(void **state)
         int sig;
         const char *flush;
         int pipe_closed;
-    } rounds[] = {{SIGINT, "1000", 0}, {SIGTERM, "1000", 0}, {SIGINT, "0", 0}, {SIGTERM, "0", 0}, {SIGINT, "1000", 1}};
-    for (int k = 0; k < 5; k++) {
+    } rounds[] = {{SIGINT, "1000", 0}, {SIGTERM, "1000", 0}, {SIGINT, "0", 0},  {SIGTERM, "0", 0},
+                  {SIGINT, "1000", 1}, {SIGHUP, "1000", 0},  {SIGPIPE, "1000", 1}};
+    for (int k = 0; k < (int)(sizeof rounds / sizeof rounds[0]); k++) {
         const int sig = rounds[k].sig;
         char out[4300], sum_path[4400], journal[4400];
         snprintf(out, sizeof out, "%s%d", check_tmp_path("intr2_out"), k);
@@ -1283,7 +1285,7 @@ static void test_interrupt_keeps_committed_runs(void **state)
             const int fd = open("/dev/null", O_WRONLY);
             if (fd < 0 || dup2(fd, 1) < 0 || dup2(rounds[k].pipe_closed ? p[1] : fd, 2) < 0) _exit(126);
             close(p[0]), close(p[1]);
-            signal(SIGINT, SIG_DFL), signal(SIGPIPE, SIG_DFL); /* as a shell gives them */
+            signal(SIGINT, SIG_DFL), signal(SIGPIPE, SIG_DFL), signal(SIGHUP, SIG_DFL); /* as a shell gives them */
             execl(getenv("RNNLAB_BIN"), "rnnlab", "run", "--quiet", "--no-plot", "--threads", "2", "--flush-every",
                   rounds[k].flush, "--out", out, ini, (char *)NULL);
             _exit(127);

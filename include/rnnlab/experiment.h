@@ -96,22 +96,28 @@ void rnnlab_run_options_init(rnnlab_run_options *o);
 rnnlab_status rnnlab_experiment_run(rnnlab_experiment *e, const rnnlab_run_options *opt);
 
 /*
- * rnnlab_experiment_interrupt - for a SIGINT or SIGTERM handler: makes the runs already committed by
- * a running rnnlab_experiment_run (their rows written, their journal lines waiting for the next group
- * commit) durable before the process ends, so that resuming does not redo them.
+ * rnnlab_experiment_interrupt - for a handler of a signal that ends the process (SIGINT, SIGTERM,
+ * SIGHUP, SIGPIPE): makes the runs already committed by a running rnnlab_experiment_run (their rows
+ * written, their journal lines waiting for the next group commit) durable before the process ends,
+ * so that resuming does not redo them.
  *
- * Async-signal-safe (lock-free atomics, write and fdatasync only). Install the handler with
- * SA_RESETHAND (the signal's default action comes back) and raise sig again when this returns 1: the
- * lines were flushed, or no sweep is committing in this process. It returns 0 when another thread is
- * in the middle of a commit (that thread then flushes the lines as soon as the commit is whole and
- * calls raise(sig) itself) or another handler is flushing (and raises its signal). Without
- * SA_RESETHAND that raise would enter the handler again and the process would not end. One
+ * Async-signal-safe (lock-free atomics, write and fdatasync only). When this returns 1 (the lines
+ * were flushed, or no sweep is committing in this process), end the process with
+ * rnnlab_experiment_raise(sig). It returns 0 when another thread is in the middle of a commit (that
+ * thread then flushes the lines as soon as the commit is whole and calls rnnlab_experiment_raise(sig)
+ * itself) or another handler is flushing (and raises its signal). Install the handler with
+ * SA_RESETHAND, so a second signal during the flush ends the process at once. One
  * rnnlab_experiment_run at a time per process (the state is the process's). A write or flush that
  * fails leaves those runs out of the journal: the next command redoes them (what a SIGKILL gives).
  * Errors are not reported. (The rnnlab command also ignores SIGPIPE from the signal on, so that its
  * message to a closed pipe does not end it first.)
  */
 int rnnlab_experiment_interrupt(int sig);
+
+/* rnnlab_experiment_raise - ends the process by signal sig: sets its default action (a handler may
+ * have ignored it meanwhile, as rnnlab's does SIGPIPE) and raises it. Async-signal-safe; returns
+ * only if sig's default action does not end the process. */
+void rnnlab_experiment_raise(int sig);
 
 /* The threads each run of rnnlab_experiment_run(e, opt) would compute on: 1 when runs go side by side
  * (jobs > 1: one thread each), else the thread count. The rnnlab command asks before running, to choose

@@ -63,9 +63,10 @@ void cli_wait_policy(int threads);
  * grid rows), unless OMP_WAIT_POLICY or GOMP_SPINCOUNT is set (or without OpenMP); 1 if it did. */
 int cli_wait_policy_env(void);
 
-/* Installs the SIGINT/SIGTERM message of a running grid (run, train): what was written is kept, and
- * how to resume (without --fresh when fresh is set); the process still ends by the signal. */
-void cli_interrupt_message(int fresh);
+/* Installs the SIGINT/SIGTERM/SIGHUP/SIGPIPE handler of a running grid (run, train): it flushes the
+ * committed runs, says that what was written is kept (the checkpoints too when trains is set) and how
+ * to resume (without --fresh when fresh is set); the process still ends by the signal. */
+void cli_interrupt_message(int fresh, int trains);
 
 /* If argv[*i] is `name` or `name=VALUE`, sets *val to the value (the next argument, or after '=')
  * and returns 1; returns -1 (after printing an error) when the value is missing, 0 otherwise. */

@@ -256,44 +256,50 @@ int main(int argc, char **argv)
     return rc;
 }
 
-/* Ctrl-C (or SIGTERM) while a grid runs ends the process, saying so first, after flushing the journal
- * lines of the runs already committed (rnnlab_experiment_interrupt), which a SIGKILL would leave for the
- * next command to redo. Async-signal-safe: one write, the flush, then the signal again with its default
- * action (SA_RESETHAND), so the exit status still names it. */
-static int interrupt_fresh; /* the command had --fresh: running it again would start over */
+/* Ctrl-C, SIGTERM, SIGHUP (the terminal or ssh session closed) or SIGPIPE (`rnnlab run f.ini 2>&1 |
+ * head`: the progress line's reader gone) while a grid runs ends the process, saying so first, after
+ * flushing the journal lines of the runs already committed (rnnlab_experiment_interrupt), which a
+ * SIGKILL would leave for the next command to redo. Async-signal-safe: one write, the flush, then the
+ * signal again with its default action, so the exit status still names it. */
+static int interrupt_kind; /* bit 0: the command had --fresh (running it again would start over); bit 1: it trains */
 static void interrupted(int sig)
 {
     /* `rnnlab run ... 2>&1 | tee log`: Ctrl-C ends tee too, and the message's write to the closed pipe
        would raise SIGPIPE and end the process before the flush (a review found it). The process is
-       ending: SIGPIPE is ignored from here on (sigaction is async-signal-safe). */
+       ending: SIGPIPE is ignored from here on (sigaction is async-signal-safe), and set back to its
+       default action only to end the process by it. */
     const int saved = errno;
     struct sigaction ign;
     memset(&ign, 0, sizeof ign);
     ign.sa_handler = SIG_IGN;
     sigemptyset(&ign.sa_mask);
     (void)sigaction(SIGPIPE, &ign, NULL);
-    static const char msg[] = "\nrnnlab: interrupted: the rows (and checkpoints) written so far are kept; run the same "
-                              "command again to resume\n";
-    static const char msg_fresh[] = "\nrnnlab: interrupted: the rows (and checkpoints) written so far are kept; run the "
-                                    "same command again without --fresh to resume (with it, it starts over)\n";
-    const ssize_t w = interrupt_fresh ? write(2, msg_fresh, sizeof msg_fresh - 1) : write(2, msg, sizeof msg - 1);
+#define INTERRUPTED(what, again) "\nrnnlab: interrupted: the " what " written so far are kept; run the same command again" again "\n"
+    static const char *const msg[4] = {
+        INTERRUPTED("rows", " to resume"),
+        INTERRUPTED("rows", " without --fresh to resume (with it, it starts over)"),
+        INTERRUPTED("rows and checkpoints", " to resume"),
+        INTERRUPTED("rows and checkpoints", " without --fresh to resume (with it, it starts over)"),
+    };
+#undef INTERRUPTED
+    const ssize_t w = write(2, msg[interrupt_kind & 3], strlen(msg[interrupt_kind & 3]));
     (void)w;
     errno = saved; /* the interrupted thread may go on (a commit in progress) */
-    if (rnnlab_experiment_interrupt(sig)) raise(sig); /* else the thread committing raises it when done */
+    if (rnnlab_experiment_interrupt(sig)) rnnlab_experiment_raise(sig); /* else the thread committing does */
 }
 
-void cli_interrupt_message(int fresh)
+void cli_interrupt_message(int fresh, int trains)
 {
-    interrupt_fresh = fresh;
+    interrupt_kind = (fresh ? 1 : 0) | (trains ? 2 : 0);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = interrupted;
     sa.sa_flags = SA_RESETHAND;
     sigemptyset(&sa.sa_mask);
-    for (int k = 0; k < 2; k++) {
-        const int sig = k ? SIGTERM : SIGINT;
-        struct sigaction old;
-        if (sigaction(sig, NULL, &old) == 0 && old.sa_handler != SIG_IGN) sigaction(sig, &sa, NULL); /* not if ignored (nohup, &) */
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
+    for (int k = 0; k < 4; k++) {
+        struct sigaction old; /* not one that is ignored (nohup, a background job's SIGINT) */
+        if (sigaction(sigs[k], NULL, &old) == 0 && old.sa_handler != SIG_IGN) sigaction(sigs[k], &sa, NULL);
     }
 }
 

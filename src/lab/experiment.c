@@ -1058,6 +1058,16 @@ static void sig_flush(void)
     (void)fdatasync(j->fd);
 }
 
+void rnnlab_experiment_raise(int sig)
+{
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    sigemptyset(&dfl.sa_mask);
+    (void)sigaction(sig, &dfl, NULL);
+    raise(sig);
+}
+
 /* 1 when it took the journal (SIG_IDLE -> SIG_BUSY), 0 when none is open (sig_open). */
 static int sig_lock(void)
 {
@@ -1077,7 +1087,7 @@ static void sig_unlock(int locked)
     int e = SIG_IDLE;
     if (sig && atomic_compare_exchange_strong(&sig_state, &e, SIG_HANDLER)) {
         sig_flush();
-        raise(sig);
+        rnnlab_experiment_raise(sig);
     }
 }
 
@@ -1095,7 +1105,7 @@ static void sig_close(void)
     if (!sig_lock()) return;
     atomic_store(&sig_state, SIG_NONE);
     const int sig = atomic_exchange(&sig_pending, 0);
-    if (sig) raise(sig);
+    if (sig) rnnlab_experiment_raise(sig);
 }
 
 int rnnlab_experiment_interrupt(int sig)
