@@ -1313,6 +1313,46 @@ static void test_interrupt_keeps_committed_runs(void **state)
     }
 }
 
+/* The output folder deleted (and made again, empty) under a running sweep: its rows go to files no one
+ * can open, so the sweep stops with an error that says so, and never prints "done" or "rows already
+ * written are kept" (a trial saw exit 0, "done", and a folder holding only manifest.json). */
+static void test_deleted_folder_stops_the_sweep(void **state)
+{
+    (void)state;
+    check_need_cli();
+    const char *ini = check_tmp_path("gone.ini"), *log = check_tmp_path("gone.log");
+    char out[4300], sum_path[4400], cmd[9000];
+    snprintf(out, sizeof out, "%s", check_tmp_path("gone_out"));
+    snprintf(sum_path, sizeof sum_path, "%s/summary.csv", out);
+    check_write_file(ini, "[model]\nhidden_size = 16\n[task]\nname = adding\nlength = fixed\nbatch = 8\nseq_len = 100\n"
+                          "[sweep]\ncell = lstm, gru\nseed = 1..2000\n");
+    const pid_t pid = fork();
+    if (pid == 0) {
+        const int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+        if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0) _exit(126);
+        execl(getenv("RNNLAB_BIN"), "rnnlab", "run", "--quiet", "--no-plot", "--threads", "1", "--flush-every", "0",
+              "--out", out, ini, (char *)NULL);
+        _exit(127);
+    }
+    assert_true(pid > 0);
+    for (int w = 0; w < 2000 && count_lines(sum_path, "") < 3; w++) usleep(10000);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir '%s'", out, out);
+    assert_int_equal(system(cmd), 0);
+    int status = 0, waited = 0;
+    for (; waitpid(pid, &status, WNOHANG) == 0 && waited < 6000; waited++) usleep(10000);
+    if (waited == 6000) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        fail_msg("the sweep went on in a deleted folder");
+    }
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+    assert_true(check_file_has(log, "/.journal was removed while the sweep ran"));
+    char *text = check_slurp(log, NULL);
+    assert_null(strstr(text, "rows already written are kept"));
+    assert_null(strstr(text, "done"));
+    free(text);
+}
+
 /* Results made under two OpenBLAS kernels (a resume on another CPU, shards on different nodes) differ
  * in their last bits from one command's: resume and merge warn, and manifest.json names every kernel
  * (a trial saw both take the mixture silently, the manifest naming one). Prescott and Core2 run on any
@@ -2105,6 +2145,7 @@ int main(void)
         cmocka_unit_test(test_fresh_clears_figures),
         cmocka_unit_test(test_interrupt_says_how_to_resume),
         cmocka_unit_test(test_interrupt_keeps_committed_runs),
+        cmocka_unit_test(test_deleted_folder_stops_the_sweep),
         cmocka_unit_test(test_variable_length_probe_ends_at_the_longest_sample),
         cmocka_unit_test(test_nothing_to_do_keeps_the_manifest),
         cmocka_unit_test(test_journal_head_says_what_differs),

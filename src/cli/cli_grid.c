@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 int cli_grid_opt(int argc, char **argv, int *i, rnnlab_run_options *o, int *dry)
 {
@@ -121,8 +122,15 @@ static int grid_run(const char *file, const rnnlab_run_options *o, int dry, int 
     const char *name = rnnlab_experiment_name(e), *done = train ? "trained" : "done";
     const int figures = o->plot && rnnlab_experiment_figures(e), drawn = rnnlab_experiment_figures_drawn(e);
     if (st) {
+        /* rows are kept only where the folder has its journal (not when it could not be made, or was
+           deleted under the sweep) */
+        char jpath[8400];
+        if (o->shard_n > 1) snprintf(jpath, sizeof jpath, "%s/shard-%d-of-%d/.journal", out, o->shard_k, o->shard_n);
+        else snprintf(jpath, sizeof jpath, "%s/.journal", out);
+        const int kept = access(jpath, F_OK) == 0;
         cli_error(st == RNNLAB_ERR_CONFIG ? NULL
                   : st == RNNLAB_ERR_BUSY ? "wait for that process to finish (or stop it), then run the same command again"
+                  : !kept                 ? "fix the cause, then run the same command again"
                   : train                 ? "rows already written are kept: fix the cause, then run the same command again to resume from "
                                             "the checkpoints"
                                           : "rows already written are kept: fix the cause, then run the same "

@@ -1007,6 +1007,14 @@ static rnnlab_status open_outputs(const rnnlab_experiment *e, const char *dir, i
 static rnnlab_status journal_sync(journal *j, const int *fds, const char *dir, int nf)
 {
     j->last_sync = exp_now_s();
+    /* the folder deleted (or replaced) under a running sweep: its rows go to files nobody can open */
+    struct stat sb;
+    if (fstat(j->fd, &sb) == 0 && sb.st_nlink == 0) {
+        j->pending_len = 0;
+        return rnnlab_error(RNNLAB_ERR_IO, "%s was removed while the sweep ran (the output folder %s deleted or "
+                                           "replaced?): the rows of this command went with it",
+                            j->path, dir);
+    }
     if (!j->pending_len) return RNNLAB_OK;
 #ifdef SYNC_FILE_RANGE_WRITE
     /* Starts every file's writeback before waiting on the first: the device takes them together
