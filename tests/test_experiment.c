@@ -2029,6 +2029,31 @@ static void test_merge_replaces_only_its_own_results(void **state)
     }
     assert_int_equal(rnnlab_experiment_merge(out), RNNLAB_OK);
     assert_int_equal(rnnlab_experiment_merge(out), RNNLAB_OK);
+    /* a merge stopped between its renames (a full disk, a kill) leaves its journal and some of its CSV
+       files: the next merge completes it, the same bytes (a trial saw merge refuse its own partial
+       output as "results without a journal" when the journal went in last) */
+    char *merged[3];
+    size_t merged_n[3];
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%s", out, names[i]);
+        merged[i] = check_slurp(path, &merged_n[i]);
+    }
+    for (int i = 1; i < 3; i++) { /* summary.csv and layers.csv not yet in place, leftovers beside */
+        snprintf(path, sizeof path, "%s/%s", out, names[i]);
+        assert_int_equal(unlink(path), 0);
+        snprintf(path, sizeof path, "%s/%s.tmp", out, names[i]);
+        check_write_file(path, "torn");
+    }
+    assert_int_equal(rnnlab_experiment_merge(out), RNNLAB_OK);
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%s", out, names[i]);
+        size_t n;
+        char *now = check_slurp(path, &n);
+        assert_true(now && n == merged_n[i] && !memcmp(now, merged[i], n));
+        free(now), free(merged[i]);
+        snprintf(path, sizeof path, "%s/%s.tmp", out, names[i]);
+        assert_int_equal(access(path, F_OK), -1);
+    }
     /* a training sweep of the same file (rnnlab train on a file without [train]) is another kind of run */
     if (getenv("RNNLAB_BIN")) {
         char trained[4300];

@@ -308,17 +308,35 @@ static void json_string(rnnlab_csvbuf *b, const char *s)
 }
 
 /* Writes path atomically (a temporary file renamed over it). */
-static rnnlab_status write_file_atomic(const char *path, const char *data, size_t n)
+/* Writes path.tmp with the n bytes and flushes it to disk; on failure removes it (a full disk keeps
+ * no half-written copy). */
+static rnnlab_status write_tmp(const char *path, const char *data, size_t n)
 {
-    char tmp[PATH_MAX + 64];
+    char tmp[PATH_MAX + 80];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     const int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
     if (fd < 0) return rnnlab_error(RNNLAB_ERR_IO, "%s: cannot write: %s", tmp, strerror(errno));
     rnnlab_status st = write_all(fd, tmp, data, n);
     if (!st && fsync(fd) != 0) st = rnnlab_error(RNNLAB_ERR_IO, "%s: fsync failed: %s", tmp, strerror(errno));
     close(fd);
-    if (!st && rename(tmp, path) != 0) st = rnnlab_error(RNNLAB_ERR_IO, "%s: rename failed: %s", path, strerror(errno));
+    if (st) unlink(tmp);
     return st;
+}
+
+/* Renames path.tmp (write_tmp) to path. */
+static rnnlab_status rename_tmp(const char *path)
+{
+    char tmp[PATH_MAX + 80];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    return rename(tmp, path) == 0 ? RNNLAB_OK
+                                  : rnnlab_error(RNNLAB_ERR_IO, "%s: rename failed: %s", path, strerror(errno));
+}
+
+/* path replaced by the n bytes as one step: readers see the old file or the new one, never a part. */
+static rnnlab_status write_file_atomic(const char *path, const char *data, size_t n)
+{
+    rnnlab_status st = write_tmp(path, data, n);
+    return st ? st : rename_tmp(path);
 }
 
 /* ---------------------------------------------------------------- the manifest */
@@ -1609,13 +1627,27 @@ rnnlab_status rnnlab_experiment_merge(const char *dir)
             done_line(line, sizeof line, id, os, oc, nf);
             rnnlab_csv_append(&jr, line, strlen(line));
         }
-        for (int i = 0; i < nf && !st; i++) {
-            if (out[i].failed) st = rnnlab_error(RNNLAB_ERR_NOMEM, "out of memory merging");
-            path_join(path, sizeof path, dir, file_names[i]);
-            if (!st) st = write_file_atomic(path, out[i].data, out[i].len);
+        /* every file is written beside its place first (a failure removes them all: nothing written);
+           then the journal goes in before the CSV files, so a merge stopped between the renames
+           leaves a folder that the next merge recognises as its own (the same experiment in its
+           journal) and completes, and that a resume refuses (files and journal disagree) */
+        int written = 0;
+        for (; written <= nf && !st; written++) {
+            if (written < nf && out[written].failed) st = rnnlab_error(RNNLAB_ERR_NOMEM, "out of memory merging");
+            path_join(path, sizeof path, dir, written < nf ? file_names[written] : ".journal");
+            if (!st) st = written < nf ? write_tmp(path, out[written].data, out[written].len) : write_tmp(path, jr.data, jr.len);
         }
-        snprintf(path, sizeof path, "%s/.journal", dir);
-        if (!st) st = write_file_atomic(path, jr.data, jr.len);
+        if (st)
+            for (int i = 0; i < written - 1; i++) {
+                char tmp[PATH_MAX + 80];
+                path_join(path, sizeof path, dir, i < nf ? file_names[i] : ".journal");
+                snprintf(tmp, sizeof tmp, "%s.tmp", path);
+                unlink(tmp);
+            }
+        for (int i = nf; i >= 0 && !st; i--) { /* i = nf: the journal, first */
+            path_join(path, sizeof path, dir, i < nf ? file_names[i] : ".journal");
+            st = rename_tmp(path);
+        }
         /* the manifest: shard 0's (build, experiment, times), as the whole grid: shard 0/1, every run
          * done, and how many shards it came from */
         if (!st) {
