@@ -2094,10 +2094,33 @@ static void test_edited_results_are_refused(void **state)
         check_write_file(path, edited);
         assert_int_equal(run_shard(ini, out, 0, 1), RNNLAB_ERR_CONFIG);
         assert_non_null(strstr(rnnlab_last_error(), "summary.csv was changed after the runs in the journal wrote it"));
+        /* run 0's CRC covers the header and its row: from line 1 */
+        assert_non_null(strstr(rnnlab_last_error(), "the first rows that differ are run 0's, from line 1)"));
         char *after = check_slurp(path, &n1);
         assert_true(n1 == strlen(edited) && !memcmp(after, edited, n1)); /* untouched */
         free(text), free(after);
     }
+    /* an edit in run 2's row (line 4, the header and one row a run before it) is located there */
+    snprintf(out, sizeof out, "%s_located", check_tmp_path("edited_out"));
+    assert_int_equal(run_shard(ini, out, 0, 1), RNNLAB_OK);
+    snprintf(path, sizeof path, "%s/summary.csv", out);
+    char *whole = check_slurp(path, &n0);
+    char *line4 = whole;
+    for (int k = 0; k < 3; k++) line4 = strchr(line4, '\n') + 1;
+    char *comma = strchr(line4, ',');
+    assert_true(comma && comma[1] != 'X');
+    comma[1] = 'X'; /* the same length */
+    check_write_file(path, whole);
+    free(whole);
+    assert_int_equal(run_shard(ini, out, 0, 1), RNNLAB_ERR_CONFIG);
+    assert_non_null(strstr(rnnlab_last_error(), "the first rows that differ are run 2's, from line 4)"));
+    /* a file deleted, or a folder in its place, is named as such (not "shorter than its journal says") */
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(run_shard(ini, out, 0, 1), RNNLAB_ERR_CONFIG);
+    assert_non_null(strstr(rnnlab_last_error(), "summary.csv is missing, though the journal counts 4 run(s) in it"));
+    assert_int_equal(mkdir(path, 0700), 0);
+    assert_int_equal(run_shard(ini, out, 0, 1), RNNLAB_ERR_CONFIG);
+    assert_non_null(strstr(rnnlab_last_error(), "summary.csv is not a file, though the journal counts 4 run(s)"));
     /* a journal of rnnlab before the crc lists (done lines with sizes only) still resumes: its last
        run is redone after the files are cut back, and the files end with the same bytes */
     snprintf(out, sizeof out, "%s", check_tmp_path("edited_old_journal"));

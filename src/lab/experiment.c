@@ -279,6 +279,45 @@ static char *slurp(const char *path, size_t *len)
     return b;
 }
 
+/* Where CSV file i (of nf) first differs from what the journal at jpath recorded, for the message of a
+ * refused resume: "; the first rows that differ are run ID's, from line A" (the file's line where the
+ * bytes of the last run whose checksum still holds end; line 1, the header, for run 0, whose checksum
+ * covers the header too), or "" when no run's checksum tells (a journal without checksums). */
+static void locate_change(const char *jpath, const char *csv, int i, int nf, char *msg, size_t cap)
+{
+    msg[0] = '\0';
+    char *jt = slurp(jpath, NULL);
+    const int fd = open(csv, O_RDONLY);
+    const char *p = jt ? strchr(jt, '\n') : NULL;
+    unsigned char buf[1 << 16];
+    unsigned long c = 0;
+    long long at = 0, lines = 0; /* bytes and newlines read */
+    for (p = p && fd >= 0 ? p + 1 : NULL; p && *p;) {
+        const char *e = strchr(p, '\n');
+        long id;
+        long long s[N_FILES];
+        unsigned long cr[N_FILES];
+        int hc = 0;
+        if (!e || !parse_done(p, &id, s, cr, nf, &hc) || !hc) break;
+        const long long first = lines + 1;
+        while (at < s[i]) {
+            const ssize_t got = read(fd, buf, (size_t)(s[i] - at < (long long)sizeof buf ? s[i] - at : (long long)sizeof buf));
+            if (got <= 0) break;
+            c = crc_more(c, buf, (size_t)got);
+            for (ssize_t k = 0; k < got; k++) lines += buf[k] == '\n';
+            at += got;
+        }
+        if (at < s[i]) break;
+        if (c != cr[i]) {
+            snprintf(msg, cap, "; the first rows that differ are run %ld's, from line %lld", id, first);
+            break;
+        }
+        p = e + 1;
+    }
+    if (fd >= 0) close(fd);
+    rnnlab_free(jt);
+}
+
 static void iso_time(char *buf, size_t n)
 {
     const time_t now = time(NULL);
@@ -969,19 +1008,27 @@ static rnnlab_status open_outputs(const rnnlab_experiment *e, const char *dir, i
             struct stat sb;
             unsigned long crc = 0;
             int row_end = 0;
-            if (stat(path, &sb) != 0 || (long long)sb.st_size < j->sizes[i])
+            if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
                 st = rnnlab_error(RNNLAB_ERR_CONFIG,
-                                  "%s is shorter than its journal says (%lld bytes expected): the folder was changed "
+                                  "%s is %s, though the journal counts %ld run(s) in it (%lld bytes): the folder was "
+                                  "changed by hand (put the file back, or run with --fresh to start over)",
+                                  path, stat(path, &sb) != 0 ? "missing" : "not a file", j->n_done, j->sizes[i]);
+            else if ((long long)sb.st_size < j->sizes[i])
+                st = rnnlab_error(RNNLAB_ERR_CONFIG,
+                                  "%s is shorter than its journal says (%lld bytes, not %lld): the folder was changed "
                                   "by hand. Run with --fresh to start over",
-                                  path, j->sizes[i]);
+                                  path, (long long)sb.st_size, j->sizes[i]);
             else if (file_prefix_crc(path, j->sizes[i], &crc, &row_end) != 0)
                 st = rnnlab_error(RNNLAB_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
-            else if (!row_end || (has_crc && crc != j->crcs[i]))
+            else if (!row_end || (has_crc && crc != j->crcs[i])) {
+                char where[160];
+                locate_change(j->path, path, i, nf, where, sizeof where);
                 st = rnnlab_error(RNNLAB_ERR_CONFIG,
                                   "%s was changed after the runs in the journal wrote it (its first %lld bytes, the "
-                                  "header and the rows of %ld run(s), are not the ones written): appending would mix "
+                                  "header and the rows of %ld run(s), are not the ones written%s): appending would mix "
                                   "or cut rows. Run with --fresh to start over",
-                                  path, j->sizes[i], j->n_done);
+                                  path, j->sizes[i], j->n_done, where);
+            }
             else if (j->crcs[i] = crc, j->cut[i] = (long long)sb.st_size - j->sizes[i],
                      truncate(path, (off_t)j->sizes[i]) != 0)
                 st = rnnlab_error(RNNLAB_ERR_IO, "%s: cannot cut back to %lld bytes: %s", path, j->sizes[i],
