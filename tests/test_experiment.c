@@ -341,6 +341,8 @@ static void test_plot_refuses_damaged_csv(void **state)
     snprintf(path, sizeof path, "%s/decay.csv", out);
     /* rows that cannot belong to the runs: a negative step, a run summary.csv lacks */
     char *decay = check_slurp(path, &n);
+    const size_t decay_n = n;
+    char *decay_whole = strdup(decay);
     const char *last = strstr(decay, "\n1,2,0,29,"); /* run 1 (seed 2), layer 0, its last step */
     assert_non_null(last);
     const char *edits[][2] = {{"1,2,0,-7,", "decay.csv:62: t: -7 is not a step"},
@@ -360,6 +362,14 @@ static void test_plot_refuses_damaged_csv(void **state)
     fclose(f);
     assert_int_equal(rnnlab_plot(out), RNNLAB_ERR_IO);
     assert_non_null(strstr(rnnlab_last_error(), "decay.csv:"));
+    /* a file cut mid-row: its last row would read as whole, a number cut short (a trial plotted it) */
+    check_write_file(path, decay_whole);
+    assert_int_equal(truncate(path, (off_t)(decay_n - 4)), 0);
+    assert_int_equal(rnnlab_plot(out), RNNLAB_ERR_IO);
+    assert_non_null(strstr(rnnlab_last_error(), "decay.csv: its last line is not whole"));
+    check_write_file(path, decay_whole);
+    assert_int_equal(rnnlab_plot(out), RNNLAB_OK);
+    free(decay_whole);
 }
 
 /* One writer per output folder: while another process holds <out>/.lock, a run refuses to start

@@ -1,6 +1,6 @@
 /*
  * gnuplot.c - what the two figure writers (plot.c: the decay figures, train_plot.c: the training
- * figures) share: finding a CSV column by its header, writing numbers and titles in gnuplot's
+ * figures) share: reading a result CSV whole, finding a CSV column by its header, writing numbers and titles in gnuplot's
  * syntax, creating <dir>/figures/data/ and running gnuplot on a script there.
  * Not here: reading the CSV files or deciding what to draw (plot.c, train_plot.c).
  */
@@ -8,6 +8,7 @@
 #include "rnnlab/format.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,6 +21,24 @@ int exp_plot_col(char **f, int n, const char *name)
     for (int i = 0; i < n; i++)
         if (!strcmp(f[i], name)) return i;
     return -1;
+}
+
+rnnlab_status exp_plot_scan(const char *path, rnnlab_csv_scan_fn row, void *user)
+{
+    const int fd = open(path, O_RDONLY);
+    if (fd >= 0) {
+        struct stat sb;
+        char last = '\n';
+        const int cut = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size > 0 &&
+                        pread(fd, &last, 1, sb.st_size - 1) == 1 && last != '\n';
+        close(fd);
+        if (cut)
+            return rnnlab_error(RNNLAB_ERR_IO, "%s: its last line is not whole (no newline at its end): the file was cut "
+                                               "mid-row (a full disk, an interrupted copy); the same rnnlab run (or train) "
+                                               "command on its folder cuts it back to its last whole run",
+                                path);
+    }
+    return rnnlab_csv_scan(path, row, user); /* says why a file that cannot be opened is not read */
 }
 
 void exp_plot_num(FILE *f, double v)

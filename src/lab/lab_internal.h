@@ -240,6 +240,11 @@ void exp_hms(char *buf, size_t n, double s);
 /* The index of the field named `name` among a CSV header row's n fields f, or -1. */
 int exp_plot_col(char **f, int n, const char *name);
 
+/* rnnlab_csv_scan of one of rnnlab's own result files, refused (RNNLAB_ERR_IO) when its last line has
+ * no newline: a file cut mid-row (a full disk, an interrupted copy), whose last row libcsv would read
+ * as whole with its last number cut short. */
+rnnlab_status exp_plot_scan(const char *path, rnnlab_csv_scan_fn row, void *user);
+
 /* Writes v to f as a plain C-locale number (rnnlab_format_double: %.17g, nan, inf, -inf). */
 void exp_plot_num(FILE *f, double v);
 

@@ -414,12 +414,12 @@ rnnlab_status rnnlab_plot(const char *dir)
     char path[PATH_MAX + 64], figdir[PATH_MAX];
     snprintf(path, sizeof path, "%s/summary.csv", dir);
     p->path = path;
-    rnnlab_status st = rnnlab_csv_scan(path, summary_row, p);
+    rnnlab_status st = exp_plot_scan(path, summary_row, p);
     if (st == RNNLAB_ERR_IO && !strstr(rnnlab_last_error(), path))
         st = rnnlab_error(RNNLAB_ERR_IO, "%s: not an rnnlab summary.csv (columns run_id ... seed ... decay_rate)", path);
     if (!st && !p->n_runs) st = rnnlab_error(RNNLAB_ERR_IO, "%s: no runs to plot yet", path);
     snprintf(path, sizeof path, "%s/decay.csv", dir);
-    if (!st) p->pass = 1, st = rnnlab_csv_scan(path, decay_row, p);
+    if (!st) p->pass = 1, st = exp_plot_scan(path, decay_row, p);
     if (!st && (p->max_layers < 1 || p->max_t < 1))
         st = rnnlab_error(RNNLAB_ERR_IO, "%s: no gradient rows to plot (every run diverged?)", path);
     if (!st) {
@@ -428,7 +428,7 @@ rnnlab_status rnnlab_plot(const char *dir)
         p->cnt = rnnlab_calloc(n, sizeof(int));
         if (!p->sum || !p->cnt) st = rnnlab_error(RNNLAB_ERR_NOMEM, "out of memory plotting");
     }
-    if (!st) p->pass = 2, st = rnnlab_csv_scan(path, decay_row, p);
+    if (!st) p->pass = 2, st = exp_plot_scan(path, decay_row, p);
     if (!st) find_tops(p);
     if (st == RNNLAB_ERR_IO && !strstr(rnnlab_last_error(), dir))
         st = rnnlab_error(RNNLAB_ERR_IO, "%s: not an rnnlab decay.csv", path);

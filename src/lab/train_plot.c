@@ -289,20 +289,20 @@ rnnlab_status rnnlab_train_plot(const char *dir)
     p->max_layer = -1;
     snprintf(path, sizeof path, "%s/train.csv", dir);
     rnnlab_error_clear(); /* the check below reads the message of a failed scan */
-    rnnlab_status st = rnnlab_csv_scan(path, train_row, p);
+    rnnlab_status st = exp_plot_scan(path, train_row, p);
     if (!st && p->max_step < 1) st = rnnlab_error(RNNLAB_ERR_IO, "%s: no training rows to plot", path);
     p->stride = p->max_step / TP_BUCKETS + 1;
     p->pass = 1;
     p->loss = rnnlab_calloc((size_t)TP_MAX_LABELS * N_PH * TP_BUCKETS * 3, sizeof(double));
     p->gnorm = rnnlab_calloc((size_t)TP_MAX_LABELS * (TP_MAX_LAYERS + 1) * TP_BUCKETS * 3, sizeof(double));
     if (!st && (!p->loss || !p->gnorm)) st = rnnlab_error(RNNLAB_ERR_NOMEM, "out of memory plotting");
-    if (!st) st = rnnlab_csv_scan(path, train_row, p);
+    if (!st) st = exp_plot_scan(path, train_row, p);
     snprintf(path, sizeof path, "%s/train_layers.csv", dir);
-    if (!st) st = rnnlab_csv_scan(path, layer_row, p);
+    if (!st) st = exp_plot_scan(path, layer_row, p);
     snprintf(path, sizeof path, "%s/final_layers.csv", dir);
-    if (!st) st = rnnlab_csv_scan(path, final_row, p);
+    if (!st) st = exp_plot_scan(path, final_row, p);
     snprintf(path, sizeof path, "%s/summary.csv", dir);
-    if (!st) st = rnnlab_csv_scan(path, summary_row, p);
+    if (!st) st = exp_plot_scan(path, summary_row, p);
     if (st == RNNLAB_ERR_IO && !strstr(rnnlab_last_error(), dir))
         st = rnnlab_error(RNNLAB_ERR_IO, "%s: not rnnlab training output (train.csv, train_layers.csv, final_layers.csv)", dir);
     if (!st) st = exp_plot_dirs(dir, figdir, sizeof figdir);
