@@ -472,6 +472,7 @@ rnnlab_status rnnlab_weights_export(const char *path, const rnnlab_model *m)
         return rnnlab_error(RNNLAB_ERR_IO, "%s: cannot write (a new %s.tmp first): %s", path, path, strerror(errno));
     }
     const int nbuf = m->buffers ? m->n_buffer_tensors : 0;
+    errno = 0; /* what a failed write leaves says why (a full disk) */
     fprintf(f, "# rnnlab weights in PyTorch's state_dict layout (torch.nn.%s + torch.nn.Linear head: head_weight,\n"
                "# head_bias). Load with the Python of README.md (Training, PyTorch). Precision of the model: %s.\n",
             c->cell == RNNLAB_CELL_LSTM ? "LSTM" : c->cell == RNNLAB_CELL_GRU ? "GRU" : "RNN", rnnlab_dtype_name(c->dtype));
@@ -498,11 +499,12 @@ rnnlab_status rnnlab_weights_export(const char *path, const rnnlab_model *m)
         write_values(f, i < m->n_tensors ? v : m->buffers + t->offset, t->numel);
     }
     fputs("end\n", f);
-    const int bad = ferror(f);
+    const int bad = ferror(f), bad_errno = errno;
     if (fclose(f) != 0 || bad) {
+        const int err = bad ? bad_errno : errno;
         rnnlab_free(v);
         unlink(tmp);
-        return rnnlab_error(RNNLAB_ERR_IO, "%s: write failed", tmp);
+        return rnnlab_error(RNNLAB_ERR_IO, "%s: write failed: %s", tmp, err ? strerror(err) : "write error");
     }
     rnnlab_free(v);
     if (rename(tmp, path) != 0) {
