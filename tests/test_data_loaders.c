@@ -411,6 +411,23 @@ static void test_text_bytes_and_windows(void **state)
     assert_non_null(strstr(shown, "input  \"0123\""));
     assert_non_null(strstr(shown, "target \"1234\""));
     rnnlab_free(shown);
+    /* batch 1 of the test split at B = 1 is window 1, as check_batch_get found it above */
+    assert_int_equal(rnnlab_dataset_show_batch(ds, RNNLAB_SPLIT_TEST, 1, 1, 1, &shown), RNNLAB_OK);
+    assert_non_null(strstr(shown, "test split, batch 1 of 1 sample\n"));
+    assert_non_null(strstr(shown, "input  \"4567\""));
+    assert_non_null(strstr(shown, "target \"5678\""));
+    rnnlab_free(shown);
+    /* the first of batch 0 at B = 2 is window 0, whatever B; more than B asked: B shown */
+    char *b0 = NULL;
+    assert_int_equal(rnnlab_dataset_show(ds, RNNLAB_SPLIT_TEST, 1, &b0), RNNLAB_OK);
+    assert_int_equal(rnnlab_dataset_show_batch(ds, RNNLAB_SPLIT_TEST, 0, 2, 5, &shown), RNNLAB_OK);
+    assert_non_null(strstr(shown, "test split, batch 0 of 2 samples\n"));
+    assert_non_null(strstr(shown, "example 1:") && !strstr(shown, "example 2:"));
+    const char *e0 = strstr(b0, "example 0:"), *e0b = strstr(shown, "example 0:");
+    assert_true(e0 && e0b && !strncmp(e0, e0b, (size_t)(strstr(e0b, "example 1:") - e0b)));
+    rnnlab_free(shown), rnnlab_free(b0);
+    assert_int_equal(rnnlab_dataset_show_batch(ds, RNNLAB_SPLIT_TEST, -1, 2, 1, &shown), RNNLAB_ERR_CONFIG);
+    assert_null(shown);
     rnnlab_dataset_close(ds);
 
     /* the same text gzip-compressed gives the same batches */

@@ -177,6 +177,17 @@ rnnlab_status rnnlab_dataset_batch(rnnlab_dataset *ds, rnnlab_split split, long 
  */
 rnnlab_status rnnlab_dataset_show(rnnlab_dataset *ds, rnnlab_split split, int n, char **text);
 
+/*
+ * rnnlab_dataset_show_batch - the same rendering of the first n (at most B) samples of batch `index`
+ * of B samples of `split`: the batch rnnlab_dataset_batch(ds, split, index, B, ...) gives. Training
+ * update s of a run (1-based) trains on batch s - 1 of the training split at the run's [task] batch,
+ * from the dataset opened with the run's data seed (summary.csv's data_seed).
+ *
+ * Memory:  as rnnlab_dataset_show.
+ * Errors:  RNNLAB_ERR_CONFIG for index < 0, B < 1 or n < 1; as rnnlab_dataset_batch; RNNLAB_ERR_NOMEM.
+ */
+rnnlab_status rnnlab_dataset_show_batch(rnnlab_dataset *ds, rnnlab_split split, long index, int B, int n, char **text);
+
 /* ---------------------------------------------------------------- the registry */
 
 /* Number of known tasks and datasets, and the i-th's name, one-line summary and its options'

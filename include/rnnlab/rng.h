@@ -39,11 +39,15 @@ double rnnlab_rng_normal(rnnlab_rng *rng);
 /* Uniform integer in [0, n), n >= 1, without modulo bias (Lemire 2019, rejection on the low word). */
 uint64_t rnnlab_rng_below(rnnlab_rng *rng, uint64_t n);
 
-/* One step of splitmix64 (Steele, Lea & Flood 2014) on x: a 64-bit mixing function. */
+/* One step of splitmix64 (Steele, Lea & Flood 2014) on x: a 64-bit mixing function,
+ * z = x + 0x9e3779b97f4a7c15; z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9;
+ * z = (z ^ (z >> 27)) * 0x94d049bb133111eb; return z ^ (z >> 31) (all mod 2^64). */
 uint64_t rnnlab_splitmix64(uint64_t x);
 
 /* The seed of grid point `index` of a sweep whose base seed is `base`: a pure function of the
- * pair, so a run gets the same seed alone, inside a sweep, first or last, on any thread count. */
+ * pair, so a run gets the same seed alone, inside a sweep, first or last, on any thread count:
+ * splitmix64(splitmix64(base) ^ splitmix64(index + 0x632be59bd9b4e019)) (mod 2^64), for anyone
+ * who re-derives a seed outside rnnlab (datasets/README.md's data order uses it). */
 uint64_t rnnlab_seed_derive(uint64_t base, uint64_t index);
 
 #ifdef __cplusplus

@@ -16,6 +16,7 @@ static void help(FILE *f)
 {
     fprintf(f, "usage: rnnlab data list [-v]\n"
                "       rnnlab data show NAME [key=value ...] [--split train|valid|test] [-n N] [--seed S]\n"
+               "                        [--batch K] [--batch-size B]\n"
                "\n"
                "list: every task and dataset with its shape (I inputs, O outputs, T steps), its size per split,\n"
                "its source, and whether the data it reads by default is installed; -v adds each one's sources and options.\n"
@@ -24,6 +25,9 @@ static void help(FILE *f)
                "of the split (default train), decoded: images as ASCII art, text as characters, symbols,\n"
                "markers and values for the synthetic tasks, and the trivial baseline. --seed is the data\n"
                "seed (default 1): a run's is summary.csv's data_seed, not the experiment's seed.\n"
+               "--batch K (default 0) and --batch-size B (default 16, the [task] batch's default) show the first\n"
+               "N samples (at most B) of batch K of B samples instead: training update s of a run uses batch\n"
+               "s - 1 of the training split at the run's batch size and data seed.\n"
                "Exit status: 0 ok, 1 runtime error (missing or malformed data), 2 usage error.\n");
 }
 
@@ -70,6 +74,7 @@ static int cmd_show(int argc, char **argv)
     const char *name = NULL, *split_name = "train";
     long n_show = 3;
     unsigned long long seed = 1;
+    long batch = -1, batch_size = -1; /* -1: not given (batch 0 of N samples) */
     rnnlab_option *opts = calloc((size_t)argc, sizeof *opts);
     int n_opts = 0, rc = CLI_EXIT_OK;
     if (!opts) {
@@ -90,6 +95,10 @@ static int cmd_show(int argc, char **argv)
             if (r < 0 || !cli_int("-n", v, 1, 64, &n_show)) goto usage;
         } else if ((r = cli_opt(argc, argv, &i, "--seed", &v))) {
             if (r < 0 || !cli_u64("--seed", v, &seed)) goto usage;
+        } else if ((r = cli_opt(argc, argv, &i, "--batch", &v))) {
+            if (r < 0 || !cli_int("--batch", v, 0, 1L << 40, &batch)) goto usage;
+        } else if ((r = cli_opt(argc, argv, &i, "--batch-size", &v))) {
+            if (r < 0 || !cli_int("--batch-size", v, 1, 1 << 20, &batch_size)) goto usage;
         } else if (argv[i][0] == '-') {
             cli_error("run `rnnlab data --help`", "unknown option '%s'", argv[i]);
             goto usage;
@@ -129,7 +138,11 @@ static int cmd_show(int argc, char **argv)
     rnnlab_dataset *ds = NULL;
     char *text = NULL;
     rnnlab_status st = rnnlab_dataset_open(&ds, name, opts, n_opts, seed, NULL);
-    if (!st) st = rnnlab_dataset_show(ds, split, (int)n_show, &text);
+    if (!st)
+        st = batch < 0 && batch_size < 0
+                 ? rnnlab_dataset_show(ds, split, (int)n_show, &text)
+                 : rnnlab_dataset_show_batch(ds, split, batch < 0 ? 0 : batch, batch_size < 0 ? 16 : (int)batch_size,
+                                             (int)n_show, &text);
     if (st) {
         const int ti = rnnlab_task_find(name);
         char hint[128];

@@ -322,37 +322,33 @@ static rnnlab_status show_generic(const rnnlab_dataset *ds, rnnlab_buf *out, int
     return st;
 }
 
-rnnlab_status rnnlab_dataset_show(rnnlab_dataset *ds, rnnlab_split split, int n, char **text)
+/* The first n samples of batch `index` of B samples of `split`; asked is the n the caller asked for
+ * (more than n: the split holds only n, each shown once); say_b: the header gives B. */
+static rnnlab_status show_impl(rnnlab_dataset *ds, rnnlab_split split, long index, int B, int n, int asked, int say_b,
+                               char **text)
 {
-    RNNLAB_REQUIRE_PTR("rnnlab_dataset_show", text);
-    *text = NULL;
-    RNNLAB_REQUIRE_PTR("rnnlab_dataset_show", ds);
-    if (n < 1) return rnnlab_error(RNNLAB_ERR_CONFIG, "show: the number of examples must be >= 1 (got %d)", n);
     const rnnlab_task_info *in = &ds->info;
-    /* a split of fewer examples than asked: each shown once (a batch would wrap around and repeat them) */
-    const long have = in->split_size[split];
-    const int asked = n;
-    if (have > 0 && n > have) n = (int)have;
     const size_t T = (size_t)in->seq_len, I = (size_t)in->input_size, O = (size_t)in->output_size;
-    const size_t tb = in->loss_at == RNNLAB_LOSS_ALL ? T * (size_t)n : (size_t)n;
-    double *x = rnnlab_malloc(sizeof(double) * T * (size_t)n * I), *target = rnnlab_malloc(sizeof(double) * tb * O);
-    int *cls = rnnlab_malloc(sizeof(int) * tb), *len = rnnlab_malloc(sizeof(int) * (size_t)n);
+    const size_t tb = in->loss_at == RNNLAB_LOSS_ALL ? T * (size_t)B : (size_t)B;
+    double *x = rnnlab_malloc(sizeof(double) * T * (size_t)B * I), *target = rnnlab_malloc(sizeof(double) * tb * O);
+    int *cls = rnnlab_malloc(sizeof(int) * tb), *len = rnnlab_malloc(sizeof(int) * (size_t)B);
     rnnlab_buf out = {0};
     rnnlab_status st = RNNLAB_OK;
     if (!x || !target || !cls || !len) {
         st = rnnlab_error(RNNLAB_ERR_NOMEM, "out of memory showing task %s", in->name);
         goto done;
     }
-    if ((st = rnnlab_dataset_batch(ds, split, 0, n, x, target, cls, len))) goto done;
-    st = rnnlab_buf_printf(&out, "%s%s%s: I=%d O=%d T=%d, loss %s at %s; %s split, batch 0\n", in->name,
+    if ((st = rnnlab_dataset_batch(ds, split, index, B, x, target, cls, len))) goto done;
+    st = rnnlab_buf_printf(&out, "%s%s%s: I=%d O=%d T=%d, loss %s at %s; %s split, batch %ld", in->name,
                            in->variant[0] ? " " : "", in->variant, in->input_size, in->output_size, in->seq_len,
-                           rnnlab_loss_name(in->loss), rnnlab_loss_at_name(in->loss_at), rnnlab_split_name(split));
+                           rnnlab_loss_name(in->loss), rnnlab_loss_at_name(in->loss_at), rnnlab_split_name(split), index);
+    if (!st) st = say_b ? rnnlab_buf_printf(&out, " of %d sample%s\n", B, B == 1 ? "" : "s") : rnnlab_buf_printf(&out, "\n");
     if (!st && n < asked)
         st = rnnlab_buf_printf(&out, "(the %s split holds %d example%s: each is shown once)\n", rnnlab_split_name(split), n,
                                n == 1 ? "" : "s");
     for (int b = 0; b < n && !st; b++) {
         st = rnnlab_buf_printf(&out, "example %d:\n", b);
-        if (!st) st = (ds->def->show ? ds->def->show : show_generic)(ds, &out, b, n, x, target, cls, len);
+        if (!st) st = (ds->def->show ? ds->def->show : show_generic)(ds, &out, b, B, x, target, cls, len);
     }
     if (!st) st = rnnlab_buf_printf(&out, "trivial baseline: %s (%.6g)\n", in->baseline_desc, in->baseline);
 done:
@@ -363,4 +359,28 @@ done:
     }
     *text = (char *)out.data;
     return RNNLAB_OK;
+}
+
+rnnlab_status rnnlab_dataset_show(rnnlab_dataset *ds, rnnlab_split split, int n, char **text)
+{
+    RNNLAB_REQUIRE_PTR("rnnlab_dataset_show", text);
+    *text = NULL;
+    RNNLAB_REQUIRE_PTR("rnnlab_dataset_show", ds);
+    if (n < 1) return rnnlab_error(RNNLAB_ERR_CONFIG, "show: the number of examples must be >= 1 (got %d)", n);
+    /* a split of fewer examples than asked: each shown once (a batch would wrap around and repeat them) */
+    const long have = ds->info.split_size[split];
+    const int asked = n;
+    if (have > 0 && n > have) n = (int)have;
+    return show_impl(ds, split, 0, n, n, asked, 0, text);
+}
+
+rnnlab_status rnnlab_dataset_show_batch(rnnlab_dataset *ds, rnnlab_split split, long index, int B, int n, char **text)
+{
+    RNNLAB_REQUIRE_PTR("rnnlab_dataset_show_batch", text);
+    *text = NULL;
+    RNNLAB_REQUIRE_PTR("rnnlab_dataset_show_batch", ds);
+    if (n < 1 || B < 1 || index < 0)
+        return rnnlab_error(RNNLAB_ERR_CONFIG, "show: need index >= 0, B >= 1 and n >= 1 (got %ld, %d, %d)", index, B, n);
+    if (n > B) n = B;
+    return show_impl(ds, split, index, B, n, n, 1, text);
 }
