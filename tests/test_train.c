@@ -649,6 +649,44 @@ static void test_init_from_is_what_the_probe_measures(void **state)
     }
 }
 
+/* A damaged checkpoint (a byte changed, or cut short) stops the resume of its run with exit status 2,
+ * as a damaged CSV file does, and says how to go on (a trial saw 1 for these and 2 for another run's). */
+static void test_damaged_checkpoint_is_the_folders_problem(void **state)
+{
+    (void)state;
+    check_need_cli();
+    const char *out = check_tmp_path("damaged_ck"), *log = check_tmp_path("damaged_ck.log");
+    const char *path = write_experiment("damaged_ck", out, small_train);
+    char journal[4400], ck[4400];
+    snprintf(journal, sizeof journal, "%s/.journal", out);
+    snprintf(ck, sizeof ck, "%s/checkpoints/run-0.ckpt", out);
+    for (int k = 0; k < 2; k++) {
+        const char *args[] = {"train", "--quiet", "--no-plot", "--fresh", path, NULL};
+        assert_int_equal(check_run_cli(log, args), 0);
+        /* the journal back to its header: every run resumes from its checkpoint */
+        size_t n;
+        char *j = check_slurp(journal, &n);
+        assert_non_null(j);
+        assert_int_equal(truncate(journal, (off_t)(strchr(j, '\n') + 1 - j)), 0);
+        free(j);
+        char *c = check_slurp(ck, &n);
+        assert_true(c && n > 100);
+        if (k == 0) {
+            c[n / 2] ^= 0x20;
+            FILE *f = fopen(ck, "wb");
+            assert_non_null(f);
+            assert_int_equal(fwrite(c, 1, n, f), n);
+            fclose(f);
+        } else
+            assert_int_equal(truncate(ck, (off_t)(n / 2)), 0);
+        free(c);
+        const char *again[] = {"train", "--quiet", "--no-plot", path, NULL};
+        assert_int_equal(check_run_cli(log, again), 2);
+        assert_true(check_file_has(log, "cannot resume run 0: "));
+        assert_true(check_file_has(log, "delete it to start that run over"));
+    }
+}
+
 /* --fresh removes every run's checkpoint, whatever its id (a shard's ids are strided; they used to be
  * looked for only 4096 ids ahead) and torn .tmp ones, and nothing else in the folder; the runs are
  * then trained again from the start. */
@@ -1124,6 +1162,7 @@ int main(void)
         cmocka_unit_test(test_api_edges_from_a_trial),
         cmocka_unit_test(test_eval_scores_the_whole_split),
         cmocka_unit_test(test_init_from_is_what_the_probe_measures),
+        cmocka_unit_test(test_damaged_checkpoint_is_the_folders_problem),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

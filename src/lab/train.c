@@ -1355,7 +1355,9 @@ rnnlab_status exp_train_run(const rnnlab_experiment *e, const exp_run *r, rnnlab
         if (st) {
             char msg[1024];
             snprintf(msg, sizeof msg, "%s", rnnlab_last_error());
-            st = rnnlab_error(st, "cannot resume run %ld: %s (delete it to start that run over, or use --fresh)", r->id, msg);
+            /* a damaged checkpoint is the folder's problem, as a damaged CSV file is: exit status 2 */
+            st = rnnlab_error(st == RNNLAB_ERR_NOMEM ? st : RNNLAB_ERR_CONFIG,
+                              "cannot resume run %ld: %s (delete it to start that run over, or use --fresh)", r->id, msg);
             goto done;
         }
         t.pg.step0 = rnnlab_trainer_steps(t.tr);
