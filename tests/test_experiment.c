@@ -197,6 +197,18 @@ static void test_bad_experiment_files(void **state)
         if (b == 1) {
             assert_int_equal(st, RNNLAB_ERR_CONFIG);
             assert_non_null(strstr(rnnlab_last_error(), ":9: batch: batch norm in training takes"));
+            assert_non_null(strstr(rnnlab_last_error(), "batch 1 of one-step sequences gives one"));
+            /* variable lengths: a one-step sample may come in any batch */
+            const char *var = check_tmp_path("var_steps.csv"), *pv = check_tmp_path("bn_var.ini");
+            check_write_file(var, "id,t,x,y\n1,0,0.5,1\n1,1,0.25,1\n2,0,-0.5,0\n3,0,0.25,1\n3,1,1,1\n3,2,0,1\n"
+                                  "4,0,1,0\n4,1,2,0\n5,0,0,1\n5,1,-1,1\n6,0,-1,0\n7,0,2,1\n7,1,2,1\n8,0,0.75,0\n"
+                                  "9,0,-2,1\n9,1,-1,1\n10,0,0.1,0\n");
+            snprintf(body, sizeof body, "[model]\nnorm = batch\n[task]\nname = csv\npath = %s\nfeatures = x\n"
+                                        "targets = y\nbatch = 1\n[train]\nmax_steps = 2\n", var);
+            check_write_file(pv, body);
+            assert_int_equal(rnnlab_experiment_load(&e, pv), RNNLAB_ERR_CONFIG);
+            assert_non_null(strstr(rnnlab_last_error(), ":8: batch: batch norm in training takes"));
+            assert_non_null(strstr(rnnlab_last_error(), "a variable-length task can give one"));
         } else {
             if (st) fprintf(stderr, "%s\n", rnnlab_last_error());
             assert_int_equal(st, RNNLAB_OK);
@@ -1356,7 +1368,7 @@ static void test_deleted_folder_stops_the_sweep(void **state)
         fail_msg("the sweep went on in a deleted folder");
     }
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 1);
-    assert_true(check_file_has(log, "/.journal was removed while the sweep ran"));
+    assert_true(check_file_has(log, "/.journal is no longer the journal this sweep writes"));
     char *text = check_slurp(log, NULL);
     assert_null(strstr(text, "rows already written are kept"));
     assert_null(strstr(text, "done"));
@@ -2037,6 +2049,19 @@ static void test_merge_replaces_only_its_own_results(void **state)
         snprintf(path, sizeof path, "%s/%s", out, names[i]);
         assert_int_equal(unlink(path), 0);
     }
+    /* a merge that cannot write one of its files (here a folder where summary.csv.tmp goes) writes
+       nothing: no CSV file in place without its journal, no copy left beside; the next merge runs */
+    snprintf(path, sizeof path, "%s/summary.csv.tmp", out);
+    assert_int_equal(mkdir(path, 0700), 0);
+    assert_int_equal(rnnlab_experiment_merge(out), RNNLAB_ERR_IO);
+    assert_int_equal(rmdir(path), 0);
+    for (size_t i = 0; i < 3; i++) {
+        char tmp[4500];
+        snprintf(path, sizeof path, "%s/%s", out, names[i]);
+        snprintf(tmp, sizeof tmp, "%s.tmp", path);
+        assert_int_equal(access(path, F_OK), -1);
+        assert_int_equal(access(tmp, F_OK), -1);
+    }
     assert_int_equal(rnnlab_experiment_merge(out), RNNLAB_OK);
     assert_int_equal(rnnlab_experiment_merge(out), RNNLAB_OK);
     /* a merge stopped between its renames (a full disk, a kill) leaves its journal and some of its CSV
@@ -2048,7 +2073,8 @@ static void test_merge_replaces_only_its_own_results(void **state)
         snprintf(path, sizeof path, "%s/%s", out, names[i]);
         merged[i] = check_slurp(path, &merged_n[i]);
     }
-    for (int i = 1; i < 3; i++) { /* summary.csv and layers.csv not yet in place, leftovers beside */
+    for (int i = 0; i < 2; i++) { /* the journal and layers.csv in place (its renames go journal, layers,
+                                      summary, decay), decay.csv and summary.csv not yet, leftovers beside */
         snprintf(path, sizeof path, "%s/%s", out, names[i]);
         assert_int_equal(unlink(path), 0);
         snprintf(path, sizeof path, "%s/%s.tmp", out, names[i]);

@@ -68,6 +68,10 @@ int cli_wait_policy_env(void);
  * to resume (without --fresh when fresh is set); the process still ends by the signal. */
 void cli_interrupt_message(int fresh, int trains);
 
+/* Puts back what cli_interrupt_message replaced, once the grid has run: a signal after it (stdout's
+ * reader gone while the summary is printed) is not an interrupted sweep. */
+void cli_interrupt_end(void);
+
 /* If argv[*i] is `name` or `name=VALUE`, sets *val to the value (the next argument, or after '=')
  * and returns 1; returns -1 (after printing an error) when the value is missing, 0 otherwise. */
 int cli_opt(int argc, char **argv, int *i, const char *name, const char **val);

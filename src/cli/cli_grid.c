@@ -115,6 +115,7 @@ static int grid_run(const char *file, const rnnlab_run_options *o, int dry, int 
     if (stat(file, &sf) == 0 && S_ISREG(sf.st_mode)) cli_wait_policy(rnnlab_experiment_run_threads(e, o));
     cli_interrupt_message(o->fresh, train || rnnlab_experiment_trains(e));
     st = rnnlab_experiment_run(e, o);
+    cli_interrupt_end();
     train = train || rnnlab_experiment_trains(e); /* `rnnlab run` of a file with [train] trains too */
     const char *out = o->out_dir ? o->out_dir : rnnlab_experiment_out_dir(e);
     char quoted[8300];

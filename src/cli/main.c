@@ -288,6 +288,10 @@ static void interrupted(int sig)
     if (rnnlab_experiment_interrupt(sig)) rnnlab_experiment_raise(sig); /* else the thread committing does */
 }
 
+static const int interrupt_sigs[4] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
+static struct sigaction interrupt_old[4];
+static int interrupt_set[4];
+
 void cli_interrupt_message(int fresh, int trains)
 {
     interrupt_kind = (fresh ? 1 : 0) | (trains ? 2 : 0);
@@ -296,11 +300,15 @@ void cli_interrupt_message(int fresh, int trains)
     sa.sa_handler = interrupted;
     sa.sa_flags = SA_RESETHAND;
     sigemptyset(&sa.sa_mask);
-    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
-    for (int k = 0; k < 4; k++) {
-        struct sigaction old; /* not one that is ignored (nohup, a background job's SIGINT) */
-        if (sigaction(sigs[k], NULL, &old) == 0 && old.sa_handler != SIG_IGN) sigaction(sigs[k], &sa, NULL);
-    }
+    for (int k = 0; k < 4; k++) /* not one that is ignored (nohup, a background job's SIGINT) */
+        interrupt_set[k] = sigaction(interrupt_sigs[k], NULL, &interrupt_old[k]) == 0 &&
+                           interrupt_old[k].sa_handler != SIG_IGN && sigaction(interrupt_sigs[k], &sa, NULL) == 0;
+}
+
+void cli_interrupt_end(void)
+{
+    for (int k = 0; k < 4; k++)
+        if (interrupt_set[k]) sigaction(interrupt_sigs[k], &interrupt_old[k], NULL), interrupt_set[k] = 0;
 }
 
 /* The commands that compute (run, train, bench; and --version) warn when OpenBLAS runs SSE-only kernels

@@ -1147,11 +1147,14 @@ rnnlab_status exp_resolve(const rnnlab_experiment *e, long id, exp_run *r, rnnla
                                "batch norm couples every step of the batch, so it cannot be combined with truncated "
                                "BPTT (truncate %d < seq_len %d); use full BPTT or layer norm",
                                r->train.truncate, task_info->seq_len);
-            if (mc->norm == RNNLAB_NORM_BATCH && (long)r->batch * task_info->seq_len < 2)
+            /* one sample of one step has one value a column: x - mean = 0 (a variable-length task may
+               draw a one-step sample at any batch, so batch 1 is refused for it too) */
+            if (mc->norm == RNNLAB_NORM_BATCH && r->batch == 1 && (task_info->seq_len < 2 || task_info->variable_length))
                 return fail_at(e, batch_line ? batch_line : name_line ? name_line : 1, "batch",
                                "batch norm in training takes each column's mean and variance over the batch's "
-                               "(step, sample) values, and batch %d x seq_len %d gives one; use batch >= 2 or layer norm",
-                               r->batch, task_info->seq_len);
+                               "(step, sample) values, and %s; use batch >= 2 or layer norm",
+                               task_info->seq_len < 2 ? "batch 1 of one-step sequences gives one"
+                                                      : "batch 1 of a variable-length task can give one (a one-step sample)");
             for (int sp = 0; sp < 3; sp++)
                 if (task_info->split_size[sp] == 0) {
                     const char *key = task_opt_line(r, "split") ? "split" : task_opt_line(r, "split_column") ? "split_column" : "name";

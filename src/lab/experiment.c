@@ -1072,12 +1072,15 @@ static rnnlab_status open_outputs(const rnnlab_experiment *e, const char *dir, i
 static rnnlab_status journal_sync(journal *j, const int *fds, const char *dir, int nf)
 {
     j->last_sync = exp_now_s();
-    /* the folder deleted (or replaced) under a running sweep: its rows go to files nobody can open */
-    struct stat sb;
-    if (fstat(j->fd, &sb) == 0 && sb.st_nlink == 0) {
+    /* the folder deleted (or replaced) under a running sweep: its rows go to files nobody can open.
+       The journal's name must still lead to the file this process writes. */
+    struct stat sb, sp;
+    if (fstat(j->fd, &sb) == 0 && (stat(j->path, &sp) != 0 ? errno == ENOENT || errno == ENOTDIR
+                                                           : sp.st_dev != sb.st_dev || sp.st_ino != sb.st_ino)) {
         j->pending_len = 0;
-        return rnnlab_error(RNNLAB_ERR_IO, "%s was removed while the sweep ran (the output folder %s deleted or "
-                                           "replaced?): the rows of this command went with it",
+        return rnnlab_error(RNNLAB_ERR_IO, "%s is no longer the journal this sweep writes (the output folder %s was "
+                                           "deleted, moved or replaced while it ran): the sweep stops; the rows it wrote "
+                                           "went with the folder",
                             j->path, dir);
     }
     if (!j->pending_len) return RNNLAB_OK;

@@ -34,8 +34,8 @@ rnnlab_status exp_plot_scan(const char *path, rnnlab_csv_scan_fn row, void *user
         close(fd);
         if (cut)
             return rnnlab_error(RNNLAB_ERR_IO, "%s: its last line is not whole (no newline at its end): the file was cut "
-                                               "mid-row (a full disk, an interrupted copy); the same rnnlab run (or train) "
-                                               "command on its folder cuts it back to its last whole run",
+                                               "mid-row (a full disk, an interrupted copy) or edited; the same rnnlab run "
+                                               "(or train) command on its folder cuts it back to its last whole run",
                                 path);
     }
     return rnnlab_csv_scan(path, row, user); /* says why a file that cannot be opened is not read */

@@ -21,6 +21,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <float.h>
 #include <limits.h>
 #include <math.h>
@@ -1349,13 +1350,21 @@ rnnlab_status exp_train_run(const rnnlab_experiment *e, const exp_run *r, rnnlab
     exp_train_checkpoint_path(e->train.dir[0] ? e->train.dir : ".", r->id, t.ckpt, sizeof t.ckpt);
     if ((st = exp_mkdirs(dir))) goto done;
     if (access(t.ckpt, F_OK) == 0) {
+        /* one that cannot be opened (permissions, too many open files) is not damaged: exit status 1 */
+        const int fd = open(t.ckpt, O_RDONLY);
+        if (fd < 0) {
+            st = rnnlab_error(RNNLAB_ERR_IO, "cannot resume run %ld: %s: cannot open: %s", r->id, t.ckpt, strerror(errno));
+            goto done;
+        }
+        close(fd);
         st = rnnlab_trainer_restore(t.tr, t.ckpt, &extra, &extra_len);
         if (!st && !state_read(extra, extra_len, e, r, m, cfg.max_steps, &t.s))
             st = rnnlab_error(RNNLAB_ERR_CONFIG, "%s belongs to another run or experiment file", t.ckpt);
         if (st) {
             char msg[1024];
             snprintf(msg, sizeof msg, "%s", rnnlab_last_error());
-            /* a damaged checkpoint is the folder's problem, as a damaged CSV file is: exit status 2 */
+            /* a damaged checkpoint (it opened: what failed is its content) is the folder's problem, as a
+               damaged CSV file is: exit status 2 */
             st = rnnlab_error(st == RNNLAB_ERR_NOMEM ? st : RNNLAB_ERR_CONFIG,
                               "cannot resume run %ld: %s (delete it to start that run over, or use --fresh)", r->id, msg);
             goto done;
