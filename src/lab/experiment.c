@@ -351,7 +351,7 @@ static void json_string(rnnlab_csvbuf *b, const char *s)
  * no half-written copy). */
 static rnnlab_status write_tmp(const char *path, const char *data, size_t n)
 {
-    char tmp[PATH_MAX + 80];
+    char tmp[PATH_MAX + 160];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     const int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
     if (fd < 0) return rnnlab_error(RNNLAB_ERR_IO, "%s: cannot write: %s", tmp, strerror(errno));
@@ -365,7 +365,7 @@ static rnnlab_status write_tmp(const char *path, const char *data, size_t n)
 /* Renames path.tmp (write_tmp) to path. */
 static rnnlab_status rename_tmp(const char *path)
 {
-    char tmp[PATH_MAX + 80];
+    char tmp[PATH_MAX + 160];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     return rename(tmp, path) == 0 ? RNNLAB_OK
                                   : rnnlab_error(RNNLAB_ERR_IO, "%s: rename failed: %s", path, strerror(errno));
@@ -1689,7 +1689,7 @@ rnnlab_status rnnlab_experiment_merge(const char *dir)
         }
         if (st)
             for (int i = 0; i < written - 1; i++) {
-                char tmp[PATH_MAX + 80];
+                char tmp[PATH_MAX + 160];
                 path_join(path, sizeof path, dir, i < nf ? file_names[i] : ".journal");
                 snprintf(tmp, sizeof tmp, "%s.tmp", path);
                 unlink(tmp);
