@@ -138,7 +138,7 @@ int check_same_files(const char *a, const char *b, const char *const *names)
     return ok;
 }
 
-int check_run_cli(const char *log, const char *const *args)
+pid_t check_spawn_cli(const char *log, const char *const *args)
 {
     const char *bin = getenv("RNNLAB_BIN");
     const pid_t pid = fork();
@@ -153,6 +153,13 @@ int check_run_cli(const char *log, const char *const *args)
         execv(bin, (char *const *)argv);
         _exit(127);
     }
+    assert_true(pid > 0);
+    return pid;
+}
+
+int check_run_cli(const char *log, const char *const *args)
+{
+    const pid_t pid = check_spawn_cli(log, args);
     int status = 0;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }

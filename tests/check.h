@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <cmocka.h>
 
@@ -59,8 +60,11 @@ int check_same_file(const char *a, const char *b);
  * (every difference is printed). */
 int check_same_files(const char *a, const char *b, const char *const *names);
 
-/* Runs `$RNNLAB_BIN args...` (args NULL-terminated, at most 30) with stdout and stderr to the file log
- * (NULL: /dev/null); returns its exit status, or minus the signal that ended it. */
+/* Starts `$RNNLAB_BIN args...` (args NULL-terminated, at most 30) with stdout and stderr to the file
+ * log (NULL: /dev/null) and returns its process id without waiting (the caller waits for it). */
+pid_t check_spawn_cli(const char *log, const char *const *args);
+
+/* check_spawn_cli, then waits: returns its exit status, or minus the signal that ended it. */
 int check_run_cli(const char *log, const char *const *args);
 
 /* Skips the current test, saying why, unless $RNNLAB_BIN names an executable (make test sets it). */

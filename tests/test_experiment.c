@@ -1239,14 +1239,8 @@ static void test_interrupt_says_how_to_resume(void **state)
     snprintf(csv, sizeof csv, "%s/train.csv", out);
     check_write_file(ini, "[model]\nhidden_size = 8\n[task]\nname = adding\nlength = fixed\nbatch = 4\nseq_len = 30\n"
                           "[train]\nmax_steps = 100000000\neval_every = 1000\n");
-    const pid_t pid = fork();
-    if (pid == 0) {
-        const int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0666);
-        if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0) _exit(126);
-        execl(getenv("RNNLAB_BIN"), "rnnlab", "train", "--no-plot", "--threads", "1", "--out", out, ini, (char *)NULL);
-        _exit(127);
-    }
-    assert_true(pid > 0);
+    const char *args[] = {"train", "--no-plot", "--threads", "1", "--out", out, ini, NULL};
+    const pid_t pid = check_spawn_cli(log, args);
     for (int k = 0; k < 2000 && access(csv, F_OK) != 0; k++) usleep(10000); /* up to 20 s for it to start */
     usleep(100000);
     assert_int_equal(kill(pid, SIGTERM), 0);
@@ -1348,15 +1342,8 @@ static void test_deleted_folder_stops_the_sweep(void **state)
     snprintf(sum_path, sizeof sum_path, "%s/summary.csv", out);
     check_write_file(ini, "[model]\nhidden_size = 16\n[task]\nname = adding\nlength = fixed\nbatch = 8\nseq_len = 100\n"
                           "[sweep]\ncell = lstm, gru\nseed = 1..2000\n");
-    const pid_t pid = fork();
-    if (pid == 0) {
-        const int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0666);
-        if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0) _exit(126);
-        execl(getenv("RNNLAB_BIN"), "rnnlab", "run", "--quiet", "--no-plot", "--threads", "1", "--flush-every", "0",
-              "--out", out, ini, (char *)NULL);
-        _exit(127);
-    }
-    assert_true(pid > 0);
+    const char *args[] = {"run", "--quiet", "--no-plot", "--threads", "1", "--flush-every", "0", "--out", out, ini, NULL};
+    const pid_t pid = check_spawn_cli(log, args);
     for (int w = 0; w < 2000 && count_lines(sum_path, "") < 3; w++) usleep(10000);
     snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir '%s'", out, out);
     assert_int_equal(system(cmd), 0);
