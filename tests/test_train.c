@@ -687,6 +687,34 @@ static void test_damaged_checkpoint_is_the_folders_problem(void **state)
     }
 }
 
+/* Figures with nothing to draw in one panel (ablation = none: no layer ablated) are still drawn, the
+ * panel saying why (gnuplot refused a plot of no valid points, and every training figure was lost). */
+static void test_figures_without_ablation(void **state)
+{
+    (void)state;
+    check_need_cli();
+    const char *out = check_tmp_path("noabl"), *log = check_tmp_path("noabl.log");
+    char path[4400];
+    const char *ini = write_experiment("noabl", out, "[model]\nhidden_size = 4\nnum_layers = 2\n[task]\nname = adding\n"
+                                                     "length = fixed\nbatch = 2\nseq_len = 30\n[train]\nmax_steps = 5\n"
+                                                     "ablation = none\n");
+    const char *args[] = {"train", "--quiet", ini, NULL};
+    /* write_experiment turns figures off: plot them afterwards */
+    assert_int_equal(check_run_cli(log, args), 0);
+    const char *plot[] = {"plot", out, NULL};
+    assert_int_equal(check_run_cli(log, plot), 0);
+    char *text = check_slurp(log, NULL);
+    assert_null(strstr(text, "not drawn"));
+    free(text);
+    const char *figs[] = {"ablation.png", "train_loss.pdf", "train_grad_norm.png", NULL};
+    for (const char *const *f = figs; *f; f++) {
+        snprintf(path, sizeof path, "%s/figures/%s", out, *f);
+        assert_int_equal(access(path, R_OK), 0);
+    }
+    snprintf(path, sizeof path, "%s/figures/train.gp", out);
+    assert_true(check_file_has(path, "no layer ablated (ablation = none"));
+}
+
 /* --fresh removes every run's checkpoint, whatever its id (a shard's ids are strided; they used to be
  * looked for only 4096 ids ahead) and torn .tmp ones, and nothing else in the folder; the runs are
  * then trained again from the start. */
@@ -1163,6 +1191,7 @@ int main(void)
         cmocka_unit_test(test_eval_scores_the_whole_split),
         cmocka_unit_test(test_init_from_is_what_the_probe_measures),
         cmocka_unit_test(test_damaged_checkpoint_is_the_folders_problem),
+        cmocka_unit_test(test_figures_without_ablation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -41,6 +41,11 @@ rnnlab_status exp_plot_scan(const char *path, rnnlab_csv_scan_fn row, void *user
     return rnnlab_csv_scan(path, row, user); /* says why a file that cannot be opened is not read */
 }
 
+void exp_plot_nothing(FILE *f, const char *why)
+{
+    fprintf(f, "[1:2] [1:2] NaN title '%s'", why); /* [1:2]: valid on log axes too */
+}
+
 void exp_plot_num(FILE *f, double v)
 {
     char b[40];

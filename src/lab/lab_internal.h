@@ -245,6 +245,11 @@ int exp_plot_col(char **f, int n, const char *name);
  * as whole with its last number cut short. */
 rnnlab_status exp_plot_scan(const char *path, rnnlab_csv_scan_fn row, void *user);
 
+/* The series of a plot command (written after "plot ") that has nothing to draw: an empty plot over
+ * fixed ranges whose key says why (gnuplot refuses a plot of no valid points: "all points y value
+ * undefined", and the figures would not be drawn). */
+void exp_plot_nothing(FILE *f, const char *why);
+
 /* Writes v to f as a plain C-locale number (rnnlab_format_double: %.17g, nan, inf, -inf). */
 void exp_plot_num(FILE *f, double v);
 

@@ -356,7 +356,7 @@ static rnnlab_status write_script(const plot_data *p, const char *figdir)
                 fprintf(f, "%s'data/decay_p%d_s%d.dat' using 1:2 with lines lw 1.5 title ", drawn++ ? ", " : "", pi, li);
                 exp_plot_string(f, p->labels[li]);
             }
-            if (!drawn) fprintf(f, "NaN notitle");
+            if (!drawn) exp_plot_nothing(f, "no run at this T has gradient rows");
             fputc('\n', f);
         }
         fprintf(f, "unset multiplot\nset output\n");
@@ -381,7 +381,7 @@ static rnnlab_status write_script(const plot_data *p, const char *figdir)
                     shape[(li / 8) % 6]);
             exp_plot_string(f, p->labels[li]);
         }
-        if (!drawn) fprintf(f, "NaN notitle");
+        if (!drawn) exp_plot_nothing(f, "no setting has a decay rate (every run diverged)");
         fprintf(f, "\nunset logscale x\nset xtics autofreq\nset autoscale x\nset key inside\nset output\n");
         fprintf(f, fmt ? "set terminal %s noenhanced size %dcm,%dcm font ',9'\n"
                        : "set terminal %s noenhanced size %d,%d font ',10'\n",

@@ -231,7 +231,7 @@ static rnnlab_status write_figures(tp_data *p, const char *figdir)
                     fprintf(f, " with lines dt 2 lc %d notitle", k + 1);
                 }
             }
-            if (first) fputs("NaN notitle", f);
+            if (first) exp_plot_nothing(f, "no finite loss");
             fputc('\n', f);
         }
         fprintf(f, "unset multiplot\nunset logscale y\nset output\n");
@@ -253,7 +253,7 @@ static rnnlab_status write_figures(tp_data *p, const char *figdir)
                 fputc('\'', f);
                 first = 0;
             }
-            if (first) fputs("NaN notitle", f);
+            if (first) exp_plot_nothing(f, "no finite gradient norm");
             fputc('\n', f);
         }
         fprintf(f, "unset multiplot\nset output\n");
@@ -262,7 +262,11 @@ static rnnlab_status write_figures(tp_data *p, const char *figdir)
                    "set style data histograms\nset style histogram clustered gap 1\nset style fill solid 0.8 border -1\n"
                    "set xlabel 'setting'\nset ylabel 'loss increase'\nset xtics rotate by -30 font ',8'\nset key top left\n",
                 ext);
-        if (p->n_abl_layers < 1) fprintf(f, "plot NaN notitle\n");
+        if (p->n_abl_layers < 1) {
+            fputs("plot ", f);
+            exp_plot_nothing(f, "no layer ablated (ablation = none, or every run diverged)");
+            fputc('\n', f);
+        }
         else {
             fprintf(f, "set xtics (");
             for (int k = 0; k < p->n_labels; k++) {
