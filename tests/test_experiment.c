@@ -85,7 +85,8 @@ static void test_bad_experiment_files(void **state)
     static const struct {
         const char *text, *expect;
     } cases[] = {
-        {"[modle]\nhidden_size = 4\n", ":2: unknown section [modle]"},
+        {"[modle]\nhidden_size = 4\n", ":1: unknown section [modle]"},
+        {"[foo]\n[task]\nname = adding\nseq_len = 30\n", ":1: unknown section [foo]"}, /* no key under it */
         /* the manifest copies the text into JSON: UTF-8 only (a Latin-1 e-acute refused, UTF-8 kept) */
         {"[experiment]\ndescription = caf\xe9\n[task]\nname = adding\nseq_len = 30\n", ":2:18: not UTF-8 text (byte 0xe9)"},
         {"# \xc3\xa9t\xc3\xa9 \xed\xa0\x80\n[task]\nname = adding\nseq_len = 30\n", ":1:7: not UTF-8 text (byte 0xed)"},

@@ -247,6 +247,20 @@ static rnnlab_status fail_at(const rnnlab_experiment *e, int line, const char *k
     return rnnlab_error(RNNLAB_ERR_CONFIG, "%s:%d: %s", e->path, line, why);
 }
 
+
+/* 1 if an experiment file may have a section of this name: one of `sections`, or task.NAME /
+ * sweep.NAME with NAME of letters, digits and _ (a block). */
+static int section_known(const char *section)
+{
+    for (int i = 0; sections[i]; i++)
+        if (!strcmp(section, sections[i])) return 1;
+    if (strncmp(section, "task.", 5) && strncmp(section, "sweep.", 6)) return 0;
+    const char *block_name = strchr(section, '.') + 1;
+    int known = *block_name != '\0' && strlen(block_name) < sizeof((rnnlab_experiment *)0)->blocks[0].name;
+    for (const char *q = block_name; *q && known; q++) known = isalnum((unsigned char)*q) || *q == '_';
+    return known;
+}
+
 /* inih's reader: one of our lines per call, counting lines. */
 static char *read_line(char *str, int num, void *stream)
 {
@@ -272,8 +286,15 @@ static char *read_line(char *str, int num, void *stream)
     while (*h == ' ' || *h == '\t') h++;
     if (*h == '[' && !c->st) {
         const char *close = strchr(h, ']');
+        char name[64];
+        snprintf(name, sizeof name, "%.*s", close ? (int)(close - h - 1) : 0, h + 1);
         if (!close)
             c->st = fail_at(c->e, c->line, NULL, "section header without its closing ']'");
+        else if (!section_known(name)) /* with no key under it, inih never shows it to the handler */
+            c->st = fail_at(c->e, c->line, NULL,
+                            "unknown section [%.*s] (sections: experiment, model, task, measure, run, output, train, "
+                            "sweep, and task.NAME / sweep.NAME for further blocks)",
+                            (int)(close - h - 1), h + 1);
         else if ((!strncmp(h + 1, "task.", 5) || !strncmp(h + 1, "sweep.", 6)) && c->n_headers < 32 &&
                  (size_t)(close - h - 1) < sizeof c->headers[0]) {
             snprintf(c->headers[c->n_headers], sizeof c->headers[0], "%.*s", (int)(close - h - 1), h + 1);
@@ -289,13 +310,7 @@ static int handler(void *user, const char *section, const char *name, const char
     parse_ctx *c = user;
     rnnlab_experiment *e = c->e;
     if (c->st) return 1;
-    int known = 0;
-    for (int i = 0; sections[i]; i++) known |= !strcmp(section, sections[i]);
-    if (!known && (!strncmp(section, "task.", 5) || !strncmp(section, "sweep.", 6))) {
-        const char *block_name = strchr(section, '.') + 1;
-        known = *block_name != '\0' && strlen(block_name) < sizeof e->blocks[0].name;
-        for (const char *q = block_name; *q && known; q++) known = isalnum((unsigned char)*q) || *q == '_';
-    }
+    const int known = section_known(section);
     if (!*section) /* a key above the first [section] header (or a file that is not an experiment file) */
         return c->st = fail_at(e, c->line, name, "a key outside any section: put it under its [section] header "
                                "(experiment, model, task, measure, run, output, train or sweep)"), 1;
