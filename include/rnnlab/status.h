@@ -43,7 +43,7 @@ const char *rnnlab_last_error(void);
 
 /* Records a printf-style message for this thread and returns s, so callers can write
  * `return rnnlab_error(RNNLAB_ERR_SHAPE, "hidden_size must be >= 1 (got %d)", H);`.
- * Messages longer than 1023 bytes are truncated. An argument may be rnnlab_last_error() itself, to
+ * Messages longer than 8191 bytes are truncated. An argument may be rnnlab_last_error() itself, to
  * wrap the last message in context. */
 rnnlab_status rnnlab_error(rnnlab_status s, const char *fmt, ...)
 #if defined(__GNUC__)

@@ -29,7 +29,7 @@ const char *rnnlab_status_str(rnnlab_status s)
     return "unknown status";
 }
 
-static _Thread_local char last_msg[1024];
+static _Thread_local char last_msg[8192]; /* two PATH_MAX paths and their reason fit */
 
 const char *rnnlab_last_error(void) { return last_msg; }
 
