@@ -422,6 +422,7 @@ static void test_text_bytes_and_windows(void **state)
     assert_int_equal(rnnlab_dataset_show(ds, RNNLAB_SPLIT_TEST, 1, &b0), RNNLAB_OK);
     assert_int_equal(rnnlab_dataset_show_batch(ds, RNNLAB_SPLIT_TEST, 0, 2, 5, &shown), RNNLAB_OK);
     assert_non_null(strstr(shown, "test split, batch 0 of 2 samples\n"));
+    assert_non_null(strstr(shown, "(a batch of 2 holds 2 examples: all are shown)\n"));
     assert_non_null(strstr(shown, "example 1:") && !strstr(shown, "example 2:"));
     const char *e0 = strstr(b0, "example 0:"), *e0b = strstr(shown, "example 0:");
     assert_true(e0 && e0b && !strncmp(e0, e0b, (size_t)(strstr(e0b, "example 1:") - e0b)));

@@ -344,8 +344,9 @@ static rnnlab_status show_impl(rnnlab_dataset *ds, rnnlab_split split, long inde
                            rnnlab_loss_name(in->loss), rnnlab_loss_at_name(in->loss_at), rnnlab_split_name(split), index);
     if (!st) st = say_b ? rnnlab_buf_printf(&out, " of %d sample%s\n", B, B == 1 ? "" : "s") : rnnlab_buf_printf(&out, "\n");
     if (!st && n < asked)
-        st = rnnlab_buf_printf(&out, "(the %s split holds %d example%s: each is shown once)\n", rnnlab_split_name(split), n,
-                               n == 1 ? "" : "s");
+        st = say_b && n == B ? rnnlab_buf_printf(&out, "(a batch of %d holds %d example%s: all are shown)\n", B, n, n == 1 ? "" : "s")
+                             : rnnlab_buf_printf(&out, "(the %s split holds %d example%s: each is shown once)\n",
+                                                 rnnlab_split_name(split), n, n == 1 ? "" : "s");
     for (int b = 0; b < n && !st; b++) {
         st = rnnlab_buf_printf(&out, "example %d:\n", b);
         if (!st) st = (ds->def->show ? ds->def->show : show_generic)(ds, &out, b, B, x, target, cls, len);
@@ -381,6 +382,7 @@ rnnlab_status rnnlab_dataset_show_batch(rnnlab_dataset *ds, rnnlab_split split, 
     RNNLAB_REQUIRE_PTR("rnnlab_dataset_show_batch", ds);
     if (n < 1 || B < 1 || index < 0)
         return rnnlab_error(RNNLAB_ERR_CONFIG, "show: need index >= 0, B >= 1 and n >= 1 (got %ld, %d, %d)", index, B, n);
+    const int asked = n;
     if (n > B) n = B;
-    return show_impl(ds, split, index, B, n, n, 1, text);
+    return show_impl(ds, split, index, B, n, asked, 1, text);
 }
