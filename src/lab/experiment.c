@@ -346,7 +346,6 @@ static void json_string(rnnlab_csvbuf *b, const char *s)
     APPEND_LIT(b, "\"");
 }
 
-/* Writes path atomically (a temporary file renamed over it). */
 /* Writes path.tmp with the n bytes and flushes it to disk; on failure removes it (a full disk keeps
  * no half-written copy). */
 static rnnlab_status write_tmp(const char *path, const char *data, size_t n)
