@@ -9,6 +9,7 @@
 #include "check.h"
 #include "rnnlab/gradcheck.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -91,6 +92,18 @@ static void test_corrupted_case_fails(void **state)
     for (int e = 0; e < rep.n; e++)
         assert_true(rep.e[e].pass == !strstr(rep.e[e].name, "from grad_h"));
     rnnlab_check_report_free(&rep);
+    gh->v[3] /= 1 + 1e-3;
+    /* an infinite reference value fails against the engine's finite one (|a - inf| <= tol * inf held:
+       a trial saw a file with inf in it pass) */
+    for (int sign = -1; sign <= 1; sign += 2) {
+        const double keep = t->v[7];
+        t->v[7] = sign * INFINITY;
+        assert_int_equal(rnnlab_refcase_check(rc, 1e-9, &rep), RNNLAB_OK);
+        assert_false(rep.all_pass);
+        for (int e = 0; e < rep.n; e++) assert_true(rep.e[e].pass == !!strcmp(rep.e[e].name, "grad_weight_hh_l1"));
+        rnnlab_check_report_free(&rep);
+        t->v[7] = keep;
+    }
     rnnlab_refcase_free(rc);
 }
 

@@ -13,7 +13,8 @@ rnnlab_status rnnlab_report_add(rnnlab_check_report *rep, const char *name, rnnl
 
 /* Records the comparison of element i: engine value a, reference r. It passes when
  * |a - r| <= atol + tol * s, with s = max(|a|, |r|) if symmetric, else |r|; the relative error is
- * |a - r| / s. NaN anywhere fails. Counts the elements that pass by atol alone (n_floor) and keeps
+ * |a - r| / s. NaN anywhere fails; an infinity passes only against the same infinity (by the
+ * formula any finite a would pass against r = inf). Counts the elements that pass by atol alone (n_floor) and keeps
  * the largest |r| (max_ref). */
 void rnnlab_report_compare(rnnlab_check_entry *e, size_t i, double a, double r, double atol, double tol,
                            int symmetric);

@@ -45,7 +45,9 @@ void rnnlab_report_compare(rnnlab_check_entry *e, size_t i, double a, double r, 
 {
     const double d = fabs(a - r), scale = symmetric ? fmax(fabs(a), fabs(r)) : fabs(r);
     const double rel = d == 0 ? 0 : d / fmax(scale, 1e-300);
-    const int ok = d <= atol + tol * scale; /* false for NaN */
+    /* an infinite value agrees only with the same infinity (else inf <= atol + tol * inf would pass
+       any finite value against it); NaN with nothing */
+    const int ok = isfinite(a) && isfinite(r) ? d <= atol + tol * scale : a == r;
     e->n++;
     if (ok && d > tol * scale) e->n_floor++;
     if (fabs(r) > e->max_ref) e->max_ref = fabs(r);
