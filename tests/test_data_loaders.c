@@ -481,6 +481,8 @@ static void test_text_utf8(void **state)
     open_fails("text", e, 1, RNNLAB_ERR_IO, "empty file");
     const rnnlab_option m[] = {{"path", check_tmp_path("missing.txt"), 0}};
     open_fails("text", m, 1, RNNLAB_ERR_IO, "no such file; this task reads any text file: for War and Peace");
+    const rnnlab_option dev[] = {{"path", "/dev/zero", 0}}; /* read to the 1 GiB limit before: 3 GB, 14 s */
+    open_fails("text", dev, 1, RNNLAB_ERR_IO, "/dev/zero: is a device, expected a file");
     const rnnlab_option s[] = {{"path", path, 0}, {"seq_len", "10", 0}};
     open_fails("text", s, 2, RNNLAB_ERR_CONFIG, "fewer than one window of seq_len + 1 = 11");
     const rnnlab_option none[] = {{"seq_len", "10", 0}};

@@ -148,6 +148,11 @@ static void test_malformed_files_are_refused(void **state)
     rnnlab_refcase *rc;
     assert_int_equal(rnnlab_refcase_load("/nonexistent/ref.txt", &rc), RNNLAB_ERR_IO);
     assert_non_null(strstr(rnnlab_last_error(), "/nonexistent/ref.txt"));
+    /* a device is refused before it is read (/dev/zero was read to the 2 GiB limit: 8 GB and a minute) */
+    assert_int_equal(rnnlab_refcase_load("/dev/zero", &rc), RNNLAB_ERR_IO);
+    assert_non_null(strstr(rnnlab_last_error(), "/dev/zero: a device, not a reference case file"));
+    assert_int_equal(rnnlab_refcase_load(check_tmpdir(), &rc), RNNLAB_ERR_IO);
+    assert_non_null(strstr(rnnlab_last_error(), ": a folder, not a reference case file"));
 }
 
 /* A well-formed file missing a tensor the check needs: a clear error, not a crash. */

@@ -168,6 +168,8 @@ static rnnlab_status open_gz(gzFile *out, const char *path, const char *fetch)
         return rnnlab_error(RNNLAB_ERR_IO, "%s: cannot open (%s)", path, strerror(errno));
     }
     if (S_ISDIR(sb.st_mode)) return rnnlab_error(RNNLAB_ERR_IO, "%s: is a directory, expected a file", path);
+    if (S_ISCHR(sb.st_mode) || S_ISBLK(sb.st_mode)) /* /dev/zero: gigabytes read before a limit said no */
+        return rnnlab_error(RNNLAB_ERR_IO, "%s: is a device, expected a file", path);
     gzFile gz = gzopen(path, "rb");
     if (!gz) return rnnlab_error(RNNLAB_ERR_IO, "%s: cannot open (%s)", path, errno ? strerror(errno) : "zlib");
     gzbuffer(gz, 1 << 17);

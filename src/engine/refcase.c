@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* ---------------------------------------------------------------- reading */
 
@@ -90,6 +91,12 @@ static rnnlab_status read_file(const char *path, char **buf, size_t *len)
 {
     FILE *f = fopen(path, "rb");
     if (!f) return rnnlab_error(RNNLAB_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat sb; /* a folder, or a device such as /dev/zero (read up to the limit: gigabytes) */
+    if (fstat(fileno(f), &sb) == 0 && !S_ISREG(sb.st_mode) && !S_ISFIFO(sb.st_mode)) {
+        fclose(f);
+        return rnnlab_error(RNNLAB_ERR_IO, "%s: %s, not a reference case file", path,
+                            S_ISDIR(sb.st_mode) ? "a folder" : "a device");
+    }
     size_t cap = 1 << 16, n = 0;
     char *b = rnnlab_malloc(cap + 1);
     rnnlab_status st = RNNLAB_OK;
