@@ -65,6 +65,16 @@ static void test_create_refuses_bad_options(void **state)
     assert_int_equal(rnnlab_bptt_create(&ws, m, &bc), RNNLAB_ERR_CONFIG);
     assert_non_null(strstr(rnnlab_last_error(), "output_size"));
     rnnlab_model_free(m);
+    /* a workspace larger than the machine's memory and swap (256 layers of an H = 1 LSTM over 2^29
+       (step, sample) rows: 7 values a row and layer in float64, about 7 TiB) is refused at once,
+       not reserved and then killed by the OOM killer (a trial saw bench killed after two minutes) */
+    m = model(RNNLAB_CELL_LSTM, 0, 1, 1, 256, 1, RNNLAB_FLOAT64, 1);
+    rnnlab_bptt_config_init(&bc);
+    bc.batch = 1 << 15, bc.seq_len = (1 << 14) - 1, bc.keep_cache = 0;
+    assert_int_equal(rnnlab_bptt_create(&ws, m, &bc), RNNLAB_ERR_NOMEM);
+    assert_null(ws);
+    assert_non_null(strstr(rnnlab_last_error(), "more than this machine's memory and swap"));
+    rnnlab_model_free(m);
 }
 
 static void test_batch_refusals_name_the_element(void **state)

@@ -139,7 +139,9 @@ typedef struct rnnlab_bptt rnnlab_bptt;
  *          count; they agree with one workspace's to rounding (the weight gradients are summed in
  *          another order). Diagnostics (diag.h) need keep_cache = 1, which never splits.
  * Errors:  RNNLAB_ERR_CONFIG for a bad option (batch, seq_len, truncate < 0, xent with O < 2,
- *          ftz on a CPU without it, keep_cache = 0 with windowed truncation), RNNLAB_ERR_NOMEM.
+ *          ftz on a CPU without it, keep_cache = 0 with windowed truncation), RNNLAB_ERR_NOMEM
+ *          when an allocation fails or the workspace would need more than the machine's memory
+ *          and swap (refused before anything is reserved: the message gives both sizes).
  */
 rnnlab_status rnnlab_bptt_create(rnnlab_bptt **out, const rnnlab_model *m, const rnnlab_bptt_config *cfg);
 void rnnlab_bptt_free(rnnlab_bptt *ws);

@@ -17,6 +17,10 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#if defined(__linux__)
+#include <sys/sysinfo.h>
+#endif
+#include <unistd.h>
 
 /* ---------------------------------------------------------------- names */
 
@@ -124,6 +128,20 @@ static int time_block(const rnnlab_bptt *ws, size_t es)
     const size_t k_min = 4 * ((size_t)RNNLAB_MAX(ws->I, ws->H) + ws->H);
     if (n * ws->B < k_min) return ws->T;
     return n >= (size_t)ws->T ? ws->T : (int)n;
+}
+
+/* The bytes of RAM and swap together (Linux sysinfo), or of RAM (sysconf); 0 when unknown. */
+static double machine_memory_bytes(void)
+{
+#if defined(__linux__)
+    struct sysinfo si;
+    if (sysinfo(&si) == 0) return ((double)si.totalram + (double)si.totalswap) * (double)si.mem_unit;
+#endif
+#if defined(_SC_PHYS_PAGES) && defined(_SC_PAGESIZE)
+    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    if (pages > 0 && page > 0) return (double)pages * (double)page;
+#endif
+    return 0;
 }
 
 /* Carves n elements of esize bytes, 64-byte aligned, from a block; with base == NULL only counts. */
@@ -371,6 +389,17 @@ static rnnlab_status bptt_create(rnnlab_bptt **out, const rnnlab_model *m, const
         ok = ok && ws->dZx_sum && ws->dZh_sum && ws->dH_acc && ws->dC_acc;
     }
     const int nsplit = split < 0 ? split_count(mc, cfg, m->G) : split;
+    if (ok) { /* more than the machine has: refused, rather than reserved and then killed by the OOM killer */
+        size_t cache = 0;
+        const double need = (double)layout(ws, NULL, &cache), have = machine_memory_bytes();
+        if (have > 0 && need > have) {
+            rnnlab_bptt_free(ws);
+            return rnnlab_error(RNNLAB_ERR_NOMEM,
+                                "the BPTT workspace (B=%d, T=%d, H=%d, L=%d) needs %.1f GiB, more than this machine's "
+                                "memory and swap (%.1f GiB): shorten T (or truncate in chunks), or lower B, H or L",
+                                cfg->batch, cfg->seq_len, H, mc->num_layers, need / 1073741824.0, have / 1073741824.0);
+        }
+    }
     if (ok && nsplit >= 2) ok = split_create(ws, m, cfg, RNNLAB_MIN(nsplit, ws->B)) == 0;
     else if (ok) {
         size_t cache = 0, total = layout(ws, NULL, &cache);
