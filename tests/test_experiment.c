@@ -1002,6 +1002,18 @@ static void test_cli_warns_of_old_blas_kernels(void **state)
     }
 }
 
+/* The lines of path that start with prefix ("" counts them all); -1 when it cannot be read. */
+static long count_lines(const char *path, const char *prefix)
+{
+    char *text = check_slurp(path, NULL);
+    if (!text) return -1;
+    long n = 0;
+    for (const char *q = text; *q; q = strchr(q, '\n') ? strchr(q, '\n') + 1 : q + strlen(q))
+        n += !strncmp(q, prefix, strlen(prefix));
+    free(text);
+    return n;
+}
+
 /* The value of column `name` in the row after the header, in the CSV text (rnnlab bench's own quoting:
  * header names in quotes, the numeric fields bare); NaN when missing. */
 static double bench_column(const char *text, const char *name)
@@ -1106,6 +1118,14 @@ static void test_cli_bench(void **state)
         assert_string_equal(text, "a,b\n1,2\n");
         free(text);
     }
+    /* a grid writes its rows beside the file and puts them in place at the end (a grid stopped midway
+       left the old rows gone and part of the new: a trial); none is left beside */
+    check_write_file(csv, "");
+    assert_int_equal(check_run_cli(log, grid), 0);
+    assert_int_equal(count_lines(csv, ""), 4); /* the header and W3_T100 of the three cells */
+    char tmp[4400];
+    snprintf(tmp, sizeof tmp, "%s.tmp", csv);
+    assert_int_equal(access(tmp, F_OK), -1);
     /* a folder is not a file */
     const char *dir[] = {ROW, "--steps", "1", "--out", check_tmp_path(""), NULL};
     assert_int_equal(check_run_cli(log, dir), 2);
@@ -1255,17 +1275,6 @@ static void test_interrupt_says_how_to_resume(void **state)
     free(text);
 }
 
-/* The lines of path that start with prefix ("" counts them all); -1 when it cannot be read. */
-static long count_lines(const char *path, const char *prefix)
-{
-    char *text = check_slurp(path, NULL);
-    if (!text) return -1;
-    long n = 0;
-    for (const char *q = text; *q; q = strchr(q, '\n') ? strchr(q, '\n') + 1 : q + strlen(q))
-        n += !strncmp(q, prefix, strlen(prefix));
-    free(text);
-    return n;
-}
 
 /* Ctrl-C, SIGTERM, SIGHUP (a closed terminal) and SIGPIPE (`| head`: the progress reader gone) keep
  * the runs already committed: their journal lines, which wait for the next group commit (a long

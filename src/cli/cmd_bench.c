@@ -27,6 +27,7 @@
 #include <cblas.h>
 #include <csv.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -288,9 +289,11 @@ static int make_parent_dirs(const char *path)
 }
 
 /* Opens path for appending, or rewritten where truncate (creating its folders); writes the header
- * when the file is new or empty. Returns NULL after printing the error, with *usage 1 where the
- * path itself is the mistake (empty, a folder, a file of other columns or with a cut last row). */
-static FILE *open_out(const char *path, int truncate, int *created, int *usage)
+ * when the file is new or empty. With write_path, the checks are path's but the file opened (and
+ * rewritten) is write_path (a grid's rows go beside the file they replace). Returns NULL after
+ * printing the error, with *usage 1 where the path itself is the mistake (empty, a folder, a file of
+ * other columns or with a cut last row). */
+static FILE *open_out(const char *path, int truncate, int *created, int *usage, const char *write_path)
 {
     *usage = 1; /* the caller's mistakes exit 2; failures to write exit 1 */
     if (!*path) {
@@ -344,6 +347,7 @@ static FILE *open_out(const char *path, int truncate, int *created, int *usage)
         cli_error(NULL, "--out: cannot create the folders of %s: %s", path, strerror(errno));
         return NULL;
     }
+    if (write_path) path = write_path;
     FILE *f = fopen(path, truncate ? "w" : "a");
     if (!f) {
         cli_error(NULL, "--out: cannot open %s: %s", path, strerror(errno));
@@ -698,7 +702,8 @@ static void help(FILE *f)
             "W2 lstm I=128 H=512 B=64 T=50, W3 rnn_tanh/lstm/gru I=1 H=32 B=16 T=200, each at 1 and 2\n"
             "threads, float32 and float64, taps off (and on, float32). --grid scaling: W3 sizes at\n"
             "T = 100, 1000, 10000 (1 thread, float32), and T = 1000, 10000 truncated to K = 100. Every\n"
-            "row runs in a fresh process; --out FILE is rewritten (unless it is not a bench CSV). --list\n"
+            "row runs in a fresh process; --out FILE is rewritten (unless it is not a bench CSV), by way of\n"
+            "FILE.tmp, so a grid stopped or failed midway leaves FILE as it was. --list\n"
             "prints each row's options instead.\n"
             "--sgemm times OpenBLAS SGEMM (one cblas_sgemm call each, OpenBLAS on N threads) on the\n"
             "products of one training step - input projection, T recurrent and T dh_prev products, dW,\n"
@@ -901,21 +906,36 @@ int cmd_bench(int argc, char **argv)
             }
             return CLI_EXIT_OK;
         }
-        if (out) { /* rewrite: a fresh file with the header; each child appends its row */
+        /* rewrite: the rows go to a fresh OUT.tmp (each child appends its row), which replaces OUT once
+           every row is there; a grid stopped or failed midway leaves OUT as it was (a device or FIFO
+           is written to as it is) */
+        char tmp[PATH_MAX + 16];
+        const char *dest = out;
+        if (out) {
+            struct stat sb;
+            if ((stat(out, &sb) != 0 || S_ISREG(sb.st_mode)) && strlen(out) + 5 < sizeof tmp)
+                snprintf(tmp, sizeof tmp, "%s.tmp", out), dest = tmp;
             int usage;
-            FILE *f = open_out(out, 1, NULL, &usage);
+            FILE *f = open_out(out, 1, NULL, &usage, dest);
             if (!f) return usage ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
             if (fclose(f) != 0) {
-                cli_error(NULL, "cannot write %s", out);
+                cli_error(NULL, "cannot write %s", dest);
                 return CLI_EXIT_FAIL;
             }
         }
         put_header(stdout);
         int failed = 0;
         for (int k = 0; k < n; k++)
-            if (run_child(&rows[k], out) != 0) failed++;
+            if (run_child(&rows[k], dest) != 0) failed++;
         if (failed) {
-            cli_error(NULL, "%d of %d grid rows failed", failed, n);
+            if (dest != out)
+                cli_error(NULL, "%d of %d grid rows failed: %s is unchanged; the rows that ran are in %s", failed, n,
+                          out, dest);
+            else cli_error(NULL, "%d of %d grid rows failed", failed, n);
+            return CLI_EXIT_FAIL;
+        }
+        if (dest != out && rename(dest, out) != 0) {
+            cli_error(NULL, "--out: cannot rename %s to %s: %s", dest, out, strerror(errno));
             return CLI_EXIT_FAIL;
         }
         if (out) fprintf(stderr, "rnnlab: %d rows written to %s\n", n, out);
@@ -943,7 +963,7 @@ int cmd_bench(int argc, char **argv)
     FILE *f = NULL; /* opened (and its header checked) before the measurement, not after it */
     int created = 0;
     int usage;
-    if (out && !(f = open_out(out, 0, &created, &usage))) return usage ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
+    if (out && !(f = open_out(out, 0, &created, &usage, NULL))) return usage ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
     bench_result res;
     st = run_row(&row, &res);
     if (st) {
