@@ -128,9 +128,12 @@ int rnnlab_experiment_run_threads(const rnnlab_experiment *e, const rnnlab_run_o
  * rnnlab_experiment_merge - combines the complete shards shard-K-of-N (K = 0..N-1) found in dir
  * into dir/decay.csv, summary.csv, layers.csv and manifest.json, byte for byte what a single run
  * would have written.
- * Errors:  RNNLAB_ERR_IO if no shards are found, one is missing or incomplete, they come from
- *          different experiment files, or shard 0's manifest.json is missing or damaged (nothing is
- *          written then; running shard 0 again writes it); RNNLAB_ERR_BUSY, with nothing written, while another process
+ * Errors:  RNNLAB_ERR_CONFIG if dir is not a folder, holds no shards, or holds results other than
+ *          these shards' own; RNNLAB_ERR_IO if a shard is missing or incomplete, they come from
+ *          different experiment files, shard 0's manifest.json is missing or damaged (running shard 0
+ *          again writes it), or a file cannot be written (every file goes beside its place first, the
+ *          journal in first: nothing is put in place, or a merge run again completes it). Nothing is
+ *          written on a refusal; RNNLAB_ERR_BUSY, with nothing written, while another process
  *          (a run, or another merge) holds dir/.lock or a shard folder's .lock.
  */
 rnnlab_status rnnlab_experiment_merge(const char *dir);

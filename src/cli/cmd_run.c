@@ -127,9 +127,7 @@ int cmd_merge(int argc, char **argv)
     rnnlab_status st = rnnlab_experiment_merge(dir);
     if (st) {
         cli_error(st == RNNLAB_ERR_BUSY ? "wait for that process to finish, then merge again"
-                  : st == RNNLAB_ERR_IO && !strstr(rnnlab_last_error(), "no shards found") &&
-                            !strstr(rnnlab_last_error(), "no such folder") && !strstr(rnnlab_last_error(), "not a folder")
-                      ? "the shards are untouched: fix the cause, then merge again"
+                  : st == RNNLAB_ERR_IO ? "the shards are untouched: fix the cause, then merge again"
                                         : NULL,
                   "%s", rnnlab_last_error());
         return CLI_EXIT_FAIL;

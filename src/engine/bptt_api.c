@@ -389,9 +389,12 @@ static rnnlab_status bptt_create(rnnlab_bptt **out, const rnnlab_model *m, const
         ok = ok && ws->dZx_sum && ws->dZh_sum && ws->dH_acc && ws->dC_acc;
     }
     const int nsplit = split < 0 ? split_count(mc, cfg, m->G) : split;
-    if (ok) { /* more than the machine has: refused, rather than reserved and then killed by the OOM killer */
-        size_t cache = 0;
-        const double need = (double)layout(ws, NULL, &cache), have = machine_memory_bytes();
+    /* the bytes of the whole batch's buffers (a split's parts add up to about as many): more than the
+       machine has is refused, rather than reserved and then killed by the OOM killer */
+    size_t cache = 0;
+    const size_t total = ok ? layout(ws, NULL, &cache) : 0;
+    if (ok) {
+        const double need = (double)total, have = machine_memory_bytes();
         if (have > 0 && need > have) {
             rnnlab_bptt_free(ws);
             return rnnlab_error(RNNLAB_ERR_NOMEM,
@@ -402,7 +405,6 @@ static rnnlab_status bptt_create(rnnlab_bptt **out, const rnnlab_model *m, const
     }
     if (ok && nsplit >= 2) ok = split_create(ws, m, cfg, RNNLAB_MIN(nsplit, ws->B)) == 0;
     else if (ok) {
-        size_t cache = 0, total = layout(ws, NULL, &cache);
         ws->block = rnnlab_calloc(1, total + 64);
         if (ws->block) {
             char *base = (char *)(((uintptr_t)ws->block + 63) & ~(uintptr_t)63);

@@ -1553,8 +1553,8 @@ rnnlab_status rnnlab_experiment_merge(const char *dir)
     }
     struct stat dsb;
     if (!n && (stat(dir, &dsb) != 0 || !S_ISDIR(dsb.st_mode)))
-        return rnnlab_error(RNNLAB_ERR_IO, "%s: %s", dir, stat(dir, &dsb) != 0 ? "no such folder" : "not a folder");
-    if (!n) return rnnlab_error(RNNLAB_ERR_IO, "%s: no shards found (expected %s/shard-0-of-N/ from rnnlab run --shard)", dir, dir);
+        return rnnlab_error(RNNLAB_ERR_CONFIG, "%s: %s", dir, stat(dir, &dsb) != 0 ? "no such folder" : "not a folder");
+    if (!n) return rnnlab_error(RNNLAB_ERR_CONFIG, "%s: no shards found (expected %s/shard-0-of-N/ from rnnlab run --shard)", dir, dir);
     if (other)
         return rnnlab_error(RNNLAB_ERR_IO, "%s holds shards of two splits (shard-0-of-%d and shard-0-of-%d); merge one: move "
                             "the other's shard folders elsewhere first", dir, n, other);
