@@ -248,6 +248,10 @@ static rnnlab_status fail_at(const rnnlab_experiment *e, int line, const char *k
 }
 
 
+#define UNKNOWN_SECTION                                                                                    \
+    "unknown section [%.*s] (sections: experiment, model, task, measure, run, output, train, sweep, and "  \
+    "task.NAME / sweep.NAME for further blocks)"
+
 /* 1 if an experiment file may have a section of this name: one of `sections`, or task.NAME /
  * sweep.NAME with NAME of letters, digits and _ (a block). */
 static int section_known(const char *section)
@@ -291,10 +295,7 @@ static char *read_line(char *str, int num, void *stream)
         if (!close)
             c->st = fail_at(c->e, c->line, NULL, "section header without its closing ']'");
         else if (!section_known(name)) /* with no key under it, inih never shows it to the handler */
-            c->st = fail_at(c->e, c->line, NULL,
-                            "unknown section [%.*s] (sections: experiment, model, task, measure, run, output, train, "
-                            "sweep, and task.NAME / sweep.NAME for further blocks)",
-                            (int)(close - h - 1), h + 1);
+            c->st = fail_at(c->e, c->line, NULL, UNKNOWN_SECTION, (int)(close - h - 1), h + 1);
         else if ((!strncmp(h + 1, "task.", 5) || !strncmp(h + 1, "sweep.", 6)) && c->n_headers < 32 &&
                  (size_t)(close - h - 1) < sizeof c->headers[0]) {
             snprintf(c->headers[c->n_headers], sizeof c->headers[0], "%.*s", (int)(close - h - 1), h + 1);
@@ -315,10 +316,7 @@ static int handler(void *user, const char *section, const char *name, const char
         return c->st = fail_at(e, c->line, name, "a key outside any section: put it under its [section] header "
                                "(experiment, model, task, measure, run, output, train or sweep)"), 1;
     if (!known)
-        return c->st = fail_at(e, c->line, NULL,
-                               "unknown section [%s] (sections: experiment, model, task, measure, run, output, "
-                               "train, sweep, and task.NAME / sweep.NAME for further blocks)",
-                               section),
+        return c->st = fail_at(e, c->line, NULL, UNKNOWN_SECTION, (int)strlen(section), section),
                1;
     if (strlen(section) >= sizeof e->entries[0].section)
         return c->st = fail_at(e, c->line, NULL, "section name [%s] is too long", section), 1;
