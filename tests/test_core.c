@@ -27,6 +27,11 @@ static void test_status_messages(void **state)
     rnnlab_error(RNNLAB_ERR_NUMERIC, "loss is not finite (sample %d)", 2);
     rnnlab_error(RNNLAB_ERR_NUMERIC, "at update %d (%s)", 7, rnnlab_last_error());
     assert_string_equal(rnnlab_last_error(), "at update 7 (loss is not finite (sample 2))");
+    /* a path as long as PATH_MAX keeps what follows it: the line, the key, the reason */
+    static char path[4097];
+    memset(path, 'a', 4096), path[0] = '/';
+    rnnlab_error(RNNLAB_ERR_CONFIG, "%s:5: hidden_size: expected an integer", path);
+    assert_int_equal(strlen(rnnlab_last_error()), 4096 + strlen(":5: hidden_size: expected an integer"));
     rnnlab_error_clear();
     assert_string_equal(rnnlab_last_error(), "");
 }
