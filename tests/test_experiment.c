@@ -1126,6 +1126,18 @@ static void test_cli_bench(void **state)
     char tmp[4400];
     snprintf(tmp, sizeof tmp, "%s.tmp", csv);
     assert_int_equal(access(tmp, F_OK), -1);
+    /* ... so a grid stopped midway leaves the file as it was */
+    char *before = check_slurp(csv, NULL);
+    const char *slow[] = {"bench", "--grid", "standard", "--only", "W2", "--steps", "2", "--warmup", "0", "--out", csv, NULL};
+    const pid_t pid = check_spawn_cli(log, slow);
+    for (int w = 0; w < 3000 && count_lines(tmp, "") < 2; w++) usleep(10000); /* its first row, up to 30 s */
+    kill(pid, SIGTERM);
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    text = check_slurp(csv, NULL);
+    assert_string_equal(text, before);
+    free(text), free(before);
     /* a folder is not a file */
     const char *dir[] = {ROW, "--steps", "1", "--out", check_tmp_path(""), NULL};
     assert_int_equal(check_run_cli(log, dir), 2);
